@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  host: string
+  port: number
+  /** A PostgreSQL URL; undefined means the embedded database in `dataDir`. */
+  databaseUrl: string | undefined
+  dataDir: string
+  sessionSecret: string
+  logLevel: LogLevel
+  publicUrl: string
+  smtpUrl: string | undefined
+  tzDisplay: string
+}
+
+/** Start-up stops on the first bad variable, with one line naming it. */
+export class ConfigError extends Error {
+  constructor (variable: string, problem: string) {
+    super(`${variable}: ${problem}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const host = env.HOST?.trim() || '127.0.0.1'
+  const port = parsePort(env.PORT)
+  const dataDir = resolve(env.DATA_DIR?.trim() || './data')
+  const databaseUrl = parseDatabaseUrl(env.DATABASE_URL)
+  const logLevel = parseLogLevel(env.LOG_LEVEL)
+  const publicUrl = parsePublicUrl(env.PUBLIC_URL, host, port)
+  const smtpUrl = parseSmtpUrl(env.SMTP_URL)
+  const tzDisplay = parseTimeZone(env.TZ_DISPLAY)
+  const sessionSecret = env.SESSION_SECRET !== undefined
+    ? parseSessionSecret(env.SESSION_SECRET)
+    : keptSessionSecret(dataDir)
+  return { host, port, databaseUrl, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, tzDisplay }
+}
+
+function parsePort (value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return 3000
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError('PORT', `"${value}" is not a port number (0-65535)`)
+  }
+  return port
+}
+
+function parseDatabaseUrl (value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a URL (expected postgres://user@host:port/database)')
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', `must start with postgres:// (got ${url.protocol}//)`)
+  }
+  return value
+}
+
+function parseLogLevel (value: string | undefined): LogLevel {
+  if (value === undefined || value.trim() === '') return 'info'
+  const level = value.trim().toLowerCase() as LogLevel
+  if (!LOG_LEVELS.includes(level)) {
+    throw new ConfigError('LOG_LEVEL', `"${value}" is not one of ${LOG_LEVELS.join(', ')}`)
+  }
+  return level
+}
+
+function parsePublicUrl (value: string | undefined, host: string, port: number): string {
+  if (value === undefined || value.trim() === '') {
+    const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
+    return `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`
+  }
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError('PUBLIC_URL', `"${value}" is not a URL (expected https://status.example.org)`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError('PUBLIC_URL', 'must start with http:// or https://')
+  }
+  return url.origin
+}
+
+function parseSmtpUrl (value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  try {
+    const url = new URL(value)
+    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new Error('protocol')
+  } catch {
+    throw new ConfigError('SMTP_URL', 'is not an smtp:// or smtps:// URL')
+  }
+  return value
+}
+
+function parseTimeZone (value: string | undefined): string {
+  if (value === undefined || value.trim() === '') return 'UTC'
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value.trim() })
+  } catch {
+    throw new ConfigError('TZ_DISPLAY', `"${value}" is not an IANA time zone (e.g. Europe/Paris)`)
+  }
+  return value.trim()
+}
+
+function parseSessionSecret (value: string): string {
+  if (value.length < 32) throw new ConfigError('SESSION_SECRET', 'must be at least 32 characters long')
+  return value
+}
+
+// Without SESSION_SECRET, one is generated on first start and kept, so sessions
+// survive restarts of a single instance.
+function keptSessionSecret (dataDir: string): string {
+  const file = join(dataDir, 'session-secret')
+  try {
+    if (existsSync(file)) return parseSessionSecret(readFileSync(file, 'utf8').trim())
+    mkdirSync(dataDir, { recursive: true })
+    const secret = randomBytes(32).toString('base64url')
+    writeFileSync(file, secret + '\n', { mode: 0o600 })
+    return secret
+  } catch (err) {
+    if (err instanceof ConfigError) throw err
+    throw new ConfigError('DATA_DIR', `cannot keep the session secret in ${file}: ${(err as Error).message}`)
+  }
+}

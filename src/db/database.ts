@@ -1,0 +1,126 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely'
+
+export type Role = 'customer' | 'technician' | 'moderator' | 'admin'
+export type Shift = 'day' | 'evening' | 'night'
+export type ThreadStatus = 'investigating' | 'identified' | 'monitoring' | 'resolved'
+export type PostKind = 'update' | 'handover' | 'comment'
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+type Json<T> = ColumnType<T, string, string>
+
+export interface UsersTable {
+  id: Generated<number>
+  email: string
+  name: string
+  role: Role
+  shift: Shift | null
+  password_hash: string
+  locale: 'en' | 'fr' | null
+  created_at: Timestamp
+}
+
+export interface SessionsTable {
+  id: string
+  user_id: number
+  created_at: Timestamp
+  last_seen_at: Timestamp
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>
+  user_id: number
+  token_hash: string
+  created_at: Timestamp
+  last_used_at: NullableTimestamp
+  revoked_at: NullableTimestamp
+}
+
+export interface ThreadsTable {
+  id: Generated<number>
+  title: string
+  status: ThreadStatus
+  locked: Generated<boolean>
+  pinned_post_id: number | null
+  next_update_at: NullableTimestamp
+  slow_mode_seconds: Generated<number>
+  last_post_at: NullableTimestamp
+  post_count: Generated<number>
+  last_seq: Generated<number>
+  created_by: number
+  created_at: Timestamp
+}
+
+export interface PostsTable {
+  id: Generated<number>
+  thread_id: number
+  author_id: number
+  kind: PostKind
+  body: string
+  html: string
+  shift: Shift | null
+  reply_to: number | null
+  status: ThreadStatus | null
+  next_update_at: NullableTimestamp
+  created_at: Timestamp
+  edited_at: NullableTimestamp
+  hidden_at: NullableTimestamp
+  hidden_by: number | null
+  hidden_reason: string | null
+}
+
+export interface PostRevisionsTable {
+  id: Generated<number>
+  post_id: number
+  body: string
+  html: string
+  edited_by: number
+  created_at: Timestamp
+}
+
+export interface ThreadEventsTable {
+  thread_id: number
+  seq: number
+  type: string
+  payload: Json<unknown>
+  created_at: Timestamp
+}
+
+export interface IdempotencyKeysTable {
+  user_id: number
+  key: string
+  request_hash: string
+  status_code: number | null
+  response: ColumnType<unknown, string | null, string>
+  created_at: Timestamp
+}
+
+export interface AuditLogTable {
+  id: Generated<number>
+  actor_id: number
+  action: string
+  thread_id: number | null
+  post_id: number | null
+  target_user_id: number | null
+  before: ColumnType<unknown, string | null, string | null>
+  after: ColumnType<unknown, string | null, string | null>
+  reason: string | null
+  created_at: Timestamp
+}
+
+export interface Database {
+  users: UsersTable
+  sessions: SessionsTable
+  api_tokens: ApiTokensTable
+  threads: ThreadsTable
+  posts: PostsTable
+  post_revisions: PostRevisionsTable
+  thread_events: ThreadEventsTable
+  idempotency_keys: IdempotencyKeysTable
+  audit_log: AuditLogTable
+}
+
+export type UserRow = Selectable<UsersTable>
+export type ThreadRow = Selectable<ThreadsTable>
+export type PostRow = Selectable<PostsTable>
+export type NewPost = Insertable<PostsTable>

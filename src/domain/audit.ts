@@ -1,0 +1,27 @@
+import type { Transaction } from 'kysely'
+import type { Database } from '../db/database.ts'
+import type { Actor } from './actors.ts'
+
+export interface AuditEntry {
+  action: string
+  threadId?: number | null
+  postId?: number | null
+  targetUserId?: number | null
+  before?: unknown
+  after?: unknown
+  reason?: string | null
+}
+
+/** One append-only row per staff action, written in the action's own transaction. */
+export async function recordAudit (trx: Transaction<Database>, actor: Actor, entry: AuditEntry): Promise<void> {
+  await trx.insertInto('audit_log').values({
+    actor_id: actor.id,
+    action: entry.action,
+    thread_id: entry.threadId ?? null,
+    post_id: entry.postId ?? null,
+    target_user_id: entry.targetUserId ?? null,
+    before: entry.before === undefined ? null : JSON.stringify(entry.before),
+    after: entry.after === undefined ? null : JSON.stringify(entry.after),
+    reason: entry.reason ?? null
+  }).execute()
+}

@@ -1,0 +1,39 @@
+import type { Kysely, Transaction } from 'kysely'
+import type { Database } from '../db/database.ts'
+import type { ThreadEvent } from '../live/events.ts'
+import { type ShiftHours, DEFAULT_SHIFT_HOURS } from './shifts.ts'
+
+/** What the domain needs from the outside world, injected so tests control it. */
+export interface Deps {
+  db: Kysely<Database>
+  now: () => Date
+  /** The organisation's time zone (TZ_DISPLAY), for shifts. */
+  timeZone: string
+  shiftHours: ShiftHours
+  /** Called with a transaction's events once it has committed. */
+  publish: (events: ThreadEvent[]) => void
+}
+
+export function makeDeps (db: Kysely<Database>, options: Partial<Omit<Deps, 'db'>> = {}): Deps {
+  return {
+    db,
+    now: options.now ?? (() => new Date()),
+    timeZone: options.timeZone ?? 'UTC',
+    shiftHours: options.shiftHours ?? DEFAULT_SHIFT_HOURS,
+    publish: options.publish ?? (() => {})
+  }
+}
+
+/**
+ * Runs `work` in one transaction; the events it emits are published only after
+ * the commit, so no reader ever sees a change that was rolled back.
+ */
+export async function commitThenPublish<T> (
+  deps: Deps,
+  work: (trx: Transaction<Database>, emit: (event: ThreadEvent) => void) => Promise<T>
+): Promise<T> {
+  const events: ThreadEvent[] = []
+  const result = await deps.db.transaction().execute((trx) => work(trx, (event) => { events.push(event) }))
+  if (events.length > 0) deps.publish(events)
+  return result
+}

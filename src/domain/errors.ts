@@ -1,0 +1,24 @@
+/**
+ * The one error type of the domain. `code` is stable and machine-readable (and
+ * the key of the message shown to users); `message` is the English text for
+ * API clients.
+ */
+export class AppError extends Error {
+  constructor (
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    /** Seconds, for 429 and 503 answers. */
+    readonly retryAfter?: number
+  ) {
+    super(message)
+    this.name = 'AppError'
+  }
+}
+
+export const badRequest = (code: string, message: string) => new AppError(400, code, message)
+export const unauthorized = (message = 'Sign in first.') => new AppError(401, 'unauthorized', message)
+export const forbidden = (code: string, message: string) => new AppError(403, code, message)
+export const notFound = (what: string) => new AppError(404, 'not_found', `No such ${what}.`)
+export const conflict = (code: string, message: string) => new AppError(409, code, message)
+export const tooMany = (code: string, message: string, retryAfter: number) => new AppError(429, code, message, retryAfter)

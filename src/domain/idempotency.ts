@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto'
+import type { Transaction } from 'kysely'
+import type { Database } from '../db/database.ts'
+import { badRequest, conflict } from './errors.ts'
+
+export interface IdempotencyKey {
+  key: string
+  /** What was asked; the same key with another request is refused. */
+  request: unknown
+}
+
+export const hashRequest = (request: unknown) => createHash('sha256').update(JSON.stringify(request)).digest('base64url')
+
+export type Claim<T> = { fresh: true } | { fresh: false, answer: T }
+
+/**
+ * Claims the key inside the caller's transaction. A concurrent request with the
+ * same key waits on the unique index until the first commits, then finds its
+ * stored answer: a retry never posts twice.
+ */
+export async function claimKey<T> (trx: Transaction<Database>, userId: number, idem: IdempotencyKey): Promise<Claim<T>> {
+  if (idem.key.length === 0 || idem.key.length > 200) throw badRequest('invalid_idempotency_key', 'An Idempotency-Key must be 1 to 200 characters long.')
+  const requestHash = hashRequest(idem.request)
+  const claimed = await trx.insertInto('idempotency_keys')
+    .values({ user_id: userId, key: idem.key, request_hash: requestHash, response: null })
+    .onConflict((oc) => oc.columns(['user_id', 'key']).doNothing())
+    .returning('key')
+    .executeTakeFirst()
+  if (claimed !== undefined) return { fresh: true }
+  const stored = await trx.selectFrom('idempotency_keys').select(['request_hash', 'response'])
+    .where('user_id', '=', userId).where('key', '=', idem.key)
+    .executeTakeFirstOrThrow()
+  if (stored.request_hash !== requestHash) {
+    throw conflict('idempotency_mismatch', 'This Idempotency-Key was used for a different request.')
+  }
+  return { fresh: false, answer: stored.response as T }
+}
+
+export async function storeAnswer (trx: Transaction<Database>, userId: number, key: string, statusCode: number, answer: unknown): Promise<void> {
+  await trx.updateTable('idempotency_keys')
+    .set({ status_code: statusCode, response: JSON.stringify(answer) })
+    .where('user_id', '=', userId).where('key', '=', key)
+    .execute()
+}

@@ -1,0 +1,266 @@
+import type { Kysely, Transaction } from 'kysely'
+import type { Database, PostKind, ThreadStatus } from '../db/database.ts'
+import { appendEvent } from '../live/events.ts'
+import { type Actor, isModerator, isStaff, requireModerator, requireSignedIn } from './actors.ts'
+import { recordAudit } from './audit.ts'
+import { type Deps, commitThenPublish } from './deps.ts'
+import { badRequest, forbidden, notFound, tooMany } from './errors.ts'
+import { type IdempotencyKey, claimKey, storeAnswer } from './idempotency.ts'
+import { renderMarkdown } from './markdown.ts'
+import { shiftOfAuthor } from './shifts.ts'
+import { lockThread, toThread, validateStatus } from './threads.ts'
+import { type Post, iso, postForReader } from './views.ts'
+
+export const BODY_MAX = 20_000
+export const REASON_MAX = 500
+export const KINDS: readonly PostKind[] = ['update', 'handover', 'comment']
+/** How far ahead an update may promise the next one. */
+const PROMISE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000
+const PAGE_MAX = 200
+
+export function validateBody (body: string): string {
+  const trimmed = body.trim()
+  if (trimmed.length < 1) throw badRequest('empty_body', 'Write something first.')
+  if (trimmed.length > BODY_MAX) throw badRequest('body_too_long', `A post is at most ${BODY_MAX} characters long.`)
+  return trimmed
+}
+
+function selectPosts (db: Kysely<Database> | Transaction<Database>) {
+  return db.selectFrom('posts')
+    .innerJoin('users', 'users.id', 'posts.author_id')
+    .select([
+      'posts.id', 'posts.thread_id', 'posts.kind', 'posts.body', 'posts.html', 'posts.shift', 'posts.reply_to',
+      'posts.status', 'posts.next_update_at', 'posts.created_at', 'posts.edited_at', 'posts.hidden_at',
+      'posts.hidden_reason', 'users.id as author_id', 'users.name as author_name', 'users.role as author_role'
+    ])
+}
+
+type PostRecord = Awaited<ReturnType<ReturnType<typeof selectPosts>['executeTakeFirstOrThrow']>>
+
+function toPost (row: PostRecord): Post {
+  return {
+    id: row.id,
+    threadId: row.thread_id,
+    kind: row.kind,
+    body: row.body,
+    html: row.html,
+    author: { id: row.author_id, name: row.author_name, role: row.author_role },
+    shift: row.shift,
+    replyTo: row.reply_to,
+    createdAt: row.created_at.toISOString(),
+    editedAt: iso(row.edited_at),
+    hidden: row.hidden_at !== null,
+    hiddenReason: row.hidden_reason,
+    status: row.status,
+    nextUpdateAt: iso(row.next_update_at)
+  }
+}
+
+async function loadPost (db: Kysely<Database> | Transaction<Database>, id: number): Promise<Post> {
+  const row = await selectPosts(db).where('posts.id', '=', id).executeTakeFirst()
+  if (row === undefined) throw notFound('post')
+  return toPost(row)
+}
+
+export async function getPost (db: Kysely<Database>, id: number, viewer: Actor | null): Promise<Post> {
+  return postForReader(await loadPost(db, id), isModerator(viewer))
+}
+
+export interface PostQuery {
+  /** Only posts with a greater id. */
+  after?: number
+  limit?: number
+  /** 'update' keeps the official posts: updates and handovers. */
+  kind?: 'update' | 'comment'
+}
+
+/** A thread's posts in id order; hidden ones keep their place without their text. */
+export async function listPosts (db: Kysely<Database>, threadId: number, query: PostQuery, viewer: Actor | null): Promise<Post[]> {
+  const thread = await db.selectFrom('threads').select('id').where('id', '=', threadId).executeTakeFirst()
+  if (thread === undefined) throw notFound('thread')
+  let q = selectPosts(db).where('posts.thread_id', '=', threadId)
+  if (query.after !== undefined) q = q.where('posts.id', '>', query.after)
+  if (query.kind === 'update') q = q.where('posts.kind', 'in', ['update', 'handover'])
+  if (query.kind === 'comment') q = q.where('posts.kind', '=', 'comment')
+  const rows = await q.orderBy('posts.id').limit(Math.min(query.limit ?? PAGE_MAX, PAGE_MAX)).execute()
+  const canSeeHidden = isModerator(viewer)
+  return rows.map((row) => postForReader(toPost(row), canSeeHidden))
+}
+
+export interface NewPost {
+  body: string
+  kind?: string
+  replyTo?: number | null
+  status?: string
+  nextUpdateAt?: string | null
+}
+
+interface CheckedPost {
+  body: string
+  kind: PostKind
+  replyTo: number | null
+  status: ThreadStatus | null
+  nextUpdateAt: Date | null
+}
+
+function checkNewPost (author: Actor, input: NewPost, now: Date): CheckedPost {
+  const staff = isStaff(author)
+  const kind = (input.kind ?? (staff ? 'update' : 'comment')) as PostKind
+  if (!KINDS.includes(kind)) throw badRequest('invalid_kind', `The kind must be one of ${KINDS.join(', ')}.`)
+  if (!staff && kind !== 'comment') throw forbidden('staff_only', 'Only staff post official updates.')
+  const official = kind !== 'comment'
+  const wantsStatus = input.status !== undefined || (input.nextUpdateAt ?? null) !== null
+  if (wantsStatus && !staff) throw forbidden('staff_only', 'Only staff set the status or promise the next update.')
+  if (wantsStatus && !official) throw badRequest('status_on_comment', 'A comment cannot set the status or the next update; post an update.')
+  const status = input.status === undefined ? null : validateStatus(input.status)
+  let nextUpdateAt: Date | null = null
+  if (input.nextUpdateAt !== undefined && input.nextUpdateAt !== null) {
+    nextUpdateAt = new Date(input.nextUpdateAt)
+    if (Number.isNaN(nextUpdateAt.getTime())) throw badRequest('invalid_next_update', 'The next update time is not a valid date.')
+    if (nextUpdateAt.getTime() <= now.getTime() || nextUpdateAt.getTime() > now.getTime() + PROMISE_HORIZON_MS) {
+      throw badRequest('invalid_next_update', 'The next update must be promised for a time within the coming week.')
+    }
+  }
+  return { body: validateBody(input.body), kind, replyTo: input.replyTo ?? null, status, nextUpdateAt }
+}
+
+/** Writes a checked post and what it changes in its thread; the caller holds the thread's lock. */
+export async function insertPost (trx: Transaction<Database>, deps: Deps, author: Actor, threadId: number, post: CheckedPost): Promise<Post> {
+  const now = deps.now()
+  const { id } = await trx.insertInto('posts').values({
+    thread_id: threadId,
+    author_id: author.id,
+    kind: post.kind,
+    body: post.body,
+    html: renderMarkdown(post.body),
+    shift: shiftOfAuthor(author, now, deps.timeZone, deps.shiftHours),
+    reply_to: post.replyTo,
+    status: post.status,
+    next_update_at: post.nextUpdateAt,
+    created_at: now
+  }).returning('id').executeTakeFirstOrThrow()
+  const official = post.kind !== 'comment'
+  await trx.updateTable('threads')
+    .set((eb) => ({
+      post_count: eb('post_count', '+', 1),
+      last_post_at: now,
+      ...(post.status !== null && { status: post.status }),
+      // An official update keeps its promise and makes the next one, or none.
+      ...(official && { next_update_at: post.status === 'resolved' ? null : post.nextUpdateAt })
+    }))
+    .where('id', '=', threadId)
+    .execute()
+  return await loadPost(trx, id)
+}
+
+/** Posts in a thread: staff updates and handovers, or anyone's comment. */
+export async function createPost (deps: Deps, actor: Actor | null, threadId: number, input: NewPost, idem?: IdempotencyKey): Promise<Post> {
+  const author = requireSignedIn(actor)
+  const now = deps.now()
+  const post = checkNewPost(author, input, now)
+  return await commitThenPublish(deps, async (trx, emit) => {
+    if (idem !== undefined) {
+      const claim = await claimKey<Post>(trx, author.id, idem)
+      if (!claim.fresh) return claim.answer
+    }
+    const thread = await lockThread(trx, threadId)
+    if (thread.locked && !isStaff(author)) throw forbidden('thread_locked', 'This thread is locked: only staff can post in it.')
+    if (thread.slow_mode_seconds > 0 && !isStaff(author)) await checkSlowMode(trx, author, threadId, thread.slow_mode_seconds, now)
+    if (post.replyTo !== null) {
+      const parent = await trx.selectFrom('posts').select('thread_id').where('id', '=', post.replyTo).executeTakeFirst()
+      if (parent === undefined || parent.thread_id !== threadId) throw badRequest('invalid_reply', 'You can only reply to a post of the same thread.')
+    }
+    const created = await insertPost(trx, deps, author, threadId, post)
+    emit(await appendEvent(trx, threadId, 'post.created', { post: created }))
+    if (post.kind !== 'comment') {
+      const row = await trx.selectFrom('threads').selectAll().where('id', '=', threadId).executeTakeFirstOrThrow()
+      emit(await appendEvent(trx, threadId, 'thread.updated', { thread: toThread(row) }))
+    }
+    if (idem !== undefined) await storeAnswer(trx, author.id, idem.key, 201, created)
+    return created
+  })
+}
+
+async function checkSlowMode (trx: Transaction<Database>, author: Actor, threadId: number, seconds: number, now: Date): Promise<void> {
+  const last = await trx.selectFrom('posts').select('created_at')
+    .where('author_id', '=', author.id).where('thread_id', '=', threadId)
+    .orderBy('created_at', 'desc').limit(1)
+    .executeTakeFirst()
+  if (last === undefined) return
+  const wait = Math.ceil((last.created_at.getTime() + seconds * 1000 - now.getTime()) / 1000)
+  if (wait > 0) throw tooMany('slow_mode', `Slow mode is on in this thread: you can post again in ${wait} s.`, wait)
+}
+
+async function lockPostThread (trx: Transaction<Database>, postId: number) {
+  const ref = await trx.selectFrom('posts').select('thread_id').where('id', '=', postId).executeTakeFirst()
+  if (ref === undefined) throw notFound('post')
+  const thread = await lockThread(trx, ref.thread_id)
+  return { thread, post: await loadPost(trx, postId) }
+}
+
+/** Its author or a moderator edits a post; the text it replaces is kept as a revision. */
+export async function editPost (deps: Deps, actor: Actor | null, postId: number, input: { body: string }): Promise<Post> {
+  const editor = requireSignedIn(actor)
+  const body = validateBody(input.body)
+  return await commitThenPublish(deps, async (trx, emit) => {
+    const { thread, post } = await lockPostThread(trx, postId)
+    const moderator = isModerator(editor)
+    if (post.author.id !== editor.id && !moderator) throw forbidden('not_author', 'Only its author or a moderator may edit this post.')
+    if (thread.locked && !isStaff(editor)) throw forbidden('thread_locked', 'This thread is locked: only staff can post in it.')
+    if (post.body === body) return post
+    await trx.insertInto('post_revisions')
+      .values({ post_id: postId, body: post.body ?? '', html: post.html ?? '', edited_by: editor.id, created_at: deps.now() })
+      .execute()
+    await trx.updateTable('posts').set({ body, html: renderMarkdown(body), edited_at: deps.now() }).where('id', '=', postId).execute()
+    if (post.author.id !== editor.id) {
+      await recordAudit(trx, editor, { action: 'post.edit', threadId: thread.id, postId, before: { body: post.body }, after: { body } })
+    }
+    const edited = await loadPost(trx, postId)
+    emit(await appendEvent(trx, thread.id, 'post.updated', { post: edited }))
+    return edited
+  })
+}
+
+/** Hides a post with a reason; it keeps its place, and nothing is deleted. */
+export async function hidePost (deps: Deps, actor: Actor | null, postId: number, input: { reason: string }): Promise<Post> {
+  const moderator = requireModerator(actor)
+  const reason = input.reason.trim()
+  if (reason.length < 1 || reason.length > REASON_MAX) throw badRequest('invalid_reason', `Give a reason of 1 to ${REASON_MAX} characters.`)
+  return await commitThenPublish(deps, async (trx, emit) => {
+    const { thread, post } = await lockPostThread(trx, postId)
+    if (post.hidden) return post
+    await trx.updateTable('posts').set({ hidden_at: deps.now(), hidden_by: moderator.id, hidden_reason: reason }).where('id', '=', postId).execute()
+    await recordAudit(trx, moderator, { action: 'post.hide', threadId: thread.id, postId, before: { hidden: false }, after: { hidden: true }, reason })
+    const hidden = await loadPost(trx, postId)
+    emit(await appendEvent(trx, thread.id, 'post.hidden', { post: hidden }))
+    if (thread.pinned_post_id === postId) {
+      // A hidden post cannot stay the current state.
+      await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', thread.id).execute()
+      const row = await trx.selectFrom('threads').selectAll().where('id', '=', thread.id).executeTakeFirstOrThrow()
+      emit(await appendEvent(trx, thread.id, 'thread.updated', { thread: toThread(row) }))
+    }
+    return hidden
+  })
+}
+
+export async function restorePost (deps: Deps, actor: Actor | null, postId: number): Promise<Post> {
+  const moderator = requireModerator(actor)
+  return await commitThenPublish(deps, async (trx, emit) => {
+    const { thread, post } = await lockPostThread(trx, postId)
+    if (!post.hidden) return post
+    await trx.updateTable('posts').set({ hidden_at: null, hidden_by: null, hidden_reason: null }).where('id', '=', postId).execute()
+    await recordAudit(trx, moderator, { action: 'post.restore', threadId: thread.id, postId, before: { hidden: true, reason: post.hiddenReason }, after: { hidden: false } })
+    const restored = await loadPost(trx, postId)
+    emit(await appendEvent(trx, thread.id, 'post.restored', { post: restored }))
+    return restored
+  })
+}
+
+export interface Revision { body: string, html: string, editedBy: number, createdAt: string }
+
+/** The earlier texts of a post, oldest first; for moderators. */
+export async function listRevisions (db: Kysely<Database>, actor: Actor | null, postId: number): Promise<Revision[]> {
+  requireModerator(actor)
+  const rows = await db.selectFrom('post_revisions').selectAll().where('post_id', '=', postId).orderBy('id').execute()
+  return rows.map((row) => ({ body: row.body, html: row.html, editedBy: row.edited_by, createdAt: row.created_at.toISOString() }))
+}

@@ -1,0 +1,161 @@
+import type { Kysely, Transaction } from 'kysely'
+import type { Database, ThreadRow, ThreadStatus } from '../db/database.ts'
+import { appendEvent } from '../live/events.ts'
+import { type Actor, isModerator, requireModerator, requireStaff } from './actors.ts'
+import { recordAudit } from './audit.ts'
+import { type Deps, commitThenPublish } from './deps.ts'
+import { badRequest, forbidden, notFound } from './errors.ts'
+import { type IdempotencyKey, claimKey, storeAnswer } from './idempotency.ts'
+import { insertPost, validateBody } from './posts.ts'
+import { type Thread, iso } from './views.ts'
+
+export const STATUSES: readonly ThreadStatus[] = ['investigating', 'identified', 'monitoring', 'resolved']
+export const TITLE_MAX = 200
+export const SLOW_MODE_MAX = 3600
+
+export function toThread (row: ThreadRow): Thread {
+  return {
+    id: row.id,
+    title: row.title,
+    status: row.status,
+    locked: row.locked,
+    pinnedPostId: row.pinned_post_id,
+    nextUpdateAt: iso(row.next_update_at),
+    lastPostAt: iso(row.last_post_at),
+    postCount: row.post_count,
+    createdAt: row.created_at.toISOString(),
+    slowModeSeconds: row.slow_mode_seconds,
+    lastSeq: row.last_seq
+  }
+}
+
+export function validateStatus (status: string): ThreadStatus {
+  if (!STATUSES.includes(status as ThreadStatus)) throw badRequest('invalid_status', `The status must be one of ${STATUSES.join(', ')}.`)
+  return status as ThreadStatus
+}
+
+function validateTitle (title: string): string {
+  const trimmed = title.trim()
+  if (trimmed.length < 1 || trimmed.length > TITLE_MAX) throw badRequest('invalid_title', `The title must be 1 to ${TITLE_MAX} characters long.`)
+  return trimmed
+}
+
+/** Open incidents first, each group by latest activity. */
+export async function listThreads (db: Kysely<Database>): Promise<Thread[]> {
+  const rows = await db.selectFrom('threads').selectAll()
+    .orderBy((eb) => eb('status', '=', 'resolved'))
+    .orderBy((eb) => eb.fn.coalesce('last_post_at', 'created_at'), 'desc')
+    .orderBy('id', 'desc')
+    .limit(500)
+    .execute()
+  return rows.map(toThread)
+}
+
+export async function getThread (db: Kysely<Database>, id: number): Promise<Thread> {
+  const row = await db.selectFrom('threads').selectAll().where('id', '=', id).executeTakeFirst()
+  if (row === undefined) throw notFound('thread')
+  return toThread(row)
+}
+
+/** Locks the thread's row for the rest of the transaction: writes to one thread queue up here. */
+export async function lockThread (trx: Transaction<Database>, id: number): Promise<ThreadRow> {
+  const row = await trx.selectFrom('threads').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
+  if (row === undefined) throw notFound('thread')
+  return row
+}
+
+async function reloadThread (trx: Transaction<Database>, id: number): Promise<Thread> {
+  return toThread(await trx.selectFrom('threads').selectAll().where('id', '=', id).executeTakeFirstOrThrow())
+}
+
+export interface NewThread { title: string, body: string, status?: string }
+
+/** Opens an incident; its body becomes the first official update. */
+export async function createThread (deps: Deps, actor: Actor | null, input: NewThread, idem?: IdempotencyKey): Promise<Thread> {
+  const author = requireStaff(actor)
+  const title = validateTitle(input.title)
+  const body = validateBody(input.body)
+  const status = validateStatus(input.status ?? 'investigating')
+  return await commitThenPublish(deps, async (trx, emit) => {
+    if (idem !== undefined) {
+      const claim = await claimKey<Thread>(trx, author.id, idem)
+      if (!claim.fresh) return claim.answer
+    }
+    const now = deps.now()
+    const { id } = await trx.insertInto('threads')
+      .values({ title, status, created_by: author.id, created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+    const post = await insertPost(trx, deps, author, id, { body, kind: 'update', status, replyTo: null, nextUpdateAt: null })
+    emit(await appendEvent(trx, id, 'post.created', { post }))
+    const thread = await reloadThread(trx, id)
+    if (idem !== undefined) await storeAnswer(trx, author.id, idem.key, 201, thread)
+    return thread
+  })
+}
+
+export interface ThreadPatch { status?: string, locked?: boolean, slowModeSeconds?: number, title?: string }
+
+/** Technicians set the status; the rest is for moderators and admins. */
+export async function updateThread (deps: Deps, actor: Actor | null, threadId: number, patch: ThreadPatch): Promise<Thread> {
+  const staff = requireStaff(actor)
+  const moderatorFields = (['locked', 'slowModeSeconds', 'title'] as const).filter((field) => patch[field] !== undefined)
+  if (moderatorFields.length > 0 && !isModerator(staff)) {
+    throw forbidden('moderator_only', 'Only moderators and admins may lock a thread, rename it or set slow mode.')
+  }
+  const status = patch.status === undefined ? undefined : validateStatus(patch.status)
+  const title = patch.title === undefined ? undefined : validateTitle(patch.title)
+  if (patch.slowModeSeconds !== undefined && (!Number.isInteger(patch.slowModeSeconds) || patch.slowModeSeconds < 0 || patch.slowModeSeconds > SLOW_MODE_MAX)) {
+    throw badRequest('invalid_slow_mode', `Slow mode must be 0 to ${SLOW_MODE_MAX} seconds.`)
+  }
+  return await commitThenPublish(deps, async (trx, emit) => {
+    const before = toThread(await lockThread(trx, threadId))
+    const changes = {
+      ...(status !== undefined && { status }),
+      ...(status === 'resolved' && { next_update_at: null }),
+      ...(title !== undefined && { title }),
+      ...(patch.locked !== undefined && { locked: patch.locked }),
+      ...(patch.slowModeSeconds !== undefined && { slow_mode_seconds: patch.slowModeSeconds })
+    }
+    if (Object.keys(changes).length === 0) return before
+    await trx.updateTable('threads').set(changes).where('id', '=', threadId).execute()
+    await recordAudit(trx, staff, { action: 'thread.update', threadId, before: pick(before, patch), after: patch })
+    emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId) }))
+    return await reloadThread(trx, threadId)
+  })
+}
+
+function pick (thread: Thread, patch: ThreadPatch): Partial<Thread> {
+  const out: Partial<Thread> = {}
+  for (const key of Object.keys(patch) as (keyof ThreadPatch)[]) {
+    if (patch[key] !== undefined) (out as Record<string, unknown>)[key] = thread[key]
+  }
+  return out
+}
+
+/** Makes one post the thread's current state, shown at the top of the page. */
+export async function pinPost (deps: Deps, actor: Actor | null, threadId: number, postId: number): Promise<Thread> {
+  const moderator = requireModerator(actor)
+  return await commitThenPublish(deps, async (trx, emit) => {
+    const before = await lockThread(trx, threadId)
+    const post = await trx.selectFrom('posts').select(['id', 'thread_id', 'hidden_at']).where('id', '=', postId).executeTakeFirst()
+    if (post === undefined || post.thread_id !== threadId) throw badRequest('post_not_in_thread', 'That post is not in this thread.')
+    if (post.hidden_at !== null) throw badRequest('post_hidden', 'A hidden post cannot be pinned.')
+    await trx.updateTable('threads').set({ pinned_post_id: postId }).where('id', '=', threadId).execute()
+    await recordAudit(trx, moderator, { action: 'thread.pin', threadId, postId, before: { pinnedPostId: before.pinned_post_id }, after: { pinnedPostId: postId } })
+    emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId) }))
+    return await reloadThread(trx, threadId)
+  })
+}
+
+export async function unpinPost (deps: Deps, actor: Actor | null, threadId: number): Promise<Thread> {
+  const moderator = requireModerator(actor)
+  return await commitThenPublish(deps, async (trx, emit) => {
+    const before = await lockThread(trx, threadId)
+    if (before.pinned_post_id === null) return toThread(before)
+    await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', threadId).execute()
+    await recordAudit(trx, moderator, { action: 'thread.unpin', threadId, before: { pinnedPostId: before.pinned_post_id }, after: { pinnedPostId: null } })
+    emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId) }))
+    return await reloadThread(trx, threadId)
+  })
+}

@@ -1,0 +1,37 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/database.ts'
+import type { Actor } from './actors.ts'
+import { toActor } from './users.ts'
+
+const PREFIX = 'sitrep_'
+const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url')
+
+/** A new API token for the user; only its hash is kept, so it is shown once. */
+export async function createApiToken (db: Kysely<Database>, userId: number): Promise<string> {
+  const token = PREFIX + randomBytes(32).toString('base64url')
+  await db.insertInto('api_tokens').values({ user_id: userId, token_hash: hashToken(token) }).execute()
+  return token
+}
+
+export async function actorForToken (db: Kysely<Database>, token: string, now: Date): Promise<Actor | null> {
+  if (!token.startsWith(PREFIX)) return null
+  const row = await db.selectFrom('api_tokens')
+    .innerJoin('users', 'users.id', 'api_tokens.user_id')
+    .select(['api_tokens.id as token_id', 'api_tokens.last_used_at', 'users.id', 'users.email', 'users.name', 'users.role', 'users.shift', 'users.locale'])
+    .where('api_tokens.token_hash', '=', hashToken(token))
+    .where('api_tokens.revoked_at', 'is', null)
+    .executeTakeFirst()
+  if (row === undefined) return null
+  if (row.last_used_at === null || now.getTime() - row.last_used_at.getTime() > 60_000) {
+    await db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.token_id).execute()
+  }
+  return toActor(row)
+}
+
+export async function revokeApiToken (db: Kysely<Database>, token: string, now: Date): Promise<boolean> {
+  const result = await db.updateTable('api_tokens').set({ revoked_at: now })
+    .where('token_hash', '=', hashToken(token)).where('revoked_at', 'is', null)
+    .executeTakeFirst()
+  return result.numUpdatedRows > 0n
+}

@@ -1,0 +1,86 @@
+import type { Kysely } from 'kysely'
+import type { Database, Role, Shift, UserRow } from '../db/database.ts'
+import type { Actor } from './actors.ts'
+import { badRequest, conflict } from './errors.ts'
+import { PASSWORD_MAX, PASSWORD_MIN, decoyVerify, hashPassword, verifyPassword } from './passwords.ts'
+import { SHIFTS } from './shifts.ts'
+
+export const ROLES: readonly Role[] = ['customer', 'technician', 'moderator', 'admin']
+
+export interface NewUser {
+  email: string
+  name: string
+  password: string
+  role: Role
+  shift?: Shift | null
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+export function toActor (row: Pick<UserRow, 'id' | 'email' | 'name' | 'role' | 'shift' | 'locale'>): Actor {
+  return { id: row.id, email: row.email, name: row.name, role: row.role, shift: row.shift, locale: row.locale }
+}
+
+/** Checks a new user's fields; throws a 400 naming the first bad one. */
+export function validateNewUser (input: NewUser): NewUser {
+  const email = input.email.trim()
+  const name = input.name.trim()
+  if (!EMAIL.test(email) || email.length > 254) throw badRequest('invalid_email', 'The e-mail address is not valid.')
+  if (name.length < 1 || name.length > 80) throw badRequest('invalid_name', 'The name must be 1 to 80 characters long.')
+  if ([...input.password].length < PASSWORD_MIN) throw badRequest('password_too_short', `The password must be at least ${PASSWORD_MIN} characters long.`)
+  if (input.password.length > PASSWORD_MAX) throw badRequest('password_too_long', `The password must be at most ${PASSWORD_MAX} characters long.`)
+  if (!ROLES.includes(input.role)) throw badRequest('invalid_role', `The role must be one of ${ROLES.join(', ')}.`)
+  const shift = input.shift ?? null
+  if (shift !== null && !SHIFTS.includes(shift)) throw badRequest('invalid_shift', `The shift must be one of ${SHIFTS.join(', ')}.`)
+  if (input.role === 'technician' && shift === null) throw badRequest('shift_required', 'A technician needs a shift: day, evening or night.')
+  if (input.role !== 'technician' && shift !== null) throw badRequest('shift_for_technicians', 'Only technicians have a shift.')
+  return { ...input, email, name, shift }
+}
+
+export async function createUser (db: Kysely<Database>, input: NewUser): Promise<Actor> {
+  const user = validateNewUser(input)
+  const taken = await findUserByEmail(db, user.email)
+  if (taken !== undefined) throw conflict('email_taken', 'An account with this e-mail address already exists.')
+  const passwordHash = await hashPassword(user.password)
+  try {
+    const row = await db.insertInto('users')
+      .values({ email: user.email, name: user.name, role: user.role, shift: user.shift ?? null, password_hash: passwordHash, locale: null })
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    return toActor(row)
+  } catch (err) {
+    // Two sign-ups with one address at the same moment: the unique index decides.
+    if ((err as { code?: string }).code === '23505') throw conflict('email_taken', 'An account with this e-mail address already exists.')
+    throw err
+  }
+}
+
+export function findUserByEmail (db: Kysely<Database>, email: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll()
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase()))
+    .executeTakeFirst()
+}
+
+export async function findUserById (db: Kysely<Database>, id: number): Promise<Actor | undefined> {
+  const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+  return row === undefined ? undefined : toActor(row)
+}
+
+/**
+ * The user with these credentials, or null. An unknown e-mail costs the same
+ * hashing time as a wrong password, so the answer does not tell them apart.
+ */
+export async function verifyCredentials (db: Kysely<Database>, email: string, password: string): Promise<Actor | null> {
+  if (password.length > PASSWORD_MAX) return null
+  const row = await findUserByEmail(db, email)
+  if (row === undefined) {
+    await decoyVerify(password)
+    return null
+  }
+  return await verifyPassword(row.password_hash, password) ? toActor(row) : null
+}
+
+export async function countUsers (db: Kysely<Database>): Promise<number> {
+  const { count } = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow()
+  return Number(count)
+}

@@ -1,0 +1,49 @@
+import type { PostKind, Role, Shift, ThreadStatus } from '../db/database.ts'
+
+/** A thread as the API and the live stream show it (CONTRACT.md). */
+export interface Thread {
+  id: number
+  title: string
+  status: ThreadStatus
+  locked: boolean
+  pinnedPostId: number | null
+  nextUpdateAt: string | null
+  lastPostAt: string | null
+  postCount: number
+  createdAt: string
+  slowModeSeconds: number
+  /** The sequence number of the thread's latest event. */
+  lastSeq: number
+}
+
+export interface PostAuthor { id: number, name: string, role: Role }
+
+/** A post as the API and the live stream show it (CONTRACT.md). */
+export interface Post {
+  id: number
+  threadId: number
+  kind: PostKind
+  /** Left out of hidden posts for everyone but moderators. */
+  body?: string
+  html?: string
+  author: PostAuthor
+  shift: Shift | null
+  replyTo: number | null
+  createdAt: string
+  editedAt: string | null
+  hidden: boolean
+  hiddenReason: string | null
+  /** The status this update set, if any. */
+  status: ThreadStatus | null
+  /** The next update this update promised, if any. */
+  nextUpdateAt: string | null
+}
+
+export const iso = (date: Date | null): string | null => date === null ? null : date.toISOString()
+
+/** What a reader may see of a post: a hidden post keeps its place, not its text. */
+export function postForReader (post: Post, canSeeHidden: boolean): Post {
+  if (!post.hidden || canSeeHidden) return post
+  const { body: _body, html: _html, ...rest } = post
+  return rest
+}

@@ -1,0 +1,49 @@
+import type { FastifyRequest } from 'fastify'
+import { en } from './locales/en.ts'
+import { fr } from './locales/fr.ts'
+
+export type Locale = 'en' | 'fr'
+export const LOCALES: readonly Locale[] = ['en', 'fr']
+export const LOCALE_COOKIE = 'sitrep_lang'
+
+/** Every key of the English messages; the French ones must have the same (checked by the compiler). */
+export type MessageKey = keyof typeof en
+export type Messages = Record<MessageKey, string>
+
+const catalogues: Record<Locale, Messages> = { en, fr }
+
+export const isLocale = (value: unknown): value is Locale => value === 'en' || value === 'fr'
+
+/**
+ * The language of a page: an explicit ?lang= choice, then the language cookie,
+ * then the signed-in user's preference, then the browser's Accept-Language.
+ */
+export function pickLocale (request: FastifyRequest): Locale {
+  const query = (request.query as Record<string, unknown> | undefined)?.lang
+  if (isLocale(query)) return query
+  const cookie = request.cookies[LOCALE_COOKIE]
+  if (isLocale(cookie)) return cookie
+  if (request.actor?.locale != null) return request.actor.locale
+  return fromAcceptLanguage(request.headers['accept-language'])
+}
+
+export function fromAcceptLanguage (header: string | undefined): Locale {
+  if (header === undefined) return 'en'
+  const ranked = header.split(',')
+    .map((part, index) => {
+      const [tag = '', ...params] = part.trim().split(';')
+      const q = params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)?.[1]).find((v) => v !== undefined)
+      return { lang: tag.toLowerCase().split('-')[0], q: q === undefined ? 1 : Number(q), index }
+    })
+    .filter((entry) => entry.q > 0)
+    .sort((a, b) => b.q - a.q || a.index - b.index)
+  return ranked.map((entry) => entry.lang).find(isLocale) ?? 'en'
+}
+
+/** The message in the locale, with {name} placeholders filled in. */
+export function translate (locale: Locale, key: string, vars: Record<string, unknown> = {}): string {
+  const template = (catalogues[locale] as Record<string, string>)[key] ?? (catalogues.en as Record<string, string>)[key] ?? key
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => vars[name] === undefined ? whole : String(vars[name]))
+}
+
+export const hasMessage = (key: string): boolean => key in catalogues.en

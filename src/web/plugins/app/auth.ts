@@ -1,0 +1,96 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config } from '../../../config.ts'
+import type { Actor } from '../../../domain/actors.ts'
+import { SESSION_ABSOLUTE_MS, createSession, endSession, resumeSession } from '../../../domain/sessions.ts'
+import { actorForToken } from '../../../domain/tokens.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The signed-in user, or null for an anonymous reader. */
+    actor: Actor | null
+    /** How the actor was recognised: a cookie needs CSRF checks, a bearer token does not. */
+    authVia: 'session' | 'token' | null
+    /** The stored id (a hash) of the request's session, when it has one. */
+    sessionId: string | null
+  }
+  interface FastifyReply {
+    signIn: (actor: Actor) => Promise<void>
+    signOut: () => Promise<void>
+  }
+}
+
+export const SESSION_COOKIE = 'sitrep_session'
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+export interface AuthPluginOptions { config: Config, now: () => Date }
+
+export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
+  const cookieOptions = {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax' as const,
+    secure: config.publicUrl.startsWith('https:'),
+    maxAge: Math.floor(SESSION_ABSOLUTE_MS / 1000)
+  }
+
+  fastify.decorateRequest('actor', null)
+  fastify.decorateRequest('authVia', null)
+  fastify.decorateRequest('sessionId', null)
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    const authorization = request.headers.authorization
+    if (authorization !== undefined) {
+      const match = /^Bearer\s+(\S+)$/i.exec(authorization)
+      const actor = match === null ? null : await actorForToken(fastify.db, match[1]!, now())
+      if (actor === null) {
+        return await reply.code(401).send({ error: { code: 'invalid_token', message: 'The API token is not valid.' } })
+      }
+      request.actor = actor
+      request.authVia = 'token'
+      return
+    }
+    const token = request.cookies[SESSION_COOKIE]
+    if (token === undefined) return
+    const session = await resumeSession(fastify.db, token, now())
+    if (session === null) {
+      reply.clearCookie(SESSION_COOKIE, { path: '/' })
+      return
+    }
+    request.actor = session.actor
+    request.authVia = 'session'
+    request.sessionId = session.sessionId
+  })
+
+  // Anything that changes state with the cookie's authority must prove it came
+  // from our own pages. Bearer tokens are not sent by browsers on their own.
+  fastify.addHook('preHandler', (request, reply, done) => {
+    if (!UNSAFE.has(request.method) || request.authVia === 'token') return done()
+    if (request.url.startsWith('/api/') && request.authVia !== 'session') return done()
+    fastify.csrfProtection(request, reply, done)
+  })
+
+  fastify.decorateReply('signIn', async function (this: FastifyReply, actor: Actor) {
+    // A new session id at every sign-in: a planted cookie never becomes a session.
+    const old = this.request.cookies[SESSION_COOKIE]
+    if (old !== undefined) await endSession(fastify.db, old)
+    const session = await createSession(fastify.db, actor.id, now())
+    this.setCookie(SESSION_COOKIE, session.token, cookieOptions)
+    this.request.actor = actor
+    this.request.authVia = 'session'
+    this.request.sessionId = session.id
+  })
+
+  fastify.decorateReply('signOut', async function (this: FastifyReply) {
+    const token = this.request.cookies[SESSION_COOKIE]
+    if (token !== undefined) await endSession(fastify.db, token)
+    this.clearCookie(SESSION_COOKIE, { path: '/' })
+    this.request.actor = null
+    this.request.authVia = null
+    this.request.sessionId = null
+  })
+}, { name: 'auth', dependencies: ['database', 'security'] })
+
+export function csrfToken (request: FastifyRequest, reply: FastifyReply): string {
+  return reply.generateCsrf({ userInfo: request.sessionId ?? 'anonymous' })
+}

@@ -1,0 +1,62 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { AppError } from '../../../domain/errors.ts'
+import { hasMessage, translate } from '../../i18n.ts'
+
+interface ErrorAnswer { statusCode: number, code: string, message: string, retryAfter?: number }
+
+/** Maps whatever was thrown to the contract's error shape; never a stack trace, never a 500 for bad input. */
+function classify (err: FastifyError | AppError | Error): ErrorAnswer {
+  if (err instanceof AppError) {
+    return { statusCode: err.statusCode, code: err.code, message: err.message, ...(err.retryAfter !== undefined && { retryAfter: err.retryAfter }) }
+  }
+  const fastifyError = err as FastifyError
+  if (fastifyError.validation !== undefined) {
+    return { statusCode: 400, code: 'invalid_request', message: fastifyError.message }
+  }
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { statusCode: 413, code: 'too_large', message: 'The request body is too large.' }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { statusCode: 415, code: 'unsupported_media_type', message: 'Send JSON (application/json) or a form (application/x-www-form-urlencoded).' }
+    case 'FST_CSRF_MISSING_SECRET':
+    case 'FST_CSRF_INVALID_TOKEN':
+      return { statusCode: 403, code: 'csrf', message: 'Missing or invalid CSRF token.' }
+  }
+  const status = fastifyError.statusCode
+  if (status !== undefined && status >= 400 && status < 500) {
+    const code = status === 429 ? 'rate_limited' : status === 404 ? 'not_found' : 'invalid_request'
+    return { statusCode: status, code, message: fastifyError.message }
+  }
+  return { statusCode: 500, code: 'internal', message: 'Something went wrong on our side.' }
+}
+
+export function wantsHtml (request: FastifyRequest): boolean {
+  if (request.url.startsWith('/api/')) return false
+  const accept = request.headers.accept ?? ''
+  return accept.includes('text/html') || request.method !== 'GET' || accept === '' || accept.includes('*/*')
+}
+
+export function sendError (request: FastifyRequest, reply: FastifyReply, answer: ErrorAnswer): FastifyReply {
+  reply.code(answer.statusCode)
+  if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter))
+  const html = wantsHtml(request)
+  const key = `errors.${answer.code}`
+  // API clients reading English get the precise message; everyone else gets it in their language.
+  const message = (html || request.locale !== 'en') && hasMessage(key)
+    ? translate(request.locale, key, { seconds: answer.retryAfter })
+    : answer.message
+  if (!html) return reply.send({ error: { code: answer.code, message } })
+  return reply.page('error', { title: translate(request.locale, 'error.title'), message, statusCode: answer.statusCode })
+}
+
+export default fp(async (fastify) => {
+  fastify.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    const answer = classify(err)
+    if (answer.statusCode >= 500) request.log.error({ err }, 'request failed')
+    return sendError(request, reply, answer)
+  })
+  fastify.setNotFoundHandler((request, reply) => {
+    return sendError(request, reply, { statusCode: 404, code: 'not_found', message: 'There is nothing here.' })
+  })
+}, { name: 'errors', dependencies: ['views'] })

@@ -1,0 +1,34 @@
+import fp from 'fastify-plugin'
+import type { Kysely } from 'kysely'
+import type { Config } from '../../../config.ts'
+import { type DatabaseHandle, connectDatabase } from '../../../db/connect.ts'
+import type { Database } from '../../../db/database.ts'
+import { migrateToLatest } from '../../../db/migrate.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Kysely<Database>
+    database: DatabaseHandle
+  }
+}
+
+export interface DatabasePluginOptions { config: Config }
+
+/** Connects (server or embedded), brings the schema up to date, closes with the app. */
+export default fp<DatabasePluginOptions>(async (fastify, { config }) => {
+  const database = await connectDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    onPoolError: (err) => fastify.log.warn({ err }, 'database connection lost; the pool will reconnect')
+  })
+  try {
+    const applied = await migrateToLatest(database.db)
+    if (applied.length > 0) fastify.log.info({ migrations: applied }, 'database migrated')
+  } catch (err) {
+    await database.close()
+    throw err
+  }
+  fastify.decorate('database', database)
+  fastify.decorate('db', database.db)
+  fastify.addHook('onClose', () => database.close())
+}, { name: 'database' })

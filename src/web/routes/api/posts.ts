@@ -1,0 +1,26 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { editPost, getPost, hidePost, listRevisions, restorePost } from '../../../domain/posts.ts'
+import { type IdParams, idParams } from './schemas.ts'
+
+const postsRoutes: FastifyPluginAsync = async (fastify) => {
+  const { deps } = fastify
+
+  fastify.get<{ Params: IdParams }>('/posts/:id', { schema: { params: idParams } },
+    async (request) => await getPost(fastify.db, request.params.id, request.actor))
+
+  fastify.patch<{ Params: IdParams, Body: { body: string } }>('/posts/:id', {
+    schema: { params: idParams, body: { type: 'object', required: ['body'], properties: { body: { type: 'string' } } } }
+  }, async (request) => await editPost(deps, request.actor, request.params.id, request.body))
+
+  fastify.post<{ Params: IdParams, Body: { reason: string } }>('/posts/:id/hide', {
+    schema: { params: idParams, body: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } }
+  }, async (request) => await hidePost(deps, request.actor, request.params.id, request.body))
+
+  fastify.post<{ Params: IdParams }>('/posts/:id/restore', { schema: { params: idParams } },
+    async (request) => await restorePost(deps, request.actor, request.params.id))
+
+  fastify.get<{ Params: IdParams }>('/posts/:id/revisions', { schema: { params: idParams } },
+    async (request) => ({ revisions: await listRevisions(fastify.db, request.actor, request.params.id) }))
+}
+
+export default postsRoutes

@@ -1,0 +1,89 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { listPosts, createPost, type NewPost, type PostQuery } from '../../../domain/posts.ts'
+import { createThread, getThread, listThreads, pinPost, unpinPost, updateThread, type NewThread, type ThreadPatch } from '../../../domain/threads.ts'
+import { idempotencyOf } from './idempotency.ts'
+import { type IdParams, idParams, nullableString } from './schemas.ts'
+
+const threadsRoutes: FastifyPluginAsync = async (fastify) => {
+  const { deps } = fastify
+
+  fastify.get('/threads', async () => ({ threads: await listThreads(fastify.db) }))
+
+  fastify.post<{ Body: NewThread }>('/threads', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['title', 'body'],
+        properties: { title: { type: 'string' }, body: { type: 'string' }, status: { type: 'string' } }
+      }
+    }
+  }, async (request, reply) => {
+    const thread = await createThread(deps, request.actor, request.body, idempotencyOf(request))
+    return await reply.code(201).send(thread)
+  })
+
+  fastify.get<{ Params: IdParams }>('/threads/:id', { schema: { params: idParams } }, async (request) => {
+    return await getThread(fastify.db, request.params.id)
+  })
+
+  fastify.patch<{ Params: IdParams, Body: ThreadPatch }>('/threads/:id', {
+    schema: {
+      params: idParams,
+      body: {
+        type: 'object',
+        properties: {
+          status: { type: 'string' },
+          locked: { type: 'boolean' },
+          slowModeSeconds: { type: 'integer' },
+          title: { type: 'string' }
+        }
+      }
+    }
+  }, async (request) => await updateThread(deps, request.actor, request.params.id, request.body))
+
+  fastify.get<{ Params: IdParams, Querystring: PostQuery }>('/threads/:id/posts', {
+    schema: {
+      params: idParams,
+      querystring: {
+        type: 'object',
+        properties: {
+          after: { type: 'integer', minimum: 0 },
+          limit: { type: 'integer', minimum: 1, maximum: 200 },
+          kind: { type: 'string', enum: ['update', 'comment'] }
+        }
+      }
+    }
+  }, async (request) => ({ posts: await listPosts(fastify.db, request.params.id, request.query, request.actor) }))
+
+  fastify.post<{ Params: IdParams, Body: NewPost }>('/threads/:id/posts', {
+    schema: {
+      params: idParams,
+      body: {
+        type: 'object',
+        required: ['body'],
+        properties: {
+          body: { type: 'string' },
+          kind: { type: 'string' },
+          replyTo: { anyOf: [{ type: 'integer', minimum: 1, maximum: 2_147_483_647 }, { type: 'null' }] },
+          status: { type: 'string' },
+          nextUpdateAt: nullableString
+        }
+      }
+    }
+  }, async (request, reply) => {
+    const post = await createPost(deps, request.actor, request.params.id, request.body, idempotencyOf(request))
+    return await reply.code(201).send(post)
+  })
+
+  fastify.put<{ Params: IdParams, Body: { postId: number } }>('/threads/:id/pin', {
+    schema: {
+      params: idParams,
+      body: { type: 'object', required: ['postId'], properties: { postId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } }
+    }
+  }, async (request) => await pinPost(deps, request.actor, request.params.id, request.body.postId))
+
+  fastify.delete<{ Params: IdParams }>('/threads/:id/pin', { schema: { params: idParams } },
+    async (request) => await unpinPost(deps, request.actor, request.params.id))
+}
+
+export default threadsRoutes

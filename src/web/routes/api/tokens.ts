@@ -1,0 +1,29 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { AppError, unauthorized } from '../../../domain/errors.ts'
+import { createApiToken } from '../../../domain/tokens.ts'
+import { verifyCredentials } from '../../../domain/users.ts'
+
+const tokensRoutes: FastifyPluginAsync = async (fastify) => {
+  fastify.post<{ Body: { email: string, password: string } }>('/tokens', {
+    config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+    schema: {
+      body: {
+        type: 'object',
+        required: ['email', 'password'],
+        properties: { email: { type: 'string', maxLength: 254 }, password: { type: 'string' } }
+      }
+    }
+  }, async (request, reply) => {
+    const actor = await verifyCredentials(fastify.db, request.body.email, request.body.password)
+    if (actor === null) throw new AppError(401, 'invalid_credentials', 'Wrong e-mail address or password.')
+    return await reply.code(201).send({ token: await createApiToken(fastify.db, actor.id) })
+  })
+
+  fastify.get('/me', async (request) => {
+    if (request.actor === null) throw unauthorized()
+    const { id, name, email, role, shift, locale } = request.actor
+    return { id, name, email, role, shift, locale }
+  })
+}
+
+export default tokensRoutes

@@ -1,0 +1,65 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { Test } from 'tap'
+import { buildApp, type AppOptions } from '../../src/app.ts'
+import { type Config, loadConfig } from '../../src/config.ts'
+import type { Role, Shift } from '../../src/db/database.ts'
+import type { Actor } from '../../src/domain/actors.ts'
+import { createApiToken } from '../../src/domain/tokens.ts'
+import { createUser } from '../../src/domain/users.ts'
+import { createTestDatabase } from './database.ts'
+
+export interface TestApp {
+  app: FastifyInstance
+  config: Config
+  /** Moves the app's clock forward. */
+  advance: (ms: number) => void
+}
+
+/** An app on its own fresh database, closed and dropped when the test ends. */
+export async function buildTestApp (t: Test, options: AppOptions & { env?: Record<string, string> } = {}): Promise<TestApp> {
+  const database = await createTestDatabase()
+  const config = {
+    ...loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac', ...options.env }),
+    databaseUrl: database.databaseUrl,
+    dataDir: database.dataDir
+  }
+  let offset = 0
+  const now = options.now ?? (() => new Date(Date.now() + offset))
+  const app = await buildApp(config, { ...options, now })
+  t.teardown(async () => {
+    await app.close()
+    await database.drop()
+  })
+  return { app, config, advance: (ms) => { offset += ms } }
+}
+
+export const PASSWORD = 'correct horse battery staple'
+
+export interface TestUser { actor: Actor, token: string, auth: { authorization: string } }
+
+let counter = 0
+/** A user made directly in the database, with an API token. */
+export async function makeUser (app: FastifyInstance, role: Role, fields: { name?: string, shift?: Shift, email?: string } = {}): Promise<TestUser> {
+  counter++
+  const actor = await createUser(app.db, {
+    email: fields.email ?? `${role}${counter}@example.org`,
+    name: fields.name ?? `${role[0]!.toUpperCase()}${role.slice(1)} ${counter}`,
+    password: PASSWORD,
+    role,
+    shift: role === 'technician' ? (fields.shift ?? 'day') : null
+  })
+  const token = await createApiToken(app.db, actor.id)
+  return { actor, token, auth: { authorization: `Bearer ${token}` } }
+}
+
+/** The value of a Set-Cookie header of the answer, by cookie name. */
+export function cookieFrom (res: LightMyRequestResponse, name: string): string | undefined {
+  return res.cookies.find((c) => c.name === name)?.value
+}
+
+/** The first hidden `_csrf` field of an HTML page. */
+export function csrfFieldOf (html: string): string {
+  const match = /name="_csrf" value="([^"]+)"/.exec(html)
+  if (match === null) throw new Error('no _csrf field in the page')
+  return match[1]!
+}
