@@ -1,6 +1,6 @@
 import rateLimit from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
 import { type Deps, makeDeps } from './domain/deps.ts'
@@ -12,6 +12,7 @@ import databasePlugin from './web/plugins/external/database.ts'
 import securityPlugin from './web/plugins/external/security.ts'
 import apiRoutes from './web/routes/api/index.ts'
 import healthRoutes from './web/routes/health.ts'
+import authPages from './web/routes/pages/auth.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -37,7 +38,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }
@@ -64,6 +65,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(errorsPlugin)
 
   await app.register(healthRoutes)
+  await app.register(authPages)
   await app.register(apiRoutes, { prefix: '/api/v1' })
   return app
 }

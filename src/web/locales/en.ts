@@ -9,5 +9,20 @@ export const en = {
   'errors.internal': 'Something went wrong on our side. Please try again in a moment.',
   'errors.invalid_request': 'The request is not valid.',
   'errors.too_large': 'That is too large.',
-  'errors.rate_limited': 'Too many attempts. Try again in {seconds} s.'
+  'errors.rate_limited': 'Too many attempts. Try again in {seconds} s.',
+  'auth.login.title': 'Sign in',
+  'auth.login.submit': 'Sign in',
+  'auth.login.link': 'Already have an account? Sign in',
+  'auth.register.title': 'Create an account',
+  'auth.register.submit': 'Create my account',
+  'auth.register.link': 'No account yet? Create one',
+  'auth.email': 'E-mail address',
+  'auth.password': 'Password',
+  'auth.name': 'Name',
+  'errors.invalid_credentials': 'Wrong e-mail address or password.',
+  'errors.invalid_email': 'The e-mail address is not valid.',
+  'errors.invalid_name': 'The name must be 1 to 80 characters long.',
+  'errors.password_too_short': 'The password must be at least 8 characters long.',
+  'errors.password_too_long': 'The password is too long.',
+  'errors.email_taken': 'An account with this e-mail address already exists.'
 }

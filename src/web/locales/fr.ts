@@ -11,5 +11,20 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.internal': 'Un problème est survenu de notre côté. Réessayez dans un instant.',
   'errors.invalid_request': 'La requête n’est pas valide.',
   'errors.too_large': 'C’est trop volumineux.',
-  'errors.rate_limited': 'Trop de tentatives. Réessayez dans {seconds} s.'
+  'errors.rate_limited': 'Trop de tentatives. Réessayez dans {seconds} s.',
+  'auth.login.title': 'Connexion',
+  'auth.login.submit': 'Se connecter',
+  'auth.login.link': 'Déjà un compte ? Connectez-vous',
+  'auth.register.title': 'Créer un compte',
+  'auth.register.submit': 'Créer mon compte',
+  'auth.register.link': 'Pas encore de compte ? Créez-en un',
+  'auth.email': 'Adresse e-mail',
+  'auth.password': 'Mot de passe',
+  'auth.name': 'Nom',
+  'errors.invalid_credentials': 'Adresse e-mail ou mot de passe incorrect.',
+  'errors.invalid_email': 'L’adresse e-mail n’est pas valide.',
+  'errors.invalid_name': 'Le nom doit compter de 1 à 80 caractères.',
+  'errors.password_too_short': 'Le mot de passe doit compter au moins 8 caractères.',
+  'errors.password_too_long': 'Le mot de passe est trop long.',
+  'errors.email_taken': 'Un compte existe déjà avec cette adresse e-mail.'
 }

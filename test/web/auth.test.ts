@@ -1,0 +1,52 @@
+import t from 'tap'
+import { SESSION_COOKIE } from '../../src/web/plugins/app/auth.ts'
+import { PASSWORD, buildTestApp, cookieFrom, csrfFieldOf, makeUser } from '../helpers/app.ts'
+
+t.test('signing in gives a new session, and signing out ends it', async (t) => {
+  const { app } = await buildTestApp(t)
+  const { actor } = await makeUser(app, 'customer')
+  const form = await app.inject({ url: '/login' })
+  t.equal(form.statusCode, 200)
+  const csrfCookie = cookieFrom(form, 'sitrep_csrf')!
+  const login = await app.inject({
+    method: 'POST', url: '/login',
+    cookies: { sitrep_csrf: csrfCookie, [SESSION_COOKIE]: 'planted-by-an-attacker' },
+    payload: { _csrf: csrfFieldOf(form.body), email: actor.email, password: PASSWORD }
+  })
+  t.equal(login.statusCode, 303, login.body)
+  const session = cookieFrom(login, SESSION_COOKIE)
+  t.ok(session, 'a session cookie is set')
+  t.not(session, 'planted-by-an-attacker', 'the session id is a new one')
+  const setCookie = String(login.headers['set-cookie'])
+  t.match(setCookie, /HttpOnly/)
+  t.match(setCookie, /SameSite=Lax/)
+
+  const me = await app.inject({ url: '/api/v1/me', cookies: { [SESSION_COOKIE]: session! } })
+  t.equal(me.json().email, actor.email)
+
+  const csrf = (await app.inject({ url: '/api/v1/csrf', cookies: { [SESSION_COOKIE]: session!, sitrep_csrf: csrfCookie } })).json().token
+  const logout = await app.inject({ method: 'POST', url: '/logout', cookies: { [SESSION_COOKIE]: session!, sitrep_csrf: csrfCookie }, payload: { _csrf: csrf } })
+  t.equal(logout.statusCode, 303)
+  const after = await app.inject({ url: '/api/v1/me', cookies: { [SESSION_COOKIE]: session! } })
+  t.equal(after.statusCode, 401, 'the old cookie no longer opens the session')
+})
+
+t.test('a wrong password and an unknown e-mail get the same answer', async (t) => {
+  const { app } = await buildTestApp(t)
+  const { actor } = await makeUser(app, 'customer')
+  const form = await app.inject({ url: '/login' })
+  const cookies = { sitrep_csrf: cookieFrom(form, 'sitrep_csrf')! }
+  const _csrf = csrfFieldOf(form.body)
+  const wrong = await app.inject({ method: 'POST', url: '/login', cookies, payload: { _csrf, email: actor.email, password: 'not the password' } })
+  const unknown = await app.inject({ method: 'POST', url: '/login', cookies, payload: { _csrf, email: 'nobody@example.org', password: 'not the password' } })
+  t.equal(wrong.statusCode, 401)
+  t.equal(unknown.statusCode, 401)
+  t.equal(wrong.body.replace(/value="[^"]*"/g, ''), unknown.body.replace(/value="[^"]*"/g, ''))
+})
+
+t.test('a form posted without its CSRF token is refused', async (t) => {
+  const { app } = await buildTestApp(t)
+  const { actor } = await makeUser(app, 'customer')
+  const res = await app.inject({ method: 'POST', url: '/login', payload: { email: actor.email, password: PASSWORD } })
+  t.equal(res.statusCode, 403)
+})
