@@ -1,18 +1,23 @@
 import rateLimit from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
+import type { DatabaseHandle } from './db/connect.ts'
 import { type Deps, makeDeps } from './domain/deps.ts'
 import type { ThreadEvent } from './live/events.ts'
 import authPlugin from './web/plugins/app/auth.ts'
 import errorsPlugin from './web/plugins/app/errors.ts'
+import livePlugin, { type LivePluginOptions } from './web/plugins/app/live.ts'
 import viewsPlugin from './web/plugins/app/views.ts'
 import databasePlugin from './web/plugins/external/database.ts'
 import securityPlugin from './web/plugins/external/security.ts'
 import apiRoutes from './web/routes/api/index.ts'
 import healthRoutes from './web/routes/health.ts'
 import authPages from './web/routes/pages/auth.ts'
+import forumPages from './web/routes/pages/index.ts'
+import feedRoutes from './web/routes/feeds.ts'
+import liveRoutes from './web/routes/live.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,9 +29,13 @@ declare module 'fastify' {
 export interface AppOptions {
   /** The clock; tests move it instead of sleeping. */
   now?: () => Date
-  logger?: FastifyServerOptions['logger']
-  /** Called with each committed transaction's events. */
+  /** A pino logger; none by default (tests). */
+  logger?: FastifyBaseLogger
+  /** Called with each committed transaction's events, after the live hub. */
   onEvents?: (events: ThreadEvent[]) => void
+  live?: LivePluginOptions
+  /** An open database to share (e.g. two instances in one test); the caller closes it. */
+  database?: DatabaseHandle
 }
 
 export const STATIC_DIR = fileURLToPath(new URL('../static/', import.meta.url))
@@ -36,8 +45,10 @@ export const BODY_LIMIT = 256 * 1024
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const now = options.now ?? (() => new Date())
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
+    // The embedded database takes a while to start on a busy machine.
+    pluginTimeout: 120_000,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: true,
@@ -50,11 +61,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 
-  await app.register(databasePlugin, { config })
+  await app.register(databasePlugin, { config, ...(options.database !== undefined && { database: options.database }) })
+  await app.register(livePlugin, options.live ?? {})
   app.decorate('deps', makeDeps(app.db, {
     now,
     timeZone: config.tzDisplay,
-    publish: (events) => options.onEvents?.(events)
+    publish: (events) => {
+      app.hub.publish(events)
+      options.onEvents?.(events)
+    }
   }))
   await app.register(securityPlugin, { config })
   await app.register(rateLimit, { global: false })
@@ -66,6 +81,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
 
   await app.register(healthRoutes)
   await app.register(authPages)
+  await app.register(forumPages)
+  await app.register(feedRoutes)
+  await app.register(liveRoutes)
   await app.register(apiRoutes, { prefix: '/api/v1' })
   return app
 }

@@ -15,6 +15,8 @@ export interface Config {
   publicUrl: string
   smtpUrl: string | undefined
   tzDisplay: string
+  /** Open live sockets allowed per client address. */
+  liveSocketsPerIp: number
 }
 
 /** Start-up stops on the first bad variable, with one line naming it. */
@@ -36,10 +38,18 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const publicUrl = parsePublicUrl(env.PUBLIC_URL, host, port)
   const smtpUrl = parseSmtpUrl(env.SMTP_URL)
   const tzDisplay = parseTimeZone(env.TZ_DISPLAY)
+  const liveSocketsPerIp = parsePositiveInteger('LIVE_SOCKETS_PER_IP', env.LIVE_SOCKETS_PER_IP, 200)
   const sessionSecret = env.SESSION_SECRET !== undefined
     ? parseSessionSecret(env.SESSION_SECRET)
     : keptSessionSecret(dataDir)
-  return { host, port, databaseUrl, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, tzDisplay }
+  return { host, port, databaseUrl, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, tzDisplay, liveSocketsPerIp }
+}
+
+function parsePositiveInteger (variable: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value.trim() === '') return fallback
+  const number = Number(value)
+  if (!Number.isInteger(number) || number < 1) throw new ConfigError(variable, `"${value}" is not a whole number above 0`)
+  return number
 }
 
 function parsePort (value: string | undefined): number {

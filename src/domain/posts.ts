@@ -56,7 +56,7 @@ function toPost (row: PostRecord): Post {
   }
 }
 
-async function loadPost (db: Kysely<Database> | Transaction<Database>, id: number): Promise<Post> {
+export async function loadPost (db: Kysely<Database> | Transaction<Database>, id: number): Promise<Post> {
   const row = await selectPosts(db).where('posts.id', '=', id).executeTakeFirst()
   if (row === undefined) throw notFound('post')
   return toPost(row)
@@ -133,6 +133,7 @@ export async function insertPost (trx: Transaction<Database>, deps: Deps, author
     kind: post.kind,
     body: post.body,
     html: renderMarkdown(post.body),
+    // Every staff post, a comment too, says which shift wrote it; customers have none.
     shift: shiftOfAuthor(author, now, deps.timeZone, deps.shiftHours),
     reply_to: post.replyTo,
     status: post.status,
@@ -237,7 +238,7 @@ export async function hidePost (deps: Deps, actor: Actor | null, postId: number,
       // A hidden post cannot stay the current state.
       await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', thread.id).execute()
       const row = await trx.selectFrom('threads').selectAll().where('id', '=', thread.id).executeTakeFirstOrThrow()
-      emit(await appendEvent(trx, thread.id, 'thread.updated', { thread: toThread(row) }))
+      emit(await appendEvent(trx, thread.id, 'thread.updated', { thread: toThread(row), pinnedPost: null }))
     }
     return hidden
   })
@@ -261,6 +262,8 @@ export interface Revision { body: string, html: string, editedBy: number, create
 /** The earlier texts of a post, oldest first; for moderators. */
 export async function listRevisions (db: Kysely<Database>, actor: Actor | null, postId: number): Promise<Revision[]> {
   requireModerator(actor)
+  const post = await db.selectFrom('posts').select('id').where('id', '=', postId).executeTakeFirst()
+  if (post === undefined) throw notFound('post')
   const rows = await db.selectFrom('post_revisions').selectAll().where('post_id', '=', postId).orderBy('id').execute()
   return rows.map((row) => ({ body: row.body, html: row.html, editedBy: row.edited_by, createdAt: row.created_at.toISOString() }))
 }

@@ -6,7 +6,7 @@ import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, forbidden, notFound } from './errors.ts'
 import { type IdempotencyKey, claimKey, storeAnswer } from './idempotency.ts'
-import { insertPost, validateBody } from './posts.ts'
+import { insertPost, loadPost, validateBody } from './posts.ts'
 import { type Thread, iso } from './views.ts'
 
 export const STATUSES: readonly ThreadStatus[] = ['investigating', 'identified', 'monitoring', 'resolved']
@@ -143,7 +143,7 @@ export async function pinPost (deps: Deps, actor: Actor | null, threadId: number
     if (post.hidden_at !== null) throw badRequest('post_hidden', 'A hidden post cannot be pinned.')
     await trx.updateTable('threads').set({ pinned_post_id: postId }).where('id', '=', threadId).execute()
     await recordAudit(trx, moderator, { action: 'thread.pin', threadId, postId, before: { pinnedPostId: before.pinned_post_id }, after: { pinnedPostId: postId } })
-    emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId) }))
+    emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId), pinnedPost: await loadPost(trx, postId) }))
     return await reloadThread(trx, threadId)
   })
 }
@@ -155,7 +155,7 @@ export async function unpinPost (deps: Deps, actor: Actor | null, threadId: numb
     if (before.pinned_post_id === null) return toThread(before)
     await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', threadId).execute()
     await recordAudit(trx, moderator, { action: 'thread.unpin', threadId, before: { pinnedPostId: before.pinned_post_id }, after: { pinnedPostId: null } })
-    emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId) }))
+    emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId), pinnedPost: null }))
     return await reloadThread(trx, threadId)
   })
 }

@@ -18,6 +18,11 @@ export interface PageContext extends Record<string, unknown> {
   title?: string
 }
 
+export interface ViewOptions {
+  /** The organisation's time zone (TZ_DISPLAY): every date and time is shown in it. */
+  timeZone: string
+}
+
 function templatesIn (dir: string): Map<string, string> {
   const out = new Map<string, string>()
   for (const file of readdirSync(dir)) {
@@ -27,9 +32,9 @@ function templatesIn (dir: string): Map<string, string> {
 }
 
 /** Compiles every template once, at start-up; rendering is then a function call. */
-export function loadViews (dir = VIEWS_DIR): Views {
+export function loadViews (dir = VIEWS_DIR, options: ViewOptions = { timeZone: 'UTC' }): Views {
   const hbs = Handlebars.create()
-  registerHelpers(hbs)
+  registerHelpers(hbs, options.timeZone)
   const partials = new Map<string, Handlebars.TemplateDelegate>()
   for (const [name, source] of templatesIn(join(dir, 'partials'))) {
     const compiled = hbs.compile(source, { strict: false })
@@ -54,10 +59,99 @@ export function loadViews (dir = VIEWS_DIR): Views {
   }
 }
 
-function registerHelpers (hbs: typeof Handlebars): void {
-  // {{t "key" name=value}}: the message in the page's language.
+// British English reads the 24-hour clock the organisation works by ("14:15").
+const INTL_LOCALE: Record<Locale, string> = { en: 'en-GB', fr: 'fr-FR' }
+
+export type TimeStyle = 'datetime' | 'time' | 'date'
+
+/** Date and time formatters per locale and style, made once: Intl formatters are costly to build. */
+export function makeDateFormatter (timeZone: string) {
+  const cache = new Map<string, Intl.DateTimeFormat>()
+  const formatter = (locale: Locale, style: TimeStyle | 'full') => {
+    const key = `${locale}:${style}`
+    let format = cache.get(key)
+    if (format === undefined) {
+      const shape: Intl.DateTimeFormatOptions =
+        style === 'full' ? { dateStyle: 'full', timeStyle: 'long' }
+          : style === 'time' ? { timeStyle: 'short' }
+            : style === 'date' ? { dateStyle: 'medium' }
+              : { dateStyle: 'medium', timeStyle: 'short' }
+      format = new Intl.DateTimeFormat(INTL_LOCALE[locale], { ...shape, timeZone })
+      cache.set(key, format)
+    }
+    return format
+  }
+  return (locale: Locale, date: Date, style: TimeStyle | 'full' = 'datetime') => formatter(locale, style).format(date)
+}
+
+const localeOf = (options: Handlebars.HelperOptions): Locale => options.data.root.locale as Locale
+
+function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {
+  const formatDate = makeDateFormatter(timeZone)
+  const escape = hbs.escapeExpression
+
+  // {{t "key" name=value}}: the message in the page's language. The message and
+  // plain values are escaped; a value made by another helper (a <time>) is kept as HTML.
   hbs.registerHelper('t', function (this: unknown, key: string, options: Handlebars.HelperOptions) {
-    return translate(options.data.root.locale as Locale, key, options.hash as Record<string, unknown>)
+    const vars = options.hash as Record<string, unknown>
+    const template = translate(localeOf(options), key)
+    const html = escape(template).replace(/\{(\w+)\}/g, (whole, name: string) => {
+      const value = vars[name]
+      if (value === undefined) return whole
+      return value instanceof hbs.SafeString ? value.toHTML() : escape(String(value))
+    })
+    return new hbs.SafeString(html)
   })
+
+  // {{time iso}}: a <time> element in the page's language and the organisation's
+  // time zone, with the full date in its title. {{time iso "auto" ref}} shows the
+  // time alone when it falls on the same day as `ref`, else the date too.
+  hbs.registerHelper('time', function (this: unknown, iso: unknown, ...rest: unknown[]) {
+    const options = rest.pop() as Handlebars.HelperOptions
+    if (typeof iso !== 'string') return ''
+    const date = new Date(iso)
+    const locale = localeOf(options)
+    let style = (typeof rest[0] === 'string' ? rest[0] : 'datetime') as TimeStyle | 'auto'
+    if (style === 'auto') {
+      const ref = typeof rest[1] === 'string' ? new Date(rest[1]) : new Date()
+      style = formatDate(locale, date, 'date') === formatDate(locale, ref, 'date') ? 'time' : 'datetime'
+    }
+    return new hbs.SafeString(
+      `<time datetime="${escape(date.toISOString())}" title="${escape(formatDate(locale, date, 'full'))}">${escape(formatDate(locale, date, style))}</time>`
+    )
+  })
+
+  // {{duration minutes}}: "12 min", "1 h 5 min", "2 d 3 h".
+  hbs.registerHelper('duration', function (this: unknown, minutes: unknown, options: Handlebars.HelperOptions) {
+    const total = Math.max(0, Math.round(Number(minutes)))
+    const locale = localeOf(options)
+    if (total < 60) return translate(locale, 'duration.minutes', { minutes: total })
+    if (total < 24 * 60) return translate(locale, 'duration.hours', { hours: Math.floor(total / 60), minutes: total % 60 })
+    return translate(locale, 'duration.days', { days: Math.floor(total / 1440), hours: Math.floor((total % 1440) / 60) })
+  })
+
+  // {{tn "thread.posts" count}}: the plural form the language wants, from "<key>.one" or "<key>.other".
+  const plurals = new Map<Locale, Intl.PluralRules>()
+  hbs.registerHelper('tn', function (this: unknown, key: string, count: unknown, options: Handlebars.HelperOptions) {
+    const locale = localeOf(options)
+    let rules = plurals.get(locale)
+    if (rules === undefined) {
+      rules = new Intl.PluralRules(INTL_LOCALE[locale])
+      plurals.set(locale, rules)
+    }
+    const n = Number(count)
+    return translate(locale, `${key}.${rules.select(n) === 'one' ? 'one' : 'other'}`, { count: n })
+  })
+
+  // {{url href}}: a link built by the server, escaped for an attribute and no
+  // more, so "?view=official" stays readable in the page's source.
+  hbs.registerHelper('url', (href: unknown) => new hbs.SafeString(String(href ?? '')
+    .replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/</g, '&lt;').replace(/>/g, '&gt;')))
+
+  // {{concat "status." thread.status}}: builds a message key.
+  hbs.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map(String).join(''))
   hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b)
+  hbs.registerHelper('not', (a: unknown) => !a)
+  hbs.registerHelper('and', (...args: unknown[]) => args.slice(0, -1).every(Boolean))
+  hbs.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean))
 }

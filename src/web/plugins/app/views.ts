@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
-import { type Locale, pickLocale } from '../../i18n.ts'
-import { type Views, loadViews } from '../../views.ts'
+import { LOCALES, LOCALE_COOKIE, type Locale, isLocale, pickLocale } from '../../i18n.ts'
+import { type Views, loadViews, VIEWS_DIR } from '../../views.ts'
+import { csrfToken } from './auth.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,8 +16,21 @@ declare module 'fastify' {
   }
 }
 
+const YEAR_SECONDS = 365 * 24 * 60 * 60
+const SIGN_IN_PAGES = new Set(['/login', '/register'])
+
+/** The same page in each language: the current address with ?lang= set. */
+function languageLinks (here: string, current: Locale) {
+  const url = new URL(here, 'http://localhost')
+  return LOCALES.map((locale) => {
+    url.searchParams.set('lang', locale)
+    return { locale, href: url.pathname + url.search, current: locale === current }
+  })
+}
+
 export default fp(async (fastify) => {
-  const views = loadViews()
+  const views = loadViews(VIEWS_DIR, { timeZone: fastify.config.tzDisplay })
+  const secure = fastify.config.publicUrl.startsWith('https:')
   fastify.decorate('views', views)
   fastify.decorateRequest('locale', 'en')
   // After auth, so a signed-in user's preferred language counts.
@@ -24,7 +38,26 @@ export default fp(async (fastify) => {
     request.locale = pickLocale(request)
   })
   fastify.decorateReply('page', function (name: string, context: Record<string, unknown> = {}) {
-    const html = views.page(name, { ...context, locale: this.request.locale, actor: this.request.actor })
+    const request = this.request
+    const chosen = (request.query as Record<string, unknown> | undefined)?.lang
+    // An explicit choice of language sticks, for readers without an account too.
+    if (isLocale(chosen) && request.cookies[LOCALE_COOKIE] !== chosen) {
+      this.setCookie(LOCALE_COOKIE, chosen, { path: '/', maxAge: YEAR_SECONDS, sameSite: 'lax', httpOnly: true, secure })
+    }
+    // A page re-rendered after a failed POST names the page it belongs to.
+    const here = typeof context.here === 'string' ? context.here : request.method === 'GET' ? request.url : '/'
+    const path = new URL(here, 'http://localhost').pathname
+    const actor = request.actor
+    const html = views.page(name, {
+      ...context,
+      // Where signing in leads back to; the sign-in pages pass on their own.
+      here: SIGN_IN_PAGES.has(path) ? (typeof context.next === 'string' ? context.next : '/') : path,
+      locale: request.locale,
+      actor,
+      languages: languageLinks(here, request.locale),
+      // Signed-in pages carry a token for the sign-out form and for the live script.
+      csrf: context.csrf ?? (actor === null ? undefined : csrfToken(request, this))
+    })
     return this.type('text/html; charset=utf-8').send(html)
   })
 }, { name: 'views', dependencies: ['auth'] })

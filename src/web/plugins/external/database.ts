@@ -12,23 +12,28 @@ declare module 'fastify' {
   }
 }
 
-export interface DatabasePluginOptions { config: Config }
+export interface DatabasePluginOptions {
+  config: Config
+  /** An open database to use instead of connecting; its owner closes it. */
+  database?: DatabaseHandle
+}
 
 /** Connects (server or embedded), brings the schema up to date, closes with the app. */
-export default fp<DatabasePluginOptions>(async (fastify, { config }) => {
-  const database = await connectDatabase({
+export default fp<DatabasePluginOptions>(async (fastify, { config, database: given }) => {
+  const database = given ?? await connectDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     onPoolError: (err) => fastify.log.warn({ err }, 'database connection lost; the pool will reconnect')
   })
+  const close = given === undefined ? () => database.close() : async () => {}
   try {
     const applied = await migrateToLatest(database.db)
     if (applied.length > 0) fastify.log.info({ migrations: applied }, 'database migrated')
   } catch (err) {
-    await database.close()
+    await close()
     throw err
   }
   fastify.decorate('database', database)
   fastify.decorate('db', database.db)
-  fastify.addHook('onClose', () => database.close())
+  fastify.addHook('onClose', close)
 }, { name: 'database' })

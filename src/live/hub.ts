@@ -1,0 +1,222 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/database.ts'
+import { type ThreadEvent, eventsSince, readerEvent } from './events.ts'
+
+/** The part of a WebSocket the hub needs; `ws` sockets fit it. */
+export interface LiveSocket {
+  readonly bufferedAmount: number
+  send: (data: string) => void
+  close: (code?: number, reason?: string) => void
+}
+
+export interface HubOptions {
+  db: Kysely<Database>
+  /** A socket with more than this many bytes waiting to be sent is closed: it reconnects and replays. */
+  maxBufferedBytes?: number
+  /** Extra rendering for sockets that ask for it (the page's own script asks for its language's HTML). */
+  decorate?: (event: ThreadEvent, variant: string) => Record<string, unknown>
+  onError?: (err: unknown) => void
+}
+
+/** Close code for a socket that fell behind: reconnect with `since`. */
+export const CLOSE_TOO_SLOW = 4008
+const REPLAY_PAGE = 500
+
+interface Subscriber {
+  socket: LiveSocket
+  /** '' for the plain contract frames; else the decoration asked for, e.g. 'fr'. */
+  variant: string
+  /** The last seq this socket was sent; it is sent seq + 1 and nothing else. */
+  seq: number
+  joined: boolean
+  closed: boolean
+}
+
+interface Channel {
+  threadId: number
+  subscribers: Set<Subscriber>
+  /** The highest seq dispatched, contiguous from the log. */
+  seq: number
+  ready: Promise<void>
+  pulling: Promise<void> | null
+  pullAgain: boolean
+}
+
+/**
+ * Sockets per thread. Events come in from this process after commit and from
+ * other instances' notifications; whatever their order, each socket receives
+ * every seq once, in order: a gap is filled from the log, which is the truth.
+ */
+export class Hub {
+  private readonly channels = new Map<number, Channel>()
+  private readonly db: Kysely<Database>
+  private readonly maxBuffered: number
+  private readonly decorate: HubOptions['decorate']
+  private readonly onError: (err: unknown) => void
+
+  constructor (options: HubOptions) {
+    this.db = options.db
+    this.maxBuffered = options.maxBufferedBytes ?? 1024 * 1024
+    this.decorate = options.decorate
+    this.onError = options.onError ?? (() => {})
+  }
+
+  get socketCount (): number {
+    let count = 0
+    for (const channel of this.channels.values()) count += channel.subscribers.size
+    return count
+  }
+
+  /** The threads that have sockets, with the seq each has reached. */
+  watched (): Map<number, number> {
+    return new Map([...this.channels.values()].map((c) => [c.threadId, c.seq]))
+  }
+
+  /**
+   * Adds a socket to a thread: it first receives every event after `since`
+   * from the log (or, without `since`, nothing before now), then goes live.
+   */
+  async join (threadId: number, socket: LiveSocket, since: number | undefined, variant = ''): Promise<() => void> {
+    const channel = this.channelFor(threadId)
+    const subscriber: Subscriber = { socket, variant, seq: 0, joined: false, closed: false }
+    channel.subscribers.add(subscriber)
+    const leave = () => {
+      subscriber.closed = true
+      channel.subscribers.delete(subscriber)
+      if (channel.subscribers.size === 0 && this.channels.get(threadId) === channel) this.channels.delete(threadId)
+    }
+    try {
+      await channel.ready
+      subscriber.seq = since ?? channel.seq
+      // A client can have seen more than this instance has heard of yet.
+      if (subscriber.seq > channel.seq) this.pull(channel)
+      await this.catchUp(channel, subscriber)
+    } catch (err) {
+      leave()
+      throw err
+    }
+    return leave
+  }
+
+  /** Events committed by this process, in any order. */
+  publish (events: ThreadEvent[]): void {
+    for (const event of events) {
+      const channel = this.channels.get(event.threadId)
+      if (channel === undefined) continue
+      if (event.seq === channel.seq + 1) {
+        channel.seq = event.seq
+        this.dispatch(channel, event)
+      } else if (event.seq > channel.seq) {
+        this.pull(channel)
+      }
+    }
+  }
+
+  /** Another instance committed up to `seq` in this thread: read what we lack from the log. */
+  notify (threadId: number, seq: number): void {
+    const channel = this.channels.get(threadId)
+    if (channel !== undefined && seq > channel.seq) this.pull(channel)
+  }
+
+  /** Closes every socket, e.g. with 1001 when the server goes away. */
+  closeAll (code: number, reason: string): void {
+    for (const channel of this.channels.values()) {
+      for (const subscriber of channel.subscribers) subscriber.socket.close(code, reason)
+    }
+  }
+
+  private channelFor (threadId: number): Channel {
+    let channel = this.channels.get(threadId)
+    if (channel === undefined) {
+      const created: Channel = { threadId, subscribers: new Set(), seq: 0, ready: Promise.resolve(), pulling: null, pullAgain: false }
+      created.ready = this.db.selectFrom('threads').select('last_seq').where('id', '=', threadId).executeTakeFirst()
+        .then((row) => { created.seq = row?.last_seq ?? 0 })
+      this.channels.set(threadId, created)
+      channel = created
+    }
+    return channel
+  }
+
+  /** Sends a newly joined socket what it missed, up to the channel's seq, then marks it live. */
+  private async catchUp (channel: Channel, subscriber: Subscriber): Promise<void> {
+    while (subscriber.seq < channel.seq && !subscriber.closed) {
+      await this.drained(subscriber)
+      const events = await eventsSince(this.db, channel.threadId, subscriber.seq, REPLAY_PAGE)
+      if (events.length === 0) break
+      for (const event of events) {
+        if (event.seq > channel.seq || subscriber.closed) break
+        subscriber.seq = event.seq
+        subscriber.socket.send(this.frame(event, subscriber.variant, new Map()))
+      }
+      if (events.at(-1)!.seq > channel.seq) this.pull(channel)
+    }
+    subscriber.joined = !subscriber.closed
+  }
+
+  // A long replay waits for the socket to drain between pages instead of piling up.
+  private async drained (subscriber: Subscriber): Promise<void> {
+    const deadline = Date.now() + 10_000
+    while (subscriber.socket.bufferedAmount > this.maxBuffered / 2 && !subscriber.closed) {
+      if (Date.now() > deadline) {
+        subscriber.closed = true
+        subscriber.socket.close(CLOSE_TOO_SLOW, 'too slow, reconnect with since')
+        return
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  private pull (channel: Channel): void {
+    if (channel.pulling !== null) {
+      channel.pullAgain = true
+      return
+    }
+    channel.pulling = (async () => {
+      do {
+        channel.pullAgain = false
+        await channel.ready
+        let events: ThreadEvent[]
+        do {
+          events = await eventsSince(this.db, channel.threadId, channel.seq, REPLAY_PAGE)
+          for (const event of events) {
+            if (event.seq !== channel.seq + 1) continue
+            channel.seq = event.seq
+            this.dispatch(channel, event)
+          }
+        } while (events.length === REPLAY_PAGE)
+      } while (channel.pullAgain)
+    })().catch(this.onError).finally(() => { channel.pulling = null })
+  }
+
+  private dispatch (channel: Channel, event: ThreadEvent): void {
+    // Serialised once per variant; the same string goes to every socket.
+    const frames = new Map<string, string>()
+    for (const subscriber of channel.subscribers) {
+      if (!subscriber.joined) continue
+      this.send(subscriber, event, this.frame(event, subscriber.variant, frames))
+    }
+  }
+
+  private frame (event: ThreadEvent, variant: string, cache: Map<string, string>): string {
+    let frame = cache.get(variant)
+    if (frame === undefined) {
+      const reader = readerEvent(event)
+      frame = JSON.stringify(variant === '' || this.decorate === undefined ? reader : { ...reader, ...this.decorate(reader, variant) })
+      cache.set(variant, frame)
+    }
+    return frame
+  }
+
+  private send (subscriber: Subscriber, event: ThreadEvent, frame: string): void {
+    if (event.seq <= subscriber.seq) return
+    if (event.seq !== subscriber.seq + 1 || subscriber.socket.bufferedAmount > this.maxBuffered) {
+      // Behind, or not reading: it reconnects with its last seq and replays from the log.
+      subscriber.joined = false
+      subscriber.closed = true
+      subscriber.socket.close(CLOSE_TOO_SLOW, 'too slow, reconnect with since')
+      return
+    }
+    subscriber.seq = event.seq
+    subscriber.socket.send(frame)
+  }
+}

@@ -1,0 +1,101 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import { Feed } from 'feed'
+import Handlebars from 'handlebars'
+import { getPost } from '../../domain/posts.ts'
+import { getThread, listThreads } from '../../domain/threads.ts'
+import type { Post } from '../../domain/views.ts'
+import { translate } from '../i18n.ts'
+import { makeDateFormatter } from '../views.ts'
+import { allPosts, parseId, promiseOf, threadPath } from './pages/shared.ts'
+
+/** How many entries a feed carries: feed readers only look at the newest. */
+const FEED_ENTRIES = 50
+const ATOM = 'application/atom+xml; charset=utf-8'
+
+const latest = (post: Post): Date => new Date(post.editedAt ?? post.createdAt)
+
+const sendAtom = (reply: FastifyReply, feed: Feed) => reply.type(ATOM).send(feed.atom1())
+
+/**
+ * The Atom feeds. The site's feed has one entry per incident, the most recently
+ * active first, updated whenever anything is posted in it: a subscriber learns
+ * of new incidents and of changes to known ones without one entry per comment.
+ * A thread's feed has one entry per official update, newest first.
+ */
+const feedRoutes: FastifyPluginAsync = async (fastify) => {
+  const { db, deps, views } = fastify
+  const base = fastify.config.publicUrl
+  const formatDate = makeDateFormatter(fastify.config.tzDisplay)
+  // Entry titles are HTML in Atom (type="html"): a title is text, so it is escaped.
+  const escape = Handlebars.escapeExpression
+
+  fastify.get('/feed.atom', async (request, reply) => {
+    const locale = request.locale
+    const now = deps.now()
+    const threads = (await listThreads(db))
+      .map((thread) => ({ thread, activity: new Date(thread.lastPostAt ?? thread.createdAt) }))
+      .sort((a, b) => b.activity.getTime() - a.activity.getTime() || b.thread.id - a.thread.id)
+      .slice(0, FEED_ENTRIES)
+    const feed = new Feed({
+      id: `${base}/`,
+      title: translate(locale, 'feed.site.title'),
+      description: translate(locale, 'feed.site.description'),
+      link: `${base}/`,
+      feed: `${base}/feed.atom`,
+      language: locale,
+      updated: threads[0]?.activity ?? now,
+      generator: false
+    })
+    for (const { thread, activity } of threads) {
+      const pinned = thread.pinnedPostId === null ? null : await getPost(db, thread.pinnedPostId, null)
+      const link = `${base}${threadPath(thread)}`
+      feed.addItem({
+        id: `${base}/t/${thread.id}`,
+        link,
+        title: escape(`${thread.title} (${translate(locale, `status.${thread.status}`)})`),
+        date: activity,
+        published: new Date(thread.createdAt),
+        content: views.partial('feed-incident', { locale, thread, pinned, now: now.toISOString(), promise: promiseOf(thread.nextUpdateAt, now) })
+      })
+    }
+    return sendAtom(reply, feed)
+  })
+
+  fastify.get<{ Params: { id: string } }>('/t/:id/feed.atom', async (request, reply) => {
+    const locale = request.locale
+    const thread = await getThread(db, parseId(request.params.id, 'thread'))
+    const updates = (await allPosts(db, thread.id, { kind: 'update' }, null))
+      .filter((post) => !post.hidden)
+      .reverse()
+      .slice(0, FEED_ENTRIES)
+    const link = `${base}${threadPath(thread)}`
+    const feed = new Feed({
+      id: `${base}/t/${thread.id}`,
+      title: translate(locale, 'feed.thread.title', { title: thread.title }),
+      link,
+      feed: `${base}/t/${thread.id}/feed.atom`,
+      language: locale,
+      updated: updates[0] === undefined ? new Date(thread.createdAt) : latest(updates[0]),
+      generator: false
+    })
+    for (const post of updates) {
+      const when = formatDate(locale, new Date(post.createdAt))
+      const kind = translate(locale, `kind.${post.kind}`)
+      const title = post.status === null
+        ? translate(locale, 'feed.entry.title', { kind, when })
+        : translate(locale, 'feed.entry.titleWithStatus', { kind, when, status: translate(locale, `status.${post.status}`) })
+      feed.addItem({
+        id: `${base}/t/${thread.id}#p-${post.id}`,
+        link: `${link}#p-${post.id}`,
+        title: escape(title),
+        date: latest(post),
+        published: new Date(post.createdAt),
+        author: [{ name: post.author.name }],
+        content: post.html ?? ''
+      })
+    }
+    return sendAtom(reply, feed)
+  })
+}
+
+export default feedRoutes

@@ -1,0 +1,61 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { isStaff, requireStaff } from '../../../domain/actors.ts'
+import { STATUSES, createThread, listThreads } from '../../../domain/threads.ts'
+import type { Thread } from '../../../domain/views.ts'
+import { translate } from '../../i18n.ts'
+import { csrfToken } from '../../plugins/app/auth.ts'
+import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, promiseOf, threadPath } from './shared.ts'
+
+const incidentPages: FastifyPluginAsync = async (fastify) => {
+  const { deps } = fastify
+
+  fastify.get('/', async (request, reply) => {
+    const now = deps.now()
+    const rows = (await listThreads(fastify.db)).map((thread: Thread) => ({
+      thread,
+      href: threadPath(thread),
+      activity: thread.lastPostAt ?? thread.createdAt,
+      promise: promiseOf(thread.nextUpdateAt, now)
+    }))
+    return reply.page('incidents', {
+      title: translate(request.locale, 'incidents.title'),
+      now: now.toISOString(),
+      canCreate: isStaff(request.actor),
+      open: rows.filter((row) => row.thread.status !== 'resolved'),
+      resolved: rows.filter((row) => row.thread.status === 'resolved')
+    })
+  })
+
+  const showNewForm = (request: FastifyRequest, reply: FastifyReply, form: Form, error?: string) =>
+    reply.page('new-incident', {
+      title: translate(request.locale, 'newIncident.title'),
+      csrf: csrfToken(request, reply),
+      formKey: newFormKey(),
+      statuses: STATUSES.map((status) => ({ status, selected: status === (field(form, 'status') || 'investigating') })),
+      form: { title: field(form, 'title'), body: field(form, 'body') },
+      error
+    })
+
+  fastify.get('/new', async (request, reply) => {
+    if (request.actor === null) return reply.redirect('/login?next=/new', 303)
+    requireStaff(request.actor)
+    return showNewForm(request, reply, {})
+  })
+
+  fastify.post<{ Body: Form }>('/new', async (request, reply) => {
+    const form = request.body ?? {}
+    try {
+      const thread = await createThread(deps, request.actor, {
+        title: field(form, 'title'),
+        body: field(form, 'body'),
+        status: field(form, 'status') || undefined
+      }, formIdempotency(request, form))
+      return reply.redirect(threadPath(thread), 303)
+    } catch (err) {
+      if (!isFormError(err) || err.statusCode === 403) throw err
+      return showNewForm(request, reply.code(err.statusCode), form, messageOf(request.locale, err))
+    }
+  })
+}
+
+export default incidentPages

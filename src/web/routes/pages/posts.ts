@@ -1,0 +1,64 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { forbidden } from '../../../domain/errors.ts'
+import { editPost, getPost, hidePost, restorePost } from '../../../domain/posts.ts'
+import { getThread } from '../../../domain/threads.ts'
+import type { Post } from '../../../domain/views.ts'
+import { translate } from '../../i18n.ts'
+import { csrfToken } from '../../plugins/app/auth.ts'
+import { type Form, field, isFormError, messageOf, parseId, threadPath } from './shared.ts'
+import { mayEdit, moderate, viewerOf } from './thread-page.ts'
+
+interface PostParams { id: string }
+
+const postPages: FastifyPluginAsync = async (fastify) => {
+  const { db, deps } = fastify
+
+  const showEditForm = async (request: FastifyRequest, reply: FastifyReply, post: Post, body: string, error?: string) => {
+    const thread = await getThread(db, post.threadId)
+    return reply.page('edit-post', {
+      title: translate(request.locale, 'editPost.title'),
+      here: `/posts/${post.id}/edit`,
+      csrf: csrfToken(request, reply),
+      post,
+      thread,
+      threadHref: `${threadPath(thread)}#p-${post.id}`,
+      body,
+      error
+    })
+  }
+
+  fastify.get<{ Params: PostParams }>('/posts/:id/edit', async (request, reply) => {
+    const postId = parseId(request.params.id, 'post')
+    if (request.actor === null) return reply.redirect(`/login?next=/posts/${postId}/edit`, 303)
+    const post = await getPost(db, postId, request.actor)
+    const thread = await getThread(db, post.threadId)
+    // The form is offered to whoever may send it; editPost still decides.
+    if (!mayEdit(viewerOf(request.actor, thread), post)) throw forbidden('not_author', 'Only its author or a moderator may edit this post.')
+    return await showEditForm(request, reply, post, post.body ?? '')
+  })
+
+  fastify.post<{ Params: PostParams, Body: Form }>('/posts/:id/edit', async (request, reply) => {
+    const postId = parseId(request.params.id, 'post')
+    const body = field(request.body, 'body')
+    try {
+      const post = await editPost(deps, request.actor, postId, { body })
+      return reply.redirect(`/t/${post.threadId}#p-${post.id}`, 303)
+    } catch (err) {
+      if (!isFormError(err) || err.statusCode === 403) throw err
+      return await showEditForm(request, reply.code(err.statusCode), await getPost(db, postId, request.actor), body, messageOf(request.locale, err))
+    }
+  })
+
+  fastify.post<{ Params: PostParams, Body: Form }>('/posts/:id/hide', async (request, reply) => {
+    const post = await getPost(db, parseId(request.params.id, 'post'), request.actor)
+    return await moderate(fastify, request, reply, post.threadId,
+      () => hidePost(deps, request.actor, post.id, { reason: field(request.body, 'reason') }), `#p-${post.id}`)
+  })
+
+  fastify.post<{ Params: PostParams }>('/posts/:id/restore', async (request, reply) => {
+    const post = await getPost(db, parseId(request.params.id, 'post'), request.actor)
+    return await moderate(fastify, request, reply, post.threadId, () => restorePost(deps, request.actor, post.id), `#p-${post.id}`)
+  })
+}
+
+export default postPages

@@ -1,0 +1,122 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
+import { KINDS, getPost, listPosts } from '../../../domain/posts.ts'
+import { shiftAt } from '../../../domain/shifts.ts'
+import { STATUSES, getThread } from '../../../domain/threads.ts'
+import type { Post, Thread } from '../../../domain/views.ts'
+import { translate } from '../../i18n.ts'
+import { csrfToken } from '../../plugins/app/auth.ts'
+import { type Form, PAGE_SIZE, field, isFormError, messageOf, newFormKey, optionalId, promiseOf, threadPath } from './shared.ts'
+
+export interface ThreadQuery { view?: string, after?: string, replyTo?: string }
+
+export interface ThreadPageExtras {
+  /** A failed update or comment: shown next to its form, which keeps what was typed. */
+  composeError?: string
+  form?: Form
+  /** A failed moderation action: shown at the top. */
+  actionError?: string
+}
+
+/** The next-update choices of the update form, in minutes from now. */
+export const NEXT_UPDATE_CHOICES = [15, 30, 60]
+const DEFAULT_NEXT_UPDATE = '30'
+
+/** What the signed-in viewer may do on this thread's page; which links and forms to show. */
+export interface Viewer { id: number, staff: boolean, moderator: boolean, canComment: boolean }
+
+export function viewerOf (actor: Actor | null, thread: Thread): Viewer | null {
+  if (actor === null) return null
+  // Mirrors the domain's rules (a locked thread is for staff only), to show
+  // only the forms that would work; the domain still decides every post.
+  return { id: actor.id, staff: isStaff(actor), moderator: isModerator(actor), canComment: !thread.locked || isStaff(actor) }
+}
+
+/** Whether to offer the edit link: its author or a moderator, where the viewer may still write. */
+export function mayEdit (viewer: Viewer | null, post: Post): boolean {
+  return viewer !== null && viewer.canComment && (post.author.id === viewer.id || viewer.moderator)
+}
+
+/** Renders a thread's page: for GET, and again after a form on it failed. */
+export async function renderThread (
+  fastify: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  threadId: number,
+  query: ThreadQuery,
+  extras: ThreadPageExtras = {}
+): Promise<FastifyReply> {
+  const { db, deps } = fastify
+  const locale = request.locale
+  const thread = await getThread(db, threadId)
+  const now = deps.now()
+  const official = query.view === 'official'
+  const after = optionalId(query.after)
+  const posts = await listPosts(db, threadId, { after, limit: PAGE_SIZE, ...(official && { kind: 'update' as const }) }, request.actor)
+  const pinned = thread.pinnedPostId === null ? null : await getPost(db, thread.pinnedPostId, request.actor)
+  const viewer = viewerOf(request.actor, thread)
+  const path = threadPath(thread)
+  const viewQuery = official ? '?view=official' : ''
+  const lastShown = posts.at(-1)
+
+  const form = extras.form ?? {}
+  const kind = field(form, 'kind') || 'update'
+  const status = field(form, 'status')
+  const next = field(form, 'next') || DEFAULT_NEXT_UPDATE
+  const replyTo = optionalId(field(form, 'replyTo')) ?? optionalId(query.replyTo)
+
+  return reply.page('thread', {
+    title: thread.title,
+    here: path + viewQuery,
+    canonical: `${fastify.config.publicUrl}${path}`,
+    threadFeed: { href: `/t/${thread.id}/feed.atom`, title: translate(locale, 'feed.thread.title', { title: thread.title }) },
+    thread,
+    liveScript: true,
+    now: now.toISOString(),
+    promise: promiseOf(thread.nextUpdateAt, now),
+    onDuty: shiftAt(now, deps.timeZone, deps.shiftHours),
+    pinned,
+    items: posts.map((post) => ({ post, canEdit: mayEdit(viewer, post), isPinned: post.id === thread.pinnedPostId })),
+    official,
+    links: {
+      all: path,
+      official: `${path}?view=official`,
+      timeline: `/t/${thread.id}/timeline`,
+      feed: `/t/${thread.id}/feed.atom`,
+      signIn: `/login?next=/t/${thread.id}`,
+      later: posts.length === PAGE_SIZE && lastShown !== undefined ? `${path}?${official ? 'view=official&' : ''}after=${lastShown.id}` : null,
+      start: after === undefined ? null : path + viewQuery
+    },
+    viewer,
+    csrf: viewer === null ? undefined : csrfToken(request, reply),
+    formKey: newFormKey(),
+    compose: {
+      body: field(form, 'body'),
+      replyTo,
+      kinds: KINDS.map((value) => ({ value, selected: value === kind })),
+      statuses: STATUSES.map((value) => ({ value, selected: value === status })),
+      nextChoices: NEXT_UPDATE_CHOICES.map((minutes) => ({ minutes, checked: String(minutes) === next })),
+      noNextUpdate: next === 'none'
+    },
+    composeError: extras.composeError,
+    actionError: extras.actionError
+  })
+}
+
+/** Runs a moderation action, then back to the thread; on a refusal the thread is shown again with the reason on top. */
+export async function moderate (
+  fastify: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  threadId: number,
+  action: () => Promise<unknown>,
+  anchor = ''
+): Promise<FastifyReply> {
+  try {
+    await action()
+    return reply.redirect(`/t/${threadId}${anchor}`, 303)
+  } catch (err) {
+    if (!isFormError(err)) throw err
+    return await renderThread(fastify, request, reply.code(err.statusCode), threadId, {}, { actionError: messageOf(request.locale, err) })
+  }
+}

@@ -1,0 +1,78 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { createPost } from '../../../domain/posts.ts'
+import { getThread, pinPost, unpinPost, updateThread } from '../../../domain/threads.ts'
+import { allPosts, type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId } from './shared.ts'
+import { type ThreadQuery, moderate, renderThread } from './thread-page.ts'
+
+interface ThreadParams { id: string, slug?: string }
+
+/** "none" promises nothing; a number of minutes promises the next update that far from now. */
+function nextUpdateFrom (choice: string, now: Date): string | null {
+  if (!/^\d{1,5}$/.test(choice)) return null
+  return new Date(now.getTime() + Number(choice) * 60_000).toISOString()
+}
+
+const threadPages: FastifyPluginAsync = async (fastify) => {
+  const { deps } = fastify
+
+  const showThread = async (request: FastifyRequest<{ Params: ThreadParams, Querystring: ThreadQuery }>, reply: FastifyReply) =>
+    await renderThread(fastify, request, reply, parseId(request.params.id, 'thread'), request.query)
+
+  // Any slug leads to the thread: titles change, links in old messages must keep working.
+  fastify.get('/t/:id', showThread)
+  fastify.get('/t/:id/:slug', showThread)
+
+  fastify.get<{ Params: ThreadParams }>('/t/:id/timeline', async (request, reply) => {
+    const thread = await getThread(fastify.db, parseId(request.params.id, 'thread'))
+    const updates = await allPosts(fastify.db, thread.id, { kind: 'update' }, request.actor)
+    return reply.page('timeline', {
+      title: thread.title,
+      thread,
+      updates,
+      threadFeed: { href: `/t/${thread.id}/feed.atom`, title: thread.title },
+      now: deps.now().toISOString()
+    })
+  })
+
+  fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/posts', async (request, reply) => {
+    const threadId = parseId(request.params.id, 'thread')
+    const form = request.body ?? {}
+    try {
+      const post = await createPost(deps, request.actor, threadId, {
+        body: field(form, 'body'),
+        kind: field(form, 'kind') || undefined,
+        replyTo: optionalId(field(form, 'replyTo')) ?? null,
+        status: field(form, 'status') || undefined,
+        nextUpdateAt: nextUpdateFrom(field(form, 'next'), deps.now())
+      }, formIdempotency(request, form))
+      return reply.redirect(`/t/${threadId}#p-${post.id}`, 303)
+    } catch (err) {
+      if (!isFormError(err)) throw err
+      if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter))
+      return await renderThread(fastify, request, reply.code(err.statusCode), threadId, {}, { composeError: messageOf(request.locale, err), form })
+    }
+  })
+
+  fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/pin', async (request, reply) => {
+    const threadId = parseId(request.params.id, 'thread')
+    const postId = optionalId(field(request.body, 'postId')) ?? 0
+    return await moderate(fastify, request, reply, threadId, () => pinPost(deps, request.actor, threadId, postId), '#current-state')
+  })
+
+  fastify.post<{ Params: ThreadParams }>('/t/:id/unpin', async (request, reply) => {
+    const threadId = parseId(request.params.id, 'thread')
+    return await moderate(fastify, request, reply, threadId, () => unpinPost(deps, request.actor, threadId))
+  })
+
+  fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/settings', async (request, reply) => {
+    const threadId = parseId(request.params.id, 'thread')
+    const slowMode = field(request.body, 'slowModeSeconds').trim()
+    return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, {
+      // An unticked box is not sent at all: absent means unlocked.
+      locked: field(request.body, 'locked') === 'on',
+      ...(slowMode !== '' && { slowModeSeconds: Number(slowMode) })
+    }), '#settings')
+  })
+}
+
+export default threadPages

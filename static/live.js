@@ -1,0 +1,226 @@
+// Live updates for a thread page. The page is complete without this script;
+// it only keeps it current: new posts, edits, hides, the pinned state and the
+// status arrive over a WebSocket, resumed from the last seq after any drop.
+(function () {
+  'use strict'
+
+  var root = document.querySelector('[data-thread-id][data-seq]')
+  if (!root || !('WebSocket' in window)) return
+
+  var threadId = root.getAttribute('data-thread-id')
+  var lastSeq = Number(root.getAttribute('data-seq')) || 0
+  var officialOnly = root.getAttribute('data-view') === 'official'
+  var lang = document.documentElement.getAttribute('lang') === 'fr' ? 'fr' : 'en'
+  var posts = document.getElementById('posts')
+  var statusLine = document.getElementById('live-status')
+  var announcer = document.getElementById('live-announce')
+  var marker = document.getElementById('new-posts')
+  var baseTitle = document.title
+
+  var BASE_DELAY = 1000
+  var MAX_DELAY = 30000
+  // The server pings every 30 s; this long without a frame means the link is dead.
+  var SILENCE_LIMIT = 75000
+
+  var socket = null
+  var attempt = 0
+  var retryTimer = null
+  var silenceTimer = null
+  var unseen = []
+  var unreadWhileHidden = 0
+
+  function text (name, values) {
+    var template = root.getAttribute('data-i18n-' + name) || ''
+    return template.replace(/\{(\w+)\}/g, function (whole, key) {
+      return values && values[key] !== undefined ? String(values[key]) : whole
+    })
+  }
+
+  function showState (state) {
+    if (!statusLine) return
+    statusLine.setAttribute('data-state', state)
+    statusLine.textContent = text(state)
+  }
+
+  function announce (message) {
+    if (!announcer) return
+    // Cleared first, so the same words twice are still read out.
+    announcer.textContent = ''
+    window.setTimeout(function () { announcer.textContent = message }, 50)
+  }
+
+  function fragment (html) {
+    var template = document.createElement('template')
+    template.innerHTML = html
+    return template.content.firstElementChild
+  }
+
+  function nearBottom () {
+    if (!posts) return true
+    var rect = posts.getBoundingClientRect()
+    return rect.bottom - window.innerHeight < 200
+  }
+
+  function updateMarker () {
+    if (!marker) return
+    if (unseen.length === 0) {
+      marker.hidden = true
+      return
+    }
+    marker.textContent = text('new-posts', { count: unseen.length })
+    marker.hidden = false
+  }
+
+  function updateTitle () {
+    document.title = unreadWhileHidden > 0 ? '(' + unreadWhileHidden + ') ' + baseTitle : baseTitle
+  }
+
+  function isOfficial (kind) { return kind === 'update' || kind === 'handover' }
+
+  function placePost (post, html) {
+    if (!posts || !html) return
+    var existing = document.getElementById('p-' + post.id)
+    var element = fragment(html)
+    if (!element) return
+    if (existing) {
+      existing.replaceWith(element)
+      return
+    }
+    if (officialOnly && !isOfficial(post.kind)) return
+    // A page showing an older stretch of a long thread does not grow at its end.
+    if (posts.getAttribute('data-complete') === 'false') return
+    var wasNearBottom = nearBottom()
+    posts.appendChild(element)
+    var empty = document.querySelector('.thread__posts .empty')
+    if (empty) empty.remove()
+    if (document.hidden) {
+      unreadWhileHidden++
+      updateTitle()
+    }
+    if (!wasNearBottom) {
+      unseen.push(element)
+      updateMarker()
+    }
+    if (isOfficial(post.kind)) announce(text('announce', { name: post.author.name }))
+  }
+
+  function replaceById (id, html) {
+    var current = document.getElementById(id)
+    if (!current) return
+    if (!html) {
+      current.remove()
+      return
+    }
+    var element = fragment(html)
+    if (element) current.replaceWith(element)
+  }
+
+  // The pinned state shows a copy of a post: an edit to the post shows there too.
+  function refreshPinnedCopy (post, html) {
+    var copy = document.querySelector('#current-state-slot [data-post-id="' + post.id + '"]')
+    if (!copy || !html) return
+    var element = fragment(html)
+    if (!element) return
+    element.removeAttribute('id')
+    var actions = element.querySelector('.post__actions')
+    if (actions) actions.remove()
+    copy.replaceWith(element)
+  }
+
+  function applyThread (event) {
+    if (event.stateView !== undefined) replaceById('thread-state', event.stateView)
+    if (event.pinnedView !== undefined) {
+      var slot = document.getElementById('current-state-slot')
+      if (slot) slot.innerHTML = event.pinnedView
+    }
+  }
+
+  function onFrame (raw) {
+    var event
+    try { event = JSON.parse(raw) } catch (e) { return }
+    resetSilence()
+    if (event.type === 'ping' || typeof event.seq !== 'number') return
+    if (event.seq <= lastSeq) return
+    lastSeq = event.seq
+    root.setAttribute('data-seq', String(lastSeq))
+    if (event.type === 'post.created') placePost(event.post, event.view)
+    else if (event.post) {
+      replaceById('p-' + event.post.id, event.view)
+      refreshPinnedCopy(event.post, event.view)
+    }
+    else if (event.type === 'thread.updated') applyThread(event)
+  }
+
+  function resetSilence () {
+    window.clearTimeout(silenceTimer)
+    silenceTimer = window.setTimeout(function () {
+      if (socket) socket.close()
+    }, SILENCE_LIMIT)
+  }
+
+  function connect () {
+    window.clearTimeout(retryTimer)
+    retryTimer = null
+    if (socket && (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING)) return
+    if (navigator.onLine === false) {
+      showState('offline')
+      return
+    }
+    var scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
+    var url = scheme + '//' + location.host + '/api/v1/threads/' + encodeURIComponent(threadId) +
+      '/live?since=' + lastSeq + '&lang=' + lang
+    var current = new WebSocket(url)
+    socket = current
+    current.onopen = function () {
+      attempt = 0
+      showState('live')
+      resetSilence()
+    }
+    current.onmessage = function (message) { onFrame(message.data) }
+    current.onclose = function () {
+      if (socket !== current) return
+      socket = null
+      window.clearTimeout(silenceTimer)
+      scheduleReconnect()
+    }
+  }
+
+  // Exponential backoff with full jitter: a crowd that lost the server at the
+  // same moment does not come back at the same moment.
+  function scheduleReconnect () {
+    if (retryTimer !== null) return
+    showState(navigator.onLine === false ? 'offline' : 'reconnecting')
+    var ceiling = Math.min(MAX_DELAY, BASE_DELAY * Math.pow(2, attempt))
+    attempt++
+    retryTimer = window.setTimeout(connect, Math.random() * ceiling)
+  }
+
+  document.addEventListener('visibilitychange', function () {
+    if (document.hidden) return
+    unreadWhileHidden = 0
+    updateTitle()
+    if (!socket) connect()
+  })
+  window.addEventListener('online', function () { connect() })
+  window.addEventListener('offline', function () { showState('offline') })
+  window.addEventListener('scroll', function () {
+    if (unseen.length > 0 && nearBottom()) {
+      unseen = []
+      updateMarker()
+    }
+  }, { passive: true })
+  if (marker) {
+    marker.addEventListener('click', function () {
+      var first = unseen[0]
+      unseen = []
+      updateMarker()
+      if (first) {
+        first.scrollIntoView({ behavior: 'smooth', block: 'start' })
+        first.setAttribute('tabindex', '-1')
+        first.focus({ preventScroll: true })
+      }
+    })
+  }
+
+  connect()
+})()
