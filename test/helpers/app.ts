@@ -7,12 +7,15 @@ import type { Actor } from '../../src/domain/actors.ts'
 import { createApiToken } from '../../src/domain/tokens.ts'
 import { createUser } from '../../src/domain/users.ts'
 import { createTestDatabase } from './database.ts'
+import { type DatabaseHandle, connectDatabase } from '../../src/db/connect.ts'
 
 export interface TestApp {
   app: FastifyInstance
   config: Config
   /** Moves the app's clock forward. */
   advance: (ms: number) => void
+  /** The embedded database, when there is no DATABASE_URL. */
+  embedded: DatabaseHandle | undefined
 }
 
 /** An app on its own fresh database, closed and dropped when the test ends. */
@@ -25,12 +28,29 @@ export async function buildTestApp (t: Test, options: AppOptions & { env?: Recor
   }
   let offset = 0
   const now = options.now ?? (() => new Date(Date.now() + offset))
-  const app = await buildApp(config, { ...options, now })
+  // The embedded database belongs to the test, not to the app, so a second
+  // instance can share it and outlive the first.
+  const embedded = database.databaseUrl === undefined ? await connectDatabase({ databaseUrl: undefined, dataDir: 'memory://' }) : undefined
+  const app = await buildApp(config, { ...options, now, ...(embedded !== undefined && { database: embedded }) })
   t.teardown(async () => {
     await app.close()
+    await embedded?.close()
     await database.drop()
   })
-  return { app, config, advance: (ms) => { offset += ms } }
+  return { app, config, advance: (ms) => { offset += ms }, embedded }
+}
+
+/**
+ * Another instance on the same database: its own connections to the server,
+ * or the same embedded database when there is no server.
+ */
+export async function buildSecondInstance (t: Test, first: TestApp, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = await buildApp(first.config, {
+    ...options,
+    ...(first.embedded !== undefined && { database: first.embedded })
+  })
+  t.teardown(() => app.close())
+  return app
 }
 
 export const PASSWORD = 'correct horse battery staple'

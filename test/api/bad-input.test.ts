@@ -1,0 +1,153 @@
+import t from 'tap'
+import { BODY_LIMIT } from '../../src/app.ts'
+import { BODY_MAX } from '../../src/domain/posts.ts'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { assertError, assertStatus, inFuture, openThread, readPosts, writePost } from '../helpers/api.ts'
+
+const { app } = await buildTestApp(t)
+const tech = await makeUser(app, 'technician')
+const customer = await makeUser(app, 'customer')
+const moderator = await makeUser(app, 'moderator')
+const thread = await openThread(app, tech)
+const postsUrl = `/api/v1/threads/${thread.id}/posts`
+const countPosts = async () => (await readPosts(app, thread.id)).length
+
+t.test('malformed JSON is a 400', async (t) => {
+  const before = await countPosts()
+  for (const payload of ['{"body":', '{body: "x"}', 'not json', '{"body":"x"}}']) {
+    const res = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'content-type': 'application/json' }, payload })
+    assertError(t, res, 400)
+  }
+  const empty = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'content-type': 'application/json' }, payload: '' })
+  assertError(t, empty, 400)
+  t.equal(await countPosts(), before, 'nothing was posted')
+})
+
+t.test('a request body over the limit is a 413', async (t) => {
+  const res = await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: 'x'.repeat(BODY_LIMIT + 1) } })
+  assertError(t, res, 413)
+  const anonymous = await app.inject({ method: 'POST', url: postsUrl, payload: { body: 'x'.repeat(BODY_LIMIT + 1) } })
+  t.ok([401, 413].includes(anonymous.statusCode), 'an anonymous caller is refused too')
+  assertError(t, anonymous, anonymous.statusCode)
+})
+
+t.test(`a post is at most ${BODY_MAX} characters`, async (t) => {
+  const longest = await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: 'é'.repeat(BODY_MAX) } })
+  assertStatus(t, longest, 201, `${BODY_MAX} characters are fine`)
+  t.equal(longest.json().body.length, BODY_MAX)
+  const before = await countPosts()
+  assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: 'a'.repeat(BODY_MAX + 1) } }), 400, 'body_too_long')
+  const own = longest.json().id
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/posts/${own}`, headers: customer.auth, payload: { body: 'b'.repeat(BODY_MAX + 1) } }), 400, 'body_too_long')
+  assertError(t, await app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Too long', body: 'c'.repeat(BODY_MAX + 1) } }), 400, 'body_too_long')
+  t.equal(await countPosts(), before, 'nothing was posted')
+})
+
+t.test('an empty body is refused', async (t) => {
+  assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: '' } }), 400)
+  assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: '   \n\t ' } }), 400, 'empty_body')
+  assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: {} }), 400)
+})
+
+t.test('wrong types', async (t) => {
+  // JSON Schema coercion, as Fastify does by default: a number is taken as its text.
+  const number = await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: 5 } })
+  assertStatus(t, number, 201)
+  t.equal(number.json().body, '5')
+  const before = await countPosts()
+  for (const body of [null, {}, { text: 'x' }, [], ['a', 'b']]) {
+    const res = await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body } })
+    assertError(t, res, 400)
+  }
+  for (const payload of [[{ body: 'x' }], 'just a string', 42, null]) {
+    const res = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'content-type': 'application/json' }, payload: JSON.stringify(payload) })
+    assertError(t, res, 400)
+  }
+  assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: 'x', replyTo: 'first' } }), 400)
+  assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'x', kind: 'announcement' } }), 400, 'invalid_kind')
+  assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'x', status: 'on fire' } }), 400, 'invalid_status')
+  assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'x', kind: 'comment', status: 'identified' } }), 400, 'status_on_comment')
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { locked: 'maybe' } }), 400)
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { slowModeSeconds: 1.5 } }), 400)
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { slowModeSeconds: -1 } }), 400)
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { slowModeSeconds: 86_400 } }), 400, 'invalid_slow_mode')
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { title: '  ' } }), 400, 'invalid_title')
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: tech.auth, payload: { status: 'done' } }), 400, 'invalid_status')
+  assertError(t, await app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'x'.repeat(201), body: 'x' } }), 400, 'invalid_title')
+  assertError(t, await app.inject({ method: 'PUT', url: `/api/v1/threads/${thread.id}/pin`, headers: moderator.auth, payload: { postId: 'first' } }), 400)
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${number.json().id}/hide`, headers: moderator.auth, payload: { reason: '' } }), 400, 'invalid_reason')
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${number.json().id}/hide`, headers: moderator.auth, payload: {} }), 400)
+  t.equal(await countPosts(), before, 'nothing was posted')
+  const current = (await app.inject({ url: `/api/v1/threads/${thread.id}` })).json()
+  t.same([current.locked, current.slowModeSeconds, current.title, current.status], [false, 0, thread.title, 'investigating'], 'the thread is unchanged')
+})
+
+t.test('bad query strings are a 400', async (t) => {
+  for (const query of ['?limit=0', '?limit=201', '?limit=ten', '?after=-1', '?after=x', '?kind=handover']) {
+    assertError(t, await app.inject({ url: `${postsUrl}${query}` }), 400)
+  }
+})
+
+t.test('unknown things are a 404', async (t) => {
+  const missing = 999_999
+  assertError(t, await app.inject({ url: `/api/v1/threads/${missing}` }), 404, 'not_found')
+  assertError(t, await app.inject({ url: `/api/v1/threads/${missing}/posts` }), 404, 'not_found')
+  assertError(t, await app.inject({ url: `/api/v1/posts/${missing}` }), 404, 'not_found')
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/threads/${missing}/posts`, headers: customer.auth, payload: { body: 'Hello' } }), 404, 'not_found')
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${missing}`, headers: tech.auth, payload: { status: 'resolved' } }), 404, 'not_found')
+  assertError(t, await app.inject({ method: 'PUT', url: `/api/v1/threads/${missing}/pin`, headers: moderator.auth, payload: { postId: 1 } }), 404, 'not_found')
+  assertError(t, await app.inject({ method: 'DELETE', url: `/api/v1/threads/${missing}/pin`, headers: moderator.auth }), 404, 'not_found')
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/posts/${missing}`, headers: customer.auth, payload: { body: 'x' } }), 404, 'not_found')
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${missing}/hide`, headers: moderator.auth, payload: { reason: 'x' } }), 404, 'not_found')
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${missing}/restore`, headers: moderator.auth }), 404, 'not_found')
+  assertError(t, await app.inject({ url: `/api/v1/posts/${missing}/revisions`, headers: moderator.auth }), 404, 'not_found')
+  assertError(t, await app.inject({ url: '/api/v1/nothing-here' }), 404, 'not_found')
+})
+
+t.test('an id that is not a positive integer is a 400', async (t) => {
+  for (const id of ['abc', '0', '-1', '1.5', '99999999999']) {
+    assertError(t, await app.inject({ url: `/api/v1/threads/${id}` }), 400)
+    assertError(t, await app.inject({ url: `/api/v1/posts/${id}` }), 400)
+  }
+  assertError(t, await app.inject({ method: 'POST', url: '/api/v1/threads/abc/posts', headers: customer.auth, payload: { body: 'x' } }), 400)
+  assertError(t, await app.inject({ method: 'PATCH', url: '/api/v1/posts/abc', headers: customer.auth, payload: { body: 'x' } }), 400)
+})
+
+t.test('an unsupported content type is a 4xx, never a 5xx', async (t) => {
+  const before = await countPosts()
+  for (const contentType of ['application/xml', 'text/plain', 'multipart/form-data; boundary=x', 'application/octet-stream', 'image/png']) {
+    const res = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'content-type': contentType }, payload: '<body>Hello</body>' })
+    t.ok(res.statusCode >= 400 && res.statusCode < 500, `${contentType}: ${res.statusCode}`)
+    assertError(t, res, res.statusCode)
+  }
+  t.equal(await countPosts(), before, 'nothing was posted')
+})
+
+t.test('a reply names a post of the same thread', async (t) => {
+  const other = await openThread(app, tech, { title: 'Another incident' })
+  const [elsewhere] = await readPosts(app, other.id)
+  const before = await countPosts()
+  assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: 'Re', replyTo: elsewhere!.id } }), 400, 'invalid_reply')
+  assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: 'Re', replyTo: 999_999 } }), 400, 'invalid_reply')
+  t.equal(await countPosts(), before, 'nothing was posted')
+  const [first] = await readPosts(app, thread.id)
+  const reply = await writePost(app, customer, thread.id, { body: 'Re: first', replyTo: first!.id })
+  t.equal(reply.replyTo, first!.id, 'a reply within the thread is fine')
+})
+
+t.test('the next update is a valid time within the coming week', async (t) => {
+  const before = await countPosts()
+  for (const nextUpdateAt of [inFuture(-60_000), 'tomorrow', '2026-13-45T99:00:00Z', inFuture(8 * 24 * 3_600_000), '']) {
+    const res = await app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'Next update soon.', nextUpdateAt } })
+    assertError(t, res, 400, nextUpdateAt === '' ? undefined : 'invalid_next_update')
+  }
+  t.equal(await countPosts(), before, 'nothing was posted')
+  const ok = await writePost(app, tech, thread.id, { body: 'Next update in an hour.', nextUpdateAt: inFuture(3_600_000) })
+  t.ok(ok.nextUpdateAt, 'an hour ahead is fine')
+})
+
+t.test('POST /api/v1/tokens with bad input', async (t) => {
+  assertError(t, await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: {} }), 400)
+  assertError(t, await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: 'a@b.c' } }), 400)
+  assertError(t, await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: 'x'.repeat(300), password: 'x' } }), 400)
+})

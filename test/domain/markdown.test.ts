@@ -1,0 +1,75 @@
+import fc from 'fast-check'
+import t from 'tap'
+import { renderMarkdown, sanitize } from '../../src/domain/markdown.ts'
+import { dangersIn } from '../helpers/api.ts'
+
+// Pieces that make the parser and the sanitiser work hard: raw HTML, link
+// syntax, schemes, entities, code fences, tables and stray control characters.
+const FRAGMENTS = [
+  '<', '>', '</', '/>', '"', "'", '`', '```', '~~~', '\n', '\n\n', '\t', ' ', '\u0000', '\u200b', '\r\n',
+  '[', ']', '(', ')', '![', '](', '[ref]: ', '<http://', '*', '_', '**', '#', '> ', '- ', '1. ', '|', '|---|', ':-:',
+  'script', '<script>', '</script>', '<img src=x onerror=alert(1)>', '<svg onload=alert(1)>', 'onerror=', 'style=',
+  'javascript:', 'JaVaScRiPt:', 'java\tscript:', 'data:text/html;base64,PHNjcmlwdD4=', 'vbscript:', 'http://', 'https://example.org', 'mailto:a@b.c', '//evil.example',
+  '&', '&amp;', '&lt;', '&gt;', '&quot;', '&#106;', '&#x6A;', '&colon;', '&#0;', '&nbsp;', '\\', 'alert(1)', 'x', 'é', '🔥'
+]
+const markdownish = fc.array(fc.constantFrom(...FRAGMENTS), { maxLength: 40 }).map((parts) => parts.join(''))
+const anything = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ maxLength: 200 }), markdownish)
+
+t.test('renderMarkdown never throws, and its output is already sanitised', async (t) => {
+  fc.assert(fc.property(anything, (source) => {
+    const html = renderMarkdown(source)
+    return typeof html === 'string' && sanitize(html) === html
+  }), { numRuns: 2000 })
+  t.pass('2000 inputs rendered to a fixed point of sanitize')
+})
+
+t.test('nothing renderMarkdown produces can run script', async (t) => {
+  fc.assert(fc.property(anything, (source) => dangersIn(renderMarkdown(source)).length === 0), { numRuns: 2000 })
+  t.pass('2000 inputs rendered harmless')
+})
+
+t.test('the known attacks render harmless and keep their text', async (t) => {
+  for (const source of ['<script>alert(1)</script>', '<img src=x onerror=alert(1)>', '<svg onload=alert(1)>']) {
+    const html = renderMarkdown(source)
+    t.same(dangersIn(html), [], source)
+    t.match(html, /&lt;/, 'shown as text')
+  }
+  for (const source of ['[x](javascript:alert(1))', '[y](data:text/html;base64,PHNjcmlwdD4=)']) {
+    const html = renderMarkdown(source)
+    t.same(dangersIn(html), [], source)
+    t.notMatch(html, /<a\b/, 'no link is made')
+  }
+})
+
+t.test('links carry rel=nofollow and only safe schemes', async (t) => {
+  t.equal(renderMarkdown('[a](https://example.org)'), '<p><a href="https://example.org" rel="nofollow noopener noreferrer ugc">a</a></p>')
+  t.match(renderMarkdown('[m](mailto:noc@example.org)'), /href="mailto:noc@example\.org"/)
+  t.notMatch(renderMarkdown('[p](//evil.example/x)'), /href="\/\/evil/, 'no protocol-relative link')
+})
+
+t.test('sanitize takes out what renderMarkdown would never make', async (t) => {
+  t.same(dangersIn(sanitize('<p onclick="x()">a</p><script>alert(1)</script><a href="javascript:alert(1)">b</a><img src=x>')), [])
+  t.equal(sanitize('<p onclick="x()">a</p>'), '<p>a</p>')
+})
+
+t.test('the danger check itself sees danger', async (t) => {
+  const dangerous = [
+    '<script>alert(1)</script>',
+    '<p><img src=x onerror=alert(1)></p>',
+    '<svg onload=alert(1)>',
+    '<a href="javascript:alert(1)">x</a>',
+    '<a href="jav&#x09;ascript:alert(1)">x</a>',
+    '<a href=" JAVASCRIPT:alert(1)">x</a>',
+    "<a href='data:text/html;base64,PHNjcmlwdD4='>x</a>",
+    '<p style="position:fixed">x</p>',
+    '<a title="x" onmouseover="alert(1)">x</a>'
+  ]
+  for (const html of dangerous) t.not(dangersIn(html).length, 0, html)
+  const harmless = [
+    '<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>',
+    '<p><a href="https://example.org" title="a&quot; onmouseover=&quot;alert(1)">x</a></p>',
+    '<p>[x](javascript:alert(1))</p>',
+    '<td style="text-align:center">1</td>'
+  ]
+  for (const html of harmless) t.same(dangersIn(html), [], html)
+})

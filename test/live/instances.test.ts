@@ -1,0 +1,76 @@
+import net from 'node:net'
+import t from 'tap'
+import { buildSecondInstance, buildTestApp, makeUser } from '../helpers/app.ts'
+import { listen, openLive } from '../helpers/live.ts'
+
+t.test('a post on one instance reaches a reader on another', async (t) => {
+  const first = await buildTestApp(t)
+  const second = await buildSecondInstance(t, first, { live: { relayCheckEveryMs: 500 } })
+  const tech = await makeUser(first.app, 'technician')
+  const thread = (await first.app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Network down', body: 'Campus network is down.' } })).json()
+  const reader = openLive(await listen(second), thread.id)
+  await reader.opened
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const posted = await first.app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body: 'Core switch replaced.' } })
+  t.equal(posted.statusCode, 201)
+  await reader.waitForCount(2)
+  t.same(reader.events.map((e) => e.type), ['post.created', 'thread.updated'])
+  t.equal(reader.events[0]!.post!.body, 'Core switch replaced.')
+  reader.ws.close()
+})
+
+t.test('an instance that shuts down closes with 1001; the reader resumes on another with since and misses nothing', async (t) => {
+  const first = await buildTestApp(t)
+  const second = await buildSecondInstance(t, first, { live: { relayCheckEveryMs: 500 } })
+  const tech = await makeUser(first.app, 'technician')
+  const thread = (await first.app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Fire', body: 'Smoke in room 3.' } })).json()
+  const post = (body: string) => second.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body } })
+
+  const reader = openLive(await listen(first.app), thread.id, { since: 0 })
+  await reader.waitForCount(1)
+  const closing = reader.closed
+  await first.app.close()
+  t.equal((await closing).code, 1001, 'going away')
+
+  const lastSeen = reader.events.at(-1)!.seq
+  await post('while you were away')
+  const resumed = openLive(await listen(second), thread.id, { since: lastSeen })
+  await post('after you came back')
+  await resumed.waitForCount(4)
+  const seqs = [...reader.events, ...resumed.events].map((e) => e.seq)
+  t.same(seqs, [1, 2, 3, 4, 5], 'every event once, in order, across the two connections')
+  resumed.ws.close()
+})
+
+t.test('a socket that never reads is closed, and the server does not buffer for it without bound', async (t) => {
+  const maxBufferedBytes = 64 * 1024
+  const { app } = await buildTestApp(t, { live: { maxBufferedBytes } })
+  const tech = await makeUser(app, 'technician')
+  const thread = (await app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Flood', body: 'Start.' } })).json()
+  const host = await listen(app)
+  const [hostname, port] = host.split(':')
+
+  // A raw client: it completes the handshake, then stops reading for good.
+  const stuck = net.connect({ host: hostname, port: Number(port) })
+  await new Promise<void>((resolve) => stuck.once('connect', () => resolve()))
+  stuck.write([
+    `GET /api/v1/threads/${thread.id}/live HTTP/1.1`, `Host: ${host}`, 'Upgrade: websocket', 'Connection: Upgrade',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', '', ''
+  ].join('\r\n'))
+  await new Promise<void>((resolve) => stuck.once('data', () => resolve()))
+  stuck.pause()
+  t.teardown(() => { stuck.destroy() })
+
+  t.equal([...app.liveSockets].filter((s) => s.readyState === s.OPEN).length, 1, 'the stuck client is connected')
+  const body = 'x'.repeat(19_000)
+  for (let i = 0; i < 400 && [...app.liveSockets].some((s) => s.readyState === s.OPEN); i++) {
+    await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body } })
+  }
+  const sockets = [...app.liveSockets]
+  t.equal(sockets.length <= 1, true)
+  for (const socket of sockets) {
+    t.not(socket.readyState, socket.OPEN, 'the stuck socket is being closed')
+    t.ok(socket.bufferedAmount < maxBufferedBytes + 64 * 1024, `buffered ${socket.bufferedAmount} bytes, bounded`)
+  }
+  t.equal(app.hub.socketCount <= 1, true)
+})

@@ -1,0 +1,97 @@
+import t, { type Test } from 'tap'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { listen, openLive } from '../helpers/live.ts'
+
+async function setUp (t: Test) {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const customer = await makeUser(app, 'customer')
+  const moderator = await makeUser(app, 'moderator')
+  const thread = (await app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Outage', body: 'Looking into it.' } })).json()
+  const host = await listen(app)
+  const post = (who: { auth: Record<string, string> }, body: string) =>
+    app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: who.auth, payload: { body } })
+  return { app, tech, customer, moderator, thread, host, post }
+}
+
+t.test('a reader with since gets every event before and after connecting, in order, once', async (t) => {
+  const { app, tech, customer, thread, host, post } = await setUp(t)
+  for (let i = 0; i < 5; i++) await post(customer, `before ${i}`)
+  const client = openLive(host, thread.id, { since: 0 })
+  await client.opened
+  // Writes race with the replay: nothing may be lost or doubled at the seam.
+  await Promise.all(Array.from({ length: 20 }, (_, i) => post(i % 2 === 0 ? tech : customer, `during ${i}`)))
+  const { last_seq: lastSeq } = await app.db.selectFrom('threads').select('last_seq').where('id', '=', thread.id).executeTakeFirstOrThrow()
+  await client.waitForCount(lastSeq)
+  const log = await app.db.selectFrom('thread_events').select(['seq', 'type']).where('thread_id', '=', thread.id).orderBy('seq').execute()
+  t.same(client.events.map((e) => [e.seq, e.type]), log.map((e) => [e.seq, e.type]), 'the socket saw exactly the committed log')
+  client.ws.close()
+})
+
+t.test('without since, a reader starts at the moment of connection', async (t) => {
+  const { customer, thread, host, post } = await setUp(t)
+  await post(customer, 'old news')
+  const client = openLive(host, thread.id)
+  await client.opened
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await post(customer, 'fresh news')
+  await client.waitForCount(1)
+  t.equal(client.events[0]!.post!.body, 'fresh news')
+  t.equal(client.events.length, 1)
+  client.ws.close()
+})
+
+t.test('a hidden post never reaches readers with its text, live or replayed', async (t) => {
+  const { app, customer, moderator, thread, host, post } = await setUp(t)
+  const live = openLive(host, thread.id)
+  await live.opened
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const rumour = (await post(customer, 'the CEO set the fire')).json()
+  await app.inject({ method: 'POST', url: `/api/v1/posts/${rumour.id}/hide`, headers: moderator.auth, payload: { reason: 'rumour' } })
+  await live.waitForCount(2)
+  t.equal(live.events[1]!.type, 'post.hidden')
+  t.notOk('body' in live.events[1]!.post!, 'the hide event carries no text')
+
+  const replay = openLive(host, thread.id, { since: 0 })
+  await replay.waitForCount(3)
+  const created = replay.events.find((e) => e.type === 'post.created' && e.post!.id === rumour.id)!
+  t.equal(created.post!.hidden, true)
+  t.notOk('body' in created.post!, 'the replayed creation of a hidden post has no text')
+  live.ws.close()
+  replay.ws.close()
+})
+
+t.test('refusals: unknown thread, foreign Origin, oversized frame', async (t) => {
+  const { thread, host } = await setUp(t)
+  await t.rejects(openLive(host, 999999).opened, /404/)
+  await t.rejects(openLive(host, thread.id, { headers: { origin: 'https://evil.example' } }).opened, /403/)
+  const client = openLive(host, thread.id, { headers: { origin: `http://${host}` } })
+  await client.opened
+  client.ws.send('x'.repeat(10_000))
+  const { code } = await client.closed
+  t.equal(code, 1009, 'a frame over the bound closes the socket as too big')
+})
+
+
+t.test("the page's script gets each post as the page's own markup, in its language", async (t) => {
+  const { app, tech, moderator, thread, host } = await setUp(t)
+  const client = openLive(host, thread.id, { lang: 'fr' })
+  await client.opened
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const update = (await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body: 'Le **courant** est revenu.', status: 'monitoring' } })).json()
+  await app.inject({ method: 'PUT', url: `/api/v1/threads/${thread.id}/pin`, headers: moderator.auth, payload: { postId: update.id } })
+  await client.waitForCount(3)
+  const [created, statusChange, pin] = client.events as unknown as Record<string, string>[]
+  t.match(created!.view, `id="p-${update.id}"`)
+  t.match(created!.view, '<strong>courant</strong>')
+  t.match(created!.view, 'Technicien', 'the role badge in French')
+  t.match(statusChange!.stateView, 'Sous surveillance', 'the new status, in French')
+  t.notOk('pinnedView' in statusChange!, 'a status change leaves the pinned state alone')
+  t.match(pin!.pinnedView, 'courant', 'the pinned state now shows the update')
+
+  const plain = openLive(host, thread.id, { since: 0 })
+  await plain.waitForCount(4)
+  t.notOk('view' in plain.events[1]!, 'API clients get the plain contract frames')
+  client.ws.close()
+  plain.ws.close()
+})

@@ -1,0 +1,109 @@
+import t from 'tap'
+import type { Post, Thread } from '../../src/domain/views.ts'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { apiAs } from '../helpers/pages.ts'
+
+interface Entry { title: string, id: string, link: string, updated: string, content: string, author: string }
+
+/**
+ * A strict enough XML reader for these feeds: every tag closes in order, every
+ * entity is one XML knows, CDATA is taken as is. Throws on anything else.
+ */
+function checkWellFormed (xml: string): void {
+  if (!xml.startsWith('<?xml version="1.0" encoding="utf-8"?>')) throw new Error('no XML declaration')
+  const body = xml.slice(xml.indexOf('?>') + 2).replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, '')
+  if (/&(?!(amp|lt|gt|quot|apos|#\d+|#x[\da-f]+);)/i.test(body)) throw new Error('a bare & in the XML')
+  const stack: string[] = []
+  for (const [tag, close, name, selfClosing] of body.matchAll(/<(\/?)([\w:-]+)(?:\s+[\w:-]+="[^"<]*")*\s*(\/?)>/g)) {
+    if (selfClosing === '/') continue
+    if (close === '/') {
+      if (stack.pop() !== name) throw new Error(`unbalanced ${tag}`)
+    } else {
+      stack.push(name!)
+    }
+  }
+  if (stack.length > 0) throw new Error(`unclosed <${stack.join('>, <')}>`)
+  const stray = body.replace(/<(\/?)([\w:-]+)(?:\s+[\w:-]+="[^"<]*")*\s*(\/?)>/g, '')
+  if (stray.includes('<')) throw new Error('a < outside any tag')
+}
+
+const text = (xml: string, tag: string): string => {
+  const match = new RegExp(`<${tag}[^>]*>(?:<!\\[CDATA\\[([\\s\\S]*?)\\]\\]>|([\\s\\S]*?))</${tag}>`).exec(xml)
+  return match === null ? '' : (match[1] ?? match[2] ?? '')
+}
+
+function entriesOf (xml: string): Entry[] {
+  return [...xml.matchAll(/<entry>([\s\S]*?)<\/entry>/g)].map(([, entry]) => ({
+    title: text(entry!, 'title'),
+    id: text(entry!, 'id'),
+    link: /<link href="([^"]+)"/.exec(entry!)?.[1] ?? '',
+    updated: text(entry!, 'updated'),
+    content: text(entry!, 'content'),
+    author: text(entry!, 'name')
+  }))
+}
+
+t.test('a thread\'s feed has its official updates, newest first, and no comments', async (t) => {
+  const { app } = await buildTestApp(t, { env: { PUBLIC_URL: 'https://status.example.org' } })
+  const tech = await makeUser(app, 'technician', { name: 'Nina <Night> & co' })
+  const customer = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Core <router> & fibre ]]> down', body: 'Router **down**.' })
+  await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'A customer comment' })
+  const second = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, {
+    body: 'Rerouted <script>alert(1)</script> via the backup link.', status: 'monitoring'
+  })
+
+  const res = await app.inject({ url: `/t/${thread.id}/feed.atom` })
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['content-type'], 'application/atom+xml; charset=utf-8')
+  const xml = res.body
+  t.doesNotThrow(() => checkWellFormed(xml), 'well-formed XML')
+  t.match(xml, /<feed xmlns="http:\/\/www.w3.org\/2005\/Atom">/)
+  t.match(xml, /<link rel="self" href="https:\/\/status.example.org\/t\/\d+\/feed.atom"\/>/, 'absolute links from PUBLIC_URL')
+
+  const entries = entriesOf(xml)
+  t.equal(entries.length, 2, 'one entry per update, none for the comment')
+  t.notMatch(xml, /A customer comment/)
+  t.match(entries[0]!.content, /Rerouted &lt;script&gt;alert\(1\)&lt;\/script&gt; via the backup link\./, 'the newest first, its sanitised HTML')
+  t.match(entries[0]!.title, /Official update, .+: Monitoring/)
+  t.equal(entries[0]!.link, `https://status.example.org/t/${thread.id}/core-router-fibre-down#p-${second.id}`)
+  t.match(entries[1]!.content, /Router <strong>down<\/strong>\./)
+  t.equal(entries[0]!.author, 'Nina &lt;Night&gt; &amp; co', 'the author, escaped')
+  for (const entry of entries) t.match(entry.updated, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/)
+  t.notMatch(xml, /<script/i, 'no script anywhere')
+
+  const french = await app.inject({ url: `/t/${thread.id}/feed.atom`, headers: { 'accept-language': 'fr' } })
+  t.match(entriesOf(french.body)[0]!.title, /Point de situation, .+ : Sous surveillance/, 'titles in the reader\'s language')
+
+  t.equal((await app.inject({ url: '/t/999/feed.atom' })).statusCode, 404)
+})
+
+t.test('the site feed has each incident, the most recently active first', async (t) => {
+  const { app, advance } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const mod = await makeUser(app, 'moderator')
+  const quiet = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Old <b>incident</b>', body: 'Started.' })
+  advance(60_000)
+  const busy = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Busy incident', body: 'Started too.' })
+  advance(60_000)
+  const update = await apiAs<Post>(app, tech, 'POST', `/threads/${quiet.id}/posts`, { body: 'New **finding**.', status: 'identified' })
+  await apiAs(app, mod, 'PUT', `/threads/${quiet.id}/pin`, { postId: update.id })
+
+  const res = await app.inject({ url: '/feed.atom' })
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['content-type'], 'application/atom+xml; charset=utf-8')
+  t.doesNotThrow(() => checkWellFormed(res.body), 'well-formed XML')
+  t.match(res.body, /<feed xmlns="http:\/\/www.w3.org\/2005\/Atom">/)
+  const entries = entriesOf(res.body)
+  t.same(entries.map((entry) => entry.id), [`http://127.0.0.1:3000/t/${quiet.id}`, `http://127.0.0.1:3000/t/${busy.id}`], 'the latest activity first')
+  t.equal(entries[0]!.title, 'Old &lt;b&gt;incident&lt;/b&gt; (Identified)', 'a title is text, not markup')
+  t.match(entries[0]!.content, /New <strong>finding<\/strong>\./, 'the current state in the entry')
+})
+
+t.test('the site feed of a new site is empty but valid', async (t) => {
+  const { app } = await buildTestApp(t)
+  const res = await app.inject({ url: '/feed.atom' })
+  t.equal(res.statusCode, 200)
+  t.doesNotThrow(() => checkWellFormed(res.body))
+  t.equal(entriesOf(res.body).length, 0)
+})

@@ -1,0 +1,236 @@
+import t, { type Test } from 'tap'
+import type { Post, Thread } from '../../src/domain/views.ts'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { apiAs, escaped, sectionById, signIn, submitForm } from '../helpers/pages.ts'
+
+const MINUTE = 60_000
+const inMinutes = (minutes: number) => new Date(Date.now() + minutes * MINUTE).toISOString()
+
+/** Nothing the CSP would block, on any page: no inline script, no style attribute. */
+function assertNoInlineCode (t: Test, html: string): void {
+  t.notMatch(html, /<script\b(?![^>]*\ssrc="\/static\/live\.js")/i, 'no <script> element but our own file')
+  t.notMatch(html, /<[^>]+\sstyle\s*=/i, 'no style attribute')
+  t.notMatch(html, /<[^>]+\son[a-z]+\s*=/i, 'no event handler attribute')
+}
+
+t.test('the incident list shows open incidents before resolved ones, with their next update', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const old = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Mail relay outage', body: 'Mail is queued.' })
+  const current = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Campus network down', body: 'Core switch failed.' })
+  await apiAs(app, tech, 'POST', `/threads/${current.id}/posts`, { body: 'Spare on its way.', nextUpdateAt: inMinutes(30) })
+  await apiAs(app, tech, 'POST', `/threads/${old.id}/posts`, { body: 'All mail delivered.', status: 'resolved' })
+
+  const res = await app.inject({ url: '/' })
+  t.equal(res.statusCode, 200)
+  t.match(String(res.headers['content-type']), /^text\/html; charset=utf-8/)
+  const html = res.body
+  t.ok(html.indexOf('Campus network down') < html.indexOf('Mail relay outage'), 'the open incident comes first, though the resolved one moved last')
+  t.match(html, /href="\/t\/\d+\/campus-network-down"/, 'the title links to the thread, with a readable slug')
+  t.match(sectionById(html, 'open-title'), /Open incidents/)
+  t.match(html, /class="status status--resolved">Resolved</, 'the resolved incident says so')
+  t.match(html, /Next update by <time datetime="[^"]+"[^>]*>\d\d:\d\d<\/time>/, 'the promised next update')
+  t.notMatch(html, /href="\/new"/, 'a reader is not offered to open an incident')
+  assertNoInlineCode(t, html)
+
+  const staffPage = await app.inject({ url: '/', cookies: await signIn(app, tech) })
+  t.match(staffPage.body, /<a class="button" href="\/new">New incident<\/a>/, 'staff are')
+})
+
+t.test('an incident whose promise has passed shows as overdue in the list', async (t) => {
+  const { app, advance } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Storage array degraded', body: 'Looking.' })
+  await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'More soon.', nextUpdateAt: inMinutes(10) })
+  advance(15 * MINUTE)
+  const html = (await app.inject({ url: '/' })).body
+  t.match(html, /class="promise promise--overdue">Update overdue by 5 min</)
+})
+
+t.test('staff open an incident through the form', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const customer = await makeUser(app, 'customer')
+
+  const anonymous = await app.inject({ url: '/new' })
+  t.equal(anonymous.statusCode, 303, 'a reader is sent to sign in first')
+  t.equal(anonymous.headers.location, '/login?next=/new')
+  const refused = await app.inject({ url: '/new', cookies: await signIn(app, customer) })
+  t.equal(refused.statusCode, 403, 'a customer may not open an incident')
+
+  const cookies = await signIn(app, tech)
+  const empty = await submitForm(app, cookies, '/new', '/new', { title: '  ', body: 'Something', status: 'investigating' })
+  t.equal(empty.statusCode, 400)
+  t.match(empty.body, /role="alert">The title must be 1 to 200 characters long\./, 'the error is shown with the form')
+  t.match(empty.body, />Something<\/textarea>/, 'what was typed is kept')
+
+  const created = await submitForm(app, cookies, '/new', '/new', { title: 'Power cut in building C', body: 'UPS on battery.', status: 'identified' })
+  t.equal(created.statusCode, 303)
+  t.match(String(created.headers.location), /^\/t\/\d+\/power-cut-in-building-c$/)
+  const page = await app.inject({ url: String(created.headers.location) })
+  t.match(page.body, /<h1 class="thread__title">Power cut in building C<\/h1>/)
+  t.match(page.body, /class="status status--identified">Identified</)
+  t.match(page.body, /UPS on battery\./)
+})
+
+t.test('the thread page: current state on top, next update, then the posts', async (t) => {
+  const { app, advance } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician', { name: 'Tessa Night', shift: 'night' })
+  const mod = await makeUser(app, 'moderator')
+  const customer = await makeUser(app, 'customer', { name: 'Carl Client' })
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Fire in datacenter SBG2', body: 'Fire alarm at 03:42.' })
+  const update = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, {
+    body: 'Fire brigade on site. **Power cut** to SBG2.', status: 'identified', nextUpdateAt: inMinutes(30)
+  })
+  const comment = await apiAs<Post>(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Is SBG3 affected?', replyTo: update.id })
+  await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: update.id })
+  const seq = (await apiAs<Thread>(app, tech, 'GET', `/threads/${thread.id}`)).lastSeq
+
+  const res = await app.inject({ url: `/t/${thread.id}` })
+  t.equal(res.statusCode, 200)
+  const html = res.body
+  t.match(html, new RegExp(`data-thread-id="${thread.id}" data-seq="${seq}"`), 'the page carries the sequence it was rendered at')
+  const currentState = sectionById(html, 'current-state')
+  t.match(currentState, /Current state/)
+  t.match(currentState, /Fire brigade on site\. <strong>Power cut<\/strong> to SBG2\./, 'the pinned post is in the current-state box')
+  t.ok(html.indexOf('id="current-state"') < html.indexOf('id="posts"'), 'above the posts')
+  t.match(html, /Next update due by <time datetime="[^"]+" title="[^"]+">\d\d:\d\d<\/time> \(in 30 min\)/)
+
+  const posts = sectionById(html, 'posts')
+  t.match(posts, new RegExp(`<article class="post post--update[^"]*" id="p-${update.id}"[^>]*data-kind="update"`))
+  t.match(posts, new RegExp(`id="p-${comment.id}"[^>]*data-kind="comment"`))
+  t.match(posts, /Tessa Night<\/span>\s*<span class="badge badge--role badge--technician">Technician<\/span>\s*<span class="badge badge--shift badge--night">Night shift<\/span>/, 'author, role and shift')
+  t.match(posts, new RegExp(`<a href="#p-${update.id}">in reply to #${update.id}</a>`), 'the reply links to its parent')
+  t.match(posts, /Status: <span class="status status--identified">Identified<\/span>/, 'the status the update set')
+  t.match(posts, /<time datetime="\d{4}-\d\d-\d\dT[\d:.]+Z" title="[^"]+">\d{1,2} \w{3} \d{4}, \d\d:\d\d<\/time>/, 'times carry their ISO value and the full date')
+  t.ok(posts.indexOf('Fire alarm at 03:42.') < posts.indexOf('Is SBG3 affected?'), 'posts in order')
+  t.match(html, new RegExp(`<a class="button" href="/login\\?next=/t/${thread.id}">Sign in to comment</a>`), 'a reader is invited to sign in')
+  t.notMatch(html, /name="body"/, 'and has no form')
+  assertNoInlineCode(t, html)
+
+  t.equal((await app.inject({ url: `/t/${thread.id}/any-old-slug` })).statusCode, 200, 'any slug leads to the thread')
+
+  advance(35 * MINUTE)
+  const late = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.match(late, /class="next-update next-update--overdue"[^>]*>Update overdue by 5 min/, 'the missed promise shows, visibly')
+})
+
+t.test('the official-only view keeps updates and handovers, not comments', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const customer = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'VPN unreachable', body: 'Investigating the VPN.' })
+  await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Mine fails too.' })
+  await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Evening shift takes over.', kind: 'handover' })
+
+  const all = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.match(all, /Mine fails too\./)
+  t.match(all, /<a href="\/t\/\d+\/vpn-unreachable" aria-current="page">Everything<\/a>/)
+  const official = (await app.inject({ url: `/t/${thread.id}?view=official` })).body
+  t.notMatch(official, /Mine fails too\./, 'no comment')
+  t.match(official, /Investigating the VPN\./)
+  t.match(official, /Evening shift takes over\./)
+  t.match(official, /aria-current="page">Official updates only<\/a>/)
+})
+
+t.test('posts cannot smuggle scripts into the page', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const customer = await makeUser(app, 'customer', { name: '<img src=x onerror=alert(2)>' })
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: '<script>alert(3)</script> outage', body: 'ok' })
+  await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, {
+    body: '<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1))\n\n<a href="javascript:alert(1)">y</a>'
+  })
+  for (const url of [`/t/${thread.id}`, '/', `/t/${thread.id}/timeline`]) {
+    const html = (await app.inject({ url, cookies: await signIn(app, customer) })).body
+    assertNoInlineCode(t, html)
+    t.notMatch(html, /<img\b/i, `no <img> element in ${url}`)
+    t.notMatch(html, /<[^>]+href\s*=\s*["']?\s*javascript:/i, `no javascript: link in ${url}`)
+  }
+  const html = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/, 'the text shows as text')
+  t.match(html, /&lt;script&gt;alert\(3\)&lt;\/script&gt; outage/, 'so does the title')
+})
+
+t.test('the timeline lists the official updates alone, oldest first', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician', { name: 'Dana Day' })
+  const customer = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Backbone fibre cut', body: 'Fibre cut near Lille.' })
+  await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'When will it be back?' })
+  await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Splicing team on site.', status: 'identified' })
+  await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Night shift takes over.', kind: 'handover' })
+
+  const res = await app.inject({ url: `/t/${thread.id}/timeline` })
+  t.equal(res.statusCode, 200)
+  const html = res.body
+  t.notMatch(html, /When will it be back\?/, 'no comment')
+  const order = ['Fibre cut near Lille.', 'Splicing team on site.', 'Night shift takes over.'].map((text) => html.indexOf(text))
+  t.ok(order.every((index) => index > 0), 'every update')
+  t.same([...order].sort((a, b) => a - b), order, 'in order')
+  t.match(html, /Dana Day/)
+  t.match(html, /Day shift/)
+  t.match(html, /Status: <span class="status status--identified">Identified<\/span>/)
+  t.match(html, /Shift handover/)
+  assertNoInlineCode(t, html)
+})
+
+t.test('French pages are in French, with French dates', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician', { name: 'Élise Martin' })
+  const mod = await makeUser(app, 'moderator', { name: 'Marc Dubois' })
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Panne électrique', body: 'Onduleurs sur batterie.' })
+  const update = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Groupe électrogène démarré.', nextUpdateAt: inMinutes(30) })
+  await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: update.id })
+
+  const frenchDate = /\d{1,2} (janv\.|févr\.|mars|avr\.|mai|juin|juil\.|août|sept\.|oct\.|nov\.|déc\.) \d{4}, \d\d:\d\d/
+  const english = [
+    'Investigating', 'Current state', 'Sign in', 'Official update', 'Next update', 'Everything', 'Official updates only',
+    'Technician', 'Day shift', 'Last activity', 'Create an account', 'Skip to the content', 'Timeline', 'On duty', 'Posts'
+  ]
+  const headers = { 'accept-language': 'fr-FR,fr;q=0.9,en;q=0.5' }
+  for (const url of ['/', `/t/${thread.id}`, `/t/${thread.id}/timeline`]) {
+    const html = (await app.inject({ url, headers })).body
+    t.match(html, /<html lang="fr">/, `${url} says it is French`)
+    t.match(html, /En cours d’analyse/, 'a French status')
+    t.match(html, frenchDate, 'a French date')
+    for (const text of english) t.notMatch(html, new RegExp(`>[^<]*\\b${text}\\b`), `no "${text}" in ${url}`)
+  }
+  const thread_ = (await app.inject({ url: `/t/${thread.id}`, headers })).body
+  t.match(thread_, /Situation actuelle/)
+  t.match(thread_, /Prochain point attendu d’ici <time[^>]+>\d\d:\d\d<\/time> \(dans 30 min\)/)
+  t.match(thread_, /Technicien/)
+  t.match(thread_, /Équipe de jour/)
+  t.match(thread_, /Connectez-vous pour commenter/)
+
+  const chosen = await app.inject({ url: '/?lang=fr' })
+  t.match(chosen.body, /<html lang="fr">/, '?lang= picks the language')
+  const cookie = chosen.cookies.find((c) => c.name === 'sitrep_lang')
+  t.equal(cookie?.value, 'fr', 'and remembers it')
+  t.ok((cookie?.maxAge ?? 0) > 30 * 24 * 3600, 'for a long time')
+  t.match((await app.inject({ url: '/', cookies: { sitrep_lang: 'fr' } })).body, /<html lang="fr">/)
+  const switcher = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.match(switcher, new RegExp(`href="/t/${thread.id}/panne-electrique\\?lang=fr" lang="fr" hreflang="fr">Français</a>`), 'the switch keeps the page')
+})
+
+t.test('errors show the styled error page in the reader\'s language', async (t) => {
+  const { app } = await buildTestApp(t)
+  const missing = await app.inject({ url: '/t/999' })
+  t.equal(missing.statusCode, 404)
+  t.match(missing.body, /<section class="error-page">/)
+  t.match(missing.body, /There is nothing here\./)
+  t.equal((await app.inject({ url: '/t/not-a-number' })).statusCode, 404)
+  const french = await app.inject({ url: '/t/999', headers: { 'accept-language': 'fr' } })
+  t.match(french.body, /Il n’y a rien ici\./)
+  const anonymousPost = await app.inject({ method: 'POST', url: '/t/1/posts', payload: { body: 'x' } })
+  t.equal(anonymousPost.statusCode, 403, 'no CSRF token, no post')
+})
+
+t.test('every page links its Atom feeds in the head', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Feeds & co', body: 'x' })
+  t.match((await app.inject({ url: '/' })).body, /<link rel="alternate" type="application\/atom\+xml" href="\/feed.atom"/)
+  const page = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.ok(page.includes(`<link rel="alternate" type="application/atom+xml" href="/t/${thread.id}/feed.atom" title="${escaped('Feeds & co (official updates)')}">`), 'the thread\'s own feed too')
+})

@@ -1,0 +1,169 @@
+import t from 'tap'
+import type { Post, Thread } from '../../src/domain/views.ts'
+import { buildTestApp, csrfFieldOf, makeUser } from '../helpers/app.ts'
+import { apiAs, sectionById, signIn, submitForm } from '../helpers/pages.ts'
+
+t.test('a customer comments through the form, and replies to a post', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const customer = await makeUser(app, 'customer', { name: 'Carla' })
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Printing service down', body: 'Queue stuck.' })
+  const cookies = await signIn(app, customer)
+
+  const page = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  t.match(page, /<meta name="csrf-token" content="[^"]+">/, 'the head carries a token for the live script')
+  t.match(page, /<form method="post" action="\/logout"/, 'the user can sign out')
+  t.notMatch(page, /name="next"/, 'no next-update choice for a customer')
+  t.notMatch(page, /name="kind"/, 'nor a kind')
+  t.notMatch(page, /action="\/t\/\d+\/pin"|action="\/posts\/\d+\/hide"|action="\/t\/\d+\/settings"/, 'no moderator actions')
+
+  const noToken = await app.inject({ method: 'POST', url: `/t/${thread.id}/posts`, cookies, payload: { body: 'sneaky' } })
+  t.equal(noToken.statusCode, 403, 'a form without its CSRF token is refused')
+
+  const sent = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Building B printers too.' })
+  t.equal(sent.statusCode, 303)
+  const match = /^\/t\/(\d+)#p-(\d+)$/.exec(String(sent.headers.location))
+  t.ok(match, 'back to the thread, at the new post')
+  const after = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.match(sectionById(after, `p-${match![2]}`), /Building B printers too\./, 'the comment is there')
+
+  const first = (await apiAs<{ posts: Post[] }>(app, tech, 'GET', `/threads/${thread.id}/posts`)).posts[0]!
+  t.match(sectionById(page, `p-${first.id}`), new RegExp(`href="/t/${thread.id}\\?replyTo=${first.id}#compose">Reply</a>`), 'each post has a reply link')
+  const replyPage = (await app.inject({ url: `/t/${thread.id}?replyTo=${first.id}`, cookies })).body
+  t.match(replyPage, new RegExp(`<input type="hidden" name="replyTo" value="${first.id}">`), 'which fills the hidden field')
+  const reply = await app.inject({
+    method: 'POST', url: `/t/${thread.id}/posts`, cookies,
+    payload: { _csrf: csrfFieldOf(replyPage), body: 'Thanks!', replyTo: String(first.id) }
+  })
+  t.equal(reply.statusCode, 303)
+  t.match((await app.inject({ url: `/t/${thread.id}` })).body, new RegExp(`<a href="#p-${first.id}">in reply to #${first.id}</a>`))
+
+  const empty = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: '   ' })
+  t.equal(empty.statusCode, 400)
+  t.match(sectionById(empty.body, 'compose'), /role="alert">Write something first\./, 'an empty comment is explained next to the form')
+})
+
+t.test('a form sent twice posts once', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const customer = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Wifi flaky', body: 'Checking.' })
+  const cookies = await signIn(app, customer)
+  const page = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  const key = /name="idempotencyKey" value="([^"]+)"/.exec(page)![1]!
+  const payload = { _csrf: csrfFieldOf(page), idempotencyKey: key, body: 'Same here.' }
+  const first = await app.inject({ method: 'POST', url: `/t/${thread.id}/posts`, cookies, payload })
+  const second = await app.inject({ method: 'POST', url: `/t/${thread.id}/posts`, cookies, payload })
+  t.equal(second.headers.location, first.headers.location, 'the resent form leads to the same post')
+  const html = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.equal(html.split('Same here.').length - 1, 1, 'which is there once')
+})
+
+t.test('staff post an update with a status and a promise from the form', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician', { shift: 'evening' })
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Database cluster failover', body: 'Primary lost.' })
+  const cookies = await signIn(app, tech)
+  const page = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  const compose = sectionById(page, 'compose')
+  t.match(compose, /Post an official update/)
+  for (const minutes of [15, 30, 60]) t.match(compose, new RegExp(`name="next" value="${minutes}"`), `a ${minutes} min choice`)
+  t.match(compose, /name="next" value="none"/)
+
+  const sent = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, {
+    body: 'Replica promoted.', kind: 'update', status: 'monitoring', next: '15'
+  })
+  t.equal(sent.statusCode, 303, sent.body)
+  const html = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.match(sectionById(html, 'next-update'), /\(in 15 min\)/)
+  t.match(html, /<p class="thread__badges">\s*<span class="status status--monitoring">Monitoring<\/span>/)
+
+  const wrong = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Just a note', kind: 'comment', next: '30' })
+  t.equal(wrong.statusCode, 400)
+  t.match(wrong.body, /A comment cannot set the status or the next update/, 'the domain\'s refusal, worded for the user')
+  t.match(wrong.body, /<option value="comment" selected>/, 'the form keeps the choices made')
+})
+
+t.test('a hidden comment shows the reason, not its text, to readers', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const mod = await makeUser(app, 'moderator')
+  const customer = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Phone lines down', body: 'Carrier issue.' })
+  const rude = await apiAs<Post>(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'You are all useless clowns' })
+
+  const modCookies = await signIn(app, mod)
+  const modPage = (await app.inject({ url: `/t/${thread.id}`, cookies: modCookies })).body
+  t.match(sectionById(modPage, `p-${rude.id}`), new RegExp(`action="/posts/${rude.id}/hide"`), 'a moderator can hide it')
+  const refused = await submitForm(app, modCookies, `/t/${thread.id}`, `/posts/${rude.id}/hide`, { reason: ' ' })
+  t.equal(refused.statusCode, 400)
+  t.match(refused.body, /role="alert">Give a reason of 1 to 500 characters\./, 'not without a reason')
+  const hidden = await submitForm(app, modCookies, `/t/${thread.id}`, `/posts/${rude.id}/hide`, { reason: 'Insults <b>staff</b>' })
+  t.equal(hidden.statusCode, 303)
+  t.equal(hidden.headers.location, `/t/${thread.id}#p-${rude.id}`)
+
+  const reader = (await app.inject({ url: `/t/${thread.id}` })).body
+  const post = sectionById(reader, `p-${rude.id}`)
+  t.match(post, /Hidden by a moderator: Insults &lt;b&gt;staff&lt;\/b&gt;/, 'the reason, escaped')
+  t.notMatch(reader, /useless clowns/, 'not the text')
+  t.match(post, /class="post post--comment post--hidden"/)
+
+  const modView = (await app.inject({ url: `/t/${thread.id}`, cookies: modCookies })).body
+  t.match(sectionById(modView, `p-${rude.id}`), /useless clowns/, 'moderators still see it')
+  const restored = await submitForm(app, modCookies, `/t/${thread.id}`, `/posts/${rude.id}/restore`, {})
+  t.equal(restored.statusCode, 303)
+  t.match((await app.inject({ url: `/t/${thread.id}` })).body, /useless clowns/, 'restored for everyone')
+})
+
+t.test('moderators pin, unpin and lock from the page', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const mod = await makeUser(app, 'moderator')
+  const customer = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Cooling failure', body: 'Chillers stopped at 02:10.' })
+  const update = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Temperature back to normal.' })
+  const cookies = await signIn(app, mod)
+
+  const pinned = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/pin`, { postId: String(update.id) })
+  t.equal(pinned.statusCode, 303)
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, 'current-state'), /Temperature back to normal\./)
+  const unpinned = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/unpin`, {})
+  t.equal(unpinned.statusCode, 303)
+  t.notMatch((await app.inject({ url: `/t/${thread.id}` })).body, /id="current-state"/)
+
+  const locked = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/settings`, { locked: 'on', slowModeSeconds: '30' })
+  t.equal(locked.statusCode, 303)
+  const customerPage = (await app.inject({ url: `/t/${thread.id}`, cookies: await signIn(app, customer) })).body
+  t.match(customerPage, /This thread is locked: only staff can post in it\./, 'a locked thread says so')
+  t.match(customerPage, /Slow mode: 30 s/)
+  t.notMatch(customerPage, new RegExp(`action="/t/${thread.id}/posts"`), 'and offers customers no comment form')
+  t.match((await app.inject({ url: `/t/${thread.id}`, cookies: await signIn(app, tech) })).body, new RegExp(`action="/t/${thread.id}/posts"`), 'staff still post')
+
+  const badSlowMode = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/settings`, { slowModeSeconds: '99999' })
+  t.equal(badSlowMode.statusCode, 400)
+  t.match(badSlowMode.body, /Slow mode must be 0 to 3600 seconds\./)
+})
+
+t.test('authors edit their posts; others cannot', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const author = await makeUser(app, 'customer')
+  const other = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Website slow', body: 'CDN issue.' })
+  const post = await apiAs<Post>(app, author, 'POST', `/threads/${thread.id}/posts`, { body: 'Slow in Lyon' })
+
+  const otherCookies = await signIn(app, other)
+  t.notMatch(sectionById((await app.inject({ url: `/t/${thread.id}`, cookies: otherCookies })).body, `p-${post.id}`), /\/edit"/, 'no edit link for others')
+  t.equal((await app.inject({ url: `/posts/${post.id}/edit`, cookies: otherCookies })).statusCode, 403)
+
+  const cookies = await signIn(app, author)
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}`, cookies })).body, `p-${post.id}`), new RegExp(`href="/posts/${post.id}/edit"`))
+  const form = await app.inject({ url: `/posts/${post.id}/edit`, cookies })
+  t.match(form.body, />Slow in Lyon<\/textarea>/)
+  const saved = await submitForm(app, cookies, `/posts/${post.id}/edit`, `/posts/${post.id}/edit`, { body: 'Slow in Lyon and Paris' })
+  t.equal(saved.statusCode, 303)
+  t.equal(saved.headers.location, `/t/${thread.id}#p-${post.id}`)
+  const shown = sectionById((await app.inject({ url: `/t/${thread.id}` })).body, `p-${post.id}`)
+  t.match(shown, /Slow in Lyon and Paris/)
+  t.match(shown, /class="post__edited">edited</)
+})

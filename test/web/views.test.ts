@@ -1,0 +1,79 @@
+import t from 'tap'
+import type { Post } from '../../src/domain/views.ts'
+import { VIEWS_DIR, loadViews } from '../../src/web/views.ts'
+
+const views = loadViews(VIEWS_DIR, { timeZone: 'Europe/Paris' })
+
+const post: Post = {
+  id: 42,
+  threadId: 7,
+  kind: 'update',
+  body: 'Power is back.',
+  html: '<p>Power is <strong>back</strong>.</p>',
+  author: { id: 3, name: 'Élise <Martin>', role: 'technician' },
+  shift: 'evening',
+  replyTo: 40,
+  createdAt: '2026-11-25T13:15:00.000Z',
+  editedAt: null,
+  hidden: false,
+  hiddenReason: null,
+  status: 'monitoring',
+  nextUpdateAt: '2026-11-25T13:45:00.000Z'
+}
+
+t.test('a post renders alone, as the live stream sends it', async (t) => {
+  const html = views.partial('post', { post, locale: 'en' })
+  t.match(html, /^\s*<article class="post post--update" id="p-42" data-post-id="42" data-kind="update">/)
+  t.match(html, /<time datetime="2026-11-25T13:15:00.000Z" title="Wednesday,? 25 November 2026[^"]*14:15:00[^"]*">25 Nov 2026, 14:15<\/time>/,
+    'in the organisation\'s time zone, with the ISO value and the full date')
+  t.match(html, /Élise &lt;Martin&gt;/, 'names are escaped')
+  t.match(html, /<p>Power is <strong>back<\/strong>\.<\/p>/, 'the sanitised HTML is kept')
+  t.match(html, /Evening shift/)
+  t.match(html, /<a href="#p-40">in reply to #40<\/a>/)
+  t.match(html, /Next update by <time datetime="2026-11-25T13:45:00.000Z"[^>]*>14:45<\/time>/, 'the promise, by the clock on the same day')
+  t.notMatch(html, /<form|post__actions/, 'no actions without a viewer')
+})
+
+t.test('in French, with French dates', async (t) => {
+  const html = views.partial('post', { post: { ...post, nextUpdateAt: '2026-11-26T08:00:00.000Z' }, locale: 'fr' })
+  t.match(html, />25 nov\. 2026, 14:15<\/time>/)
+  t.match(html, /title="mercredi 25 novembre 2026[^"]*14:15:00[^"]*"/, 'the full date in French')
+  t.match(html, /Point de situation/)
+  t.match(html, /Technicien/)
+  t.match(html, /Équipe du soir/)
+  t.match(html, /Sous surveillance/)
+  t.match(html, /en réponse au n° 40/)
+  t.match(html, /Prochain point d’ici <time[^>]*>26 nov\. 2026, 09:00<\/time>/, 'a promise on another day names the day')
+})
+
+t.test('a hidden post shows its reason, not its text, when given without it', async (t) => {
+  const { body: _body, html: _html, ...rest } = post
+  const html = views.partial('post', { post: { ...rest, kind: 'comment', hidden: true, hiddenReason: 'Off <topic>' }, locale: 'en' })
+  t.match(html, /class="post post--comment post--hidden"/)
+  t.match(html, /Hidden by a moderator: Off &lt;topic&gt;/)
+  t.notMatch(html, /Power is/)
+})
+
+t.test('messages keep their words escaped and their helpers\' markup', async (t) => {
+  const page = views.page('error', { locale: 'fr', title: 'x', message: '<b>bad</b>', statusCode: 400, languages: [] })
+  t.match(page, /<html lang="fr">/)
+  t.match(page, /&lt;b&gt;bad&lt;\/b&gt;/)
+  t.match(page, /Un problème est survenu/)
+})
+
+t.test('the thread state and the current state render alone too', async (t) => {
+  const thread = { id: 7, title: 'x', status: 'identified', locked: true, slowModeSeconds: 0 }
+  const state = views.partial('thread-state', {
+    thread, locale: 'fr', onDuty: 'night', now: '2026-11-25T13:00:00.000Z',
+    promise: { at: '2026-11-25T13:10:00.000Z', overdue: true, minutes: 5 }
+  })
+  t.match(state, /^\s*<div class="thread__state" id="thread-state">/)
+  t.match(state, /Identifié/)
+  t.match(state, /Verrouillé/)
+  t.match(state, /Point en retard de 5 min \(attendu pour <time[^>]*>14:10<\/time>\)/)
+  t.match(state, /De service : Équipe de nuit/)
+  const current = views.partial('current-state', { pinned: post, locale: 'en' })
+  t.match(current, /^\s*<section class="current-state" id="current-state"/)
+  t.match(current, /data-post-id="42"/)
+  t.notMatch(current, /id="p-42"/, 'the pinned copy leaves the post\'s id to the list')
+})
