@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect } from 'kysely'
@@ -38,12 +38,109 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
     return { db, kind: 'server', url: options.databaseUrl, close: () => db.destroy() }
   }
 
-  let pgliteDir = options.dataDir
-  if (!pgliteDir.startsWith('memory://')) {
-    pgliteDir = join(options.dataDir, 'pgdata')
-    mkdirSync(pgliteDir, { recursive: true })
+  if (options.dataDir.startsWith('memory://')) return await openEmbedded(options.dataDir)
+
+  const pgliteDir = join(options.dataDir, 'pgdata')
+  mkdirSync(pgliteDir, { recursive: true })
+  const release = lockDataDir(options.dataDir)
+  let handle: DatabaseHandle
+  try {
+    handle = await openEmbedded(pgliteDir)
+  } catch (err) {
+    release()
+    throw err
   }
-  const pglite = await PGlite.create(pgliteDir)
+  return {
+    ...handle,
+    close: async () => {
+      try {
+        await handle.close()
+      } finally {
+        release()
+      }
+    }
+  }
+}
+
+async function openEmbedded (dir: string): Promise<DatabaseHandle> {
+  const pglite = await PGlite.create(dir)
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
-  return { db, kind: 'embedded', url: undefined, close: () => db.destroy() }
+  const close = async () => {
+    await db.destroy()
+    // Kysely hands the database to its driver only on the first query, and
+    // closes it only then: one opened and never queried is closed here.
+    if (!pglite.closed) await pglite.close()
+  }
+  return { db, kind: 'embedded', url: undefined, close }
+}
+
+/** The embedded database's lock file: it holds the pid of the one process using it. */
+export const LOCK_FILE = 'pgdata.lock'
+
+/**
+ * PGlite is a single-process database: a second process opening the same files
+ * (the server and the admin command line, say) would corrupt them. The lock is
+ * a file created exclusively; one left by a process that died is taken over.
+ * Returns the function that releases it, also run if the process exits first.
+ */
+function lockDataDir (dataDir: string): () => void {
+  const file = join(dataDir, LOCK_FILE)
+  for (let attempt = 0; ; attempt++) {
+    if (takeLock(file)) break
+    if (attempt >= 2) throw new Error(`cannot take the lock ${file}`)
+    const holder = lockHolder(file)
+    if (holder !== undefined && isAlive(holder)) {
+      throw new Error(`the embedded database in ${dataDir} is in use by process ${holder} (stop the server first, or set DATABASE_URL)`)
+    }
+    removeFile(file)
+  }
+  const release = () => {
+    process.removeListener('exit', release)
+    if (lockHolder(file) === process.pid) removeFile(file)
+  }
+  process.on('exit', release)
+  return release
+}
+
+// The pid is written to a file of our own first, then linked into place: the
+// link either fails or makes a complete lock, so no one ever reads a half-written one.
+function takeLock (file: string): boolean {
+  const own = `${file}.${process.pid}`
+  writeFileSync(own, `${process.pid}\n`, { mode: 0o600 })
+  try {
+    linkSync(own, file)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  } finally {
+    removeFile(own)
+  }
+}
+
+function lockHolder (file: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(file, 'utf8'), 10)
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function removeFile (file: string): void {
+  try {
+    unlinkSync(file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
 }
