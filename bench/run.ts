@@ -21,8 +21,8 @@ const ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`)
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-function node (core: number, script: string, env: Record<string, string> = {}): ChildProcess {
-  return spawn('taskset', ['-c', String(core), process.execPath, '--import', 'tsx', script], {
+function node (core: number, script: string, env: Record<string, string> = {}, flags: string[] = []): ChildProcess {
+  return spawn('taskset', ['-c', String(core), process.execPath, '--import', 'tsx', ...flags, script], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
@@ -52,7 +52,16 @@ async function waitForHttp (url: string, ms = 60_000): Promise<void> {
   throw new Error(`${url} did not answer`)
 }
 
-const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
+/** Servers measured for memory run with this: a signal makes them collect garbage first. */
+const GC_FLAGS = ['--expose-gc', '--import', './bench/gc-on-signal.ts']
+
+async function settledRssKiB (server: ChildProcess): Promise<number> {
+  for (let i = 0; i < 2; i++) {
+    server.kill('SIGUSR2')
+    await sleep(1000)
+  }
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))![1])
+}
 
 function cpuBusy (): { busy: number, total: number } {
   const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)
@@ -136,6 +145,20 @@ async function measureFanOut (url: string, match: string, trigger: () => Promise
   }
 }
 
+/** Server memory per idle socket: RSS with HELD sockets open minus RSS before, in a fresh process. */
+async function heldSocketsMemory (start: () => Promise<ChildProcess>, url: string) {
+  const server = await start()
+  const rssBeforeKiB = await settledRssKiB(server)
+  const held = await openClients(url, HELD, '')
+  const rssAfterKiB = await settledRssKiB(server)
+  await closeClients(held)
+  await new Promise<void>((resolve) => {
+    server.once('exit', () => resolve())
+    server.kill('SIGTERM')
+  })
+  return { opened: held.opened, failed: held.failed, rssBeforeKiB, rssAfterKiB, perSocketKiB: (rssAfterKiB - rssBeforeKiB) / Math.max(1, held.opened) }
+}
+
 async function main (): Promise<void> {
   const dbName = `sitrep_bench_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ connectionString: SERVER_URL })
@@ -159,12 +182,18 @@ async function main (): Promise<void> {
     console.log(`floor: bare ws broadcast of 1 KB to ${SOCKETS} sockets...`)
     const floorFigures = await measureFanOut('ws://127.0.0.1:3901/', '', async () => { await fetch('http://127.0.0.1:3901/', { method: 'POST' }) })
     floor.kill()
+    const floorMemory = await heldSocketsMemory(async () => {
+      const fresh = node(0, 'bench/ws-floor.ts', { PORT: '3901' }, GC_FLAGS)
+      children.push(fresh)
+      await waitForHttp('http://127.0.0.1:3901/')
+      return fresh
+    }, 'ws://127.0.0.1:3901/')
 
     const startServer = async () => {
       const server = node(0, 'src/server.ts', {
         PORT: '3900', HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn',
         SESSION_SECRET: randomBytes(32).toString('hex'), LIVE_SOCKETS_PER_IP: '100000'
-      })
+      }, GC_FLAGS)
       children.push(server)
       await waitForHttp('http://127.0.0.1:3900/readyz')
       return server
@@ -173,7 +202,7 @@ async function main (): Promise<void> {
       server.once('exit', () => resolve())
       server.kill('SIGTERM')
     })
-    let server = await startServer()
+    const server = await startServer()
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
     const thread = await (await fetch('http://127.0.0.1:3900/api/v1/threads', { method: 'POST', headers: auth, body: JSON.stringify({ title: 'Bench incident', body: 'Start.' }) })).json() as { id: number }
     const live = `ws://127.0.0.1:3900/api/v1/threads/${thread.id}/live`
@@ -186,19 +215,11 @@ async function main (): Promise<void> {
     console.log(`sitrep: one update to ${SOCKETS} sockets...`)
     const sitrepFigures = await measureFanOut(live, '"post.created"', post)
 
-    // A fresh process, so memory left from the fan-out does not hide the sockets' cost.
     await stopServer(server)
-    server = await startServer()
     console.log(`sitrep: memory with ${HELD} idle sockets...`)
-    await sleep(1000)
-    const rssBefore = rssKiB(server.pid!)
-    const held = await openClients(live, HELD, '')
-    await sleep(3000)
-    const rssAfter = rssKiB(server.pid!)
-    await closeClients(held)
-    await stopServer(server)
-
-    const perSocketKiB = (rssAfter - rssBefore) / Math.max(1, held.opened)
+    const memory = await heldSocketsMemory(startServer, live)
+    const held = memory
+    const perSocketKiB = memory.perSocketKiB
     const results = {
       date: new Date().toISOString(),
       machine: { cores: 2, note: 'server on core 0, load generators on core 1; PostgreSQL shares the machine' },
@@ -208,7 +229,7 @@ async function main (): Promise<void> {
         p99Ratio: sitrepFigures.p99 / floorFigures.p99,
         target: 'sitrep p99 <= 1.25 x floor p99 at 10,000 sockets'
       },
-      heldSockets: { opened: held.opened, failed: held.failed, rssBeforeKiB: rssBefore, rssAfterKiB: rssAfter, perSocketKiB, target: '18,000 sockets at <= 8 KB each' }
+      heldSockets: { sitrep: memory, floor: floorMemory, target: '18,000 sockets at <= 8 KB each' }
     }
     mkdirSync(new URL('results/', import.meta.url), { recursive: true })
     writeFileSync(new URL('results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
@@ -219,7 +240,8 @@ async function main (): Promise<void> {
     row(`bare ws floor, ${floorFigures.sockets} sockets`, '-', `p50 ${floorFigures.p50.toFixed(0)} p99 ${floorFigures.p99.toFixed(0)} max ${floorFigures.max.toFixed(0)} ms`, `delivered ${floorFigures.delivered}`)
     row(`live update, ${sitrepFigures.sockets} sockets`, '<= 1.25 x floor', `p50 ${sitrepFigures.p50.toFixed(0)} p99 ${sitrepFigures.p99.toFixed(0)} max ${sitrepFigures.max.toFixed(0)} ms`, `${results.fanOut.p99Ratio.toFixed(2)} x floor p99, delivered ${sitrepFigures.delivered}`)
     row(`idle sockets held`, `${HELD}`, `${held.opened} open, ${held.failed} failed`, '')
-    row('memory per idle socket', '<= 8 KB', `${perSocketKiB.toFixed(2)} KiB`, `${(perSocketKiB / 8).toFixed(2)} x target`)
+    row('memory per idle socket, bare ws', '-', `${floorMemory.perSocketKiB.toFixed(2)} KiB`, `${floorMemory.opened} sockets`)
+    row('memory per idle socket', '<= 8 KB', `${perSocketKiB.toFixed(2)} KiB`, `${(perSocketKiB / 8).toFixed(2)} x target, ${(perSocketKiB / floorMemory.perSocketKiB).toFixed(2)} x bare ws`)
     console.log('\nwritten to bench/results/latest.json')
   } finally {
     for (const child of children) child.kill()

@@ -1,4 +1,7 @@
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
 import { forbidden, tooMany } from '../../domain/errors.ts'
 import { getThread } from '../../domain/threads.ts'
 import { type IdParams, idParams } from './api/schemas.ts'
@@ -41,6 +44,11 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
     }
   }, async (socket, request) => {
     const ip = request.ip
+    const threadId = request.params.id
+    const since = request.query.since
+    const variant = request.query.lang ?? ''
+    const log = request.log
+    releaseUpgrade(socket)
     perIp.set(ip, (perIp.get(ip) ?? 0) + 1)
     fastify.trackSocket(socket)
     let leave: (() => void) | undefined
@@ -52,15 +60,26 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
       if (left === 0) perIp.delete(ip)
       else perIp.set(ip, left)
     })
-    socket.on('error', () => socket.terminate())
     try {
-      leave = await fastify.hub.join(request.params.id, socket, request.query.since, request.query.lang ?? '')
+      leave = await fastify.hub.join(threadId, socket, since, variant)
       if (closed) leave()
     } catch (err) {
-      request.log.warn({ err }, 'live stream could not start')
+      log.warn({ err }, 'live stream could not start')
       socket.close(1011, 'try again')
     }
   })
+}
+
+/**
+ * A reader's socket lives for hours; the upgrade's request and reply must not
+ * live as long. They are held by the error listener the websocket plugin adds
+ * and by the TCP socket's link to its HTTP response.
+ */
+function releaseUpgrade (socket: WebSocket): void {
+  socket.removeAllListeners('error')
+  socket.on('error', () => socket.terminate())
+  const tcp = (socket as unknown as { _socket?: Socket & { _httpMessage?: ServerResponse | null } })._socket
+  if (tcp?._httpMessage != null) tcp._httpMessage.detachSocket(tcp)
 }
 
 export default liveRoutes
