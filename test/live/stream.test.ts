@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import WebSocket from 'ws'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { listen, openLive } from '../helpers/live.ts'
 
@@ -94,4 +95,37 @@ t.test("the page's script gets each post as the page's own markup, in its langua
   t.notOk('view' in plain.events[1]!, 'API clients get the plain contract frames')
   client.ws.close()
   plain.ws.close()
+})
+
+t.test('a socket that stops answering pings is closed; one that answers stays', async (t) => {
+  const { app } = await buildTestApp(t, { live: { pingEveryMs: 100 } })
+  const tech = await makeUser(app, 'technician')
+  const thread = (await app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Pings', body: 'Start.' } })).json()
+  const host = await listen(app)
+  const silent = new WebSocket(`ws://${host}/api/v1/threads/${thread.id}/live`, { autoPong: false })
+  const answering = openLive(host, thread.id)
+  await answering.opened
+  const closedAt = await new Promise<number>((resolve) => silent.once('close', () => resolve(Date.now())))
+  t.ok(closedAt > 0, 'the silent socket was closed by the server')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(answering.ws.readyState, WebSocket.OPEN, 'the answering one is still open')
+  answering.ws.close()
+})
+
+t.test('one address may open only so many live sockets', async (t) => {
+  const { app } = await buildTestApp(t, { env: { LIVE_SOCKETS_PER_IP: '2' } })
+  const tech = await makeUser(app, 'technician')
+  const thread = (await app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Cap', body: 'Start.' } })).json()
+  const host = await listen(app)
+  const first = openLive(host, thread.id)
+  const second = openLive(host, thread.id)
+  await Promise.all([first.opened, second.opened])
+  await t.rejects(openLive(host, thread.id).opened, /429/)
+  first.ws.close()
+  await first.closed
+  const again = openLive(host, thread.id)
+  await again.opened
+  t.pass('a closed socket frees its place')
+  second.ws.close()
+  again.ws.close()
 })
