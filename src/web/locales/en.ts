@@ -1,4 +1,9 @@
+import { moderationEn } from './moderation.ts'
+import { shiftsEn } from './shifts.ts'
+
 export const en = {
+  ...shiftsEn,
+  ...moderationEn,
   'site.name': 'Sitrep',
   'error.title': 'Something went wrong',
   'error.back': 'Back to the incidents',

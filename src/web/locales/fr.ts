@@ -1,6 +1,10 @@
 import type { en } from './en.ts'
+import { moderationFr } from './moderation.ts'
+import { shiftsFr } from './shifts.ts'
 
 export const fr: Record<keyof typeof en, string> = {
+  ...shiftsFr,
+  ...moderationFr,
   'site.name': 'Sitrep',
   'error.title': 'Un problème est survenu',
   'error.back': 'Retour aux incidents',
