@@ -12,6 +12,7 @@ import livePlugin, { type LivePluginOptions } from './web/plugins/app/live.ts'
 import viewsPlugin from './web/plugins/app/views.ts'
 import databasePlugin from './web/plugins/external/database.ts'
 import securityPlugin from './web/plugins/external/security.ts'
+import shiftsPlugin from './web/plugins/app/shifts.ts'
 import apiRoutes from './web/routes/api/index.ts'
 import healthRoutes from './web/routes/health.ts'
 import authPages from './web/routes/pages/auth.ts'
@@ -31,6 +32,8 @@ export interface AppOptions {
   now?: () => Date
   /** A pino logger; none by default (tests). */
   logger?: FastifyBaseLogger
+  /** Per-user posting limits for customers; the domain's by default. */
+  postingLimits?: Deps['postingLimits']
   /** Called with each committed transaction's events, after the live hub. */
   onEvents?: (events: ThreadEvent[]) => void
   live?: LivePluginOptions
@@ -66,6 +69,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   app.decorate('deps', makeDeps(app.db, {
     now,
     timeZone: config.tzDisplay,
+    ...(options.postingLimits !== undefined && { postingLimits: options.postingLimits }),
     publish: (events) => {
       app.hub.publish(events)
       options.onEvents?.(events)
@@ -78,6 +82,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(authPlugin, { config, now })
   await app.register(viewsPlugin)
   await app.register(errorsPlugin)
+  await app.register(shiftsPlugin)
 
   await app.register(healthRoutes)
   await app.register(authPages)

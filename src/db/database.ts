@@ -44,6 +44,13 @@ export interface ThreadsTable {
   pinned_post_id: number | null
   next_update_at: NullableTimestamp
   slow_mode_seconds: Generated<number>
+  crisis_mode: Generated<boolean>
+  /** While in crisis mode, customers may only read. */
+  crisis_read_only: Generated<boolean>
+  /** Minutes after an official update that promised nothing, before the next one is due. */
+  cadence_minutes: number | null
+  /** The promise the on-duty staff were last alerted about. */
+  alerted_for: NullableTimestamp
   last_post_at: NullableTimestamp
   post_count: Generated<number>
   last_seq: Generated<number>
@@ -59,6 +66,8 @@ export interface PostsTable {
   body: string
   html: string
   shift: Shift | null
+  /** A handover's incoming shift. */
+  handover_to: Shift | null
   reply_to: number | null
   status: ThreadStatus | null
   next_update_at: NullableTimestamp
@@ -67,6 +76,8 @@ export interface PostsTable {
   hidden_at: NullableTimestamp
   hidden_by: number | null
   hidden_reason: string | null
+  /** The update that answers this question. */
+  answered_by: Generated<number | null>
 }
 
 export interface PostRevisionsTable {
@@ -108,6 +119,45 @@ export interface AuditLogTable {
   created_at: Timestamp
 }
 
+export interface ShiftScheduleTable {
+  id: Generated<number>
+  day_start: number
+  evening_start: number
+  night_start: number
+  updated_at: Timestamp
+}
+
+export interface DutyTable {
+  id: Generated<number>
+  user_id: number
+  shift: Shift | null
+  lead: Generated<boolean>
+  started_at: Timestamp
+  ended_at: NullableTimestamp
+}
+
+export type FlagReason = 'spam' | 'rumour' | 'abusive'
+
+export interface PinsTable {
+  id: Generated<number>
+  thread_id: number
+  post_id: number
+  pinned_by: number
+  pinned_at: Timestamp
+  unpinned_at: NullableTimestamp
+}
+
+export interface FlagsTable {
+  id: Generated<number>
+  post_id: number
+  user_id: number
+  reason: FlagReason
+  created_at: Timestamp
+  resolved_at: NullableTimestamp
+  resolved_by: number | null
+  resolution: 'hidden' | 'dismissed' | null
+}
+
 export interface Database {
   users: UsersTable
   sessions: SessionsTable
@@ -118,6 +168,10 @@ export interface Database {
   thread_events: ThreadEventsTable
   idempotency_keys: IdempotencyKeysTable
   audit_log: AuditLogTable
+  pins: PinsTable
+  flags: FlagsTable
+  shift_schedule: ShiftScheduleTable
+  duty: DutyTable
 }
 
 export type UserRow = Selectable<UsersTable>

@@ -30,3 +30,9 @@ export function requireModerator (actor: Actor | null): Actor {
   if (!isModerator(signedIn)) throw forbidden('moderator_only', 'Only moderators and admins may do this.')
   return signedIn
 }
+
+export function requireAdmin (actor: Actor | null): Actor {
+  const signedIn = requireSignedIn(actor)
+  if (signedIn.role !== 'admin') throw forbidden('admin_only', 'Only admins may do this.')
+  return signedIn
+}

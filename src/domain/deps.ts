@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { ThreadEvent } from '../live/events.ts'
+import { type PostingLimit, POSTING_LIMITS } from './limits.ts'
 import { type ShiftHours, DEFAULT_SHIFT_HOURS } from './shifts.ts'
 
 /** What the domain needs from the outside world, injected so tests control it. */
@@ -10,6 +11,8 @@ export interface Deps {
   /** The organisation's time zone (TZ_DISPLAY), for shifts. */
   timeZone: string
   shiftHours: ShiftHours
+  /** How many comments a customer may post across all threads, per window. */
+  postingLimits: readonly PostingLimit[]
   /** Called with a transaction's events once it has committed. */
   publish: (events: ThreadEvent[]) => void
 }
@@ -20,6 +23,7 @@ export function makeDeps (db: Kysely<Database>, options: Partial<Omit<Deps, 'db'
     now: options.now ?? (() => new Date()),
     timeZone: options.timeZone ?? 'UTC',
     shiftHours: options.shiftHours ?? DEFAULT_SHIFT_HOURS,
+    postingLimits: options.postingLimits ?? POSTING_LIMITS,
     publish: options.publish ?? (() => {})
   }
 }

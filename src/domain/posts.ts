@@ -7,7 +7,9 @@ import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, forbidden, notFound, tooMany } from './errors.ts'
 import { type IdempotencyKey, claimKey, storeAnswer } from './idempotency.ts'
 import { renderMarkdown } from './markdown.ts'
-import { shiftOfAuthor } from './shifts.ts'
+import { checkCrisisMode, checkPostingLimits } from './limits.ts'
+import { closePin } from './pins.ts'
+import { nextShift, shiftOfAuthor } from './shifts.ts'
 import { lockThread, toThread, validateStatus } from './threads.ts'
 import { type Post, iso, postForReader } from './views.ts'
 
@@ -29,9 +31,9 @@ function selectPosts (db: Kysely<Database> | Transaction<Database>) {
   return db.selectFrom('posts')
     .innerJoin('users', 'users.id', 'posts.author_id')
     .select([
-      'posts.id', 'posts.thread_id', 'posts.kind', 'posts.body', 'posts.html', 'posts.shift', 'posts.reply_to',
+      'posts.id', 'posts.thread_id', 'posts.kind', 'posts.body', 'posts.html', 'posts.shift', 'posts.handover_to', 'posts.reply_to',
       'posts.status', 'posts.next_update_at', 'posts.created_at', 'posts.edited_at', 'posts.hidden_at',
-      'posts.hidden_reason', 'users.id as author_id', 'users.name as author_name', 'users.role as author_role'
+      'posts.hidden_reason', 'posts.answered_by', 'users.id as author_id', 'users.name as author_name', 'users.role as author_role'
     ])
 }
 
@@ -46,13 +48,15 @@ function toPost (row: PostRecord): Post {
     html: row.html,
     author: { id: row.author_id, name: row.author_name, role: row.author_role },
     shift: row.shift,
+    handoverTo: row.handover_to,
     replyTo: row.reply_to,
     createdAt: row.created_at.toISOString(),
     editedAt: iso(row.edited_at),
     hidden: row.hidden_at !== null,
     hiddenReason: row.hidden_reason,
     status: row.status,
-    nextUpdateAt: iso(row.next_update_at)
+    nextUpdateAt: iso(row.next_update_at),
+    answeredBy: row.answered_by
   }
 }
 
@@ -127,31 +131,41 @@ function checkNewPost (author: Actor, input: NewPost, now: Date): CheckedPost {
 /** Writes a checked post and what it changes in its thread; the caller holds the thread's lock. */
 export async function insertPost (trx: Transaction<Database>, deps: Deps, author: Actor, threadId: number, post: CheckedPost): Promise<Post> {
   const now = deps.now()
+  const official = post.kind !== 'comment'
+  // Every staff post, a comment too, says which shift wrote it; customers have none.
+  const shift = shiftOfAuthor(author, now, deps.timeZone, deps.shiftHours)
+  const nextUpdateAt = official && post.nextUpdateAt === null ? await cadencePromise(trx, threadId, post.status, now) : post.nextUpdateAt
   const { id } = await trx.insertInto('posts').values({
     thread_id: threadId,
     author_id: author.id,
     kind: post.kind,
     body: post.body,
     html: renderMarkdown(post.body),
-    // Every staff post, a comment too, says which shift wrote it; customers have none.
-    shift: shiftOfAuthor(author, now, deps.timeZone, deps.shiftHours),
+    shift,
+    handover_to: post.kind === 'handover' && shift !== null ? nextShift(shift, deps.shiftHours) : null,
     reply_to: post.replyTo,
     status: post.status,
-    next_update_at: post.nextUpdateAt,
+    next_update_at: nextUpdateAt,
     created_at: now
   }).returning('id').executeTakeFirstOrThrow()
-  const official = post.kind !== 'comment'
   await trx.updateTable('threads')
     .set((eb) => ({
       post_count: eb('post_count', '+', 1),
       last_post_at: now,
       ...(post.status !== null && { status: post.status }),
       // An official update keeps its promise and makes the next one, or none.
-      ...(official && { next_update_at: post.status === 'resolved' ? null : post.nextUpdateAt })
+      ...(official && { next_update_at: post.status === 'resolved' ? null : nextUpdateAt })
     }))
     .where('id', '=', threadId)
     .execute()
   return await loadPost(trx, id)
+}
+
+/** An update that promises nothing keeps the thread's cadence, while the incident is not resolved. */
+async function cadencePromise (trx: Transaction<Database>, threadId: number, status: ThreadStatus | null, now: Date): Promise<Date | null> {
+  const thread = await trx.selectFrom('threads').select(['status', 'cadence_minutes']).where('id', '=', threadId).executeTakeFirstOrThrow()
+  if (thread.cadence_minutes === null || (status ?? thread.status) === 'resolved') return null
+  return new Date(now.getTime() + thread.cadence_minutes * 60_000)
 }
 
 /** Posts in a thread: staff updates and handovers, or anyone's comment. */
@@ -166,7 +180,11 @@ export async function createPost (deps: Deps, actor: Actor | null, threadId: num
     }
     const thread = await lockThread(trx, threadId)
     if (thread.locked && !isStaff(author)) throw forbidden('thread_locked', 'This thread is locked: only staff can post in it.')
-    if (thread.slow_mode_seconds > 0 && !isStaff(author)) await checkSlowMode(trx, author, threadId, thread.slow_mode_seconds, now)
+    if (!isStaff(author)) {
+      const slowMode = checkCrisisMode(thread)
+      if (slowMode > 0) await checkSlowMode(trx, author, threadId, slowMode, now)
+      await checkPostingLimits(trx, deps.postingLimits, author, now)
+    }
     if (post.replyTo !== null) {
       const parent = await trx.selectFrom('posts').select('thread_id').where('id', '=', post.replyTo).executeTakeFirst()
       if (parent === undefined || parent.thread_id !== threadId) throw badRequest('invalid_reply', 'You can only reply to a post of the same thread.')
@@ -237,6 +255,7 @@ export async function hidePost (deps: Deps, actor: Actor | null, postId: number,
     if (thread.pinned_post_id === postId) {
       // A hidden post cannot stay the current state.
       await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', thread.id).execute()
+      await closePin(trx, thread.id, deps.now())
       const row = await trx.selectFrom('threads').selectAll().where('id', '=', thread.id).executeTakeFirstOrThrow()
       emit(await appendEvent(trx, thread.id, 'thread.updated', { thread: toThread(row), pinnedPost: null }))
     }

@@ -1,5 +1,9 @@
-import type { Shift } from '../db/database.ts'
-import type { Actor } from './actors.ts'
+import type { Kysely } from 'kysely'
+import type { Database, Shift } from '../db/database.ts'
+import { type Actor, requireAdmin } from './actors.ts'
+import { recordAudit } from './audit.ts'
+import type { Deps } from './deps.ts'
+import { badRequest } from './errors.ts'
 
 /** Hour (0-23, in the organisation's time zone) at which each shift starts. */
 export interface ShiftHours { day: number, evening: number, night: number }
@@ -31,4 +35,62 @@ export function shiftOfAuthor (author: Actor, now: Date, timeZone: string, hours
   if (author.role === 'customer') return null
   if (author.role === 'technician' && author.shift !== null) return author.shift
   return shiftAt(now, timeZone, hours)
+}
+
+/** The shift that takes over from `shift`, in the order of the schedule's start hours. */
+export function nextShift (shift: Shift, hours: ShiftHours = DEFAULT_SHIFT_HOURS): Shift {
+  const order = [...SHIFTS].sort((a, b) => hours[a] - hours[b])
+  return order[(order.indexOf(shift) + 1) % order.length]!
+}
+
+export function validateShiftHours (input: Partial<Record<keyof ShiftHours, unknown>>): ShiftHours {
+  const hours = {} as ShiftHours
+  for (const shift of SHIFTS) {
+    const value = input[shift]
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 23) {
+      throw badRequest('invalid_shift_hours', 'Each shift starts at a whole hour from 0 to 23.')
+    }
+    hours[shift] = value
+  }
+  if (new Set(SHIFTS.map((shift) => hours[shift])).size !== SHIFTS.length) {
+    throw badRequest('invalid_shift_hours', 'Two shifts cannot start at the same hour.')
+  }
+  return hours
+}
+
+/** The schedule as stored. */
+export async function loadShiftHours (db: Kysely<Database>): Promise<ShiftHours> {
+  const row = await db.selectFrom('shift_schedule').selectAll().where('id', '=', 1).executeTakeFirst()
+  if (row === undefined) return DEFAULT_SHIFT_HOURS
+  return { day: row.day_start, evening: row.evening_start, night: row.night_start }
+}
+
+export interface ShiftSchedule extends ShiftHours {
+  /** The organisation's time zone the hours are read in. */
+  timeZone: string
+  /** The shift on duty now. */
+  current: Shift
+}
+
+/** The schedule and the shift on duty now; anyone may read it. */
+export function shiftSchedule (deps: Deps): ShiftSchedule {
+  const hours = deps.shiftHours
+  return { ...hours, timeZone: deps.timeZone, current: shiftAt(deps.now(), deps.timeZone, hours) }
+}
+
+/** Admins set the hour each shift starts; every change is audited, and new posts follow it at once. */
+export async function updateShiftHours (deps: Deps, actor: Actor | null, input: Partial<Record<keyof ShiftHours, unknown>>): Promise<ShiftSchedule> {
+  const admin = requireAdmin(actor)
+  const hours = validateShiftHours(input)
+  await deps.db.transaction().execute(async (trx) => {
+    const before = await trx.selectFrom('shift_schedule').selectAll().where('id', '=', 1).forUpdate().executeTakeFirstOrThrow()
+    const previous = { day: before.day_start, evening: before.evening_start, night: before.night_start }
+    await trx.updateTable('shift_schedule')
+      .set({ day_start: hours.day, evening_start: hours.evening, night_start: hours.night, updated_at: deps.now() })
+      .where('id', '=', 1)
+      .execute()
+    await recordAudit(trx, admin, { action: 'shifts.update', before: previous, after: hours })
+  })
+  deps.shiftHours = hours
+  return shiftSchedule(deps)
 }

@@ -6,12 +6,15 @@ import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, forbidden, notFound } from './errors.ts'
 import { type IdempotencyKey, claimKey, storeAnswer } from './idempotency.ts'
+import { closePin, recordPin } from './pins.ts'
 import { insertPost, loadPost, validateBody } from './posts.ts'
 import { type Thread, iso } from './views.ts'
 
 export const STATUSES: readonly ThreadStatus[] = ['investigating', 'identified', 'monitoring', 'resolved']
 export const TITLE_MAX = 200
 export const SLOW_MODE_MAX = 3600
+/** A cadence is at most a day: a promise further away is no promise to readers. */
+export const CADENCE_MAX = 1440
 
 export function toThread (row: ThreadRow): Thread {
   return {
@@ -25,6 +28,9 @@ export function toThread (row: ThreadRow): Thread {
     postCount: row.post_count,
     createdAt: row.created_at.toISOString(),
     slowModeSeconds: row.slow_mode_seconds,
+    cadenceMinutes: row.cadence_minutes,
+    crisisMode: row.crisis_mode,
+    crisisReadOnly: row.crisis_read_only,
     lastSeq: row.last_seq
   }
 }
@@ -94,17 +100,20 @@ export async function createThread (deps: Deps, actor: Actor | null, input: NewT
   })
 }
 
-export interface ThreadPatch { status?: string, locked?: boolean, slowModeSeconds?: number, title?: string }
+export interface ThreadPatch { status?: string, locked?: boolean, slowModeSeconds?: number, title?: string, crisisMode?: boolean, crisisReadOnly?: boolean, cadenceMinutes?: number | null }
 
 /** Technicians set the status; the rest is for moderators and admins. */
 export async function updateThread (deps: Deps, actor: Actor | null, threadId: number, patch: ThreadPatch): Promise<Thread> {
   const staff = requireStaff(actor)
-  const moderatorFields = (['locked', 'slowModeSeconds', 'title'] as const).filter((field) => patch[field] !== undefined)
+  const moderatorFields = (['locked', 'slowModeSeconds', 'title', 'crisisMode', 'crisisReadOnly'] as const).filter((field) => patch[field] !== undefined)
   if (moderatorFields.length > 0 && !isModerator(staff)) {
     throw forbidden('moderator_only', 'Only moderators and admins may lock a thread, rename it or set slow mode.')
   }
   const status = patch.status === undefined ? undefined : validateStatus(patch.status)
   const title = patch.title === undefined ? undefined : validateTitle(patch.title)
+  if (patch.cadenceMinutes != null && (!Number.isInteger(patch.cadenceMinutes) || patch.cadenceMinutes < 1 || patch.cadenceMinutes > CADENCE_MAX)) {
+    throw badRequest('invalid_cadence', `The cadence must be 1 to ${CADENCE_MAX} minutes, or none.`)
+  }
   if (patch.slowModeSeconds !== undefined && (!Number.isInteger(patch.slowModeSeconds) || patch.slowModeSeconds < 0 || patch.slowModeSeconds > SLOW_MODE_MAX)) {
     throw badRequest('invalid_slow_mode', `Slow mode must be 0 to ${SLOW_MODE_MAX} seconds.`)
   }
@@ -115,7 +124,12 @@ export async function updateThread (deps: Deps, actor: Actor | null, threadId: n
       ...(status === 'resolved' && { next_update_at: null }),
       ...(title !== undefined && { title }),
       ...(patch.locked !== undefined && { locked: patch.locked }),
-      ...(patch.slowModeSeconds !== undefined && { slow_mode_seconds: patch.slowModeSeconds })
+      ...(patch.slowModeSeconds !== undefined && { slow_mode_seconds: patch.slowModeSeconds }),
+      ...(patch.cadenceMinutes !== undefined && { cadence_minutes: patch.cadenceMinutes }),
+      ...(patch.crisisMode !== undefined && { crisis_mode: patch.crisisMode }),
+      // Read-only lasts no longer than the crisis mode it belongs to.
+      ...(patch.crisisMode === false && { crisis_read_only: false }),
+      ...(patch.crisisReadOnly !== undefined && patch.crisisMode !== false && { crisis_read_only: patch.crisisReadOnly })
     }
     if (Object.keys(changes).length === 0) return before
     await trx.updateTable('threads').set(changes).where('id', '=', threadId).execute()
@@ -142,6 +156,7 @@ export async function pinPost (deps: Deps, actor: Actor | null, threadId: number
     if (post === undefined || post.thread_id !== threadId) throw badRequest('post_not_in_thread', 'That post is not in this thread.')
     if (post.hidden_at !== null) throw badRequest('post_hidden', 'A hidden post cannot be pinned.')
     await trx.updateTable('threads').set({ pinned_post_id: postId }).where('id', '=', threadId).execute()
+    await recordPin(trx, moderator, threadId, postId, deps.now())
     await recordAudit(trx, moderator, { action: 'thread.pin', threadId, postId, before: { pinnedPostId: before.pinned_post_id }, after: { pinnedPostId: postId } })
     emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId), pinnedPost: await loadPost(trx, postId) }))
     return await reloadThread(trx, threadId)
@@ -154,6 +169,7 @@ export async function unpinPost (deps: Deps, actor: Actor | null, threadId: numb
     const before = await lockThread(trx, threadId)
     if (before.pinned_post_id === null) return toThread(before)
     await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', threadId).execute()
+    await closePin(trx, threadId, deps.now())
     await recordAudit(trx, moderator, { action: 'thread.unpin', threadId, before: { pinnedPostId: before.pinned_post_id }, after: { pinnedPostId: null } })
     emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId), pinnedPost: null }))
     return await reloadThread(trx, threadId)

@@ -35,3 +35,11 @@ export async function revokeApiToken (db: Kysely<Database>, token: string, now: 
     .executeTakeFirst()
   return result.numUpdatedRows > 0n
 }
+
+/** Revokes a token by its id (what an admin sees); false when there is none left to revoke. */
+export async function revokeApiTokenById (db: Kysely<Database>, id: number, now: Date): Promise<boolean> {
+  const result = await db.updateTable('api_tokens').set({ revoked_at: now })
+    .where('id', '=', id).where('revoked_at', 'is', null)
+    .executeTakeFirst()
+  return result.numUpdatedRows > 0n
+}

@@ -12,6 +12,11 @@ export interface Thread {
   postCount: number
   createdAt: string
   slowModeSeconds: number
+  /** Minutes after an update that promised nothing before the next one is due; null: no cadence. */
+  cadenceMinutes: number | null
+  crisisMode: boolean
+  /** While in crisis mode, customers may only read. */
+  crisisReadOnly: boolean
   /** The sequence number of the thread's latest event. */
   lastSeq: number
 }
@@ -28,6 +33,8 @@ export interface Post {
   html?: string
   author: PostAuthor
   shift: Shift | null
+  /** A handover's incoming shift, the one after the author's in the schedule. */
+  handoverTo: Shift | null
   replyTo: number | null
   createdAt: string
   editedAt: string | null
@@ -37,6 +44,8 @@ export interface Post {
   status: ThreadStatus | null
   /** The next update this update promised, if any. */
   nextUpdateAt: string | null
+  /** The update that answers this question, if a moderator linked one. */
+  answeredBy: number | null
 }
 
 export const iso = (date: Date | null): string | null => date === null ? null : date.toISOString()

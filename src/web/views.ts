@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Handlebars from 'handlebars'
-import { type Locale, translate } from './i18n.ts'
+import { type Locale, hasMessage, translate } from './i18n.ts'
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
 
@@ -147,6 +147,12 @@ function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {
   // more, so "?view=official" stays readable in the page's source.
   hbs.registerHelper('url', (href: unknown) => new hbs.SafeString(String(href ?? '')
     .replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/</g, '&lt;').replace(/>/g, '&gt;')))
+
+  // {{reason post.hiddenReason}}: a hide reason; the ones the flag queue writes are words of the page's language.
+  hbs.registerHelper('reason', function (this: unknown, reason: unknown, options: Handlebars.HelperOptions) {
+    const key = `moderation.flagReason.${String(reason)}`
+    return hasMessage(key) ? translate(localeOf(options), key) : String(reason ?? '')
+  })
 
   // {{concat "status." thread.status}}: builds a message key.
   hbs.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map(String).join(''))

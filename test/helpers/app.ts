@@ -31,7 +31,8 @@ export async function buildTestApp (t: Test, options: AppOptions & { env?: Recor
   // The embedded database belongs to the test, not to the app, so a second
   // instance can share it and outlive the first.
   const embedded = database.databaseUrl === undefined ? await connectDatabase({ databaseUrl: undefined, dataDir: 'memory://' }) : undefined
-  const app = await buildApp(config, { ...options, now, ...(embedded !== undefined && { database: embedded }) })
+  // Tests post far faster than any person: the per-user limits are off unless a test asks for them.
+  const app = await buildApp(config, { ...options, postingLimits: options.postingLimits ?? [], now, ...(embedded !== undefined && { database: embedded }) })
   t.teardown(async () => {
     await app.close()
     await embedded?.close()

@@ -12,13 +12,15 @@ const post: Post = {
   html: '<p>Power is <strong>back</strong>.</p>',
   author: { id: 3, name: 'Élise <Martin>', role: 'technician' },
   shift: 'evening',
+  handoverTo: null,
   replyTo: 40,
   createdAt: '2026-11-25T13:15:00.000Z',
   editedAt: null,
   hidden: false,
   hiddenReason: null,
   status: 'monitoring',
-  nextUpdateAt: '2026-11-25T13:45:00.000Z'
+  nextUpdateAt: '2026-11-25T13:45:00.000Z',
+  answeredBy: null
 }
 
 t.test('a post renders alone, as the live stream sends it', async (t) => {

@@ -1,6 +1,106 @@
 // The shifts area's messages, in both languages; en.ts and fr.ts spread them in.
 export const shiftsEn = {
+  'errors.admin_only': 'Only admins may do this.',
+  'errors.invalid_shift_hours': 'Each shift starts at a different whole hour, from 0 to 23.',
+  'errors.invalid_cadence': 'The cadence must be 1 to 1440 minutes, or empty for none.',
+  'errors.empty_handover': 'Say at least what was done, what is pending or the next steps.',
+
+  'adminShifts.title': 'Shift schedule',
+  'adminShifts.intro': 'Each shift starts at the hour set here, by the clock of {timeZone}, and lasts until the next one starts. Posts are stamped with the shift on duty when they are written.',
+  'adminShifts.startsAt': '{shift} starts at (hour, 0 to 23)',
+  'adminShifts.save': 'Save the schedule',
+  'adminShifts.saved': 'The schedule is saved.',
+  'adminShifts.link': 'Shift schedule',
+
+  'duty.title': 'On duty',
+  'duty.nobody': 'Nobody has checked in.',
+  'duty.lead': 'Shift lead: {name}',
+  'duty.noLead': 'No shift lead',
+  'duty.leadBadge': 'lead',
+  'duty.since': 'since {time}',
+  'duty.checkIn': 'Check in',
+  'duty.checkInLead': 'I lead this shift',
+  'duty.takeLead': 'Take the lead',
+  'duty.checkOut': 'Check out',
+  'duty.checkOutHandover': 'Check out and hand over',
+  'duty.youAreOn': 'You are on duty.',
+  'duty.youAreOff': 'You are not on duty.',
+
+  'handover.title': 'Hand over to the next shift',
+  'handover.intro': 'Your handover closes your shift ({from}) and opens the next one ({to}). It is posted in the thread as an official update.',
+  'handover.link': 'Hand over to the next shift',
+  'handover.done': 'What was done',
+  'handover.pending': 'What is pending',
+  'handover.next': 'Next steps',
+  'handover.heading.done': 'Done',
+  'handover.heading.pending': 'Pending',
+  'handover.heading.next': 'Next steps',
+  'handover.submit': 'Post the handover',
+  'handover.boundary': '{shift}, led by {lead}, took over at {time}',
+  'handover.boundaryNoLead': '{shift} took over at {time}',
+
+  'cadence.title': 'Update cadence',
+  'cadence.label': 'Minutes until the next update when an update promises nothing',
+  'cadence.hint': 'Empty: no cadence. Until the incident is resolved; at most 1440.',
+  'cadence.save': 'Save the cadence',
+  'cadence.current': 'Default cadence: an update every {minutes} min',
+
+  'alerts.title': 'Overdue updates',
+  'alerts.item': '{title}: update overdue by {duration}',
+
+  'mail.overdue.subject': 'Update overdue: {title}',
+  'mail.overdue.body': 'The next update of “{title}” was promised for {time} and is overdue by {minutes} min.\n\nPost it now: {url}\n\nYou receive this e-mail because you are on duty on Sitrep (or nobody is checked in).'
 }
 
 export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
+  'errors.admin_only': 'Seuls les administrateurs peuvent faire cela.',
+  'errors.invalid_shift_hours': 'Chaque équipe commence à une heure pleine différente, de 0 à 23.',
+  'errors.invalid_cadence': 'Le rythme va de 1 à 1440 minutes, ou reste vide pour aucun.',
+  'errors.empty_handover': 'Dites au moins ce qui a été fait, ce qui reste en cours ou les prochaines étapes.',
+
+  'adminShifts.title': 'Horaires des équipes',
+  'adminShifts.intro': 'Chaque équipe commence à l’heure fixée ici, à l’heure de {timeZone}, et dure jusqu’au début de la suivante. Les messages portent l’équipe de service au moment où ils sont écrits.',
+  'adminShifts.startsAt': '{shift} : début (heure, de 0 à 23)',
+  'adminShifts.save': 'Enregistrer les horaires',
+  'adminShifts.saved': 'Les horaires sont enregistrés.',
+  'adminShifts.link': 'Horaires des équipes',
+
+  'duty.title': 'De service',
+  'duty.nobody': 'Personne n’a pris son service.',
+  'duty.lead': 'Chef d’équipe : {name}',
+  'duty.noLead': 'Pas de chef d’équipe',
+  'duty.leadBadge': 'chef',
+  'duty.since': 'depuis {time}',
+  'duty.checkIn': 'Prendre mon service',
+  'duty.checkInLead': 'Je dirige cette équipe',
+  'duty.takeLead': 'Prendre la direction',
+  'duty.checkOut': 'Terminer mon service',
+  'duty.checkOutHandover': 'Terminer mon service et passer le relais',
+  'duty.youAreOn': 'Vous êtes de service.',
+  'duty.youAreOff': 'Vous n’êtes pas de service.',
+
+  'handover.title': 'Passer le relais à l’équipe suivante',
+  'handover.intro': 'Votre relève clôt votre service ({from}) et ouvre le suivant ({to}). Elle est publiée dans le fil comme point officiel.',
+  'handover.link': 'Passer le relais',
+  'handover.done': 'Ce qui a été fait',
+  'handover.pending': 'Ce qui reste en cours',
+  'handover.next': 'Prochaines étapes',
+  'handover.heading.done': 'Fait',
+  'handover.heading.pending': 'En cours',
+  'handover.heading.next': 'Prochaines étapes',
+  'handover.submit': 'Publier la relève',
+  'handover.boundary': '{shift}, dirigée par {lead}, a pris le relais à {time}',
+  'handover.boundaryNoLead': '{shift} a pris le relais à {time}',
+
+  'cadence.title': 'Rythme des points',
+  'cadence.label': 'Minutes avant le prochain point quand un point ne promet rien',
+  'cadence.hint': 'Vide : aucun rythme. Jusqu’à la résolution de l’incident ; 1440 au plus.',
+  'cadence.save': 'Enregistrer le rythme',
+  'cadence.current': 'Rythme par défaut : un point toutes les {minutes} min',
+
+  'alerts.title': 'Points en retard',
+  'alerts.item': '{title} : point en retard de {duration}',
+
+  'mail.overdue.subject': 'Point en retard : {title}',
+  'mail.overdue.body': 'Le prochain point de « {title} » était promis pour {time} et a {minutes} min de retard.\n\nPubliez-le maintenant : {url}\n\nVous recevez cet e-mail parce que vous êtes de service sur Sitrep (ou que personne n’a pris son service).'
 }

@@ -56,7 +56,9 @@ export default fp(async (fastify) => {
       actor,
       languages: languageLinks(here, request.locale),
       // Signed-in pages carry a token for the sign-out form and for the live script.
-      csrf: context.csrf ?? (actor === null ? undefined : csrfToken(request, this))
+      csrf: context.csrf ?? (actor === null ? undefined : csrfToken(request, this)),
+      // Staff see, on every page, the threads whose promised update is overdue.
+      overdueAlerts: request.overdueAlerts
     })
     return this.type('text/html; charset=utf-8').send(html)
   })

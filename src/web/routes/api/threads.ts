@@ -35,7 +35,10 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
           status: { type: 'string' },
           locked: { type: 'boolean' },
           slowModeSeconds: { type: 'integer' },
-          title: { type: 'string' }
+          cadenceMinutes: { type: ['integer', 'null'] },
+          title: { type: 'string' },
+          crisisMode: { type: 'boolean' },
+          crisisReadOnly: { type: 'boolean' }
         }
       }
     }

@@ -4,6 +4,7 @@ import { STATUSES, createThread, listThreads } from '../../../domain/threads.ts'
 import type { Thread } from '../../../domain/views.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
+import { dutyOnPage } from './duty-context.ts'
 import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, promiseOf, threadPath } from './shared.ts'
 
 const incidentPages: FastifyPluginAsync = async (fastify) => {
@@ -18,6 +19,7 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
       promise: promiseOf(thread.nextUpdateAt, now)
     }))
     return reply.page('incidents', {
+      duty: await dutyOnPage(fastify.db, request.actor),
       title: translate(request.locale, 'incidents.title'),
       now: now.toISOString(),
       canCreate: isStaff(request.actor),

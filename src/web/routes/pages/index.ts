@@ -1,6 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify'
+import adminPages from './admin.ts'
 import incidentPages from './incidents.ts'
+import moderationPages from './moderation.ts'
 import postPages from './posts.ts'
+import shiftPages from './shifts.ts'
 import threadPages from './threads.ts'
 
 /** The forum's pages: server-rendered, every one usable without JavaScript. */
@@ -8,6 +11,9 @@ const forumPages: FastifyPluginAsync = async (fastify) => {
   await fastify.register(incidentPages)
   await fastify.register(threadPages)
   await fastify.register(postPages)
+  await fastify.register(shiftPages)
+  await fastify.register(moderationPages)
+  await fastify.register(adminPages)
 }
 
 export default forumPages

@@ -35,7 +35,7 @@ export function optionalId (raw: unknown): number | undefined {
 }
 
 // Words that are already sub-pages of a thread cannot be its slug.
-const RESERVED_SLUGS = new Set(['timeline', 'posts', 'pin', 'unpin', 'settings'])
+const RESERVED_SLUGS = new Set(['timeline', 'posts', 'pin', 'unpin', 'settings', 'handover', 'cadence'])
 
 /** "Campus network down!" becomes "campus-network-down"; only for readable links, any slug is accepted. */
 export function slugOf (title: string): string {

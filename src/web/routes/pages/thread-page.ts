@@ -3,8 +3,10 @@ import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
 import { KINDS, getPost, listPosts } from '../../../domain/posts.ts'
 import { shiftAt } from '../../../domain/shifts.ts'
 import { STATUSES, getThread } from '../../../domain/threads.ts'
+import { earlierPins } from '../../../domain/moderation.ts'
 import type { Post, Thread } from '../../../domain/views.ts'
 import { translate } from '../../i18n.ts'
+import { dutyOnPage } from './duty-context.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { type Form, PAGE_SIZE, field, isFormError, messageOf, newFormKey, optionalId, promiseOf, threadPath } from './shared.ts'
 
@@ -29,7 +31,8 @@ export function viewerOf (actor: Actor | null, thread: Thread): Viewer | null {
   if (actor === null) return null
   // Mirrors the domain's rules (a locked thread is for staff only), to show
   // only the forms that would work; the domain still decides every post.
-  return { id: actor.id, staff: isStaff(actor), moderator: isModerator(actor), canComment: !thread.locked || isStaff(actor) }
+  const closed = thread.locked || (thread.crisisMode && thread.crisisReadOnly)
+  return { id: actor.id, staff: isStaff(actor), moderator: isModerator(actor), canComment: !closed || isStaff(actor) }
 }
 
 /** Whether to offer the edit link: its author or a moderator, where the viewer may still write. */
@@ -75,7 +78,9 @@ export async function renderThread (
     now: now.toISOString(),
     promise: promiseOf(thread.nextUpdateAt, now),
     onDuty: shiftAt(now, deps.timeZone, deps.shiftHours),
+    duty: await dutyOnPage(db, request.actor, pinned === null ? posts : [...posts, pinned]),
     pinned,
+    pinHistory: await earlierPins(db, threadId, request.actor),
     items: posts.map((post) => ({ post, canEdit: mayEdit(viewer, post), isPinned: post.id === thread.pinnedPostId })),
     official,
     links: {

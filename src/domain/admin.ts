@@ -1,0 +1,107 @@
+import type { Kysely } from 'kysely'
+import type { Database, Role, Shift } from '../db/database.ts'
+import { type Actor, requireAdmin } from './actors.ts'
+import { recordAudit } from './audit.ts'
+import type { Deps } from './deps.ts'
+import { badRequest, conflict, notFound } from './errors.ts'
+import { endAllSessions } from './sessions.ts'
+import { SHIFTS } from './shifts.ts'
+import { createApiToken, revokeApiTokenById } from './tokens.ts'
+import { ROLES } from './users.ts'
+
+export interface UserSummary { id: number, email: string, name: string, role: Role, shift: Shift | null, createdAt: string }
+
+export async function listUsers (db: Kysely<Database>, actor: Actor | null): Promise<UserSummary[]> {
+  requireAdmin(actor)
+  const rows = await db.selectFrom('users').select(['id', 'email', 'name', 'role', 'shift', 'created_at']).orderBy('id').limit(1000).execute()
+  return rows.map((row) => ({ id: row.id, email: row.email, name: row.name, role: row.role, shift: row.shift, createdAt: row.created_at.toISOString() }))
+}
+
+export interface UserPatch { role?: string, shift?: string | null }
+
+/**
+ * Changes a user's role or a technician's shift. A new role takes effect at
+ * once: the user's sessions end, so no page keeps the old powers.
+ */
+export async function changeUser (deps: Deps, actor: Actor | null, userId: number, patch: UserPatch): Promise<UserSummary> {
+  const admin = requireAdmin(actor)
+  if (patch.role !== undefined && !ROLES.includes(patch.role as Role)) throw badRequest('invalid_role', `The role must be one of ${ROLES.join(', ')}.`)
+  if (patch.shift != null && !SHIFTS.includes(patch.shift as Shift)) throw badRequest('invalid_shift', `The shift must be one of ${SHIFTS.join(', ')}.`)
+  return await deps.db.transaction().execute(async (trx) => {
+    const before = await trx.selectFrom('users').select(['id', 'role', 'shift']).where('id', '=', userId).forUpdate().executeTakeFirst()
+    if (before === undefined) throw notFound('user')
+    const role = (patch.role ?? before.role) as Role
+    // A shift belongs to technicians: another role drops it, a technician needs one.
+    const shift = role === 'technician' ? ((patch.shift ?? before.shift ?? null) as Shift | null) : null
+    if (role === 'technician' && shift === null) throw badRequest('shift_required', 'A technician needs a shift: day, evening or night.')
+    if (role !== 'technician' && patch.shift != null) throw badRequest('shift_for_technicians', 'Only technicians have a shift.')
+    if (before.role === 'admin' && role !== 'admin') {
+      // Admins are locked in order, so two demoting each other cannot both pass.
+      const admins = await trx.selectFrom('users').select('id').where('role', '=', 'admin').orderBy('id').forUpdate().execute()
+      if (admins.length <= 1) throw conflict('last_admin', 'The last admin cannot be demoted: make another admin first.')
+    }
+    if (role === before.role && shift === before.shift) return await summary(trx, userId)
+    await trx.updateTable('users').set({ role, shift }).where('id', '=', userId).execute()
+    await recordAudit(trx, admin, {
+      action: role === before.role ? 'user.shift' : 'user.role',
+      targetUserId: userId,
+      before: { role: before.role, shift: before.shift },
+      after: { role, shift }
+    })
+    if (role !== before.role) await endAllSessions(trx, userId)
+    return await summary(trx, userId)
+  })
+}
+
+async function summary (db: Kysely<Database>, userId: number): Promise<UserSummary> {
+  const row = await db.selectFrom('users').select(['id', 'email', 'name', 'role', 'shift', 'created_at']).where('id', '=', userId).executeTakeFirstOrThrow()
+  return { id: row.id, email: row.email, name: row.name, role: row.role, shift: row.shift, createdAt: row.created_at.toISOString() }
+}
+
+export interface TokenSummary {
+  id: number
+  owner: { id: number, name: string, email: string }
+  createdAt: string
+  lastUsedAt: string | null
+  revokedAt: string | null
+}
+
+export async function listTokens (db: Kysely<Database>, actor: Actor | null): Promise<TokenSummary[]> {
+  requireAdmin(actor)
+  const rows = await db.selectFrom('api_tokens')
+    .innerJoin('users', 'users.id', 'api_tokens.user_id')
+    .select(['api_tokens.id', 'api_tokens.created_at', 'api_tokens.last_used_at', 'api_tokens.revoked_at', 'users.id as user_id', 'users.name', 'users.email'])
+    .orderBy('api_tokens.id', 'desc')
+    .limit(1000)
+    .execute()
+  return rows.map((row) => ({
+    id: row.id,
+    owner: { id: row.user_id, name: row.name, email: row.email },
+    createdAt: row.created_at.toISOString(),
+    lastUsedAt: row.last_used_at?.toISOString() ?? null,
+    revokedAt: row.revoked_at?.toISOString() ?? null
+  }))
+}
+
+/** A new token for a user; the answer is the only time it is shown. */
+export async function createTokenFor (deps: Deps, actor: Actor | null, userId: number): Promise<{ id: number, token: string }> {
+  const admin = requireAdmin(actor)
+  return await deps.db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()
+    if (user === undefined) throw notFound('user')
+    const token = await createApiToken(trx, userId)
+    const { id } = await trx.selectFrom('api_tokens').select('id').where('user_id', '=', userId).orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow()
+    await recordAudit(trx, admin, { action: 'token.create', targetUserId: userId, after: { tokenId: id } })
+    return { id, token }
+  })
+}
+
+export async function revokeToken (deps: Deps, actor: Actor | null, tokenId: number): Promise<void> {
+  const admin = requireAdmin(actor)
+  await deps.db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('api_tokens').select(['user_id', 'revoked_at']).where('id', '=', tokenId).executeTakeFirst()
+    if (row === undefined) throw notFound('token')
+    if (!await revokeApiTokenById(trx, tokenId, deps.now())) return
+    await recordAudit(trx, admin, { action: 'token.revoke', targetUserId: row.user_id, before: { tokenId, revoked: false }, after: { tokenId, revoked: true } })
+  })
+}

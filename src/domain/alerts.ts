@@ -1,0 +1,67 @@
+import { type Kysely, sql } from 'kysely'
+import type { Database } from '../db/database.ts'
+import { type Actor, isStaff } from './actors.ts'
+import type { Deps } from './deps.ts'
+
+/** A thread whose promised update has not come. */
+export interface OverdueThread {
+  id: number
+  title: string
+  nextUpdateAt: string
+  /** Minutes since the promised time, at least 1. */
+  minutes: number
+}
+
+/**
+ * The overdue threads, for the staff banner: one query, and nothing at all
+ * for readers and customers.
+ */
+export async function overdueThreads (deps: Deps, actor: Actor | null): Promise<OverdueThread[]> {
+  if (!isStaff(actor)) return []
+  const now = deps.now()
+  const rows = await deps.db.selectFrom('threads')
+    .select(['id', 'title', 'next_update_at'])
+    .where('next_update_at', '<', now)
+    .where('status', '<>', 'resolved')
+    .orderBy('next_update_at')
+    .limit(50)
+    .execute()
+  return rows.map((row) => toOverdue(row, now))
+}
+
+function toOverdue (row: { id: number, title: string, next_update_at: Date | null }, now: Date): OverdueThread {
+  const at = row.next_update_at!
+  return { id: row.id, title: row.title, nextUpdateAt: at.toISOString(), minutes: Math.max(1, Math.floor((now.getTime() - at.getTime()) / 60_000)) }
+}
+
+/**
+ * Claims the overdue promises no one was alerted about yet. The claim is one
+ * UPDATE, so with several instances each promise is claimed, and alerted, once.
+ */
+export async function claimOverdue (deps: Deps): Promise<OverdueThread[]> {
+  const now = deps.now()
+  const rows = await deps.db.updateTable('threads')
+    .set({ alerted_for: sql`next_update_at` })
+    .where('next_update_at', '<', now)
+    .where('status', '<>', 'resolved')
+    .where(sql<boolean>`alerted_for is distinct from next_update_at`)
+    .returning(['id', 'title', 'next_update_at'])
+    .execute()
+  return rows.map((row) => toOverdue(row, now))
+}
+
+export interface AlertRecipient { email: string, name: string, locale: 'en' | 'fr' }
+
+/** Whoever is on duty; when nobody is checked in, every staff member. */
+export async function alertRecipients (db: Kysely<Database>): Promise<AlertRecipient[]> {
+  const onDuty = await db.selectFrom('duty').innerJoin('users', 'users.id', 'duty.user_id')
+    .select(['users.email', 'users.name', 'users.locale'])
+    .where('duty.ended_at', 'is', null)
+    .where('users.role', '<>', 'customer')
+    .orderBy('users.id')
+    .execute()
+  const rows = onDuty.length > 0
+    ? onDuty
+    : await db.selectFrom('users').select(['email', 'name', 'locale']).where('role', '<>', 'customer').orderBy('id').execute()
+  return rows.map((row) => ({ email: row.email, name: row.name, locale: row.locale ?? 'en' }))
+}

@@ -1,0 +1,44 @@
+import nodemailer from 'nodemailer'
+
+/** One e-mail, already worded in its recipient's language. */
+export interface MailMessage {
+  to: string
+  subject: string
+  text: string
+}
+
+/** Sends e-mail; every feature that writes to people goes through it. */
+export interface Mailer {
+  deliver: (message: MailMessage) => Promise<void>
+  close: () => void
+}
+
+/**
+ * A mailer for the SMTP server of `smtpUrl` (SMTP_URL), writing from
+ * `from`. Connections are pooled: an alert to every on-duty technician
+ * reuses one.
+ */
+export function smtpMailer (smtpUrl: string, from: string): Mailer {
+  const url = new URL(smtpUrl)
+  const transport = nodemailer.createTransport({
+    host: url.hostname,
+    port: url.port === '' ? (url.protocol === 'smtps:' ? 465 : 587) : Number(url.port),
+    secure: url.protocol === 'smtps:',
+    pool: true,
+    maxConnections: 2,
+    connectionTimeout: 10_000,
+    socketTimeout: 20_000,
+    ...(url.username !== '' && { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } })
+  })
+  return {
+    async deliver (message) {
+      await transport.sendMail({ from, to: message.to, subject: message.subject, text: message.text })
+    },
+    close: () => transport.close()
+  }
+}
+
+/** The sender of the forum's e-mail: "Sitrep <sitrep@host of PUBLIC_URL>". */
+export function senderFor (publicUrl: string): string {
+  return `Sitrep <sitrep@${new URL(publicUrl).hostname}>`
+}

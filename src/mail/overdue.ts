@@ -1,0 +1,27 @@
+import type { AlertRecipient, OverdueThread } from '../domain/alerts.ts'
+import { translate } from '../web/i18n.ts'
+import { makeDateFormatter } from '../web/views.ts'
+import type { MailMessage } from './deliver.ts'
+
+export interface OverdueMailOptions {
+  /** PUBLIC_URL, for the link to the thread. */
+  publicUrl: string
+  /** TZ_DISPLAY: the promised time is written by the organisation's clock. */
+  timeZone: string
+}
+
+/** The alert for one overdue thread, to one staff member, in their language. */
+export function overdueMail (thread: OverdueThread, to: AlertRecipient, options: OverdueMailOptions): MailMessage {
+  const format = makeDateFormatter(options.timeZone)
+  const locale = to.locale
+  return {
+    to: to.email,
+    subject: translate(locale, 'mail.overdue.subject', { title: thread.title }),
+    text: translate(locale, 'mail.overdue.body', {
+      title: thread.title,
+      time: format(locale, new Date(thread.nextUpdateAt), 'time'),
+      minutes: thread.minutes,
+      url: `${options.publicUrl}/t/${thread.id}`
+    })
+  }
+}

@@ -1,0 +1,83 @@
+import fp from 'fastify-plugin'
+import { type OverdueThread, alertRecipients, claimOverdue, overdueThreads } from '../../../domain/alerts.ts'
+import { isStaff } from '../../../domain/actors.ts'
+import { loadShiftHours } from '../../../domain/shifts.ts'
+import { type Mailer, senderFor, smtpMailer } from '../../../mail/deliver.ts'
+import { overdueMail } from '../../../mail/overdue.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** E-mail delivery, when SMTP_URL is set. */
+    mailer: Mailer | null
+    /** Alerts the staff about promises that have just passed; returns the number of e-mails sent. */
+    checkOverdue: () => Promise<number>
+  }
+  interface FastifyRequest {
+    /** For signed-in staff on a page: the threads whose promised update is overdue. */
+    overdueAlerts: OverdueThread[] | null
+  }
+}
+
+export interface ShiftsPluginOptions {
+  /** How often the schedule is read again, for changes made on another instance. */
+  scheduleRefreshMs?: number
+  /** How often overdue promises are looked for. */
+  overdueCheckMs?: number
+}
+
+/** The shift schedule kept in memory, the staff's overdue banner, and the overdue alerts by e-mail. */
+export default fp<ShiftsPluginOptions>(async (fastify, options) => {
+  const { deps, config } = fastify
+  deps.shiftHours = await loadShiftHours(fastify.db)
+  const refresh = setInterval(() => {
+    loadShiftHours(fastify.db)
+      .then((hours) => { deps.shiftHours = hours })
+      .catch((err: unknown) => fastify.log.warn({ err }, 'could not read the shift schedule'))
+  }, options.scheduleRefreshMs ?? 10_000)
+  refresh.unref()
+
+  const mailer = config.smtpUrl === undefined ? null : smtpMailer(config.smtpUrl, senderFor(config.publicUrl))
+  fastify.decorate('mailer', mailer)
+
+  fastify.decorate('checkOverdue', async () => {
+    if (mailer === null) return 0
+    const overdue = await claimOverdue(deps)
+    if (overdue.length === 0) return 0
+    const recipients = await alertRecipients(fastify.db)
+    let sent = 0
+    for (const thread of overdue) {
+      for (const recipient of recipients) {
+        try {
+          await mailer.deliver(overdueMail(thread, recipient, { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
+          sent++
+        } catch (err) {
+          fastify.log.warn({ err, threadId: thread.id }, 'could not send an overdue alert')
+        }
+      }
+    }
+    return sent
+  })
+
+  let checking = false
+  const checker = setInterval(() => {
+    // One pass at a time: a slow mail server must not pile them up.
+    if (checking) return
+    checking = true
+    fastify.checkOverdue()
+      .catch((err: unknown) => fastify.log.warn({ err }, 'overdue check failed'))
+      .finally(() => { checking = false })
+  }, options.overdueCheckMs ?? 30_000)
+  checker.unref()
+
+  fastify.decorateRequest('overdueAlerts', null)
+  fastify.addHook('preHandler', async (request) => {
+    if (!isStaff(request.actor) || request.url.startsWith('/api/') || request.url.startsWith('/static/')) return
+    request.overdueAlerts = await overdueThreads(deps, request.actor)
+  })
+
+  fastify.addHook('onClose', async () => {
+    clearInterval(refresh)
+    clearInterval(checker)
+    mailer?.close()
+  })
+}, { name: 'shifts', dependencies: ['database', 'auth'] })

@@ -1,0 +1,27 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { type UserPatch, changeUser, createTokenFor, listTokens, listUsers, revokeToken } from '../../../domain/admin.ts'
+import { type IdParams, idParams, nullableString } from './schemas.ts'
+
+/** Admins: users, roles and shifts; API tokens. */
+const adminRoutes: FastifyPluginAsync = async (fastify) => {
+  const { db, deps } = fastify
+
+  fastify.get('/users', async (request) => ({ users: await listUsers(db, request.actor) }))
+
+  fastify.patch<{ Params: IdParams, Body: UserPatch }>('/users/:id', {
+    schema: { params: idParams, body: { type: 'object', properties: { role: { type: 'string' }, shift: nullableString } } }
+  }, async (request) => await changeUser(deps, request.actor, request.params.id, request.body))
+
+  fastify.get('/admin/tokens', async (request) => ({ tokens: await listTokens(db, request.actor) }))
+
+  fastify.post<{ Body: { userId: number } }>('/admin/tokens', {
+    schema: { body: { type: 'object', required: ['userId'], properties: { userId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } } }
+  }, async (request, reply) => reply.code(201).send(await createTokenFor(deps, request.actor, request.body.userId)))
+
+  fastify.delete<{ Params: IdParams }>('/admin/tokens/:id', { schema: { params: idParams } }, async (request, reply) => {
+    await revokeToken(deps, request.actor, request.params.id)
+    return await reply.code(204).send()
+  })
+}
+
+export default adminRoutes

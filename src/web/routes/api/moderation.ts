@@ -1,0 +1,43 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { dismissFlags, flagPost, hideFlagged, listFlagQueue } from '../../../domain/flags.ts'
+import { listAudit, listPins, postAndPinSummary, setAnswer } from '../../../domain/moderation.ts'
+import { type IdParams, idParams } from './schemas.ts'
+
+const idValue = { type: 'integer', minimum: 1, maximum: 2_147_483_647 } as const
+
+/** Moderators' tools: pin history, summaries, flags, answers, the audit log. */
+const moderationRoutes: FastifyPluginAsync = async (fastify) => {
+  const { db, deps } = fastify
+
+  fastify.get<{ Params: IdParams }>('/threads/:id/pins', { schema: { params: idParams } },
+    async (request) => ({ pins: await listPins(db, request.params.id, request.actor) }))
+
+  fastify.post<{ Params: IdParams, Body: { body: string } }>('/threads/:id/summary', {
+    schema: { params: idParams, body: { type: 'object', required: ['body'], properties: { body: { type: 'string' } } } }
+  }, async (request, reply) => reply.code(201).send(await postAndPinSummary(deps, request.actor, request.params.id, request.body)))
+
+  fastify.post<{ Params: IdParams, Body: { reason: string } }>('/posts/:id/flags', {
+    schema: { params: idParams, body: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } }
+  }, async (request, reply) => reply.code(201).send(await flagPost(deps, request.actor, request.params.id, request.body)))
+
+  fastify.get('/flags', async (request) => ({ flags: await listFlagQueue(db, request.actor) }))
+
+  fastify.post<{ Params: IdParams }>('/posts/:id/flags/hide', { schema: { params: idParams } },
+    async (request) => await hideFlagged(deps, request.actor, request.params.id))
+
+  fastify.post<{ Params: IdParams }>('/posts/:id/flags/dismiss', { schema: { params: idParams } },
+    async (request) => await dismissFlags(deps, request.actor, request.params.id))
+
+  fastify.put<{ Params: IdParams, Body: { updateId: number } }>('/posts/:id/answer', {
+    schema: { params: idParams, body: { type: 'object', required: ['updateId'], properties: { updateId: idValue } } }
+  }, async (request) => await setAnswer(deps, request.actor, request.params.id, request.body.updateId))
+
+  fastify.delete<{ Params: IdParams }>('/posts/:id/answer', { schema: { params: idParams } },
+    async (request) => await setAnswer(deps, request.actor, request.params.id, null))
+
+  fastify.get<{ Querystring: { threadId?: number, actorId?: number, before?: number } }>('/audit', {
+    schema: { querystring: { type: 'object', properties: { threadId: idValue, actorId: idValue, before: idValue } } }
+  }, async (request) => ({ audit: await listAudit(db, request.actor, request.query) }))
+}
+
+export default moderationRoutes

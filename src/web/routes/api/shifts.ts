@@ -1,0 +1,44 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { checkIn, checkOut, dutyNow } from '../../../domain/duty.ts'
+import { type HandoverNotes, postHandover } from '../../../domain/handover.ts'
+import { type ShiftHours, shiftSchedule, updateShiftHours } from '../../../domain/shifts.ts'
+import { handoverHeadings } from '../pages/shifts.ts'
+import { idempotencyOf } from './idempotency.ts'
+import { type IdParams, idParams, nullableString } from './schemas.ts'
+
+const hour = { type: 'integer' } as const
+
+/** The shift schedule, duty and handovers. */
+const shiftsRoutes: FastifyPluginAsync = async (fastify) => {
+  const { deps } = fastify
+
+  fastify.get('/shifts', async () => shiftSchedule(deps))
+
+  fastify.put<{ Body: ShiftHours }>('/shifts', {
+    schema: { body: { type: 'object', required: ['day', 'evening', 'night'], properties: { day: hour, evening: hour, night: hour } } }
+  }, async (request) => await updateShiftHours(deps, request.actor, request.body))
+
+  fastify.get('/duty', async () => await dutyNow(fastify.db))
+
+  // The body is optional: `{"lead": true}` takes the lead.
+  fastify.post<{ Body: { lead?: unknown } | undefined }>('/duty/check-in',
+    async (request) => await checkIn(deps, request.actor, { lead: request.body?.lead === true }))
+
+  fastify.post('/duty/check-out', async (request) => await checkOut(deps, request.actor))
+
+  // The three notes become the post's Markdown, with headings in the poster's language.
+  fastify.post<{ Params: IdParams, Body: HandoverNotes }>('/threads/:id/handover', {
+    schema: {
+      params: idParams,
+      body: {
+        type: 'object',
+        properties: { done: { type: 'string' }, pending: { type: 'string' }, next: { type: 'string' }, nextUpdateAt: nullableString }
+      }
+    }
+  }, async (request, reply) => {
+    const post = await postHandover(deps, request.actor, request.params.id, request.body, handoverHeadings(request.locale), idempotencyOf(request))
+    return await reply.code(201).send(post)
+  })
+}
+
+export default shiftsRoutes

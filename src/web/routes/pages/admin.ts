@@ -1,0 +1,89 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { changeUser, createTokenFor, listTokens, listUsers, revokeToken } from '../../../domain/admin.ts'
+import { SHIFTS } from '../../../domain/shifts.ts'
+import { ROLES } from '../../../domain/users.ts'
+import { translate } from '../../i18n.ts'
+import { csrfToken } from '../../plugins/app/auth.ts'
+import { type Form, field, isFormError, messageOf, optionalId, parseId } from './shared.ts'
+
+interface IdParam { id: string }
+
+/** The admins' pages: users and roles, API tokens. */
+const adminPages: FastifyPluginAsync = async (fastify) => {
+  const { db, deps } = fastify
+
+  const signInFirst = (request: FastifyRequest, reply: FastifyReply) => reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303)
+
+  const showUsers = async (request: FastifyRequest, reply: FastifyReply, error?: string) => {
+    const users = await listUsers(db, request.actor)
+    return reply.page('admin-users', {
+      title: translate(request.locale, 'admin.users.title'),
+      here: '/admin/users',
+      csrf: csrfToken(request, reply),
+      users: users.map((user) => ({
+        user,
+        self: user.id === request.actor?.id,
+        roles: ROLES.map((role) => ({ role, selected: role === user.role })),
+        shifts: SHIFTS.map((shift) => ({ shift, selected: shift === user.shift }))
+      })),
+      error
+    })
+  }
+
+  fastify.get('/admin/users', async (request, reply) => {
+    if (request.actor === null) return signInFirst(request, reply)
+    return await showUsers(request, reply)
+  })
+
+  fastify.post<{ Params: IdParam, Body: Form }>('/admin/users/:id', async (request, reply) => {
+    const userId = parseId(request.params.id, 'user')
+    const role = field(request.body, 'role')
+    const shift = field(request.body, 'shift')
+    try {
+      await changeUser(deps, request.actor, userId, { role, shift: role === 'technician' ? (shift || null) : null })
+      // An admin who just gave up the role has no page here any more.
+      return reply.redirect(request.actor?.id === userId && role !== 'admin' ? '/' : '/admin/users', 303)
+    } catch (err) {
+      if (!isFormError(err) || request.actor === null) throw err
+      return await showUsers(request, reply.code(err.statusCode), messageOf(request.locale, err))
+    }
+  })
+
+  const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, created?: { token: string, owner: string } } = {}) => {
+    const tokens = await listTokens(db, request.actor)
+    const users = await listUsers(db, request.actor)
+    return reply.page('admin-tokens', {
+      title: translate(request.locale, 'admin.tokens.title'),
+      here: '/admin/tokens',
+      csrf: csrfToken(request, reply),
+      tokens,
+      users,
+      ...extras
+    })
+  }
+
+  fastify.get('/admin/tokens', async (request, reply) => {
+    if (request.actor === null) return signInFirst(request, reply)
+    return await showTokens(request, reply)
+  })
+
+  fastify.post<{ Body: Form }>('/admin/tokens', async (request, reply) => {
+    try {
+      const userId = optionalId(field(request.body, 'userId')) ?? 0
+      const { token } = await createTokenFor(deps, request.actor, userId)
+      const owner = (await listUsers(db, request.actor)).find((user) => user.id === userId)?.name ?? ''
+      // Shown once, on this answer: only its hash is kept.
+      return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, owner } })
+    } catch (err) {
+      if (!isFormError(err) || request.actor === null) throw err
+      return await showTokens(request, reply.code(err.statusCode), { error: messageOf(request.locale, err) })
+    }
+  })
+
+  fastify.post<{ Params: IdParam }>('/admin/tokens/:id/revoke', async (request, reply) => {
+    await revokeToken(deps, request.actor, parseId(request.params.id, 'token'))
+    return reply.redirect('/admin/tokens', 303)
+  })
+}
+
+export default adminPages

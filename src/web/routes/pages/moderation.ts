@@ -1,0 +1,110 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { dismissFlags, flagPost, hideFlagged, listFlagQueue } from '../../../domain/flags.ts'
+import { listAudit, postAndPinSummary, setAnswer } from '../../../domain/moderation.ts'
+import { getPost, listRevisions } from '../../../domain/posts.ts'
+import { getThread, updateThread } from '../../../domain/threads.ts'
+import { translate } from '../../i18n.ts'
+import { csrfToken } from '../../plugins/app/auth.ts'
+import { type Form, field, isFormError, messageOf, optionalId, parseId, threadPath } from './shared.ts'
+import { moderate } from './thread-page.ts'
+
+interface IdParam { id: string }
+
+/** Shows the value of an audit row's before or after, compactly. */
+const shown = (value: unknown): string => value === null || value === undefined ? '' : JSON.stringify(value)
+
+/** The moderators' pages and the forms of the moderation tools on the thread page. */
+const moderationPages: FastifyPluginAsync = async (fastify) => {
+  const { db, deps } = fastify
+
+  const signInFirst = (request: FastifyRequest, reply: FastifyReply) => reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303)
+
+  fastify.post<{ Params: IdParam, Body: Form }>('/t/:id/summary', async (request, reply) => {
+    const threadId = parseId(request.params.id, 'thread')
+    return await moderate(fastify, request, reply, threadId,
+      () => postAndPinSummary(deps, request.actor, threadId, { body: field(request.body, 'body') }), '#current-state')
+  })
+
+  fastify.post<{ Params: IdParam, Body: Form }>('/t/:id/crisis', async (request, reply) => {
+    const threadId = parseId(request.params.id, 'thread')
+    // An unticked box is not sent at all: absent means off.
+    const crisisMode = field(request.body, 'crisisMode') === 'on'
+    const crisisReadOnly = crisisMode && field(request.body, 'crisisReadOnly') === 'on'
+    return await moderate(fastify, request, reply, threadId,
+      () => updateThread(deps, request.actor, threadId, { crisisMode, crisisReadOnly }), '#mod-tools')
+  })
+
+  fastify.post<{ Params: IdParam, Body: Form }>('/posts/:id/flag', async (request, reply) => {
+    const post = await getPost(db, parseId(request.params.id, 'post'), request.actor)
+    return await moderate(fastify, request, reply, post.threadId,
+      () => flagPost(deps, request.actor, post.id, { reason: field(request.body, 'reason') }), `#p-${post.id}`)
+  })
+
+  fastify.post<{ Params: IdParam, Body: Form }>('/posts/:id/answer', async (request, reply) => {
+    const post = await getPost(db, parseId(request.params.id, 'post'), request.actor)
+    // An empty field unlinks the answer.
+    const updateId = optionalId(field(request.body, 'updateId').trim()) ?? null
+    return await moderate(fastify, request, reply, post.threadId,
+      () => setAnswer(deps, request.actor, post.id, updateId), `#p-${post.id}`)
+  })
+
+  fastify.get<{ Params: IdParam }>('/posts/:id/history', async (request, reply) => {
+    const postId = parseId(request.params.id, 'post')
+    if (request.actor === null) return signInFirst(request, reply)
+    const revisions = await listRevisions(db, request.actor, postId)
+    const post = await getPost(db, postId, request.actor)
+    const thread = await getThread(db, post.threadId)
+    const editors = new Map((await db.selectFrom('users').select(['id', 'name'])
+      .where('id', 'in', [0, ...revisions.map((r) => r.editedBy)]).execute()).map((u) => [u.id, u.name]))
+    return reply.page('post-history', {
+      title: translate(request.locale, 'moderation.history.title', { id: post.id }),
+      post,
+      thread,
+      threadHref: `${threadPath(thread)}#p-${post.id}`,
+      revisions: revisions.reverse().map((r) => ({ ...r, editorName: editors.get(r.editedBy) ?? '' }))
+    })
+  })
+
+  const showFlags = async (request: FastifyRequest, reply: FastifyReply, error?: string) => {
+    const queue = await listFlagQueue(db, request.actor)
+    return reply.page('mod-flags', {
+      title: translate(request.locale, 'moderation.flags.title'),
+      here: '/mod/flags',
+      csrf: csrfToken(request, reply),
+      queue: queue.map((item) => ({ ...item, threadHref: `/t/${item.post.threadId}#p-${item.post.id}` })),
+      error
+    })
+  }
+
+  fastify.get('/mod/flags', async (request, reply) => {
+    if (request.actor === null) return signInFirst(request, reply)
+    return await showFlags(request, reply)
+  })
+
+  for (const [action, run] of [['hide', hideFlagged], ['dismiss', dismissFlags]] as const) {
+    fastify.post<{ Params: IdParam }>(`/mod/flags/:id/${action}`, async (request, reply) => {
+      const postId = parseId(request.params.id, 'post')
+      try {
+        await run(deps, request.actor, postId)
+        return reply.redirect('/mod/flags', 303)
+      } catch (err) {
+        if (!isFormError(err) || request.actor === null) throw err
+        return await showFlags(request, reply.code(err.statusCode), messageOf(request.locale, err))
+      }
+    })
+  }
+
+  fastify.get<{ Querystring: { threadId?: string, actorId?: string } }>('/mod/audit', async (request, reply) => {
+    if (request.actor === null) return signInFirst(request, reply)
+    const threadId = optionalId(request.query.threadId)
+    const actorId = optionalId(request.query.actorId)
+    const rows = await listAudit(db, request.actor, { threadId, actorId })
+    return reply.page('mod-audit', {
+      title: translate(request.locale, 'moderation.audit.title'),
+      filter: { threadId, actorId },
+      rows: rows.map((row) => ({ ...row, beforeText: shown(row.before), afterText: shown(row.after) }))
+    })
+  })
+}
+
+export default moderationPages

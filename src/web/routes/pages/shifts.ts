@@ -1,0 +1,127 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { requireStaff } from '../../../domain/actors.ts'
+import { checkIn, checkOut } from '../../../domain/duty.ts'
+import { postHandover } from '../../../domain/handover.ts'
+import { requireAdmin } from '../../../domain/actors.ts'
+import { SHIFTS, nextShift, shiftOfAuthor, shiftSchedule, updateShiftHours } from '../../../domain/shifts.ts'
+import { getThread, updateThread } from '../../../domain/threads.ts'
+import { type Locale, translate } from '../../i18n.ts'
+import { csrfToken } from '../../plugins/app/auth.ts'
+import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, parseId, threadPath } from './shared.ts'
+import { NEXT_UPDATE_CHOICES, moderate } from './thread-page.ts'
+
+interface ThreadParams { id: string }
+
+/** Where a form leads back to: a path of this site only. */
+function backTo (form: Form | undefined): string {
+  const next = field(form, 'next')
+  return next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/'
+}
+
+const hourOf = (raw: string): number | string => /^\d{1,2}$/.test(raw.trim()) ? Number(raw.trim()) : raw
+
+export const handoverHeadings = (locale: Locale) => ({
+  done: translate(locale, 'handover.heading.done'),
+  pending: translate(locale, 'handover.heading.pending'),
+  next: translate(locale, 'handover.heading.next')
+})
+
+/** The shift schedule for admins, duty check-in and check-out, the handover form and the thread's cadence. */
+const shiftPages: FastifyPluginAsync = async (fastify) => {
+  const { deps } = fastify
+
+  const showSchedule = (request: FastifyRequest, reply: FastifyReply, form: Form | null, error?: string) => {
+    const schedule = shiftSchedule(deps)
+    return reply.page('admin-shifts', {
+      title: translate(request.locale, 'adminShifts.title'),
+      here: '/admin/shifts',
+      csrf: csrfToken(request, reply),
+      timeZone: schedule.timeZone,
+      current: schedule.current,
+      shifts: SHIFTS.map((shift) => ({ shift, hour: form === null ? schedule[shift] : field(form, shift) })),
+      saved: (request.query as Record<string, unknown>).saved === '1' && error === undefined,
+      error
+    })
+  }
+
+  fastify.get('/admin/shifts', async (request, reply) => {
+    if (request.actor === null) return reply.redirect('/login?next=/admin/shifts', 303)
+    requireAdmin(request.actor)
+    return showSchedule(request, reply, null)
+  })
+
+  fastify.post<{ Body: Form }>('/admin/shifts', async (request, reply) => {
+    const form = request.body ?? {}
+    try {
+      await updateShiftHours(deps, request.actor, { day: hourOf(field(form, 'day')), evening: hourOf(field(form, 'evening')), night: hourOf(field(form, 'night')) })
+      return reply.redirect('/admin/shifts?saved=1', 303)
+    } catch (err) {
+      if (!isFormError(err) || err.statusCode === 403) throw err
+      return showSchedule(request, reply.code(err.statusCode), form, messageOf(request.locale, err))
+    }
+  })
+
+  fastify.post<{ Body: Form }>('/duty/check-in', async (request, reply) => {
+    await checkIn(deps, request.actor, { lead: field(request.body, 'lead') === 'on' })
+    return reply.redirect(backTo(request.body), 303)
+  })
+
+  fastify.post<{ Body: Form }>('/duty/check-out', async (request, reply) => {
+    await checkOut(deps, request.actor)
+    return reply.redirect(backTo(request.body), 303)
+  })
+
+  const showHandover = async (request: FastifyRequest, reply: FastifyReply, threadId: number, form: Form, error?: string) => {
+    const staff = requireStaff(request.actor)
+    const thread = await getThread(fastify.db, threadId)
+    const from = shiftOfAuthor(staff, deps.now(), deps.timeZone, deps.shiftHours) ?? 'day'
+    const next = field(form, 'next') || '60'
+    return reply.page('handover', {
+      title: translate(request.locale, 'handover.title'),
+      here: `/t/${thread.id}/handover`,
+      csrf: csrfToken(request, reply),
+      formKey: newFormKey(),
+      thread,
+      threadHref: threadPath(thread),
+      from,
+      to: nextShift(from, deps.shiftHours),
+      form: { done: field(form, 'done'), pending: field(form, 'pending'), next: field(form, 'nextSteps') },
+      nextChoices: NEXT_UPDATE_CHOICES.map((minutes) => ({ minutes, checked: String(minutes) === next })),
+      noNextUpdate: next === 'none',
+      error
+    })
+  }
+
+  fastify.get<{ Params: ThreadParams }>('/t/:id/handover', async (request, reply) => {
+    const threadId = parseId(request.params.id, 'thread')
+    if (request.actor === null) return reply.redirect(`/login?next=/t/${threadId}/handover`, 303)
+    return await showHandover(request, reply, threadId, {})
+  })
+
+  fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/handover', async (request, reply) => {
+    const threadId = parseId(request.params.id, 'thread')
+    const form = request.body ?? {}
+    const next = field(form, 'next')
+    try {
+      const post = await postHandover(deps, request.actor, threadId, {
+        done: field(form, 'done'),
+        pending: field(form, 'pending'),
+        next: field(form, 'nextSteps'),
+        nextUpdateAt: /^\d{1,5}$/.test(next) ? new Date(deps.now().getTime() + Number(next) * 60_000).toISOString() : null
+      }, handoverHeadings(request.locale), formIdempotency(request, form))
+      return reply.redirect(`/t/${threadId}#p-${post.id}`, 303)
+    } catch (err) {
+      if (!isFormError(err) || err.statusCode === 403) throw err
+      return await showHandover(request, reply.code(err.statusCode), threadId, form, messageOf(request.locale, err))
+    }
+  })
+
+  fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/cadence', async (request, reply) => {
+    const threadId = parseId(request.params.id, 'thread')
+    const raw = field(request.body, 'cadenceMinutes').trim()
+    const cadenceMinutes = raw === '' ? null : Number(raw)
+    return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, { cadenceMinutes }), '#cadence')
+  })
+}
+
+export default shiftPages

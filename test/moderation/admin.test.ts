@@ -1,0 +1,119 @@
+import t from 'tap'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { act, assertError, assertStatus, openThread, writePost } from '../helpers/api.ts'
+import { signIn } from '../helpers/pages.ts'
+
+const { app } = await buildTestApp(t)
+const tech = await makeUser(app, 'technician')
+const moderator = await makeUser(app, 'moderator')
+const admin = await makeUser(app, 'admin')
+
+const auditOf = async (filter: { targetUserId?: number, action?: string }) => {
+  let q = app.db.selectFrom('audit_log').selectAll().orderBy('id', 'desc')
+  if (filter.targetUserId !== undefined) q = q.where('target_user_id', '=', filter.targetUserId)
+  if (filter.action !== undefined) q = q.where('action', '=', filter.action)
+  return await q.execute()
+}
+
+t.test('a role change is audited and ends that user\'s sessions', async (t) => {
+  const user = await makeUser(app, 'customer')
+  const cookies = await signIn(app, user)
+  t.equal((await app.inject({ url: '/api/v1/me', cookies })).statusCode, 200, 'signed in')
+  const changed = (await act(app, admin, 'PATCH', `/api/v1/users/${user.actor.id}`, { role: 'technician', shift: 'night' })).json()
+  t.same([changed.role, changed.shift], ['technician', 'night'])
+  t.equal((await app.inject({ url: '/api/v1/me', cookies })).statusCode, 401, 'the old session is gone')
+  const [row] = await auditOf({ targetUserId: user.actor.id })
+  t.same([row!.action, row!.actor_id, row!.before, row!.after], ['user.role', admin.actor.id, { role: 'customer', shift: null }, { role: 'technician', shift: 'night' }])
+
+  const shifted = (await act(app, admin, 'PATCH', `/api/v1/users/${user.actor.id}`, { shift: 'day' })).json()
+  t.equal(shifted.shift, 'day')
+  const [shiftRow] = await auditOf({ targetUserId: user.actor.id })
+  t.same([shiftRow!.action, shiftRow!.before, shiftRow!.after], ['user.shift', { role: 'technician', shift: 'night' }, { role: 'technician', shift: 'day' }])
+
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/users/${user.actor.id}`, headers: admin.auth, payload: { role: 'wizard' } }), 400, 'invalid_role')
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/users/${user.actor.id}`, headers: admin.auth, payload: { role: 'moderator', shift: 'day' } }), 400, 'shift_for_technicians')
+  assertError(t, await app.inject({ method: 'PATCH', url: '/api/v1/users/999999', headers: admin.auth, payload: { role: 'customer' } }), 404)
+})
+
+t.test('the last admin cannot demote themself', async (t) => {
+  const { app } = await buildTestApp(t)
+  const only = await makeUser(app, 'admin')
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/users/${only.actor.id}`, headers: only.auth, payload: { role: 'moderator' } }), 409, 'last_admin')
+  const other = await makeUser(app, 'admin')
+  assertStatus(t, await app.inject({ method: 'PATCH', url: `/api/v1/users/${only.actor.id}`, headers: only.auth, payload: { role: 'moderator' } }), 200, 'with another admin, it can')
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/users/${other.actor.id}`, headers: other.auth, payload: { role: 'customer' } }), 409, 'last_admin')
+})
+
+t.test('API tokens: listed, created once, revoked by id, audited', async (t) => {
+  const user = await makeUser(app, 'technician')
+  const created = await app.inject({ method: 'POST', url: '/api/v1/admin/tokens', headers: admin.auth, payload: { userId: user.actor.id } })
+  assertStatus(t, created, 201)
+  const { id, token } = created.json()
+  t.match(token, /^sitrep_/)
+  assertStatus(t, await app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } }), 200, 'the new token works')
+  const listed = (await app.inject({ url: '/api/v1/admin/tokens', headers: admin.auth })).json().tokens
+  const entry = listed.find((row: { id: number }) => row.id === id)
+  t.same([entry.owner.id, entry.revokedAt], [user.actor.id, null])
+  t.notMatch(JSON.stringify(listed), /sitrep_/, 'no token text in the list')
+  assertStatus(t, await app.inject({ method: 'DELETE', url: `/api/v1/admin/tokens/${id}`, headers: admin.auth }), 204)
+  assertError(t, await app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } }), 401, 'invalid_token')
+  t.same((await auditOf({ targetUserId: user.actor.id })).map((r) => r.action), ['token.revoke', 'token.create'])
+})
+
+t.test('the admin pages change a role and make a token', async (t) => {
+  const user = await makeUser(app, 'customer', { name: 'Zoé Page' })
+  const cookies = await signIn(app, admin)
+  const page = await app.inject({ url: '/admin/users', cookies })
+  t.equal(page.statusCode, 200)
+  t.match(page.body, /Zoé Page/)
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!
+  const res = await app.inject({ method: 'POST', url: `/admin/users/${user.actor.id}`, cookies, payload: { _csrf: csrf, role: 'moderator', shift: '' } })
+  t.equal(res.statusCode, 303)
+  t.equal((await app.inject({ url: '/api/v1/users', headers: admin.auth })).json().users.find((u: { id: number }) => u.id === user.actor.id).role, 'moderator')
+  const demote = await app.inject({ method: 'POST', url: `/admin/users/${user.actor.id}`, cookies, payload: { _csrf: csrf, role: 'technician', shift: '' } })
+  t.equal(demote.statusCode, 400, 'a technician without a shift is refused on the page')
+  t.match(demote.body, /needs a shift/)
+
+  const tokens = await app.inject({ url: '/admin/tokens', cookies })
+  t.equal(tokens.statusCode, 200)
+  const made = await app.inject({ method: 'POST', url: '/admin/tokens', cookies, payload: { _csrf: csrf, userId: String(user.actor.id) } })
+  t.equal(made.statusCode, 200)
+  t.match(made.body, /<code class="token">sitrep_[\w-]+<\/code>/, 'shown once')
+  const id = (await app.db.selectFrom('api_tokens').select('id').where('user_id', '=', user.actor.id).orderBy('id', 'desc').executeTakeFirstOrThrow()).id
+  t.equal((await app.inject({ method: 'POST', url: `/admin/tokens/${id}/revoke`, cookies, payload: { _csrf: csrf } })).statusCode, 303)
+  const after = await app.inject({ url: '/admin/tokens', cookies })
+  t.notMatch(after.body, /sitrep_/, 'never shown again')
+  t.match(after.body, /revoked/)
+
+  t.match((await app.inject({ url: '/admin/users?lang=fr', cookies })).body, /Utilisateurs et rôles/)
+  const modCookies = await signIn(app, moderator)
+  t.equal((await app.inject({ url: '/admin/users', cookies: modCookies })).statusCode, 403, 'moderators have no admin pages')
+  t.match((await app.inject({ url: '/', cookies: modCookies })).body, /href="\/mod\/flags"/, 'the header links the moderator pages')
+  t.notMatch((await app.inject({ url: '/', cookies: modCookies })).body, /href="\/admin\/users"/)
+  t.match((await app.inject({ url: '/', cookies })).body, /href="\/admin\/users"/, 'and the admin pages for admins')
+})
+
+t.test('the audit log lists every action, newest first, filterable by thread and actor', async (t) => {
+  const customer = await makeUser(app, 'customer')
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, customer, thread.id, { body: 'Hello' })
+  await act(app, moderator, 'POST', `/api/v1/posts/${post.id}/hide`, { reason: 'Off topic' })
+  await act(app, admin, 'POST', `/api/v1/posts/${post.id}/restore`)
+  await act(app, moderator, 'PATCH', `/api/v1/threads/${thread.id}`, { locked: true })
+  await act(app, moderator, 'PATCH', `/api/v1/threads/${thread.id}`, { locked: false })
+
+  const all = (await app.inject({ url: `/api/v1/audit?threadId=${thread.id}`, headers: moderator.auth })).json().audit
+  t.same(all.map((r: { action: string }) => r.action), ['thread.update', 'thread.update', 'post.restore', 'post.hide'], 'newest first')
+  const hide = all[3]
+  t.same([hide.actor.name, hide.reason, hide.before, hide.after], [moderator.actor.name, 'Off topic', { hidden: false }, { hidden: true }])
+  t.same([all[1].before, all[1].after], [{ locked: false }, { locked: true }])
+  const byAdmin = (await app.inject({ url: `/api/v1/audit?threadId=${thread.id}&actorId=${admin.actor.id}`, headers: moderator.auth })).json().audit
+  t.same(byAdmin.map((r: { action: string }) => r.action), ['post.restore'])
+
+  const cookies = await signIn(app, moderator)
+  const page = await app.inject({ url: `/mod/audit?threadId=${thread.id}&actorId=${admin.actor.id}`, cookies })
+  t.equal(page.statusCode, 200)
+  t.match(page.body, /post\.restore/)
+  t.notMatch(page.body, /post\.hide/, 'filtered')
+  t.match((await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=fr`, cookies })).body, /Journal d’audit/)
+})

@@ -1,0 +1,158 @@
+import t from 'tap'
+import { FLAGS_TO_HIDE } from '../../src/domain/flags.ts'
+import type { ThreadEvent } from '../../src/live/events.ts'
+import { buildTestApp, makeUser, type TestUser } from '../helpers/app.ts'
+import { act, assertError, assertStatus, eventLog, openThread, readPosts, writePost } from '../helpers/api.ts'
+import { signIn } from '../helpers/pages.ts'
+
+const published: ThreadEvent[] = []
+const { app } = await buildTestApp(t, { onEvents: (events) => published.push(...events) })
+const tech = await makeUser(app, 'technician')
+const moderator = await makeUser(app, 'moderator')
+const author = await makeUser(app, 'customer')
+const flaggers: TestUser[] = []
+for (let i = 0; i < FLAGS_TO_HIDE + 1; i++) flaggers.push(await makeUser(app, 'customer'))
+
+const flag = (user: TestUser, postId: number, reason = 'rumour') =>
+  app.inject({ method: 'POST', url: `/api/v1/posts/${postId}/flags`, headers: user.auth, payload: { reason } })
+
+const queue = async () => (await app.inject({ url: '/api/v1/flags', headers: moderator.auth })).json().flags as { post: { id: number }, count: number, reasons: Record<string, number>, pendingReview: boolean }[]
+
+t.test(`${FLAGS_TO_HIDE} flags from distinct users hide a comment pending review, and not before`, async (t) => {
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, author, thread.id, { body: 'The fire was arson!' })
+  const start = (await eventLog(app, thread.id)).length
+  for (let i = 0; i < FLAGS_TO_HIDE - 1; i++) {
+    const res = await flag(flaggers[i]!, post.id)
+    assertStatus(t, res, 201)
+    t.equal(res.json().hidden, false, `flag ${i + 1} does not hide`)
+  }
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === post.id)!.hidden, false, 'still visible')
+  t.same(await eventLog(app, thread.id, start), [], 'flagging is not a public event')
+
+  published.length = 0
+  const last = await flag(flaggers[FLAGS_TO_HIDE - 1]!, post.id)
+  t.equal(last.json().hidden, true, 'the last flag hides')
+  const seen = (await readPosts(app, thread.id)).find((p) => p.id === post.id)!
+  t.equal(seen.hidden, true)
+  t.equal(seen.hiddenReason, 'pending review')
+  t.notOk('body' in seen, 'readers no longer see the text')
+  const log = await eventLog(app, thread.id, start)
+  t.same(log.map((e) => e.type), ['post.hidden'], 'a post.hidden event is logged')
+  t.ok(published.some((e) => e.type === 'post.hidden' && e.threadId === thread.id), 'and pushed live')
+
+  const page = await app.inject({ url: `/t/${thread.id}` })
+  t.match(page.body, /Hidden pending review by a moderator/, 'readers see why')
+  t.match((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, /Masqué en attendant l’examen/, 'in French too')
+
+  const q = await queue()
+  t.equal(q[0]!.post.id, post.id, 'it is on top of the queue')
+  t.equal(q[0]!.pendingReview, true)
+  t.equal(q[0]!.count, FLAGS_TO_HIDE)
+  t.equal(q[0]!.reasons.rumour, FLAGS_TO_HIDE)
+})
+
+t.test('flags from one user count once', async (t) => {
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, author, thread.id, { body: 'Buy cheap watches' })
+  assertStatus(t, await flag(flaggers[0]!, post.id, 'spam'), 201)
+  for (let i = 0; i < FLAGS_TO_HIDE; i++) assertError(t, await flag(flaggers[0]!, post.id, 'abusive'), 409, 'already_flagged')
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === post.id)!.hidden, false)
+  const item = (await queue()).find((i) => i.post.id === post.id)!
+  t.equal(item.count, 1)
+  t.same(item.reasons, { spam: 1, rumour: 0, abusive: 0 })
+})
+
+t.test('staff comments are never hidden by flags, though the flags are recorded', async (t) => {
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, tech, thread.id, { body: 'We expect power by noon.', kind: 'comment' })
+  for (const user of flaggers) assertStatus(t, await flag(user, post.id), 201)
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === post.id)!.hidden, false)
+  t.equal((await queue()).find((i) => i.post.id === post.id)!.count, flaggers.length)
+})
+
+t.test('bad flags are refused', async (t) => {
+  const thread = await openThread(app, tech)
+  const [update] = await readPosts(app, thread.id)
+  const post = await writePost(app, author, thread.id, { body: 'Mine' })
+  assertError(t, await flag(flaggers[0]!, post.id, 'boring'), 400, 'invalid_flag_reason')
+  assertError(t, await flag(flaggers[0]!, update!.id), 400, 'flag_not_comment')
+  assertError(t, await flag(author, post.id), 400, 'flag_own_post')
+  assertError(t, await flag(flaggers[0]!, 999_999), 404)
+})
+
+t.test('hide from the queue uses the flag reason, closes the flags and is audited', async (t) => {
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, author, thread.id, { body: 'Nonsense' })
+  await flag(flaggers[0]!, post.id, 'abusive')
+  await flag(flaggers[1]!, post.id, 'abusive')
+  const start = (await eventLog(app, thread.id)).length
+  const hidden = (await act(app, moderator, 'POST', `/api/v1/posts/${post.id}/flags/hide`)).json()
+  t.equal(hidden.hidden, true)
+  t.equal(hidden.hiddenReason, 'abusive')
+  t.same((await eventLog(app, thread.id, start)).map((e) => e.type), ['post.hidden'])
+  t.notOk((await queue()).some((i) => i.post.id === post.id), 'off the queue')
+  const row = await app.db.selectFrom('audit_log').selectAll().where('post_id', '=', post.id).orderBy('id', 'desc').executeTakeFirstOrThrow()
+  t.equal(row.action, 'flags.hide')
+  t.equal(row.actor_id, moderator.actor.id)
+  t.same(row.before, { hidden: false, reason: null })
+  t.same(row.after, { hidden: true, reason: 'abusive' })
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${post.id}/flags/hide`, headers: moderator.auth }), 404)
+  const french = await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-language': 'fr' } })
+  t.match(french.body, /Abusif/, 'readers of the French page read the reason in French')
+  t.notMatch(french.body, /abusive/, 'and not the English word')
+})
+
+t.test('dismissing brings back a comment hidden pending review', async (t) => {
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, author, thread.id, { body: 'The generator arrived' })
+  for (let i = 0; i < FLAGS_TO_HIDE; i++) await flag(flaggers[i]!, post.id)
+  const start = (await eventLog(app, thread.id)).length
+  const back = (await act(app, moderator, 'POST', `/api/v1/posts/${post.id}/flags/dismiss`)).json()
+  t.equal(back.hidden, false)
+  t.same((await eventLog(app, thread.id, start)).map((e) => e.type), ['post.restored'])
+  const row = await app.db.selectFrom('audit_log').selectAll().where('post_id', '=', post.id).orderBy('id', 'desc').executeTakeFirstOrThrow()
+  t.equal(row.action, 'flags.dismiss')
+  t.same(row.before, { hidden: true, reason: 'pending review' })
+  t.same(row.after, { hidden: false })
+  t.notOk((await queue()).some((i) => i.post.id === post.id))
+})
+
+t.test('the page: a flag control on comments, the queue with one-click actions', async (t) => {
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, author, thread.id, { body: 'Spam spam spam' })
+  const cookies = await signIn(app, flaggers[0]!)
+  const page = await app.inject({ url: `/t/${thread.id}`, cookies })
+  t.match(page.body, new RegExp(`action="/posts/${post.id}/flag"`), 'a flag form on the comment')
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!
+  const res = await app.inject({ method: 'POST', url: `/posts/${post.id}/flag`, cookies, payload: { _csrf: csrf, reason: 'spam' } })
+  t.equal(res.statusCode, 303)
+  const again = await app.inject({ method: 'POST', url: `/posts/${post.id}/flag`, cookies, payload: { _csrf: csrf, reason: 'spam' } })
+  t.equal(again.statusCode, 409)
+  t.match(again.body, /already flagged this comment/)
+
+  const modCookies = await signIn(app, moderator)
+  const queuePage = await app.inject({ url: '/mod/flags', cookies: modCookies })
+  t.equal(queuePage.statusCode, 200)
+  t.match(queuePage.body, /Spam spam spam/)
+  t.match(queuePage.body, new RegExp(`action="/mod/flags/${post.id}/hide"`))
+  const modCsrf = /name="_csrf" value="([^"]+)"/.exec(queuePage.body)![1]!
+  const hide = await app.inject({ method: 'POST', url: `/mod/flags/${post.id}/hide`, cookies: modCookies, payload: { _csrf: modCsrf } })
+  t.equal(hide.statusCode, 303)
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === post.id)!.hiddenReason, 'spam')
+
+  const customerQueue = await app.inject({ url: '/mod/flags', cookies })
+  t.equal(customerQueue.statusCode, 403, 'customers have no queue')
+})
+
+t.test('a pinned comment hidden by its flags is no longer the current state', async (t) => {
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, author, thread.id, { body: 'Pinned by mistake' })
+  await act(app, moderator, 'PUT', `/api/v1/threads/${thread.id}/pin`, { postId: post.id })
+  const start = (await eventLog(app, thread.id)).length
+  for (let i = 0; i < FLAGS_TO_HIDE; i++) await flag(flaggers[i]!, post.id)
+  t.equal((await app.inject({ url: `/api/v1/threads/${thread.id}` })).json().pinnedPostId, null)
+  t.same((await eventLog(app, thread.id, start)).map((e) => e.type), ['post.hidden', 'thread.updated'])
+  const pins = (await app.inject({ url: `/api/v1/threads/${thread.id}/pins` })).json().pins
+  t.type(pins[0].unpinnedAt, 'string', 'its pin is closed')
+})

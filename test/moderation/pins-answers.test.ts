@@ -1,0 +1,122 @@
+import t from 'tap'
+import type { ThreadEvent } from '../../src/live/events.ts'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { act, assertError, assertStatus, eventLog, openThread, readPosts, writePost } from '../helpers/api.ts'
+import { sectionById, signIn } from '../helpers/pages.ts'
+
+const published: ThreadEvent[] = []
+const { app, advance } = await buildTestApp(t, { onEvents: (events) => published.push(...events) })
+const tech = await makeUser(app, 'technician')
+const moderator = await makeUser(app, 'moderator')
+const customer = await makeUser(app, 'customer')
+
+t.test('pin history lists earlier pins, newest first', async (t) => {
+  const thread = await openThread(app, tech)
+  const first = await writePost(app, tech, thread.id, { body: 'State one: fire out.' })
+  const second = await writePost(app, tech, thread.id, { body: 'State two: power back.' })
+  await act(app, moderator, 'PUT', `/api/v1/threads/${thread.id}/pin`, { postId: first.id })
+  advance(60_000)
+  await act(app, moderator, 'PUT', `/api/v1/threads/${thread.id}/pin`, { postId: second.id })
+  const pins = (await app.inject({ url: `/api/v1/threads/${thread.id}/pins` })).json().pins
+  t.same(pins.map((p: { post: { id: number } }) => p.post.id), [second.id, first.id])
+  t.equal(pins[0].unpinnedAt, null, 'the current one is open')
+  t.type(pins[1].unpinnedAt, 'string', 'the earlier one is closed')
+  t.equal(pins[1].pinnedBy.name, moderator.actor.name)
+
+  const page = await app.inject({ url: `/t/${thread.id}` })
+  const history = sectionById(page.body, 'pin-history')
+  t.match(history, /<details/, 'earlier states are collapsed')
+  t.match(history, /State one: fire out/)
+  t.notMatch(history, /State two/, 'the current state is not in the history')
+  t.match((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, /États précédents/)
+
+  await act(app, moderator, 'DELETE', `/api/v1/threads/${thread.id}/pin`)
+  const after = (await app.inject({ url: `/api/v1/threads/${thread.id}/pins` })).json().pins
+  t.ok(after.every((p: { unpinnedAt: string | null }) => p.unpinnedAt !== null), 'unpinning closes the current pin')
+  const rows = await app.db.selectFrom('audit_log').select(['action', 'before', 'after']).where('thread_id', '=', thread.id).orderBy('id').execute()
+  t.same(rows.map((r) => r.action), ['thread.pin', 'thread.pin', 'thread.unpin'])
+  t.same(rows[1]!.before, { pinnedPostId: first.id })
+  t.same(rows[1]!.after, { pinnedPostId: second.id })
+})
+
+t.test('a summary is written and pinned at once', async (t) => {
+  const thread = await openThread(app, tech)
+  const start = (await eventLog(app, thread.id)).length
+  published.length = 0
+  const res = await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/summary`, headers: moderator.auth, payload: { body: 'Where we stand: all fine.' } })
+  assertStatus(t, res, 201)
+  const post = res.json()
+  t.equal(post.kind, 'update')
+  t.equal(post.author.id, moderator.actor.id)
+  const thread2 = (await app.inject({ url: `/api/v1/threads/${thread.id}` })).json()
+  t.equal(thread2.pinnedPostId, post.id)
+  const log = await eventLog(app, thread.id, start)
+  t.same(log.map((e) => e.type), ['post.created', 'thread.updated'])
+  t.equal(log[1]!.payload.pinnedPost.id, post.id)
+  t.same(published.filter((e) => e.threadId === thread.id).map((e) => e.type), ['post.created', 'thread.updated'], 'pushed live')
+  const audit = await app.db.selectFrom('audit_log').selectAll().where('thread_id', '=', thread.id).executeTakeFirstOrThrow()
+  t.same([audit.action, audit.before, audit.after], ['thread.pin', { pinnedPostId: null }, { pinnedPostId: post.id }])
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/summary`, headers: moderator.auth, payload: { body: ' ' } }), 400, 'empty_body')
+
+  const cookies = await signIn(app, moderator)
+  const page = await app.inject({ url: `/t/${thread.id}`, cookies })
+  const csrf = /action="\/t\/\d+\/summary"[\s\S]*?name="_csrf" value="([^"]+)"/.exec(page.body)![1]!
+  const form = await app.inject({ method: 'POST', url: `/t/${thread.id}/summary`, cookies, payload: { _csrf: csrf, body: 'Second summary' } })
+  t.equal(form.statusCode, 303)
+  const after = await app.inject({ url: `/t/${thread.id}` })
+  t.match(sectionById(after.body, 'current-state'), /Second summary/)
+  t.match(sectionById(after.body, 'pin-history'), /Where we stand/)
+})
+
+t.test('a question links to the update that answers it', async (t) => {
+  const thread = await openThread(app, tech)
+  const question = await writePost(app, customer, thread.id, { body: 'When is mail back?' })
+  const update = await writePost(app, tech, thread.id, { body: 'Mail is back.' })
+  t.equal(question.answeredBy, null)
+  const start = (await eventLog(app, thread.id)).length
+  const linked = (await act(app, moderator, 'PUT', `/api/v1/posts/${question.id}/answer`, { updateId: update.id })).json()
+  t.equal(linked.answeredBy, update.id)
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === question.id)!.answeredBy, update.id, 'in the API')
+  const log = await eventLog(app, thread.id, start)
+  t.same(log.map((e) => e.type), ['post.updated'])
+  t.equal(log[0]!.payload.post.answeredBy, update.id)
+
+  const page = await app.inject({ url: `/t/${thread.id}` })
+  t.match(sectionById(page.body, `p-${question.id}`), new RegExp(`href="/t/${thread.id}#p-${update.id}">Answered in update #${update.id}<`), 'on the page')
+  t.match((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, new RegExp(`Réponse dans le point de situation n° ${update.id}`))
+
+  const audit = await app.db.selectFrom('audit_log').selectAll().where('post_id', '=', question.id).executeTakeFirstOrThrow()
+  t.same([audit.action, audit.before, audit.after], ['post.answer', { answeredBy: null }, { answeredBy: update.id }])
+
+  assertError(t, await app.inject({ method: 'PUT', url: `/api/v1/posts/${update.id}/answer`, headers: moderator.auth, payload: { updateId: update.id } }), 400, 'not_a_question')
+  assertError(t, await app.inject({ method: 'PUT', url: `/api/v1/posts/${question.id}/answer`, headers: moderator.auth, payload: { updateId: question.id } }), 400, 'invalid_answer')
+
+  const unlinked = (await act(app, moderator, 'DELETE', `/api/v1/posts/${question.id}/answer`)).json()
+  t.equal(unlinked.answeredBy, null)
+  t.notMatch((await app.inject({ url: `/t/${thread.id}` })).body, /Answered in update/)
+
+  const cookies = await signIn(app, moderator)
+  const modPage = await app.inject({ url: `/t/${thread.id}`, cookies })
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(modPage.body)![1]!
+  const form = await app.inject({ method: 'POST', url: `/posts/${question.id}/answer`, cookies, payload: { _csrf: csrf, updateId: String(update.id) } })
+  t.equal(form.statusCode, 303, 'the form in the moderator tools of the comment links it too')
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === question.id)!.answeredBy, update.id)
+})
+
+t.test('the edit history of a post is a page for moderators, linked from edited posts', async (t) => {
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, customer, thread.id, { body: 'Frist version' })
+  await act(app, customer, 'PATCH', `/api/v1/posts/${post.id}`, { body: 'First version' })
+  const cookies = await signIn(app, moderator)
+  const page = await app.inject({ url: `/t/${thread.id}`, cookies })
+  t.match(page.body, new RegExp(`href="/posts/${post.id}/history"`), 'the link is on the edited post')
+  const history = await app.inject({ url: `/posts/${post.id}/history`, cookies })
+  t.equal(history.statusCode, 200)
+  t.match(history.body, /Frist version/)
+  t.match(history.body, /First version/)
+  t.match(history.body, new RegExp(customer.actor.name))
+
+  const customerCookies = await signIn(app, customer)
+  t.notMatch((await app.inject({ url: `/t/${thread.id}`, cookies: customerCookies })).body, /\/history"/, 'not offered to customers')
+  t.equal((await app.inject({ url: `/posts/${post.id}/history`, cookies: customerCookies })).statusCode, 403)
+})

@@ -1,0 +1,73 @@
+import t from 'tap'
+import type { DutyNow } from '../../src/domain/duty.ts'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { assertError, openThread } from '../helpers/api.ts'
+import { sectionById, signIn, submitForm } from '../helpers/pages.ts'
+
+const { app } = await buildTestApp(t)
+const dayTech = await makeUser(app, 'technician', { name: 'Dana Day', shift: 'day' })
+const nightTech = await makeUser(app, 'technician', { name: 'Nils Night', shift: 'night' })
+const moderator = await makeUser(app, 'moderator', { name: 'Mona Mod' })
+const customer = await makeUser(app, 'customer')
+const thread = await openThread(app, dayTech, { title: 'Storage array degraded' })
+
+const duty = async (): Promise<DutyNow> => (await app.inject({ url: '/api/v1/duty' })).json()
+const checkIn = (auth: Record<string, string>, payload?: Record<string, unknown>) =>
+  app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: auth, ...(payload !== undefined && { payload }) })
+
+t.test('only staff check in and out', async (t) => {
+  assertError(t, await app.inject({ method: 'POST', url: '/api/v1/duty/check-in' }), 401, 'unauthorized')
+  assertError(t, await checkIn(customer.auth), 403, 'staff_only')
+  assertError(t, await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: customer.auth }), 403, 'staff_only')
+  t.same(await duty(), { onDuty: [], lead: null }, 'nobody is on duty')
+})
+
+t.test('the first one in leads; a technician may take the lead; a leaving lead hands it on', async (t) => {
+  const first = await checkIn(dayTech.auth)
+  t.equal(first.statusCode, 200)
+  t.match(first.json().lead, { name: 'Dana Day', shift: 'day', lead: true }, 'the first one in leads')
+  t.equal((await checkIn(moderator.auth)).json().lead.name, 'Dana Day', 'the next one does not')
+  t.equal((await checkIn(moderator.auth)).json().onDuty.length, 2, 'checking in twice is one duty')
+
+  const taken = (await checkIn(nightTech.auth, { lead: true })).json()
+  t.equal(taken.lead.name, 'Nils Night', 'asking to lead takes the lead')
+  t.same(taken.onDuty.map((p: { name: string, lead: boolean }) => [p.name, p.lead]), [['Nils Night', true], ['Dana Day', false], ['Mona Mod', false]])
+
+  const out = await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: nightTech.auth })
+  t.equal(out.statusCode, 200)
+  t.equal(out.json().lead.name, 'Dana Day', 'the lead goes to whoever has been on duty longest')
+  t.same((await duty()).onDuty.map((p) => p.name), ['Dana Day', 'Mona Mod'])
+})
+
+t.test('the thread page and the incident list show who is on duty and the lead', async (t) => {
+  const page = (await app.inject({ url: `/t/${thread.id}` })).body
+  const box = sectionById(page, 'duty')
+  t.match(box, /Shift lead: Dana Day/)
+  t.match(box, /Mona Mod/)
+  t.notMatch(box, /action="\/duty\//, 'no duty buttons for readers')
+  t.match(sectionById((await app.inject({ url: '/' })).body, 'duty'), /Shift lead: Dana Day/, 'the incident list too')
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, 'duty'), /Chef d’équipe : Dana Day/, 'in French')
+  t.notMatch(sectionById((await app.inject({ url: '/', cookies: await signIn(app, customer) })).body, 'duty'), /action="\/duty\//, 'nor for customers')
+})
+
+t.test('staff check in and out from the page', async (t) => {
+  const cookies = await signIn(app, nightTech)
+  const page = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  t.match(sectionById(page, 'duty'), /action="\/duty\/check-in"/)
+  const inForm = await submitForm(app, cookies, `/t/${thread.id}`, '/duty/check-in', { next: `/t/${thread.id}`, lead: 'on' })
+  t.equal(inForm.statusCode, 303)
+  t.equal(inForm.headers.location, `/t/${thread.id}`)
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, 'duty'), /Shift lead: Nils Night/)
+
+  const evil = await submitForm(app, cookies, '/', '/duty/check-in', { next: '//evil.example.org/' })
+  t.equal(evil.headers.location, '/', 'the way back stays on the site')
+
+  const mine = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  t.match(sectionById(mine, 'duty'), new RegExp(`name="next" value="/t/${thread.id}/handover"`), 'checking out offers the handover form')
+  const outForm = await submitForm(app, cookies, `/t/${thread.id}`, '/duty/check-out', { next: `/t/${thread.id}/handover` })
+  t.equal(outForm.headers.location, `/t/${thread.id}/handover`)
+  t.notOk((await duty()).onDuty.some((p) => p.name === 'Nils Night'), 'checked out')
+  const refused = await submitForm(app, await signIn(app, customer), '/', '/duty/check-in', { next: '/' })
+  t.equal(refused.statusCode, 403, 'a customer cannot check in from a page either')
+  t.match(refused.body, /Only technicians, moderators and admins may do this\./)
+})

@@ -1,0 +1,77 @@
+import t from 'tap'
+import type { Post } from '../../src/domain/views.ts'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { assertError, openThread, writePost } from '../helpers/api.ts'
+import { sectionById, signIn, submitForm } from '../helpers/pages.ts'
+
+// 21:50 UTC is 22:50 in Paris: the evening shift, the night one starts at 23:00.
+let clock = Date.parse('2026-01-15T21:50:00Z')
+const { app } = await buildTestApp(t, { now: () => new Date(clock), env: { TZ_DISPLAY: 'Europe/Paris' } })
+const evening = await makeUser(app, 'technician', { name: 'Eve Evening', shift: 'evening' })
+const night = await makeUser(app, 'technician', { name: 'Nico Night', shift: 'night' })
+const moderator = await makeUser(app, 'moderator')
+const customer = await makeUser(app, 'customer')
+const thread = await openThread(app, evening, { title: 'Core router down' })
+
+t.test('a handover carries the outgoing and the incoming shift', async (t) => {
+  const post = await writePost(app, evening, thread.id, { body: 'All yours.', kind: 'handover' })
+  t.equal(post.kind, 'handover')
+  t.equal(post.shift, 'evening', "the author's shift goes out")
+  t.equal(post.handoverTo, 'night', 'the next one in the schedule comes in')
+  t.equal((await writePost(app, evening, thread.id, { body: 'An update' })).handoverTo, null, 'an update hands nothing over')
+  const byModerator = await writePost(app, moderator, thread.id, { body: 'Handing over', kind: 'handover' })
+  t.same([byModerator.shift, byModerator.handoverTo], ['evening', 'night'], "a moderator's by the shift on duty")
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: customer.auth, payload: { body: 'x', kind: 'handover' } }), 403, 'staff_only')
+})
+
+t.test('the handover call composes the three notes under headings in the poster\'s language', async (t) => {
+  const res = await app.inject({
+    method: 'POST',
+    url: `/api/v1/threads/${thread.id}/handover`,
+    headers: { ...night.auth, 'accept-language': 'fr' },
+    payload: { done: 'Carte de ligne remplacée.', pending: 'Tests de charge.', next: 'Rouvrir le trafic.' }
+  })
+  t.equal(res.statusCode, 201, res.body)
+  const post = res.json() as Post
+  t.equal(post.body, '### Fait\n\nCarte de ligne remplacée.\n\n### En cours\n\nTests de charge.\n\n### Prochaines étapes\n\nRouvrir le trafic.')
+  t.same([post.shift, post.handoverTo], ['night', 'day'])
+  const english = await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/handover`, headers: evening.auth, payload: { pending: 'Power supply.' } })
+  t.equal(english.json().body, '### Pending\n\nPower supply.', 'empty notes are left out')
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/handover`, headers: evening.auth, payload: { done: ' ' } }), 400, 'empty_handover')
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/handover`, headers: customer.auth, payload: { done: 'x' } }), 403, 'staff_only')
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/handover`, payload: { done: 'x' } }), 401, 'unauthorized')
+})
+
+t.test('the handover form posts it, and the page marks the shift boundary', async (t) => {
+  const customerCookies = await signIn(app, customer)
+  t.equal((await app.inject({ url: `/t/${thread.id}/handover`, cookies: customerCookies })).statusCode, 403, 'no form for customers')
+
+  // The night lead checks in before the handover.
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: night.auth, payload: { lead: true } })).statusCode, 200)
+  clock = Date.parse('2026-01-15T22:00:00Z')
+  const cookies = await signIn(app, evening)
+  const form = await app.inject({ url: `/t/${thread.id}/handover`, cookies })
+  t.equal(form.statusCode, 200)
+  t.match(form.body, /closes your shift \(Evening shift\) and opens the next one \(Night shift\)/)
+  for (const name of ['done', 'pending', 'nextSteps']) t.match(form.body, new RegExp(`name="${name}"`), `a ${name} field`)
+
+  const empty = await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, { done: '', pending: '', nextSteps: '', next: '30' })
+  t.equal(empty.statusCode, 400)
+  t.match(empty.body, /Say at least what was done/)
+
+  const sent = await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, {
+    done: 'Rebooted the core.', pending: 'Fibre repair.', nextSteps: 'Call the carrier at 06:00.', next: '60'
+  })
+  t.equal(sent.statusCode, 303, sent.body)
+  const id = /#p-(\d+)$/.exec(String(sent.headers.location))![1]
+  const page = (await app.inject({ url: `/t/${thread.id}` })).body
+  const post = sectionById(page, `p-${id}`)
+  t.match(post, /<h3>Done<\/h3>\s*<p>Rebooted the core\.<\/p>/)
+  t.match(post, /<p class="shift-boundary[^"]*">Night shift, led by Nico Night, took over at <time[^>]*>23:00<\/time><\/p>/, 'the boundary names the incoming lead')
+  t.match(post, /Next update by/, 'the handover promised the next update')
+  const french = sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, `p-${id}`)
+  t.match(french, /Équipe de nuit, dirigée par Nico Night, a pris le relais à <time[^>]*>23:00<\/time>/)
+
+  const toDay = (await app.inject({ url: `/api/v1/threads/${thread.id}/posts?kind=update` })).json().posts.find((p: Post) => p.handoverTo === 'day')
+  t.match(sectionById(page, `p-${toDay.id}`), /<p class="shift-boundary[^"]*">Day shift took over at <time[^>]*>22:50<\/time><\/p>/, 'without a lead of the incoming shift, without a name')
+})

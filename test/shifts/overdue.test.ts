@@ -1,0 +1,81 @@
+import { type ParsedMail, simpleParser } from 'mailparser'
+import { SMTPServer } from 'smtp-server'
+import t from 'tap'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { inFuture, openThread, writePost } from '../helpers/api.ts'
+import { sectionById, signIn } from '../helpers/pages.ts'
+
+// A real SMTP server on a free port of this machine, keeping every message it receives.
+const received: ParsedMail[] = []
+const smtp = new SMTPServer({
+  authOptional: true,
+  disabledCommands: ['STARTTLS', 'AUTH'],
+  onData (stream, _session, callback) {
+    simpleParser(stream).then((mail) => { received.push(mail); callback() }, callback)
+  }
+})
+await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve))
+t.teardown(() => new Promise<void>((resolve) => smtp.close(() => resolve())))
+const port = (smtp.server.address() as { port: number }).port
+
+const { app, advance } = await buildTestApp(t, { env: { SMTP_URL: `smtp://127.0.0.1:${port}`, TZ_DISPLAY: 'Europe/Paris' } })
+const technician = await makeUser(app, 'technician', { name: 'Tom Tech', email: 'tom@example.org' })
+const french = await makeUser(app, 'technician', { name: 'Françoise', email: 'francoise@example.org', shift: 'night' })
+await app.db.updateTable('users').set({ locale: 'fr' }).where('id', '=', french.actor.id).execute()
+const offDuty = await makeUser(app, 'moderator', { email: 'off@example.org' })
+const customer = await makeUser(app, 'customer')
+
+const thread = await openThread(app, technician, { title: 'Mail relay down' })
+await writePost(app, technician, thread.id, { body: 'Restarting the relay.', nextUpdateAt: inFuture(15 * 60_000, app.deps.now().getTime()) })
+
+t.test('before the promised time, nothing is overdue', async (t) => {
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, 'next-update'), /Next update due by .*\(in 15 min\)/)
+  t.notMatch((await app.inject({ url: '/', cookies: await signIn(app, technician) })).body, /id="staff-alerts"/, 'no banner for staff')
+  t.equal(await app.checkOverdue(), 0, 'no alert')
+})
+
+t.test('once the promised time passes, the page says so, and staff see a banner everywhere', async (t) => {
+  advance(20 * 60_000)
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, 'next-update'), /Update overdue by 5 min/)
+  const staffCookies = await signIn(app, offDuty)
+  for (const path of ['/', `/t/${thread.id}`, `/t/${thread.id}/timeline`]) {
+    const banner = sectionById((await app.inject({ url: path, cookies: staffCookies })).body, 'staff-alerts')
+    t.match(banner, /Overdue updates/, `a banner on ${path}`)
+    t.match(banner, new RegExp(`href="/t/${thread.id}">Mail relay down: update overdue by 5 min`))
+  }
+  t.match(sectionById((await app.inject({ url: '/?lang=fr', cookies: staffCookies })).body, 'staff-alerts'), /Points en retard/)
+  t.notMatch((await app.inject({ url: '/', cookies: await signIn(app, customer) })).body, /staff-alerts/, 'not for customers')
+  t.notMatch((await app.inject({ url: '/' })).body, /staff-alerts/, 'nor for readers')
+})
+
+t.test('the on-duty staff get one e-mail per promise, in their language', async (t) => {
+  for (const user of [technician, french]) {
+    t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: user.auth })).statusCode, 200)
+  }
+  t.equal(await app.checkOverdue(), 2, 'one e-mail to each of the two on duty')
+  t.equal(await app.checkOverdue(), 0, 'and no second one for the same promise')
+  t.equal(received.length, 2)
+  const byRecipient = new Map(received.map((mail) => [mail.to && !Array.isArray(mail.to) ? mail.to.text : '', mail]))
+  t.same([...byRecipient.keys()].sort(), ['francoise@example.org', 'tom@example.org'], 'not to staff off duty')
+  const english = byRecipient.get('tom@example.org')!
+  t.equal(english.subject, 'Update overdue: Mail relay down')
+  t.match(english.text, /was promised for \d\d:\d\d and is overdue by 5 min/)
+  t.match(english.text, new RegExp(`http://127\\.0\\.0\\.1:3000/t/${thread.id}`))
+  const inFrench = byRecipient.get('francoise@example.org')!
+  t.equal(inFrench.subject, 'Point en retard : Mail relay down')
+  t.match(inFrench.text, /Le prochain point de « Mail relay down » était promis pour \d\d:\d\d et a 5 min de retard\./)
+})
+
+t.test('a new promise that passes alerts again; with nobody on duty, every staff member', async (t) => {
+  await writePost(app, technician, thread.id, { body: 'Still on it.', nextUpdateAt: inFuture(10 * 60_000, app.deps.now().getTime()) })
+  for (const user of [technician, french]) await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: user.auth })
+  t.equal(await app.checkOverdue(), 0, 'not before the time')
+  advance(11 * 60_000)
+  received.length = 0
+  t.equal(await app.checkOverdue(), 3, 'the three staff members')
+  t.same(received.map((mail) => (mail.to as { text: string }).text).sort(), ['francoise@example.org', 'off@example.org', 'tom@example.org'])
+  t.equal(await app.checkOverdue(), 0)
+
+  await writePost(app, technician, thread.id, { body: 'Fixed.', status: 'resolved' })
+  t.notMatch((await app.inject({ url: '/', cookies: await signIn(app, technician) })).body, /id="staff-alerts"/, 'a resolved incident is overdue no more')
+})
