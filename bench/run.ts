@@ -3,7 +3,8 @@
 // (server on core 0, load on core 1, baseline measured alongside).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { connectDatabase } from '../src/db/connect.ts'
@@ -18,6 +19,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const PER_CLIENT = 9_000
 const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`)
+/** `pages`, `live`, or unset for both; the figures not measured are kept from the previous results. */
+const ONLY = process.env.BENCH_ONLY
+const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 5)
+const PAGE_ROUNDS = Number(process.env.BENCH_PAGE_ROUNDS ?? 3)
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -31,13 +36,15 @@ function node (core: number, script: string, env: Record<string, string> = {}, f
 
 function nextMessage<T> (child: ChildProcess, kind: string): Promise<T> {
   return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`process exited (${code}) before "${kind}"`))
     const onMessage = (message: { kind: string }) => {
       if (message.kind !== kind) return
       child.off('message', onMessage)
+      child.off('exit', onExit)
       resolve(message as T)
     }
     child.on('message', onMessage)
-    child.once('exit', (code) => reject(new Error(`process exited (${code}) before "${kind}"`)))
+    child.once('exit', onExit)
   })
 }
 
@@ -159,6 +166,213 @@ async function heldSocketsMemory (start: () => Promise<ChildProcess>, url: strin
   return { opened: held.opened, failed: held.failed, rssBeforeKiB, rssAfterKiB, perSocketKiB: (rssAfterKiB - rssBeforeKiB) / Math.max(1, held.opened) }
 }
 
+
+interface Load { rps: number, p50: number, p99: number, non2xx: number, errors: number, bytesPerRequest: number }
+interface LoadFigure { rps: number, p50: number, p99: number, min: number, max: number, non2xx: number, bytesPerRequest: number, rounds: number }
+
+const READER = { 'accept-encoding': 'br, gzip', connection: 'keep-alive' }
+
+/** One autocannon run from the load process on core 1. */
+interface Shape { connections: number, pipelining: number }
+const READERS: Shape = { connections: 100, pipelining: 10 }
+
+async function loadOnce (loader: ChildProcess, url: string, headers: Record<string, string>, seconds = LOAD_SECONDS, shape = READERS): Promise<Load> {
+  const result = nextMessage<Load & { error?: string }>(loader, 'result')
+  loader.send({ kind: 'run', url, headers, seconds, ...shape })
+  const answer = await result
+  if (answer.error !== undefined) throw new Error(answer.error)
+  return answer
+}
+
+/** A warm-up, then PAGE_ROUNDS measured runs (a run while both cores were busy with something else is thrown away); medians. */
+async function measureLoad (loader: ChildProcess, url: string, headers: Record<string, string>, during?: () => () => Promise<unknown>, shape = READERS): Promise<LoadFigure> {
+  await loadOnce(loader, url, headers, 2, shape)
+  const runs: Load[] = []
+  for (let i = 0; i < PAGE_ROUNDS; i++) {
+    const before = cpuBusy()
+    const stop = during?.()
+    const run = await loadOnce(loader, url, headers, LOAD_SECONDS, shape)
+    await stop?.()
+    const after = cpuBusy()
+    const busyCores = 2 * (after.busy - before.busy) / Math.max(1, after.total - before.total)
+    if (busyCores < 1.97 || runs.length === 0) runs.push(run)
+  }
+  const rps = runs.map((r) => r.rps)
+  return {
+    rps: median(rps),
+    min: Math.min(...rps),
+    max: Math.max(...rps),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    non2xx: Math.max(...runs.map((r) => r.non2xx)),
+    bytesPerRequest: median(runs.map((r) => r.bytesPerRequest)),
+    rounds: runs.length
+  }
+}
+
+/** Sends `perSecond` requests a second, spread over the local addresses, until stopped; counts the answers. */
+function flood (perSecond: number, send: (localAddress: string) => Promise<number>): () => Promise<Record<string, number>> {
+  const statuses: Record<string, number> = {}
+  const pending = new Set<Promise<unknown>>()
+  let n = 0
+  const timer = setInterval(() => {
+    for (let i = 0; i < perSecond / 100; i++) {
+      const request = send(ADDRESSES[n++ % ADDRESSES.length]!).then((status) => { statuses[status] = (statuses[status] ?? 0) + 1 }, () => { statuses.error = (statuses.error ?? 0) + 1 })
+      pending.add(request)
+      void request.finally(() => pending.delete(request))
+    }
+  }, 10)
+  return async () => {
+    clearInterval(timer)
+    await Promise.all(pending)
+    return statuses
+  }
+}
+
+function httpRequest (options: http.RequestOptions, body?: string): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: '127.0.0.1', agent: false, ...options }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+    })
+    request.on('error', reject)
+    request.end(body)
+  })
+}
+
+const stopChild = (child: ChildProcess) => new Promise<void>((resolve) => {
+  if (child.exitCode !== null) return resolve()
+  child.once('exit', () => resolve())
+  child.kill('SIGTERM')
+})
+
+/** The page figures: Sitrep's thread page and its neighbours, each as a ratio to hello-world in the same run. */
+async function runPages (databaseUrl: string, token: string, children: ChildProcess[]) {
+  const loader = node(1, 'bench/load.ts')
+  children.push(loader)
+  const hello = async () => {
+    const server = node(0, 'bench/hello.ts', { PORT: '3902' })
+    children.push(server)
+    await waitForHttp('http://127.0.0.1:3902/')
+    console.log('hello-world...')
+    const figure = await measureLoad(loader, 'http://127.0.0.1:3902/', READER)
+    await stopChild(server)
+    return figure
+  }
+  const helloBefore = await hello()
+
+  const sitrep = async (port: number, env: Record<string, string>) => {
+    const server = node(0, 'src/server.ts', {
+      PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn',
+      SESSION_SECRET: 'bench-session-secret-that-is-long-enough', ...env
+    })
+    children.push(server)
+    await waitForHttp(`http://127.0.0.1:${port}/readyz`)
+    return server
+  }
+  const server = await sitrep(3900, {})
+  const base = 'http://127.0.0.1:3900'
+  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+  const thread = await (await fetch(`${base}/api/v1/threads`, { method: 'POST', headers: auth, body: JSON.stringify({ title: 'Datacenter DC-2 fire', body: 'Fire alarm in room 3; power cut.' }) })).json() as { id: number }
+  const text = 'Generators are running and the cooling is back in room 3; the next racks come up in order. '.repeat(3)
+  let posted = 0
+  const post = async () => {
+    const started = performance.now()
+    const res = await fetch(`${base}/api/v1/threads/${thread.id}/posts`, { method: 'POST', headers: auth, body: JSON.stringify({ body: `${text} #${++posted}` }) })
+    if (res.status !== 201) throw new Error(`posting answered ${res.status}`)
+    await res.arrayBuffer()
+    return performance.now() - started
+  }
+  for (let i = 1; i < 200; i++) await post()
+  const page = `${base}/t/${thread.id}`
+  const first = await fetch(page, { headers: { 'accept-encoding': 'identity' } })
+  const htmlBytes = (await first.text()).length
+  const etag = first.headers.get('etag') ?? ''
+
+  console.log('sitrep: cached thread page (200 posts)...')
+  const cached = await measureLoad(loader, page, READER)
+  console.log('sitrep: 304 revalidation...')
+  const revalidation = await measureLoad(loader, page, { ...READER, 'if-none-match': etag })
+
+  console.log('sitrep: technician posts while readers saturate the cached page...')
+  const postLatencies: number[] = []
+  const posting = () => {
+    let running = true
+    const loop = (async () => {
+      await sleep(500)
+      while (running) {
+        postLatencies.push(await post())
+        await sleep(100)
+      }
+    })()
+    return async () => { running = false; await loop }
+  }
+  const cachedWhilePosting = await measureLoad(loader, page, READER, posting)
+  postLatencies.sort((a, b) => a - b)
+
+  console.log('sitrep: a login flood of 200 attempts/s beside readers...')
+  let loginStatuses: Record<string, number> = {}
+  const loginFlood = () => {
+    const stop = flood(200, async (localAddress) => (await httpRequest({
+      port: 3900, method: 'POST', path: '/api/v1/tokens', localAddress, headers: { 'content-type': 'application/json' }
+    }, JSON.stringify({ email: 'bench@example.org', password: 'not the password' }))).status)
+    return async () => { loginStatuses = await stop() }
+  }
+  const cachedDuringFlood = await measureLoad(loader, page, READER, loginFlood)
+  await stopChild(server)
+
+  const uncachedServer = await sitrep(3903, { PAGE_CACHE: 'off' })
+  console.log('sitrep: the same page with the cache off...')
+  // A thousand renders in flight at once only queue for the database pool until they time out
+  // (nothing answered within the run): ten readers one request at a time measure what a render costs.
+  const uncached = await measureLoad(loader, `http://127.0.0.1:3903/t/${thread.id}`, READER, undefined, { connections: 10, pipelining: 1 })
+  await stopChild(uncachedServer)
+
+  const helloAfter = await hello()
+  await stopChild(loader)
+  // The better of the two: a baseline slowed by a neighbour would flatter every ratio.
+  const helloRps = Math.max(helloBefore.rps, helloAfter.rps)
+  return {
+    method: 'autocannon, 100 connections, pipelining 10, Accept-Encoding: br, gzip, keep-alive; server on core 0, autocannon on core 1',
+    htmlBytes,
+    hello: { before: helloBefore, after: helloAfter, rps: helloRps },
+    cachedPage: { ...cached, ratio: cached.rps / helloRps, target: '>= 0.7 x hello-world' },
+    revalidation: { ...revalidation, ratio: revalidation.rps / helloRps, target: '>= 1.0 x hello-world' },
+    uncachedPage: { ...uncached, load: '10 connections, no pipelining', ratio: uncached.rps / helloRps, target: '>= 0.15 x hello-world' },
+    postWhileReading: {
+      posts: postLatencies.length,
+      p50: percentile(postLatencies, 50),
+      p99: percentile(postLatencies, 99),
+      max: postLatencies.at(-1) ?? NaN,
+      readers: cachedWhilePosting,
+      target: 'p99 <= 100 ms'
+    },
+    loginFlood: {
+      attemptsPerSecond: 200,
+      answers: loginStatuses,
+      readers: cachedDuringFlood,
+      readersWithout: cached,
+      p99Ratio: cachedDuringFlood.p99 / cached.p99,
+      target: "readers' p99 within 1.2 x without"
+    }
+  }
+}
+
+type PageFigures = Awaited<ReturnType<typeof runPages>>
+
+function printPages (pages: PageFigures): void {
+  const row = (figure: string, target: string, measured: string, ratio: string) => console.log(`${figure.padEnd(44)} ${target.padEnd(16)} ${measured.padEnd(40)} ${ratio}`)
+  const rps = (f: LoadFigure) => `${f.rps.toFixed(0)} req/s (${f.min.toFixed(0)}-${f.max.toFixed(0)}), p99 ${f.p99} ms`
+  row('hello-world (before, after)', '-', `${pages.hello.before.rps.toFixed(0)}, ${pages.hello.after.rps.toFixed(0)} req/s`, `baseline ${pages.hello.rps.toFixed(0)}`)
+  row(`cached thread page, 200 posts (${Math.round(pages.htmlBytes / 1024)} KB)`, '>= 0.7 x', rps(pages.cachedPage), `${pages.cachedPage.ratio.toFixed(2)} x, ${Math.round(pages.cachedPage.bytesPerRequest)} B/answer`)
+  row('304 revalidation', '>= 1.0 x', rps(pages.revalidation), `${pages.revalidation.ratio.toFixed(2)} x`)
+  row('same page, cache off (10 conn., no pipelining)', '>= 0.15 x', rps(pages.uncachedPage), `${pages.uncachedPage.ratio.toFixed(2)} x, ${pages.uncachedPage.non2xx} not 2xx/304`)
+  row('technician POST while readers saturate', 'p99 <= 100 ms', `p50 ${pages.postWhileReading.p50.toFixed(1)} p99 ${pages.postWhileReading.p99.toFixed(1)} max ${pages.postWhileReading.max.toFixed(1)} ms`, `${pages.postWhileReading.posts} posts`)
+  row('readers during a login flood, 200/s', 'p99 <= 1.2 x', `p99 ${pages.loginFlood.readers.p99} ms (without ${pages.loginFlood.readersWithout.p99})`, `${pages.loginFlood.p99Ratio.toFixed(2)} x, answers ${JSON.stringify(pages.loginFlood.answers)}`)
+}
+
 async function main (): Promise<void> {
   const dbName = `sitrep_bench_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ connectionString: SERVER_URL })
@@ -175,73 +389,22 @@ async function main (): Promise<void> {
     const token = await createApiToken(database.db, tech.id)
     await database.close()
 
-    // The floor: bare ws, same clients, same machine, same run.
-    const floor = node(0, 'bench/ws-floor.ts', { PORT: '3901' })
-    children.push(floor)
-    await waitForHttp('http://127.0.0.1:3901/')
-    console.log(`floor: bare ws broadcast of 1 KB to ${SOCKETS} sockets...`)
-    const floorFigures = await measureFanOut('ws://127.0.0.1:3901/', '', async () => { await fetch('http://127.0.0.1:3901/', { method: 'POST' }) })
-    floor.kill()
-    const floorMemory = await heldSocketsMemory(async () => {
-      const fresh = node(0, 'bench/ws-floor.ts', { PORT: '3901' }, GC_FLAGS)
-      children.push(fresh)
-      await waitForHttp('http://127.0.0.1:3901/')
-      return fresh
-    }, 'ws://127.0.0.1:3901/')
-
-    const startServer = async () => {
-      const server = node(0, 'src/server.ts', {
-        PORT: '3900', HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn',
-        SESSION_SECRET: randomBytes(32).toString('hex'), LIVE_SOCKETS_PER_IP: '100000'
-      }, GC_FLAGS)
-      children.push(server)
-      await waitForHttp('http://127.0.0.1:3900/readyz')
-      return server
-    }
-    const stopServer = (server: ChildProcess) => new Promise<void>((resolve) => {
-      server.once('exit', () => resolve())
-      server.kill('SIGTERM')
-    })
-    const server = await startServer()
-    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
-    const thread = await (await fetch('http://127.0.0.1:3900/api/v1/threads', { method: 'POST', headers: auth, body: JSON.stringify({ title: 'Bench incident', body: 'Start.' }) })).json() as { id: number }
-    const live = `ws://127.0.0.1:3900/api/v1/threads/${thread.id}/live`
-    const body = 'Generators are running and the cooling is back in room 3. '.repeat(7)
-    let posted = 0
-    const post = async () => {
-      const res = await fetch(`http://127.0.0.1:3900/api/v1/threads/${thread.id}/posts`, { method: 'POST', headers: auth, body: JSON.stringify({ body: `${body} #${++posted}` }) })
-      if (res.status !== 201) throw new Error(`posting answered ${res.status}`)
-    }
-    console.log(`sitrep: one update to ${SOCKETS} sockets...`)
-    const sitrepFigures = await measureFanOut(live, '"post.created"', post)
-
-    await stopServer(server)
-    console.log(`sitrep: memory with ${HELD} idle sockets...`)
-    const memory = await heldSocketsMemory(startServer, live)
-    const held = memory
-    const perSocketKiB = memory.perSocketKiB
+    const resultsFile = new URL('results/latest.json', import.meta.url)
+    const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown> : {}
+    const pages = ONLY === 'live' ? undefined : await runPages(databaseUrl, token, children)
+    const live = ONLY === 'pages' ? undefined : await runLive(databaseUrl, token, children)
     const results = {
+      ...previous,
       date: new Date().toISOString(),
       machine: { cores: 2, note: 'server on core 0, load generators on core 1; PostgreSQL shares the machine' },
-      fanOut: {
-        floor: floorFigures,
-        sitrep: sitrepFigures,
-        p99Ratio: sitrepFigures.p99 / floorFigures.p99,
-        target: 'sitrep p99 <= 1.25 x floor p99 at 10,000 sockets'
-      },
-      heldSockets: { sitrep: memory, floor: floorMemory, target: '18,000 sockets at <= 8 KB each' }
+      ...(pages !== undefined && { pages }),
+      ...(live !== undefined && { fanOut: live.fanOut, heldSockets: live.heldSockets })
     }
     mkdirSync(new URL('results/', import.meta.url), { recursive: true })
-    writeFileSync(new URL('results/latest.json', import.meta.url), JSON.stringify(results, null, 2) + '\n')
-
-    const row = (figure: string, target: string, measured: string, ratio: string) => console.log(`${figure.padEnd(40)} ${target.padEnd(16)} ${measured.padEnd(34)} ${ratio}`)
+    writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n')
     console.log('')
-    row('figure', 'target', 'measured', 'ratio')
-    row(`bare ws floor, ${floorFigures.sockets} sockets`, '-', `p50 ${floorFigures.p50.toFixed(0)} p99 ${floorFigures.p99.toFixed(0)} max ${floorFigures.max.toFixed(0)} ms`, `delivered ${floorFigures.delivered}`)
-    row(`live update, ${sitrepFigures.sockets} sockets`, '<= 1.25 x floor', `p50 ${sitrepFigures.p50.toFixed(0)} p99 ${sitrepFigures.p99.toFixed(0)} max ${sitrepFigures.max.toFixed(0)} ms`, `${results.fanOut.p99Ratio.toFixed(2)} x floor p99, delivered ${sitrepFigures.delivered}`)
-    row(`idle sockets held`, `${HELD}`, `${held.opened} open, ${held.failed} failed`, '')
-    row('memory per idle socket, bare ws', '-', `${floorMemory.perSocketKiB.toFixed(2)} KiB`, `${floorMemory.opened} sockets`)
-    row('memory per idle socket', '<= 8 KB', `${perSocketKiB.toFixed(2)} KiB`, `${(perSocketKiB / 8).toFixed(2)} x target, ${(perSocketKiB / floorMemory.perSocketKiB).toFixed(2)} x bare ws`)
+    if (pages !== undefined) printPages(pages)
+    if (live !== undefined) live.print()
     console.log('\nwritten to bench/results/latest.json')
   } finally {
     for (const child of children) child.kill()
@@ -249,6 +412,67 @@ async function main (): Promise<void> {
     await admin.query(`drop database if exists ${dbName} with (force)`).catch(() => {})
     await admin.end()
   }
+}
+
+/** The live figures: fan-out to SOCKETS sockets beside the bare ws floor, and memory per idle socket. */
+async function runLive (databaseUrl: string, token: string, children: ChildProcess[]) {
+  // The floor: bare ws, same clients, same machine, same run.
+  const floor = node(0, 'bench/ws-floor.ts', { PORT: '3901' })
+  children.push(floor)
+  await waitForHttp('http://127.0.0.1:3901/')
+  console.log(`floor: bare ws broadcast of 1 KB to ${SOCKETS} sockets...`)
+  const floorFigures = await measureFanOut('ws://127.0.0.1:3901/', '', async () => { await fetch('http://127.0.0.1:3901/', { method: 'POST' }) })
+  floor.kill()
+  const floorMemory = await heldSocketsMemory(async () => {
+    const fresh = node(0, 'bench/ws-floor.ts', { PORT: '3901' }, GC_FLAGS)
+    children.push(fresh)
+    await waitForHttp('http://127.0.0.1:3901/')
+    return fresh
+  }, 'ws://127.0.0.1:3901/')
+
+  const startServer = async () => {
+    const server = node(0, 'src/server.ts', {
+      PORT: '3900', HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn',
+      SESSION_SECRET: randomBytes(32).toString('hex'), LIVE_SOCKETS_PER_IP: '100000'
+    }, GC_FLAGS)
+    children.push(server)
+    await waitForHttp('http://127.0.0.1:3900/readyz')
+    return server
+  }
+  const server = await startServer()
+  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+  const thread = await (await fetch('http://127.0.0.1:3900/api/v1/threads', { method: 'POST', headers: auth, body: JSON.stringify({ title: 'Bench incident', body: 'Start.' }) })).json() as { id: number }
+  const live = `ws://127.0.0.1:3900/api/v1/threads/${thread.id}/live`
+  const body = 'Generators are running and the cooling is back in room 3. '.repeat(7)
+  let posted = 0
+  const post = async () => {
+    const res = await fetch(`http://127.0.0.1:3900/api/v1/threads/${thread.id}/posts`, { method: 'POST', headers: auth, body: JSON.stringify({ body: `${body} #${++posted}` }) })
+    if (res.status !== 201) throw new Error(`posting answered ${res.status}`)
+  }
+  console.log(`sitrep: one update to ${SOCKETS} sockets...`)
+  const sitrepFigures = await measureFanOut(live, '"post.created"', post)
+
+  await stopChild(server)
+  console.log(`sitrep: memory with ${HELD} idle sockets...`)
+  const memory = await heldSocketsMemory(startServer, live)
+  const held = memory
+  const perSocketKiB = memory.perSocketKiB
+  const fanOut = {
+    floor: floorFigures,
+    sitrep: sitrepFigures,
+    p99Ratio: sitrepFigures.p99 / floorFigures.p99,
+    target: 'sitrep p99 <= 1.25 x floor p99 at 10,000 sockets'
+  }
+  const heldSockets = { sitrep: memory, floor: floorMemory, target: '18,000 sockets at <= 8 KB each' }
+  const print = () => {
+    const row = (figure: string, target: string, measured: string, ratio: string) => console.log(`${figure.padEnd(44)} ${target.padEnd(16)} ${measured.padEnd(40)} ${ratio}`)
+    row(`bare ws floor, ${floorFigures.sockets} sockets`, '-', `p50 ${floorFigures.p50.toFixed(0)} p99 ${floorFigures.p99.toFixed(0)} max ${floorFigures.max.toFixed(0)} ms`, `delivered ${floorFigures.delivered}`)
+    row(`live update, ${sitrepFigures.sockets} sockets`, '<= 1.25 x floor', `p50 ${sitrepFigures.p50.toFixed(0)} p99 ${sitrepFigures.p99.toFixed(0)} max ${sitrepFigures.max.toFixed(0)} ms`, `${fanOut.p99Ratio.toFixed(2)} x floor p99, delivered ${sitrepFigures.delivered}`)
+    row('idle sockets held', `${HELD}`, `${held.opened} open, ${held.failed} failed`, '')
+    row('memory per idle socket, bare ws', '-', `${floorMemory.perSocketKiB.toFixed(2)} KiB`, `${floorMemory.opened} sockets`)
+    row('memory per idle socket', '<= 8 KB', `${perSocketKiB.toFixed(2)} KiB`, `${(perSocketKiB / 8).toFixed(2)} x target, ${(perSocketKiB / floorMemory.perSocketKiB).toFixed(2)} x bare ws`)
+  }
+  return { fanOut, heldSockets, print }
 }
 
 main().catch((err: unknown) => {

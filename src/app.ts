@@ -9,6 +9,8 @@ import type { ThreadEvent } from './live/events.ts'
 import authPlugin from './web/plugins/app/auth.ts'
 import errorsPlugin from './web/plugins/app/errors.ts'
 import livePlugin, { type LivePluginOptions } from './web/plugins/app/live.ts'
+import pageCachePlugin, { type PageCacheOptions } from './web/plugins/app/page-cache.ts'
+import pressurePlugin, { type PressureOptions } from './web/plugins/app/pressure.ts'
 import viewsPlugin from './web/plugins/app/views.ts'
 import databasePlugin from './web/plugins/external/database.ts'
 import securityPlugin from './web/plugins/external/security.ts'
@@ -37,6 +39,10 @@ export interface AppOptions {
   /** Called with each committed transaction's events, after the live hub. */
   onEvents?: (events: ThreadEvent[]) => void
   live?: LivePluginOptions
+  /** The anonymous page cache; on unless the config (PAGE_CACHE=off) or this says otherwise. */
+  pageCache?: PageCacheOptions
+  /** When readers are shed (tests force it). */
+  pressure?: PressureOptions
   /** An open database to share (e.g. two instances in one test); the caller closes it. */
   database?: DatabaseHandle
 }
@@ -72,8 +78,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     ...(options.postingLimits !== undefined && { postingLimits: options.postingLimits }),
     publish: (events) => {
       app.hub.publish(events)
+      for (const event of events) app.pageCache.dropThread(event.threadId, event.seq)
       options.onEvents?.(events)
-    }
+    },
+    dutyChanged: () => app.pageCache.dropAll()
   }))
   await app.register(securityPlugin, { config })
   await app.register(rateLimit, { global: false })
@@ -83,6 +91,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(viewsPlugin)
   await app.register(errorsPlugin)
   await app.register(shiftsPlugin)
+  await app.register(pressurePlugin, options.pressure ?? {})
+  await app.register(pageCachePlugin, { enabled: config.pageCache, ...options.pageCache })
+  // Events committed by other instances make this one's cached pages stale too.
+  app.hub.onNotify((threadId, seq) => app.pageCache.dropThread(threadId, seq))
 
   await app.register(healthRoutes)
   await app.register(authPages)

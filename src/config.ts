@@ -17,6 +17,8 @@ export interface Config {
   tzDisplay: string
   /** Open live sockets allowed per client address. */
   liveSocketsPerIp: number
+  /** Anonymous pages served from memory (PAGE_CACHE=off renders every request, to measure it). */
+  pageCache: boolean
 }
 
 /** Start-up stops on the first bad variable, with one line naming it. */
@@ -39,10 +41,19 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const smtpUrl = parseSmtpUrl(env.SMTP_URL)
   const tzDisplay = parseTimeZone(env.TZ_DISPLAY)
   const liveSocketsPerIp = parsePositiveInteger('LIVE_SOCKETS_PER_IP', env.LIVE_SOCKETS_PER_IP, 200)
+  const pageCache = parseOnOff('PAGE_CACHE', env.PAGE_CACHE, true)
   const sessionSecret = env.SESSION_SECRET !== undefined
     ? parseSessionSecret(env.SESSION_SECRET)
     : keptSessionSecret(dataDir)
-  return { host, port, databaseUrl, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, tzDisplay, liveSocketsPerIp }
+  return { host, port, databaseUrl, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, tzDisplay, liveSocketsPerIp, pageCache }
+}
+
+function parseOnOff (variable: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value.trim() === '') return fallback
+  const word = value.trim().toLowerCase()
+  if (word === 'on') return true
+  if (word === 'off') return false
+  throw new ConfigError(variable, `"${value}" is neither on nor off`)
 }
 
 function parsePositiveInteger (variable: string, value: string | undefined, fallback: number): number {

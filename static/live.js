@@ -202,7 +202,17 @@
     if (!socket) connect()
   })
   window.addEventListener('online', function () { connect() })
-  window.addEventListener('offline', function () { showState('offline') })
+  // A dropped network can leave the socket looking open for minutes: let it
+  // go now, and resume from the last seq when the network returns.
+  window.addEventListener('offline', function () {
+    var current = socket
+    socket = null
+    window.clearTimeout(silenceTimer)
+    window.clearTimeout(retryTimer)
+    retryTimer = null
+    if (current) current.close()
+    showState('offline')
+  })
   window.addEventListener('scroll', function () {
     if (unseen.length > 0 && nearBottom()) {
       unseen = []

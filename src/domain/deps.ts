@@ -15,6 +15,8 @@ export interface Deps {
   postingLimits: readonly PostingLimit[]
   /** Called with a transaction's events once it has committed. */
   publish: (events: ThreadEvent[]) => void
+  /** Called once a change to who is on duty, or to the shift schedule, has committed (pages show both). */
+  dutyChanged: () => void
 }
 
 export function makeDeps (db: Kysely<Database>, options: Partial<Omit<Deps, 'db'>> = {}): Deps {
@@ -24,7 +26,8 @@ export function makeDeps (db: Kysely<Database>, options: Partial<Omit<Deps, 'db'
     timeZone: options.timeZone ?? 'UTC',
     shiftHours: options.shiftHours ?? DEFAULT_SHIFT_HOURS,
     postingLimits: options.postingLimits ?? POSTING_LIMITS,
-    publish: options.publish ?? (() => {})
+    publish: options.publish ?? (() => {}),
+    dutyChanged: options.dutyChanged ?? (() => {})
   }
 }
 

@@ -56,7 +56,7 @@ export async function dutyNow (db: Kysely<Database> | Transaction<Database>): Pr
  */
 export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?: boolean } = {}): Promise<DutyNow> {
   const staff = requireStaff(actor)
-  return await deps.db.transaction().execute(async (trx) => {
+  const duty = await deps.db.transaction().execute(async (trx) => {
     await lockDuty(trx)
     const now = deps.now()
     const current = await trx.selectFrom('duty').select(['id', 'lead']).where('user_id', '=', staff.id).where('ended_at', 'is', null).executeTakeFirst()
@@ -77,12 +77,14 @@ export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?
     }
     return await dutyNow(trx)
   })
+  deps.dutyChanged()
+  return duty
 }
 
 /** Staff check out; a lead who leaves hands the lead to whoever has been on duty longest. */
 export async function checkOut (deps: Deps, actor: Actor | null): Promise<DutyNow> {
   const staff = requireStaff(actor)
-  return await deps.db.transaction().execute(async (trx) => {
+  const duty = await deps.db.transaction().execute(async (trx) => {
     await lockDuty(trx)
     const closed = await trx.updateTable('duty').set({ ended_at: deps.now() })
       .where('user_id', '=', staff.id).where('ended_at', 'is', null)
@@ -95,6 +97,8 @@ export async function checkOut (deps: Deps, actor: Actor | null): Promise<DutyNo
     }
     return await dutyNow(trx)
   })
+  deps.dutyChanged()
+  return duty
 }
 
 /** How long after a handover the incoming lead may check in and still be named as the one who took over. */

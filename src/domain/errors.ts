@@ -22,3 +22,4 @@ export const forbidden = (code: string, message: string) => new AppError(403, co
 export const notFound = (what: string) => new AppError(404, 'not_found', `No such ${what}.`)
 export const conflict = (code: string, message: string) => new AppError(409, code, message)
 export const tooMany = (code: string, message: string, retryAfter: number) => new AppError(429, code, message, retryAfter)
+export const overloaded = (retryAfter = 5) => new AppError(503, 'overloaded', 'The server is too busy. Try again in a moment.', retryAfter)

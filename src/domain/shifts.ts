@@ -92,5 +92,6 @@ export async function updateShiftHours (deps: Deps, actor: Actor | null, input: 
     await recordAudit(trx, admin, { action: 'shifts.update', before: previous, after: hours })
   })
   deps.shiftHours = hours
+  deps.dutyChanged()
   return shiftSchedule(deps)
 }

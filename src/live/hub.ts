@@ -53,6 +53,7 @@ export class Hub {
   private readonly maxBuffered: number
   private readonly decorate: HubOptions['decorate']
   private readonly onError: (err: unknown) => void
+  private readonly notifyListeners: Array<(threadId: number, seq: number) => void> = []
 
   constructor (options: HubOptions) {
     this.db = options.db
@@ -112,8 +113,14 @@ export class Hub {
     }
   }
 
+  /** Called with every thread another instance (or this one) reports an event in, sockets or not. */
+  onNotify (listener: (threadId: number, seq: number) => void): void {
+    this.notifyListeners.push(listener)
+  }
+
   /** Another instance committed up to `seq` in this thread: read what we lack from the log. */
   notify (threadId: number, seq: number): void {
+    for (const listener of this.notifyListeners) listener(threadId, seq)
     const channel = this.channels.get(threadId)
     if (channel !== undefined && seq > channel.seq) this.pull(channel)
   }

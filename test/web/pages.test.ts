@@ -8,7 +8,7 @@ const inMinutes = (minutes: number) => new Date(Date.now() + minutes * MINUTE).t
 
 /** Nothing the CSP would block, on any page: no inline script, no style attribute. */
 function assertNoInlineCode (t: Test, html: string): void {
-  t.notMatch(html, /<script\b(?![^>]*\ssrc="\/static\/live\.js")/i, 'no <script> element but our own file')
+  t.notMatch(html, /<script\b(?![^>]*\ssrc="\/static\/(live|reader)\.js")/i, 'no <script> element but our own files')
   t.notMatch(html, /<[^>]+\sstyle\s*=/i, 'no style attribute')
   t.notMatch(html, /<[^>]+\son[a-z]+\s*=/i, 'no event handler attribute')
 }

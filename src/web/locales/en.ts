@@ -1,8 +1,10 @@
 import { moderationEn } from './moderation.ts'
 import { shiftsEn } from './shifts.ts'
+import { readerEn } from './reader.ts'
 
 export const en = {
   ...shiftsEn,
+  ...readerEn,
   ...moderationEn,
   'site.name': 'Sitrep',
   'error.title': 'Something went wrong',

@@ -1,9 +1,11 @@
 import type { en } from './en.ts'
 import { moderationFr } from './moderation.ts'
 import { shiftsFr } from './shifts.ts'
+import { readerFr } from './reader.ts'
 
 export const fr: Record<keyof typeof en, string> = {
   ...shiftsFr,
+  ...readerFr,
   ...moderationFr,
   'site.name': 'Sitrep',
   'error.title': 'Un problème est survenu',

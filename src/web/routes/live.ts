@@ -2,8 +2,10 @@ import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
-import { forbidden, tooMany } from '../../domain/errors.ts'
+import { isStaff } from '../../domain/actors.ts'
+import { forbidden, overloaded, tooMany } from '../../domain/errors.ts'
 import { getThread } from '../../domain/threads.ts'
+import { SHED_RETRY_AFTER } from '../plugins/app/pressure.ts'
 import { type IdParams, idParams } from './api/schemas.ts'
 
 interface LiveQuery { since?: number, lang?: 'en' | 'fr' }
@@ -36,6 +38,8 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
       }
     },
     preHandler: async (request) => {
+      // Readers already connected keep their sockets; new ones wait while the process is overloaded (staff excepted).
+      if (!isStaff(request.actor) && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
       if (!sameOrigin(request)) throw forbidden('foreign_origin', 'This page may not open a live stream here.')
       if ((perIp.get(request.ip) ?? 0) >= config.liveSocketsPerIp) {
         throw tooMany('too_many_sockets', 'Too many live connections from this address.', 30)

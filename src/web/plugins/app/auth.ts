@@ -2,10 +2,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../../config.ts'
 import type { Actor } from '../../../domain/actors.ts'
+import { LoginAttempts } from '../../../domain/login-attempts.ts'
 import { SESSION_ABSOLUTE_MS, createSession, endSession, resumeSession } from '../../../domain/sessions.ts'
 import { actorForToken } from '../../../domain/tokens.ts'
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Failed sign-ins per account and address, checked before any password is hashed. */
+    loginAttempts: LoginAttempts
+  }
   interface FastifyRequest {
     /** The signed-in user, or null for an anonymous reader. */
     actor: Actor | null
@@ -34,6 +39,7 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
     maxAge: Math.floor(SESSION_ABSOLUTE_MS / 1000)
   }
 
+  fastify.decorate('loginAttempts', new LoginAttempts(now))
   fastify.decorateRequest('actor', null)
   fastify.decorateRequest('authVia', null)
   fastify.decorateRequest('sessionId', null)

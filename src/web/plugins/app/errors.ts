@@ -53,7 +53,8 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
 export default fp(async (fastify) => {
   fastify.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     const answer = classify(err)
-    if (answer.statusCode >= 500) request.log.error({ err }, 'request failed')
+    // Shedding load is the plan working, not a failure.
+    if (answer.statusCode >= 500 && answer.code !== 'overloaded') request.log.error({ err }, 'request failed')
     return sendError(request, reply, answer)
   })
   fastify.setNotFoundHandler((request, reply) => {

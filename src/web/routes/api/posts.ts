@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { editPost, getPost, hidePost, listRevisions, restorePost } from '../../../domain/posts.ts'
-import { type IdParams, idParams } from './schemas.ts'
+import { type IdParams, idParams, postResponse } from './schemas.ts'
 
 const postsRoutes: FastifyPluginAsync = async (fastify) => {
   const { deps } = fastify
 
-  fastify.get<{ Params: IdParams }>('/posts/:id', { schema: { params: idParams } },
+  fastify.get<{ Params: IdParams }>('/posts/:id', { schema: { params: idParams, response: { 200: postResponse } } },
     async (request) => await getPost(fastify.db, request.params.id, request.actor))
 
   fastify.patch<{ Params: IdParams, Body: { body: string } }>('/posts/:id', {

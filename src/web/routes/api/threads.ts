@@ -2,12 +2,14 @@ import type { FastifyPluginAsync } from 'fastify'
 import { listPosts, createPost, type NewPost, type PostQuery } from '../../../domain/posts.ts'
 import { createThread, getThread, listThreads, pinPost, unpinPost, updateThread, type NewThread, type ThreadPatch } from '../../../domain/threads.ts'
 import { idempotencyOf } from './idempotency.ts'
-import { type IdParams, idParams, nullableString } from './schemas.ts'
+import { type IdParams, idParams, nullableString, postResponse, threadResponse } from './schemas.ts'
 
 const threadsRoutes: FastifyPluginAsync = async (fastify) => {
   const { deps } = fastify
 
-  fastify.get('/threads', async () => ({ threads: await listThreads(fastify.db) }))
+  fastify.get('/threads', {
+    schema: { response: { 200: { type: 'object', required: ['threads'], properties: { threads: { type: 'array', items: threadResponse } } } } }
+  }, async () => ({ threads: await listThreads(fastify.db) }))
 
   fastify.post<{ Body: NewThread }>('/threads', {
     schema: {
@@ -22,7 +24,7 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
     return await reply.code(201).send(thread)
   })
 
-  fastify.get<{ Params: IdParams }>('/threads/:id', { schema: { params: idParams } }, async (request) => {
+  fastify.get<{ Params: IdParams }>('/threads/:id', { schema: { params: idParams, response: { 200: threadResponse } } }, async (request) => {
     return await getThread(fastify.db, request.params.id)
   })
 
@@ -54,7 +56,8 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
           limit: { type: 'integer', minimum: 1, maximum: 200 },
           kind: { type: 'string', enum: ['update', 'comment'] }
         }
-      }
+      },
+      response: { 200: { type: 'object', required: ['posts'], properties: { posts: { type: 'array', items: postResponse } } } }
     }
   }, async (request) => ({ posts: await listPosts(fastify.db, request.params.id, request.query, request.actor) }))
 

@@ -14,8 +14,14 @@ const tokensRoutes: FastifyPluginAsync = async (fastify) => {
       }
     }
   }, async (request, reply) => {
-    const actor = await verifyCredentials(fastify.db, request.body.email, request.body.password)
-    if (actor === null) throw new AppError(401, 'invalid_credentials', 'Wrong e-mail address or password.')
+    const { email, password } = request.body
+    fastify.loginAttempts.check(email, request.ip)
+    const actor = await verifyCredentials(fastify.db, email, password)
+    if (actor === null) {
+      fastify.loginAttempts.failed(email, request.ip)
+      throw new AppError(401, 'invalid_credentials', 'Wrong e-mail address or password.')
+    }
+    fastify.loginAttempts.succeeded(email, request.ip)
     return await reply.code(201).send({ token: await createApiToken(fastify.db, actor.id) })
   })
 

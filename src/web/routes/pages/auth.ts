@@ -38,10 +38,14 @@ const authPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Body: LoginForm }>('/login', { config: loginLimit }, async (request, reply) => {
     const form = request.body ?? {}
-    const actor = await verifyCredentials(fastify.db, String(form.email ?? ''), String(form.password ?? ''))
+    const email = String(form.email ?? '')
+    fastify.loginAttempts.check(email, request.ip)
+    const actor = await verifyCredentials(fastify.db, email, String(form.password ?? ''))
     if (actor === null) {
+      fastify.loginAttempts.failed(email, request.ip)
       return showLogin(request, reply.code(401), form, translate(request.locale, 'errors.invalid_credentials'))
     }
+    fastify.loginAttempts.succeeded(email, request.ip)
     await reply.signIn(actor)
     return reply.redirect(safeNext(form.next), 303)
   })

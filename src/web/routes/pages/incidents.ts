@@ -10,23 +10,29 @@ import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, 
 const incidentPages: FastifyPluginAsync = async (fastify) => {
   const { deps } = fastify
 
-  fastify.get('/', async (request, reply) => {
-    const now = deps.now()
-    const rows = (await listThreads(fastify.db)).map((thread: Thread) => ({
-      thread,
-      href: threadPath(thread),
-      activity: thread.lastPostAt ?? thread.createdAt,
-      promise: promiseOf(thread.nextUpdateAt, now)
-    }))
-    return reply.page('incidents', {
-      duty: await dutyOnPage(fastify.db, request.actor),
-      title: translate(request.locale, 'incidents.title'),
-      now: now.toISOString(),
-      canCreate: isStaff(request.actor),
-      open: rows.filter((row) => row.thread.status !== 'resolved'),
-      resolved: rows.filter((row) => row.thread.status === 'resolved')
-    })
-  })
+  fastify.get('/', async (request, reply) => await fastify.pageCache.send(request, reply, {
+    key: 'incidents',
+    threadId: null,
+    render: async () => {
+      const now = deps.now()
+      const rows = (await listThreads(fastify.db)).map((thread: Thread) => ({
+        thread,
+        href: threadPath(thread),
+        activity: thread.lastPostAt ?? thread.createdAt,
+        promise: promiseOf(thread.nextUpdateAt, now)
+      }))
+      return reply.pageHtml('incidents', {
+        // The language links of the cached list must not carry one reader's query.
+        here: '/',
+        duty: await dutyOnPage(fastify.db, request.actor),
+        title: translate(request.locale, 'incidents.title'),
+        now: now.toISOString(),
+        canCreate: isStaff(request.actor),
+        open: rows.filter((row) => row.thread.status !== 'resolved'),
+        resolved: rows.filter((row) => row.thread.status === 'resolved')
+      })
+    }
+  }))
 
   const showNewForm = (request: FastifyRequest, reply: FastifyReply, form: Form, error?: string) =>
     reply.page('new-incident', {

@@ -49,6 +49,28 @@ export async function renderThread (
   query: ThreadQuery,
   extras: ThreadPageExtras = {}
 ): Promise<FastifyReply> {
+  return reply.page('thread', await threadPageContext(fastify, request, reply, threadId, query, extras))
+}
+
+/** A thread's page as HTML, for the page cache (which decides who gets it from memory). */
+export async function threadPageHtml (
+  fastify: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  threadId: number,
+  query: ThreadQuery
+): Promise<string> {
+  return reply.pageHtml('thread', await threadPageContext(fastify, request, reply, threadId, query))
+}
+
+async function threadPageContext (
+  fastify: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  threadId: number,
+  query: ThreadQuery,
+  extras: ThreadPageExtras = {}
+): Promise<Record<string, unknown>> {
   const { db, deps } = fastify
   const locale = request.locale
   const thread = await getThread(db, threadId)
@@ -68,7 +90,7 @@ export async function renderThread (
   const next = field(form, 'next') || DEFAULT_NEXT_UPDATE
   const replyTo = optionalId(field(form, 'replyTo')) ?? optionalId(query.replyTo)
 
-  return reply.page('thread', {
+  return {
     title: thread.title,
     here: path + viewQuery,
     canonical: `${fastify.config.publicUrl}${path}`,
@@ -105,7 +127,7 @@ export async function renderThread (
     },
     composeError: extras.composeError,
     actionError: extras.actionError
-  })
+  }
 }
 
 /** Runs a moderation action, then back to the thread; on a refusal the thread is shown again with the reason on top. */

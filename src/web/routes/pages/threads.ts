@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { createPost } from '../../../domain/posts.ts'
 import { getThread, pinPost, unpinPost, updateThread } from '../../../domain/threads.ts'
 import { allPosts, type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId } from './shared.ts'
-import { type ThreadQuery, moderate, renderThread } from './thread-page.ts'
+import { type ThreadQuery, moderate, renderThread, threadPageHtml } from './thread-page.ts'
 
 interface ThreadParams { id: string, slug?: string }
 
@@ -15,8 +15,16 @@ function nextUpdateFrom (choice: string, now: Date): string | null {
 const threadPages: FastifyPluginAsync = async (fastify) => {
   const { deps } = fastify
 
-  const showThread = async (request: FastifyRequest<{ Params: ThreadParams, Querystring: ThreadQuery }>, reply: FastifyReply) =>
-    await renderThread(fastify, request, reply, parseId(request.params.id, 'thread'), request.query)
+  const showThread = async (request: FastifyRequest<{ Params: ThreadParams, Querystring: ThreadQuery }>, reply: FastifyReply) => {
+    const threadId = parseId(request.params.id, 'thread')
+    const official = request.query.view === 'official'
+    // The page names its canonical address, so every slug shares one entry.
+    return await fastify.pageCache.send(request, reply, {
+      key: `thread:${threadId}:${official ? 'official' : 'all'}`,
+      threadId,
+      render: () => threadPageHtml(fastify, request, reply, threadId, request.query)
+    })
+  }
 
   // Any slug leads to the thread: titles change, links in old messages must keep working.
   fastify.get('/t/:id', showThread)

@@ -1,0 +1,192 @@
+// Comforts for the reader's browser, on every page. Each is optional: without
+// this script the server's page says the same, in the organisation's time zone.
+// - times in the reader's own time zone, the full date kept on hover and focus;
+// - on a thread, "while you were away: N updates, M comments" (per browser);
+// - drafts of the post forms kept in this browser until the server takes them.
+(function () {
+  'use strict'
+
+  var lang = document.documentElement.getAttribute('lang') === 'fr' ? 'fr' : 'en'
+  var intlLocale = lang === 'fr' ? 'fr-FR' : 'en-GB'
+
+  function storage () {
+    // Private modes and strict settings may refuse storage: then there is no memory, only the page.
+    try { return window.localStorage } catch (e) { return null }
+  }
+
+  function formatter (options) {
+    try { return new Intl.DateTimeFormat(intlLocale, options) } catch (e) { return null }
+  }
+
+  // The same shapes as the server's: time alone, date alone, or both.
+  var formats = {
+    time: formatter({ timeStyle: 'short' }),
+    date: formatter({ dateStyle: 'medium' }),
+    datetime: formatter({ dateStyle: 'medium', timeStyle: 'short' }),
+    full: formatter({ dateStyle: 'full', timeStyle: 'long' })
+  }
+
+  function localiseTime (element) {
+    if (element.hasAttribute('data-local')) return
+    var date = new Date(element.getAttribute('datetime') || '')
+    if (isNaN(date.getTime()) || !formats.full) return
+    var shown = element.textContent || ''
+    var style = /\d:\d\d/.test(shown) ? (/\d{4}/.test(shown) ? 'datetime' : 'time') : 'date'
+    element.textContent = formats[style].format(date)
+    element.setAttribute('title', formats.full.format(date))
+    element.setAttribute('data-local', '')
+  }
+
+  function localiseTimes (root) {
+    var times = root.querySelectorAll ? root.querySelectorAll('time[datetime]') : []
+    for (var i = 0; i < times.length; i++) localiseTime(times[i])
+  }
+
+  localiseTimes(document)
+  // Posts and states arriving live carry the server's times: localise them too.
+  if ('MutationObserver' in window) {
+    new MutationObserver(function (records) {
+      for (var i = 0; i < records.length; i++) {
+        var added = records[i].addedNodes
+        for (var j = 0; j < added.length; j++) {
+          var node = added[j]
+          if (node.nodeType !== 1) continue
+          if (node.matches('time[datetime]')) localiseTime(node)
+          else localiseTimes(node)
+        }
+      }
+    }).observe(document.body, { childList: true, subtree: true })
+  }
+
+  var thread = document.querySelector('[data-thread-id]')
+  var store = storage()
+  if (!thread || !store) return
+  var threadId = thread.getAttribute('data-thread-id')
+
+  function text (name, values) {
+    var template = thread.getAttribute('data-i18n-' + name) || ''
+    return template.replace(/\{(\w+)\}/g, function (whole, key) {
+      return values && values[key] !== undefined ? String(values[key]) : whole
+    })
+  }
+
+  var plural = 'PluralRules' in Intl ? new Intl.PluralRules(intlLocale) : null
+  function counted (name, count) {
+    var form = plural && plural.select(count) === 'one' ? 'one' : 'other'
+    return text(name + '-' + form, { count: count })
+  }
+
+  // While you were away: posts of this page newer than the last one seen here.
+  function postIds () {
+    var ids = []
+    var items = document.querySelectorAll('#posts > [data-post-id]')
+    for (var i = 0; i < items.length; i++) ids.push({ id: Number(items[i].getAttribute('data-post-id')), kind: items[i].getAttribute('data-kind') })
+    return ids
+  }
+
+  // Back from our own post (the server answers a good post with a redirect to it):
+  // the newer posts are not news, and the draft has been taken.
+  var sentKey = 'sitrep:sent:' + threadId
+  var draftKey = 'sitrep:draft:' + threadId
+  var justPosted = false
+  if (store.getItem(sentKey) !== null) {
+    store.removeItem(sentKey)
+    justPosted = /^#p-\d+$/.test(location.hash)
+    if (justPosted) store.removeItem(draftKey)
+  }
+
+  var seenKey = 'sitrep:seen:' + threadId
+  var lastSeen = Number(store.getItem(seenKey)) || 0
+  var away = document.getElementById('while-away')
+  var postList = document.getElementById('posts')
+
+  function showAway () {
+    var items = postIds()
+    var updates = 0
+    var comments = 0
+    for (var i = 0; i < items.length; i++) {
+      if (items[i].id <= lastSeen) continue
+      if (items[i].kind === 'comment') comments++
+      else updates++
+    }
+    if (updates + comments === 0) return
+    away.textContent = text('away', { updates: counted('updates', updates), comments: counted('comments', comments) })
+    away.hidden = false
+  }
+
+  if (lastSeen > 0 && away && postList && !justPosted) {
+    showAway()
+    // A page from a cache can be a few seconds old: what the live stream fills
+    // in right after the load was missed too. Later arrivals are seen live.
+    var CATCH_UP_MS = 10000
+    var loadedAt = Date.now()
+    if ('MutationObserver' in window) {
+      var catchUp = new MutationObserver(function () {
+        if (Date.now() - loadedAt > CATCH_UP_MS) catchUp.disconnect()
+        else showAway()
+      })
+      catchUp.observe(postList, { childList: true })
+    }
+  }
+  function rememberSeen () {
+    var ids = postIds()
+    var latest = ids.length > 0 ? ids[ids.length - 1].id : 0
+    if (latest > (Number(store.getItem(seenKey)) || 0)) store.setItem(seenKey, String(latest))
+  }
+  rememberSeen()
+  // Posts that arrived live while the page was open were seen too.
+  window.addEventListener('pagehide', rememberSeen)
+  document.addEventListener('visibilitychange', function () { if (document.hidden) rememberSeen() })
+
+  // Drafts: kept on every keystroke, until the server has taken the post.
+  var form = document.querySelector('#compose form')
+  var body = form && form.querySelector('textarea[name="body"]')
+  if (!form || !body) return
+  var draft = store.getItem(draftKey)
+  if (draft && body.value.trim() === '') {
+    body.value = draft
+    var note = document.createElement('p')
+    note.className = 'hint draft-note'
+    note.textContent = text('draft-kept')
+    body.parentNode.insertBefore(note, body.nextSibling)
+  }
+  body.addEventListener('input', function () {
+    if (body.value.trim() === '') store.removeItem(draftKey)
+    else store.setItem(draftKey, body.value)
+  })
+  form.addEventListener('submit', function () { store.setItem(sentKey, '1') })
+
+  // Markdown preview, rendered and sanitised by the server exactly as a post would be.
+  var csrf = document.querySelector('meta[name="csrf-token"]')
+  var actions = form.querySelector('.form__actions')
+  if (!csrf || !actions || !('fetch' in window)) return
+  var button = document.createElement('button')
+  button.type = 'button'
+  button.className = 'button button--quiet'
+  button.textContent = text('preview')
+  button.setAttribute('aria-controls', 'compose-preview')
+  var preview = document.createElement('div')
+  preview.id = 'compose-preview'
+  preview.className = 'preview post__body'
+  preview.setAttribute('role', 'region')
+  preview.setAttribute('aria-label', text('preview-label'))
+  preview.setAttribute('aria-live', 'polite')
+  preview.hidden = true
+  actions.appendChild(button)
+  actions.parentNode.insertBefore(preview, actions)
+  button.addEventListener('click', function () {
+    fetch('/api/v1/preview', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrf.getAttribute('content') || '' },
+      body: JSON.stringify({ body: body.value })
+    }).then(function (res) {
+      if (!res.ok) throw new Error(String(res.status))
+      return res.json()
+    }).then(function (answer) {
+      preview.innerHTML = answer.html
+    }, function () {
+      preview.textContent = text('preview-failed')
+    }).then(function () { preview.hidden = false })
+  })
+})()

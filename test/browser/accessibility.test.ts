@@ -1,0 +1,128 @@
+import { mkdir } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import type { Page } from 'playwright-core'
+import type { Thread } from '../../src/domain/views.ts'
+import { makeUser } from '../helpers/app.ts'
+import { browserAvailable, startSite } from '../helpers/browser.ts'
+import { apiAs } from '../helpers/pages.ts'
+
+const AXE_PATH = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
+/** Where the screenshots go, to be looked at by a person (git-ignored). */
+const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), 'screenshots')
+
+interface Violation { id: string, impact: string | null, help: string, nodes: { target: string[] }[] }
+
+/** The serious and critical axe violations of the page as it is now. */
+async function seriousViolations (page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE_PATH })
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: unknown[] }> } }).axe
+    const result = await axe.run(document, { resultTypes: ['violations'] })
+    return result.violations
+  }) as Violation[]
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`)
+}
+
+if (browserAvailable(t)) {
+  const site = await startSite(t)
+  const { app } = site
+  const tech = await makeUser(app, 'technician', { name: 'Eve Evening', shift: 'evening' })
+  const mod = await makeUser(app, 'moderator', { name: 'Mo Derator' })
+  const admin = await makeUser(app, 'admin', { name: 'Ada Admin' })
+  const customer = await makeUser(app, 'customer', { name: 'Cleo Customer' })
+
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Datacenter DC-2: fire in room 3', body: 'Fire brigade on site. **All racks of room 3 are down.**' })
+  const update = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, {
+    body: 'Power cut to room 3. Customers moved to DC-1:\n\n- web hosting: done\n- databases: in progress',
+    status: 'identified',
+    nextUpdateAt: new Date(Date.now() + 30 * 60_000).toISOString()
+  })
+  await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: update.id })
+  const question = await apiAs<{ id: number }>(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Are backups safe?' })
+  await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Yes: backups are kept in DC-1.', kind: 'comment', replyTo: question.id })
+  await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Rumour: it was arson' })
+  const resolved = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Mail delays', body: 'Queue is long.' })
+  await apiAs(app, tech, 'POST', `/threads/${resolved.id}/posts`, { body: 'All mail delivered.', status: 'resolved' })
+  await apiAs(app, await makeUser(app, 'customer'), 'POST', `/posts/${question.id}/flags`, { reason: 'rumour' }, 201)
+
+  t.test('axe finds no serious or critical violation on any page type', async (t) => {
+    const pages: { who: string, user?: typeof tech, paths: string[] }[] = [
+      { who: 'a reader', paths: ['/', `/t/${thread.id}`, `/t/${thread.id}?view=official`, `/t/${thread.id}/timeline`, '/login', '/register'] },
+      { who: 'a customer', user: customer, paths: [`/t/${thread.id}`] },
+      { who: 'a technician', user: tech, paths: ['/', `/t/${thread.id}`, `/t/${thread.id}/handover`, '/new'] },
+      { who: 'a moderator', user: mod, paths: [`/t/${thread.id}`, '/mod/flags', '/mod/audit'] },
+      { who: 'an admin', user: admin, paths: ['/admin/users'] }
+    ]
+    for (const scheme of ['light', 'dark'] as const) {
+      for (const { who, user, paths } of pages) {
+        // The page's CSP rightly refuses injected scripts; axe is ours, for the test only.
+        const { context, page } = await site.open({ colorScheme: scheme, bypassCSP: true })
+        if (user !== undefined) await site.signIn(page, user)
+        for (const path of paths) {
+          const res = await page.goto(path)
+          t.equal(res?.status(), 200, `${path} for ${who}`)
+          t.same(await seriousViolations(page), [], `${path} for ${who}, ${scheme} colours`)
+        }
+        await context.close()
+      }
+    }
+  })
+
+  t.test('a customer posts a comment with the keyboard alone', async (t) => {
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, customer)
+    await page.goto(`/t/${thread.id}`)
+    let steps = 0
+    while (await page.evaluate(() => document.activeElement?.id) !== 'body') {
+      await page.keyboard.press('Tab')
+      if (++steps > 200) break
+    }
+    t.ok(steps <= 200, 'Tab reaches the message field')
+    await page.keyboard.type('Typed with the keyboard only.')
+    await page.keyboard.press('Tab')
+    t.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Send the comment', 'the next Tab is the send button')
+    t.ok(await page.evaluate(() => {
+      const focused = document.activeElement
+      return focused !== null && getComputedStyle(focused).outlineStyle !== 'none'
+    }), 'which shows it has the focus')
+    await Promise.all([page.waitForURL(/#p-\d+$/), page.keyboard.press('Enter')])
+    t.match(await page.locator('#posts > .post').last().textContent(), /Typed with the keyboard only\./, 'the comment is posted')
+  })
+
+  t.test('screenshots of the list and the thread, on a desktop and a phone', async (t) => {
+    await mkdir(SCREENSHOTS, { recursive: true })
+    const sizes = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } }
+    for (const [name, viewport] of Object.entries(sizes)) {
+      const { context, page } = await site.open({ viewport, isMobile: name === 'phone', deviceScaleFactor: 1 })
+      for (const [label, path] of [['list', '/'], ['thread', `/t/${thread.id}`]] as const) {
+        await page.goto(path)
+        await page.screenshot({ path: join(SCREENSHOTS, `${label}-${name}.png`), fullPage: true })
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+        t.equal(overflow, 0, `${label} on a ${name}: nothing wider than the screen`)
+      }
+      if (name === 'phone') {
+        await page.goto(`/t/${thread.id}`)
+        for (const id of ['current-state', 'next-update']) {
+          const box = await page.locator(`#${id}`).boundingBox()
+          t.ok(box !== null && box.y < viewport.height, `#${id} starts without scrolling on a phone`)
+        }
+      }
+      await context.close()
+    }
+
+    const { context, page } = await site.open({ viewport: sizes.desktop })
+    t.teardown(() => context.close())
+    await page.emulateMedia({ media: 'print' })
+    await page.goto(`/t/${thread.id}/timeline`)
+    await page.screenshot({ path: join(SCREENSHOTS, 'timeline-print.png'), fullPage: true })
+    t.ok(await page.locator('.site-header').isHidden(), 'the printed timeline leaves the site\'s header out')
+    t.same(await page.locator('.logbook__entry .post__body').allTextContents().then((all) => all.map((s) => s.trim().split('\n')[0])),
+      ['Fire brigade on site. All racks of room 3 are down.', 'Power cut to room 3. Customers moved to DC-1:'], 'and reads like a logbook: the official updates alone, in order')
+  })
+}

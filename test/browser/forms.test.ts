@@ -1,0 +1,131 @@
+import t from 'tap'
+import type { Thread } from '../../src/domain/views.ts'
+import { makeUser } from '../helpers/app.ts'
+import { browserAvailable, startSite } from '../helpers/browser.ts'
+import { apiAs } from '../helpers/pages.ts'
+
+const DAY = 24 * 60 * 60_000
+
+if (browserAvailable(t)) {
+  const site = await startSite(t)
+  const { app } = site
+  const tech = await makeUser(app, 'technician', { name: 'Dana Day', shift: 'day' })
+  const mod = await makeUser(app, 'moderator', { name: 'Mo Derator' })
+  const customer = await makeUser(app, 'customer', { name: 'Cleo Customer' })
+  const newThread = (title: string) => apiAs<Thread>(app, tech, 'POST', '/threads', { title, body: `${title}: first report.` })
+
+  t.test('a customer comments, replies to an update, and slow mode answers in words', async (t) => {
+    const thread = await newThread('VPN unreachable')
+    const update = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Certificate expired, renewing it.' })
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, customer)
+
+    await page.goto(`/t/${thread.id}`)
+    await page.locator('#body').fill('Does this affect the mail client too?')
+    await page.locator('#compose button[type="submit"]').click()
+    await page.waitForURL(/#p-\d+$/)
+    const comment = page.locator('#posts > .post--comment').last()
+    t.match(await comment.locator('.post__body').textContent(), /Does this affect the mail client too\?/, 'the comment is in the thread')
+    t.match(await comment.locator('.post__author').textContent(), /Cleo Customer/, 'under the customer\'s name')
+
+    await page.locator(`#p-${update.id} .post__actions a`, { hasText: 'Reply' }).click()
+    await t.resolves(page.locator('#compose .replying', { hasText: `#${update.id}` }).waitFor(), 'the form says what it replies to')
+    await page.locator('#body').fill('Thanks, waiting.')
+    await page.locator('#compose button[type="submit"]').click()
+    await page.waitForURL(/#p-\d+$/)
+    const reply = page.locator('#posts > .post--comment').last()
+    t.match(await reply.locator('.post__reply').textContent(), new RegExp(`#${update.id}`), 'the reply links to the update')
+    t.equal(await reply.locator('.post__reply a').getAttribute('href'), `#p-${update.id}`)
+
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { slowModeSeconds: 600 })
+    await page.goto(`/t/${thread.id}`)
+    await page.locator('#body').fill('And the wiki?')
+    await page.locator('#compose button[type="submit"]').click()
+    const error = page.locator('#compose .form-error[role="alert"]')
+    await error.waitFor()
+    t.match(await error.textContent(), /Slow mode is on in this thread: you can post again in \d+ s\./, 'a readable message, with the wait')
+    t.equal(await page.locator('#body').inputValue(), 'And the wiki?', 'what was typed is kept')
+  })
+
+  t.test('without JavaScript the thread page is complete and its forms post', async (t) => {
+    const thread = await newThread('Printing service down')
+    const update = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, {
+      body: 'Print server rebooting.', nextUpdateAt: new Date(Date.now() + 30 * 60_000).toISOString()
+    })
+    await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: update.id })
+    await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Is colour printing affected?' })
+
+    const { context, page } = await site.open({ javaScriptEnabled: false })
+    t.teardown(() => context.close())
+    await page.goto('/')
+    await page.locator('.incidents a', { hasText: 'Printing service down' }).click()
+    await page.waitForURL(new RegExp(`/t/${thread.id}/`))
+    t.match(await page.locator('.thread__title').textContent(), /Printing service down/, 'the list leads to the thread')
+    t.match(await page.locator('#current-state .post__body').textContent(), /Print server rebooting\./, 'the current state is on top')
+    t.match(await page.locator('#next-update').textContent(), /Next update/, 'with the next update promised')
+    t.same((await page.locator('#posts .post__body').allTextContents()).map((s) => s.trim()),
+      ['Printing service down: first report.', 'Print server rebooting.', 'Is colour printing affected?'], 'every post')
+    t.equal((await page.locator('#live-status').textContent())?.trim(), '', 'no live status pretends to be live')
+
+    await page.locator('.view-switch a', { hasText: 'Official updates only' }).click()
+    t.same((await page.locator('#posts .post__body').allTextContents()).map((s) => s.trim()),
+      ['Printing service down: first report.', 'Print server rebooting.'], 'the official view is a link that works without a script')
+
+    await site.signIn(page, customer)
+    await page.goto(`/t/${thread.id}`)
+    await page.locator('#body').fill('Posted without a script.')
+    await page.locator('#compose button[type="submit"]').click()
+    await page.waitForURL(/#p-\d+$/)
+    t.match(await page.locator('#posts > .post').last().textContent(), /Posted without a script\./, 'a comment posts through the plain form')
+
+    const { context: techContext, page: techPage } = await site.open({ javaScriptEnabled: false })
+    t.teardown(() => techContext.close())
+    await site.signIn(techPage, tech)
+    await techPage.goto(`/t/${thread.id}`)
+    await techPage.locator('#body').fill('Print server back.')
+    await techPage.locator('#status').selectOption('monitoring')
+    await techPage.locator('#compose button[type="submit"]').click()
+    await techPage.waitForURL(/#p-\d+$/)
+    t.match(await techPage.locator('#thread-state .status').textContent(), /Monitoring/, 'an update with its status posts too')
+  })
+
+  t.test('the pages in French have no English left, and French dates', async (t) => {
+    const thread = await newThread('Panne du réseau')
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Commutateur remplacé.', nextUpdateAt: new Date(Date.now() + 3 * DAY).toISOString() })
+    await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Merci.' })
+    // Two days later: the times of the posts show their dates too.
+    site.advance(2 * DAY)
+
+    const english = await site.open()
+    t.teardown(() => english.context.close())
+    const french = await site.open({ locale: 'fr-FR', extraHTTPHeaders: { 'accept-language': 'fr' } })
+    t.teardown(() => french.context.close())
+
+    // The words of the English pages (the user's own text aside), looked for in the French ones.
+    const uiWords = [
+      'Sign in', 'Create an account', 'Open incidents', 'Current state', 'Posts', 'Everything', 'Official updates only',
+      'Next update', 'Timeline', 'Reply', 'Day shift', 'Technician', 'Customer', 'Update', 'Comment', 'Investigating', 'Skip to',
+      'Language', 'Live', 'Updates feed', 'by '
+    ]
+    for (const path of ['/', `/t/${thread.id}`, `/t/${thread.id}/timeline`, '/login', '/register']) {
+      await english.page.goto(path)
+      const englishText = await english.page.locator('body').innerText()
+      await french.page.goto(path)
+      t.equal(await french.page.locator('html').getAttribute('lang'), 'fr', `${path} is in French`)
+      const frenchText = (await french.page.locator('body').innerText())
+        .replace(/Panne du réseau|Commutateur remplacé\.|Merci\.|first report\.|Technician \d+|Customer \d+|Dana Day|Cleo Customer|English/g, '')
+      // Whole words: "Comment" is not in "Commentaire".
+      const has = (text: string, word: string) => new RegExp(`(?<!\\p{L})${word}(?!\\p{L})`, 'u').test(text)
+      const left = uiWords.filter((word) => has(englishText, word) && has(frenchText, word))
+      t.same(left, [], `${path}: no English words of the English page`)
+    }
+
+    await french.page.goto(`/t/${thread.id}`)
+    const times = await french.page.locator('#posts time').allTextContents()
+    t.ok(times.length >= 2, 'the posts show their times')
+    for (const time of times) t.match(time, /^\d{1,2} (janv|févr|mars|avr|mai|juin|juil|août|sept|oct|nov|déc)\.? \d{4}/, `"${time}" is a French date`)
+    const title = await french.page.locator('#posts time').first().getAttribute('title')
+    t.match(title, /^(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) \d{1,2} \S+ \d{4}/, 'the full date on hover is French')
+  })
+}

@@ -1,0 +1,135 @@
+import t from 'tap'
+import type { Page } from 'playwright-core'
+import type { Thread } from '../../src/domain/views.ts'
+import { makeUser } from '../helpers/app.ts'
+import { browserAvailable, startSite } from '../helpers/browser.ts'
+import { apiAs } from '../helpers/pages.ts'
+
+// A live post must reach an open page within this; the rest of the waits are generous.
+const LIVE_MS = 2000
+
+/** The bodies of the posts in the page's list, in the order shown. */
+const bodies = (page: Page) => page.locator('#posts > .post .post__body').allTextContents()
+  .then((texts) => texts.map((text) => text.trim()))
+
+/** Resolves once the page's live socket is open. */
+const waitForLive = (page: Page) => page.locator('#live-status[data-state="live"]').waitFor()
+
+if (browserAvailable(t)) {
+  const site = await startSite(t)
+  const { app } = site
+  const tech = await makeUser(app, 'technician', { name: 'Nora Night', shift: 'night' })
+  const mod = await makeUser(app, 'moderator', { name: 'Mo Derator' })
+  const customer = await makeUser(app, 'customer', { name: 'Cleo Customer' })
+  const newThread = (title: string) => apiAs<Thread>(app, tech, 'POST', '/threads', { title, body: `${title}: first report.` })
+
+  t.test('a technician posts an update through the form; an open page shows it live, announced', async (t) => {
+    const thread = await newThread('Core router down')
+    const { context: readerContext, page: reader } = await site.open()
+    t.teardown(() => readerContext.close())
+    await reader.goto(`/t/${thread.id}`)
+    await waitForLive(reader)
+
+    const { context: techContext, page: techPage } = await site.open()
+    t.teardown(() => techContext.close())
+    await site.signIn(techPage, tech)
+    await techPage.goto(`/t/${thread.id}`)
+    await techPage.locator('#body').fill('Spare router racked, configuring it.')
+    await techPage.locator('input[name="next"][value="15"]').check()
+    const posted = Date.now()
+    await techPage.locator('#compose button[type="submit"]').click()
+    await techPage.waitForURL(/#p-\d+$/)
+
+    const last = reader.locator('#posts > .post').last()
+    await last.locator('.post__body', { hasText: 'Spare router racked' }).waitFor({ timeout: LIVE_MS })
+    t.ok(Date.now() - posted < LIVE_MS + 1000, 'the update arrived within about 2 s of the click')
+    t.same(await bodies(reader), ['Core router down: first report.', 'Spare router racked, configuring it.'], 'at the end of the thread, after the first report')
+    t.equal((await last.locator('.badge--shift').textContent())?.trim(), 'Night shift', 'with the shift badge of its author')
+    t.match(await last.locator('.post__promise').textContent(), /Next update by/, 'and its promise')
+    await t.resolves(reader.locator('#live-announce', { hasText: 'New official update by Nora Night' }).waitFor({ timeout: LIVE_MS }),
+      'screen readers hear of it')
+    t.match(await reader.locator('#next-update').textContent(), /Next update/, 'the thread state above shows the new promise')
+    t.equal(reader.url(), `${site.base}/t/${thread.id}`, 'without a reload')
+  })
+
+  t.test('a reader whose network drops gets every missed post once, in order, when it returns', async (t) => {
+    const thread = await newThread('Fibre cut')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+
+    await context.setOffline(true)
+    await page.locator('#live-status[data-state="offline"]').waitFor()
+    for (const n of [1, 2, 3]) {
+      await apiAs(app, n === 2 ? customer : tech, 'POST', `/threads/${thread.id}/posts`, { body: `Missed post ${n}.` })
+    }
+    t.same(await bodies(page), ['Fibre cut: first report.'], 'nothing arrives while offline')
+
+    await context.setOffline(false)
+    await page.locator('#posts > .post').nth(3).waitFor({ timeout: 10_000 })
+    await waitForLive(page)
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Back live.' })
+    await page.locator('#posts > .post').nth(4).waitFor({ timeout: LIVE_MS })
+    t.same(await bodies(page), ['Fibre cut: first report.', 'Missed post 1.', 'Missed post 2.', 'Missed post 3.', 'Back live.'],
+      'each missed post once, in order, and the page is live again')
+  })
+
+  t.test('a moderator pins a new current state; every open page shows it on top', async (t) => {
+    const thread = await newThread('Storage array degraded')
+    const update = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Rebuild at 40 %, reads are slow.' })
+    const readers = await Promise.all([site.open(), site.open({ locale: 'fr-FR', extraHTTPHeaders: { 'accept-language': 'fr' } })])
+    t.teardown(() => Promise.all(readers.map(({ context }) => context.close())))
+    for (const { page } of readers) {
+      await page.goto(`/t/${thread.id}`)
+      await waitForLive(page)
+      t.equal(await page.locator('#current-state').count(), 0, 'no current state yet')
+    }
+
+    const { context: modContext, page: modPage } = await site.open()
+    t.teardown(() => modContext.close())
+    await site.signIn(modPage, mod)
+    await modPage.goto(`/t/${thread.id}`)
+    await modPage.locator(`#p-${update.id} form[action$="/pin"] button`).click()
+    await modPage.waitForURL(/#current-state$/)
+    t.match(await modPage.locator('#current-state .post__body').textContent(), /Rebuild at 40 %/, 'the moderator sees it pinned')
+
+    for (const { page } of readers) {
+      const pinned = page.locator('#current-state-slot #current-state .post__body', { hasText: 'Rebuild at 40 %' })
+      await t.resolves(pinned.waitFor({ timeout: LIVE_MS }), 'an open page shows the new current state')
+      const slotTop = (await page.locator('#current-state-slot').boundingBox())!.y
+      const postsTop = (await page.locator('#posts').boundingBox())!.y
+      t.ok(slotTop < postsTop, 'above the posts')
+    }
+    t.match(await readers[1]!.page.locator('#current-state-title').textContent(), /État actuel|Situation/i, 'in the reader\'s language')
+  })
+
+  t.test('"official updates only" leaves live comments out; "N new posts" shows when scrolled away', async (t) => {
+    const thread = await newThread('Campus Wi-Fi flapping')
+    for (let n = 1; n <= 12; n++) {
+      await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: `Earlier update ${n}.\n\nWith a second paragraph to make it long.` })
+    }
+    const { context, page } = await site.open({ viewport: { width: 1000, height: 600 } })
+    t.teardown(() => context.close())
+
+    await page.goto(`/t/${thread.id}?view=official`)
+    await waitForLive(page)
+    await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Is the library affected?' })
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Access points of the library restarted.' })
+    await page.locator('#posts .post__body', { hasText: 'Access points of the library restarted.' }).waitFor({ timeout: LIVE_MS })
+    t.equal(await page.locator('#posts .post__body', { hasText: 'Is the library affected?' }).count(), 0,
+      'the comment that came before the update is not shown in the official view')
+
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+    await page.evaluate(() => window.scrollTo(0, 0))
+    t.ok(await page.locator('#new-posts').isHidden(), 'no marker before anything new')
+    await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Thanks, it works again.' })
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Closing soon.' })
+    const marker = page.locator('#new-posts', { hasText: 'New posts below: 2' })
+    await t.resolves(marker.waitFor({ timeout: LIVE_MS }), 'the marker counts the posts that arrived out of sight')
+    await marker.click()
+    await page.locator('#new-posts').waitFor({ state: 'hidden' })
+    t.ok(await page.locator('#posts .post__body', { hasText: 'Thanks, it works again.' }).isVisible(), 'clicking it brings the first new post into view')
+  })
+}

@@ -1,0 +1,110 @@
+import t from 'tap'
+import type { Thread } from '../../src/domain/views.ts'
+import { makeUser } from '../helpers/app.ts'
+import { browserAvailable, startSite } from '../helpers/browser.ts'
+import { apiAs } from '../helpers/pages.ts'
+
+if (browserAvailable(t)) {
+  const site = await startSite(t)
+  const { app } = site
+  const tech = await makeUser(app, 'technician', { name: 'Dana Day', shift: 'day' })
+  const mod = await makeUser(app, 'moderator')
+  const customer = await makeUser(app, 'customer', { name: 'Cleo Customer' })
+  const newThread = (title: string) => apiAs<Thread>(app, tech, 'POST', '/threads', { title, body: `${title}: first report.` })
+
+  t.test('times are shown in the reader\'s time zone, the full date on hover', async (t) => {
+    const thread = await newThread('Authentication errors')
+    const post = await apiAs<{ createdAt: string }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Token service restarted.' })
+    const at = new Date(post.createdAt)
+    const inZone = (timeZone: string, options: Intl.DateTimeFormatOptions) => new Intl.DateTimeFormat('en-GB', { ...options, timeZone }).format(at)
+
+    const { context, page } = await site.open({ timezoneId: 'Pacific/Auckland' })
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}`)
+    const time = page.locator(`#posts time[datetime="${at.toISOString()}"]`)
+    await time.and(page.locator('[data-local]')).waitFor()
+    t.equal(await time.textContent(), inZone('Pacific/Auckland', { dateStyle: 'medium', timeStyle: 'short' }), 'in Auckland, Auckland\'s clock')
+    t.equal(await time.getAttribute('title'), inZone('Pacific/Auckland', { dateStyle: 'full', timeStyle: 'long' }), 'the full date, with its zone, on hover')
+
+    const { context: plain, page: noScript } = await site.open({ timezoneId: 'Pacific/Auckland', javaScriptEnabled: false })
+    t.teardown(() => plain.close())
+    await noScript.goto(`/t/${thread.id}`)
+    t.equal(await noScript.locator(`#posts time[datetime="${at.toISOString()}"]`).textContent(), inZone('UTC', { dateStyle: 'medium', timeStyle: 'short' }),
+      'without a script, the organisation\'s clock')
+  })
+
+  t.test('back on a thread, "while you were away" counts the updates and comments', async (t) => {
+    const thread = await newThread('Backup jobs failing')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}`)
+    t.ok(await page.locator('#while-away').isHidden(), 'nothing on the first visit')
+    await page.goto('/')
+
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Disk full on the backup server.' })
+    await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Were last night\'s backups made?' })
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Space freed, jobs restarted.' })
+
+    await page.goto(`/t/${thread.id}`)
+    const away = page.locator('#while-away')
+    await away.waitFor()
+    t.equal(await away.textContent(), 'While you were away: 2 official updates, 1 comment.')
+    await page.reload()
+    t.ok(await page.locator('#while-away').isHidden(), 'once seen, they are not news any more')
+
+    const { context: other, page: otherPage } = await site.open()
+    t.teardown(() => other.close())
+    await otherPage.goto(`/t/${thread.id}`)
+    t.ok(await otherPage.locator('#while-away').isHidden(), 'kept per browser: another one has seen nothing before')
+  })
+
+  t.test('a draft survives a reload and a failed post, and goes once the post is taken', async (t) => {
+    const thread = await newThread('Web hosting slow')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, customer)
+    await page.goto(`/t/${thread.id}`)
+    await page.locator('#body').pressSequentially('Is my shop affected?')
+    await page.reload()
+    t.equal(await page.locator('#body').inputValue(), 'Is my shop affected?', 'the text is back after a reload')
+    t.ok(await page.locator('.draft-note').isVisible(), 'with a word saying it was kept')
+
+    await page.locator('#compose button[type="submit"]').click()
+    await page.waitForURL(/#p-\d+$/)
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { slowModeSeconds: 600 })
+    await page.locator('#body').pressSequentially('And my mailboxes?')
+    await page.locator('#compose button[type="submit"]').click()
+    await page.locator('#compose .form-error').waitFor()
+    await page.goto(`/t/${thread.id}`)
+    t.equal(await page.locator('#body').inputValue(), 'And my mailboxes?', 'a post the server refused is still a draft')
+
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { slowModeSeconds: 0 })
+    await page.locator('#compose button[type="submit"]').click()
+    await page.waitForURL(/#p-\d+$/)
+    t.match(await page.locator('#posts > .post').last().textContent(), /And my mailboxes\?/, 'posted')
+    await page.goto(`/t/${thread.id}`)
+    t.equal(await page.locator('#body').inputValue(), '', 'the draft is gone once the server has taken it')
+  })
+
+  t.test('staff preview their Markdown as it will be posted', async (t) => {
+    const thread = await newThread('DNS resolution slow')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, tech)
+    await page.goto(`/t/${thread.id}`)
+    await page.locator('#body').fill('Resolvers **restarted**:\n\n- ns1\n- ns2\n\n<script>alert(1)</script>')
+    await page.locator('#compose button', { hasText: 'Preview' }).click()
+    const preview = page.locator('#compose-preview')
+    await preview.locator('strong', { hasText: 'restarted' }).waitFor()
+    t.same(await preview.locator('li').allTextContents(), ['ns1', 'ns2'], 'rendered as the post will be')
+    t.equal(await preview.locator('script').count(), 0, 'and sanitised the same way')
+    t.equal(await page.locator('#posts .post').count(), 1, 'nothing was posted')
+
+    const anonymous = await site.open()
+    t.teardown(() => anonymous.context.close())
+    const refused = await anonymous.page.request.post('/api/v1/preview', { data: { body: '**x**' } })
+    t.equal(refused.status(), 401, 'a reader who is not signed in gets no preview')
+    const noToken = await page.request.post('/api/v1/preview', { data: { body: '**x**' } })
+    t.equal(noToken.status(), 403, 'nor a call that does not carry the page\'s CSRF token')
+  })
+}

@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs'
+import { type Browser, type BrowserContext, type BrowserContextOptions, type Page, chromium } from 'playwright-core'
+import type { Test } from 'tap'
+import { type TestApp, PASSWORD, type TestUser, buildTestApp } from './app.ts'
+import { listen } from './live.ts'
+
+/** Debian's Chromium; CHROMIUM_PATH points elsewhere. Nothing is downloaded. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic'
+]
+
+/**
+ * Whether the browser tests of this file can run. Without Chromium they are
+ * skipped with a plain reason, except under CI=true, where a missing browser
+ * is a failure: CI must never pass by running nothing.
+ */
+export function browserAvailable (t: Test): boolean {
+  if (existsSync(CHROMIUM_PATH)) return true
+  const reason = `the browser tests did not run: no Chromium at ${CHROMIUM_PATH}. Install it with \`apt-get install chromium\` (or set CHROMIUM_PATH)`
+  if (process.env.CI === 'true') {
+    t.fail(reason)
+  } else {
+    console.error(`# ${reason}`)
+    t.plan(0, reason)
+  }
+  return false
+}
+
+export interface Site extends TestApp {
+  /** http://127.0.0.1:port */
+  base: string
+  browser: Browser
+  /** A new browser context (its own cookies and storage, as another person) with one page. */
+  open: (options?: BrowserContextOptions) => Promise<{ context: BrowserContext, page: Page }>
+  /** Signs a user in through the login form of the page. */
+  signIn: (page: Page, user: TestUser) => Promise<void>
+}
+
+/**
+ * A real server on a real database, and a headless Chromium; both closed at
+ * teardown. `launch` gives the browser a fresh profile in a temporary folder
+ * of its own, removed when it closes.
+ */
+export async function startSite (t: Test, options: Parameters<typeof buildTestApp>[1] = {}): Promise<Site> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 })
+  t.teardown(() => browser.close())
+  const testApp = await buildTestApp(t, options)
+  const base = `http://${await listen(testApp.app)}`
+
+  const open = async (contextOptions: BrowserContextOptions = {}) => {
+    const context = await browser.newContext({ baseURL: base, locale: 'en-GB', ...contextOptions })
+    context.setDefaultTimeout(10_000)
+    const page = await context.newPage()
+    return { context, page }
+  }
+
+  const signIn = async (page: Page, user: TestUser) => {
+    await page.goto('/login')
+    await page.locator('input[name="email"]').fill(user.actor.email)
+    await page.locator('input[name="password"]').fill(PASSWORD)
+    await Promise.all([
+      page.waitForURL((url) => url.pathname !== '/login'),
+      page.locator('form[action="/login"] button[type="submit"]').click()
+    ])
+  }
+
+  return { ...testApp, base, browser, open, signIn }
+}

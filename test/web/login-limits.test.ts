@@ -1,0 +1,44 @@
+import t from 'tap'
+import { createLimiter } from '../../src/domain/limiter.ts'
+import { AppError } from '../../src/domain/errors.ts'
+import { PASSWORD, buildTestApp, cookieFrom, csrfFieldOf, makeUser } from '../helpers/app.ts'
+
+t.test('ten failed sign-ins to one account from one address: the next waits, from elsewhere it works', async (t) => {
+  const { app, advance } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  // The sign-in form allows 20 a minute per address, enough to reach the per-account limit.
+  const page = await app.inject({ url: '/login' })
+  const csrf = { cookie: cookieFrom(page, 'sitrep_csrf')!, field: csrfFieldOf(page.body) }
+  const attempt = (password: string, remoteAddress = '203.0.113.7') =>
+    app.inject({ method: 'POST', url: '/login', remoteAddress, cookies: { sitrep_csrf: csrf.cookie }, payload: { _csrf: csrf.field, email: tech.actor.email, password } })
+  for (let i = 0; i < 10; i++) t.equal((await attempt('wrong password')).statusCode, 401)
+  t.equal((await attempt('wrong password', '198.51.100.9')).statusCode, 401, 'another address counts apart')
+  const refused = await attempt(PASSWORD, '203.0.113.7')
+  t.equal(refused.statusCode, 429, 'refused before hashing, even with the right password')
+  t.match(refused.body, /Too many attempts/)
+  t.ok(Number(refused.headers['retry-after']) > 0 && Number(refused.headers['retry-after']) <= 900)
+  t.equal((await attempt(PASSWORD, '198.51.100.9')).statusCode, 303, 'no lockout: the technician signs in from their own address')
+  advance(15 * 60_000)
+  t.equal((await attempt(PASSWORD, '203.0.113.7')).statusCode, 303, 'and the window ends by itself')
+})
+
+t.test('password hashing runs two at a time, with a bounded queue', async (t) => {
+  const limiter = createLimiter(2, 3)
+  const gates: Array<() => void> = []
+  const task = () => new Promise<void>((resolve) => gates.push(resolve))
+  const running = Array.from({ length: 5 }, () => limiter.run(task))
+  t.equal(limiter.active, 2)
+  t.equal(limiter.queued, 3)
+  const refused = await limiter.run(task).then(() => null, (err: unknown) => err)
+  t.ok(refused instanceof AppError && refused.statusCode === 503 && refused.retryAfter !== undefined, 'the sixth is refused with 503 and Retry-After')
+  gates.shift()!()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(limiter.active, 2, 'a finished task hands its slot to the next')
+  t.equal(limiter.queued, 2)
+  while (gates.length > 0) {
+    gates.shift()!()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await Promise.all(running)
+  t.equal(limiter.active, 0)
+})

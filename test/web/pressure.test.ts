@@ -1,0 +1,47 @@
+import t from 'tap'
+import type { Thread } from '../../src/domain/views.ts'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { apiAs, signIn, submitForm } from '../helpers/pages.ts'
+
+t.test('under pressure, anonymous renders and new sockets are shed; cached pages and staff go on', async (t) => {
+  let pressed = false
+  const { app } = await buildTestApp(t, { pressure: { force: () => pressed } })
+  const tech = await makeUser(app, 'technician')
+  const moderator = await makeUser(app, 'moderator')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Campus network down', body: 'Core switch failed.' })
+  const cached = await app.inject({ url: `/t/${thread.id}` })
+  t.equal(cached.statusCode, 200)
+  const cookies = await signIn(app, tech)
+
+  pressed = true
+  const again = await app.inject({ url: `/t/${thread.id}` })
+  t.equal(again.statusCode, 200, 'a cached page is still served')
+  t.equal(again.headers.etag, cached.headers.etag)
+
+  const miss = await app.inject({ url: `/t/${thread.id}?view=official` })
+  t.equal(miss.statusCode, 503, 'a page not in the cache is not rendered')
+  t.equal(miss.headers['retry-after'], '5')
+  t.match(miss.body, /Too many people at once/, 'the error page says why')
+  t.notOk(miss.headers['set-cookie'])
+  const paged = await app.inject({ url: `/t/${thread.id}?after=1` })
+  t.equal(paged.statusCode, 503, 'nor a paged view')
+
+  const socket = await app.inject({ url: `/api/v1/threads/${thread.id}/live` })
+  t.equal(socket.statusCode, 503, 'a new live socket waits')
+  t.same(socket.json(), { error: { code: 'overloaded', message: 'The server is too busy. Try again in a moment.' } })
+  t.equal(socket.headers['retry-after'], '5')
+
+  const post = await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body: 'Spare switch in.' } })
+  t.equal(post.statusCode, 201, "a technician's update goes through")
+  await apiAs(app, moderator, 'PUT', `/threads/${thread.id}/pin`, { postId: post.json().id })
+  const form = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'From the form.', kind: 'update', next: 'none' })
+  t.equal(form.statusCode, 303, 'the staff page renders and its form posts')
+
+  const afterPost = await app.inject({ url: `/t/${thread.id}` })
+  t.equal(afterPost.statusCode, 503, 'the dropped entry is not rendered again while overloaded')
+
+  pressed = false
+  const calm = await app.inject({ url: `/t/${thread.id}` })
+  t.equal(calm.statusCode, 200)
+  t.match(calm.body, /From the form\./)
+})
