@@ -84,3 +84,10 @@ export async function countUsers (db: Kysely<Database>): Promise<number> {
   const { count } = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow()
   return Number(count)
 }
+
+/** The language a user chose: their pages and their e-mails follow it. */
+export async function setPreferredLocale (db: Kysely<Database>, actor: Actor, locale: 'en' | 'fr'): Promise<Actor> {
+  if (actor.locale === locale) return actor
+  await db.updateTable('users').set({ locale }).where('id', '=', actor.id).execute()
+  return { ...actor, locale }
+}

@@ -50,3 +50,22 @@ t.test('a form posted without its CSRF token is refused', async (t) => {
   const res = await app.inject({ method: 'POST', url: '/login', payload: { email: actor.email, password: PASSWORD } })
   t.equal(res.statusCode, 403)
 })
+
+t.test("a signed-in user's choice of language follows the account to another browser", async (t) => {
+  const { app } = await buildTestApp(t)
+  const { actor } = await makeUser(app, 'customer')
+  const signInAs = async () => {
+    const form = await app.inject({ url: '/login' })
+    const csrfCookie = cookieFrom(form, 'sitrep_csrf')!
+    const login = await app.inject({ method: 'POST', url: '/login', cookies: { sitrep_csrf: csrfCookie }, payload: { _csrf: csrfFieldOf(form.body), email: actor.email, password: PASSWORD } })
+    return cookieFrom(login, SESSION_COOKIE)!
+  }
+  const first = await signInAs()
+  const choice = await app.inject({ url: '/?lang=fr', cookies: { [SESSION_COOKIE]: first } })
+  t.match(choice.body, '<html lang="fr"')
+  const elsewhere = await signInAs()
+  const page = await app.inject({ url: '/', cookies: { [SESSION_COOKIE]: elsewhere }, headers: { 'accept-language': 'en' } })
+  t.match(page.body, '<html lang="fr"', 'a new session, an English browser: still French')
+  const reader = await app.inject({ url: '/', headers: { 'accept-language': 'en' } })
+  t.match(reader.body, '<html lang="en"', 'anonymous readers are not affected')
+})

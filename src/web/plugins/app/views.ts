@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { setPreferredLocale } from '../../../domain/users.ts'
 import { LOCALES, LOCALE_COOKIE, type Locale, isLocale, pickLocale } from '../../i18n.ts'
 import { type Views, loadViews, VIEWS_DIR } from '../../views.ts'
 import { csrfToken } from './auth.ts'
@@ -37,6 +38,11 @@ export default fp(async (fastify) => {
   fastify.decorateRequest('locale', 'en')
   // After auth, so a signed-in user's preferred language counts.
   fastify.addHook('onRequest', async (request) => {
+    const chosen = (request.query as Record<string, unknown> | undefined)?.lang
+    // A signed-in user's choice is kept with the account, for every browser and for e-mails.
+    if (request.actor !== null && isLocale(chosen) && request.actor.locale !== chosen) {
+      request.actor = await setPreferredLocale(fastify.db, request.actor, chosen)
+    }
     request.locale = pickLocale(request)
   })
   fastify.decorateReply('pageHtml', function (name: string, context: Record<string, unknown> = {}) {
