@@ -90,8 +90,13 @@ t.test('one process at a time opens the embedded database', async (t) => {
   t.notOk(existsSync(join(dataDir, LOCK_FILE)), 'closing releases the lock')
 
   const again = await connectDatabase({ databaseUrl: undefined, dataDir })
-  await again.close()
-  t.pass('the database opens again once released')
+  try {
+    t.ok(existsSync(join(dataDir, LOCK_FILE)), 'the database opens again once released, and holds the lock')
+    const threads = await again.db.selectFrom('threads').select('id').execute()
+    t.ok(threads.length > 0, 'with the data written before')
+  } finally {
+    await again.close()
+  }
 })
 
 t.test('a lock left by a process that died is taken over', async (t) => {

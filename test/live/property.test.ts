@@ -29,7 +29,7 @@ t.test('whatever is written, dropped and resumed, each reader receives the commi
   const customer = await makeUser(app, 'customer')
   const moderator = await makeUser(app, 'moderator')
 
-  await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 25 }), async (ops) => {
+  const details = await fc.check(fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 25 }), async (ops) => {
     const thread = (await app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Property', body: 'Start.' } })).json()
     const posts: number[] = []
     // Each reader: the events of all its connections, and the one open now.
@@ -96,5 +96,6 @@ t.test('whatever is written, dropped and resumed, each reader receives the commi
       reader.client?.ws.close()
     }
   }), { numRuns: 15 })
-  t.pass('every reader saw every seq once, in order')
+  t.equal(details.failed, false, fc.defaultReportMessage(details) ?? 'every reader saw every seq once, in order')
+  t.equal(details.numRuns, 15, 'every run was made')
 })
