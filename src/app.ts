@@ -84,6 +84,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     dutyChanged: () => app.pageCache.dropAll()
   }))
   await app.register(securityPlugin, { config })
+  // Before the session, CSRF, shift and pressure hooks: a cached page for an anonymous reader needs none of them.
+  await app.register(pageCachePlugin, { enabled: config.pageCache, ...options.pageCache })
   await app.register(rateLimit, { global: false })
   await app.register(fastifyStatic, { root: STATIC_DIR, prefix: '/static/', maxAge: '1h' })
 
@@ -92,7 +94,6 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(errorsPlugin)
   await app.register(shiftsPlugin)
   await app.register(pressurePlugin, options.pressure ?? {})
-  await app.register(pageCachePlugin, { enabled: config.pageCache, ...options.pageCache })
   // Events committed by other instances make this one's cached pages stale too.
   app.hub.onNotify((threadId, seq) => app.pageCache.dropThread(threadId, seq))
 

@@ -2,10 +2,11 @@ import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { ConfigError, type Config, loadConfig } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
 import type { Role, Shift } from './db/database.ts'
+import { resetPassword } from './domain/account.ts'
 import { AppError } from './domain/errors.ts'
 import { SHIFTS } from './domain/shifts.ts'
 import { createApiToken } from './domain/tokens.ts'
-import { ROLES, createUser, findUserByEmail } from './domain/users.ts'
+import { ROLES, createUser, findUserByEmail, validatePassword } from './domain/users.ts'
 
 /** Bad input: exit 2 with one line saying what is wrong. */
 class UsageError extends Error {}
@@ -20,6 +21,10 @@ Commands:
       Creates a user. Roles: ${ROLES.join(', ')}; a technician also needs --shift.
       The password comes from SITREP_PASSWORD, or else from standard input
       (one line; asked for without echo on a terminal).
+  user:password --email E [--revoke-tokens]
+      Sets a new password for that user and signs them out everywhere. The
+      password comes as for user:create. Their API tokens keep working,
+      unless --revoke-tokens.
   token:create --email E
       Prints a new API token for that user, alone on one line.
   demo:load [--force]
@@ -58,6 +63,24 @@ const COMMANDS: Record<string, Command> = {
         const user = await createUser(db, { email, name, role, shift: shift ?? null, password })
         const shiftNote = user.shift === null ? '' : `, ${user.shift} shift`
         process.stdout.write(`created ${user.role} ${user.name} <${user.email}> (id ${user.id}${shiftNote})\n`)
+      })
+    }
+  },
+
+  'user:password': {
+    options: { email: { type: 'string' }, 'revoke-tokens': { type: 'boolean' } },
+    run: async (values, config) => {
+      const email = required(values, 'email')
+      const password = await readPassword()
+      // A password that could not be used is refused before the database opens.
+      validatePassword(password)
+      await withDatabase(config, async ({ db }) => {
+        const found = await findUserByEmail(db, email)
+        if (found === undefined) throw new UsageError(`no user with the e-mail address ${email}`)
+        const revokeTokens = values['revoke-tokens'] === true
+        const { revokedTokens } = await resetPassword(db, found.id, password, { now: new Date(), revokeTokens })
+        const tokens = revokeTokens ? `, ${revokedTokens} API token(s) revoked` : ''
+        process.stdout.write(`changed the password of ${found.name} <${found.email}>: signed out everywhere${tokens}\n`)
       })
     }
   },

@@ -89,9 +89,11 @@
   var sentKey = 'sitrep:sent:' + threadId
   var draftKey = 'sitrep:draft:' + threadId
   var justPosted = false
-  if (store.getItem(sentKey) !== null) {
+  var sentAt = store.getItem(sentKey)
+  if (sentAt !== null) {
     store.removeItem(sentKey)
-    justPosted = /^#p-\d+$/.test(location.hash)
+    // A form the server could not take leaves its mark behind: only a fresh one counts.
+    justPosted = /^#p-\d+$/.test(location.hash) && Date.now() - Number(sentAt) < 2 * 60 * 1000
     if (justPosted) store.removeItem(draftKey)
   }
 
@@ -154,7 +156,7 @@
     if (body.value.trim() === '') store.removeItem(draftKey)
     else store.setItem(draftKey, body.value)
   })
-  form.addEventListener('submit', function () { store.setItem(sentKey, '1') })
+  form.addEventListener('submit', function () { store.setItem(sentKey, String(Date.now())) })
 
   // Markdown preview, rendered and sanitised by the server exactly as a post would be.
   var csrf = document.querySelector('meta[name="csrf-token"]')

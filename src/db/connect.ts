@@ -23,6 +23,27 @@ export interface ConnectOptions {
   onPoolError?: (err: Error) => void
 }
 
+// Node's own, for a server that cannot be reached or went away.
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+// PostgreSQL's: 57P01-57P03 a server shutting down, crashed or starting up,
+// 53300 no connection slot left. Class 08 (connection exceptions) is checked apart.
+const SERVER_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300'])
+// pg and pg-pool say these with no code.
+const CLIENT_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable)/
+
+/**
+ * Whether an error means the database cannot be reached right now, as opposed
+ * to a query it refused: the request may be tried again once it is back.
+ */
+export function isDatabaseUnavailable (err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && (NETWORK_ERRORS.has(code) || SERVER_UNAVAILABLE.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
+  if (CLIENT_MESSAGES.test(err.message)) return true
+  // A connection to a host with several addresses fails with one error per address.
+  return err instanceof AggregateError && err.errors.some(isDatabaseUnavailable)
+}
+
 export async function connectDatabase (options: ConnectOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl !== undefined) {
     const pool = new pg.Pool({
@@ -34,6 +55,11 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
     // An idle client that loses its server must not take the process down;
     // the pool replaces it on the next checkout.
     pool.on('error', (err) => options.onPoolError?.(err))
+    // A client checked out of the pool has lost the pool's listener: a server
+    // gone mid-request would be an unhandled 'error' event and end the process.
+    // The request's own query fails with it, and the pool drops the client when
+    // it comes back.
+    pool.on('connect', (client) => client.on('error', () => {}))
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     return { db, kind: 'server', url: options.databaseUrl, close: () => db.destroy() }
   }

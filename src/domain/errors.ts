@@ -23,3 +23,6 @@ export const notFound = (what: string) => new AppError(404, 'not_found', `No suc
 export const conflict = (code: string, message: string) => new AppError(409, code, message)
 export const tooMany = (code: string, message: string, retryAfter: number) => new AppError(429, code, message, retryAfter)
 export const overloaded = (retryAfter = 5) => new AppError(503, 'overloaded', 'The server is too busy. Try again in a moment.', retryAfter)
+/** Seconds a client is asked to wait while the database is away: about what a server restart takes. */
+export const DATABASE_RETRY_AFTER = 5
+export const databaseUnavailable = () => new AppError(503, 'database_unavailable', 'The database does not answer. Try again in a moment.', DATABASE_RETRY_AFTER)

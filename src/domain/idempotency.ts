@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Transaction } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { badRequest, conflict } from './errors.ts'
+import { isStorable } from './text.ts'
 
 export interface IdempotencyKey {
   key: string
@@ -19,7 +20,7 @@ export type Claim<T> = { fresh: true } | { fresh: false, answer: T }
  * stored answer: a retry never posts twice.
  */
 export async function claimKey<T> (trx: Transaction<Database>, userId: number, idem: IdempotencyKey): Promise<Claim<T>> {
-  if (idem.key.length === 0 || idem.key.length > 200) throw badRequest('invalid_idempotency_key', 'An Idempotency-Key must be 1 to 200 characters long.')
+  if (idem.key.length === 0 || idem.key.length > 200 || !isStorable(idem.key)) throw badRequest('invalid_idempotency_key', 'An Idempotency-Key must be 1 to 200 characters long.')
   const requestHash = hashRequest(idem.request)
   const claimed = await trx.insertInto('idempotency_keys')
     .values({ user_id: userId, key: idem.key, request_hash: requestHash, response: null })

@@ -6,7 +6,7 @@ import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, notFound } from './errors.ts'
 import { recordPin } from './pins.ts'
-import { insertPost, loadPost, validateBody } from './posts.ts'
+import { insertPost, loadPost, loadPosts, validateBody } from './posts.ts'
 import { lockThread, toThread } from './threads.ts'
 import { type Post, iso, postForReader } from './views.ts'
 
@@ -19,8 +19,12 @@ export interface PinnedState {
 
 /** Every state pinned on a thread, newest first; the current one has no unpinnedAt. */
 export async function listPins (db: Kysely<Database>, threadId: number, viewer: Actor | null): Promise<PinnedState[]> {
-  const thread = await db.selectFrom('threads').select('id').where('id', '=', threadId).executeTakeFirst()
-  if (thread === undefined) throw notFound('thread')
+  const canSeeHidden = isModerator(viewer)
+  return (await loadPins(db, threadId)).map((pin) => ({ ...pin, post: postForReader(pin.post, canSeeHidden) }))
+}
+
+/** The same, hidden posts whole: for callers that show each reader what they may see. */
+export async function loadPins (db: Kysely<Database>, threadId: number): Promise<PinnedState[]> {
   const rows = await db.selectFrom('pins')
     .innerJoin('users', 'users.id', 'pins.pinned_by')
     .select(['pins.post_id', 'pins.pinned_at', 'pins.unpinned_at', 'users.id as user_id', 'users.name'])
@@ -28,17 +32,16 @@ export async function listPins (db: Kysely<Database>, threadId: number, viewer: 
     .orderBy('pins.id', 'desc')
     .limit(100)
     .execute()
-  const canSeeHidden = isModerator(viewer)
-  const out: PinnedState[] = []
-  for (const row of rows) {
-    out.push({
-      post: postForReader(await loadPost(db, row.post_id), canSeeHidden),
-      pinnedBy: { id: row.user_id, name: row.name },
-      pinnedAt: row.pinned_at.toISOString(),
-      unpinnedAt: iso(row.unpinned_at)
-    })
+  if (rows.length === 0 && await db.selectFrom('threads').select('id').where('id', '=', threadId).executeTakeFirst() === undefined) {
+    throw notFound('thread')
   }
-  return out
+  const posts = await loadPosts(db, rows.map((row) => row.post_id))
+  return rows.map((row) => ({
+    post: posts.get(row.post_id)!,
+    pinnedBy: { id: row.user_id, name: row.name },
+    pinnedAt: row.pinned_at.toISOString(),
+    unpinnedAt: iso(row.unpinned_at)
+  }))
 }
 
 /** A moderator writes a summary of the current state as an update and pins it, in one action. */
@@ -47,7 +50,7 @@ export async function postAndPinSummary (deps: Deps, actor: Actor | null, thread
   const body = validateBody(input.body)
   return await commitThenPublish(deps, async (trx, emit) => {
     const before = await lockThread(trx, threadId)
-    const post = await insertPost(trx, deps, moderator, threadId, { body, kind: 'update', replyTo: null, status: null, nextUpdateAt: null })
+    const { post } = await insertPost(trx, deps, moderator, before, { body, kind: 'update', replyTo: null, status: null, nextUpdateAt: null })
     emit(await appendEvent(trx, threadId, 'post.created', { post }))
     await trx.updateTable('threads').set({ pinned_post_id: post.id }).where('id', '=', threadId).execute()
     await recordPin(trx, moderator, threadId, post.id, deps.now())
@@ -126,9 +129,4 @@ export async function listAudit (db: Kysely<Database>, actor: Actor | null, filt
     reason: row.reason,
     createdAt: row.created_at.toISOString()
   }))
-}
-
-/** The states pinned before the current one, newest first: the thread page's history. */
-export async function earlierPins (db: Kysely<Database>, threadId: number, viewer: Actor | null): Promise<PinnedState[]> {
-  return (await listPins(db, threadId, viewer)).filter((pin) => pin.unpinnedAt !== null)
 }

@@ -1,12 +1,13 @@
 import type { Kysely, Transaction } from 'kysely'
-import type { Database, PostKind, ThreadStatus } from '../db/database.ts'
-import { appendEvent } from '../live/events.ts'
+import type { Database, PostKind, ThreadRow, ThreadStatus } from '../db/database.ts'
+import { appendEvent, appendEvents } from '../live/events.ts'
 import { type Actor, isModerator, isStaff, requireModerator, requireSignedIn } from './actors.ts'
 import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, forbidden, notFound, tooMany } from './errors.ts'
 import { type IdempotencyKey, claimKey, storeAnswer } from './idempotency.ts'
 import { renderMarkdown } from './markdown.ts'
+import { storable } from './text.ts'
 import { checkCrisisMode, checkPostingLimits } from './limits.ts'
 import { closePin } from './pins.ts'
 import { nextShift, shiftOfAuthor } from './shifts.ts'
@@ -24,17 +25,19 @@ export function validateBody (body: string): string {
   const trimmed = body.trim()
   if (trimmed.length < 1) throw badRequest('empty_body', 'Write something first.')
   if (trimmed.length > BODY_MAX) throw badRequest('body_too_long', `A post is at most ${BODY_MAX} characters long.`)
-  return trimmed
+  return storable(trimmed)
 }
+
+const POST_COLUMNS = [
+  'id', 'thread_id', 'kind', 'body', 'html', 'shift', 'handover_to', 'reply_to', 'status', 'next_update_at',
+  'created_at', 'edited_at', 'hidden_at', 'hidden_reason', 'answered_by'
+] as const
 
 function selectPosts (db: Kysely<Database> | Transaction<Database>) {
   return db.selectFrom('posts')
     .innerJoin('users', 'users.id', 'posts.author_id')
-    .select([
-      'posts.id', 'posts.thread_id', 'posts.kind', 'posts.body', 'posts.html', 'posts.shift', 'posts.handover_to', 'posts.reply_to',
-      'posts.status', 'posts.next_update_at', 'posts.created_at', 'posts.edited_at', 'posts.hidden_at',
-      'posts.hidden_reason', 'posts.answered_by', 'users.id as author_id', 'users.name as author_name', 'users.role as author_role'
-    ])
+    .select(POST_COLUMNS.map((column) => `posts.${column}` as const))
+    .select(['users.id as author_id', 'users.name as author_name', 'users.role as author_role'])
 }
 
 type PostRecord = Awaited<ReturnType<ReturnType<typeof selectPosts>['executeTakeFirstOrThrow']>>
@@ -66,6 +69,13 @@ export async function loadPost (db: Kysely<Database> | Transaction<Database>, id
   return toPost(row)
 }
 
+/** Several posts by id, in one query; the ones that do not exist are left out. */
+export async function loadPosts (db: Kysely<Database>, ids: readonly number[]): Promise<Map<number, Post>> {
+  if (ids.length === 0) return new Map()
+  const rows = await selectPosts(db).where('posts.id', 'in', [...new Set(ids)]).execute()
+  return new Map(rows.map((row) => [row.id, toPost(row)]))
+}
+
 export async function getPost (db: Kysely<Database>, id: number, viewer: Actor | null): Promise<Post> {
   return postForReader(await loadPost(db, id), isModerator(viewer))
 }
@@ -80,15 +90,22 @@ export interface PostQuery {
 
 /** A thread's posts in id order; hidden ones keep their place without their text. */
 export async function listPosts (db: Kysely<Database>, threadId: number, query: PostQuery, viewer: Actor | null): Promise<Post[]> {
-  const thread = await db.selectFrom('threads').select('id').where('id', '=', threadId).executeTakeFirst()
-  if (thread === undefined) throw notFound('thread')
+  const canSeeHidden = isModerator(viewer)
+  return (await loadThreadPosts(db, threadId, query)).map((post) => postForReader(post, canSeeHidden))
+}
+
+/** A thread's posts in id order, hidden ones whole: for callers that show each reader what they may see. */
+export async function loadThreadPosts (db: Kysely<Database>, threadId: number, query: PostQuery): Promise<Post[]> {
   let q = selectPosts(db).where('posts.thread_id', '=', threadId)
   if (query.after !== undefined) q = q.where('posts.id', '>', query.after)
   if (query.kind === 'update') q = q.where('posts.kind', 'in', ['update', 'handover'])
   if (query.kind === 'comment') q = q.where('posts.kind', '=', 'comment')
   const rows = await q.orderBy('posts.id').limit(Math.min(query.limit ?? PAGE_MAX, PAGE_MAX)).execute()
-  const canSeeHidden = isModerator(viewer)
-  return rows.map((row) => postForReader(toPost(row), canSeeHidden))
+  // No posts: a thread past its last one, or no thread at all.
+  if (rows.length === 0 && await db.selectFrom('threads').select('id').where('id', '=', threadId).executeTakeFirst() === undefined) {
+    throw notFound('thread')
+  }
+  return rows.map(toPost)
 }
 
 export interface NewPost {
@@ -128,15 +145,18 @@ function checkNewPost (author: Actor, input: NewPost, now: Date): CheckedPost {
   return { body: validateBody(input.body), kind, replyTo: input.replyTo ?? null, status, nextUpdateAt }
 }
 
-/** Writes a checked post and what it changes in its thread; the caller holds the thread's lock. */
-export async function insertPost (trx: Transaction<Database>, deps: Deps, author: Actor, threadId: number, post: CheckedPost): Promise<Post> {
+/**
+ * Writes a checked post and what it changes in its thread; the caller holds
+ * the thread's lock and passes its row. Returns the post and the thread after it.
+ */
+export async function insertPost (trx: Transaction<Database>, deps: Deps, author: Actor, thread: ThreadRow, post: CheckedPost): Promise<{ post: Post, thread: ThreadRow }> {
   const now = deps.now()
   const official = post.kind !== 'comment'
   // Every staff post, a comment too, says which shift wrote it; customers have none.
   const shift = shiftOfAuthor(author, now, deps.timeZone, deps.shiftHours)
-  const nextUpdateAt = official && post.nextUpdateAt === null ? await cadencePromise(trx, threadId, post.status, now) : post.nextUpdateAt
-  const { id } = await trx.insertInto('posts').values({
-    thread_id: threadId,
+  const nextUpdateAt = official && post.nextUpdateAt === null ? cadencePromise(thread, post.status, now) : post.nextUpdateAt
+  const row = await trx.insertInto('posts').values({
+    thread_id: thread.id,
     author_id: author.id,
     kind: post.kind,
     body: post.body,
@@ -147,8 +167,8 @@ export async function insertPost (trx: Transaction<Database>, deps: Deps, author
     status: post.status,
     next_update_at: nextUpdateAt,
     created_at: now
-  }).returning('id').executeTakeFirstOrThrow()
-  await trx.updateTable('threads')
+  }).returning(POST_COLUMNS).executeTakeFirstOrThrow()
+  const after = await trx.updateTable('threads')
     .set((eb) => ({
       post_count: eb('post_count', '+', 1),
       last_post_at: now,
@@ -156,14 +176,15 @@ export async function insertPost (trx: Transaction<Database>, deps: Deps, author
       // An official update keeps its promise and makes the next one, or none.
       ...(official && { next_update_at: post.status === 'resolved' ? null : nextUpdateAt })
     }))
-    .where('id', '=', threadId)
-    .execute()
-  return await loadPost(trx, id)
+    .where('id', '=', thread.id)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  // The author is the one writing: the post is whole without reading it back.
+  return { post: toPost({ ...row, author_id: author.id, author_name: author.name, author_role: author.role }), thread: after }
 }
 
 /** An update that promises nothing keeps the thread's cadence, while the incident is not resolved. */
-async function cadencePromise (trx: Transaction<Database>, threadId: number, status: ThreadStatus | null, now: Date): Promise<Date | null> {
-  const thread = await trx.selectFrom('threads').select(['status', 'cadence_minutes']).where('id', '=', threadId).executeTakeFirstOrThrow()
+function cadencePromise (thread: ThreadRow, status: ThreadStatus | null, now: Date): Date | null {
   if (thread.cadence_minutes === null || (status ?? thread.status) === 'resolved') return null
   return new Date(now.getTime() + thread.cadence_minutes * 60_000)
 }
@@ -189,12 +210,13 @@ export async function createPost (deps: Deps, actor: Actor | null, threadId: num
       const parent = await trx.selectFrom('posts').select('thread_id').where('id', '=', post.replyTo).executeTakeFirst()
       if (parent === undefined || parent.thread_id !== threadId) throw badRequest('invalid_reply', 'You can only reply to a post of the same thread.')
     }
-    const created = await insertPost(trx, deps, author, threadId, post)
-    emit(await appendEvent(trx, threadId, 'post.created', { post: created }))
-    if (post.kind !== 'comment') {
-      const row = await trx.selectFrom('threads').selectAll().where('id', '=', threadId).executeTakeFirstOrThrow()
-      emit(await appendEvent(trx, threadId, 'thread.updated', { thread: toThread(row) }))
-    }
+    const { post: created, thread: after } = await insertPost(trx, deps, author, thread, post)
+    const events = await appendEvents(trx, threadId, [
+      { type: 'post.created', post: created },
+      // An official post may change the status and the promised next update.
+      ...(post.kind !== 'comment' ? [{ type: 'thread.updated' as const, thread: toThread(after) }] : [])
+    ])
+    for (const event of events) emit(event)
     if (idem !== undefined) await storeAnswer(trx, author.id, idem.key, 201, created)
     return created
   })
@@ -243,7 +265,7 @@ export async function editPost (deps: Deps, actor: Actor | null, postId: number,
 /** Hides a post with a reason; it keeps its place, and nothing is deleted. */
 export async function hidePost (deps: Deps, actor: Actor | null, postId: number, input: { reason: string }): Promise<Post> {
   const moderator = requireModerator(actor)
-  const reason = input.reason.trim()
+  const reason = storable(input.reason.trim())
   if (reason.length < 1 || reason.length > REASON_MAX) throw badRequest('invalid_reason', `Give a reason of 1 to ${REASON_MAX} characters.`)
   return await commitThenPublish(deps, async (trx, emit) => {
     const { thread, post } = await lockPostThread(trx, postId)

@@ -12,9 +12,15 @@ export const DEFAULT_SHIFT_HOURS: ShiftHours = { day: 7, evening: 15, night: 23 
 
 export const SHIFTS: readonly Shift[] = ['day', 'evening', 'night']
 
+// Building an Intl formatter costs far more than using one: one per time zone.
+const hourFormats = new Map<string, Intl.DateTimeFormat>()
 function hourIn (date: Date, timeZone: string): number {
-  const hour = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', hourCycle: 'h23' }).format(date)
-  return Number(hour)
+  let format = hourFormats.get(timeZone)
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', hourCycle: 'h23' })
+    hourFormats.set(timeZone, format)
+  }
+  return Number(format.format(date))
 }
 
 /** The shift on duty at `date`, by the clock of `timeZone`. */

@@ -8,6 +8,7 @@ import { badRequest, forbidden, notFound } from './errors.ts'
 import { type IdempotencyKey, claimKey, storeAnswer } from './idempotency.ts'
 import { closePin, recordPin } from './pins.ts'
 import { insertPost, loadPost, validateBody } from './posts.ts'
+import { storable } from './text.ts'
 import { type Thread, iso } from './views.ts'
 
 export const STATUSES: readonly ThreadStatus[] = ['investigating', 'identified', 'monitoring', 'resolved']
@@ -43,7 +44,7 @@ export function validateStatus (status: string): ThreadStatus {
 function validateTitle (title: string): string {
   const trimmed = title.trim()
   if (trimmed.length < 1 || trimmed.length > TITLE_MAX) throw badRequest('invalid_title', `The title must be 1 to ${TITLE_MAX} characters long.`)
-  return trimmed
+  return storable(trimmed)
 }
 
 /** Open incidents first, each group by latest activity. */
@@ -88,13 +89,13 @@ export async function createThread (deps: Deps, actor: Actor | null, input: NewT
       if (!claim.fresh) return claim.answer
     }
     const now = deps.now()
-    const { id } = await trx.insertInto('threads')
+    const created = await trx.insertInto('threads')
       .values({ title, status, created_by: author.id, created_at: now })
-      .returning('id')
+      .returningAll()
       .executeTakeFirstOrThrow()
-    const post = await insertPost(trx, deps, author, id, { body, kind: 'update', status, replyTo: null, nextUpdateAt: null })
-    emit(await appendEvent(trx, id, 'post.created', { post }))
-    const thread = await reloadThread(trx, id)
+    const { post } = await insertPost(trx, deps, author, created, { body, kind: 'update', status, replyTo: null, nextUpdateAt: null })
+    emit(await appendEvent(trx, created.id, 'post.created', { post }))
+    const thread = await reloadThread(trx, created.id)
     if (idem !== undefined) await storeAnswer(trx, author.id, idem.key, 201, thread)
     return thread
   })
@@ -133,16 +134,19 @@ export async function updateThread (deps: Deps, actor: Actor | null, threadId: n
     }
     if (Object.keys(changes).length === 0) return before
     await trx.updateTable('threads').set(changes).where('id', '=', threadId).execute()
-    await recordAudit(trx, staff, { action: 'thread.update', threadId, before: pick(before, patch), after: patch })
+    await recordAudit(trx, staff, { action: 'thread.update', threadId, before: pick(before, patch), after: pick(patch, patch) })
     emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId) }))
     return await reloadThread(trx, threadId)
   })
 }
 
-function pick (thread: Thread, patch: ThreadPatch): Partial<Thread> {
-  const out: Partial<Thread> = {}
-  for (const key of Object.keys(patch) as (keyof ThreadPatch)[]) {
-    if (patch[key] !== undefined) (out as Record<string, unknown>)[key] = thread[key]
+const PATCH_FIELDS = ['status', 'locked', 'slowModeSeconds', 'title', 'crisisMode', 'crisisReadOnly', 'cadenceMinutes'] as const
+
+/** The fields the patch sets, as `source` has them: a caller's other keys are not the thread's, and stay out of the log. */
+function pick (source: Thread | ThreadPatch, patch: ThreadPatch): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const key of PATCH_FIELDS) {
+    if (patch[key] !== undefined) out[key] = source[key]
   }
   return out
 }

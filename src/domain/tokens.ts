@@ -43,3 +43,18 @@ export async function revokeApiTokenById (db: Kysely<Database>, id: number, now:
     .executeTakeFirst()
   return result.numUpdatedRows > 0n
 }
+
+/** Revokes every token of the user still valid; how many there were. */
+export async function revokeUserApiTokens (db: Kysely<Database>, userId: number, now: Date): Promise<number> {
+  const result = await db.updateTable('api_tokens').set({ revoked_at: now })
+    .where('user_id', '=', userId).where('revoked_at', 'is', null)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}
+
+export async function countActiveApiTokens (db: Kysely<Database>, userId: number): Promise<number> {
+  const { count } = await db.selectFrom('api_tokens').select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('user_id', '=', userId).where('revoked_at', 'is', null)
+    .executeTakeFirstOrThrow()
+  return Number(count)
+}

@@ -4,6 +4,7 @@ import type { Actor } from './actors.ts'
 import { badRequest, conflict } from './errors.ts'
 import { PASSWORD_MAX, PASSWORD_MIN, decoyVerify, hashPassword, verifyPassword } from './passwords.ts'
 import { SHIFTS } from './shifts.ts'
+import { isStorable, storable } from './text.ts'
 
 export const ROLES: readonly Role[] = ['customer', 'technician', 'moderator', 'admin']
 
@@ -15,20 +16,25 @@ export interface NewUser {
   shift?: Shift | null
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+const EMAIL = /^[^\s@\u0000]+@[^\s@\u0000]+\.[^\s@\u0000]+$/
 
 export function toActor (row: Pick<UserRow, 'id' | 'email' | 'name' | 'role' | 'shift' | 'locale'>): Actor {
   return { id: row.id, email: row.email, name: row.name, role: row.role, shift: row.shift, locale: row.locale }
 }
 
+/** The rules every new password follows, at sign-up and at a change; throws a 400 naming the broken one. */
+export function validatePassword (password: string): void {
+  if ([...password].length < PASSWORD_MIN) throw badRequest('password_too_short', `The password must be at least ${PASSWORD_MIN} characters long.`)
+  if (password.length > PASSWORD_MAX) throw badRequest('password_too_long', `The password must be at most ${PASSWORD_MAX} characters long.`)
+}
+
 /** Checks a new user's fields; throws a 400 naming the first bad one. */
 export function validateNewUser (input: NewUser): NewUser {
   const email = input.email.trim()
-  const name = input.name.trim()
+  const name = storable(input.name.trim())
   if (!EMAIL.test(email) || email.length > 254) throw badRequest('invalid_email', 'The e-mail address is not valid.')
   if (name.length < 1 || name.length > 80) throw badRequest('invalid_name', 'The name must be 1 to 80 characters long.')
-  if ([...input.password].length < PASSWORD_MIN) throw badRequest('password_too_short', `The password must be at least ${PASSWORD_MIN} characters long.`)
-  if (input.password.length > PASSWORD_MAX) throw badRequest('password_too_long', `The password must be at most ${PASSWORD_MAX} characters long.`)
+  validatePassword(input.password)
   if (!ROLES.includes(input.role)) throw badRequest('invalid_role', `The role must be one of ${ROLES.join(', ')}.`)
   const shift = input.shift ?? null
   if (shift !== null && !SHIFTS.includes(shift)) throw badRequest('invalid_shift', `The shift must be one of ${SHIFTS.join(', ')}.`)
@@ -55,8 +61,9 @@ export async function createUser (db: Kysely<Database>, input: NewUser): Promise
   }
 }
 
-export function findUserByEmail (db: Kysely<Database>, email: string): Promise<UserRow | undefined> {
-  return db.selectFrom('users').selectAll()
+export async function findUserByEmail (db: Kysely<Database>, email: string): Promise<UserRow | undefined> {
+  if (!isStorable(email)) return undefined
+  return await db.selectFrom('users').selectAll()
     .where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase()))
     .executeTakeFirst()
 }

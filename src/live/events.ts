@@ -18,28 +18,42 @@ export type ThreadEvent = {
   [K in ThreadEventType]: { seq: number, type: K, threadId: number } & ThreadEventMap[K]
 }[ThreadEventType]
 
+/** An event about to be logged: its type and payload; the log gives it its seq. */
+export type NewThreadEvent = {
+  [K in ThreadEventType]: { type: K } & ThreadEventMap[K]
+}[ThreadEventType]
+
 /**
- * Appends an event to the thread's log inside the caller's transaction. The
- * next seq is taken under the thread's row lock, held until commit, so seqs
- * have no gaps and follow commit order.
+ * Appends events to the thread's log inside the caller's transaction, in
+ * order. The seqs are taken under the thread's row lock, held until commit, so
+ * they have no gaps and follow commit order.
  */
+export async function appendEvents (trx: Transaction<Database>, threadId: number, events: NewThreadEvent[]): Promise<ThreadEvent[]> {
+  const { last_seq: last } = await trx.updateTable('threads')
+    .set({ last_seq: sql`last_seq + ${events.length}` })
+    .where('id', '=', threadId)
+    .returning('last_seq')
+    .executeTakeFirstOrThrow()
+  const logged = events.map(({ type, ...payload }, i) => {
+    const seq = last - events.length + 1 + i
+    // A thread snapshot taken inside the transaction carries the seq of its event.
+    const stored = 'thread' in payload ? { ...payload, thread: { ...payload.thread, lastSeq: seq } } : payload
+    return { seq, type, threadId, ...stored } as ThreadEvent
+  })
+  await trx.insertInto('thread_events')
+    .values(logged.map(({ seq, type, threadId: _thread, ...payload }) => ({ thread_id: threadId, seq, type, payload: JSON.stringify(payload) })))
+    .execute()
+  return logged
+}
+
 export async function appendEvent<K extends ThreadEventType> (
   trx: Transaction<Database>,
   threadId: number,
   type: K,
   payload: ThreadEventMap[K]
 ): Promise<ThreadEvent> {
-  const { last_seq: seq } = await trx.updateTable('threads')
-    .set({ last_seq: sql`last_seq + 1` })
-    .where('id', '=', threadId)
-    .returning('last_seq')
-    .executeTakeFirstOrThrow()
-  // A thread snapshot taken inside the transaction carries the seq of this event.
-  const stored = 'thread' in payload ? { ...payload, thread: { ...payload.thread, lastSeq: seq } } : payload
-  await trx.insertInto('thread_events')
-    .values({ thread_id: threadId, seq, type, payload: JSON.stringify(stored) })
-    .execute()
-  return { seq, type, threadId, ...stored } as ThreadEvent
+  const [event] = await appendEvents(trx, threadId, [{ type, ...payload } as NewThreadEvent])
+  return event!
 }
 
 /**

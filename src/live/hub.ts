@@ -13,6 +13,8 @@ export interface HubOptions {
   db: Kysely<Database>
   /** A socket with more than this many bytes waiting to be sent is closed: it reconnects and replays. */
   maxBufferedBytes?: number
+  /** How long a replay waits for a socket that does not read before closing it as too slow. */
+  drainTimeoutMs?: number
   /** Extra rendering for sockets that ask for it (the page's own script asks for its language's HTML). */
   decorate?: (event: ThreadEvent, variant: string) => Record<string, unknown>
   onError?: (err: unknown) => void
@@ -51,6 +53,7 @@ export class Hub {
   private readonly channels = new Map<number, Channel>()
   private readonly db: Kysely<Database>
   private readonly maxBuffered: number
+  private readonly drainTimeoutMs: number
   private readonly decorate: HubOptions['decorate']
   private readonly onError: (err: unknown) => void
   private readonly notifyListeners: Array<(threadId: number, seq: number) => void> = []
@@ -58,6 +61,7 @@ export class Hub {
   constructor (options: HubOptions) {
     this.db = options.db
     this.maxBuffered = options.maxBufferedBytes ?? 1024 * 1024
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000
     this.decorate = options.decorate
     this.onError = options.onError ?? (() => {})
   }
@@ -147,10 +151,10 @@ export class Hub {
   /** Sends a newly joined socket what it missed, up to the channel's seq, then marks it live. */
   private async catchUp (channel: Channel, subscriber: Subscriber): Promise<void> {
     while (subscriber.seq < channel.seq && !subscriber.closed) {
-      await this.drained(subscriber)
       const events = await eventsSince(this.db, channel.threadId, subscriber.seq, REPLAY_PAGE)
       if (events.length === 0) break
       for (const event of events) {
+        await this.drained(subscriber)
         if (event.seq > channel.seq || subscriber.closed) break
         subscriber.seq = event.seq
         subscriber.socket.send(this.frame(event, subscriber.variant, new Map()))
@@ -160,9 +164,10 @@ export class Hub {
     subscriber.joined = !subscriber.closed
   }
 
-  // A long replay waits for the socket to drain between pages instead of piling up.
+  // A long replay waits for the socket to drain before each frame: a client
+  // that asks for the whole log and never reads gets a bounded buffer, then 4008.
   private async drained (subscriber: Subscriber): Promise<void> {
-    const deadline = Date.now() + 10_000
+    const deadline = Date.now() + this.drainTimeoutMs
     while (subscriber.socket.bufferedAmount > this.maxBuffered / 2 && !subscriber.closed) {
       if (Date.now() > deadline) {
         subscriber.closed = true

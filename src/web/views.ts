@@ -81,7 +81,19 @@ export function makeDateFormatter (timeZone: string) {
     }
     return format
   }
-  return (locale: Locale, date: Date, style: TimeStyle | 'full' = 'datetime') => formatter(locale, style).format(date)
+  // A page shows the same few hundred instants render after render, and
+  // formatting one is the costliest part of a thread page: each is formatted once.
+  const formatted = new Map<string, string>()
+  return (locale: Locale, date: Date, style: TimeStyle | 'full' = 'datetime') => {
+    const key = `${locale}:${style}:${date.getTime()}`
+    let text = formatted.get(key)
+    if (text === undefined) {
+      text = formatter(locale, style).format(date)
+      if (formatted.size >= 20_000) formatted.clear()
+      formatted.set(key, text)
+    }
+    return text
+  }
 }
 
 const localeOf = (options: Handlebars.HelperOptions): Locale => options.data.root.locale as Locale
@@ -92,10 +104,19 @@ function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {
 
   // {{t "key" name=value}}: the message in the page's language. The message and
   // plain values are escaped; a value made by another helper (a <time>) is kept as HTML.
+  // The escaped message of each key, per locale, made once.
+  const escapedMessages = new Map<string, string>()
   hbs.registerHelper('t', function (this: unknown, key: string, options: Handlebars.HelperOptions) {
     const vars = options.hash as Record<string, unknown>
-    const template = translate(localeOf(options), key)
-    const html = escape(template).replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const locale = localeOf(options)
+    const cacheKey = `${locale}:${key}`
+    let template = escapedMessages.get(cacheKey)
+    if (template === undefined) {
+      template = escape(translate(locale, key))
+      if (hasMessage(key)) escapedMessages.set(cacheKey, template)
+    }
+    if (!template.includes('{')) return new hbs.SafeString(template)
+    const html = template.replace(/\{(\w+)\}/g, (whole, name: string) => {
       const value = vars[name]
       if (value === undefined) return whole
       return value instanceof hbs.SafeString ? value.toHTML() : escape(String(value))
@@ -110,15 +131,15 @@ function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {
     const options = rest.pop() as Handlebars.HelperOptions
     if (typeof iso !== 'string') return ''
     const date = new Date(iso)
+    if (Number.isNaN(date.getTime())) return ''
     const locale = localeOf(options)
     let style = (typeof rest[0] === 'string' ? rest[0] : 'datetime') as TimeStyle | 'auto'
     if (style === 'auto') {
       const ref = typeof rest[1] === 'string' ? new Date(rest[1]) : new Date()
       style = formatDate(locale, date, 'date') === formatDate(locale, ref, 'date') ? 'time' : 'datetime'
     }
-    return new hbs.SafeString(
-      `<time datetime="${escape(date.toISOString())}" title="${escape(formatDate(locale, date, 'full'))}">${escape(formatDate(locale, date, style))}</time>`
-    )
+    const html = `<time datetime="${escape(date.toISOString())}" title="${escape(formatDate(locale, date, 'full'))}">${escape(formatDate(locale, date, style))}</time>`
+    return new hbs.SafeString(html)
   })
 
   // {{duration minutes}}: "12 min", "1 h 5 min", "2 d 3 h".

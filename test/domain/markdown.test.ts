@@ -1,7 +1,9 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { renderMarkdown, sanitize } from '../../src/domain/markdown.ts'
+import { BODY_MAX } from '../../src/domain/posts.ts'
 import { dangersIn } from '../helpers/api.ts'
+import { NAUGHTY_STRINGS, XSS_PAYLOADS } from '../helpers/hostile.ts'
 
 // Pieces that make the parser and the sanitiser work hard: raw HTML, link
 // syntax, schemes, entities, code fences, tables and stray control characters.
@@ -74,4 +76,43 @@ t.test('the danger check itself sees danger', async (t) => {
     '<td style="text-align:center">1</td>'
   ]
   for (const html of harmless) t.same(dangersIn(html), [], html)
+})
+
+/** Why a rendering is wrong, or null: it must be a fixed point of sanitize and run nothing. */
+function flawOf (source: string): string | null {
+  const html = renderMarkdown(source)
+  if (sanitize(html) !== html) return `re-sanitising changes ${JSON.stringify(html.slice(0, 200))}`
+  const dangers = dangersIn(html)
+  return dangers.length === 0 ? null : `${dangers.join(', ')} in ${JSON.stringify(html.slice(0, 200))}`
+}
+
+t.test('every naughty string and every payload of the browser tests renders harmless and stays as rendered', async (t) => {
+  const flawed = [...NAUGHTY_STRINGS, ...XSS_PAYLOADS]
+    .map((source) => ({ source, flaw: flawOf(source) }))
+    .filter((result) => result.flaw !== null)
+  t.same(flawed, [], `${NAUGHTY_STRINGS.length + XSS_PAYLOADS.length} strings rendered`)
+})
+
+t.test('payloads and naughty strings mixed into Markdown render harmless and stay as rendered', async (t) => {
+  const mixed = fc.array(fc.oneof(fc.constantFrom(...XSS_PAYLOADS), fc.constantFrom(...NAUGHTY_STRINGS), fc.constantFrom(...FRAGMENTS)), { maxLength: 30 })
+    .map((parts) => parts.join(''))
+  const details = fc.check(fc.property(mixed, (source) => {
+    const flaw = flawOf(source)
+    if (flaw !== null) throw new Error(flaw)
+  }), { numRuns: 1000, includeErrorInReport: true })
+  t.equal(details.failed, false, fc.defaultReportMessage(details) ?? '1000 mixtures rendered harmless')
+  t.equal(details.numRuns, 1000, 'every mixture was tried')
+})
+
+t.test('a post as long as allowed, made of one construct over and over, renders without throwing and stays harmless', async (t) => {
+  // Deep nesting, unclosed brackets and fences, long runs of emphasis markers, entities and tables.
+  const CONSTRUCTS = ['>', '> - ', '- [', '1. ', '[', '![', '](', '[a](', '`', '```\n', '*a', '_a_', '<', '&#', '\\', '|-|\n', '<http://', 'http://a.b/', '[x]: ', '<a ', '](javascript:alert(1))', '\u0000', '\u202e']
+  const repeated = fc.tuple(fc.constantFrom(...CONSTRUCTS), fc.integer({ min: 1, max: BODY_MAX }))
+    .map(([piece, length]) => piece.repeat(Math.ceil(length / piece.length)).slice(0, length))
+  const details = fc.check(fc.property(repeated, (source) => {
+    const flaw = flawOf(source)
+    if (flaw !== null) throw new Error(flaw)
+  }), { numRuns: 40, includeErrorInReport: true })
+  t.equal(details.failed, false, fc.defaultReportMessage(details) ?? '40 long repetitions rendered harmless')
+  t.equal(details.numRuns, 40, 'every repetition was tried')
 })

@@ -7,7 +7,7 @@ import { listen } from './live.ts'
 /** Debian's Chromium; CHROMIUM_PATH points elsewhere. Nothing is downloaded. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',

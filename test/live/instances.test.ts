@@ -2,12 +2,18 @@ import net from 'node:net'
 import t from 'tap'
 import { buildSecondInstance, buildTestApp, makeUser } from '../helpers/app.ts'
 import { listen, openLive } from '../helpers/live.ts'
+import { signIn } from '../helpers/pages.ts'
 
 t.test('a post on one instance reaches a reader on another', async (t) => {
   const first = await buildTestApp(t)
   const second = await buildSecondInstance(t, first, { live: { relayCheckEveryMs: 500 } })
   const tech = await makeUser(first.app, 'technician')
   const thread = (await first.app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Network down', body: 'Campus network is down.' } })).json()
+  const customer = await makeUser(first.app, 'customer')
+  const cookies = await signIn(second, customer)
+  // The second instance keeps the thread's page, and its posts, in memory.
+  const pages = () => Promise.all([second.inject({ url: `/t/${thread.id}` }), second.inject({ url: `/t/${thread.id}`, cookies })])
+  for (const page of await pages()) t.notMatch(page.body, /Core switch replaced\./)
   const reader = openLive(await listen(second), thread.id)
   await reader.opened
   await new Promise((resolve) => setTimeout(resolve, 100))
@@ -16,6 +22,9 @@ t.test('a post on one instance reaches a reader on another', async (t) => {
   await reader.waitForCount(2)
   t.same(reader.events.map((e) => e.type), ['post.created', 'thread.updated'])
   t.equal(reader.events[0]!.post!.body, 'Core switch replaced.')
+  const [anonymous, signedIn] = await pages()
+  t.match(anonymous.body, /Core switch replaced\./, "the other instance's cached page has it too")
+  t.match(signedIn.body, /Core switch replaced\./, 'and so has its page for signed-in readers')
   reader.ws.close()
 })
 

@@ -69,3 +69,22 @@ t.test("a signed-in user's choice of language follows the account to another bro
   const reader = await app.inject({ url: '/', headers: { 'accept-language': 'en' } })
   t.match(reader.body, '<html lang="en"', 'anonymous readers are not affected')
 })
+
+t.test('after signing in, "next" leads back to a page of this site, never elsewhere', async (t) => {
+  const { app } = await buildTestApp(t)
+  const { actor } = await makeUser(app, 'customer')
+  const signInWith = async (next: string) => {
+    const form = await app.inject({ url: '/login' })
+    const res = await app.inject({
+      method: 'POST', url: '/login',
+      cookies: { sitrep_csrf: cookieFrom(form, 'sitrep_csrf')! },
+      payload: { _csrf: csrfFieldOf(form.body), email: actor.email, password: PASSWORD, next }
+    })
+    t.equal(res.statusCode, 303)
+    return res.headers.location
+  }
+  t.equal(await signInWith('/t/1?view=official'), '/t/1?view=official', 'a page of the site')
+  for (const away of ['//evil.example', '/\\evil.example', '/\t/evil.example', '/\n/evil.example', 'https://evil.example/', ' /evil']) {
+    t.equal(await signInWith(away), '/', `not ${JSON.stringify(away)}, which a browser would take off the site`)
+  }
+})

@@ -38,6 +38,17 @@ t.test('an anonymous reader gets the cached page, and a 304 once they have it', 
   t.match(french.body, /lang="fr"/)
 })
 
+t.test('a HEAD request is answered from the cache too, without a body', async (t) => {
+  const { app, thread, renders } = await appWithThread(t)
+  const page = await app.inject({ url: `/t/${thread.id}` })
+  const head = await app.inject({ method: 'HEAD', url: `/t/${thread.id}` })
+  t.equal(head.statusCode, 200)
+  t.equal(head.body, '')
+  t.equal(head.headers.etag, page.headers.etag)
+  t.equal(head.headers['content-length'], String(Buffer.byteLength(page.body)))
+  t.equal(renders.length, 1, 'not rendered again')
+})
+
 t.test('a new post drops the entry: the next reader sees it', async (t) => {
   const { app, tech, thread } = await appWithThread(t)
   const before = await app.inject({ url: `/t/${thread.id}` })

@@ -1,3 +1,4 @@
+import { accountEn } from './account.ts'
 import { moderationEn } from './moderation.ts'
 import { shiftsEn } from './shifts.ts'
 import { readerEn } from './reader.ts'
@@ -6,6 +7,7 @@ export const en = {
   ...shiftsEn,
   ...readerEn,
   ...moderationEn,
+  ...accountEn,
   'site.name': 'Sitrep',
   'error.title': 'Something went wrong',
   'error.back': 'Back to the incidents',
@@ -20,6 +22,7 @@ export const en = {
   'errors.unsupported_media_type': 'This kind of request is not understood here.',
   'errors.invalid_token': 'The API token is not valid.',
   'errors.database_unavailable': 'The database does not answer. Try again in a moment.',
+  'errors.database_unavailable.sent': 'The database does not answer, so what you sent may not have been saved. Go back and send it again in a moment.',
   'errors.overloaded': 'Too many people at once. Try again in a moment.',
   'errors.staff_only': 'Only technicians, moderators and admins may do this.',
   'errors.moderator_only': 'Only moderators and admins may do this.',
@@ -44,6 +47,8 @@ export const en = {
   'errors.invalid_shift': 'The shift must be day, evening or night.',
   'errors.shift_required': 'A technician needs a shift: day, evening or night.',
   'errors.shift_for_technicians': 'Only technicians have a shift.',
+  'errors.invalid_characters': 'The text contains a character that cannot be stored (U+0000). Remove it and try again.',
+  'errors.upgrade_required': 'This address is a live stream: open it as a WebSocket.',
   'auth.login.title': 'Sign in',
   'auth.login.submit': 'Sign in',
   'auth.login.link': 'Already have an account? Sign in',
@@ -185,5 +190,6 @@ export const en = {
   'live.reconnecting': 'Connection lost. Reconnecting…',
   'live.offline': 'Offline. The page will catch up when the connection is back.',
   'live.newPosts': 'New posts below: {count}',
-  'live.announce': 'New official update by {name}'
+  'live.announce': 'New official update by {name}',
+  'cache.asOf': 'The server cannot reach its database just now: this page is as it was at {time}. It will catch up by itself.'
 }

@@ -1,4 +1,5 @@
 import type { en } from './en.ts'
+import { accountFr } from './account.ts'
 import { moderationFr } from './moderation.ts'
 import { shiftsFr } from './shifts.ts'
 import { readerFr } from './reader.ts'
@@ -7,6 +8,7 @@ export const fr: Record<keyof typeof en, string> = {
   ...shiftsFr,
   ...readerFr,
   ...moderationFr,
+  ...accountFr,
   'site.name': 'Sitrep',
   'error.title': 'Un problème est survenu',
   'error.back': 'Retour aux incidents',
@@ -21,6 +23,7 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.unsupported_media_type': 'Ce type de requête n’est pas compris ici.',
   'errors.invalid_token': 'Le jeton d’API n’est pas valide.',
   'errors.database_unavailable': 'La base de données ne répond pas. Réessayez dans un instant.',
+  'errors.database_unavailable.sent': 'La base de données ne répond pas : ce que vous avez envoyé n’a peut-être pas été enregistré. Revenez en arrière et renvoyez-le dans un instant.',
   'errors.overloaded': 'Trop de monde en même temps. Réessayez dans un instant.',
   'errors.staff_only': 'Seuls les techniciens, modérateurs et administrateurs peuvent faire cela.',
   'errors.moderator_only': 'Seuls les modérateurs et administrateurs peuvent faire cela.',
@@ -45,6 +48,8 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.invalid_shift': 'L’équipe doit être celle de jour, du soir ou de nuit.',
   'errors.shift_required': 'Un technicien a besoin d’une équipe : jour, soir ou nuit.',
   'errors.shift_for_technicians': 'Seuls les techniciens ont une équipe.',
+  'errors.invalid_characters': 'Le texte contient un caractère qui ne peut pas être enregistré (U+0000). Retirez-le et réessayez.',
+  'errors.upgrade_required': 'Cette adresse est un flux en direct : ouvrez-la comme WebSocket.',
   'auth.login.title': 'Connexion',
   'auth.login.submit': 'Se connecter',
   'auth.login.link': 'Déjà un compte ? Connectez-vous',
@@ -186,5 +191,6 @@ export const fr: Record<keyof typeof en, string> = {
   'live.reconnecting': 'Connexion perdue. Reconnexion…',
   'live.offline': 'Hors ligne. La page se mettra à jour au retour de la connexion.',
   'live.newPosts': 'Nouveaux messages plus bas : {count}',
-  'live.announce': 'Nouveau point de situation de {name}'
+  'live.announce': 'Nouveau point de situation de {name}',
+  'cache.asOf': 'Le serveur ne joint plus sa base de données : cette page est celle de {time}. Elle se mettra à jour d’elle-même.'
 }

@@ -1,21 +1,28 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { sql } from 'kysely'
+import { DATABASE_RETRY_AFTER, databaseUnavailable } from '../../domain/errors.ts'
+
+/** How long the database has to answer before the instance is reported not ready. */
+const READY_TIMEOUT_MS = 2000
 
 const healthRoutes: FastifyPluginAsync = async (fastify) => {
   // Up as long as the process answers: for the process supervisor.
   fastify.get('/healthz', async () => ({ status: 'ok' }))
 
-  // Ready while the database answers: for the load balancer.
+  // Ready while the database answers: for the load balancer. Always JSON, whatever it accepts.
   fastify.get('/readyz', async (_request, reply) => {
+    let timer: NodeJS.Timeout | undefined
     try {
       await Promise.race([
         sql`select 1`.execute(fastify.db),
-        new Promise((_resolve, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())
+        new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS) })
       ])
       return { status: 'ready' }
     } catch {
-      return await reply.code(503).header('retry-after', '5')
-        .send({ error: { code: 'database_unavailable', message: 'The database does not answer.' } })
+      const { code, message } = databaseUnavailable()
+      return await reply.code(503).header('retry-after', String(DATABASE_RETRY_AFTER)).send({ error: { code, message } })
+    } finally {
+      clearTimeout(timer)
     }
   })
 }

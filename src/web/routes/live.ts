@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { isStaff } from '../../domain/actors.ts'
-import { forbidden, overloaded, tooMany } from '../../domain/errors.ts'
+import { AppError, forbidden, overloaded, tooMany } from '../../domain/errors.ts'
 import { getThread } from '../../domain/threads.ts'
 import { SHED_RETRY_AFTER } from '../plugins/app/pressure.ts'
 import { type IdParams, idParams } from './api/schemas.ts'
@@ -25,8 +25,9 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
     return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`)
   }
 
-  fastify.get<{ Params: IdParams, Querystring: LiveQuery }>('/api/v1/threads/:id/live', {
-    websocket: true,
+  fastify.route<{ Params: IdParams, Querystring: LiveQuery }>({
+    method: 'GET',
+    url: '/api/v1/threads/:id/live',
     schema: {
       params: idParams,
       querystring: {
@@ -45,31 +46,37 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
         throw tooMany('too_many_sockets', 'Too many live connections from this address.', 30)
       }
       await getThread(fastify.db, request.params.id)
-    }
-  }, async (socket, request) => {
-    const ip = request.ip
-    const threadId = request.params.id
-    const since = request.query.since
-    const variant = request.query.lang ?? ''
-    const log = request.log
-    releaseUpgrade(socket)
-    perIp.set(ip, (perIp.get(ip) ?? 0) + 1)
-    fastify.trackSocket(socket)
-    let leave: (() => void) | undefined
-    let closed = false
-    socket.on('close', () => {
-      closed = true
-      leave?.()
-      const left = (perIp.get(ip) ?? 1) - 1
-      if (left === 0) perIp.delete(ip)
-      else perIp.set(ip, left)
-    })
-    try {
-      leave = await fastify.hub.join(threadId, socket, since, variant)
-      if (closed) leave()
-    } catch (err) {
-      log.warn({ err }, 'live stream could not start')
-      socket.close(1011, 'try again')
+    },
+    // A plain GET gets the contract's error shape, not the websocket plugin's empty 404.
+    handler: async (_request, reply) => {
+      reply.header('upgrade', 'websocket')
+      throw new AppError(426, 'upgrade_required', 'This address is a live stream: open it as a WebSocket.')
+    },
+    wsHandler: async (socket, request) => {
+      const ip = request.ip
+      const threadId = request.params.id
+      const since = request.query.since
+      const variant = request.query.lang ?? ''
+      const log = request.log
+      releaseUpgrade(socket)
+      perIp.set(ip, (perIp.get(ip) ?? 0) + 1)
+      fastify.trackSocket(socket)
+      let leave: (() => void) | undefined
+      let closed = false
+      socket.on('close', () => {
+        closed = true
+        leave?.()
+        const left = (perIp.get(ip) ?? 1) - 1
+        if (left === 0) perIp.delete(ip)
+        else perIp.set(ip, left)
+      })
+      try {
+        leave = await fastify.hub.join(threadId, socket, since, variant)
+        if (closed) leave()
+      } catch (err) {
+        log.warn({ err }, 'live stream could not start')
+        socket.close(1011, 'try again')
+      }
     }
   })
 }

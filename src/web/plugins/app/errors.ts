@@ -1,12 +1,15 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError } from '../../../domain/errors.ts'
-import { hasMessage, translate } from '../../i18n.ts'
+import { isDatabaseUnavailable } from '../../../db/connect.ts'
+import { AppError, databaseUnavailable } from '../../../domain/errors.ts'
+import { hasMessage, pickLocale, translate } from '../../i18n.ts'
 
 interface ErrorAnswer { statusCode: number, code: string, message: string, retryAfter?: number }
 
 /** Maps whatever was thrown to the contract's error shape; never a stack trace, never a 500 for bad input. */
 function classify (err: FastifyError | AppError | Error): ErrorAnswer {
+  // A database that went away is an outage to wait out, not a bug: 503, try again.
+  if (isDatabaseUnavailable(err)) err = databaseUnavailable()
   if (err instanceof AppError) {
     return { statusCode: err.statusCode, code: err.code, message: err.message, ...(err.retryAfter !== undefined && { retryAfter: err.retryAfter }) }
   }
@@ -38,10 +41,15 @@ export function wantsHtml (request: FastifyRequest): boolean {
 }
 
 export function sendError (request: FastifyRequest, reply: FastifyReply, answer: ErrorAnswer): FastifyReply {
+  // The language is picked once the user is known; when that failed (the
+  // database is away), it is picked here from what the request carries.
+  if (request.cookies != null) request.locale = pickLocale(request)
   reply.code(answer.statusCode)
   if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter))
   const html = wantsHtml(request)
-  const key = `errors.${answer.code}`
+  // A form that could not be taken says so, and what to do with it.
+  const sent = `errors.${answer.code}.sent`
+  const key = html && request.method !== 'GET' && hasMessage(sent) ? sent : `errors.${answer.code}`
   // API clients reading English get the precise message; everyone else gets it in their language.
   const message = (html || request.locale !== 'en') && hasMessage(key)
     ? translate(request.locale, key, { seconds: answer.retryAfter })
@@ -53,8 +61,13 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
 export default fp(async (fastify) => {
   fastify.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     const answer = classify(err)
-    // Shedding load is the plan working, not a failure.
-    if (answer.statusCode >= 500 && answer.code !== 'overloaded') request.log.error({ err }, 'request failed')
+    // @fastify/rate-limit says how long to wait in its header, not in its error.
+    const wait = Number(reply.getHeader('retry-after'))
+    if (answer.statusCode === 429 && answer.retryAfter === undefined && Number.isInteger(wait) && wait > 0) answer.retryAfter = wait
+    // Shedding load is the plan working, not a failure; a database outage
+    // is a warning of one line per request, not a stack trace each.
+    if (answer.code === 'database_unavailable') request.log.warn({ err: err.message }, 'database unavailable')
+    else if (answer.statusCode >= 500 && answer.code !== 'overloaded') request.log.error({ err }, 'request failed')
     return sendError(request, reply, answer)
   })
   fastify.setNotFoundHandler((request, reply) => {

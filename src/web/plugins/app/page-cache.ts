@@ -4,11 +4,24 @@ import { brotliCompress, constants as zlib, gzip } from 'node:zlib'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { overloaded } from '../../../domain/errors.ts'
+import { pickLocale } from '../../i18n.ts'
+import { type ThreadView, loadThreadView } from '../../routes/pages/thread-view.ts'
+import { type Cached, ThreadCache, isFailure } from '../../thread-cache.ts'
+import { SESSION_COOKIE } from './auth.ts'
 import { SHED_RETRY_AFTER } from './pressure.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     pageCache: PageCache
+  }
+  interface FastifyContextConfig {
+    /**
+     * Makes a GET route's page cacheable for anonymous readers: says which
+     * page a request asks for, or null when it is not one of the cached
+     * variants (a paged view, a bad id); the route then answers with
+     * `fastify.pageCache.send`.
+     */
+    cachedPage?: (request: FastifyRequest) => CachedPage | null
   }
 }
 
@@ -19,42 +32,59 @@ const brotliAsync = promisify(brotliCompress)
 export const PUBLIC_CACHE_CONTROL = 'public, max-age=5, stale-while-revalidate=30, stale-if-error=86400'
 export const PRIVATE_CACHE_CONTROL = 'private, no-store'
 const VARY = 'Accept-Encoding, Accept-Language, Cookie'
+const HTML = 'text/html; charset=utf-8'
+/** Where the layout leaves room for the "as of" notice of a page served while the database is away. */
+export const AS_OF_SLOT = '<!--as-of-->'
+
+export interface CachedPage {
+  /** What the page shows, before the locale: e.g. `thread:7:official`. */
+  key: string
+  /** The thread whose events make the page stale; null for the incident list, which every event does. */
+  threadId: number | null
+}
 
 export interface PageCacheOptions {
   /** Off: every page is rendered for every request (to measure what the cache saves). */
   enabled?: boolean
   /**
-   * Age after which an entry is rendered again, by the app's clock (the old one
-   * is still served under pressure or when the database fails): pages say
-   * "next update in N min", which changes without an event.
+   * Age after which an entry is rendered again, by the app's clock: pages say
+   * "next update in N min", which changes without an event. Until the new one
+   * is ready, readers get the old one.
    */
   maxAgeMs?: number
+  /** The most pages kept; the longest kept goes first. */
+  maxEntries?: number
+  /** Cached answers sent per turn of the event loop, at most; see `takeTurns`. */
+  answersPerTurn?: number
   /** Called with each key actually rendered for the cache (tests count renders). */
   onRender?: (key: string) => void
 }
 
-export interface PageSpec {
-  /** What the page shows, before the locale: e.g. `thread:7:official`. */
-  key: string
-  /** The thread whose events make the page stale; null for the incident list, which every event does. */
-  threadId: number | null
-  /** Renders the page's HTML (never sent by itself). */
-  render: () => Promise<string>
-}
+interface Variant { body: Buffer, headers: Record<string, string> }
 
 interface Entry {
   etag: string
-  html: Buffer
-  gzip: Buffer
-  br: Buffer
-  renderedAt: number
+  identity: Variant
+  gzip: Variant
+  br: Variant
+  notModified: Record<string, string>
+  /** The same page with its "as of" notice, made the first time it is needed. */
+  asOf?: Promise<Entry>
 }
 
 export interface PageCache {
-  /** Sends the page: from the cache for anonymous readers, rendered for everyone else. */
-  send: (request: FastifyRequest, reply: FastifyReply, spec: PageSpec) => Promise<FastifyReply>
-  /** Whether this request would be answered from the cache. */
-  cacheable: (request: FastifyRequest) => boolean
+  /**
+   * What a thread's page is made of (its first page of posts, all or official
+   * only): read from the database once per event of the thread, for every
+   * viewer, signed in or not.
+   */
+  threadView: (threadId: number, official: boolean) => Promise<ThreadView>
+  /**
+   * Answers a route marked with `cachedPage`: from the cache for anonymous
+   * readers, rendered for everyone else. Hits are answered before the route
+   * is reached; this handles what is left.
+   */
+  send: (request: FastifyRequest, reply: FastifyReply, render: () => Promise<string>) => Promise<FastifyReply>
   /** Who is on duty changed: every page shows it. */
   dropAll: () => void
   /** A thread's event `seq` committed: its pages and the incident list are stale (once per seq). */
@@ -64,9 +94,7 @@ export interface PageCache {
 /** Only the query keys that select a cached variant; anything else (?lang=, ?after=, ?replyTo=) is rendered. */
 const CACHED_QUERY_KEYS = new Set(['view'])
 
-function pickEncoding (acceptEncoding: string | undefined): 'br' | 'gzip' | null {
-  if (acceptEncoding === undefined) return null
-  // Browsers send "gzip, deflate, br"; a client refusing one with q=0 is rare enough to be told apart simply.
+function parseEncoding (acceptEncoding: string): 'br' | 'gzip' | 'identity' {
   const offered = new Map<string, number>()
   for (const part of acceptEncoding.split(',')) {
     const [name, ...params] = part.trim().toLowerCase().split(';')
@@ -75,18 +103,32 @@ function pickEncoding (acceptEncoding: string | undefined): 'br' | 'gzip' | null
   }
   if ((offered.get('br') ?? 0) > 0) return 'br'
   if ((offered.get('gzip') ?? 0) > 0) return 'gzip'
-  return null
+  return 'identity'
+}
+
+// Browsers send a handful of distinct Accept-Encoding values: each is read once.
+const encodings = new Map<string, 'br' | 'gzip' | 'identity'>()
+function pickEncoding (acceptEncoding: string | undefined): 'br' | 'gzip' | 'identity' {
+  if (acceptEncoding === undefined) return 'identity'
+  let encoding = encodings.get(acceptEncoding)
+  if (encoding === undefined) {
+    encoding = parseEncoding(acceptEncoding)
+    if (encodings.size >= 256) encodings.clear()
+    encodings.set(acceptEncoding, encoding)
+  }
+  return encoding
 }
 
 function etagMatches (header: string | undefined, etag: string): boolean {
   if (header === undefined) return false
+  if (header === etag) return true
   return header.split(',').some((tag) => {
     const trimmed = tag.trim()
     return trimmed === etag || trimmed === `W/${etag}` || trimmed === '*'
   })
 }
 
-async function makeEntry (html: string, renderedAt: number): Promise<Entry> {
+async function makeEntry (html: string): Promise<Entry> {
   const body = Buffer.from(html)
   const [gz, br] = await Promise.all([
     gzipAsync(body, { level: 6 }),
@@ -94,108 +136,167 @@ async function makeEntry (html: string, renderedAt: number): Promise<Entry> {
     brotliAsync(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: body.length } })
   ])
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`
-  return { etag, html: body, gzip: gz, br, renderedAt }
+  // Every header of an answer is worked out here, once, not per reader.
+  const notModified = { 'cache-control': PUBLIC_CACHE_CONTROL, vary: VARY, etag }
+  const withBody = { ...notModified, 'content-type': HTML }
+  return {
+    etag,
+    identity: { body, headers: withBody },
+    gzip: { body: gz, headers: { ...withBody, 'content-encoding': 'gzip' } },
+    br: { body: br, headers: { ...withBody, 'content-encoding': 'br' } },
+    notModified
+  }
 }
 
+function answer (request: FastifyRequest, reply: FastifyReply, entry: Entry): FastifyReply {
+  if (etagMatches(request.headers['if-none-match'], entry.etag)) return reply.code(304).headers(entry.notModified).send()
+  const variant = entry[pickEncoding(request.headers['accept-encoding'])]
+  return reply.headers(variant.headers).send(variant.body)
+}
+
+/**
+ * Runs at most `perTurn` jobs per turn of the event loop; the others wait for
+ * the next turns, in order. A crowd of readers answered from memory would
+ * otherwise fill each turn (a thousand pipelined requests make a turn of tens
+ * of milliseconds), and a technician's post, which waits one turn for each of
+ * its database round trips, would take seconds. Batched, a turn stays short,
+ * the readers are served as fast as before, and the post goes through at once.
+ */
+export function takeTurns (perTurn: number): (job: () => void) => void {
+  const waiting: Array<() => void> = []
+  let usedThisTurn = 0
+  let scheduled = false
+  const nextTurn = () => {
+    scheduled = false
+    const batch = waiting.splice(0, perTurn)
+    usedThisTurn = batch.length
+    for (const job of batch) job()
+    // Scheduled from a check phase, the next one runs after the next poll phase: other I/O goes in between.
+    if (usedThisTurn > 0) schedule()
+  }
+  const schedule = () => {
+    if (scheduled) return
+    scheduled = true
+    setImmediate(nextTurn)
+  }
+  return (job) => {
+    if (usedThisTurn < perTurn && waiting.length === 0) {
+      usedThisTurn++
+      schedule()
+      job()
+      return
+    }
+    waiting.push(job)
+    schedule()
+  }
+}
+
+/**
+ * Rendered pages for anonymous readers, in memory and pre-compressed, so a
+ * flash crowd costs a lookup per reader. Registered right after the security
+ * plugin: a hit is answered before the session, CSRF, shift and pressure hooks
+ * run, none of which an anonymous cached page needs.
+ */
 export default fp<PageCacheOptions>(async (fastify, options) => {
   const enabled = options.enabled ?? true
   const maxAgeMs = options.maxAgeMs ?? 30_000
+  const inTurn = takeTurns(options.answersPerTurn ?? 8)
   const now = () => fastify.deps.now().getTime()
-  const entries = new Map<string, Entry>()
-  const inFlight = new Map<string, Promise<Entry>>()
-  // Bumped on every event: a render that began before it is not kept.
-  const generations = new Map<number | null, number>()
-  const generationOf = (threadId: number | null) => generations.get(threadId) ?? 0
-  const keysByThread = new Map<number | null, Set<string>>()
+  const pages = new ThreadCache<Entry>({ maxEntries: options.maxEntries ?? 1_000, now })
+  const threadViews = new ThreadCache<ThreadView>({ maxEntries: 200, now })
 
-  const cacheable = (request: FastifyRequest): boolean => {
-    if (!enabled || request.actor !== null || request.method !== 'GET') return false
-    const query = request.query as Record<string, unknown> | undefined
-    return query === undefined || Object.keys(query).every((key) => CACHED_QUERY_KEYS.has(key))
+  /** The cached page this request asks for, if it may be answered from the cache. */
+  const pageOf = (request: FastifyRequest, anonymous: boolean): CachedPage | null => {
+    const method = request.method
+    if (!enabled || !anonymous || (method !== 'GET' && method !== 'HEAD')) return null
+    const cachedPage = request.routeOptions.config.cachedPage
+    if (cachedPage === undefined) return null
+    for (const key in request.query as Record<string, unknown>) if (!CACHED_QUERY_KEYS.has(key)) return null
+    return cachedPage(request)
   }
+
+  const fresh = (cached: Cached<unknown>) => !cached.stale && now() - cached.madeAt < maxAgeMs
+
+  // A fresh page for an anonymous reader is sent from here, before any other hook.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const anonymous = request.headers.authorization === undefined && request.cookies[SESSION_COOKIE] === undefined
+    const page = pageOf(request, anonymous)
+    const cached = page === null ? undefined : pages.get(`${pickLocale(request)}|${page.key}`)
+    if (cached === undefined || !fresh(cached)) return done()
+    inTurn(() => answer(request, reply, cached.value))
+  })
 
   // Our own events come back from the relay's notifications: they must not drop a page rendered since.
   const seenSeq = new Map<number, number>()
   const dropThread = (threadId: number, seq: number): void => {
     if (seq <= (seenSeq.get(threadId) ?? 0)) return
     seenSeq.set(threadId, seq)
-    for (const owner of [threadId, null]) {
-      generations.set(owner, generationOf(owner) + 1)
-      for (const key of keysByThread.get(owner) ?? []) {
-        entries.delete(key)
-        inFlight.delete(key)
-      }
-      keysByThread.delete(owner)
-    }
+    pages.dropThread(threadId)
+    threadViews.dropThread(threadId)
   }
-
-  // Bumped when every page is stale at once.
-  let epoch = 0
   const dropAll = (): void => {
-    epoch++
-    entries.clear()
-    inFlight.clear()
-    keysByThread.clear()
+    pages.dropAll()
+    threadViews.dropAll()
   }
 
-  const entryFor = (fullKey: string, spec: PageSpec): Promise<Entry> => {
-    const pending = inFlight.get(fullKey)
-    if (pending !== undefined) return pending
-    const generation = generationOf(spec.threadId)
-    const epochAtStart = epoch
-    const renderedAt = now()
-    const rendering = (async () => {
+  // Kept at most `maxAgeMs` too: a user's new name, say, comes with no event.
+  const threadView = async (threadId: number, official: boolean): Promise<ThreadView> => {
+    if (!enabled) return await loadThreadView(fastify.db, threadId, { official })
+    const key = `${threadId}:${official ? 'official' : 'all'}`
+    const cached = threadViews.get(key)
+    if (cached !== undefined && fresh(cached)) return cached.value
+    return await threadViews.make(key, threadId, () => loadThreadView(fastify.db, threadId, { official }))
+  }
+
+  const rendered = (fullKey: string, page: CachedPage, render: () => Promise<string>): Promise<Entry> =>
+    pages.make(fullKey, page.threadId, async () => {
       options.onRender?.(fullKey)
-      return await makeEntry(await spec.render(), renderedAt)
-    })()
-    inFlight.set(fullKey, rendering)
-    rendering.then((entry) => {
-      if (inFlight.get(fullKey) === rendering) inFlight.delete(fullKey)
-      if (generationOf(spec.threadId) !== generation || epoch !== epochAtStart) return
-      entries.set(fullKey, entry)
-      let keys = keysByThread.get(spec.threadId)
-      if (keys === undefined) keysByThread.set(spec.threadId, keys = new Set())
-      keys.add(fullKey)
-    }, () => {
-      if (inFlight.get(fullKey) === rendering) inFlight.delete(fullKey)
+      return await makeEntry(await render())
     })
-    return rendering
+
+  /** The page as it was, marked "as of" the time it was rendered: for readers while the database is away. */
+  const asOf = ({ value: entry, madeAt }: Cached<Entry>, locale: FastifyRequest['locale']): Promise<Entry> => {
+    entry.asOf ??= (async () => {
+      const notice = fastify.views.partial('as-of', { locale, renderedAt: new Date(madeAt).toISOString() })
+      return await makeEntry(entry.identity.body.toString().replace(AS_OF_SLOT, notice))
+    })()
+    return entry.asOf
   }
 
-  const send = async (request: FastifyRequest, reply: FastifyReply, spec: PageSpec): Promise<FastifyReply> => {
-    if (!cacheable(request)) {
+  const send = async (request: FastifyRequest, reply: FastifyReply, render: () => Promise<string>): Promise<FastifyReply> => {
+    const page = pageOf(request, request.actor === null)
+    if (page === null) {
       if (request.actor === null && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
-      const html = await spec.render()
+      // Encoded once: sent as a string, a page of 200 posts would be measured, then encoded.
+      const html = Buffer.from(await render())
       if (request.actor !== null) reply.header('cache-control', PRIVATE_CACHE_CONTROL)
-      return reply.type('text/html; charset=utf-8').send(html)
+      return reply.type(HTML).send(html)
     }
-    const fullKey = `${request.locale}|${spec.key}`
-    const cached = entries.get(fullKey)
-    const fresh = cached !== undefined && now() - cached.renderedAt < maxAgeMs
-    let entry: Entry
-    if (cached !== undefined && (fresh || (!inFlight.has(fullKey) && fastify.underPressure()))) {
-      // Fresh; or old (never one an event dropped) but better than shedding the reader.
-      entry = cached
-    } else {
+    const fullKey = `${request.locale}|${page.key}`
+    const cached = pages.get(fullKey)
+    if (cached !== undefined && fresh(cached)) return answer(request, reply, cached.value)
+    if (cached === undefined) {
       // A miss is the expensive part: under pressure it is what gets shed.
-      if (cached === undefined && !inFlight.has(fullKey) && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
-      try {
-        entry = await entryFor(fullKey, spec)
-      } catch (err) {
-        // The database is down: the last page rendered beats an error page.
-        if (cached === undefined || (err as { statusCode?: number }).statusCode !== undefined) throw err
-        entry = cached
-      }
+      if (!pages.isMaking(fullKey) && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
+      return answer(request, reply, await rendered(fullKey, page, render))
     }
-    reply.header('cache-control', PUBLIC_CACHE_CONTROL).header('vary', VARY).header('etag', entry.etag)
-    if (etagMatches(request.headers['if-none-match'], entry.etag)) return reply.code(304).send()
-    reply.type('text/html; charset=utf-8')
-    const encoding = pickEncoding(request.headers['accept-encoding'])
-    if (encoding === 'br') return reply.header('content-encoding', 'br').send(entry.br)
-    if (encoding === 'gzip') return reply.header('content-encoding', 'gzip').send(entry.gzip)
-    return reply.send(entry.html)
+    // A page a little old (no event made it wrong; only its "next update in
+    // N min" moved), or any page while the process is overloaded or the
+    // database away, is answered at once while its successor renders. After an
+    // event, or a long quiet, readers wait for the new page.
+    const failing = cached.failedAt !== undefined
+    const slightlyOld = !cached.stale && now() - cached.madeAt < 2 * maxAgeMs
+    if (slightlyOld || failing || fastify.underPressure()) {
+      if (!pages.isMaking(fullKey)) rendered(fullKey, page, render).catch((err: unknown) => request.log.warn({ err }, 'could not render a cached page again'))
+      return answer(request, reply, failing ? await asOf(cached, request.locale) : cached.value)
+    }
+    try {
+      return answer(request, reply, await rendered(fullKey, page, render))
+    } catch (err) {
+      if (!isFailure(err)) throw err
+      return answer(request, reply, await asOf(cached, request.locale))
+    }
   }
 
-  fastify.decorate('pageCache', { send, cacheable, dropThread, dropAll })
-}, { name: 'page-cache', dependencies: ['views', 'pressure'] })
-
+  fastify.decorate('pageCache', { send, threadView, dropThread, dropAll })
+}, { name: 'page-cache', dependencies: ['security'] })

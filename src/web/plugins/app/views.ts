@@ -1,12 +1,14 @@
 import fp from 'fastify-plugin'
 import { setPreferredLocale } from '../../../domain/users.ts'
 import { LOCALES, LOCALE_COOKIE, type Locale, isLocale, pickLocale } from '../../i18n.ts'
+import { type PostFragments, makePostFragments } from '../../post-fragments.ts'
 import { type Views, loadViews, VIEWS_DIR } from '../../views.ts'
 import { csrfToken } from './auth.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     views: Views
+    postFragments: PostFragments
   }
   interface FastifyRequest {
     locale: Locale
@@ -35,6 +37,7 @@ export default fp(async (fastify) => {
   const views = loadViews(VIEWS_DIR, { timeZone: fastify.config.tzDisplay })
   const secure = fastify.config.publicUrl.startsWith('https:')
   fastify.decorate('views', views)
+  fastify.decorate('postFragments', makePostFragments(views))
   fastify.decorateRequest('locale', 'en')
   // After auth, so a signed-in user's preferred language counts.
   fastify.addHook('onRequest', async (request) => {

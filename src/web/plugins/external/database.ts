@@ -23,7 +23,8 @@ export default fp<DatabasePluginOptions>(async (fastify, { config, database: giv
   const database = given ?? await connectDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
-    onPoolError: (err) => fastify.log.warn({ err }, 'database connection lost; the pool will reconnect')
+    // The message alone: pg hangs the whole client, settings and all, on the error.
+    onPoolError: (err) => fastify.log.warn({ err: err.message }, 'database connection lost; the pool will reconnect')
   })
   const close = given === undefined ? () => database.close() : async () => {}
   try {

@@ -1,15 +1,22 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import cookie from '@fastify/cookie'
 import csrf from '@fastify/csrf-protection'
 import formbody from '@fastify/formbody'
-import helmet from '@fastify/helmet'
 import fp from 'fastify-plugin'
+import helmet, { type HelmetOptions } from 'helmet'
 import type { Config } from '../../../config.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The security headers every answer carries (CSP, frame-ancestors, nosniff...). */
+    securityHeaders: Readonly<Record<string, string>>
+  }
+}
 
 export interface SecurityPluginOptions { config: Config }
 
-export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
-  const https = config.publicUrl.startsWith('https:')
-  await fastify.register(helmet, {
+export function helmetOptions (https: boolean): HelmetOptions {
+  return {
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -28,7 +35,42 @@ export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
     // HSTS only means something, and only belongs, on a site served over HTTPS.
     strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     referrerPolicy: { policy: 'same-origin' },
-    crossOriginEmbedderPolicy: false
+    frameguard: { action: 'deny' },
+    crossOriginEmbedderPolicy: false,
+    // Headers for browsers long gone (the XSS auditor, IE8 downloads, Flash
+    // policies, DNS prefetch): each costs bytes and work on every answer, a
+    // cached page's most of all, and protects nobody today.
+    xXssProtection: false,
+    xDownloadOptions: false,
+    xPermittedCrossDomainPolicies: false,
+    xDnsPrefetchControl: false
+  }
+}
+
+/**
+ * The headers helmet sets, worked out once. They are the same on every answer,
+ * and building them per request (as @fastify/helmet does) cost a fifth of the
+ * time of a cached page.
+ */
+export function helmetHeaders (options: HelmetOptions): Record<string, string> {
+  const headers: Record<string, string> = {}
+  const response = {
+    setHeader: (name: string, value: unknown) => { headers[name.toLowerCase()] = String(value) },
+    removeHeader: (name: string) => { delete headers[name.toLowerCase()] }
+  }
+  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (err?: unknown) => {
+    if (err !== undefined && err !== null) throw err
+  })
+  return headers
+}
+
+export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
+  const https = config.publicUrl.startsWith('https:')
+  const headers = Object.freeze(helmetHeaders(helmetOptions(https)))
+  fastify.decorate('securityHeaders', headers)
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(headers)
+    done()
   })
   await fastify.register(cookie, { secret: config.sessionSecret })
   await fastify.register(formbody, { bodyLimit: 64 * 1024 })

@@ -52,7 +52,7 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
       querystring: {
         type: 'object',
         properties: {
-          after: { type: 'integer', minimum: 0 },
+          after: { type: 'integer', minimum: 0, maximum: 2_147_483_647 },
           limit: { type: 'integer', minimum: 1, maximum: 200 },
           kind: { type: 'string', enum: ['update', 'comment'] }
         }
@@ -74,7 +74,8 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
           status: { type: 'string' },
           nextUpdateAt: nullableString
         }
-      }
+      },
+      response: { 201: postResponse }
     }
   }, async (request, reply) => {
     const post = await createPost(deps, request.actor, request.params.id, request.body, idempotencyOf(request))

@@ -2,10 +2,11 @@ import type { FastifyPluginAsync } from 'fastify'
 import { AppError, unauthorized } from '../../../domain/errors.ts'
 import { createApiToken } from '../../../domain/tokens.ts'
 import { verifyCredentials } from '../../../domain/users.ts'
+import { isKnownBrowser, perAddressLimit } from '../pages/auth.ts'
 
 const tokensRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Body: { email: string, password: string } }>('/tokens', {
-    config: { rateLimit: { max: 10, timeWindow: '1 minute' } },
+    config: perAddressLimit(10),
     schema: {
       body: {
         type: 'object',
@@ -15,7 +16,7 @@ const tokensRoutes: FastifyPluginAsync = async (fastify) => {
     }
   }, async (request, reply) => {
     const { email, password } = request.body
-    fastify.loginAttempts.check(email, request.ip)
+    fastify.loginAttempts.check(email, request.ip, isKnownBrowser(request, email))
     const actor = await verifyCredentials(fastify.db, email, password)
     if (actor === null) {
       fastify.loginAttempts.failed(email, request.ip)

@@ -1,5 +1,7 @@
+import { createHmac } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { AppError } from '../../../domain/errors.ts'
+import type { RateLimitOptions } from '@fastify/rate-limit'
+import { AppError, tooMany } from '../../../domain/errors.ts'
 import { createUser, verifyCredentials } from '../../../domain/users.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { translate } from '../../i18n.ts'
@@ -7,11 +9,53 @@ import { translate } from '../../i18n.ts'
 interface LoginForm { email?: string, password?: string, next?: string }
 interface RegisterForm { email?: string, name?: string, password?: string, next?: string }
 
-const loginLimit = { rateLimit: { max: 20, timeWindow: '1 minute' } }
+/**
+ * A per-address limit for the forms and calls that check a password. Its
+ * refusal is the app's own error, so pages and the API say how long to wait.
+ */
+export function perAddressLimit (max: number): { rateLimit: RateLimitOptions } {
+  return {
+    rateLimit: {
+      max,
+      timeWindow: '1 minute',
+      errorResponseBuilder: (_request, context) =>
+        tooMany('rate_limited', 'Too many attempts from this address. Try again later.', Math.max(1, Math.ceil(context.ttl / 1000)))
+    }
+  }
+}
+
+const loginLimit = perAddressLimit(20)
+
+/** Remembers, in a signed cookie, which account last signed in from this browser. */
+export const KNOWN_BROWSER_COOKIE = 'sitrep_known'
+const YEAR_SECONDS = 365 * 24 * 60 * 60
+// Keyed with the server's secret: the cookie tells nobody who signed in, not even by guessing addresses.
+const accountMark = (secret: string, email: string) => createHmac('sha256', secret).update(email.trim().toLowerCase()).digest('base64url')
+
+export function rememberBrowser (reply: FastifyReply, email: string): void {
+  reply.setCookie(KNOWN_BROWSER_COOKIE, accountMark(reply.server.config.sessionSecret, email), {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: reply.server.config.publicUrl.startsWith('https:'),
+    signed: true,
+    maxAge: YEAR_SECONDS
+  })
+}
+
+/** Whether this account signed in from this browser before (and the cookie saying so is ours). */
+export function isKnownBrowser (request: FastifyRequest, email: string): boolean {
+  const raw = request.cookies[KNOWN_BROWSER_COOKIE]
+  if (raw === undefined) return false
+  const { valid, value } = request.unsignCookie(raw)
+  return valid && value === accountMark(request.server.config.sessionSecret, email)
+}
 
 /** Only a path of this site: never an open redirect. */
 export function safeNext (next: unknown): string {
-  return typeof next === 'string' && /^\/(?![/\\])/.test(next) ? next : '/'
+  // Browsers drop tabs and line breaks from addresses: "/\t/evil.example" would leave the site.
+  if (typeof next !== 'string' || !/^\/(?![/\\])/.test(next) || /[\s\x00-\x1f\x7f\\]/.test(next)) return '/'
+  return new URL(next, 'http://sitrep.invalid').origin === 'http://sitrep.invalid' ? next : '/'
 }
 
 const authPages: FastifyPluginAsync = async (fastify) => {
@@ -39,7 +83,7 @@ const authPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Body: LoginForm }>('/login', { config: loginLimit }, async (request, reply) => {
     const form = request.body ?? {}
     const email = String(form.email ?? '')
-    fastify.loginAttempts.check(email, request.ip)
+    fastify.loginAttempts.check(email, request.ip, isKnownBrowser(request, email))
     const actor = await verifyCredentials(fastify.db, email, String(form.password ?? ''))
     if (actor === null) {
       fastify.loginAttempts.failed(email, request.ip)
@@ -47,6 +91,7 @@ const authPages: FastifyPluginAsync = async (fastify) => {
     }
     fastify.loginAttempts.succeeded(email, request.ip)
     await reply.signIn(actor)
+    rememberBrowser(reply, actor.email)
     return reply.redirect(safeNext(form.next), 303)
   })
 
@@ -62,6 +107,7 @@ const authPages: FastifyPluginAsync = async (fastify) => {
         role: 'customer'
       })
       await reply.signIn(actor)
+      rememberBrowser(reply, actor.email)
       return reply.redirect(safeNext(form.next), 303)
     } catch (err) {
       if (!(err instanceof AppError) || err.statusCode >= 500) throw err

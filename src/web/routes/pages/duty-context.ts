@@ -1,8 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../../../db/database.ts'
 import { type Actor, isStaff } from '../../../domain/actors.ts'
-import { type DutyNow, dutyNow, handoverLeads } from '../../../domain/duty.ts'
-import type { Post } from '../../../domain/views.ts'
+import { type DutyNow, dutyNow } from '../../../domain/duty.ts'
 
 export interface DutyOnPage extends DutyNow {
   /** For staff: whether they are checked in, and whether they lead. */
@@ -11,13 +10,16 @@ export interface DutyOnPage extends DutyNow {
   handoverLeads: Record<number, string>
 }
 
-/** Who is on duty, for the thread page and the incident list; with the handovers of `posts`. */
-export async function dutyOnPage (db: Kysely<Database>, actor: Actor | null, posts: Post[] = []): Promise<DutyOnPage> {
+/**
+ * Who is on duty, for the thread page and the incident list; with the
+ * incoming leads of the handovers shown, which the caller knows.
+ */
+export async function dutyOnPage (db: Kysely<Database>, actor: Actor | null, leads: Record<number, string> = {}): Promise<DutyOnPage> {
   const duty = await dutyNow(db)
   const mine = actor === null ? undefined : duty.onDuty.find((person) => person.userId === actor.id)
   return {
     ...duty,
     me: isStaff(actor) ? { onDuty: mine !== undefined, lead: mine?.lead === true } : null,
-    handoverLeads: await handoverLeads(db, posts)
+    handoverLeads: leads
   }
 }

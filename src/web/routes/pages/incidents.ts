@@ -10,10 +10,8 @@ import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, 
 const incidentPages: FastifyPluginAsync = async (fastify) => {
   const { deps } = fastify
 
-  fastify.get('/', async (request, reply) => await fastify.pageCache.send(request, reply, {
-    key: 'incidents',
-    threadId: null,
-    render: async () => {
+  fastify.get('/', { config: { cachedPage: () => ({ key: 'incidents', threadId: null }) } }, async (request, reply) =>
+    await fastify.pageCache.send(request, reply, async () => {
       const now = deps.now()
       const rows = (await listThreads(fastify.db)).map((thread: Thread) => ({
         thread,
@@ -31,8 +29,7 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
         open: rows.filter((row) => row.thread.status !== 'resolved'),
         resolved: rows.filter((row) => row.thread.status === 'resolved')
       })
-    }
-  }))
+    }))
 
   const showNewForm = (request: FastifyRequest, reply: FastifyReply, form: Form, error?: string) =>
     reply.page('new-incident', {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import accountPages from './account.ts'
 import adminPages from './admin.ts'
 import incidentPages from './incidents.ts'
 import moderationPages from './moderation.ts'
@@ -14,6 +15,7 @@ const forumPages: FastifyPluginAsync = async (fastify) => {
   await fastify.register(shiftPages)
   await fastify.register(moderationPages)
   await fastify.register(adminPages)
+  await fastify.register(accountPages)
 }
 
 export default forumPages

@@ -14,8 +14,10 @@ export type Form = Record<string, string | string[] | undefined>
 
 /** One field of a posted form, as a string ('' when absent). */
 export function field (form: Form | undefined, name: string): string {
-  const value = form?.[name]
-  return typeof value === 'string' ? value : Array.isArray(value) ? (value[0] ?? '') : ''
+  const value: unknown = form?.[name]
+  // A form repeats a field as a list; a JSON body may send anything at all.
+  const first: unknown = Array.isArray(value) ? value[0] : value
+  return typeof first === 'string' ? first : ''
 }
 
 const ID_MAX = 2_147_483_647

@@ -7,16 +7,14 @@ import { SHIFTS, nextShift, shiftOfAuthor, shiftSchedule, updateShiftHours } fro
 import { getThread, updateThread } from '../../../domain/threads.ts'
 import { type Locale, translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
+import { safeNext } from './auth.ts'
 import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, parseId, threadPath } from './shared.ts'
 import { NEXT_UPDATE_CHOICES, moderate } from './thread-page.ts'
 
 interface ThreadParams { id: string }
 
 /** Where a form leads back to: a path of this site only. */
-function backTo (form: Form | undefined): string {
-  const next = field(form, 'next')
-  return next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/'
-}
+const backTo = (form: Form | undefined): string => safeNext(field(form, 'next'))
 
 const hourOf = (raw: string): number | string => /^\d{1,2}$/.test(raw.trim()) ? Number(raw.trim()) : raw
 

@@ -1,14 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
-import { KINDS, getPost, listPosts } from '../../../domain/posts.ts'
+import { KINDS } from '../../../domain/posts.ts'
 import { shiftAt } from '../../../domain/shifts.ts'
-import { STATUSES, getThread } from '../../../domain/threads.ts'
-import { earlierPins } from '../../../domain/moderation.ts'
+import { STATUSES } from '../../../domain/threads.ts'
 import type { Post, Thread } from '../../../domain/views.ts'
-import { translate } from '../../i18n.ts'
-import { dutyOnPage } from './duty-context.ts'
+import { type Locale, translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
+import { CSRF_SLOT, type Viewer } from '../../post-fragments.ts'
+import { dutyOnPage } from './duty-context.ts'
 import { type Form, PAGE_SIZE, field, isFormError, messageOf, newFormKey, optionalId, promiseOf, threadPath } from './shared.ts'
+import { type ThreadView, forViewer, loadThreadView } from './thread-view.ts'
 
 export interface ThreadQuery { view?: string, after?: string, replyTo?: string }
 
@@ -23,9 +24,6 @@ export interface ThreadPageExtras {
 /** The next-update choices of the update form, in minutes from now. */
 export const NEXT_UPDATE_CHOICES = [15, 30, 60]
 const DEFAULT_NEXT_UPDATE = '30'
-
-/** What the signed-in viewer may do on this thread's page; which links and forms to show. */
-export interface Viewer { id: number, staff: boolean, moderator: boolean, canComment: boolean }
 
 export function viewerOf (actor: Actor | null, thread: Thread): Viewer | null {
   if (actor === null) return null
@@ -73,16 +71,21 @@ async function threadPageContext (
 ): Promise<Record<string, unknown>> {
   const { db, deps } = fastify
   const locale = request.locale
-  const thread = await getThread(db, threadId)
   const now = deps.now()
   const official = query.view === 'official'
   const after = optionalId(query.after)
-  const posts = await listPosts(db, threadId, { after, limit: PAGE_SIZE, ...(official && { kind: 'update' as const }) }, request.actor)
-  const pinned = thread.pinnedPostId === null ? null : await getPost(db, thread.pinnedPostId, request.actor)
+  // The first page is what nearly everyone reads: it is read from the database once per event.
+  const stored = after === undefined
+    ? await fastify.pageCache.threadView(threadId, official)
+    : await loadThreadView(db, threadId, { official, after })
+  const view = forViewer(stored, request.actor)
+  const { thread, posts, pinned } = view
   const viewer = viewerOf(request.actor, thread)
   const path = threadPath(thread)
   const viewQuery = official ? '?view=official' : ''
   const lastShown = posts.at(-1)
+  const csrf = viewer === null ? undefined : csrfToken(request, reply)
+  const postsHtml = postsHtmlOf(fastify, stored, view, viewer, locale)
 
   const form = extras.form ?? {}
   const kind = field(form, 'kind') || 'update'
@@ -100,10 +103,12 @@ async function threadPageContext (
     now: now.toISOString(),
     promise: promiseOf(thread.nextUpdateAt, now),
     onDuty: shiftAt(now, deps.timeZone, deps.shiftHours),
-    duty: await dutyOnPage(db, request.actor, pinned === null ? posts : [...posts, pinned]),
+    duty: await dutyOnPage(db, request.actor, view.handoverLeads),
     pinned,
-    pinHistory: await earlierPins(db, threadId, request.actor),
-    items: posts.map((post) => ({ post, canEdit: mayEdit(viewer, post), isPinned: post.id === thread.pinnedPostId })),
+    pinHistory: view.pinHistory,
+    // Rendered from escaped templates, post by post; the forms in them get this page's token.
+    postsHtml: csrf === undefined ? postsHtml : postsHtml.replaceAll(CSRF_SLOT, csrf),
+    hasPosts: posts.length > 0,
     official,
     links: {
       all: path,
@@ -115,7 +120,7 @@ async function threadPageContext (
       start: after === undefined ? null : path + viewQuery
     },
     viewer,
-    csrf: viewer === null ? undefined : csrfToken(request, reply),
+    csrf,
     formKey: newFormKey(),
     compose: {
       body: field(form, 'body'),
@@ -128,6 +133,33 @@ async function threadPageContext (
     composeError: extras.composeError,
     actionError: extras.actionError
   }
+}
+
+// The posts of a stored view as each kind of viewer sees them, joined once: most
+// readers of a page see the same list. A viewer with posts of their own on it
+// (edit links, no flag form) gets theirs joined for them.
+const joinedPosts = new WeakMap<ThreadView, Map<string, string>>()
+
+function postsHtmlOf (fastify: FastifyInstance, stored: ThreadView, view: ThreadView, viewer: Viewer | null, locale: Locale): string {
+  const own = viewer !== null && view.posts.some((post) => post.author.id === viewer.id)
+  const key = viewer === null ? locale : `${locale}|${+viewer.staff}${+viewer.moderator}${+viewer.canComment}`
+  let joined = own ? undefined : joinedPosts.get(stored)?.get(key)
+  if (joined === undefined) {
+    joined = view.posts.map((post) => fastify.postFragments({
+      post,
+      locale,
+      viewer,
+      canEdit: mayEdit(viewer, post),
+      isPinned: post.id === view.thread.pinnedPostId,
+      handoverLead: view.handoverLeads[post.id]
+    })).join('')
+    if (!own) {
+      let forView = joinedPosts.get(stored)
+      if (forView === undefined) joinedPosts.set(stored, forView = new Map())
+      forView.set(key, joined)
+    }
+  }
+  return joined
 }
 
 /** Runs a moderation action, then back to the thread; on a refusal the thread is shown again with the reason on top. */

@@ -17,18 +17,19 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
 
   const showThread = async (request: FastifyRequest<{ Params: ThreadParams, Querystring: ThreadQuery }>, reply: FastifyReply) => {
     const threadId = parseId(request.params.id, 'thread')
-    const official = request.query.view === 'official'
-    // The page names its canonical address, so every slug shares one entry.
-    return await fastify.pageCache.send(request, reply, {
-      key: `thread:${threadId}:${official ? 'official' : 'all'}`,
-      threadId,
-      render: () => threadPageHtml(fastify, request, reply, threadId, request.query)
-    })
+    return await fastify.pageCache.send(request, reply, () => threadPageHtml(fastify, request, reply, threadId, request.query))
+  }
+  // The page names its canonical address, so every slug shares one entry.
+  const cachedPage = (request: FastifyRequest) => {
+    const threadId = optionalId((request.params as ThreadParams).id)
+    if (threadId === undefined) return null
+    const view = (request.query as ThreadQuery).view === 'official' ? 'official' : 'all'
+    return { key: `thread:${threadId}:${view}`, threadId }
   }
 
   // Any slug leads to the thread: titles change, links in old messages must keep working.
-  fastify.get('/t/:id', showThread)
-  fastify.get('/t/:id/:slug', showThread)
+  fastify.get('/t/:id', { config: { cachedPage } }, showThread)
+  fastify.get('/t/:id/:slug', { config: { cachedPage } }, showThread)
 
   fastify.get<{ Params: ThreadParams }>('/t/:id/timeline', async (request, reply) => {
     const thread = await getThread(fastify.db, parseId(request.params.id, 'thread'))

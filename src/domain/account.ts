@@ -1,0 +1,71 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/database.ts'
+import { type Actor, requireSignedIn } from './actors.ts'
+import { badRequest, conflict, forbidden, notFound } from './errors.ts'
+import { PASSWORD_MAX, hashPassword, verifyPassword } from './passwords.ts'
+import { endAllSessions } from './sessions.ts'
+import { revokeUserApiTokens } from './tokens.ts'
+import { validatePassword } from './users.ts'
+
+export interface PasswordChange {
+  /** The password the user signs in with today: proof that the session's holder knows it. */
+  current: string
+  password: string
+  /** Also revoke the user's API tokens: anyone who knew the old password could have made one. */
+  revokeTokens?: boolean
+}
+
+export interface PasswordChanged {
+  /** API tokens revoked with the change. */
+  revokedTokens: number
+}
+
+/**
+ * A signed-in user's new password. Every session of the user ends with the
+ * change, so a browser left signed in elsewhere (or a stolen cookie) is out;
+ * the caller signs the user's own browser in again. API tokens are kept
+ * unless asked: scripts should not stop at every routine change.
+ */
+export async function changePassword (db: Kysely<Database>, actor: Actor | null, change: PasswordChange, now: Date): Promise<PasswordChanged> {
+  const user = requireSignedIn(actor)
+  // The cheap refusal first: no hashing for a new password that cannot be used.
+  validatePassword(change.password)
+  const row = await db.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirst()
+  if (row === undefined) throw notFound('user')
+  const knows = change.current.length <= PASSWORD_MAX && await verifyPassword(row.password_hash, change.current)
+  if (!knows) throw forbidden('wrong_password', 'The current password is not right.')
+  if (change.password === change.current) throw badRequest('password_unchanged', 'The new password is the same as the current one.')
+  return await storePassword(db, user.id, change.password, { now, revokeTokens: change.revokeTokens === true, replacing: row.password_hash })
+}
+
+/**
+ * Sets a user's password without the old one: for the admin command line.
+ * The user's sessions end as with a change.
+ */
+export async function resetPassword (db: Kysely<Database>, userId: number, password: string, options: { now: Date, revokeTokens?: boolean }): Promise<PasswordChanged> {
+  validatePassword(password)
+  return await storePassword(db, userId, password, { now: options.now, revokeTokens: options.revokeTokens === true })
+}
+
+async function storePassword (
+  db: Kysely<Database>,
+  userId: number,
+  password: string,
+  options: { now: Date, revokeTokens: boolean, replacing?: string }
+): Promise<PasswordChanged> {
+  // Hashed before the transaction: no row stays locked while argon2 works.
+  const passwordHash = await hashPassword(password)
+  return await db.transaction().execute(async (trx) => {
+    let update = trx.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId)
+    // Only the password that was checked is replaced: two changes at once cannot both pass on one proof.
+    if (options.replacing !== undefined) update = update.where('password_hash', '=', options.replacing)
+    const result = await update.executeTakeFirst()
+    if (result.numUpdatedRows === 0n) {
+      if (options.replacing === undefined) throw notFound('user')
+      throw conflict('password_changed', 'The password was changed meanwhile. Sign in again with the new one.')
+    }
+    await endAllSessions(trx, userId)
+    const revokedTokens = options.revokeTokens ? await revokeUserApiTokens(trx, userId, options.now) : 0
+    return { revokedTokens }
+  })
+}

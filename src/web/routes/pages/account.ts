@@ -1,0 +1,61 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { changePassword } from '../../../domain/account.ts'
+import { requireSignedIn } from '../../../domain/actors.ts'
+import { AppError, badRequest } from '../../../domain/errors.ts'
+import { PASSWORD_MIN } from '../../../domain/passwords.ts'
+import { countActiveApiTokens } from '../../../domain/tokens.ts'
+import { translate } from '../../i18n.ts'
+import { csrfToken } from '../../plugins/app/auth.ts'
+import { perAddressLimit, rememberBrowser } from './auth.ts'
+import { type Form, field, isFormError, messageOf } from './shared.ts'
+
+/** A signed-in user's own account: who they are here, and their password. */
+const accountPages: FastifyPluginAsync = async (fastify) => {
+  const { db, deps } = fastify
+
+  const showAccount = async (request: FastifyRequest, reply: FastifyReply, extras: { changed?: boolean, error?: string } = {}) => {
+    const user = requireSignedIn(request.actor)
+    return reply.page('account', {
+      title: translate(request.locale, 'account.title'),
+      here: '/account',
+      csrf: csrfToken(request, reply),
+      user,
+      passwordMin: PASSWORD_MIN,
+      activeTokens: await countActiveApiTokens(db, user.id),
+      ...extras
+    })
+  }
+
+  fastify.get<{ Querystring: { changed?: string } }>('/account', async (request, reply) => {
+    if (request.actor === null) return reply.redirect('/login?next=/account', 303)
+    return await showAccount(request, reply, { changed: request.query.changed === '1' })
+  })
+
+  // Checks a password, so it is limited like the sign-in form.
+  fastify.post<{ Body: Form }>('/account/password', { config: perAddressLimit(20) }, async (request, reply) => {
+    const user = requireSignedIn(request.actor)
+    const form = request.body
+    try {
+      if (field(form, 'password') !== field(form, 'again')) throw badRequest('password_mismatch', 'The two new passwords differ.')
+      // The session already proves this browser is the user's: only this address's own failures count against it.
+      fastify.loginAttempts.check(user.email, request.ip, true)
+      await changePassword(db, user, {
+        current: field(form, 'current'),
+        password: field(form, 'password'),
+        revokeTokens: field(form, 'revokeTokens') === 'on'
+      }, deps.now())
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'wrong_password') fastify.loginAttempts.failed(user.email, request.ip)
+      if (!isFormError(err)) throw err
+      if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter))
+      return await showAccount(request, reply.code(err.statusCode), { error: messageOf(request.locale, err) })
+    }
+    fastify.loginAttempts.succeeded(user.email, request.ip)
+    // Every session ended with the change; this browser goes on with a new one.
+    await reply.signIn(user)
+    rememberBrowser(reply, user.email)
+    return reply.redirect('/account?changed=1', 303)
+  })
+}
+
+export default accountPages

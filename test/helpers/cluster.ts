@@ -1,0 +1,147 @@
+import { execFile, execFileSync } from 'node:child_process'
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import pg from 'pg'
+import type { Test } from 'tap'
+
+const run = promisify(execFile)
+
+/** The server binaries installed with the distribution's PostgreSQL; PG_BIN points elsewhere. */
+export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin'
+
+export interface ClusterOptions {
+  /**
+   * fsync on, as in production. `pg_ctl stop -m immediate` kills the server's
+   * processes, not the machine: what a commit wrote to the WAL survives it
+   * either way (synchronous_commit stays on). fsync is kept on where
+   * durability is the point so the server runs exactly as it would in service.
+   */
+  durable?: boolean
+}
+
+export interface Cluster {
+  port: number
+  /** A URL to one of the cluster's databases, as its superuser. */
+  url: (database?: string) => string
+  /** A new empty database in the cluster; returns its URL. */
+  createDatabase: (name: string) => Promise<string>
+  /** Kills the server at once, as a crash would: no checkpoint, connections cut. */
+  crash: () => Promise<void>
+  /** Starts it again on the same port; it recovers from its WAL first. */
+  start: () => Promise<void>
+}
+
+interface Account { uid: number, gid: number }
+
+/**
+ * initdb and postgres refuse to run as root: as root, they run as the
+ * `postgres` system user, in a folder of their own.
+ */
+function serverAccount (): Account | undefined {
+  if (process.getuid?.() !== 0) return undefined
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'))
+  const [, , uid, gid] = line?.split(':') ?? []
+  if (uid === undefined || gid === undefined) throw new Error('running as root, but there is no postgres user to run PostgreSQL as')
+  return { uid: Number(uid), gid: Number(gid) }
+}
+
+/** A port nothing listens on right now. */
+export async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()))
+  const address = server.address()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/**
+ * A private PostgreSQL cluster on a free port of 127.0.0.1, in a temporary
+ * folder: a test may crash it and start it again without touching anyone
+ * else's server. It is stopped and its folder removed when the test ends,
+ * pass or fail, and when the process exits first.
+ */
+export async function startCluster (t: Test, options: ClusterOptions = {}): Promise<Cluster> {
+  const account = serverAccount()
+  const dir = mkdtempSync(join(tmpdir(), 'sitrep-pg-'))
+  const data = join(dir, 'data')
+  const log = join(dir, 'server.log')
+  if (account !== undefined) chownSync(dir, account.uid, account.gid)
+  const asServer = { ...(account !== undefined && account), env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } }
+
+  let port = 0
+  const stopNow = () => {
+    try {
+      execFileSync(join(PG_BIN, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], { ...asServer, stdio: 'ignore' })
+    } catch {
+      // It was not running.
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('exit', stopNow)
+  t.teardown(() => {
+    process.removeListener('exit', stopNow)
+    stopNow()
+  })
+
+  const pgCtl = async (args: string[]) => {
+    try {
+      await run(join(PG_BIN, 'pg_ctl'), ['-D', data, ...args], asServer)
+    } catch (err) {
+      let tail = ''
+      try {
+        tail = readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')
+      } catch {
+        // The server did not get as far as its log.
+      }
+      throw new Error(`pg_ctl ${args.at(-1)} failed: ${(err as Error).message}\n${tail}`)
+    }
+  }
+
+  const start = async () => {
+    const settings = [
+      `-p ${port}`,
+      '-c listen_addresses=127.0.0.1',
+      `-k ${dir}`,
+      `-c fsync=${options.durable === true ? 'on' : 'off'}`,
+      '-c synchronous_commit=on',
+      '-c shared_buffers=16MB',
+      '-c max_connections=60'
+    ].join(' ')
+    await pgCtl(['-l', log, '-w', '-t', '60', '-o', settings, 'start'])
+  }
+
+  await run(join(PG_BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], asServer)
+  // Another test may take the port between the look and the start: then another port.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort()
+    try {
+      await start()
+      break
+    } catch (err) {
+      if (attempt >= 3) throw err
+    }
+  }
+
+  const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`
+  return {
+    get port () { return port },
+    url,
+    createDatabase: async (name) => {
+      if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`)
+      const client = new pg.Client({ connectionString: url() })
+      await client.connect()
+      try {
+        await client.query(`create database ${name}`)
+      } finally {
+        await client.end()
+      }
+      return url(name)
+    },
+    crash: () => pgCtl(['-m', 'immediate', '-w', 'stop']),
+    start
+  }
+}

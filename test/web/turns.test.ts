@@ -1,0 +1,38 @@
+import { connect, createServer } from 'node:net'
+import t from 'tap'
+import { takeTurns } from '../../src/web/plugins/app/page-cache.ts'
+
+// Cached answers go out a few per turn of the event loop, so that a
+// technician's database round trips are not stuck behind a crowd of readers.
+
+t.test('every job runs, in the order given, a few per turn', async (t) => {
+  const inTurn = takeTurns(8)
+  const ran: number[] = []
+  for (let i = 0; i < 100; i++) inTurn(() => ran.push(i))
+  t.same(ran, [0, 1, 2, 3, 4, 5, 6, 7], 'the first few at once')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(ran, Array.from({ length: 100 }, (_, i) => i), 'the others on the following turns, in order')
+})
+
+t.test('I/O that completes meanwhile is handled between two batches, not after the whole crowd', async (t) => {
+  const server = createServer((socket) => socket.pipe(socket))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const { port } = server.address() as { port: number }
+  const client = connect(port, '127.0.0.1')
+  await new Promise((resolve) => client.once('connect', resolve))
+  t.teardown(() => client.destroy())
+
+  const inTurn = takeTurns(8)
+  const ran: string[] = []
+  client.once('data', () => ran.push('reply'))
+  client.write('ping')
+  // A crowd of slow answers, each holding the process for a moment.
+  const busy = () => { const until = performance.now() + 1; while (performance.now() < until); }
+  await new Promise<void>((resolve) => {
+    for (let i = 0; i < 200; i++) inTurn(() => { busy(); ran.push(String(i)); if (i === 199) resolve() })
+  })
+  const replyAt = ran.indexOf('reply')
+  t.ok(replyAt > 0, 'the reply came while the crowd was being served')
+  t.ok(replyAt < 100, `the reply was handled early (after ${replyAt} answers of 200), not behind them all`)
+})
