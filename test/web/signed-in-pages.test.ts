@@ -73,3 +73,20 @@ t.test('a new update reaches signed-in readers at once', async (t) => {
   t.match(await pageFor('carol'), /Failover to the spare concentrator done\./)
   t.match(await pageFor('alice'), /Failover to the spare concentrator done\./)
 })
+
+t.test('text beyond ASCII comes through whole, in French, around every reader\'s token', async (t) => {
+  const text = 'Coupure électrique à 9 h ; l’onduleur tient… 🔥 日本語 — ça repart.'
+  const post = await apiAs<Post>(app, alice, 'POST', `/threads/${thread.id}/posts`, { body: text })
+  for (const who of ['carol', 'moderator'] as const) {
+    const res = await app.inject({ url: `/t/${thread.id}?lang=fr`, cookies: sessions[who] })
+    t.equal(res.statusCode, 200)
+    t.match(res.headers['content-type'], /charset=utf-8/)
+    t.ok(res.body.includes(text), `${who}: the post reads as it was written`)
+    t.match(res.body, /<html lang="fr">/, `${who}: the page is in French`)
+    const form = res.body.slice(res.body.indexOf(flagForm(post)))
+    const flag = await app.inject({ method: 'POST', url: `/posts/${post.id}/flag`, cookies: sessions[who], payload: { _csrf: csrfFieldOf(form), reason: 'rumour' } })
+    t.equal(flag.statusCode, 303, `${who}: the token in the post's form, after the text, works`)
+  }
+  const anonymous = await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-language': 'fr' } })
+  t.ok(anonymous.body.includes(text), 'and for anonymous readers, from the cache')
+})

@@ -3,6 +3,7 @@ import { promisify } from 'node:util'
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { type DutyNow, dutyNow } from '../../../domain/duty.ts'
 import { overloaded } from '../../../domain/errors.ts'
 import { pickLocale } from '../../i18n.ts'
 import { type ThreadView, loadThreadView } from '../../routes/pages/thread-view.ts'
@@ -33,6 +34,7 @@ export const PUBLIC_CACHE_CONTROL = 'public, max-age=5, stale-while-revalidate=3
 export const PRIVATE_CACHE_CONTROL = 'private, no-store'
 const VARY = 'Accept-Encoding, Accept-Language, Cookie'
 const HTML = 'text/html; charset=utf-8'
+const DUTY_MAX_AGE_MS = 5_000
 /** Where the layout leaves room for the "as of" notice of a page served while the database is away. */
 export const AS_OF_SLOT = '<!--as-of-->'
 
@@ -80,11 +82,16 @@ export interface PageCache {
    */
   threadView: (threadId: number, official: boolean) => Promise<ThreadView>
   /**
+   * Who is on duty, shown on every page: read at most every few seconds, and
+   * at once after a check-in, handover or check-out on this instance.
+   */
+  duty: () => Promise<DutyNow>
+  /**
    * Answers a route marked with `cachedPage`: from the cache for anonymous
    * readers, rendered for everyone else. Hits are answered before the route
    * is reached; this handles what is left.
    */
-  send: (request: FastifyRequest, reply: FastifyReply, render: () => Promise<string>) => Promise<FastifyReply>
+  send: (request: FastifyRequest, reply: FastifyReply, render: () => Promise<string | Buffer>) => Promise<FastifyReply>
   /** Who is on duty changed: every page shows it. */
   dropAll: () => void
   /** A thread's event `seq` committed: its pages and the incident list are stale (once per seq). */
@@ -128,8 +135,8 @@ function etagMatches (header: string | undefined, etag: string): boolean {
   })
 }
 
-async function makeEntry (html: string): Promise<Entry> {
-  const body = Buffer.from(html)
+async function makeEntry (html: string | Buffer): Promise<Entry> {
+  const body = typeof html === 'string' ? Buffer.from(html) : html
   const [gz, br] = await Promise.all([
     gzipAsync(body, { level: 6 }),
     // Quality 5 compresses nearly as well as 11 at a small fraction of the time a miss waits.
@@ -234,9 +241,21 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     pages.dropThread(threadId)
     threadViews.dropThread(threadId)
   }
+  let dutyRead: { value: Promise<DutyNow>, madeAt: number } | undefined
   const dropAll = (): void => {
     pages.dropAll()
     threadViews.dropAll()
+    dutyRead = undefined
+  }
+  // Short-lived: a check-in on another instance shows here within seconds, not a page's 30.
+  const duty = (): Promise<DutyNow> => {
+    if (!enabled) return dutyNow(fastify.db)
+    if (dutyRead === undefined || now() - dutyRead.madeAt >= DUTY_MAX_AGE_MS) {
+      const read = { value: dutyNow(fastify.db), madeAt: now() }
+      dutyRead = read
+      read.value.catch(() => { if (dutyRead === read) dutyRead = undefined })
+    }
+    return dutyRead.value
   }
 
   // Kept at most `maxAgeMs` too: a user's new name, say, comes with no event.
@@ -248,7 +267,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     return await threadViews.make(key, threadId, () => loadThreadView(fastify.db, threadId, { official }))
   }
 
-  const rendered = (fullKey: string, page: CachedPage, render: () => Promise<string>): Promise<Entry> =>
+  const rendered = (fullKey: string, page: CachedPage, render: () => Promise<string | Buffer>): Promise<Entry> =>
     pages.make(fullKey, page.threadId, async () => {
       options.onRender?.(fullKey)
       return await makeEntry(await render())
@@ -263,12 +282,13 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     return entry.asOf
   }
 
-  const send = async (request: FastifyRequest, reply: FastifyReply, render: () => Promise<string>): Promise<FastifyReply> => {
+  const send = async (request: FastifyRequest, reply: FastifyReply, render: () => Promise<string | Buffer>): Promise<FastifyReply> => {
     const page = pageOf(request, request.actor === null)
     if (page === null) {
       if (request.actor === null && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
-      // Encoded once: sent as a string, a page of 200 posts would be measured, then encoded.
-      const html = Buffer.from(await render())
+      // Sent as bytes: as a string, a page of 200 posts would be measured, then encoded.
+      const rendered = await render()
+      const html = typeof rendered === 'string' ? Buffer.from(rendered) : rendered
       if (request.actor !== null) reply.header('cache-control', PRIVATE_CACHE_CONTROL)
       return reply.type(HTML).send(html)
     }
@@ -298,5 +318,5 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     }
   }
 
-  fastify.decorate('pageCache', { send, threadView, dropThread, dropAll })
+  fastify.decorate('pageCache', { send, threadView, duty, dropThread, dropAll })
 }, { name: 'page-cache', dependencies: ['security'] })

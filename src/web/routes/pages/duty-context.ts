@@ -1,7 +1,5 @@
-import type { Kysely } from 'kysely'
-import type { Database } from '../../../db/database.ts'
 import { type Actor, isStaff } from '../../../domain/actors.ts'
-import { type DutyNow, dutyNow } from '../../../domain/duty.ts'
+import type { DutyNow } from '../../../domain/duty.ts'
 
 export interface DutyOnPage extends DutyNow {
   /** For staff: whether they are checked in, and whether they lead. */
@@ -14,8 +12,7 @@ export interface DutyOnPage extends DutyNow {
  * Who is on duty, for the thread page and the incident list; with the
  * incoming leads of the handovers shown, which the caller knows.
  */
-export async function dutyOnPage (db: Kysely<Database>, actor: Actor | null, leads: Record<number, string> = {}): Promise<DutyOnPage> {
-  const duty = await dutyNow(db)
+export function dutyOnPage (duty: DutyNow, actor: Actor | null, leads: Record<number, string> = {}): DutyOnPage {
   const mine = actor === null ? undefined : duty.onDuty.find((person) => person.userId === actor.id)
   return {
     ...duty,

@@ -6,7 +6,7 @@ import { STATUSES } from '../../../domain/threads.ts'
 import type { Post, Thread } from '../../../domain/views.ts'
 import { type Locale, translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
-import { CSRF_SLOT, type Viewer } from '../../post-fragments.ts'
+import { type Fragment, POSTS_SLOT, type Viewer, joinFragments, pageBytes } from '../../post-fragments.ts'
 import { dutyOnPage } from './duty-context.ts'
 import { type Form, PAGE_SIZE, field, isFormError, messageOf, newFormKey, optionalId, promiseOf, threadPath } from './shared.ts'
 import { type ThreadView, forViewer, loadThreadView } from './thread-view.ts'
@@ -47,18 +47,20 @@ export async function renderThread (
   query: ThreadQuery,
   extras: ThreadPageExtras = {}
 ): Promise<FastifyReply> {
-  return reply.page('thread', await threadPageContext(fastify, request, reply, threadId, query, extras))
+  return reply.type('text/html; charset=utf-8').send(await threadPageHtml(fastify, request, reply, threadId, query, extras))
 }
 
-/** A thread's page as HTML, for the page cache (which decides who gets it from memory). */
+/** A thread's page as bytes, for the page cache (which decides who gets it from memory). */
 export async function threadPageHtml (
   fastify: FastifyInstance,
   request: FastifyRequest,
   reply: FastifyReply,
   threadId: number,
-  query: ThreadQuery
-): Promise<string> {
-  return reply.pageHtml('thread', await threadPageContext(fastify, request, reply, threadId, query))
+  query: ThreadQuery,
+  extras: ThreadPageExtras = {}
+): Promise<Buffer> {
+  const { context, posts } = await threadPageContext(fastify, request, reply, threadId, query, extras)
+  return pageBytes(reply.pageHtml('thread', context), posts, context.csrf)
 }
 
 async function threadPageContext (
@@ -68,7 +70,7 @@ async function threadPageContext (
   threadId: number,
   query: ThreadQuery,
   extras: ThreadPageExtras = {}
-): Promise<Record<string, unknown>> {
+): Promise<{ context: Record<string, unknown> & { csrf: string | undefined }, posts: Fragment }> {
   const { db, deps } = fastify
   const locale = request.locale
   const now = deps.now()
@@ -85,7 +87,7 @@ async function threadPageContext (
   const viewQuery = official ? '?view=official' : ''
   const lastShown = posts.at(-1)
   const csrf = viewer === null ? undefined : csrfToken(request, reply)
-  const postsHtml = postsHtmlOf(fastify, stored, view, viewer, locale)
+  const postsBytes = postsOf(fastify, stored, view, viewer, locale)
 
   const form = extras.form ?? {}
   const kind = field(form, 'kind') || 'update'
@@ -93,7 +95,7 @@ async function threadPageContext (
   const next = field(form, 'next') || DEFAULT_NEXT_UPDATE
   const replyTo = optionalId(field(form, 'replyTo')) ?? optionalId(query.replyTo)
 
-  return {
+  const context = {
     title: thread.title,
     here: path + viewQuery,
     canonical: `${fastify.config.publicUrl}${path}`,
@@ -103,11 +105,11 @@ async function threadPageContext (
     now: now.toISOString(),
     promise: promiseOf(thread.nextUpdateAt, now),
     onDuty: shiftAt(now, deps.timeZone, deps.shiftHours),
-    duty: await dutyOnPage(db, request.actor, view.handoverLeads),
+    duty: dutyOnPage(await fastify.pageCache.duty(), request.actor, view.handoverLeads),
     pinned,
     pinHistory: view.pinHistory,
-    // Rendered from escaped templates, post by post; the forms in them get this page's token.
-    postsHtml: csrf === undefined ? postsHtml : postsHtml.replaceAll(CSRF_SLOT, csrf),
+    // Rendered from escaped templates, post by post, and put in as bytes with this page's token in their forms.
+    postsHtml: POSTS_SLOT,
     hasPosts: posts.length > 0,
     official,
     links: {
@@ -133,26 +135,27 @@ async function threadPageContext (
     composeError: extras.composeError,
     actionError: extras.actionError
   }
+  return { context, posts: postsBytes }
 }
 
 // The posts of a stored view as each kind of viewer sees them, joined once: most
 // readers of a page see the same list. A viewer with posts of their own on it
 // (edit links, no flag form) gets theirs joined for them.
-const joinedPosts = new WeakMap<ThreadView, Map<string, string>>()
+const joinedPosts = new WeakMap<ThreadView, Map<string, Fragment>>()
 
-function postsHtmlOf (fastify: FastifyInstance, stored: ThreadView, view: ThreadView, viewer: Viewer | null, locale: Locale): string {
+function postsOf (fastify: FastifyInstance, stored: ThreadView, view: ThreadView, viewer: Viewer | null, locale: Locale): Fragment {
   const own = viewer !== null && view.posts.some((post) => post.author.id === viewer.id)
   const key = viewer === null ? locale : `${locale}|${+viewer.staff}${+viewer.moderator}${+viewer.canComment}`
   let joined = own ? undefined : joinedPosts.get(stored)?.get(key)
   if (joined === undefined) {
-    joined = view.posts.map((post) => fastify.postFragments({
+    joined = joinFragments(view.posts.map((post) => fastify.postFragments({
       post,
       locale,
       viewer,
       canEdit: mayEdit(viewer, post),
       isPinned: post.id === view.thread.pinnedPostId,
       handoverLead: view.handoverLeads[post.id]
-    })).join('')
+    })))
     if (!own) {
       let forView = joinedPosts.get(stored)
       if (forView === undefined) joinedPosts.set(stored, forView = new Map())
