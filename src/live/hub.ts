@@ -5,7 +5,8 @@ import { type ThreadEvent, eventsSince, readerEvent } from './events.ts'
 /** The part of a WebSocket the hub needs; `ws` sockets fit it. */
 export interface LiveSocket {
   readonly bufferedAmount: number
-  send: (data: string) => void
+  /** Sent as a text frame: the bytes are UTF-8 JSON. */
+  send: (data: Buffer, options: { binary: false }) => void
   close: (code?: number, reason?: string) => void
 }
 
@@ -23,6 +24,7 @@ export interface HubOptions {
 /** Close code for a socket that fell behind: reconnect with `since`. */
 export const CLOSE_TOO_SLOW = 4008
 const REPLAY_PAGE = 500
+const TEXT = { binary: false } as const
 
 interface Subscriber {
   socket: LiveSocket
@@ -157,7 +159,7 @@ export class Hub {
         await this.drained(subscriber)
         if (event.seq > channel.seq || subscriber.closed) break
         subscriber.seq = event.seq
-        subscriber.socket.send(this.frame(event, subscriber.variant, new Map()))
+        subscriber.socket.send(this.frame(event, subscriber.variant, new Map()), TEXT)
       }
       if (events.at(-1)!.seq > channel.seq) this.pull(channel)
     }
@@ -201,25 +203,25 @@ export class Hub {
   }
 
   private dispatch (channel: Channel, event: ThreadEvent): void {
-    // Serialised once per variant; the same string goes to every socket.
-    const frames = new Map<string, string>()
+    // Serialised and encoded once per variant; the same bytes go to every socket.
+    const frames = new Map<string, Buffer>()
     for (const subscriber of channel.subscribers) {
       if (!subscriber.joined) continue
       this.send(subscriber, event, this.frame(event, subscriber.variant, frames))
     }
   }
 
-  private frame (event: ThreadEvent, variant: string, cache: Map<string, string>): string {
+  private frame (event: ThreadEvent, variant: string, cache: Map<string, Buffer>): Buffer {
     let frame = cache.get(variant)
     if (frame === undefined) {
       const reader = readerEvent(event)
-      frame = JSON.stringify(variant === '' || this.decorate === undefined ? reader : { ...reader, ...this.decorate(reader, variant) })
+      frame = Buffer.from(JSON.stringify(variant === '' || this.decorate === undefined ? reader : { ...reader, ...this.decorate(reader, variant) }))
       cache.set(variant, frame)
     }
     return frame
   }
 
-  private send (subscriber: Subscriber, event: ThreadEvent, frame: string): void {
+  private send (subscriber: Subscriber, event: ThreadEvent, frame: Buffer): void {
     if (event.seq <= subscriber.seq) return
     if (event.seq !== subscriber.seq + 1 || subscriber.socket.bufferedAmount > this.maxBuffered) {
       // Behind, or not reading: it reconnects with its last seq and replays from the log.
@@ -229,6 +231,6 @@ export class Hub {
       return
     }
     subscriber.seq = event.seq
-    subscriber.socket.send(frame)
+    subscriber.socket.send(frame, TEXT)
   }
 }

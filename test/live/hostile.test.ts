@@ -158,7 +158,7 @@ t.test('a replay of a long log to a client that never reads stops at a bounded b
     bufferedAmount: 0,
     frames: 0,
     closedWith: null as number | null,
-    send (data: string) {
+    send (data: Buffer) {
       this.frames++
       this.bufferedAmount += Buffer.byteLength(data)
       largestFrame = Math.max(largestFrame, Buffer.byteLength(data))
@@ -174,8 +174,8 @@ t.test('a replay of a long log to a client that never reads stops at a bounded b
   const seqs: number[] = []
   const slow = {
     bufferedAmount: 0,
-    send (data: string) {
-      seqs.push((JSON.parse(data) as { seq: number }).seq)
+    send (data: Buffer) {
+      seqs.push((JSON.parse(data.toString()) as { seq: number }).seq)
       this.bufferedAmount += Buffer.byteLength(data)
       setTimeout(() => { this.bufferedAmount -= Buffer.byteLength(data) }, 5)
     },
