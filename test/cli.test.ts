@@ -1,20 +1,16 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { LOCK_FILE } from '../src/db/connect.ts'
 import { DEMO_PASSWORD } from '../src/demo.ts'
+import { type Run, runCli } from './helpers/cli.ts'
 import { createTestDatabase } from './helpers/database.ts'
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const SESSION_SECRET = 'cli-test-secret-that-is-long-enough-for-hmac'
-
-interface Run { code: number | null, stdout: string, stderr: string }
 
 /**
  * A fresh database for the command line and for the app that checks its work:
@@ -29,24 +25,8 @@ async function freshPlace (t: Test) {
   })
 
   /** Runs `npm run sitrep -- ...args` the way npm does, without npm. */
-  const sitrep = (args: string[], options: { input?: string, env?: Record<string, string> } = {}): Promise<Run> => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, SESSION_SECRET, LOG_LEVEL: 'silent' }
-    delete env.DATABASE_URL
-    delete env.SITREP_PASSWORD
-    if (database.databaseUrl !== undefined) env.DATABASE_URL = database.databaseUrl
-    Object.assign(env, options.env)
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-    child.stdin.on('error', () => {})
-    child.stdin.end(options.input ?? '')
-    return new Promise((resolve, reject) => {
-      child.on('error', reject)
-      child.on('close', (code) => resolve({ code, stdout, stderr }))
-    })
-  }
+  const sitrep = (args: string[], options: { input?: string, env?: Record<string, string> } = {}): Promise<Run> =>
+    runCli({ dataDir, databaseUrl: database.databaseUrl, sessionSecret: SESSION_SECRET }, args, options)
 
   /** The app on the same database, opened only while the command line is not running. */
   const withApp = async (work: (app: FastifyInstance) => Promise<void>): Promise<void> => {

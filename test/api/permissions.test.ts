@@ -2,7 +2,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
 import type { Role } from '../../src/db/database.ts'
 import type { Post, Thread } from '../../src/domain/views.ts'
-import { buildTestApp, makeUser, type TestUser } from '../helpers/app.ts'
+import { buildTestApp, makeUser, makeUserOfEachRole, type TestUser } from '../helpers/app.ts'
 import { assertError, assertStatus, headersOf, inFuture, act, openThread, readPosts, readThread, writePost } from '../helpers/api.ts'
 
 type Who = 'anonymous' | Role
@@ -15,12 +15,7 @@ const { app } = await buildTestApp(t)
 const opener = await makeUser(app, 'technician', { shift: 'day' })
 const bystander = await makeUser(app, 'customer')
 const keeper = await makeUser(app, 'moderator')
-const users: Record<Role, TestUser> = {
-  customer: await makeUser(app, 'customer'),
-  technician: await makeUser(app, 'technician', { shift: 'evening' }),
-  moderator: await makeUser(app, 'moderator'),
-  admin: await makeUser(app, 'admin')
-}
+const users: Record<Role, TestUser> = await makeUserOfEachRole(app, 'evening')
 const userOf = (who: Who): TestUser | null => who === 'anonymous' ? null : users[who]
 
 /** A fresh thread for each cell, so no action sees another's leftovers. */

@@ -73,6 +73,16 @@ export async function makeUser (app: FastifyInstance, role: Role, fields: { name
   return { actor, token, auth: { authorization: `Bearer ${token}` } }
 }
 
+/** One user of each role, for the tests that try everything as everyone. */
+export async function makeUserOfEachRole (app: FastifyInstance, technicianShift: Shift = 'day'): Promise<Record<Role, TestUser>> {
+  return {
+    customer: await makeUser(app, 'customer'),
+    technician: await makeUser(app, 'technician', { shift: technicianShift }),
+    moderator: await makeUser(app, 'moderator'),
+    admin: await makeUser(app, 'admin')
+  }
+}
+
 /** The value of a Set-Cookie header of the answer, by cookie name. */
 export function cookieFrom (res: LightMyRequestResponse, name: string): string | undefined {
   return res.cookies.find((c) => c.name === name)?.value

@@ -2,7 +2,7 @@ import type { InjectOptions } from 'fastify'
 import t from 'tap'
 import type { Role } from '../../src/db/database.ts'
 import type { Post, Thread } from '../../src/domain/views.ts'
-import { buildTestApp, makeUser, type TestUser } from '../helpers/app.ts'
+import { buildTestApp, makeUser, makeUserOfEachRole, type TestUser } from '../helpers/app.ts'
 import { assertError, assertStatus, headersOf, openThread, writePost } from '../helpers/api.ts'
 
 type Who = 'anonymous' | Role
@@ -16,12 +16,7 @@ const opener = await makeUser(app, 'technician')
 const asker = await makeUser(app, 'customer')
 const flagger = await makeUser(app, 'customer')
 const keeper = await makeUser(app, 'moderator')
-const users: Record<Role, TestUser> = {
-  customer: await makeUser(app, 'customer'),
-  technician: await makeUser(app, 'technician'),
-  moderator: await makeUser(app, 'moderator'),
-  admin: await makeUser(app, 'admin')
-}
+const users: Record<Role, TestUser> = await makeUserOfEachRole(app)
 const userOf = (who: Who): TestUser | null => who === 'anonymous' ? null : users[who]
 
 interface Scene { thread: Thread, update: Post, question: Post, victim: TestUser }

@@ -1,22 +1,18 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
+import { type Run, runCli } from '../helpers/cli.ts'
 import { createTestDatabase } from '../helpers/database.ts'
 import { type Cookies, signIn } from '../helpers/pages.ts'
 import type { TestUser } from '../helpers/app.ts'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const SESSION_SECRET = 'password-cli-test-secret-long-enough-for-hmac'
 const OLD = 'correct horse battery staple'
 const NEW = 'a fresh passphrase set by the admin'
-
-interface Run { code: number | null, stdout: string, stderr: string }
 
 const database = await createTestDatabase()
 const dataDir = mkdtempSync(join(tmpdir(), 'sitrep-password-cli-'))
@@ -27,21 +23,9 @@ t.teardown(async () => {
 
 /** `npm run sitrep -- ...args`, on the test's database. */
 function sitrep (args: string[], options: { input?: string, password?: string } = {}): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, SESSION_SECRET, LOG_LEVEL: 'silent' }
-  delete env.DATABASE_URL
-  delete env.SITREP_PASSWORD
-  if (database.databaseUrl !== undefined) env.DATABASE_URL = database.databaseUrl
-  if (options.password !== undefined) env.SITREP_PASSWORD = options.password
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  child.stdin.on('error', () => {})
-  child.stdin.end(options.input ?? '')
-  return new Promise((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  return runCli({ dataDir, databaseUrl: database.databaseUrl, sessionSecret: SESSION_SECRET }, args, {
+    input: options.input,
+    ...(options.password !== undefined && { env: { SITREP_PASSWORD: options.password } })
   })
 }
 

@@ -4,7 +4,7 @@ import type { Role } from '../../src/db/database.ts'
 import { createApiToken } from '../../src/domain/tokens.ts'
 import type { Post, Thread } from '../../src/domain/views.ts'
 import { SESSION_COOKIE } from '../../src/web/plugins/app/auth.ts'
-import { PASSWORD, type TestUser, buildTestApp, cookieFrom, csrfFieldOf, makeUser } from '../helpers/app.ts'
+import { PASSWORD, type TestUser, buildTestApp, cookieFrom, csrfFieldOf, makeUser, makeUserOfEachRole } from '../helpers/app.ts'
 import { act, openThread, writePost } from '../helpers/api.ts'
 
 /**
@@ -79,12 +79,7 @@ const opener = await makeUser(app, 'technician')
 const commenter = await makeUser(app, 'customer')
 const flagger = await makeUser(app, 'customer')
 const keeper = await makeUser(app, 'moderator')
-const users: Record<Role, TestUser> = {
-  customer: await makeUser(app, 'customer'),
-  technician: await makeUser(app, 'technician', { shift: 'evening' }),
-  moderator: await makeUser(app, 'moderator'),
-  admin: await makeUser(app, 'admin')
-}
+const users: Record<Role, TestUser> = await makeUserOfEachRole(app, 'evening')
 
 let fresh = 0
 /** A user made for one call only. */
