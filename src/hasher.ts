@@ -1,0 +1,19 @@
+// The password-hashing process: Argon2id for the server (or the command line)
+// that started it, over its IPC channel, at a lower CPU priority. It ends when
+// its parent does.
+import argon2 from 'argon2'
+import { type HashReply, type HashRequest, HASH_OPTIONS } from './domain/passwords.ts'
+
+const reply = (message: HashReply) => { process.send!(message) }
+
+process.on('message', (request: HashRequest) => {
+  const work = request.op === 'hash'
+    ? argon2.hash(request.password, HASH_OPTIONS)
+    : argon2.verify(request.hash, request.password).catch(() => false)
+  work.then(
+    (value) => reply({ id: request.id, value }),
+    (err: unknown) => reply({ id: request.id, error: err instanceof Error ? err.message : String(err) })
+  )
+})
+process.on('disconnect', () => process.exit(0))
+reply({ id: 0, value: 'ready' })

@@ -1,0 +1,42 @@
+import { readFileSync, readdirSync } from 'node:fs'
+import t from 'tap'
+import { hashPassword, verifyPassword } from '../../src/domain/passwords.ts'
+
+// Passwords are hashed in a process of their own, at a lower priority than the
+// server: a flood of sign-ins takes only the CPU the readers leave.
+
+/** The hashing processes this test process started, with their niceness (from /proc). */
+function hashers (): Array<{ pid: number, nice: number }> {
+  const found: Array<{ pid: number, nice: number }> = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8')
+      // The fields after the command's name, which is in parentheses: ppid is the 2nd, nice the 17th.
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+      if (cmdline.includes('src/hasher.ts') && Number(fields[1]) === process.pid) found.push({ pid: Number(entry), nice: Number(fields[16]) })
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found
+}
+
+t.test('hashing happens in a process of lower priority, which comes back if it dies', async (t) => {
+  const hash = await hashPassword('correct horse battery staple')
+  t.match(hash, /^\$argon2id\$/, 'an Argon2id hash')
+  t.equal(await verifyPassword(hash, 'correct horse battery staple'), true, 'the password matches')
+  t.equal(await verifyPassword(hash, 'wrong horse battery staple'), false, 'another does not')
+  t.equal(await verifyPassword('not a hash at all', 'anything'), false, 'a damaged hash matches nothing')
+
+  const [hasher, ...others] = hashers()
+  t.ok(hasher !== undefined && others.length === 0, 'one hashing process')
+  t.ok(hasher!.nice > 0, `it runs niced (${hasher!.nice}), below the server's 0`)
+
+  process.kill(hasher!.pid, 'SIGKILL')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(await verifyPassword(hash, 'correct horse battery staple'), true, 'after it was killed, the next sign-in still works')
+  const again = hashers()
+  t.equal(again.length, 1, 'through a new hashing process')
+  t.not(again[0]?.pid, hasher!.pid)
+})
