@@ -501,6 +501,9 @@ function printPages (pages: PageFigures): void {
 }
 
 async function main (): Promise<void> {
+  // This process sends load too (the reader probe, the technician's posts, the
+  // sign-in flood): it belongs on the load generators' core, not the server's.
+  execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' })
   const dbName = `sitrep_bench_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ connectionString: SERVER_URL })
   await admin.connect()
