@@ -44,7 +44,11 @@ function startHasher (): NonNullable<typeof hasher> {
   const waiting = new Map<number, Waiting>()
   const started = { child, waiting, ready: Promise.resolve() }
   started.ready = new Promise<void>((resolve, reject) => {
-    child.once('error', reject)
+    // Could not be started (no `nice`?): the next hash tries again.
+    child.once('error', (err) => {
+      if (hasher === started) hasher = undefined
+      reject(err)
+    })
     child.on('message', (reply: HashReply) => {
       if (reply.id === 0) return resolve()
       const waiter = waiting.get(reply.id)
