@@ -81,8 +81,8 @@ export async function startServer (t: Test, databaseUrl: string): Promise<Server
   process.once('exit', killNow)
   t.teardown(async () => {
     process.removeListener('exit', killNow)
-    // What the server said is the first thing to read when a fault test fails.
-    if (!t.passing()) t.comment(`server output:\n${log.slice(-4000)}`)
+    // What the server said is the first thing to read when a fault test fails: on stderr, beside tap's report.
+    if (!t.passing()) process.stderr.write(`${t.name}: server output:\n${log.slice(-4000)}\n`)
     if (child === null) return
     child.kill('SIGTERM')
     const timer = setTimeout(() => child?.kill('SIGKILL'), 10_000)
