@@ -1,6 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
@@ -53,7 +54,20 @@ export const BODY_LIMIT = 256 * 1024
 /** Builds the whole app: external plugins, then the app's own, then routes. */
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const now = options.now ?? (() => new Date())
+  let frontDoor: (request: IncomingMessage, response: ServerResponse) => boolean = () => false
   const app = Fastify({
+    // Node's server as Fastify makes it, with the page cache's front door
+    // before Fastify: a flash crowd's fresh cached pages are answered there.
+    serverFactory: (handler) => {
+      const server = createServer((request, response) => {
+        if (!frontDoor(request, response)) handler(request, response)
+      })
+      // Fastify's own settings for the servers it makes.
+      server.keepAliveTimeout = 72_000
+      server.requestTimeout = 0
+      server.setTimeout(0)
+      return server
+    },
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
     // The embedded database takes a while to start on a busy machine.
@@ -86,6 +100,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(securityPlugin, { config })
   // Before the session, CSRF, shift and pressure hooks: a cached page for an anonymous reader needs none of them.
   await app.register(pageCachePlugin, { enabled: config.pageCache, ...options.pageCache })
+  frontDoor = app.pageCache.frontDoor
   await app.register(rateLimit, { global: false })
   await app.register(fastifyStatic, { root: STATIC_DIR, prefix: '/static/', maxAge: '1h' })
 

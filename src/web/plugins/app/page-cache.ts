@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { promisify } from 'node:util'
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { type DutyNow, dutyNow } from '../../../domain/duty.ts'
 import { overloaded } from '../../../domain/errors.ts'
-import { pickLocale } from '../../i18n.ts'
+import { LOCALE_COOKIE, type Locale, fromAcceptLanguage, pickLocale } from '../../i18n.ts'
 import { type ThreadView, loadThreadView } from '../../routes/pages/thread-view.ts'
 import { type Cached, ThreadCache, isFailure } from '../../thread-cache.ts'
 import { SESSION_COOKIE } from './auth.ts'
@@ -62,7 +63,13 @@ export interface PageCacheOptions {
   onRender?: (key: string) => void
 }
 
-interface Variant { body: Buffer, headers: Record<string, string> }
+interface Variant {
+  body: Buffer
+  /** For Fastify's reply: the page's own headers (the security headers come from their hook). */
+  headers: Record<string, string>
+  /** For Node's `writeHead`: every header of the answer, the security headers and length included. */
+  all: Record<string, string>
+}
 
 interface Entry {
   etag: string
@@ -96,6 +103,12 @@ export interface PageCache {
   dropAll: () => void
   /** A thread's event `seq` committed: its pages and the incident list are stale (once per seq). */
   dropThread: (threadId: number, seq: number) => void
+  /**
+   * The front door, called by the HTTP server before Fastify sees a request:
+   * answers it, and returns true, when it asks for a fresh cached page as an
+   * anonymous reader, at an address Fastify already led to that page.
+   */
+  frontDoor: (request: IncomingMessage, response: ServerResponse) => boolean
 }
 
 /** Only the query keys that select a cached variant; anything else (?lang=, ?after=, ?replyTo=) is rendered. */
@@ -135,7 +148,7 @@ function etagMatches (header: string | undefined, etag: string): boolean {
   })
 }
 
-async function makeEntry (html: string | Buffer): Promise<Entry> {
+async function makeEntry (html: string | Buffer, securityHeaders: Readonly<Record<string, string>>): Promise<Entry> {
   const body = typeof html === 'string' ? Buffer.from(html) : html
   const [gz, br] = await Promise.all([
     gzipAsync(body, { level: 6 }),
@@ -146,11 +159,13 @@ async function makeEntry (html: string | Buffer): Promise<Entry> {
   // Every header of an answer is worked out here, once, not per reader.
   const notModified = { 'cache-control': PUBLIC_CACHE_CONTROL, vary: VARY, etag }
   const withBody = { ...notModified, 'content-type': HTML }
+  const variant = (bytes: Buffer, headers: Record<string, string>): Variant =>
+    ({ body: bytes, headers, all: { ...securityHeaders, ...headers, 'content-length': String(bytes.length) } })
   return {
     etag,
-    identity: { body, headers: withBody },
-    gzip: { body: gz, headers: { ...withBody, 'content-encoding': 'gzip' } },
-    br: { body: br, headers: { ...withBody, 'content-encoding': 'br' } },
+    identity: variant(body, withBody),
+    gzip: variant(gz, { ...withBody, 'content-encoding': 'gzip' }),
+    br: variant(br, { ...withBody, 'content-encoding': 'br' }),
     notModified
   }
 }
@@ -159,6 +174,33 @@ function answer (request: FastifyRequest, reply: FastifyReply, entry: Entry): Fa
   if (etagMatches(request.headers['if-none-match'], entry.etag)) return reply.code(304).headers(entry.notModified).send()
   const variant = entry[pickEncoding(request.headers['accept-encoding'])]
   return reply.headers(variant.headers).send(variant.body)
+}
+
+/** The same answer as `answer`, written straight to Node's response. */
+function answerRaw (request: IncomingMessage, response: ServerResponse, entry: Entry): void {
+  // A 304 carries what a cache needs to update what it kept (RFC 9110,
+  // 15.4.5): the page's security headers stay those of its 200.
+  if (etagMatches(request.headers['if-none-match'], entry.etag)) {
+    response.writeHead(304, entry.notModified).end()
+    return
+  }
+  const variant = entry[pickEncoding(request.headers['accept-encoding'])]
+  response.writeHead(200, variant.all)
+  if (request.method === 'HEAD') response.end()
+  else response.end(variant.body)
+}
+
+// Browsers send a handful of distinct Accept-Language values: each is read once.
+const languages = new Map<string, Locale>()
+function languageOf (acceptLanguage: string | undefined): Locale {
+  if (acceptLanguage === undefined) return 'en'
+  let locale = languages.get(acceptLanguage)
+  if (locale === undefined) {
+    locale = fromAcceptLanguage(acceptLanguage)
+    if (languages.size >= 256) languages.clear()
+    languages.set(acceptLanguage, locale)
+  }
+  return locale
 }
 
 /**
@@ -224,11 +266,50 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
 
   const fresh = (cached: Cached<unknown>) => !cached.stale && now() - cached.madeAt < maxAgeMs
 
+  // Which cached page each address led to, as Fastify routed it for an
+  // anonymous reader; the language comes from the request. Bounded: any slug
+  // leads to a thread, so the addresses are many.
+  const pageAt = new Map<string, string>()
+  const remember = (url: string, page: CachedPage): void => {
+    if (pageAt.get(url) === page.key) return
+    if (pageAt.size >= 10_000) pageAt.clear()
+    pageAt.set(url, page.key)
+  }
+  let closing = false
+  fastify.addHook('preClose', (done) => { closing = true; done() })
+  // Answers from the front door leave no line each: a count now and then says what they did.
+  let answeredAtDoor = 0
+  const doorLog = setInterval(() => {
+    if (answeredAtDoor === 0) return
+    fastify.log.info({ pages: answeredAtDoor }, 'cached pages answered before routing in the last minute')
+    answeredAtDoor = 0
+  }, 60_000).unref()
+  fastify.addHook('onClose', (_instance, done) => { clearInterval(doorLog); done() })
+
+  const frontDoor = (request: IncomingMessage, response: ServerResponse): boolean => {
+    const method = request.method
+    if (!enabled || closing || (method !== 'GET' && method !== 'HEAD')) return false
+    const headers = request.headers
+    if (headers.authorization !== undefined) return false
+    const cookie = headers.cookie
+    // A session, or a chosen language: Fastify reads the cookies.
+    if (cookie !== undefined && (cookie.includes(SESSION_COOKIE) || cookie.includes(LOCALE_COOKIE))) return false
+    const key = pageAt.get(request.url!)
+    if (key === undefined) return false
+    const cached = pages.get(`${languageOf(headers['accept-language'])}|${key}`)
+    if (cached === undefined || !fresh(cached)) return false
+    answeredAtDoor++
+    inTurn(() => answerRaw(request, response, cached.value))
+    return true
+  }
+
   // A fresh page for an anonymous reader is sent from here, before any other hook.
   fastify.addHook('onRequest', (request, reply, done) => {
     const anonymous = request.headers.authorization === undefined && request.cookies[SESSION_COOKIE] === undefined
     const page = pageOf(request, anonymous)
-    const cached = page === null ? undefined : pages.get(`${pickLocale(request)}|${page.key}`)
+    if (page === null) return done()
+    remember(request.url, page)
+    const cached = pages.get(`${pickLocale(request)}|${page.key}`)
     if (cached === undefined || !fresh(cached)) return done()
     inTurn(() => answer(request, reply, cached.value))
   })
@@ -270,14 +351,14 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   const rendered = (fullKey: string, page: CachedPage, render: () => Promise<string | Buffer>): Promise<Entry> =>
     pages.make(fullKey, page.threadId, async () => {
       options.onRender?.(fullKey)
-      return await makeEntry(await render())
+      return await makeEntry(await render(), fastify.securityHeaders)
     })
 
   /** The page as it was, marked "as of" the time it was rendered: for readers while the database is away. */
   const asOf = ({ value: entry, madeAt }: Cached<Entry>, locale: FastifyRequest['locale']): Promise<Entry> => {
     entry.asOf ??= (async () => {
       const notice = fastify.views.partial('as-of', { locale, renderedAt: new Date(madeAt).toISOString() })
-      return await makeEntry(entry.identity.body.toString().replace(AS_OF_SLOT, notice))
+      return await makeEntry(entry.identity.body.toString().replace(AS_OF_SLOT, notice), fastify.securityHeaders)
     })()
     return entry.asOf
   }
@@ -318,5 +399,5 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     }
   }
 
-  fastify.decorate('pageCache', { send, threadView, duty, dropThread, dropAll })
+  fastify.decorate('pageCache', { send, threadView, duty, dropThread, dropAll, frontDoor })
 }, { name: 'page-cache', dependencies: ['security'] })

@@ -1,0 +1,107 @@
+import { type IncomingHttpHeaders, request as httpRequest } from 'node:http'
+import { brotliDecompressSync } from 'node:zlib'
+import pino from 'pino'
+import t, { type Test } from 'tap'
+import type { Thread } from '../../src/domain/views.ts'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { listen } from '../helpers/live.ts'
+import { apiAs, signIn } from '../helpers/pages.ts'
+
+interface Answer { status: number, headers: IncomingHttpHeaders, body: Buffer }
+
+/** One request over a real connection, the body as it came (not decompressed). */
+function get (base: string, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}${path}`, { method, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+const withoutDate = ({ date: _date, ...headers }: IncomingHttpHeaders) => headers
+/** Requests the app logged one line for: those Fastify answered. */
+const routed = (lines: string[]) => lines.filter((line) => line.includes('"msg":"request"')).length
+
+async function servedThread (t: Test) {
+  const lines: string[] = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(line) } })
+  const renders: string[] = []
+  const test = await buildTestApp(t, { logger, pageCache: { onRender: (key) => renders.push(key) } })
+  const tech = await makeUser(test.app, 'technician')
+  const thread = await apiAs<Thread>(test.app, tech, 'POST', '/threads', { title: 'Campus network down', body: 'Core switch failed.' })
+  const base = `http://${await listen(test.app)}`
+  return { ...test, tech, thread, base, lines, renders }
+}
+
+// A language cookie that says what Accept-Language says: the same page, but Fastify answers it.
+const ROUTED = { cookie: 'sitrep_lang=en' }
+const BR = { 'accept-encoding': 'br, gzip' }
+
+t.test('a crowd of anonymous readers gets from memory the very answer Fastify gives', async (t) => {
+  const { base, thread, lines } = await servedThread(t)
+  const path = `/t/${thread.id}/campus-network-down`
+  const rendered = await get(base, path, BR)
+  t.equal(rendered.status, 200)
+  const before = routed(lines)
+  const fromMemory = await get(base, path, BR)
+  t.equal(routed(lines), before, 'answered before routing: no request line')
+  const fromFastify = await get(base, path, { ...BR, ...ROUTED })
+  t.equal(routed(lines), before + 1)
+
+  t.same(withoutDate(fromMemory.headers), withoutDate(fromFastify.headers), 'the same headers, security headers included')
+  t.ok(fromMemory.body.equals(fromFastify.body), 'the same bytes')
+  t.equal(fromMemory.headers['content-encoding'], 'br')
+  t.match(brotliDecompressSync(fromMemory.body).toString(), /Core switch failed\./)
+  t.match(fromMemory.headers['content-security-policy'], /frame-ancestors 'none'/)
+
+  const etag = String(fromMemory.headers.etag)
+  const notModified = await get(base, path, { 'if-none-match': etag })
+  const notModifiedRouted = await get(base, path, { 'if-none-match': etag, ...ROUTED })
+  t.equal(notModified.status, 304)
+  t.equal(notModified.body.length, 0)
+  t.equal(notModifiedRouted.status, 304)
+  for (const name of ['etag', 'cache-control', 'vary']) t.equal(notModified.headers[name], notModifiedRouted.headers[name], `the same ${name} on the 304`)
+  t.ok(notModified.headers.date)
+
+  const head = await get(base, path, {}, 'HEAD')
+  const headRouted = await get(base, path, ROUTED, 'HEAD')
+  t.equal(head.status, 200)
+  t.equal(head.body.length, 0)
+  t.same(withoutDate(head.headers), withoutDate(headRouted.headers), 'the same HEAD')
+  t.equal(routed(lines), before + 3, 'only the requests with a cookie went through Fastify')
+})
+
+t.test('what the front door answers is never stale, never another language, never someone else\'s', async (t) => {
+  const { app, base, thread, tech, advance, renders } = await servedThread(t)
+  const path = `/t/${thread.id}`
+  await get(base, path)
+  const old = await get(base, path)
+
+  await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'The spare switch is in.' })
+  const afterPost = await get(base, path, { 'if-none-match': String(old.headers.etag) })
+  t.equal(afterPost.status, 200, 'a new post: the old page no longer matches')
+  t.match(afterPost.body.toString(), /The spare switch is in\./)
+
+  const french = await get(base, path, { 'accept-language': 'fr-FR, fr;q=0.9' })
+  t.match(french.body.toString(), /<html lang="fr"/)
+  t.not(french.headers.etag, afterPost.headers.etag)
+
+  const cookies = await signIn(app, tech)
+  const cookie = Object.entries(cookies).map(([name, value]) => `${name}=${value}`).join('; ')
+  const staff = await get(base, path, { cookie })
+  t.equal(staff.headers['cache-control'], 'private, no-store', 'a signed-in reader gets their own page')
+  t.match(staff.body.toString(), /id="compose"/)
+  const unknownQuery = await get(base, `${path}?after=1`)
+  t.notOk(unknownQuery.headers.etag, 'an address not led to a cached page is routed')
+
+  await get(base, path)
+  const rendered = renders.length
+  advance(65_000)
+  const later = await get(base, path)
+  t.equal(later.status, 200)
+  t.equal(renders.length, rendered + 1, 'an old entry is rendered again, not answered')
+})
