@@ -57,6 +57,8 @@ export interface PageCacheOptions {
   maxAgeMs?: number
   /** The most pages kept; the longest kept goes first. */
   maxEntries?: number
+  /** Signed-in readers' pages kept, at most. */
+  maxPersonalEntries?: number
   /** Cached answers sent per turn of the event loop, at most; see `takeTurns`. */
   answersPerTurn?: number
   /** Called with each key actually rendered for the cache (tests count renders). */
@@ -109,6 +111,18 @@ export interface PageCache {
    * anonymous reader, at an address Fastify already led to that page.
    */
   frontDoor: (request: IncomingMessage, response: ServerResponse) => boolean
+}
+
+/** The cookie holding the browser's CSRF secret (see security.ts): a signed-in page's tokens are made from it. */
+const CSRF_COOKIE = 'sitrep_csrf'
+
+/** A signed-in reader's page, kept compressed in the encoding they asked for. */
+interface PersonalEntry { encoding: 'br' | 'gzip', headers: Record<string, string>, body: Buffer }
+
+async function compress (html: Buffer, encoding: 'br' | 'gzip'): Promise<Buffer> {
+  return encoding === 'gzip'
+    ? await gzipAsync(html, { level: 6 })
+    : await brotliAsync(html, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: html.length } })
 }
 
 /** Only the query keys that select a cached variant; anything else (?lang=, ?after=, ?replyTo=) is rendered. */
@@ -253,6 +267,8 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   const now = () => fastify.deps.now().getTime()
   const pages = new ThreadCache<Entry>({ maxEntries: options.maxEntries ?? 1_000, now })
   const threadViews = new ThreadCache<ThreadView>({ maxEntries: 200, now })
+  // Signed-in readers' pages, one per reader, session and page: a few KB each, compressed.
+  const personalPages = new ThreadCache<PersonalEntry>({ maxEntries: options.maxPersonalEntries ?? 5_000, now })
 
   /** The cached page this request asks for, if it may be answered from the cache. */
   const pageOf = (request: FastifyRequest, anonymous: boolean): CachedPage | null => {
@@ -321,11 +337,13 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     seenSeq.set(threadId, seq)
     pages.dropThread(threadId)
     threadViews.dropThread(threadId)
+    personalPages.dropThread(threadId)
   }
   let dutyRead: { value: Promise<DutyNow>, madeAt: number } | undefined
   const dropAll = (): void => {
     pages.dropAll()
     threadViews.dropAll()
+    personalPages.dropAll()
     dutyRead = undefined
   }
   // Short-lived: a check-in on another instance shows here within seconds, not a page's 30.
@@ -363,8 +381,39 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     return entry.asOf
   }
 
+  /**
+   * A signed-in reader's page, rendered for them and kept compressed until the
+   * thread's next event: their reloads cost a lookup, and a few KB on the wire
+   * instead of the whole page. Everything personal on it is in the key: who
+   * they are (as the session says now), their session, and the CSRF secret
+   * their page's tokens are made from.
+   */
+  const sendPersonal = async (request: FastifyRequest, reply: FastifyReply, render: () => Promise<string | Buffer>): Promise<FastifyReply | null> => {
+    const page = pageOf(request, true)
+    const secret = request.cookies[CSRF_COOKIE]
+    const encoding = pickEncoding(request.headers['accept-encoding'])
+    if (page === null || secret === undefined || request.sessionId === null || encoding === 'identity') return null
+    const key = `${request.locale}|${page.key}|${request.sessionId}|${secret}|${JSON.stringify(request.actor)}`
+    const cached = personalPages.get(key)
+    const entry = cached !== undefined && fresh(cached) && cached.value.encoding === encoding
+      ? cached.value
+      : await personalPages.make(key, page.threadId, async () => {
+        options.onRender?.(`personal|${request.locale}|${page.key}`)
+        const rendered = await render()
+        const body = await compress(typeof rendered === 'string' ? Buffer.from(rendered) : rendered, encoding)
+        return { encoding, body, headers: { 'cache-control': PRIVATE_CACHE_CONTROL, vary: VARY, 'content-type': HTML, 'content-encoding': encoding } }
+      })
+    // Another encoding was being made for the same reader: this one is rendered for them.
+    if (entry.encoding !== encoding) return null
+    return reply.headers(entry.headers).send(entry.body)
+  }
+
   const send = async (request: FastifyRequest, reply: FastifyReply, render: () => Promise<string | Buffer>): Promise<FastifyReply> => {
     const page = pageOf(request, request.actor === null)
+    if (page === null && request.actor !== null) {
+      const personal = await sendPersonal(request, reply, render)
+      if (personal !== null) return personal
+    }
     if (page === null) {
       if (request.actor === null && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
       // Sent as bytes: as a string, a page of 200 posts would be measured, then encoded.
