@@ -348,16 +348,27 @@ const stopChild = (child: ChildProcess) => new Promise<void>((resolve) => {
 /** The page figures: Sitrep's thread page and its neighbours, each as a ratio to hello-world in the same run. */
 async function runPages (databaseUrl: string, token: string, sessionCookie: string, children: ChildProcess[]) {
   const loader = startLoader(children)
-  const hello = async () => {
+  let loginStatuses: Record<string, number> = {}
+  // 200 sign-in attempts a second, each on a new connection, as a flood's would be.
+  const loginFlood = (port: number) => () => {
+    const stop = flood(200, async (localAddress) => (await httpRequest({
+      port, method: 'POST', path: '/api/v1/tokens', localAddress, headers: { 'content-type': 'application/json' }
+    }, JSON.stringify({ email: 'bench@example.org', password: 'not the password' }))).status)
+    return async () => { loginStatuses = await stop() }
+  }
+  const hello = async (withFlood = false) => {
     const server = node(0, 'bench/hello.ts', { PORT: '3902' })
     children.push(server)
     await waitForHttp('http://127.0.0.1:3902/')
     console.log('hello-world...')
     const figure = await measureLoad(loader, 'http://127.0.0.1:3902/', READER)
+    // What the flood's connections alone cost a server: the same flood at hello-world (which answers it 404).
+    if (withFlood) console.log('hello-world beside the same flood of new connections...')
+    const flooded = withFlood ? await measureLoad(loader, 'http://127.0.0.1:3902/', READER, loginFlood(3902)) : undefined
     await stopChild(server)
-    return figure
+    return { ...figure, flooded }
   }
-  const helloBefore = await hello()
+  const helloBefore = await hello(true)
 
   const sitrep = async (port: number, env: Record<string, string>) => {
     const server = node(0, 'src/server.ts', {
@@ -411,20 +422,18 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
   postLatencies.sort((a, b) => a - b)
 
   console.log('sitrep: a login flood of 200 attempts/s beside readers...')
-  let loginStatuses: Record<string, number> = {}
-  const loginFlood = () => {
-    const stop = flood(200, async (localAddress) => (await httpRequest({
-      port: 3900, method: 'POST', path: '/api/v1/tokens', localAddress, headers: { 'content-type': 'application/json' }
-    }, JSON.stringify({ email: 'bench@example.org', password: 'not the password' }))).status)
-    return async () => { loginStatuses = await stop() }
-  }
-  const cachedDuringFlood = await measureLoad(loader, page, READER, loginFlood)
+  const cachedDuringFlood = await measureLoad(loader, page, READER, loginFlood(3900))
 
   // A page rendered for each request, from the thread's posts in memory and their HTML
   // rendered once: ten readers one request at a time measure what a render costs.
   const ONE_AT_A_TIME: Shape = { connections: 10, pipelining: 1 }
   console.log('sitrep: the page for a signed-in customer...')
-  const signedIn = await measureLoad(loader, page, { ...READER, cookie: `sitrep_session=${sessionCookie}` }, undefined, ONE_AT_A_TIME)
+  // As a browser: the session, and the CSRF secret its first page set.
+  const firstSignedIn = await fetch(page, { headers: { cookie: `sitrep_session=${sessionCookie}` } })
+  await firstSignedIn.arrayBuffer()
+  const csrfCookie = firstSignedIn.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => c.startsWith('sitrep_csrf='))
+  if (csrfCookie === undefined) throw new Error('the signed-in page set no CSRF cookie')
+  const signedIn = await measureLoad(loader, page, { ...READER, cookie: `sitrep_session=${sessionCookie}; ${csrfCookie}` }, undefined, ONE_AT_A_TIME)
   await stopChild(server)
 
   const uncachedServer = await sitrep(3903, { PAGE_CACHE: 'off' })
@@ -469,7 +478,13 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
       readers: cachedDuringFlood,
       readersWithout: cached,
       p99Ratio: cachedDuringFlood.p99 / cached.p99,
-      target: "readers' p99 within 1.2 x without"
+      target: "readers' p99 within 1.2 x without",
+      floor: {
+        what: 'hello-world beside the same flood (answered 404): what 200 new connections a second cost any server here',
+        readers: helloBefore.flooded!,
+        readersWithout: helloBefore,
+        p99Ratio: helloBefore.flooded!.p99 / helloBefore.p99
+      }
     }
   }
 }
@@ -498,6 +513,8 @@ function printPages (pages: PageFigures): void {
   row('same page, signed-in customer (10 conn., no pipelining)', 'small extra', rps(pages.signedIn), `${pages.signedIn.ratio.toFixed(2)} x, ${pages.signedIn.non2xx} not 2xx`)
   row('technician POST while readers saturate', 'p99 <= 100 ms', `p50 ${pages.postWhileReading.p50.toFixed(1)} p99 ${pages.postWhileReading.p99.toFixed(1)} max ${pages.postWhileReading.max.toFixed(1)} ms`, `${pages.postWhileReading.posts} posts`)
   row('readers during a login flood, 200/s', 'p99 <= 1.2 x', `p99 ${pages.loginFlood.readers.p99.toFixed(1)} ms (without ${pages.loginFlood.readersWithout.p99.toFixed(1)})`, `${pages.loginFlood.p99Ratio.toFixed(2)} x, answers ${JSON.stringify(pages.loginFlood.answers)}`)
+  const floodFloor = pages.loginFlood.floor
+  row('floor: hello-world beside the same flood', '-', `p99 ${floodFloor.readers.p99.toFixed(1)} ms (without ${floodFloor.readersWithout.p99.toFixed(1)})`, `${floodFloor.p99Ratio.toFixed(2)} x; Sitrep ${(pages.loginFlood.p99Ratio / floodFloor.p99Ratio).toFixed(2)} x this floor`)
 }
 
 async function main (): Promise<void> {
