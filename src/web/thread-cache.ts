@@ -31,6 +31,7 @@ export class ThreadCache<T> {
   private readonly entries = new Map<string, Cached<T>>()
   private readonly pending = new Map<string, Promise<T>>()
   private readonly keysByOwner = new Map<number | null, Set<string>>()
+  private readonly ownerOf = new Map<string, number | null>()
   // Bumped by every event of the owner, and `epoch` by dropAll: a value begun before either is not kept.
   private readonly generations = new Map<number | null, number>()
   private epoch = 0
@@ -92,12 +93,18 @@ export class ThreadCache<T> {
   private keep (key: string, owner: number | null, entry: Cached<T>): void {
     this.entries.delete(key)
     this.entries.set(key, entry)
-    if (this.entries.size > this.options.maxEntries) {
-      const oldest = this.entries.keys().next().value!
-      this.entries.delete(oldest)
-    }
+    const before = this.ownerOf.get(key)
+    if (before !== undefined && before !== owner) this.keysByOwner.get(before)?.delete(key)
+    this.ownerOf.set(key, owner)
     let keys = this.keysByOwner.get(owner)
     if (keys === undefined) this.keysByOwner.set(owner, keys = new Set())
     keys.add(key)
+    if (this.entries.size > this.options.maxEntries) {
+      const oldest = this.entries.keys().next().value!
+      this.entries.delete(oldest)
+      // Forgotten everywhere: an event's cost stays that of the entries kept.
+      this.keysByOwner.get(this.ownerOf.get(oldest) ?? null)?.delete(oldest)
+      this.ownerOf.delete(oldest)
+    }
   }
 }
