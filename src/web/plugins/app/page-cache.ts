@@ -140,18 +140,25 @@ function parseEncoding (acceptEncoding: string): 'br' | 'gzip' | 'identity' {
   return 'identity'
 }
 
-// Browsers send a handful of distinct Accept-Encoding values: each is read once.
-const encodings = new Map<string, 'br' | 'gzip' | 'identity'>()
-function pickEncoding (acceptEncoding: string | undefined): 'br' | 'gzip' | 'identity' {
-  if (acceptEncoding === undefined) return 'identity'
-  let encoding = encodings.get(acceptEncoding)
-  if (encoding === undefined) {
-    encoding = parseEncoding(acceptEncoding)
-    if (encodings.size >= 256) encodings.clear()
-    encodings.set(acceptEncoding, encoding)
+/**
+ * A request header read through `parse` once per distinct value: browsers
+ * send a handful of distinct Accept-Encoding or Accept-Language values.
+ */
+function readOnce<T> (parse: (value: string) => T, absent: T): (value: string | undefined) => T {
+  const seen = new Map<string, T>()
+  return (value) => {
+    if (value === undefined) return absent
+    let parsed = seen.get(value)
+    if (parsed === undefined) {
+      parsed = parse(value)
+      if (seen.size >= 256) seen.clear()
+      seen.set(value, parsed)
+    }
+    return parsed
   }
-  return encoding
 }
+
+const pickEncoding = readOnce(parseEncoding, 'identity')
 
 function etagMatches (header: string | undefined, etag: string): boolean {
   if (header === undefined) return false
@@ -204,18 +211,7 @@ function answerRaw (request: IncomingMessage, response: ServerResponse, entry: E
   else response.end(variant.body)
 }
 
-// Browsers send a handful of distinct Accept-Language values: each is read once.
-const languages = new Map<string, Locale>()
-function languageOf (acceptLanguage: string | undefined): Locale {
-  if (acceptLanguage === undefined) return 'en'
-  let locale = languages.get(acceptLanguage)
-  if (locale === undefined) {
-    locale = fromAcceptLanguage(acceptLanguage)
-    if (languages.size >= 256) languages.clear()
-    languages.set(acceptLanguage, locale)
-  }
-  return locale
-}
+const languageOf = readOnce<Locale>(fromAcceptLanguage, 'en')
 
 /**
  * Runs at most `perTurn` jobs per turn of the event loop; the others wait for
