@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http'
+import { type IncomingMessage, type RequestListener, type ServerResponse, createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
@@ -54,13 +54,13 @@ export const BODY_LIMIT = 256 * 1024
 /** Builds the whole app: external plugins, then the app's own, then routes. */
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const now = options.now ?? (() => new Date())
-  let frontDoor: (request: IncomingMessage, response: ServerResponse) => boolean = () => false
+  let frontDoor: (request: IncomingMessage, response: ServerResponse, fallback: RequestListener) => boolean = () => false
   const app = Fastify({
     // Node's server as Fastify makes it, with the page cache's front door
     // before Fastify: a flash crowd's fresh cached pages are answered there.
     serverFactory: (handler) => {
       const server = createServer((request, response) => {
-        if (!frontDoor(request, response)) handler(request, response)
+        if (!frontDoor(request, response, handler)) handler(request, response)
       })
       // Fastify's own settings for the servers it makes.
       server.keepAliveTimeout = 72_000

@@ -46,6 +46,11 @@ export class ThreadCache<T> {
     return this.pending.has(key)
   }
 
+  /** The value of `key` being made, to wait for; undefined when none is. */
+  making (key: string): Promise<T> | undefined {
+    return this.pending.get(key)
+  }
+
   /** Makes the value of `key`, or joins the making already under way. */
   make (key: string, owner: number | null, produce: () => Promise<T>): Promise<T> {
     const under = this.pending.get(key)

@@ -1,5 +1,6 @@
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http'
 import { brotliDecompressSync } from 'node:zlib'
+import pg from 'pg'
 import pino from 'pino'
 import t, { type Test } from 'tap'
 import type { Thread } from '../../src/domain/views.ts'
@@ -23,6 +24,10 @@ function get (base: string, path: string, headers: Record<string, string> = {}, 
 }
 
 const withoutDate = ({ date: _date, ...headers }: IncomingHttpHeaders) => headers
+async function until (condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10))
+}
+
 /** Requests the app logged one line for: those Fastify answered. */
 const routed = (lines: string[]) => lines.filter((line) => line.includes('"msg":"request"')).length
 
@@ -104,4 +109,33 @@ t.test('what the front door answers is never stale, never another language, neve
   const later = await get(base, path)
   t.equal(later.status, 200)
   t.equal(renders.length, rendered + 1, 'an old entry is rendered again, not answered')
+})
+
+t.test('right after an event, the crowd waits at the front door for the one new render', async (t) => {
+  const { app, base, thread, tech, lines, renders, config } = await servedThread(t)
+  const path = `/t/${thread.id}`
+  await get(base, path, BR)
+  await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Power is back in hall B.' })
+
+  // The render after the event is held up by a lock on the posts, as by a slow database.
+  const lock = new pg.Client({ connectionString: config.databaseUrl })
+  await lock.connect()
+  t.teardown(() => lock.end())
+  await lock.query('begin')
+  await lock.query('lock table posts in access exclusive mode')
+  const rendersBefore = renders.length
+  const first = get(base, path, BR)
+  await until(() => renders.length > rendersBefore)
+  const routedBefore = routed(lines)
+  const crowd = Array.from({ length: 20 }, () => get(base, path, BR))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  await lock.query('commit')
+
+  const answers = await Promise.all([first, ...crowd])
+  for (const answer of answers) {
+    t.equal(answer.status, 200)
+    t.match(brotliDecompressSync(answer.body).toString(), /Power is back in hall B\./)
+  }
+  t.equal(renders.length, rendersBefore + 1, 'one render for everyone')
+  t.equal(routed(lines), routedBefore + 1, 'only the reader who came first went through Fastify')
 })

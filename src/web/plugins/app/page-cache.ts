@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import { promisify } from 'node:util'
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -107,10 +107,12 @@ export interface PageCache {
   dropThread: (threadId: number, seq: number) => void
   /**
    * The front door, called by the HTTP server before Fastify sees a request:
-   * answers it, and returns true, when it asks for a fresh cached page as an
-   * anonymous reader, at an address Fastify already led to that page.
+   * answers it, and returns true, when it asks for a cached page as an
+   * anonymous reader, at an address Fastify already led to that page, and the
+   * page is fresh or being rendered after an event; `fallback` (Fastify's
+   * handler) takes the request after all, should that render fail.
    */
-  frontDoor: (request: IncomingMessage, response: ServerResponse) => boolean
+  frontDoor: (request: IncomingMessage, response: ServerResponse, fallback: RequestListener) => boolean
 }
 
 /** The cookie holding the browser's CSRF secret (see security.ts): a signed-in page's tokens are made from it. */
@@ -298,7 +300,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   }, 60_000).unref()
   fastify.addHook('onClose', (_instance, done) => { clearInterval(doorLog); done() })
 
-  const frontDoor = (request: IncomingMessage, response: ServerResponse): boolean => {
+  const frontDoor = (request: IncomingMessage, response: ServerResponse, fallback: RequestListener): boolean => {
     const method = request.method
     if (!enabled || closing || (method !== 'GET' && method !== 'HEAD')) return false
     const headers = request.headers
@@ -308,10 +310,22 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     if (cookie !== undefined && (cookie.includes(SESSION_COOKIE) || cookie.includes(LOCALE_COOKIE))) return false
     const key = pageAt.get(request.url!)
     if (key === undefined) return false
-    const cached = pages.get(`${languageOf(headers['accept-language'])}|${key}`)
-    if (cached === undefined || !fresh(cached)) return false
+    const fullKey = `${languageOf(headers['accept-language'])}|${key}`
+    const cached = pages.get(fullKey)
+    if (cached !== undefined && fresh(cached)) {
+      answeredAtDoor++
+      inTurn(() => answerRaw(request, response, cached.value))
+      return true
+    }
+    // Right after an event the whole crowd asks for the page being rendered
+    // again: they wait for it here, not each through Fastify's hooks. (A page
+    // only old, or kept while the database is away, is Fastify's to answer at
+    // once.)
+    if (cached !== undefined && (!cached.stale || cached.failedAt !== undefined)) return false
+    const making = pages.making(fullKey)
+    if (making === undefined) return false
     answeredAtDoor++
-    inTurn(() => answerRaw(request, response, cached.value))
+    making.then((entry) => { inTurn(() => answerRaw(request, response, entry)) }, () => { fallback(request, response) })
     return true
   }
 
@@ -404,6 +418,10 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     return reply.headers(entry.headers).send(entry.body)
   }
 
+  // Everyone who waited for a render is answered when it is done: in turns too, not in one burst.
+  const answerInTurn = (request: FastifyRequest, reply: FastifyReply, entry: Entry): Promise<FastifyReply> =>
+    new Promise((resolve) => { inTurn(() => resolve(answer(request, reply, entry))) })
+
   const send = async (request: FastifyRequest, reply: FastifyReply, render: () => Promise<string | Buffer>): Promise<FastifyReply> => {
     const page = pageOf(request, request.actor === null)
     if (page === null && request.actor !== null) {
@@ -424,7 +442,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     if (cached === undefined) {
       // A miss is the expensive part: under pressure it is what gets shed.
       if (!pages.isMaking(fullKey) && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
-      return answer(request, reply, await rendered(fullKey, page, render))
+      return await answerInTurn(request, reply, await rendered(fullKey, page, render))
     }
     // A page a little old (no event made it wrong; only its "next update in
     // N min" moved), or any page while the process is overloaded or the
@@ -437,7 +455,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
       return answer(request, reply, failing ? await asOf(cached, request.locale) : cached.value)
     }
     try {
-      return answer(request, reply, await rendered(fullKey, page, render))
+      return await answerInTurn(request, reply, await rendered(fullKey, page, render))
     } catch (err) {
       if (!isFailure(err)) throw err
       return answer(request, reply, await asOf(cached, request.locale))
