@@ -9,6 +9,7 @@ import { overloaded } from '../../../domain/errors.ts'
 import { LOCALE_COOKIE, type Locale, fromAcceptLanguage, pickLocale } from '../../i18n.ts'
 import { type ThreadView, loadThreadView } from '../../routes/pages/thread-view.ts'
 import { type Cached, ThreadCache, isFailure } from '../../thread-cache.ts'
+import { CSRF_COOKIE } from '../external/security.ts'
 import { SESSION_COOKIE } from './auth.ts'
 import { SHED_RETRY_AFTER } from './pressure.ts'
 
@@ -114,9 +115,6 @@ export interface PageCache {
    */
   frontDoor: (request: IncomingMessage, response: ServerResponse, fallback: RequestListener) => boolean
 }
-
-/** The cookie holding the browser's CSRF secret (see security.ts): a signed-in page's tokens are made from it. */
-const CSRF_COOKIE = 'sitrep_csrf'
 
 /** A signed-in reader's page, kept compressed in the encoding they asked for. */
 interface PersonalEntry { encoding: 'br' | 'gzip', headers: Record<string, string>, body: Buffer }

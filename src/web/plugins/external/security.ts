@@ -15,6 +15,9 @@ declare module 'fastify' {
 
 export interface SecurityPluginOptions { config: Config }
 
+/** The cookie holding the browser's CSRF secret: the tokens in its pages' forms are made from it. */
+export const CSRF_COOKIE = 'sitrep_csrf'
+
 export function helmetOptions (https: boolean): HelmetOptions {
   return {
     contentSecurityPolicy: {
@@ -76,7 +79,7 @@ export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
   await fastify.register(formbody, { bodyLimit: 64 * 1024 })
   await fastify.register(csrf, {
     sessionPlugin: '@fastify/cookie',
-    cookieKey: 'sitrep_csrf',
+    cookieKey: CSRF_COOKIE,
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, signed: true, secure: https },
     // Binds tokens to the session, so a cookie planted from elsewhere is useless.
     getUserInfo: (request) => request.sessionId ?? 'anonymous',
