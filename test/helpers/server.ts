@@ -82,7 +82,8 @@ export async function startServer (t: Test, databaseUrl: string): Promise<Server
   t.teardown(async () => {
     process.removeListener('exit', killNow)
     // What the server said is the first thing to read when a fault test fails: on stderr, beside tap's report.
-    if (!t.passing()) process.stderr.write(`${t.name}: server output:\n${log.slice(-4000)}\n`)
+    const failedAsserts = t.assertTotals.fail
+    if (failedAsserts > 0) process.stderr.write(`${t.name}: ${failedAsserts} failed; server output:\n${log.slice(-4000)}\n`)
     if (child === null) return
     child.kill('SIGTERM')
     const timer = setTimeout(() => child?.kill('SIGKILL'), 10_000)
