@@ -10,6 +10,9 @@ export interface Cached<T> {
   failedAt?: number
 }
 
+/** A value as kept, with the thread whose events make it stale (null: every thread's). */
+interface Kept<T> extends Cached<T> { owner: number | null }
+
 export interface ThreadCacheOptions {
   /** The most values kept; the longest kept goes first. */
   maxEntries: number
@@ -28,10 +31,9 @@ export const isFailure = (err: unknown): boolean =>
  * a value made while an event committed is not kept: it may predate the event.
  */
 export class ThreadCache<T> {
-  private readonly entries = new Map<string, Cached<T>>()
+  private readonly entries = new Map<string, Kept<T>>()
   private readonly pending = new Map<string, Promise<T>>()
   private readonly keysByOwner = new Map<number | null, Set<string>>()
-  private readonly ownerOf = new Map<string, number | null>()
   // Bumped by every event of the owner, and `epoch` by dropAll: a value begun before either is not kept.
   private readonly generations = new Map<number | null, number>()
   private epoch = 0
@@ -40,10 +42,6 @@ export class ThreadCache<T> {
 
   get (key: string): Cached<T> | undefined {
     return this.entries.get(key)
-  }
-
-  isMaking (key: string): boolean {
-    return this.pending.has(key)
   }
 
   /** The value of `key` being made, to wait for; undefined when none is. */
@@ -63,7 +61,7 @@ export class ThreadCache<T> {
     making.then((value) => {
       this.pending.delete(key)
       if (this.generationOf(owner) !== generation || this.epoch !== epoch) return
-      this.keep(key, owner, { value, madeAt, stale: false })
+      this.keep(key, { value, madeAt, stale: false, owner })
     }, (err: unknown) => {
       this.pending.delete(key)
       const kept = this.entries.get(key)
@@ -95,21 +93,20 @@ export class ThreadCache<T> {
     }
   }
 
-  private keep (key: string, owner: number | null, entry: Cached<T>): void {
-    this.entries.delete(key)
+  private keep (key: string, entry: Kept<T>): void {
+    this.forget(key)
     this.entries.set(key, entry)
-    const before = this.ownerOf.get(key)
-    if (before !== undefined && before !== owner) this.keysByOwner.get(before)?.delete(key)
-    this.ownerOf.set(key, owner)
-    let keys = this.keysByOwner.get(owner)
-    if (keys === undefined) this.keysByOwner.set(owner, keys = new Set())
+    let keys = this.keysByOwner.get(entry.owner)
+    if (keys === undefined) this.keysByOwner.set(entry.owner, keys = new Set())
     keys.add(key)
-    if (this.entries.size > this.options.maxEntries) {
-      const oldest = this.entries.keys().next().value!
-      this.entries.delete(oldest)
-      // Forgotten everywhere: an event's cost stays that of the entries kept.
-      this.keysByOwner.get(this.ownerOf.get(oldest) ?? null)?.delete(oldest)
-      this.ownerOf.delete(oldest)
-    }
+    if (this.entries.size > this.options.maxEntries) this.forget(this.entries.keys().next().value!)
+  }
+
+  /** Forgotten everywhere: an event's cost stays that of the entries kept. */
+  private forget (key: string): void {
+    const entry = this.entries.get(key)
+    if (entry === undefined) return
+    this.entries.delete(key)
+    this.keysByOwner.get(entry.owner)?.delete(key)
   }
 }

@@ -13,6 +13,13 @@ export interface LiveClient {
   waitForCount: (count: number, ms?: number) => Promise<void>
 }
 
+/** Polls `check` until it holds or `ms` have passed; says whether it held. */
+export async function until (check: () => boolean, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  return check()
+}
+
 /** The app's address, listening on a free port of 127.0.0.1. */
 export async function listen (app: FastifyInstance): Promise<string> {
   await app.listen({ host: '127.0.0.1', port: 0 })

@@ -6,7 +6,7 @@ import WebSocket from 'ws'
 import { CLOSE_TOO_SLOW, Hub } from '../../src/live/hub.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { assertError } from '../helpers/api.ts'
-import { listen, openLive } from '../helpers/live.ts'
+import { listen, openLive, until } from '../helpers/live.ts'
 
 // What stream.test.ts and instances.test.ts already cover is left to them: a
 // single oversized frame (1009), sockets that stop answering pings, the cap
@@ -58,12 +58,6 @@ async function rawClient (t: Test, host: string, threadId: number, query = ''): 
 function clientFrame (opcode: number, payload: Buffer, fin = true): Buffer {
   const head = Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | payload.length, 0, 0, 0, 0])
   return Buffer.concat([head, payload])
-}
-
-const until = async (check: () => boolean, ms = 5000): Promise<boolean> => {
-  const deadline = Date.now() + ms
-  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
-  return check()
 }
 
 t.test('a message cut into many small fragments is closed once it passes the 4 KiB bound', async (t) => {

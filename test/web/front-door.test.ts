@@ -5,7 +5,7 @@ import pino from 'pino'
 import t, { type Test } from 'tap'
 import type { Thread } from '../../src/domain/views.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
-import { listen } from '../helpers/live.ts'
+import { listen, until } from '../helpers/live.ts'
 import { apiAs, signIn } from '../helpers/pages.ts'
 
 interface Answer { status: number, headers: IncomingHttpHeaders, body: Buffer }
@@ -24,10 +24,6 @@ function get (base: string, path: string, headers: Record<string, string> = {}, 
 }
 
 const withoutDate = ({ date: _date, ...headers }: IncomingHttpHeaders) => headers
-async function until (condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10))
-}
-
 /** Requests the app logged one line for: those Fastify answered. */
 const routed = (lines: string[]) => lines.filter((line) => line.includes('"msg":"request"')).length
 

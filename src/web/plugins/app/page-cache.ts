@@ -117,12 +117,20 @@ export interface PageCache {
 }
 
 /** A signed-in reader's page, kept compressed in the encoding they asked for. */
-interface PersonalEntry { encoding: 'br' | 'gzip', headers: Record<string, string>, body: Buffer }
+interface PersonalEntry { encoding: 'br' | 'gzip', body: Buffer }
 
-async function compress (html: Buffer, encoding: 'br' | 'gzip'): Promise<Buffer> {
+const PERSONAL_HEADERS = {
+  br: { 'cache-control': PRIVATE_CACHE_CONTROL, vary: VARY, 'content-type': HTML, 'content-encoding': 'br' },
+  gzip: { 'cache-control': PRIVATE_CACHE_CONTROL, vary: VARY, 'content-type': HTML, 'content-encoding': 'gzip' }
+}
+
+const asBytes = (html: string | Buffer): Buffer => typeof html === 'string' ? Buffer.from(html) : html
+
+function compress (html: Buffer, encoding: 'br' | 'gzip'): Promise<Buffer> {
   return encoding === 'gzip'
-    ? await gzipAsync(html, { level: 6 })
-    : await brotliAsync(html, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: html.length } })
+    ? gzipAsync(html, { level: 6 })
+    // Quality 5 compresses nearly as well as 11 at a small fraction of the time a miss waits.
+    : brotliAsync(html, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: html.length } })
 }
 
 /** Only the query keys that select a cached variant; anything else (?lang=, ?after=, ?replyTo=) is rendered. */
@@ -170,12 +178,8 @@ function etagMatches (header: string | undefined, etag: string): boolean {
 }
 
 async function makeEntry (html: string | Buffer, securityHeaders: Readonly<Record<string, string>>): Promise<Entry> {
-  const body = typeof html === 'string' ? Buffer.from(html) : html
-  const [gz, br] = await Promise.all([
-    gzipAsync(body, { level: 6 }),
-    // Quality 5 compresses nearly as well as 11 at a small fraction of the time a miss waits.
-    brotliAsync(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: body.length } })
-  ])
+  const body = asBytes(html)
+  const [gz, br] = await Promise.all([compress(body, 'gzip'), compress(body, 'br')])
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`
   // Every header of an answer is worked out here, once, not per reader.
   const notModified = { 'cache-control': PUBLIC_CACHE_CONTROL, vary: VARY, etag }
@@ -266,10 +270,10 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   // Signed-in readers' pages, one per reader, session and page: a few KB each, compressed.
   const personalPages = new ThreadCache<PersonalEntry>({ maxEntries: options.maxPersonalEntries ?? 5_000, now })
 
-  /** The cached page this request asks for, if it may be answered from the cache. */
-  const pageOf = (request: FastifyRequest, anonymous: boolean): CachedPage | null => {
+  /** The cached page this request asks for, if it is one; whether the reader's own is for the caller to say. */
+  const pageOf = (request: FastifyRequest): CachedPage | null => {
     const method = request.method
-    if (!enabled || !anonymous || (method !== 'GET' && method !== 'HEAD')) return null
+    if (!enabled || (method !== 'GET' && method !== 'HEAD')) return null
     const cachedPage = request.routeOptions.config.cachedPage
     if (cachedPage === undefined) return null
     for (const key in request.query as Record<string, unknown>) if (!CACHED_QUERY_KEYS.has(key)) return null
@@ -330,7 +334,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   // A fresh page for an anonymous reader is sent from here, before any other hook.
   fastify.addHook('onRequest', (request, reply, done) => {
     const anonymous = request.headers.authorization === undefined && request.cookies[SESSION_COOKIE] === undefined
-    const page = pageOf(request, anonymous)
+    const page = anonymous ? pageOf(request) : null
     if (page === null) return done()
     remember(request.url, page)
     const cached = pages.get(`${pickLocale(request)}|${page.key}`)
@@ -396,8 +400,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
    * they are (as the session says now), their session, and the CSRF secret
    * their page's tokens are made from.
    */
-  const sendPersonal = async (request: FastifyRequest, reply: FastifyReply, render: () => Promise<string | Buffer>): Promise<FastifyReply | null> => {
-    const page = pageOf(request, true)
+  const sendPersonal = async (request: FastifyRequest, reply: FastifyReply, page: CachedPage | null, render: () => Promise<string | Buffer>): Promise<FastifyReply | null> => {
     const secret = request.cookies[CSRF_COOKIE]
     const encoding = pickEncoding(request.headers['accept-encoding'])
     if (page === null || secret === undefined || request.sessionId === null || encoding === 'identity') return null
@@ -407,13 +410,11 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
       ? cached.value
       : await personalPages.make(key, page.threadId, async () => {
         options.onRender?.(`personal|${request.locale}|${page.key}`)
-        const rendered = await render()
-        const body = await compress(typeof rendered === 'string' ? Buffer.from(rendered) : rendered, encoding)
-        return { encoding, body, headers: { 'cache-control': PRIVATE_CACHE_CONTROL, vary: VARY, 'content-type': HTML, 'content-encoding': encoding } }
+        return { encoding, body: await compress(asBytes(await render()), encoding) }
       })
     // Another encoding was being made for the same reader: this one is rendered for them.
     if (entry.encoding !== encoding) return null
-    return reply.headers(entry.headers).send(entry.body)
+    return reply.headers(PERSONAL_HEADERS[encoding]).send(entry.body)
   }
 
   // Everyone who waited for a render is answered when it is done: in turns too, not in one burst.
@@ -421,16 +422,16 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     new Promise((resolve) => { inTurn(() => resolve(answer(request, reply, entry))) })
 
   const send = async (request: FastifyRequest, reply: FastifyReply, render: () => Promise<string | Buffer>): Promise<FastifyReply> => {
-    const page = pageOf(request, request.actor === null)
-    if (page === null && request.actor !== null) {
-      const personal = await sendPersonal(request, reply, render)
+    const cachedPage = pageOf(request)
+    if (request.actor !== null) {
+      const personal = await sendPersonal(request, reply, cachedPage, render)
       if (personal !== null) return personal
     }
+    const page = request.actor === null ? cachedPage : null
     if (page === null) {
       if (request.actor === null && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
       // Sent as bytes: as a string, a page of 200 posts would be measured, then encoded.
-      const rendered = await render()
-      const html = typeof rendered === 'string' ? Buffer.from(rendered) : rendered
+      const html = asBytes(await render())
       if (request.actor !== null) reply.header('cache-control', PRIVATE_CACHE_CONTROL)
       return reply.type(HTML).send(html)
     }
@@ -439,7 +440,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     if (cached !== undefined && fresh(cached)) return answer(request, reply, cached.value)
     if (cached === undefined) {
       // A miss is the expensive part: under pressure it is what gets shed.
-      if (!pages.isMaking(fullKey) && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
+      if (pages.making(fullKey) === undefined && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
       return await answerInTurn(request, reply, await rendered(fullKey, page, render))
     }
     // A page a little old (no event made it wrong; only its "next update in
@@ -449,7 +450,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     const failing = cached.failedAt !== undefined
     const slightlyOld = !cached.stale && now() - cached.madeAt < 2 * maxAgeMs
     if (slightlyOld || failing || fastify.underPressure()) {
-      if (!pages.isMaking(fullKey)) rendered(fullKey, page, render).catch((err: unknown) => request.log.warn({ err }, 'could not render a cached page again'))
+      if (pages.making(fullKey) === undefined) rendered(fullKey, page, render).catch((err: unknown) => request.log.warn({ err }, 'could not render a cached page again'))
       return answer(request, reply, failing ? await asOf(cached, request.locale) : cached.value)
     }
     try {
