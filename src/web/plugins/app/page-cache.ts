@@ -60,8 +60,8 @@ export interface PageCacheOptions {
   maxEntries?: number
   /** Signed-in readers' pages kept, at most. */
   maxPersonalEntries?: number
-  /** Cached answers sent per turn of the event loop, at most; see `takeTurns`. */
-  answersPerTurn?: number
+  /** Milliseconds of each turn of the event loop spent sending cached answers, at most; see `takeTurns`. */
+  turnBudgetMs?: number
   /** Called with each key actually rendered for the cache (tests count renders). */
   onRender?: (key: string) => void
 }
@@ -218,24 +218,39 @@ function answerRaw (request: IncomingMessage, response: ServerResponse, entry: E
 const languageOf = readOnce<Locale>(fromAcceptLanguage, 'en')
 
 /**
- * Runs at most `perTurn` jobs per turn of the event loop; the others wait for
- * the next turns, in order. A crowd of readers answered from memory would
- * otherwise fill each turn (a thousand pipelined requests make a turn of tens
- * of milliseconds), and a technician's post, which waits one turn for each of
- * its database round trips, would take seconds. Batched, a turn stays short,
- * the readers are served as fast as before, and the post goes through at once.
+ * Runs jobs for at most `budgetMs` of each turn of the event loop; the others
+ * wait for the next turns, in order. A crowd of readers answered from memory
+ * would otherwise fill each turn (a thousand pipelined requests make a turn of
+ * tens of milliseconds), and a technician's post, which waits one turn for
+ * each of its database round trips, would take seconds. Within the budget, a
+ * turn serves as many readers as it can: a budget counted in time, not in
+ * answers, costs a round of the loop per millisecond, not per few answers.
  */
-export function takeTurns (perTurn: number): (job: () => void) => void {
+export function takeTurns (budgetMs: number): (job: () => void) => void {
   const waiting: Array<() => void> = []
-  let usedThisTurn = 0
+  let next = 0
+  let spentThisTurn = 0
   let scheduled = false
   const nextTurn = () => {
     scheduled = false
-    const batch = waiting.splice(0, perTurn)
-    usedThisTurn = batch.length
-    for (const job of batch) job()
+    const started = performance.now()
+    let ran = 0
+    while (next < waiting.length && (ran === 0 || performance.now() - started < budgetMs)) {
+      const job = waiting[next]!
+      waiting[next++] = undefined!
+      ran++
+      job()
+    }
+    if (next === waiting.length) {
+      waiting.length = 0
+      next = 0
+    } else if (next >= 4096) {
+      waiting.splice(0, next)
+      next = 0
+    }
+    spentThisTurn = performance.now() - started
     // Scheduled from a check phase, the next one runs after the next poll phase: other I/O goes in between.
-    if (usedThisTurn > 0) schedule()
+    if (ran > 0) schedule()
   }
   const schedule = () => {
     if (scheduled) return
@@ -243,10 +258,11 @@ export function takeTurns (perTurn: number): (job: () => void) => void {
     setImmediate(nextTurn)
   }
   return (job) => {
-    if (usedThisTurn < perTurn && waiting.length === 0) {
-      usedThisTurn++
+    if (spentThisTurn < budgetMs && next === waiting.length) {
       schedule()
+      const started = performance.now()
       job()
+      spentThisTurn += performance.now() - started
       return
     }
     waiting.push(job)
@@ -263,7 +279,7 @@ export function takeTurns (perTurn: number): (job: () => void) => void {
 export default fp<PageCacheOptions>(async (fastify, options) => {
   const enabled = options.enabled ?? true
   const maxAgeMs = options.maxAgeMs ?? 30_000
-  const inTurn = takeTurns(options.answersPerTurn ?? 8)
+  const inTurn = takeTurns(options.turnBudgetMs ?? 0.25)
   const now = () => fastify.deps.now().getTime()
   const pages = new ThreadCache<Entry>({ maxEntries: options.maxEntries ?? 1_000, now })
   const threadViews = new ThreadCache<ThreadView>({ maxEntries: 200, now })
