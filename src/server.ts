@@ -1,6 +1,7 @@
 import pino from 'pino'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { startHashing } from './domain/passwords.ts'
 import { countUsers } from './domain/users.ts'
 
 const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.token']
@@ -29,6 +30,8 @@ async function main (): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'))
   process.once('SIGTERM', () => void shutdown('SIGTERM'))
 
+  // Started before readers come: not in the middle of a sign-in flood.
+  startHashing().catch((err: unknown) => app.log.warn({ err }, 'could not start the password-hashing process; the first sign-in tries again'))
   await app.listen({ host: config.host, port: config.port })
   const where = config.databaseUrl === undefined ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL at DATABASE_URL'
   app.log.info(`Sitrep is serving ${config.publicUrl} on ${where}`)

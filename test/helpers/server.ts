@@ -20,6 +20,8 @@ export interface ServerProcess {
   kill: () => Promise<void>
   /** Whether the process runs: a crash or an unhandled rejection ends it. */
   alive: () => boolean
+  /** Its process id, while it runs. */
+  pid: () => number | undefined
 }
 
 /**
@@ -92,7 +94,7 @@ export async function startServer (t: Test, databaseUrl: string): Promise<Server
   })
 
   await start()
-  return { host, base: `http://${host}`, start, kill, alive: () => child !== null }
+  return { host, base: `http://${host}`, start, kill, alive: () => child !== null, pid: () => child?.pid }
 }
 
 export interface Answer {

@@ -1,12 +1,15 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import t from 'tap'
 import { hashPassword, verifyPassword } from '../../src/domain/passwords.ts'
+import { startCluster } from '../helpers/cluster.ts'
+import { until } from '../helpers/live.ts'
+import { startServer } from '../helpers/server.ts'
 
 // Passwords are hashed in a process of their own, at a lower priority than the
 // server: a flood of sign-ins takes only the CPU the readers leave.
 
-/** The hashing processes this test process started, with their niceness (from /proc). */
-function hashers (): Array<{ pid: number, nice: number }> {
+/** The hashing processes `parent` (by default this test process) started, with their niceness (from /proc). */
+function hashers (parent = process.pid): Array<{ pid: number, nice: number }> {
   const found: Array<{ pid: number, nice: number }> = []
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
@@ -14,7 +17,7 @@ function hashers (): Array<{ pid: number, nice: number }> {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8')
       // The fields after the command's name, which is in parentheses: ppid is the 2nd, nice the 17th.
       const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-      if (cmdline.includes('src/hasher.ts') && Number(fields[1]) === process.pid) found.push({ pid: Number(entry), nice: Number(fields[16]) })
+      if (cmdline.includes('src/hasher.ts') && Number(fields[1]) === parent) found.push({ pid: Number(entry), nice: Number(fields[16]) })
     } catch {
       // Gone meanwhile.
     }
@@ -39,4 +42,13 @@ t.test('hashing happens in a process of lower priority, which comes back if it d
   const again = hashers()
   t.equal(again.length, 1, 'through a new hashing process')
   t.not(again[0]?.pid, hasher!.pid)
+})
+
+t.test('the server starts its hashing process before the first sign-in, not in the middle of a flood', async (t) => {
+  const cluster = await startCluster(t)
+  const server = await startServer(t, await cluster.createDatabase('sitrep'))
+  const pid = server.pid()
+  t.ok(pid !== undefined, 'the server runs')
+  t.ok(await until(() => hashers(pid).length === 1, 10_000), 'a hashing process of its own, with no sign-in yet')
+  t.ok(hashers(pid)[0]!.nice > 0, 'niced')
 })
