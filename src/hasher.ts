@@ -4,7 +4,15 @@
 import argon2 from 'argon2'
 import { type HashReply, type HashRequest, HASH_OPTIONS } from './domain/passwords.ts'
 
-const reply = (message: HashReply) => { process.send!(message) }
+// Its parent may have gone meanwhile (a server stopped while this one was
+// starting): then there is nobody to answer, and this process ends.
+process.on('disconnect', () => process.exit(0))
+if (!process.connected) process.exit(0)
+
+const reply = (message: HashReply) => {
+  if (!process.connected) return
+  process.send!(message, undefined, {}, (err: Error | null) => { if (err !== null) process.exit(0) })
+}
 
 process.on('message', (request: HashRequest) => {
   const work = request.op === 'hash'
@@ -15,5 +23,4 @@ process.on('message', (request: HashRequest) => {
     (err: unknown) => reply({ id: request.id, error: err instanceof Error ? err.message : String(err) })
   )
 })
-process.on('disconnect', () => process.exit(0))
 reply({ id: 0, value: 'ready' })

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { hashPassword, verifyPassword } from '../../src/domain/passwords.ts'
 import { startCluster } from '../helpers/cluster.ts'
@@ -51,4 +53,19 @@ t.test('the server starts its hashing process before the first sign-in, not in t
   t.ok(pid !== undefined, 'the server runs')
   t.ok(await until(() => hashers(pid).length === 1, 10_000), 'a hashing process of its own, with no sign-in yet')
   t.ok(hashers(pid)[0]!.nice > 0, 'niced')
+})
+
+t.test('a hashing process whose server went away while it started ends quietly', async (t) => {
+  const { NODE_OPTIONS: _loaders, ...env } = process.env
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/hasher.ts'], {
+    cwd: fileURLToPath(new URL('../../', import.meta.url)), env, stdio: ['ignore', 'pipe', 'pipe', 'ipc']
+  })
+  let output = ''
+  child.stdout!.on('data', (chunk) => { output += String(chunk) })
+  child.stderr!.on('data', (chunk) => { output += String(chunk) })
+  // As when a server is stopped at once: its end closes the channel.
+  child.disconnect()
+  const code = await new Promise((resolve) => child.once('exit', resolve))
+  t.equal(code, 0, 'it ends')
+  t.equal(output, '', 'with nothing to say: no stack trace in the server\'s log')
 })
