@@ -222,8 +222,13 @@ t.test('errors show the styled error page in the reader\'s language', async (t) 
   t.equal((await app.inject({ url: '/t/not-a-number' })).statusCode, 404)
   const french = await app.inject({ url: '/t/999', headers: { 'accept-language': 'fr' } })
   t.match(french.body, /Il n’y a rien ici\./)
+  t.match(missing.body, /<a class="button" href="\/">Back to the incidents<\/a>/, 'a way back to the incidents')
   const anonymousPost = await app.inject({ method: 'POST', url: '/t/1/posts', payload: { body: 'x' } })
   t.equal(anonymousPost.statusCode, 403, 'no CSRF token, no post')
+  t.match(anonymousPost.body, /This form has expired\./)
+  t.match(anonymousPost.body, /<a class="button" href="\/t\/1">Back to the incident<\/a>/, 'a refused form leads back to its incident')
+  const frenchPost = await app.inject({ method: 'POST', url: '/t/1/posts?view=official', headers: { 'accept-language': 'fr' }, payload: { body: 'x' } })
+  t.match(frenchPost.body, /<a class="button" href="\/t\/1">Retour à l’incident<\/a>/)
 })
 
 t.test('every page links its Atom feeds in the head', async (t) => {

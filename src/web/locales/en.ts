@@ -11,6 +11,7 @@ export const en = {
   'site.name': 'Sitrep',
   'error.title': 'Something went wrong',
   'error.back': 'Back to the incidents',
+  'error.backToThread': 'Back to the incident',
   'errors.not_found': 'There is nothing here.',
   'errors.unauthorized': 'Sign in first.',
   'errors.forbidden': 'You are not allowed to do this.',

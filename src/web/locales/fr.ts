@@ -12,6 +12,7 @@ export const fr: Record<keyof typeof en, string> = {
   'site.name': 'Sitrep',
   'error.title': 'Un problème est survenu',
   'error.back': 'Retour aux incidents',
+  'error.backToThread': 'Retour à l’incident',
   'errors.not_found': 'Il n’y a rien ici.',
   'errors.unauthorized': 'Connectez-vous d’abord.',
   'errors.forbidden': 'Vous n’avez pas le droit de faire cela.',

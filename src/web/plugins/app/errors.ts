@@ -55,7 +55,15 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
     ? translate(request.locale, key, { seconds: answer.retryAfter })
     : answer.message
   if (!html) return reply.send({ error: { code: answer.code, message } })
-  return reply.page('error', { title: translate(request.locale, 'error.title'), message, statusCode: answer.statusCode })
+  return reply.page('error', { title: translate(request.locale, 'error.title'), message, statusCode: answer.statusCode, back: backFrom(request) })
+}
+
+/** The error page's way out: back to the incident a form was sent from, else to the incidents. */
+function backFrom (request: FastifyRequest): { href: string, label: string } {
+  const thread = request.method === 'GET' ? null : /^\/t\/(\d+)(?:[/?]|$)/.exec(request.url)
+  return thread === null
+    ? { href: '/', label: translate(request.locale, 'error.back') }
+    : { href: `/t/${thread[1]}`, label: translate(request.locale, 'error.backToThread') }
 }
 
 export default fp(async (fastify) => {
