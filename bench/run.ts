@@ -129,28 +129,42 @@ async function fanOutRound (clients: Clients, trigger: () => Promise<void>): Pro
 
 interface FanOut { sockets: number, delivered: number, p50: number, p99: number, max: number, rounds: number }
 
-async function measureFanOut (url: string, match: string, trigger: () => Promise<void>): Promise<FanOut> {
-  const clients = await openClients(url, SOCKETS, match)
-  await fanOutRound(clients, trigger) // warm-up
-  const rounds: { latencies: number[] }[] = []
+interface FanOutTarget { url: string, match: string, trigger: () => Promise<void> }
+
+/**
+ * Fan-out rounds for each target in turn (A B, then B A, and so on), each
+ * holding its sockets throughout: a machine that slows down for a while slows
+ * each alike, where one measured after the other would meet another machine.
+ */
+async function measureFanOuts (targets: FanOutTarget[]): Promise<FanOut[]> {
+  const clients: Clients[] = []
+  for (const target of targets) clients.push(await openClients(target.url, SOCKETS, target.match))
+  for (const [i, target] of targets.entries()) await fanOutRound(clients[i]!, target.trigger) // warm-up
+  const rounds = targets.map(() => [] as Array<{ latencies: number[] }>)
   for (let i = 0; i < ROUNDS; i++) {
-    const before = cpuBusy()
-    const round = await fanOutRound(clients, trigger)
-    const after = cpuBusy()
-    // Two cores: more than 1.9 busy cores means something else ran at the same time.
-    const busyCores = 2 * (after.busy - before.busy) / Math.max(1, after.total - before.total)
-    if (busyCores < 1.9 || rounds.length === 0) rounds.push(round)
+    const order = [...targets.keys()]
+    if (i % 2 === 1) order.reverse()
+    for (const t of order) {
+      const before = cpuBusy()
+      const round = await fanOutRound(clients[t]!, targets[t]!.trigger)
+      const after = cpuBusy()
+      // Two cores: more than 1.9 busy cores means something else ran at the same time.
+      const busyCores = 2 * (after.busy - before.busy) / Math.max(1, after.total - before.total)
+      if (busyCores < 1.9 || rounds[t]!.length === 0) rounds[t]!.push(round)
+    }
   }
-  await closeClients(clients)
-  const pick = (f: (l: number[]) => number) => median(rounds.map((r) => f(r.latencies)))
-  return {
-    sockets: clients.opened,
-    delivered: Math.round(median(rounds.map((r) => r.latencies.length))),
-    p50: pick((l) => percentile(l, 50)),
-    p99: pick((l) => percentile(l, 99)),
-    max: pick((l) => l.at(-1) ?? NaN),
-    rounds: rounds.length
-  }
+  for (const each of clients) await closeClients(each)
+  return rounds.map((kept, t) => {
+    const pick = (f: (l: number[]) => number) => median(kept.map((r) => f(r.latencies)))
+    return {
+      sockets: clients[t]!.opened,
+      delivered: Math.round(median(kept.map((r) => r.latencies.length))),
+      p50: pick((l) => percentile(l, 50)),
+      p99: pick((l) => percentile(l, 99)),
+      max: pick((l) => l.at(-1) ?? NaN),
+      rounds: kept.length
+    }
+  })
 }
 
 /** Server memory per idle socket: RSS with HELD sockets open minus RSS before, in a fresh process. */
@@ -565,17 +579,6 @@ async function main (): Promise<void> {
 
 /** The live figures: fan-out to SOCKETS sockets beside the bare ws floor, and memory per idle socket. */
 async function runLive (databaseUrl: string, token: string, children: ChildProcess[]) {
-  // The floor: bare ws, same clients, same machine, same run; before and after Sitrep.
-  const measureFloor = async () => {
-    const floor = node(0, 'bench/ws-floor.ts', { PORT: '3901' })
-    children.push(floor)
-    await waitForHttp('http://127.0.0.1:3901/')
-    console.log(`floor: bare ws broadcast of 1 KB to ${SOCKETS} sockets...`)
-    const figures = await measureFanOut('ws://127.0.0.1:3901/', '', async () => { await fetch('http://127.0.0.1:3901/', { method: 'POST' }) })
-    await stopChild(floor)
-    return figures
-  }
-  const floorBefore = await measureFloor()
   const floorMemory = await heldSocketsMemory(async () => {
     const fresh = node(0, 'bench/ws-floor.ts', { PORT: '3901' }, GC_FLAGS)
     children.push(fresh)
@@ -592,6 +595,10 @@ async function runLive (databaseUrl: string, token: string, children: ChildProce
     await waitForHttp('http://127.0.0.1:3900/readyz')
     return server
   }
+  // The floor: bare ws, the same clients, on the same core, measured round by round in turn with Sitrep.
+  const floor = node(0, 'bench/ws-floor.ts', { PORT: '3901' })
+  children.push(floor)
+  await waitForHttp('http://127.0.0.1:3901/')
   const server = await startServer()
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
   const thread = await (await fetch('http://127.0.0.1:3900/api/v1/threads', { method: 'POST', headers: auth, body: JSON.stringify({ title: 'Bench incident', body: 'Start.' }) })).json() as { id: number }
@@ -602,29 +609,30 @@ async function runLive (databaseUrl: string, token: string, children: ChildProce
     const res = await fetch(`http://127.0.0.1:3900/api/v1/threads/${thread.id}/posts`, { method: 'POST', headers: auth, body: JSON.stringify({ body: `${body} #${++posted}` }) })
     if (res.status !== 201) throw new Error(`posting answered ${res.status}`)
   }
-  console.log(`sitrep: one update to ${SOCKETS} sockets...`)
-  const sitrepFigures = await measureFanOut(live, '"post.created"', post)
-
+  console.log(`floor and sitrep, in turn: a bare ws broadcast of 1 KB, and one update, to ${SOCKETS} sockets each...`)
+  const [floorFigures, sitrepFigures] = await measureFanOuts([
+    { url: 'ws://127.0.0.1:3901/', match: '"broadcast"', trigger: async () => { await fetch('http://127.0.0.1:3901/', { method: 'POST' }) } },
+    { url: live, match: '"post.created"', trigger: post }
+  ]) as [FanOut, FanOut]
   await stopChild(server)
-  const floorAfter = await measureFloor()
-  // The better of the two: a floor slowed by a neighbour would flatter the ratio.
-  const floorFigures = floorAfter.p99 < floorBefore.p99 ? floorAfter : floorBefore
+  await stopChild(floor)
+
   console.log(`sitrep: memory with ${HELD} idle sockets...`)
   const memory = await heldSocketsMemory(startServer, live)
   const held = memory
   const perSocketKiB = memory.perSocketKiB
   const fanOut = {
     floor: floorFigures,
-    floorRuns: { before: floorBefore, after: floorAfter },
     sitrep: sitrepFigures,
     p99Ratio: sitrepFigures.p99 / floorFigures.p99,
+    method: 'rounds of the floor and of Sitrep in turn, each holding its sockets throughout; medians over rounds',
     target: 'sitrep p99 <= 1.25 x floor p99 at 10,000 sockets'
   }
   const heldSockets = { sitrep: memory, floor: floorMemory, target: '18,000 sockets at <= 8 KB each' }
   const print = () => {
     const row = (figure: string, target: string, measured: string, ratio: string) => console.log(`${figure.padEnd(44)} ${target.padEnd(16)} ${measured.padEnd(40)} ${ratio}`)
-    row(`bare ws floor, ${floorFigures.sockets} sockets`, '-', `p50 ${floorFigures.p50.toFixed(0)} p99 ${floorFigures.p99.toFixed(0)} max ${floorFigures.max.toFixed(0)} ms`, `delivered ${floorFigures.delivered}; p99 before ${floorBefore.p99.toFixed(0)}, after ${floorAfter.p99.toFixed(0)} ms`)
-    row(`live update, ${sitrepFigures.sockets} sockets`, '<= 1.25 x floor', `p50 ${sitrepFigures.p50.toFixed(0)} p99 ${sitrepFigures.p99.toFixed(0)} max ${sitrepFigures.max.toFixed(0)} ms`, `${fanOut.p99Ratio.toFixed(2)} x floor p99, delivered ${sitrepFigures.delivered}`)
+    row(`bare ws floor, ${floorFigures.sockets} sockets`, '-', `p50 ${floorFigures.p50.toFixed(0)} p99 ${floorFigures.p99.toFixed(0)} max ${floorFigures.max.toFixed(0)} ms`, `delivered ${floorFigures.delivered}, ${floorFigures.rounds} rounds`)
+    row(`live update, ${sitrepFigures.sockets} sockets`, '<= 1.25 x floor', `p50 ${sitrepFigures.p50.toFixed(0)} p99 ${sitrepFigures.p99.toFixed(0)} max ${sitrepFigures.max.toFixed(0)} ms`, `${fanOut.p99Ratio.toFixed(2)} x floor p99, delivered ${sitrepFigures.delivered}, ${sitrepFigures.rounds} rounds`)
     row('idle sockets held', `${HELD}`, `${held.opened} open, ${held.failed} failed`, '')
     row('memory per idle socket, bare ws', '-', `${floorMemory.perSocketKiB.toFixed(2)} KiB`, `${floorMemory.opened} sockets`)
     row('memory per idle socket', '<= 8 KB', `${perSocketKiB.toFixed(2)} KiB`, `${(perSocketKiB / 8).toFixed(2)} x target, ${(perSocketKiB / floorMemory.perSocketKiB).toFixed(2)} x bare ws`)
