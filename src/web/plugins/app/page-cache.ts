@@ -223,8 +223,8 @@ const languageOf = readOnce<Locale>(fromAcceptLanguage, 'en')
  * would otherwise fill each turn (a thousand pipelined requests make a turn of
  * tens of milliseconds), and a technician's post, which waits one turn for
  * each of its database round trips, would take seconds. Within the budget, a
- * turn serves as many readers as it can: a budget counted in time, not in
- * answers, costs a round of the loop per millisecond, not per few answers.
+ * turn serves as many readers as it can: counted in time, not in answers, the
+ * budget holds whatever an answer costs, a 304 or a page, on any machine.
  */
 export function takeTurns (budgetMs: number): (job: () => void) => void {
   const waiting: Array<() => void> = []
