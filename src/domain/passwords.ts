@@ -21,12 +21,12 @@ export type HashRequest = HashWork & { id: number }
 export type HashReply = { id: number, value: string | boolean } | { id: number, error: string }
 
 /**
- * How much lower than the server the hashing process runs (`nice`; 19 is the
- * lowest): on a busy machine it takes what the readers leave, about 1.5 % of
- * a core per hash under way where 10 took 10 %, so a sign-in flood slows
- * sign-ins, not pages. On an idle core it runs at full speed.
+ * How much lower than the server the hashing process runs (`nice`): on a busy
+ * machine it takes what the readers leave, so a sign-in flood slows sign-ins,
+ * not pages. On an idle core it runs at full speed. 19 (the lowest) made no
+ * difference to readers beside a flood, and sign-ins on a busy machine crawled.
  */
-const NICENESS = 19
+const NICENESS = 10
 const HASHER = fileURLToPath(new URL('../hasher.ts', import.meta.url))
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
