@@ -79,6 +79,12 @@ function cpuBusy (): { busy: number, total: number } {
   return { busy: total - idle, total }
 }
 
+/** Cores busy on average, of the machine's two, since `before` (a `cpuBusy()` reading). */
+function busyCoresSince (before: { busy: number, total: number }): number {
+  const after = cpuBusy()
+  return 2 * (after.busy - before.busy) / Math.max(1, after.total - before.total)
+}
+
 function percentile (sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
@@ -147,10 +153,8 @@ async function measureFanOuts (targets: FanOutTarget[]): Promise<FanOut[]> {
     for (const t of order) {
       const before = cpuBusy()
       const round = await fanOutRound(clients[t]!, targets[t]!.trigger)
-      const after = cpuBusy()
       // Two cores: more than 1.9 busy cores means something else ran at the same time.
-      const busyCores = 2 * (after.busy - before.busy) / Math.max(1, after.total - before.total)
-      if (busyCores < 1.9 || rounds[t]!.length === 0) rounds[t]!.push(round)
+      if (busyCoresSince(before) < 1.9 || rounds[t]!.length === 0) rounds[t]!.push(round)
     }
   }
   for (const each of clients) await closeClients(each)
@@ -302,9 +306,7 @@ async function measureLoad (loader: Loader, url: string, headers: Record<string,
     const run = await loader.run(url, headers, LOAD_SECONDS, shape)
     const probed = await stopProbe?.() ?? []
     await stop?.()
-    const after = cpuBusy()
-    const busyCores = 2 * (after.busy - before.busy) / Math.max(1, after.total - before.total)
-    if (busyCores < 1.97 || runs.length === 0) runs.push({ ...run, probed })
+    if (busyCoresSince(before) < 1.97 || runs.length === 0) runs.push({ ...run, probed })
   }
   const rps = runs.map((r) => r.rps)
   const probed = runs.flatMap((r) => r.probed).sort((a, b) => a - b)

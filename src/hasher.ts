@@ -4,13 +4,11 @@
 import argon2 from 'argon2'
 import { type HashReply, type HashRequest, HASH_OPTIONS } from './domain/passwords.ts'
 
+process.on('disconnect', () => process.exit(0))
+
 // Its parent may have gone meanwhile (a server stopped while this one was
 // starting): then there is nobody to answer, and this process ends.
-process.on('disconnect', () => process.exit(0))
-if (!process.connected) process.exit(0)
-
 const reply = (message: HashReply) => {
-  if (!process.connected) return
   process.send!(message, undefined, {}, (err: Error | null) => { if (err !== null) process.exit(0) })
 }
 
