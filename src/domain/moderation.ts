@@ -23,8 +23,12 @@ export async function listPins (db: Kysely<Database>, threadId: number, viewer: 
   return (await loadPins(db, threadId)).map((pin) => ({ ...pin, post: postForReader(pin.post, canSeeHidden) }))
 }
 
-/** The same, hidden posts whole: for callers that show each reader what they may see. */
-export async function loadPins (db: Kysely<Database>, threadId: number): Promise<PinnedState[]> {
+/**
+ * The same, hidden posts whole: for callers that show each reader what they
+ * may see. A caller that has just read the thread says so (`threadRead`): no
+ * pins then means none, and the thread is not looked up again.
+ */
+export async function loadPins (db: Kysely<Database>, threadId: number, threadRead = false): Promise<PinnedState[]> {
   const rows = await db.selectFrom('pins')
     .innerJoin('users', 'users.id', 'pins.pinned_by')
     .select(['pins.post_id', 'pins.pinned_at', 'pins.unpinned_at', 'users.id as user_id', 'users.name'])
@@ -32,7 +36,7 @@ export async function loadPins (db: Kysely<Database>, threadId: number): Promise
     .orderBy('pins.id', 'desc')
     .limit(100)
     .execute()
-  if (rows.length === 0 && await db.selectFrom('threads').select('id').where('id', '=', threadId).executeTakeFirst() === undefined) {
+  if (rows.length === 0 && !threadRead && await db.selectFrom('threads').select('id').where('id', '=', threadId).executeTakeFirst() === undefined) {
     throw notFound('thread')
   }
   const posts = await loadPosts(db, rows.map((row) => row.post_id))

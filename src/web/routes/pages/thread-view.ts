@@ -31,7 +31,7 @@ export async function loadThreadView (db: Kysely<Database>, threadId: number, qu
   const [posts, pinned, pins] = await Promise.all([
     loadThreadPosts(db, threadId, { after: query.after, limit: PAGE_SIZE, ...(query.official && { kind: 'update' as const }) }),
     thread.pinnedPostId === null ? null : loadPost(db, thread.pinnedPostId),
-    loadPins(db, threadId)
+    loadPins(db, threadId, true)
   ])
   return {
     thread,
