@@ -74,7 +74,10 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     pluginTimeout: 120_000,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    forceCloseConnections: true,
+    // At shutdown, idle connections close at once and requests under way are
+    // answered before the database goes: a technician's post sent as the
+    // instance stops gets its answer (src/server.ts bounds the wait).
+    forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }
   })
   app.decorate('config', config)

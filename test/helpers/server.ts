@@ -18,6 +18,10 @@ export interface ServerProcess {
   start: () => Promise<void>
   /** SIGKILL: no shutdown, no goodbye to its sockets. */
   kill: () => Promise<void>
+  /** SIGTERM, as a deploy stops it; resolves with its exit code once it has exited. */
+  stop: () => Promise<number | null>
+  /** What the process has written to stdout and stderr so far. */
+  output: () => string
   /** Whether the process runs: a crash or an unhandled rejection ends it. */
   alive: () => boolean
   /** Its process id, while it runs. */
@@ -33,7 +37,7 @@ export async function startServer (t: Test, databaseUrl: string): Promise<Server
   const port = await freePort()
   const host = `127.0.0.1:${port}`
   let child: ChildProcess | null = null
-  let exited: Promise<void> = Promise.resolve()
+  let exited: Promise<number | null> = Promise.resolve(null)
   let log = ''
 
   const start = async () => {
@@ -58,7 +62,7 @@ export async function startServer (t: Test, databaseUrl: string): Promise<Server
     exited = new Promise((resolve) => started.once('exit', (code, signal) => {
       log += `\n[exited: ${signal ?? code}]\n`
       if (child === started) child = null
-      resolve()
+      resolve(code)
     }))
     const deadline = Date.now() + 60_000
     for (;;) {
@@ -77,6 +81,10 @@ export async function startServer (t: Test, databaseUrl: string): Promise<Server
     child?.kill('SIGKILL')
     await exited
   }
+  const stop = async () => {
+    child?.kill('SIGTERM')
+    return await exited
+  }
 
   // Should the test process end before its teardown, the server goes with it.
   const killNow = () => { child?.kill('SIGKILL') }
@@ -94,7 +102,7 @@ export async function startServer (t: Test, databaseUrl: string): Promise<Server
   })
 
   await start()
-  return { host, base: `http://${host}`, start, kill, alive: () => child !== null, pid: () => child?.pid }
+  return { host, base: `http://${host}`, start, kill, stop, output: () => log, alive: () => child !== null, pid: () => child?.pid }
 }
 
 export interface Answer {

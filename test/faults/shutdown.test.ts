@@ -1,0 +1,70 @@
+import http from 'node:http'
+import pg from 'pg'
+import t from 'tap'
+import { startCluster } from '../helpers/cluster.ts'
+import { call, makeAccount, startServer, waitUntil } from '../helpers/server.ts'
+
+// A deploy stops an instance with SIGTERM. A technician's update on its way at
+// that moment must get its answer, and be stored, not be cut off.
+
+const cluster = await startCluster(t)
+const databaseUrl = await cluster.createDatabase('sitrep')
+const server = await startServer(t, databaseUrl)
+const tech = await makeAccount(databaseUrl, 'technician', 'night@example.org')
+
+/** A POST whose body is sent in two halves, the second when `finish` is called. */
+function postInTwoHalves (path: string, json: unknown) {
+  const body = Buffer.from(JSON.stringify(json))
+  const request = http.request(`${server.base}${path}`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${tech.token}`,
+      'content-type': 'application/json',
+      'content-length': String(body.length),
+      // The server answers "100 Continue" once it has the request's head: then it is under way.
+      expect: '100-continue'
+    }
+  })
+  const underWay = new Promise<void>((resolve) => request.once('continue', () => {
+    request.write(body.subarray(0, body.length >> 1))
+    resolve()
+  }))
+  const answer = new Promise<{ status: number, text: string }>((resolve, reject) => {
+    request.once('response', (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+    })
+    request.once('error', reject)
+  })
+  answer.catch(() => {})
+  request.flushHeaders()
+  return { underWay, answer, finish: () => request.end(body.subarray(body.length >> 1)) }
+}
+
+const listening = () => fetch(`${server.base}/healthz`).then(() => true, () => false)
+
+t.test('an update under way when the instance is told to stop is answered and stored; then it exits cleanly', async (t) => {
+  const opened = await call(server.base, 'POST', '/api/v1/threads', { token: tech.token, json: { title: 'Storage array degraded', body: 'Two disks lost in array B.' } })
+  t.equal(opened.status, 201)
+  const threadId = opened.json.id as number
+
+  const update = postInTwoHalves(`/api/v1/threads/${threadId}/posts`, { body: 'Rebuild started on the spare disks.' })
+  await update.underWay
+  const exited = server.stop()
+  // Stopping has begun: no new connection is taken.
+  await waitUntil('the instance stops listening', async () => !await listening(), 10_000)
+  update.finish()
+
+  const answer = await update.answer
+  t.equal(answer.status, 201, 'the technician gets the answer to the update they sent')
+  t.equal(await exited, 0, 'the instance then exits cleanly')
+  t.notMatch(server.output(), /"level":(50|60)|destroyed/, 'with no error in its log')
+
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  t.teardown(() => client.end())
+  const { rows } = await client.query<{ body: string }>('select body from posts where thread_id = $1 order by id', [threadId])
+  t.same(rows.map((row) => row.body), ['Two disks lost in array B.', 'Rebuild started on the spare disks.'], 'and the update is stored')
+})
