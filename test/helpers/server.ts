@@ -95,9 +95,8 @@ export async function startServer (t: Test, databaseUrl: string): Promise<Server
     const failedAsserts = t.assertTotals.fail
     if (failedAsserts > 0) process.stderr.write(`${t.name}: ${failedAsserts} failed; server output:\n${log.slice(-4000)}\n`)
     if (child === null) return
-    child.kill('SIGTERM')
     const timer = setTimeout(() => child?.kill('SIGKILL'), 10_000)
-    await exited
+    await stop()
     clearTimeout(timer)
   })
 
