@@ -2,7 +2,7 @@
 // that started it, over its IPC channel, at a lower CPU priority. It ends when
 // its parent does.
 import argon2 from 'argon2'
-import { type HashReply, type HashRequest, HASH_OPTIONS } from './domain/passwords.ts'
+import { type HashReply, type HashRequest, HASH_OPTIONS, HASHES_AT_ONCE } from './domain/passwords.ts'
 
 process.on('disconnect', () => process.exit(0))
 
@@ -21,4 +21,10 @@ process.on('message', (request: HashRequest) => {
     (err: unknown) => reply({ id: request.id, error: err instanceof Error ? err.message : String(err) })
   )
 })
+// Each thread's first two hashes fault in its 19 MiB (first mapped apart,
+// then in the thread's own heap, where it stays): paid here, at start, and
+// not by the first sign-ins, which may be a flood's.
+for (let round = 0; round < 2; round++) {
+  await Promise.all(Array.from({ length: HASHES_AT_ONCE }, () => argon2.hash('warming up', HASH_OPTIONS)))
+}
 reply({ id: 0, value: 'ready' })

@@ -10,6 +10,13 @@ export const FAILED_LOGINS_WINDOW_MS = 15 * 60_000
  * over many addresses.
  */
 export const ACCOUNT_FAILURES_MAX = 50
+/**
+ * Password checks of one account under way at once, for browsers it has not
+ * signed in from. A person signs in once (twice, with a double click); a
+ * flood aimed at one account would otherwise fill the hashing queue with its
+ * guesses, and a hash is the dearest thing a request can ask of the server.
+ */
+export const ACCOUNT_CHECKS_AT_ONCE = 2
 
 interface Window { startedAt: number, failures: number }
 
@@ -30,6 +37,8 @@ interface Window { startedAt: number, failures: number }
 export class LoginAttempts {
   private readonly pairs = new Map<string, Window>()
   private readonly accounts = new Map<string, Window>()
+  /** Password checks under way, per account. */
+  private readonly checking = new Map<string, number>()
 
   constructor (
     private readonly now: () => Date,
@@ -48,6 +57,33 @@ export class LoginAttempts {
     if (knownBrowser) return
     const account = this.current(this.accounts, accountKey(email))
     if (account !== undefined && account.failures >= this.accountMax) throw this.refusal(account)
+  }
+
+  /**
+   * Checks a password through `verify` (which answers null when it is
+   * wrong), after `check`, and counts the outcome. While ACCOUNT_CHECKS_AT_ONCE
+   * of the account's checks are under way, a browser it has not signed in
+   * from is refused 429 at once: a flood aimed at one account hashes a couple
+   * of guesses at a time, and its owner, in their own browser, never waits.
+   */
+  async verify<T> (email: string, source: string, knownBrowser: boolean, verify: () => Promise<T | null>): Promise<T | null> {
+    this.check(email, source, knownBrowser)
+    const key = accountKey(email)
+    const underWay = this.checking.get(key) ?? 0
+    if (!knownBrowser && underWay >= ACCOUNT_CHECKS_AT_ONCE) {
+      throw tooMany('rate_limited', 'Too many sign-ins for this account at once. Try again in a moment.', 1)
+    }
+    this.checking.set(key, underWay + 1)
+    try {
+      const result = await verify()
+      if (result === null) this.failed(email, source)
+      else this.succeeded(email, source)
+      return result
+    } finally {
+      const left = this.checking.get(key)! - 1
+      if (left === 0) this.checking.delete(key)
+      else this.checking.set(key, left)
+    }
   }
 
   failed (email: string, source: string): void {

@@ -10,11 +10,14 @@ export const PASSWORD_MIN = 8
 /** Long passphrases are welcome; the bound only keeps hashing cheap to refuse. */
 export const PASSWORD_MAX = 1024
 
+/** Hashes computed at once; the hashing process has as many threads. */
+export const HASHES_AT_ONCE = 2
+
 /**
- * Each hash takes 19 MiB and about 50 ms of CPU: two at a time, and a few
+ * Each hash takes 19 MiB and 20-50 ms of CPU: two at a time, and a few
  * dozen waiting their turn; beyond that the answer is 503 at once.
  */
-export const hashing = createLimiter(2, 32)
+export const hashing = createLimiter(HASHES_AT_ONCE, 32)
 
 type HashWork = { op: 'hash', password: string } | { op: 'verify', hash: string, password: string }
 export type HashRequest = HashWork & { id: number }
@@ -40,7 +43,7 @@ function startHasher (): NonNullable<typeof hasher> {
   // Without this process's loaders (a test runner's), as `npm start` runs.
   const { NODE_OPTIONS: _loaders, ...env } = process.env
   const child = spawn('nice', ['-n', String(NICENESS), process.execPath, '--import', 'tsx', HASHER], {
-    cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    cwd: ROOT, env: { ...env, UV_THREADPOOL_SIZE: String(HASHES_AT_ONCE) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   const waiting = new Map<number, Waiting>()
   const started = { child, waiting, ready: Promise.resolve() }

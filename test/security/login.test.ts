@@ -1,6 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { ACCOUNT_FAILURES_MAX } from '../../src/domain/login-attempts.ts'
+import { ACCOUNT_CHECKS_AT_ONCE, ACCOUNT_FAILURES_MAX } from '../../src/domain/login-attempts.ts'
 import { SESSION_COOKIE } from '../../src/web/plugins/app/auth.ts'
 import { KNOWN_BROWSER_COOKIE } from '../../src/web/routes/pages/auth.ts'
 import { PASSWORD, buildTestApp, cookieFrom, csrfFieldOf, makeUser } from '../helpers/app.ts'
@@ -144,4 +144,40 @@ t.test('guesses spread over many addresses: the account waits, but not in a brow
 
   advance(15 * 60_000)
   t.equal((await signInForm(app, form, tech.actor.email, PASSWORD, '10.9.9.14')).statusCode, 303, 'the wait ends by itself')
+})
+
+t.test('a flood aimed at one account: a couple of guesses are checked at a time, the rest refused at once; its owner is never', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const home = await signInForm(app, await loginForm(app), tech.actor.email, PASSWORD, '198.51.100.20')
+  t.equal(home.statusCode, 303)
+  const known = cookieFrom(home, KNOWN_BROWSER_COOKIE)
+
+  // Twelve guesses at once, each from an address of its own, under every per-address limit.
+  const guesses = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+    askToken(app, tech.actor.email, `guess ${i}`, `10.2.0.${i + 1}`)))
+  const statuses = guesses.map((res) => res.statusCode)
+  t.equal(statuses.filter((s) => s === 401).length, ACCOUNT_CHECKS_AT_ONCE, `${ACCOUNT_CHECKS_AT_ONCE} checked and found wrong`)
+  t.equal(statuses.filter((s) => s === 429).length, 12 - ACCOUNT_CHECKS_AT_ONCE, 'the others refused before hashing')
+  const refused = guesses.find((res) => res.statusCode === 429)!
+  t.equal(refused.json().error.code, 'rate_limited')
+  t.ok(Number(refused.headers['retry-after']) >= 1, 'with Retry-After')
+
+  t.equal((await askToken(app, tech.actor.email, 'one more guess', '10.2.0.99')).statusCode, 401, 'once they are answered, the next guess is checked')
+
+  // The owner, in the middle of the next flood, from their own browser.
+  const [owner, ...flood] = await Promise.all([
+    askToken(app, tech.actor.email, PASSWORD, '172.16.0.20', { [KNOWN_BROWSER_COOKIE]: known! }),
+    ...Array.from({ length: 6 }, (_, i) => askToken(app, tech.actor.email, `guess ${i}`, `10.3.0.${i + 1}`))
+  ])
+  t.ok(flood.some((res) => res.statusCode === 429), 'the flood is refused')
+  t.equal(owner!.statusCode, 201, 'the owner gets their token')
+
+  // The sign-in form shares the count, and says so in the reader's language.
+  const form = await loginForm(app)
+  const forms = await Promise.all(Array.from({ length: 4 }, (_, i) =>
+    app.inject({ method: 'POST', url: '/login', remoteAddress: `10.4.0.${i + 1}`, cookies: form.cookies, headers: { 'accept-language': 'fr' }, payload: { _csrf: form.csrf, email: tech.actor.email, password: `guess ${i}` } })))
+  const waiting = forms.find((res) => res.statusCode === 429)
+  t.ok(waiting, 'a form sent in the same flood waits')
+  t.match(waiting!.body, /Trop de tentatives\. Réessayez dans 1 s\./)
 })

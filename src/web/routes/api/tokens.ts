@@ -16,13 +16,9 @@ const tokensRoutes: FastifyPluginAsync = async (fastify) => {
     }
   }, async (request, reply) => {
     const { email, password } = request.body
-    fastify.loginAttempts.check(email, request.ip, isKnownBrowser(request, email))
-    const actor = await verifyCredentials(fastify.db, email, password)
-    if (actor === null) {
-      fastify.loginAttempts.failed(email, request.ip)
-      throw new AppError(401, 'invalid_credentials', 'Wrong e-mail address or password.')
-    }
-    fastify.loginAttempts.succeeded(email, request.ip)
+    const actor = await fastify.loginAttempts.verify(email, request.ip, isKnownBrowser(request, email),
+      async () => await verifyCredentials(fastify.db, email, password))
+    if (actor === null) throw new AppError(401, 'invalid_credentials', 'Wrong e-mail address or password.')
     return await reply.code(201).send({ token: await createApiToken(fastify.db, actor.id) })
   })
 

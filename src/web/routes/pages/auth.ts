@@ -83,13 +83,9 @@ const authPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Body: LoginForm }>('/login', { config: loginLimit }, async (request, reply) => {
     const form = request.body ?? {}
     const email = String(form.email ?? '')
-    fastify.loginAttempts.check(email, request.ip, isKnownBrowser(request, email))
-    const actor = await verifyCredentials(fastify.db, email, String(form.password ?? ''))
-    if (actor === null) {
-      fastify.loginAttempts.failed(email, request.ip)
-      return showLogin(request, reply.code(401), form, translate(request.locale, 'errors.invalid_credentials'))
-    }
-    fastify.loginAttempts.succeeded(email, request.ip)
+    const actor = await fastify.loginAttempts.verify(email, request.ip, isKnownBrowser(request, email),
+      async () => await verifyCredentials(fastify.db, email, String(form.password ?? '')))
+    if (actor === null) return showLogin(request, reply.code(401), form, translate(request.locale, 'errors.invalid_credentials'))
     await reply.signIn(actor)
     rememberBrowser(reply, actor.email)
     return reply.redirect(safeNext(form.next), 303)
