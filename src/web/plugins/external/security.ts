@@ -83,6 +83,9 @@ export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, signed: true, secure: https },
     // Binds tokens to the session, so a cookie planted from elsewhere is useless.
     getUserInfo: (request) => request.sessionId ?? 'anonymous',
-    csrfOpts: { hmacKey: config.sessionSecret }
+    csrfOpts: { hmacKey: config.sessionSecret },
+    // A refused form is the sender's mistake, answered 403 and logged with the
+    // request: not a warning, or a flood of forged posts floods the log too.
+    logLevel: 'debug'
   })
 }, { name: 'security' })
