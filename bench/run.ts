@@ -294,27 +294,30 @@ function probe (url: string, headers: Record<string, string>): () => Promise<num
   }
 }
 
-/** A warm-up, then PAGE_ROUNDS measured runs (a run while both cores were busy with something else is thrown away); medians. */
-async function measureLoad (loader: Loader, url: string, headers: Record<string, string>, during?: () => () => Promise<unknown>, shape = READERS): Promise<LoadFigure> {
-  await loader.run(url, headers, 2, shape)
-  const runs: Array<Load & { probed: number[] }> = []
-  for (let i = 0; i < PAGE_ROUNDS; i++) {
-    const before = cpuBusy()
-    const stop = during?.()
-    // Beside a light load, the probe's requests would be a share of what is measured.
-    const stopProbe = shape === READERS ? probe(url, headers) : undefined
-    const run = await loader.run(url, headers, LOAD_SECONDS, shape)
-    const probed = await stopProbe?.() ?? []
-    await stop?.()
-    if (busyCoresSince(before) < 1.97 || runs.length === 0) runs.push({ ...run, probed })
-  }
+type Run = Load & { probed: number[] }
+type During = () => () => Promise<unknown>
+
+/** One measured run, with the probe beside a saturating load; `busy` when both cores were busy with something else too. */
+async function measuredRun (loader: Loader, url: string, headers: Record<string, string>, during: During | undefined, shape: Shape): Promise<Run & { busy: boolean }> {
+  const before = cpuBusy()
+  const stop = during?.()
+  // Beside a light load, the probe's requests would be a share of what is measured.
+  const stopProbe = shape === READERS ? probe(url, headers) : undefined
+  const run = await loader.run(url, headers, LOAD_SECONDS, shape)
+  const probed = await stopProbe?.() ?? []
+  await stop?.()
+  return { ...run, probed, busy: busyCoresSince(before) >= 1.97 }
+}
+
+/** Medians over runs; readers' latencies from the probe's samples of every run together. */
+function summarise (runs: Run[]): LoadFigure {
   const rps = runs.map((r) => r.rps)
   const probed = runs.flatMap((r) => r.probed).sort((a, b) => a - b)
   return {
     rps: median(rps),
     min: Math.min(...rps),
     max: Math.max(...rps),
-    // The probe's samples of every round together: a p99 of one round's 250 would be its third-worst sample.
+    // A p99 of one round's 250 samples would be its third-worst sample.
     p50: probed.length > 0 ? percentile(probed, 50) : median(runs.map((r) => r.p50)),
     p99: probed.length > 0 ? percentile(probed, 99) : median(runs.map((r) => r.p99)),
     non2xx: Math.max(...runs.map((r) => r.non2xx)),
@@ -323,36 +326,36 @@ async function measureLoad (loader: Loader, url: string, headers: Record<string,
   }
 }
 
-/** Sends `perSecond` requests a second, spread over the local addresses, until stopped; counts the answers. */
-function flood (perSecond: number, send: (localAddress: string) => Promise<number>): () => Promise<Record<string, number>> {
-  const statuses: Record<string, number> = {}
-  const pending = new Set<Promise<unknown>>()
-  let n = 0
-  const timer = setInterval(() => {
-    for (let i = 0; i < perSecond / 100; i++) {
-      const request = send(ADDRESSES[n++ % ADDRESSES.length]!).then((status) => { statuses[status] = (statuses[status] ?? 0) + 1 }, () => { statuses.error = (statuses.error ?? 0) + 1 })
-      pending.add(request)
-      void request.finally(() => pending.delete(request))
-    }
-  }, 10)
-  return async () => {
-    clearInterval(timer)
-    await Promise.all(pending)
-    return statuses
+/** A warm-up, then PAGE_ROUNDS measured runs (a run while both cores were busy with something else is thrown away); medians. */
+async function measureLoad (loader: Loader, url: string, headers: Record<string, string>, during?: During, shape = READERS): Promise<LoadFigure> {
+  await loader.run(url, headers, 2, shape)
+  const runs: Run[] = []
+  for (let i = 0; i < PAGE_ROUNDS; i++) {
+    const run = await measuredRun(loader, url, headers, during, shape)
+    if (!run.busy || runs.length === 0) runs.push(run)
   }
+  return summarise(runs)
 }
 
-function httpRequest (options: http.RequestOptions, body?: string): Promise<{ status: number, body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', agent: false, ...options }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { text += chunk })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
-    })
-    request.on('error', reject)
-    request.end(body)
-  })
+/**
+ * Readers without and with `during` beside them, in runs taken in turn
+ * (without, with; then with, without; ...), as the fan-out rounds are: a
+ * machine that slows down for a minute slows both alike, where one measured
+ * minutes after the other would meet another machine.
+ */
+async function measureBeside (loader: Loader, url: string, headers: Record<string, string>, during: During): Promise<{ without: LoadFigure, beside: LoadFigure }> {
+  await loader.run(url, headers, 2, READERS)
+  const without: Run[] = []
+  const beside: Run[] = []
+  for (let i = 0; i < PAGE_ROUNDS; i++) {
+    const order = i % 2 === 0 ? [false, true] : [true, false]
+    for (const withIt of order) {
+      const run = await measuredRun(loader, url, headers, withIt ? during : undefined, READERS)
+      const runs = withIt ? beside : without
+      if (!run.busy || runs.length === 0) runs.push(run)
+    }
+  }
+  return { without: summarise(without), beside: summarise(beside) }
 }
 
 const stopChild = (child: ChildProcess) => new Promise<void>((resolve) => {
@@ -364,14 +367,20 @@ const stopChild = (child: ChildProcess) => new Promise<void>((resolve) => {
 /** The page figures: Sitrep's thread page and its neighbours, each as a ratio to hello-world in the same run. */
 async function runPages (databaseUrl: string, token: string, sessionCookie: string, children: ChildProcess[]) {
   const loader = startLoader(children)
-  let loginStatuses: Record<string, number> = {}
-  // 200 sign-in attempts a second, each on a new connection, as a flood's would be.
-  const loginFlood = (port: number) => () => {
-    const stop = flood(200, async (localAddress) => (await httpRequest({
-      port, method: 'POST', path: '/api/v1/tokens', localAddress, headers: { 'content-type': 'application/json' }
-    }, JSON.stringify({ email: 'bench@example.org', password: 'not the password' }))).status)
-    return async () => { loginStatuses = await stop() }
+  // 200 sign-in attempts a second, each on a new connection, as a flood's would
+  // be, from a process of its own (bench/flood.ts); the answers of every round added up.
+  const flooder = node(1, 'bench/flood.ts')
+  children.push(flooder)
+  await nextMessage(flooder, 'ready')
+  const loginFlood = (port: number, statuses: Record<string, number>) => () => {
+    flooder.send({ kind: 'start', port, path: '/api/v1/tokens', body: JSON.stringify({ email: 'bench@example.org', password: 'not the password' }), perSecond: 200, addresses: ADDRESSES })
+    return async () => {
+      const answer = nextMessage<{ statuses: Record<string, number> }>(flooder, 'statuses')
+      flooder.send({ kind: 'stop' })
+      for (const [status, count] of Object.entries((await answer).statuses)) statuses[status] = (statuses[status] ?? 0) + count
+    }
   }
+  const loginStatuses: Record<string, number> = {}
   const hello = async (withFlood = false) => {
     const server = node(0, 'bench/hello.ts', { PORT: '3902' })
     children.push(server)
@@ -379,8 +388,8 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
     console.log('hello-world...')
     const figure = await measureLoad(loader, 'http://127.0.0.1:3902/', READER)
     // What the flood's connections alone cost a server: the same flood at hello-world (which answers it 404).
-    if (withFlood) console.log('hello-world beside the same flood of new connections...')
-    const flooded = withFlood ? await measureLoad(loader, 'http://127.0.0.1:3902/', READER, loginFlood(3902)) : undefined
+    if (withFlood) console.log('hello-world without and beside the same flood of new connections, in turn...')
+    const flooded = withFlood ? await measureBeside(loader, 'http://127.0.0.1:3902/', READER, loginFlood(3902, {})) : undefined
     await stopChild(server)
     return { ...figure, flooded }
   }
@@ -437,8 +446,8 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
   const cachedWhilePosting = await measureLoad(loader, page, READER, posting)
   postLatencies.sort((a, b) => a - b)
 
-  console.log('sitrep: a login flood of 200 attempts/s beside readers...')
-  const cachedDuringFlood = await measureLoad(loader, page, READER, loginFlood(3900))
+  console.log('sitrep: readers without and beside a login flood of 200 attempts/s, in turn...')
+  const duringFlood = await measureBeside(loader, page, READER, loginFlood(3900, loginStatuses))
 
   // A page rendered for each request, from the thread's posts in memory and their HTML
   // rendered once: ten readers one request at a time measure what a render costs.
@@ -491,15 +500,15 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
     loginFlood: {
       attemptsPerSecond: 200,
       answers: loginStatuses,
-      readers: cachedDuringFlood,
-      readersWithout: cached,
-      p99Ratio: cachedDuringFlood.p99 / cached.p99,
+      readers: duringFlood.beside,
+      readersWithout: duringFlood.without,
+      p99Ratio: duringFlood.beside.p99 / duringFlood.without.p99,
       target: "readers' p99 within 1.2 x without",
       floor: {
         what: 'hello-world beside the same flood (answered 404): what 200 new connections a second cost any server here',
-        readers: helloBefore.flooded!,
-        readersWithout: helloBefore,
-        p99Ratio: helloBefore.flooded!.p99 / helloBefore.p99
+        readers: helloBefore.flooded!.beside,
+        readersWithout: helloBefore.flooded!.without,
+        p99Ratio: helloBefore.flooded!.beside.p99 / helloBefore.flooded!.without.p99
       }
     }
   }
