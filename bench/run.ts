@@ -309,6 +309,11 @@ async function measuredRun (loader: Loader, url: string, headers: Record<string,
   return { ...run, probed, busy: busyCoresSince(before) >= 1.97 }
 }
 
+/** A run while both cores were busy with something else is thrown away, unless it would be the only one. */
+function keep (runs: Run[], run: Run & { busy: boolean }): void {
+  if (!run.busy || runs.length === 0) runs.push(run)
+}
+
 /** Medians over runs; readers' latencies from the probe's samples of every run together. */
 function summarise (runs: Run[]): LoadFigure {
   const rps = runs.map((r) => r.rps)
@@ -331,8 +336,7 @@ async function measureLoad (loader: Loader, url: string, headers: Record<string,
   await loader.run(url, headers, 2, shape)
   const runs: Run[] = []
   for (let i = 0; i < PAGE_ROUNDS; i++) {
-    const run = await measuredRun(loader, url, headers, during, shape)
-    if (!run.busy || runs.length === 0) runs.push(run)
+    keep(runs, await measuredRun(loader, url, headers, during, shape))
   }
   return summarise(runs)
 }
@@ -350,9 +354,7 @@ async function measureBeside (loader: Loader, url: string, headers: Record<strin
   for (let i = 0; i < PAGE_ROUNDS; i++) {
     const order = i % 2 === 0 ? [false, true] : [true, false]
     for (const withIt of order) {
-      const run = await measuredRun(loader, url, headers, withIt ? during : undefined, READERS)
-      const runs = withIt ? beside : without
-      if (!run.busy || runs.length === 0) runs.push(run)
+      keep(withIt ? beside : without, await measuredRun(loader, url, headers, withIt ? during : undefined, READERS))
     }
   }
   return { without: summarise(without), beside: summarise(beside) }

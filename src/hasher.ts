@@ -21,10 +21,11 @@ process.on('message', (request: HashRequest) => {
     (err: unknown) => reply({ id: request.id, error: err instanceof Error ? err.message : String(err) })
   )
 })
-// Each thread's first two hashes fault in its 19 MiB (first mapped apart,
-// then in the thread's own heap, where it stays): paid here, at start, and
-// not by the first sign-ins, which may be a flood's.
-for (let round = 0; round < 2; round++) {
+// For a server (`--warm`): each thread's first two hashes fault in its 19 MiB
+// (first mapped apart, then in the thread's own heap, where it stays), paid
+// here, at start, and not by the first sign-ins, which may be a flood's. A
+// command that hashes once would only wait longer.
+for (let round = 0; round < (process.argv.includes('--warm') ? 2 : 0); round++) {
   await Promise.all(Array.from({ length: HASHES_AT_ONCE }, () => argon2.hash('warming up', HASH_OPTIONS)))
 }
 reply({ id: 0, value: 'ready' })

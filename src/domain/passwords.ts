@@ -38,11 +38,13 @@ interface Waiting { resolve: (value: string | boolean) => void, reject: (err: Er
 /** The hashing process, started at the first hash, again if it died; one per process that hashes. */
 let hasher: { child: ChildProcess, ready: Promise<void>, waiting: Map<number, Waiting> } | undefined
 let nextId = 1
+/** Set by a long-lived process (the server): its hashing process warms its threads at start, again if it comes back. */
+let warmAtStart = false
 
 function startHasher (): NonNullable<typeof hasher> {
   // Without this process's loaders (a test runner's), as `npm start` runs.
   const { NODE_OPTIONS: _loaders, ...env } = process.env
-  const child = spawn('nice', ['-n', String(NICENESS), process.execPath, '--import', 'tsx', HASHER], {
+  const child = spawn('nice', ['-n', String(NICENESS), process.execPath, '--import', 'tsx', HASHER, ...(warmAtStart ? ['--warm'] : [])], {
     cwd: ROOT, env: { ...env, UV_THREADPOOL_SIZE: String(HASHES_AT_ONCE) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   const waiting = new Map<number, Waiting>()
@@ -79,12 +81,13 @@ function startHasher (): NonNullable<typeof hasher> {
 }
 
 /**
- * Starts the hashing process now, not at the first sign-in: a server pays for
- * its start before readers come, not in the middle of a sign-in flood.
- * Resolves when it is ready; rejects when it could not be started (the next
- * hash tries again).
+ * Starts the hashing process now, not at the first sign-in, its threads
+ * warmed: a server pays for both before readers come, not in the middle of a
+ * sign-in flood. Resolves when it is ready; rejects when it could not be
+ * started (the next hash tries again).
  */
 export function startHashing (): Promise<void> {
+  warmAtStart = true
   hasher ??= startHasher()
   return hasher.ready
 }
