@@ -28,15 +28,19 @@ export function validateBody (body: string): string {
   return storable(trimmed)
 }
 
-const POST_COLUMNS = [
-  'id', 'thread_id', 'kind', 'body', 'html', 'shift', 'handover_to', 'reply_to', 'status', 'next_update_at',
+/** A post's columns but its Markdown source, which pages do not show. */
+const SHOWN_COLUMNS = [
+  'id', 'thread_id', 'kind', 'html', 'shift', 'handover_to', 'reply_to', 'status', 'next_update_at',
   'created_at', 'edited_at', 'hidden_at', 'hidden_reason', 'answered_by'
 ] as const
+const POST_COLUMNS = [...SHOWN_COLUMNS, 'body'] as const
 
-function selectPosts (db: Kysely<Database> | Transaction<Database>) {
+/** Posts with their author; `source`: with the Markdown they were written in, which pages do not show. */
+function selectPosts (db: Kysely<Database> | Transaction<Database>, source = true) {
   return db.selectFrom('posts')
     .innerJoin('users', 'users.id', 'posts.author_id')
-    .select(POST_COLUMNS.map((column) => `posts.${column}` as const))
+    .select(SHOWN_COLUMNS.map((column) => `posts.${column}` as const))
+    .$if(source, (query) => query.select('posts.body'))
     .select(['users.id as author_id', 'users.name as author_name', 'users.role as author_role'])
 }
 
@@ -47,7 +51,7 @@ function toPost (row: PostRecord): Post {
     id: row.id,
     threadId: row.thread_id,
     kind: row.kind,
-    body: row.body,
+    ...(row.body !== undefined && { body: row.body }),
     html: row.html,
     author: { id: row.author_id, name: row.author_name, role: row.author_role },
     shift: row.shift,
@@ -94,9 +98,12 @@ export async function listPosts (db: Kysely<Database>, threadId: number, query: 
   return (await loadThreadPosts(db, threadId, query)).map((post) => postForReader(post, canSeeHidden))
 }
 
-/** A thread's posts in id order, hidden ones whole: for callers that show each reader what they may see. */
-export async function loadThreadPosts (db: Kysely<Database>, threadId: number, query: PostQuery): Promise<Post[]> {
-  let q = selectPosts(db).where('posts.thread_id', '=', threadId)
+/**
+ * A thread's posts in id order, hidden ones whole: for callers that show each
+ * reader what they may see. Without `source`, their HTML only (for pages).
+ */
+export async function loadThreadPosts (db: Kysely<Database>, threadId: number, query: PostQuery, source = true): Promise<Post[]> {
+  let q = selectPosts(db, source).where('posts.thread_id', '=', threadId)
   if (query.after !== undefined) q = q.where('posts.id', '>', query.after)
   if (query.kind === 'update') q = q.where('posts.kind', 'in', ['update', 'handover'])
   if (query.kind === 'comment') q = q.where('posts.kind', '=', 'comment')

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import equal from 'fast-deep-equal'
 import type { Post } from '../domain/views.ts'
 import type { Locale } from './i18n.ts'
 import type { Views } from './views.ts'
@@ -74,30 +75,43 @@ export function pageBytes (html: string, posts: Fragment, csrf: string | undefin
 
 export type PostFragments = (item: PostOnPage) => Fragment
 
+/** A post as last rendered, and its HTML for each language and kind of viewer. */
+interface Rendered { post: Post, fragments: Map<string, Fragment> }
+
 /**
  * Each post's HTML, rendered and encoded once per language and kind of
  * viewer, and again only when the post changes: a page of 200 posts is then a
- * join of bytes, not 200 renders. Everything the post partial reads is in the key: the post
- * itself (through a digest of all its fields) and what the viewer may do.
+ * join of bytes, not 200 renders. A post's fragments are kept with the post
+ * they were rendered from and used while the post read again is equal to it,
+ * field by field (its author's name and role too); what the viewer may do is
+ * in their key. At most `maxEntries` fragments are kept, the posts rendered
+ * longest ago going first.
  */
 export function makePostFragments (views: Views, maxEntries = 50_000): PostFragments {
-  const fragments = new Map<string, Fragment>()
-  const digests = new WeakMap<Post, string>()
-  const digestOf = (post: Post) => {
-    let digest = digests.get(post)
-    if (digest === undefined) {
-      digest = createHash('sha1').update(JSON.stringify(post)).digest('base64url')
-      digests.set(post, digest)
-    }
-    return digest
+  // By post id; a hidden post's text-less form (for readers) is kept apart from its whole one (for moderators).
+  const byPost = new Map<number, Rendered>()
+  let count = 0
+  const forget = (postKey: number) => {
+    count -= byPost.get(postKey)?.fragments.size ?? 0
+    byPost.delete(postKey)
   }
   return ({ post, locale, viewer, canEdit, isPinned, handoverLead }) => {
+    const postKey = post.html === undefined ? -post.id : post.id
+    let rendered = byPost.get(postKey)
+    if (rendered !== undefined && rendered.post !== post) {
+      // The same post read again: later pages of it are then known at a glance.
+      if (equal(rendered.post, post)) rendered.post = post
+      else {
+        forget(postKey)
+        rendered = undefined
+      }
+    }
+    if (rendered === undefined) byPost.set(postKey, rendered = { post, fragments: new Map() })
     const who = viewer === null
       ? '-'
       : `${+viewer.staff}${+viewer.moderator}${+viewer.canComment}${+(viewer.id === post.author.id)}`
-    // The lead's name is free text: it comes last but for the id and the digest, which hold no '|'.
-    const key = `${locale}|${who}${+canEdit}${+isPinned}|${handoverLead ?? ''}|${post.id}|${digestOf(post)}`
-    let fragment = fragments.get(key)
+    const key = `${locale}|${who}${+canEdit}${+isPinned}|${handoverLead ?? ''}`
+    let fragment = rendered.fragments.get(key)
     if (fragment === undefined) {
       fragment = fragmentOf(views.partial('post', {
         post,
@@ -108,8 +122,12 @@ export function makePostFragments (views: Views, maxEntries = 50_000): PostFragm
         csrf: viewer === null ? undefined : CSRF_SLOT,
         duty: { handoverLeads: handoverLead === undefined ? {} : { [post.id]: handoverLead } }
       }))
-      if (fragments.size >= maxEntries) fragments.delete(fragments.keys().next().value!)
-      fragments.set(key, fragment)
+      rendered.fragments.set(key, fragment)
+      count++
+      for (const oldest of byPost.keys()) {
+        if (count <= maxEntries || oldest === postKey) break
+        forget(oldest)
+      }
     }
     return fragment
   }

@@ -1,6 +1,6 @@
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import t, { type Test } from 'tap'
-import type { Thread } from '../../src/domain/views.ts'
+import type { Post, Thread } from '../../src/domain/views.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { apiAs, signIn } from '../helpers/pages.ts'
 
@@ -122,4 +122,38 @@ t.test('with the cache off, every anonymous request renders', async (t) => {
   t.equal(res.statusCode, 200)
   t.notOk(res.headers.etag)
   t.same(renders, [])
+})
+
+t.test('with the cache off, each post shows as it is now: edited, its author renamed, hidden', async (t) => {
+  // Each post's HTML is still kept between requests; it must follow the post.
+  const { app } = await buildTestApp(t, { pageCache: { enabled: false } })
+  const tech = await makeUser(app, 'technician', { name: 'Nadia Lead' })
+  const moderator = await makeUser(app, 'moderator')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Cooling failure', body: 'Chiller 2 stopped.' })
+  const post = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Racks 1 to 4 are back.' })
+  const moderators = await signIn(app, moderator)
+  const page = async (cookies?: Record<string, string>) => {
+    const res = await app.inject({ url: `/t/${thread.id}`, ...(cookies !== undefined && { cookies }) })
+    t.equal(res.statusCode, 200)
+    return res.body
+  }
+  const authorOf = (html: string) => /id="p-\d+"[^]*?<span class="post__author">([^<]*)</.exec(html.slice(html.indexOf(`id="p-${post.id}"`)))?.[1]
+
+  t.match(await page(), /Racks 1 to 4 are back\./)
+  t.equal(authorOf(await page()), 'Nadia Lead')
+
+  await apiAs(app, tech, 'PATCH', `/posts/${post.id}`, { body: 'Racks 1 to 6 are back.' })
+  const edited = await page()
+  t.match(edited, /Racks 1 to 6 are back\./, 'the edit shows')
+  t.notMatch(edited, /Racks 1 to 4 are back\./, 'and the old text is gone')
+
+  await app.db.updateTable('users').set({ name: 'Nadia Martin' }).where('id', '=', tech.actor.id).execute()
+  t.equal(authorOf(await page()), 'Nadia Martin', 'the author\'s new name shows on their post')
+
+  await apiAs(app, moderator, 'POST', `/posts/${post.id}/hide`, { reason: 'Wrong rack numbers' })
+  t.notMatch(await page(), /Racks 1 to 6 are back\./, 'hidden from readers')
+  t.match(await page(moderators), /Racks 1 to 6 are back\./, 'a moderator still reads it')
+  const reader = await page()
+  t.notMatch(reader, /Racks 1 to 6 are back\./, 'and readers still do not, after the moderator\'s page')
+  t.match(reader, /Wrong rack numbers/, 'they see why')
 })

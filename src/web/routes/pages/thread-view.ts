@@ -29,7 +29,7 @@ export interface ThreadViewQuery {
 export async function loadThreadView (db: Kysely<Database>, threadId: number, query: ThreadViewQuery): Promise<ThreadView> {
   const thread = await getThread(db, threadId)
   const [posts, pinned, pins] = await Promise.all([
-    loadThreadPosts(db, threadId, { after: query.after, limit: PAGE_SIZE, ...(query.official && { kind: 'update' as const }) }),
+    loadThreadPosts(db, threadId, { after: query.after, limit: PAGE_SIZE, ...(query.official && { kind: 'update' as const }) }, false),
     thread.pinnedPostId === null ? null : loadPost(db, thread.pinnedPostId),
     loadPins(db, threadId, true)
   ])
