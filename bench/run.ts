@@ -420,6 +420,13 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
     return performance.now() - started
   }
   for (let i = 1; i < 200; i++) await post()
+  // The planner's statistics, as autovacuum keeps them within a minute of
+  // such writes; this machine's PostgreSQL runs without it, and a plan made
+  // blind doubles the database's work per page read without the page cache.
+  const analyst = new pg.Client({ connectionString: databaseUrl })
+  await analyst.connect()
+  await analyst.query('analyze')
+  await analyst.end()
   const page = `${base}/t/${thread.id}`
   const first = await fetch(page, { headers: { 'accept-encoding': 'identity' } })
   const htmlBytes = (await first.text()).length
