@@ -63,6 +63,13 @@ async function waitForHttp (url: string, ms = 60_000): Promise<void> {
 /** Servers measured for memory run with this: a signal makes them collect garbage first. */
 const GC_FLAGS = ['--expose-gc', '--import', './bench/gc-on-signal.ts']
 
+/** Node's flags in `npm start` (before its `--import`): Sitrep is measured as it is run. */
+const START_FLAGS = (() => {
+  const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
+  const words = packageJson.scripts.start.split(/\s+/)
+  return words.slice(1, words.indexOf('--import'))
+})()
+
 async function settledRssKiB (server: ChildProcess): Promise<number> {
   for (let i = 0; i < 2; i++) {
     server.kill('SIGUSR2')
@@ -401,7 +408,7 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
     const server = node(0, 'src/server.ts', {
       PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn',
       SESSION_SECRET: 'bench-session-secret-that-is-long-enough', ...env
-    })
+    }, START_FLAGS)
     children.push(server)
     await waitForHttp(`http://127.0.0.1:${port}/readyz`)
     return server
@@ -461,6 +468,9 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
   // A page rendered for each request, from the thread's posts in memory and their HTML
   // rendered once: ten readers one request at a time measure what a render costs.
   const ONE_AT_A_TIME: Shape = { connections: 10, pipelining: 1 }
+  // What a signed-in reader's page costs beyond an anonymous one's: both at this load.
+  console.log('sitrep: the cached page, 10 readers one request at a time...')
+  const anonymous = await measureLoad(loader, page, READER, undefined, ONE_AT_A_TIME)
   console.log('sitrep: the page for a signed-in customer...')
   // As a browser: the session, and the CSRF secret its first page set.
   const firstSignedIn = await fetch(page, { headers: { cookie: `sitrep_session=${sessionCookie}` } })
@@ -497,7 +507,7 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
     cachedPage: { ...cached, ratio: cached.rps / helloRps, floorRatio: cached.rps / floorPage.rps, target: '>= 0.7 x hello-world' },
     revalidation: { ...revalidation, ratio: revalidation.rps / helloRps, floorRatio: revalidation.rps / floorNotModified.rps, target: '>= 1.0 x hello-world' },
     uncachedPage: { ...uncached, load: '10 connections, no pipelining', ratio: uncached.rps / helloRps, target: '>= 0.15 x hello-world' },
-    signedIn: { ...signedIn, load: '10 connections, no pipelining', ratio: signedIn.rps / helloRps, perCached: signedIn.rps / cached.rps },
+    signedIn: { ...signedIn, load: '10 connections, no pipelining', ratio: signedIn.rps / helloRps, perAnonymous: signedIn.rps / anonymous.rps, anonymous },
     postWhileReading: {
       posts: postLatencies.length,
       p50: percentile(postLatencies, 50),
@@ -544,7 +554,7 @@ function printPages (pages: PageFigures): void {
   row('304 revalidation', '>= 1.0 x', rps(pages.revalidation), `${pages.revalidation.ratio.toFixed(2)} x; ${pages.revalidation.floorRatio.toFixed(2)} x floor`)
   row(`floor: bare route, same ${Math.round(pages.brBytes / 1024)} KB and headers`, '-', rps(pages.floor.page), `${(pages.floor.page.rps / pages.hello.rps).toFixed(2)} x; its 304: ${pages.floor.notModified.rps.toFixed(0)} req/s, ${(pages.floor.notModified.rps / pages.hello.rps).toFixed(2)} x`)
   row('same page, page cache off (10 conn., no pipelining)', '>= 0.15 x', rps(pages.uncachedPage), `${pages.uncachedPage.ratio.toFixed(2)} x, ${pages.uncachedPage.non2xx} not 2xx/304`)
-  row('same page, signed-in customer (10 conn., no pipelining)', 'small extra', rps(pages.signedIn), `${pages.signedIn.ratio.toFixed(2)} x, ${pages.signedIn.non2xx} not 2xx`)
+  row('same page, signed-in customer (10 conn., no pipelining)', 'small extra', rps(pages.signedIn), `${pages.signedIn.perAnonymous.toFixed(2)} x anonymous at this load (${pages.signedIn.anonymous.rps.toFixed(0)} req/s), ${pages.signedIn.non2xx} not 2xx`)
   row('technician POST while readers saturate', 'p99 <= 100 ms', `p50 ${pages.postWhileReading.p50.toFixed(1)} p99 ${pages.postWhileReading.p99.toFixed(1)} max ${pages.postWhileReading.max.toFixed(1)} ms`, `${pages.postWhileReading.posts} posts`)
   row('readers during a login flood, 200/s', 'p99 <= 1.2 x', `p99 ${pages.loginFlood.readers.p99.toFixed(1)} ms (without ${pages.loginFlood.readersWithout.p99.toFixed(1)})`, `${pages.loginFlood.p99Ratio.toFixed(2)} x, answers ${JSON.stringify(pages.loginFlood.answers)}`)
   const floodFloor = pages.loginFlood.floor
@@ -610,7 +620,7 @@ async function runLive (databaseUrl: string, token: string, children: ChildProce
     const server = node(0, 'src/server.ts', {
       PORT: '3900', HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn',
       SESSION_SECRET: randomBytes(32).toString('hex'), LIVE_SOCKETS_PER_IP: '100000'
-    }, GC_FLAGS)
+    }, [...START_FLAGS, ...GC_FLAGS])
     children.push(server)
     await waitForHttp('http://127.0.0.1:3900/readyz')
     return server
