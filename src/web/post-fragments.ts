@@ -99,7 +99,7 @@ export function makePostFragments (views: Views, maxEntries = 50_000): PostFragm
     const postKey = post.html === undefined ? -post.id : post.id
     let rendered = byPost.get(postKey)
     if (rendered !== undefined && rendered.post !== post) {
-      // The same post read again: later pages of it are then known at a glance.
+      // The same post read again: the object read last is kept, so the pages that share it skip the comparison.
       if (equal(rendered.post, post)) rendered.post = post
       else {
         forget(postKey)
