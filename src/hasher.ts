@@ -25,7 +25,8 @@ process.on('message', (request: HashRequest) => {
 // (first mapped apart, then in the thread's own heap, where it stays), paid
 // here, at start, and not by the first sign-ins, which may be a flood's. A
 // command that hashes once would only wait longer.
-for (let round = 0; round < (process.argv.includes('--warm') ? 2 : 0); round++) {
+const warmRounds = process.argv.includes('--warm') ? 2 : 0
+for (let round = 0; round < warmRounds; round++) {
   await Promise.all(Array.from({ length: HASHES_AT_ONCE }, () => argon2.hash('warming up', HASH_OPTIONS)))
 }
 reply({ id: 0, value: 'ready' })
