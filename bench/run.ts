@@ -355,7 +355,13 @@ async function measureLoad (loader: Loader, url: string, headers: Record<string,
  * minutes after the other would meet another machine.
  */
 async function measureBeside (loader: Loader, url: string, headers: Record<string, string>, during: During): Promise<{ without: LoadFigure, beside: LoadFigure }> {
+  // The warm-up has `during` beside the readers too. The first requests of a
+  // new kind deoptimise the functions V8 compiled for the readers' alone
+  // (Node's HTTP server, Fastify's reply), once in a server's life; measured
+  // apart, in bench/README.md.
+  const stopWarmUp = during()
   await loader.run(url, headers, 2, READERS)
+  await stopWarmUp()
   const without: Run[] = []
   const beside: Run[] = []
   for (let i = 0; i < PAGE_ROUNDS; i++) {
