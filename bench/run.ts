@@ -194,7 +194,7 @@ async function heldSocketsMemory (start: () => Promise<ChildProcess>, url: strin
 
 
 interface Load { rps: number, p50: number, p99: number, non2xx: number, errors: number, bytesPerRequest: number }
-interface LoadFigure { rps: number, p50: number, p99: number, min: number, max: number, non2xx: number, bytesPerRequest: number, rounds: number }
+interface LoadFigure { rps: number, p50: number, p99: number, worst: number, min: number, max: number, non2xx: number, bytesPerRequest: number, rounds: number }
 
 const READER = { 'accept-encoding': 'br, gzip', connection: 'keep-alive' }
 
@@ -305,12 +305,12 @@ type Run = Load & { probed: number[] }
 type During = () => () => Promise<unknown>
 
 /** One measured run, with the probe beside a saturating load; `busy` when both cores were busy with something else too. */
-async function measuredRun (loader: Loader, url: string, headers: Record<string, string>, during: During | undefined, shape: Shape): Promise<Run & { busy: boolean }> {
+async function measuredRun (loader: Loader, url: string, headers: Record<string, string>, during: During | undefined, shape: Shape, seconds = LOAD_SECONDS): Promise<Run & { busy: boolean }> {
   const before = cpuBusy()
   const stop = during?.()
   // Beside a light load, the probe's requests would be a share of what is measured.
   const stopProbe = shape === READERS ? probe(url, headers) : undefined
-  const run = await loader.run(url, headers, LOAD_SECONDS, shape)
+  const run = await loader.run(url, headers, seconds, shape)
   const probed = await stopProbe?.() ?? []
   await stop?.()
   return { ...run, probed, busy: busyCoresSince(before) >= 1.97 }
@@ -332,6 +332,7 @@ function summarise (runs: Run[]): LoadFigure {
     // A p99 of one round's 250 samples would be its third-worst sample.
     p50: probed.length > 0 ? percentile(probed, 50) : median(runs.map((r) => r.p50)),
     p99: probed.length > 0 ? percentile(probed, 99) : median(runs.map((r) => r.p99)),
+    worst: probed.at(-1) ?? NaN,
     non2xx: Math.max(...runs.map((r) => r.non2xx)),
     bytesPerRequest: median(runs.map((r) => r.bytesPerRequest)),
     rounds: runs.length
@@ -354,14 +355,12 @@ async function measureLoad (loader: Loader, url: string, headers: Record<string,
  * machine that slows down for a minute slows both alike, where one measured
  * minutes after the other would meet another machine.
  */
-async function measureBeside (loader: Loader, url: string, headers: Record<string, string>, during: During): Promise<{ without: LoadFigure, beside: LoadFigure }> {
-  // The warm-up has `during` beside the readers too. The first requests of a
-  // new kind deoptimise the functions V8 compiled for the readers' alone
-  // (Node's HTTP server, Fastify's reply), once in a server's life; measured
-  // apart, in bench/README.md.
-  const stopWarmUp = during()
-  await loader.run(url, headers, 2, READERS)
-  await stopWarmUp()
+async function measureBeside (loader: Loader, url: string, headers: Record<string, string>, during: During): Promise<{ without: LoadFigure, beside: LoadFigure, first: LoadFigure }> {
+  // The warm-up has `during` beside the readers too, and its figure is kept
+  // apart: the first requests of a new kind deoptimise the functions V8
+  // compiled for the readers' alone (Node's HTTP server among them), once in
+  // a server's life (bench/README.md).
+  const first = summarise([await measuredRun(loader, url, headers, during, READERS, 2)])
   const without: Run[] = []
   const beside: Run[] = []
   for (let i = 0; i < PAGE_ROUNDS; i++) {
@@ -370,7 +369,7 @@ async function measureBeside (loader: Loader, url: string, headers: Record<strin
       keep(withIt ? beside : without, await measuredRun(loader, url, headers, withIt ? during : undefined, READERS))
     }
   }
-  return { without: summarise(without), beside: summarise(beside) }
+  return { without: summarise(without), beside: summarise(beside), first }
 }
 
 const stopChild = (child: ChildProcess) => new Promise<void>((resolve) => {
@@ -529,11 +528,13 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
       readersWithout: duringFlood.without,
       p99Ratio: duringFlood.beside.p99 / duringFlood.without.p99,
       target: "readers' p99 within 1.2 x without",
+      firstFlood: { what: "the warm-up: the first 2 s of the first flood this server saw, beside the readers", readers: duringFlood.first },
       floor: {
         what: 'hello-world beside the same flood (answered 404): what 200 new connections a second cost any server here',
         readers: helloBefore.flooded!.beside,
         readersWithout: helloBefore.flooded!.without,
-        p99Ratio: helloBefore.flooded!.beside.p99 / helloBefore.flooded!.without.p99
+        p99Ratio: helloBefore.flooded!.beside.p99 / helloBefore.flooded!.without.p99,
+        firstFlood: helloBefore.flooded!.first
       }
     }
   }
@@ -563,6 +564,8 @@ function printPages (pages: PageFigures): void {
   row('same page, signed-in customer (10 conn., no pipelining)', 'small extra', rps(pages.signedIn), `${pages.signedIn.perAnonymous.toFixed(2)} x anonymous at this load (${pages.signedIn.anonymous.rps.toFixed(0)} req/s), ${pages.signedIn.non2xx} not 2xx`)
   row('technician POST while readers saturate', 'p99 <= 100 ms', `p50 ${pages.postWhileReading.p50.toFixed(1)} p99 ${pages.postWhileReading.p99.toFixed(1)} max ${pages.postWhileReading.max.toFixed(1)} ms`, `${pages.postWhileReading.posts} posts`)
   row('readers during a login flood, 200/s', 'p99 <= 1.2 x', `p99 ${pages.loginFlood.readers.p99.toFixed(1)} ms (without ${pages.loginFlood.readersWithout.p99.toFixed(1)})`, `${pages.loginFlood.p99Ratio.toFixed(2)} x, answers ${JSON.stringify(pages.loginFlood.answers)}`)
+  const first = pages.loginFlood.firstFlood.readers
+  row('  the first 2 s of the first flood (warm-up)', '-', `p99 ${first.p99.toFixed(1)}, worst ${first.worst.toFixed(1)} ms`, `hello-world's: worst ${pages.loginFlood.floor.firstFlood.worst.toFixed(1)} ms`)
   const floodFloor = pages.loginFlood.floor
   row('floor: hello-world beside the same flood', '-', `p99 ${floodFloor.readers.p99.toFixed(1)} ms (without ${floodFloor.readersWithout.p99.toFixed(1)})`, `${floodFloor.p99Ratio.toFixed(2)} x; Sitrep ${(pages.loginFlood.p99Ratio / floodFloor.p99Ratio).toFixed(2)} x this floor`)
 }
