@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import pg from 'pg'
 import type { Database } from './database.ts'
+import { namingPool } from './prepared.ts'
 
 export interface DatabaseHandle {
   db: Kysely<Database>
@@ -60,7 +61,7 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
     // The request's own query fails with it, and the pool drops the client when
     // it comes back.
     pool.on('connect', (client) => client.on('error', () => {}))
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingPool(pool) }) })
     return { db, kind: 'server', url: options.databaseUrl, close: () => db.destroy() }
   }
 

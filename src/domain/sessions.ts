@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
+import { executePrepared } from '../db/prepared.ts'
 import type { Actor } from './actors.ts'
 import { toActor } from './users.ts'
 
@@ -27,11 +28,10 @@ export interface ActiveSession { actor: Actor, sessionId: string }
 /** The session's user, or null when the token is unknown, idle too long or too old. */
 export async function resumeSession (db: Kysely<Database>, token: string, now: Date): Promise<ActiveSession | null> {
   const id = hashToken(token)
-  const row = await db.selectFrom('sessions')
+  const [row] = await executePrepared(db, db.selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
     .select(['sessions.created_at', 'sessions.last_seen_at', 'users.id', 'users.email', 'users.name', 'users.role', 'users.shift', 'users.locale'])
-    .where('sessions.id', '=', id)
-    .executeTakeFirst()
+    .where('sessions.id', '=', id))
   if (row === undefined) return null
   const age = now.getTime() - row.created_at.getTime()
   const idle = now.getTime() - row.last_seen_at.getTime()

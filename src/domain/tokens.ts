@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
+import { executePrepared } from '../db/prepared.ts'
 import type { Actor } from './actors.ts'
 import { toActor } from './users.ts'
 
@@ -16,12 +17,11 @@ export async function createApiToken (db: Kysely<Database>, userId: number): Pro
 
 export async function actorForToken (db: Kysely<Database>, token: string, now: Date): Promise<Actor | null> {
   if (!token.startsWith(PREFIX)) return null
-  const row = await db.selectFrom('api_tokens')
+  const [row] = await executePrepared(db, db.selectFrom('api_tokens')
     .innerJoin('users', 'users.id', 'api_tokens.user_id')
     .select(['api_tokens.id as token_id', 'api_tokens.last_used_at', 'users.id', 'users.email', 'users.name', 'users.role', 'users.shift', 'users.locale'])
     .where('api_tokens.token_hash', '=', hashToken(token))
-    .where('api_tokens.revoked_at', 'is', null)
-    .executeTakeFirst()
+    .where('api_tokens.revoked_at', 'is', null))
   if (row === undefined) return null
   if (row.last_used_at === null || now.getTime() - row.last_used_at.getTime() > 60_000) {
     await db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.token_id).execute()
