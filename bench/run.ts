@@ -358,8 +358,8 @@ async function measureLoad (loader: Loader, url: string, headers: Record<string,
 async function measureBeside (loader: Loader, url: string, headers: Record<string, string>, during: During): Promise<{ without: LoadFigure, beside: LoadFigure, first: LoadFigure }> {
   // The warm-up has `during` beside the readers too, and its figure is kept
   // apart: the first requests of a new kind deoptimise the functions V8
-  // compiled for the readers' alone (Node's HTTP server among them), once in
-  // a server's life (bench/README.md).
+  // compiled for the readers' alone (Node's HTTP server among them), and the
+  // first flood a server sees costs its readers most (bench/README.md).
   const first = summarise([await measuredRun(loader, url, headers, during, READERS, 2)])
   const without: Run[] = []
   const beside: Run[] = []
