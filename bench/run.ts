@@ -470,8 +470,8 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
   console.log('sitrep: readers without and beside a login flood of 200 attempts/s, in turn...')
   const duringFlood = await measureBeside(loader, page, READER, loginFlood(3900, loginStatuses))
 
-  // A page rendered for each request, from the thread's posts in memory and their HTML
-  // rendered once: ten readers one request at a time measure what a render costs.
+  // Ten readers, one request at a time each: what one answer costs, for the
+  // answers too dear to saturate the server with a thousand in flight.
   const ONE_AT_A_TIME: Shape = { connections: 10, pipelining: 1 }
   // What a signed-in reader's page costs beyond an anonymous one's: both at this load.
   console.log('sitrep: the cached page, 10 readers one request at a time...')
@@ -485,6 +485,7 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
   const signedIn = await measureLoad(loader, page, { ...READER, cookie: `sitrep_session=${sessionCookie}; ${csrfCookie}` }, undefined, ONE_AT_A_TIME)
   await stopChild(server)
 
+  // The thread read from the database and the page rendered for each request.
   const uncachedServer = await sitrep(3903, { PAGE_CACHE: 'off' })
   console.log('sitrep: the same page with the page cache off...')
   const uncached = await measureLoad(loader, `http://127.0.0.1:3903/t/${thread.id}`, READER, undefined, ONE_AT_A_TIME)

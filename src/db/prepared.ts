@@ -41,7 +41,8 @@ export function namingPool (pool: pg.Pool): PostgresPool {
       function query<R> (cursor: PostgresCursor<R>): PostgresCursor<R>
       function query<R> (sqlOrCursor: string | PostgresCursor<R>, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
         if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never) as PostgresCursor<R>
-        return send(sqlOrCursor, [...parameters!]) as unknown as Promise<PostgresQueryResult<R>>
+        // Kysely passes a copy of the query's parameters already.
+        return send(sqlOrCursor, parameters as unknown[]) as unknown as Promise<PostgresQueryResult<R>>
       }
       return { query, release: (destroy) => client.release(destroy === true || stale) }
     },
