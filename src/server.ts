@@ -1,8 +1,15 @@
 import pino from 'pino'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { waitForDatabase } from './db/connect.ts'
 import { startHashing } from './domain/passwords.ts'
 import { countUsers } from './domain/users.ts'
+
+const WAIT_NOTICE_EVERY_MS = 30_000
+
+/** What went wrong, in a word: a host with several addresses fails with an error per address, and an empty message. */
+const reasonOf = (err: Error): string =>
+  err.message !== '' ? err.message : err instanceof AggregateError ? err.errors.map((e: Error) => e.message).join('; ') : String((err as { code?: unknown }).code ?? err.name)
 
 const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.token']
 
@@ -18,17 +25,33 @@ async function main (): Promise<void> {
     throw err
   }
   const logger = pino({ level: config.logLevel, redact: REDACT })
+  // Told to stop before it serves (while it waits for its database, say): there is nothing to close yet.
+  let stop = async (signal: string) => {
+    logger.info({ signal }, 'stopped before serving')
+    process.exit(0)
+  }
+  process.once('SIGINT', () => void stop('SIGINT'))
+  process.once('SIGTERM', () => void stop('SIGTERM'))
+
+  // Started while the database is away (the machines coming back after an
+  // outage, in any order), the instance waits for it instead of exiting.
+  if (config.databaseUrl !== undefined) {
+    let saidAt = -Infinity
+    await waitForDatabase(config.databaseUrl, (err, waitedMs) => {
+      if (waitedMs - saidAt < WAIT_NOTICE_EVERY_MS) return
+      saidAt = waitedMs
+      logger.warn({ reason: reasonOf(err), waitedSeconds: Math.round(waitedMs / 1000) }, 'the database cannot be reached yet; waiting for it')
+    })
+  }
   const app = await buildApp(config, { logger })
 
-  const shutdown = async (signal: string) => {
+  stop = async (signal: string) => {
     app.log.info({ signal }, 'shutting down')
     const timer = setTimeout(() => process.exit(1), 10_000).unref()
     await app.close()
     clearTimeout(timer)
     process.exit(0)
   }
-  process.once('SIGINT', () => void shutdown('SIGINT'))
-  process.once('SIGTERM', () => void shutdown('SIGTERM'))
 
   // Started before readers come: not in the middle of a sign-in flood.
   startHashing().catch((err: unknown) => app.log.warn({ err }, 'could not start the password-hashing process; the first sign-in tries again'))

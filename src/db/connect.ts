@@ -1,5 +1,6 @@
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
@@ -43,6 +44,37 @@ export function isDatabaseUnavailable (err: unknown): boolean {
   if (CLIENT_MESSAGES.test(err.message)) return true
   // A connection to a host with several addresses fails with one error per address.
   return err instanceof AggregateError && err.errors.some(isDatabaseUnavailable)
+}
+
+/** How long `waitForDatabase` waits between tries: soon at first, then every few seconds. */
+const FIRST_RETRY_MS = 250
+const LATEST_RETRY_MS = 5_000
+
+/**
+ * Resolves once the PostgreSQL server at `url` takes a connection and answers
+ * a query. While it cannot be reached (down, starting up, out of connection
+ * slots: `isDatabaseUnavailable`), it tries again, less often as it goes,
+ * telling `onWait` each time; any other refusal (a wrong password, no such
+ * database) is thrown at once, as waiting would not mend it.
+ */
+export async function waitForDatabase (url: string, onWait: (err: Error, waitedMs: number) => void = () => {}): Promise<void> {
+  const started = Date.now()
+  for (let delay = FIRST_RETRY_MS; ; delay = Math.min(delay * 2, LATEST_RETRY_MS)) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: LATEST_RETRY_MS })
+    // A server that goes away while we ask: the query below fails with it.
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      await client.query('select 1')
+      return
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err
+      onWait(err as Error, Date.now() - started)
+    } finally {
+      await client.end().catch(() => {})
+    }
+    await sleep(delay)
+  }
 }
 
 export async function connectDatabase (options: ConnectOptions): Promise<DatabaseHandle> {

@@ -26,7 +26,8 @@ export async function migrateToLatest (db: Kysely<any>, dir = MIGRATIONS_DIR): P
   const { error, results } = await migrator.migrateToLatest()
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')
-    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message}`, { cause: error })
+    const message = (error as Error).message
+    throw new Error(failed === undefined ? `could not migrate the database: ${message}` : `migration ${failed.migrationName} failed: ${message}`, { cause: error })
   }
   return (results ?? []).map((r) => r.migrationName)
 }

@@ -14,8 +14,8 @@ export interface ServerProcess {
   /** 127.0.0.1:port, the same across restarts. */
   host: string
   base: string
-  /** Starts the process (again) and waits until it serves. */
-  start: () => Promise<void>
+  /** Starts the process (again) and waits until it serves, unless told not to wait. */
+  start: (options?: StartOptions) => Promise<void>
   /** SIGKILL: no shutdown, no goodbye to its sockets. */
   kill: () => Promise<void>
   /** SIGTERM, as a deploy stops it; resolves with its exit code once it has exited. */
@@ -28,19 +28,24 @@ export interface ServerProcess {
   pid: () => number | undefined
 }
 
+export interface StartOptions {
+  /** Whether to wait until it serves (/healthz answers); yes by default. */
+  untilServing?: boolean
+}
+
 /**
  * The real server, `npm start` style, as a child process on a port of its own:
  * what runs in production, so a test can kill it for real. Stopped when the
  * test ends.
  */
-export async function startServer (t: Test, databaseUrl: string): Promise<ServerProcess> {
+export async function startServer (t: Test, databaseUrl: string, options: StartOptions = {}): Promise<ServerProcess> {
   const port = await freePort()
   const host = `127.0.0.1:${port}`
   let child: ChildProcess | null = null
   let exited: Promise<number | null> = Promise.resolve(null)
   let log = ''
 
-  const start = async () => {
+  const start = async ({ untilServing = true }: StartOptions = {}) => {
     if (child !== null) throw new Error('the server is already running')
     // As in production: without the test runner's loaders.
     const { NODE_OPTIONS: _options, ...inherited } = process.env
@@ -64,6 +69,7 @@ export async function startServer (t: Test, databaseUrl: string): Promise<Server
       if (child === started) child = null
       resolve(code)
     }))
+    if (!untilServing) return
     const deadline = Date.now() + 60_000
     for (;;) {
       if (child !== started) throw new Error(`the server stopped while starting:\n${log.slice(-2000)}`)
@@ -100,7 +106,7 @@ export async function startServer (t: Test, databaseUrl: string): Promise<Server
     clearTimeout(timer)
   })
 
-  await start()
+  await start(options)
   return { host, base: `http://${host}`, start, kill, stop, output: () => log, alive: () => child !== null, pid: () => child?.pid }
 }
 
