@@ -30,8 +30,9 @@ const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'E
 // PostgreSQL's: 57P01-57P03 a server shutting down, crashed or starting up,
 // 53300 no connection slot left. Class 08 (connection exceptions) is checked apart.
 const SERVER_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300'])
-// pg and pg-pool say these with no code.
-const CLIENT_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable)/
+// pg and pg-pool say these with no code; Kysely the last one, once this
+// instance has closed its database as it stops (another instance can answer).
+const CLIENT_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|driver has already been destroyed)/
 
 /**
  * Whether an error means the database cannot be reached right now, as opposed

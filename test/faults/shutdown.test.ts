@@ -1,6 +1,7 @@
 import http from 'node:http'
 import pg from 'pg'
 import t from 'tap'
+import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { startCluster } from '../helpers/cluster.ts'
 import { call, makeAccount, startServer, waitUntil } from '../helpers/server.ts'
 
@@ -65,4 +66,18 @@ t.test('an update under way when the instance is told to stop is answered and st
   t.teardown(() => client.end())
   const { rows } = await client.query<{ body: string }>('select body from posts where thread_id = $1 order by id', [threadId])
   t.same(rows.map((row) => row.body), ['Two disks lost in array B.', 'Rebuild started on the spare disks.'], 'and the update is stored')
+})
+
+t.test('a request still running when the instance has closed its database is told to try again, not given a 500', async (t) => {
+  // As an instance stops, a request whose client has already gone is not
+  // waited for: its next query finds the database closed.
+  const { app } = await buildTestApp(t)
+  const staff = await makeUser(app, 'technician')
+  await app.database.close()
+  for (const [method, url, payload] of [['GET', '/api/v1/threads', undefined], ['POST', '/api/v1/threads', { title: 'Cooling failure', body: 'Hall 3 is warming.' }]] as const) {
+    const answer = await app.inject({ method, url, headers: staff.auth, ...(payload !== undefined && { payload }) })
+    t.equal(answer.statusCode, 503, `${method} ${url}`)
+    t.equal(answer.json().error.code, 'database_unavailable')
+    t.ok(Number(answer.headers['retry-after']) > 0, 'with Retry-After')
+  }
 })
