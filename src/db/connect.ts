@@ -14,6 +14,8 @@ export interface DatabaseHandle {
   kind: 'server' | 'embedded'
   /** The server's URL, for connections of their own (LISTEN); undefined when embedded. */
   url: string | undefined
+  /** The embedded database itself, for its notifications. */
+  pglite?: PGlite
   close: () => Promise<void>
 }
 
@@ -131,7 +133,7 @@ async function openEmbedded (dir: string): Promise<DatabaseHandle> {
     // closes it only then: one opened and never queried is closed here.
     if (!pglite.closed) await pglite.close()
   }
-  return { db, kind: 'embedded', url: undefined, close }
+  return { db, kind: 'embedded', url: undefined, pglite, close }
 }
 
 /** The embedded database's lock file: it holds the pid of the one process using it. */

@@ -23,7 +23,13 @@ export async function createSession (db: Kysely<Database>, userId: number, now: 
   return { token, id }
 }
 
-export interface ActiveSession { actor: Actor, sessionId: string }
+export interface ActiveSession {
+  actor: Actor
+  sessionId: string
+  createdAt: Date
+  /** When the database last saw it used. */
+  lastSeenAt: Date
+}
 
 /** The session's user, or null when the token is unknown, idle too long or too old. */
 export async function resumeSession (db: Kysely<Database>, token: string, now: Date): Promise<ActiveSession | null> {
@@ -39,10 +45,80 @@ export async function resumeSession (db: Kysely<Database>, token: string, now: D
     await db.deleteFrom('sessions').where('id', '=', id).execute()
     return null
   }
+  let lastSeenAt = row.last_seen_at
   if (idle > TOUCH_EVERY_MS) {
     await db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', id).execute()
+    lastSeenAt = now
   }
-  return { actor: toActor(row), sessionId: id }
+  return { actor: toActor(row), sessionId: id, createdAt: row.created_at, lastSeenAt }
+}
+
+/**
+ * Sessions already checked, so that a signed-in reader's reloads cost no
+ * query: each is kept until its `last_seen_at` is due to be written again (a
+ * minute), and dropped as soon as the database announces a change to its
+ * user (`AUTH_CHANNEL`: a sign-out, a password or role change, a rename, on
+ * any instance, by any means), or the moment this instance stops hearing
+ * those announcements. It serves only what cannot change anything (a page
+ * read); a request that changes something checks its session in the
+ * database, whatever is kept.
+ */
+export class SessionCache {
+  private readonly kept = new Map<string, ActiveSession>()
+  private readonly tokensOf = new Map<number, Set<string>>()
+  // Moves with every announcement: a lookup under way when one came may have
+  // read what it announced the end of, and is not kept.
+  private generation = 0
+
+  constructor (private readonly hearsEveryChange: () => boolean, private readonly maxEntries = 50_000) {}
+
+  async resume (db: Kysely<Database>, token: string, now: Date): Promise<ActiveSession | null> {
+    const kept = this.kept.get(token)
+    if (kept !== undefined && this.hearsEveryChange()) {
+      const at = now.getTime()
+      if (at - kept.lastSeenAt.getTime() <= TOUCH_EVERY_MS && at - kept.createdAt.getTime() <= SESSION_ABSOLUTE_MS) return kept
+    }
+    const generation = this.generation
+    const session = await resumeSession(db, token, now)
+    this.forgetSession(token)
+    if (session !== null && generation === this.generation && this.hearsEveryChange()) this.keep(token, session)
+    return session
+  }
+
+  /** The user changed, or their sessions ended: what is kept of them goes. */
+  dropUser (userId: number): void {
+    this.generation++
+    for (const token of this.tokensOf.get(userId) ?? []) this.kept.delete(token)
+    this.tokensOf.delete(userId)
+  }
+
+  dropAll (): void {
+    this.generation++
+    this.kept.clear()
+    this.tokensOf.clear()
+  }
+
+  private keep (token: string, session: ActiveSession): void {
+    if (this.kept.size >= this.maxEntries) {
+      // The longest kept goes first.
+      const [oldest] = this.kept.keys()
+      this.forgetSession(oldest!)
+    }
+    this.kept.set(token, session)
+    const tokens = this.tokensOf.get(session.actor.id)
+    if (tokens === undefined) this.tokensOf.set(session.actor.id, new Set([token]))
+    else tokens.add(token)
+  }
+
+  /** This session is read from the database next time. */
+  forgetSession (token: string): void {
+    const session = this.kept.get(token)
+    if (session === undefined) return
+    this.kept.delete(token)
+    const tokens = this.tokensOf.get(session.actor.id)
+    tokens?.delete(token)
+    if (tokens?.size === 0) this.tokensOf.delete(session.actor.id)
+  }
 }
 
 export async function endSession (db: Kysely<Database>, token: string): Promise<void> {

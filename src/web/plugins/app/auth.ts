@@ -1,9 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../../config.ts'
+import { AUTH_CHANNEL } from '../../../db/notifications.ts'
 import type { Actor } from '../../../domain/actors.ts'
 import { LoginAttempts } from '../../../domain/login-attempts.ts'
-import { SESSION_ABSOLUTE_MS, createSession, endSession, resumeSession } from '../../../domain/sessions.ts'
+import { SESSION_ABSOLUTE_MS, SessionCache, createSession, endSession, resumeSession } from '../../../domain/sessions.ts'
 import { actorForToken } from '../../../domain/tokens.ts'
 
 declare module 'fastify' {
@@ -27,6 +28,8 @@ declare module 'fastify' {
 
 export const SESSION_COOKIE = 'sitrep_session'
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+/** Requests that only read: a session kept in memory is enough for them. */
+const SAFE = new Set(['GET', 'HEAD'])
 
 export interface AuthPluginOptions { config: Config, now: () => Date }
 
@@ -40,6 +43,31 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
   }
 
   fastify.decorate('loginAttempts', new LoginAttempts(now))
+  const { notifications } = fastify
+  const sessions = new SessionCache(() => notifications.listening)
+  notifications.on(AUTH_CHANNEL, (payload) => {
+    const userId = Number(payload)
+    if (Number.isInteger(userId)) sessions.dropUser(userId)
+    else sessions.dropAll()
+  })
+  notifications.onListening(() => sessions.dropAll())
+  notifications.onLost(() => sessions.dropAll())
+  // The announcement of a change comes a moment after its commit: the next
+  // page on this instance must already show it. A request that may have
+  // changed something drops, before its answer goes, what is kept of the
+  // session it came with and of its user (a new language, a sign-out, a new
+  // password) and, an admin's, of everyone (a role changed).
+  fastify.addHook('onSend', (request, _reply, payload, done) => {
+    if (!SAFE.has(request.method)) {
+      // No cookies when the request was refused before they were read (a bad address).
+      const token = request.cookies?.[SESSION_COOKIE]
+      if (token !== undefined) sessions.forgetSession(token)
+      const actor = request.actor
+      if (actor?.role === 'admin') sessions.dropAll()
+      else if (actor !== null) sessions.dropUser(actor.id)
+    }
+    done(null, payload)
+  })
   fastify.decorateRequest('actor', null)
   fastify.decorateRequest('authVia', null)
   fastify.decorateRequest('sessionId', null)
@@ -58,7 +86,9 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
     }
     const token = request.cookies[SESSION_COOKIE]
     if (token === undefined) return
-    const session = await resumeSession(fastify.db, token, now())
+    const session = SAFE.has(request.method)
+      ? await sessions.resume(fastify.db, token, now())
+      : await resumeSession(fastify.db, token, now())
     if (session === null) {
       reply.clearCookie(SESSION_COOKIE, { path: '/' })
       return

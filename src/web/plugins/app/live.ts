@@ -58,7 +58,7 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
     decorate: render,
     onError: (err) => fastify.log.warn({ err }, 'live stream could not read the log')
   })
-  const relay = new Relay({ db: fastify.db, hub, databaseUrl: fastify.database.url, checkEveryMs: options.relayCheckEveryMs, log: fastify.log })
+  const relay = new Relay({ db: fastify.db, hub, notifications: fastify.notifications, checkEveryMs: options.relayCheckEveryMs, log: fastify.log })
   fastify.decorate('hub', hub)
   fastify.decorate('liveSockets', sockets)
 
@@ -93,10 +93,10 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
     socket.on('close', () => sockets.delete(socket))
   })
 
-  await relay.start()
+  relay.start()
   fastify.addHook('onClose', async () => {
     clearInterval(pinger)
-    await relay.stop()
+    relay.stop()
   })
 }, { name: 'live', dependencies: ['database'] })
 

@@ -4,11 +4,14 @@ import type { Config } from '../../../config.ts'
 import { type DatabaseHandle, connectDatabase } from '../../../db/connect.ts'
 import type { Database } from '../../../db/database.ts'
 import { migrateToLatest } from '../../../db/migrate.ts'
+import { Notifications } from '../../../db/notifications.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     db: Kysely<Database>
     database: DatabaseHandle
+    /** What the database's triggers announce, heard on one connection. */
+    notifications: Notifications
   }
 }
 
@@ -34,7 +37,13 @@ export default fp<DatabasePluginOptions>(async (fastify, { config, database: giv
     await close()
     throw err
   }
+  const notifications = new Notifications({ databaseUrl: database.url, embedded: database.pglite, log: fastify.log })
+  await notifications.start()
   fastify.decorate('database', database)
   fastify.decorate('db', database.db)
-  fastify.addHook('onClose', close)
+  fastify.decorate('notifications', notifications)
+  fastify.addHook('onClose', async () => {
+    await notifications.stop()
+    await close()
+  })
 }, { name: 'database' })

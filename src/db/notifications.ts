@@ -1,0 +1,120 @@
+import type { PGlite } from '@electric-sql/pglite'
+import pg from 'pg'
+
+/** What the triggers announce: a thread's new event (`threadId:seq`), and a change to who someone is signed in as (their user id: `migrations/20261206120000_auth_notify.ts`). */
+export const EVENTS_CHANNEL = 'sitrep_events'
+export const AUTH_CHANNEL = 'sitrep_auth'
+const CHANNELS = [EVENTS_CHANNEL, AUTH_CHANNEL] as const
+
+export interface NotificationsOptions {
+  /** The server to LISTEN on; undefined with the embedded database. */
+  databaseUrl: string | undefined
+  /** The embedded database, whose notifications come in-process, at commit. */
+  embedded?: PGlite
+  log: { warn: (obj: object, msg: string) => void }
+}
+
+type Handler = (payload: string) => void
+
+/**
+ * One LISTEN connection per instance for what PostgreSQL's triggers announce
+ * at commit (events, changes to who is signed in), reconnected with a backoff
+ * when it is lost. Whoever relies on hearing everything watches `listening`:
+ * while the connection is down, notifications are lost, and on its return
+ * (`onListening`) they must read again what they hold.
+ */
+export class Notifications {
+  private client: pg.Client | null = null
+  private retry: NodeJS.Timeout | null = null
+  private stopped = false
+  private backoffMs = 250
+  private readonly handlers = new Map<string, Handler[]>()
+  private readonly listeningHandlers: Array<() => void> = []
+  private readonly lostHandlers: Array<() => void> = []
+  private unlistenEmbedded: (() => void) | null = null
+
+  constructor (private readonly options: NotificationsOptions) {}
+
+  /** Whether every notification committed now will be heard. */
+  get listening (): boolean {
+    return this.unlistenEmbedded !== null || this.client !== null
+  }
+
+  on (channel: typeof CHANNELS[number], handler: Handler): void {
+    this.handlers.set(channel, [...(this.handlers.get(channel) ?? []), handler])
+  }
+
+  /** Called each time listening starts again after a loss (and the first time). */
+  onListening (handler: () => void): void {
+    this.listeningHandlers.push(handler)
+  }
+
+  /** Called when the connection is lost: what is heard from now on may have gaps. */
+  onLost (handler: () => void): void {
+    this.lostHandlers.push(handler)
+  }
+
+  async start (): Promise<void> {
+    const { embedded } = this.options
+    if (embedded !== undefined) {
+      // One process: the embedded database tells it before the committing query returns.
+      const off = embedded.onNotification((channel, payload) => this.dispatch(channel, payload))
+      await embedded.exec(CHANNELS.map((channel) => `listen ${channel};`).join(' '))
+      this.unlistenEmbedded = off
+      return
+    }
+    if (this.options.databaseUrl !== undefined) await this.listen()
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    if (this.retry !== null) clearTimeout(this.retry)
+    this.unlistenEmbedded?.()
+    this.unlistenEmbedded = null
+    const client = this.client
+    this.client = null
+    await client?.end().catch(() => {})
+  }
+
+  private dispatch (channel: string, payload: string): void {
+    for (const handler of this.handlers.get(channel) ?? []) handler(payload)
+  }
+
+  private async listen (): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl })
+    client.on('notification', (message) => this.dispatch(message.channel, message.payload ?? ''))
+    client.on('error', (err) => this.reconnect(client, err))
+    client.on('end', () => this.reconnect(client, new Error('connection ended')))
+    try {
+      await client.connect()
+      await client.query(CHANNELS.map((channel) => `listen ${channel}`).join('; '))
+      if (this.stopped) {
+        await client.end().catch(() => {})
+        return
+      }
+      this.client = client
+      this.backoffMs = 250
+      for (const handler of this.listeningHandlers) handler()
+    } catch (err) {
+      this.reconnect(client, err as Error)
+    }
+  }
+
+  private reconnect (client: pg.Client, err: Error): void {
+    if (this.client === client) {
+      this.client = null
+      for (const handler of this.lostHandlers) handler()
+    }
+    if (this.stopped || this.retry !== null) return
+    client.removeAllListeners()
+    client.on('error', () => {})
+    void client.end().catch(() => {})
+    this.options.log.warn({ err: err.message, retryInMs: this.backoffMs }, 'lost the database connection that hears other instances; reconnecting')
+    this.retry = setTimeout(() => {
+      this.retry = null
+      void this.listen()
+    }, this.backoffMs)
+    this.retry.unref()
+    this.backoffMs = Math.min(this.backoffMs * 2, 10_000)
+  }
+}
