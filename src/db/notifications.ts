@@ -57,9 +57,11 @@ export class Notifications {
   async start (): Promise<void> {
     const { embedded } = this.options
     if (embedded !== undefined) {
-      // One process: the embedded database tells it before the committing query returns.
+      // One process: the embedded database tells it before the committing
+      // query returns. Its own events it already has: only the changes to
+      // who is signed in, made by any means, are worth hearing.
       const off = embedded.onNotification((channel, payload) => this.dispatch(channel, payload))
-      await embedded.exec(CHANNELS.map((channel) => `listen ${channel};`).join(' '))
+      await embedded.exec(`listen ${AUTH_CHANNEL}`)
       this.unlistenEmbedded = off
       return
     }
