@@ -1,18 +1,10 @@
-import type { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
+import type { DatabaseHandle } from './connect.ts'
 
 /** What the triggers announce: a thread's new event (`threadId:seq`), and a change to who someone is signed in as (their user id: `migrations/20261206120000_auth_notify.ts`). */
 export const EVENTS_CHANNEL = 'sitrep_events'
 export const AUTH_CHANNEL = 'sitrep_auth'
 const CHANNELS = [EVENTS_CHANNEL, AUTH_CHANNEL] as const
-
-export interface NotificationsOptions {
-  /** The server to LISTEN on; undefined with the embedded database. */
-  databaseUrl: string | undefined
-  /** The embedded database, whose notifications come in-process, at commit. */
-  embedded?: PGlite
-  log: { warn: (obj: object, msg: string) => void }
-}
 
 type Handler = (payload: string) => void
 
@@ -33,7 +25,8 @@ export class Notifications {
   private readonly lostHandlers: Array<() => void> = []
   private unlistenEmbedded: (() => void) | null = null
 
-  constructor (private readonly options: NotificationsOptions) {}
+  /** On the database the instance uses: its server's URL, or the embedded database itself. */
+  constructor (private readonly database: Pick<DatabaseHandle, 'url' | 'pglite'>, private readonly log: { warn: (obj: object, msg: string) => void }) {}
 
   /** Whether every notification committed now will be heard. */
   get listening (): boolean {
@@ -44,7 +37,7 @@ export class Notifications {
     this.handlers.set(channel, [...(this.handlers.get(channel) ?? []), handler])
   }
 
-  /** Called each time listening starts again after a loss (and the first time). */
+  /** Called each time listening starts again after a loss. */
   onListening (handler: () => void): void {
     this.listeningHandlers.push(handler)
   }
@@ -55,7 +48,7 @@ export class Notifications {
   }
 
   async start (): Promise<void> {
-    const { embedded } = this.options
+    const embedded = this.database.pglite
     if (embedded !== undefined) {
       // One process: the embedded database tells it before the committing
       // query returns. Its own events it already has: only the changes to
@@ -65,7 +58,7 @@ export class Notifications {
       this.unlistenEmbedded = off
       return
     }
-    if (this.options.databaseUrl !== undefined) await this.listen()
+    if (this.database.url !== undefined) await this.listen()
   }
 
   async stop (): Promise<void> {
@@ -83,7 +76,7 @@ export class Notifications {
   }
 
   private async listen (): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl })
+    const client = new pg.Client({ connectionString: this.database.url })
     client.on('notification', (message) => this.dispatch(message.channel, message.payload ?? ''))
     client.on('error', (err) => this.reconnect(client, err))
     client.on('end', () => this.reconnect(client, new Error('connection ended')))
@@ -111,7 +104,7 @@ export class Notifications {
     client.removeAllListeners()
     client.on('error', () => {})
     void client.end().catch(() => {})
-    this.options.log.warn({ err: err.message, retryInMs: this.backoffMs }, 'lost the database connection that hears other instances; reconnecting')
+    this.log.warn({ err: err.message, retryInMs: this.backoffMs }, 'lost the database connection that hears other instances; reconnecting')
     this.retry = setTimeout(() => {
       this.retry = null
       void this.listen()

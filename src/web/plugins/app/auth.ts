@@ -27,9 +27,8 @@ declare module 'fastify' {
 }
 
 export const SESSION_COOKIE = 'sitrep_session'
+/** Requests that may change something: their session is read from the database, and CSRF-checked. */
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
-/** Requests that only read: a session kept in memory is enough for them. */
-const SAFE = new Set(['GET', 'HEAD'])
 
 export interface AuthPluginOptions { config: Config, now: () => Date }
 
@@ -58,7 +57,7 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
   // session it came with and of its user (a new language, a sign-out, a new
   // password) and, an admin's, of everyone (a role changed).
   fastify.addHook('onSend', (request, _reply, payload, done) => {
-    if (!SAFE.has(request.method)) {
+    if (UNSAFE.has(request.method)) {
       // No cookies when the request was refused before they were read (a bad address).
       const token = request.cookies?.[SESSION_COOKIE]
       if (token !== undefined) sessions.forgetSession(token)
@@ -86,9 +85,9 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
     }
     const token = request.cookies[SESSION_COOKIE]
     if (token === undefined) return
-    const session = SAFE.has(request.method)
-      ? await sessions.resume(fastify.db, token, now())
-      : await resumeSession(fastify.db, token, now())
+    const session = UNSAFE.has(request.method)
+      ? await resumeSession(fastify.db, token, now())
+      : await sessions.resume(fastify.db, token, now())
     if (session === null) {
       reply.clearCookie(SESSION_COOKIE, { path: '/' })
       return

@@ -37,7 +37,7 @@ export default fp<DatabasePluginOptions>(async (fastify, { config, database: giv
     await close()
     throw err
   }
-  const notifications = new Notifications({ databaseUrl: database.url, embedded: database.pglite, log: fastify.log })
+  const notifications = new Notifications(database, fastify.log)
   await notifications.start()
   fastify.decorate('database', database)
   fastify.decorate('db', database.db)
