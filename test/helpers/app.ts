@@ -1,4 +1,5 @@
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, FastifyRequest, LightMyRequestResponse } from 'fastify'
+import { isDeepStrictEqual } from 'node:util'
 import type { Test } from 'tap'
 import { buildApp, type AppOptions } from '../../src/app.ts'
 import { type Config, loadConfig } from '../../src/config.ts'
@@ -33,6 +34,7 @@ export async function buildTestApp (t: Test, options: AppOptions & { env?: Recor
   const embedded = database.databaseUrl === undefined ? await connectDatabase({ databaseUrl: undefined, dataDir: 'memory://' }) : undefined
   // Tests post far faster than any person: the per-user limits are off unless a test asks for them.
   const app = await buildApp(config, { ...options, postingLimits: options.postingLimits ?? [], now, ...(embedded !== undefined && { database: embedded }) })
+  checkSerialisation(t, app)
   t.teardown(async () => {
     await app.close()
     await embedded?.close()
@@ -50,8 +52,31 @@ export async function buildSecondInstance (t: Test, first: TestApp, options: App
     ...options,
     ...(first.embedded !== undefined && { database: first.embedded })
   })
+  checkSerialisation(t, app)
   t.teardown(() => app.close())
   return app
+}
+
+/**
+ * Every JSON answer, as its route's schema serialised it, must say what
+ * JSON.stringify would have said: a field a schema leaves out, or a value it
+ * changes, fails whichever test meets it.
+ */
+function checkSerialisation (t: Test, app: FastifyInstance): void {
+  const given = new WeakMap<FastifyRequest, unknown>()
+  app.addHook('preSerialization', async (request, _reply, payload) => {
+    given.set(request, payload)
+    return payload
+  })
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!given.has(request) || typeof payload !== 'string') return payload
+    const expected: unknown = JSON.parse(JSON.stringify(given.get(request)))
+    const sent: unknown = JSON.parse(payload)
+    if (!isDeepStrictEqual(sent, expected)) {
+      t.fail(`${request.method} ${request.routeOptions.url ?? request.url}: the ${reply.statusCode} answer differs from its JSON`, { found: sent, wanted: expected })
+    }
+    return payload
+  })
 }
 
 export const PASSWORD = 'correct horse battery staple'

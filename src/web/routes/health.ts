@@ -1,16 +1,19 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { sql } from 'kysely'
 import { DATABASE_RETRY_AFTER, databaseUnavailable } from '../../domain/errors.ts'
+import { answers } from './api/schemas.ts'
 
 /** How long the database has to answer before the instance is reported not ready. */
 const READY_TIMEOUT_MS = 2000
 
+const status = { schema: { response: answers({ 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } } }) } }
+
 const healthRoutes: FastifyPluginAsync = async (fastify) => {
   // Up as long as the process answers: for the process supervisor.
-  fastify.get('/healthz', async () => ({ status: 'ok' }))
+  fastify.get('/healthz', status, async () => ({ status: 'ok' }))
 
   // Ready while the database answers: for the load balancer. Always JSON, whatever it accepts.
-  fastify.get('/readyz', async (_request, reply) => {
+  fastify.get('/readyz', status, async (_request, reply) => {
     let timer: NodeJS.Timeout | undefined
     try {
       await Promise.race([

@@ -1,24 +1,27 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { type UserPatch, changeUser, createTokenFor, listTokens, listUsers, revokeToken } from '../../../domain/admin.ts'
-import { type IdParams, idParams, nullableString } from './schemas.ts'
+import { type IdParams, answers, idParams, listOf, nullableString, tokenSummaryResponse, userResponse } from './schemas.ts'
 
 /** Admins: users, roles and shifts; API tokens. */
 const adminRoutes: FastifyPluginAsync = async (fastify) => {
   const { db, deps } = fastify
 
-  fastify.get('/users', async (request) => ({ users: await listUsers(db, request.actor) }))
+  fastify.get('/users', { schema: { response: answers({ 200: listOf('users', userResponse) }) } }, async (request) => ({ users: await listUsers(db, request.actor) }))
 
   fastify.patch<{ Params: IdParams, Body: UserPatch }>('/users/:id', {
-    schema: { params: idParams, body: { type: 'object', properties: { role: { type: 'string' }, shift: nullableString } } }
+    schema: { params: idParams, body: { type: 'object', properties: { role: { type: 'string' }, shift: nullableString } }, response: answers({ 200: userResponse }) }
   }, async (request) => await changeUser(deps, request.actor, request.params.id, request.body))
 
-  fastify.get('/admin/tokens', async (request) => ({ tokens: await listTokens(db, request.actor) }))
+  fastify.get('/admin/tokens', { schema: { response: answers({ 200: listOf('tokens', tokenSummaryResponse) }) } }, async (request) => ({ tokens: await listTokens(db, request.actor) }))
 
   fastify.post<{ Body: { userId: number } }>('/admin/tokens', {
-    schema: { body: { type: 'object', required: ['userId'], properties: { userId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } } }
+    schema: {
+      body: { type: 'object', required: ['userId'], properties: { userId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } },
+      response: answers({ 201: { type: 'object', required: ['id', 'token'], properties: { id: { type: 'integer' }, token: { type: 'string' } } } })
+    }
   }, async (request, reply) => reply.code(201).send(await createTokenFor(deps, request.actor, request.body.userId)))
 
-  fastify.delete<{ Params: IdParams }>('/admin/tokens/:id', { schema: { params: idParams } }, async (request, reply) => {
+  fastify.delete<{ Params: IdParams }>('/admin/tokens/:id', { schema: { params: idParams, response: answers({}) } }, async (request, reply) => {
     await revokeToken(deps, request.actor, request.params.id)
     return await reply.code(204).send()
   })

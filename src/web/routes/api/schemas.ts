@@ -9,9 +9,32 @@ export interface IdParams { id: number }
 
 export const nullableString = { anyOf: [{ type: 'string' }, { type: 'null' }] } as const
 
-// Response schemas: the hot GET routes are serialised by them instead of JSON.stringify.
-// A field missing here is dropped from the answer, so every field of views.ts is listed.
+// Response schemas: every JSON answer is serialised by its route's schema
+// instead of JSON.stringify. A field missing here is dropped from the answer,
+// so each lists every field of the domain's type it serialises; the tests'
+// apps check every answer against JSON.stringify (test/helpers/app.ts).
 const nullable = (type: 'string' | 'integer') => ({ type: [type, 'null'] }) as const
+const integer = { type: 'integer' } as const
+const string = { type: 'string' } as const
+const boolean = { type: 'boolean' } as const
+
+/** An object whose every listed field is always there. */
+function fields<const P extends Record<string, unknown>> (properties: P) {
+  return { type: 'object', required: Object.keys(properties), properties } as const
+}
+
+/** `{ [key]: [item] }`: how the API answers with a list. */
+export function listOf (key: string, items: unknown) {
+  return fields({ [key]: { type: 'array', items } })
+}
+
+/** The contract's error shape, for every route's 4xx and 5xx answers. */
+const errorResponse = fields({ error: fields({ code: string, message: string }) })
+
+/** A route's answers by status, with the error shape for the rest. */
+export function answers (byStatus: Record<number, unknown>) {
+  return { ...byStatus, '4xx': errorResponse, '5xx': errorResponse }
+}
 
 export const threadResponse = {
   type: 'object',
@@ -61,3 +84,55 @@ export const postResponse = {
     answeredBy: nullable('integer')
   }
 } as const
+
+export const userResponse = fields({ id: integer, email: string, name: string, role: string, shift: nullable('string'), createdAt: string })
+
+/** Who the token or session is, as `GET /me` shows it. */
+export const meResponse = fields({ id: integer, name: string, email: string, role: string, shift: nullable('string'), locale: nullable('string') })
+
+export const tokenSummaryResponse = fields({
+  id: integer,
+  owner: fields({ id: integer, name: string, email: string }),
+  createdAt: string,
+  lastUsedAt: nullable('string'),
+  revokedAt: nullable('string')
+})
+
+export const pinResponse = fields({
+  post: postResponse,
+  pinnedBy: fields({ id: integer, name: string }),
+  pinnedAt: string,
+  unpinnedAt: nullable('string')
+})
+
+export const flagResponse = fields({ postId: integer, reason: string, hidden: boolean })
+
+export const flaggedPostResponse = fields({
+  post: postResponse,
+  count: integer,
+  reasons: fields({ spam: integer, rumour: integer, abusive: integer }),
+  pendingReview: boolean,
+  lastFlaggedAt: string
+})
+
+export const auditResponse = fields({
+  id: integer,
+  actor: fields({ id: integer, name: string }),
+  action: string,
+  threadId: nullable('integer'),
+  postId: nullable('integer'),
+  targetUserId: nullable('integer'),
+  // What the action changed, as it was recorded: any JSON.
+  before: {},
+  after: {},
+  reason: nullable('string'),
+  createdAt: string
+})
+
+export const revisionResponse = fields({ body: string, html: string, editedBy: integer, createdAt: string })
+
+export const scheduleResponse = fields({ day: integer, evening: integer, night: integer, timeZone: string, current: string })
+
+const onDutyResponse = fields({ userId: integer, name: string, role: string, shift: nullable('string'), lead: boolean, since: string })
+
+export const dutyResponse = fields({ onDuty: { type: 'array', items: onDutyResponse }, lead: { anyOf: [onDutyResponse, { type: 'null' }] } })

@@ -4,7 +4,7 @@ import { type HandoverNotes, postHandover } from '../../../domain/handover.ts'
 import { type ShiftHours, shiftSchedule, updateShiftHours } from '../../../domain/shifts.ts'
 import { handoverHeadings } from '../pages/shifts.ts'
 import { idempotencyOf } from './idempotency.ts'
-import { type IdParams, idParams, nullableString } from './schemas.ts'
+import { type IdParams, answers, dutyResponse, idParams, nullableString, postResponse, scheduleResponse } from './schemas.ts'
 
 const hour = { type: 'integer' } as const
 
@@ -12,19 +12,19 @@ const hour = { type: 'integer' } as const
 const shiftsRoutes: FastifyPluginAsync = async (fastify) => {
   const { deps } = fastify
 
-  fastify.get('/shifts', async () => shiftSchedule(deps))
+  fastify.get('/shifts', { schema: { response: answers({ 200: scheduleResponse }) } }, async () => shiftSchedule(deps))
 
   fastify.put<{ Body: ShiftHours }>('/shifts', {
-    schema: { body: { type: 'object', required: ['day', 'evening', 'night'], properties: { day: hour, evening: hour, night: hour } } }
+    schema: { body: { type: 'object', required: ['day', 'evening', 'night'], properties: { day: hour, evening: hour, night: hour } }, response: answers({ 200: scheduleResponse }) }
   }, async (request) => await updateShiftHours(deps, request.actor, request.body))
 
-  fastify.get('/duty', async () => await dutyNow(fastify.db))
+  fastify.get('/duty', { schema: { response: answers({ 200: dutyResponse }) } }, async () => await dutyNow(fastify.db))
 
   // The body is optional: `{"lead": true}` takes the lead.
-  fastify.post<{ Body: { lead?: unknown } | undefined }>('/duty/check-in',
+  fastify.post<{ Body: { lead?: unknown } | undefined }>('/duty/check-in', { schema: { response: answers({ 200: dutyResponse }) } },
     async (request) => await checkIn(deps, request.actor, { lead: request.body?.lead === true }))
 
-  fastify.post('/duty/check-out', async (request) => await checkOut(deps, request.actor))
+  fastify.post('/duty/check-out', { schema: { response: answers({ 200: dutyResponse }) } }, async (request) => await checkOut(deps, request.actor))
 
   // The three notes become the post's Markdown, with headings in the poster's language.
   fastify.post<{ Params: IdParams, Body: HandoverNotes }>('/threads/:id/handover', {
@@ -33,7 +33,8 @@ const shiftsRoutes: FastifyPluginAsync = async (fastify) => {
       body: {
         type: 'object',
         properties: { done: { type: 'string' }, pending: { type: 'string' }, next: { type: 'string' }, nextUpdateAt: nullableString }
-      }
+      },
+      response: answers({ 201: postResponse })
     }
   }, async (request, reply) => {
     const post = await postHandover(deps, request.actor, request.params.id, request.body, handoverHeadings(request.locale), idempotencyOf(request))

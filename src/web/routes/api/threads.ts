@@ -2,13 +2,13 @@ import type { FastifyPluginAsync } from 'fastify'
 import { listPosts, createPost, type NewPost, type PostQuery } from '../../../domain/posts.ts'
 import { createThread, getThread, listThreads, pinPost, unpinPost, updateThread, type NewThread, type ThreadPatch } from '../../../domain/threads.ts'
 import { idempotencyOf } from './idempotency.ts'
-import { type IdParams, idParams, nullableString, postResponse, threadResponse } from './schemas.ts'
+import { type IdParams, answers, idParams, listOf, nullableString, postResponse, threadResponse } from './schemas.ts'
 
 const threadsRoutes: FastifyPluginAsync = async (fastify) => {
   const { deps } = fastify
 
   fastify.get('/threads', {
-    schema: { response: { 200: { type: 'object', required: ['threads'], properties: { threads: { type: 'array', items: threadResponse } } } } }
+    schema: { response: answers({ 200: listOf('threads', threadResponse) }) }
   }, async () => ({ threads: await listThreads(fastify.db) }))
 
   fastify.post<{ Body: NewThread }>('/threads', {
@@ -17,14 +17,15 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
         type: 'object',
         required: ['title', 'body'],
         properties: { title: { type: 'string' }, body: { type: 'string' }, status: { type: 'string' } }
-      }
+      },
+      response: answers({ 201: threadResponse })
     }
   }, async (request, reply) => {
     const thread = await createThread(deps, request.actor, request.body, idempotencyOf(request))
     return await reply.code(201).send(thread)
   })
 
-  fastify.get<{ Params: IdParams }>('/threads/:id', { schema: { params: idParams, response: { 200: threadResponse } } }, async (request) => {
+  fastify.get<{ Params: IdParams }>('/threads/:id', { schema: { params: idParams, response: answers({ 200: threadResponse }) } }, async (request) => {
     return await getThread(fastify.db, request.params.id)
   })
 
@@ -42,7 +43,8 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
           crisisMode: { type: 'boolean' },
           crisisReadOnly: { type: 'boolean' }
         }
-      }
+      },
+      response: answers({ 200: threadResponse })
     }
   }, async (request) => await updateThread(deps, request.actor, request.params.id, request.body))
 
@@ -57,7 +59,7 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
           kind: { type: 'string', enum: ['update', 'comment'] }
         }
       },
-      response: { 200: { type: 'object', required: ['posts'], properties: { posts: { type: 'array', items: postResponse } } } }
+      response: answers({ 200: listOf('posts', postResponse) })
     }
   }, async (request) => ({ posts: await listPosts(fastify.db, request.params.id, request.query, request.actor) }))
 
@@ -75,7 +77,7 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
           nextUpdateAt: nullableString
         }
       },
-      response: { 201: postResponse }
+      response: answers({ 201: postResponse })
     }
   }, async (request, reply) => {
     const post = await createPost(deps, request.actor, request.params.id, request.body, idempotencyOf(request))
@@ -85,11 +87,12 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.put<{ Params: IdParams, Body: { postId: number } }>('/threads/:id/pin', {
     schema: {
       params: idParams,
-      body: { type: 'object', required: ['postId'], properties: { postId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } }
+      body: { type: 'object', required: ['postId'], properties: { postId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } },
+      response: answers({ 200: threadResponse })
     }
   }, async (request) => await pinPost(deps, request.actor, request.params.id, request.body.postId))
 
-  fastify.delete<{ Params: IdParams }>('/threads/:id/pin', { schema: { params: idParams } },
+  fastify.delete<{ Params: IdParams }>('/threads/:id/pin', { schema: { params: idParams, response: answers({ 200: threadResponse }) } },
     async (request) => await unpinPost(deps, request.actor, request.params.id))
 }
 

@@ -3,6 +3,7 @@ import { AppError, unauthorized } from '../../../domain/errors.ts'
 import { createApiToken } from '../../../domain/tokens.ts'
 import { verifyCredentials } from '../../../domain/users.ts'
 import { isKnownBrowser, perAddressLimit } from '../pages/auth.ts'
+import { answers, meResponse } from './schemas.ts'
 
 const tokensRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Body: { email: string, password: string } }>('/tokens', {
@@ -12,7 +13,8 @@ const tokensRoutes: FastifyPluginAsync = async (fastify) => {
         type: 'object',
         required: ['email', 'password'],
         properties: { email: { type: 'string', maxLength: 254 }, password: { type: 'string' } }
-      }
+      },
+      response: answers({ 201: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } })
     }
   }, async (request, reply) => {
     const { email, password } = request.body
@@ -22,7 +24,7 @@ const tokensRoutes: FastifyPluginAsync = async (fastify) => {
     return await reply.code(201).send({ token: await createApiToken(fastify.db, actor.id) })
   })
 
-  fastify.get('/me', async (request) => {
+  fastify.get('/me', { schema: { response: answers({ 200: meResponse }) } }, async (request) => {
     if (request.actor === null) throw unauthorized()
     const { id, name, email, role, shift, locale } = request.actor
     return { id, name, email, role, shift, locale }
