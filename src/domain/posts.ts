@@ -115,6 +115,32 @@ export async function loadThreadPosts (db: Kysely<Database>, threadId: number, q
   return rows.map(toPost)
 }
 
+/** A stretch of a thread's posts as its page shows them, and whether the thread goes on either side of it. */
+export interface PostPage { posts: Post[], earlier: boolean, later: boolean }
+
+/**
+ * A thread's page of posts in id order, hidden ones whole, without their
+ * Markdown: the latest `size` by default (what a reader opening the thread
+ * during an outage wants), or those after or before a post.
+ */
+export async function loadPostPage (
+  db: Kysely<Database>,
+  threadId: number,
+  query: { official: boolean, after?: number | undefined, before?: number | undefined },
+  size: number
+): Promise<PostPage> {
+  let q = selectPosts(db, false).where('posts.thread_id', '=', threadId)
+  if (query.official) q = q.where('posts.kind', 'in', ['update', 'handover'])
+  // One more than shown says whether the thread goes on.
+  if (query.after !== undefined) {
+    const rows = await q.where('posts.id', '>', query.after).orderBy('posts.id').limit(size + 1).execute()
+    return { posts: rows.slice(0, size).map(toPost), earlier: query.after > 0, later: rows.length > size }
+  }
+  if (query.before !== undefined) q = q.where('posts.id', '<', query.before)
+  const rows = await q.orderBy('posts.id', 'desc').limit(size + 1).execute()
+  return { posts: rows.slice(0, size).reverse().map(toPost), earlier: rows.length > size, later: query.before !== undefined }
+}
+
 export interface NewPost {
   body: string
   kind?: string

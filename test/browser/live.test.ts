@@ -4,6 +4,7 @@ import type { Thread } from '../../src/domain/views.ts'
 import { makeUser } from '../helpers/app.ts'
 import { browserAvailable, startSite } from '../helpers/browser.ts'
 import { apiAs } from '../helpers/pages.ts'
+import { PAGE_SIZE } from '../../src/web/routes/pages/shared.ts'
 
 // A live post must reach an open page within this; the rest of the waits are generous.
 const LIVE_MS = 2000
@@ -50,6 +51,22 @@ if (browserAvailable(t)) {
       'screen readers hear of it')
     t.match(await reader.locator('#next-update').textContent(), /Next update/, 'the thread state above shows the new promise')
     t.equal(reader.url(), `${site.base}/t/${thread.id}`, 'without a reload')
+  })
+
+  t.test('a thread longer than a page opens on its latest posts, and new ones arrive live at its end', async (t) => {
+    const thread = await newThread('Storage array failed')
+    for (let i = 2; i <= PAGE_SIZE + 1; i++) await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: `Check ${i}.` })
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+    t.equal((await bodies(page))[0], 'Check 2.', 'the page starts where its last 200 posts do')
+
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Array rebuilt, volumes back.' })
+    await page.locator('#posts > .post').last().locator('.post__body', { hasText: 'Array rebuilt' }).waitFor({ timeout: LIVE_MS })
+    t.equal((await bodies(page)).length, PAGE_SIZE + 1, 'the new update is added at the end')
+    await t.resolves(page.locator('#live-announce', { hasText: 'New official update by Nora Night' }).waitFor({ timeout: LIVE_MS }),
+      'and announced')
   })
 
   t.test('a reader whose network drops gets every missed post once, in order, when it returns', async (t) => {

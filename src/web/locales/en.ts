@@ -128,8 +128,10 @@ export const en = {
   'thread.viewSwitch': 'Show',
   'thread.viewAll': 'Everything',
   'thread.viewOfficial': 'Official updates only',
-  'thread.fromStart': 'Back to the first posts',
+  'thread.fromStart': 'From the first post',
+  'thread.earlierPosts': 'Earlier posts',
   'thread.laterPosts': 'Later posts',
+  'thread.latestPosts': 'Latest posts',
   'thread.noPosts': 'Nothing to show yet.',
 
   'post.edited': 'edited',

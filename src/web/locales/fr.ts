@@ -129,8 +129,10 @@ export const fr: Record<keyof typeof en, string> = {
   'thread.viewSwitch': 'Afficher',
   'thread.viewAll': 'Tout',
   'thread.viewOfficial': 'Points officiels seulement',
-  'thread.fromStart': 'Revenir aux premiers messages',
+  'thread.fromStart': 'Depuis le premier message',
+  'thread.earlierPosts': 'Messages précédents',
   'thread.laterPosts': 'Messages suivants',
+  'thread.latestPosts': 'Derniers messages',
   'thread.noPosts': 'Rien à afficher pour l’instant.',
 
   'post.edited': 'modifié',

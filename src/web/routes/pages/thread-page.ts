@@ -8,10 +8,10 @@ import { type Locale, translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { type Fragment, POSTS_SLOT, type Viewer, joinFragments, pageBytes } from '../../post-fragments.ts'
 import { dutyOnPage } from './duty-context.ts'
-import { type Form, PAGE_SIZE, field, isFormError, messageOf, newFormKey, optionalId, promiseOf, threadPath } from './shared.ts'
+import { type Form, field, isFormError, messageOf, newFormKey, optionalId, promiseOf, threadPath } from './shared.ts'
 import { type ThreadView, forViewer, loadThreadView } from './thread-view.ts'
 
-export interface ThreadQuery { view?: string, after?: string, replyTo?: string }
+export interface ThreadQuery { view?: string, after?: string, before?: string, replyTo?: string }
 
 export interface ThreadPageExtras {
   /** A failed update or comment: shown next to its form, which keeps what was typed. */
@@ -75,16 +75,20 @@ async function threadPageContext (
   const locale = request.locale
   const now = deps.now()
   const official = query.view === 'official'
-  const after = optionalId(query.after)
-  // The first page is what nearly everyone reads: it is read from the database once per event.
-  const stored = after === undefined
+  // `after=0`: from the thread's first post.
+  const after = query.after === '0' ? 0 : optionalId(query.after)
+  const before = after === undefined ? optionalId(query.before) : undefined
+  // The latest posts are what nearly everyone reads: read from the database once per event.
+  const stored = after === undefined && before === undefined
     ? await fastify.pageCache.threadView(threadId, official)
-    : await loadThreadView(db, threadId, { official, after })
+    : await loadThreadView(db, threadId, { official, after, before })
   const view = forViewer(stored, request.actor)
   const { thread, posts, pinned } = view
   const viewer = viewerOf(request.actor, thread)
   const path = threadPath(thread)
   const viewQuery = official ? '?view=official' : ''
+  const pageQuery = official ? '?view=official&' : '?'
+  const firstShown = posts.at(0)
   const lastShown = posts.at(-1)
   const csrf = viewer === null ? undefined : csrfToken(request, reply)
   const postsBytes = postsOf(fastify, stored, view, viewer, locale)
@@ -118,9 +122,13 @@ async function threadPageContext (
       timeline: `/t/${thread.id}/timeline`,
       feed: `/t/${thread.id}/feed.atom`,
       signIn: `/login?next=/t/${thread.id}`,
-      later: posts.length === PAGE_SIZE && lastShown !== undefined ? `${path}?${official ? 'view=official&' : ''}after=${lastShown.id}` : null,
-      start: after === undefined ? null : path + viewQuery
+      earlier: view.earlier && firstShown !== undefined ? `${path}${pageQuery}before=${firstShown.id}` : null,
+      first: view.earlier ? `${path}${pageQuery}after=0` : null,
+      later: view.later && lastShown !== undefined ? `${path}${pageQuery}after=${lastShown.id}` : null,
+      latest: after === undefined && before === undefined ? null : path + viewQuery
     },
+    // A page that reaches the thread's last post grows with the new ones, live.
+    complete: !view.later,
     viewer,
     csrf,
     formKey: newFormKey(),
