@@ -70,6 +70,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     },
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
+    // Behind a proxy, the client's address (for the per-address limits) is the one it forwards.
+    ...(config.trustProxy !== undefined && { trustProxy: config.trustProxy }),
     // The embedded database takes a while to start on a busy machine.
     pluginTimeout: 120_000,
     logController: new LogController({ disableRequestLogging: true }),

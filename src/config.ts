@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { join, resolve } from 'node:path'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -19,6 +20,11 @@ export interface Config {
   liveSocketsPerIp: number
   /** Anonymous pages served from memory (PAGE_CACHE=off renders every request, to measure it). */
   pageCache: boolean
+  /**
+   * The proxies in front whose `X-Forwarded-For` names the client (Fastify's
+   * `trustProxy`): their addresses or subnets; none by default.
+   */
+  trustProxy: string[] | undefined
 }
 
 /** Start-up stops on the first bad variable, with one line naming it. */
@@ -42,10 +48,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const tzDisplay = parseTimeZone(env.TZ_DISPLAY)
   const liveSocketsPerIp = parsePositiveInteger('LIVE_SOCKETS_PER_IP', env.LIVE_SOCKETS_PER_IP, 200)
   const pageCache = parseOnOff('PAGE_CACHE', env.PAGE_CACHE, true)
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY)
   const sessionSecret = env.SESSION_SECRET !== undefined
     ? parseSessionSecret(env.SESSION_SECRET)
     : keptSessionSecret(dataDir)
-  return { host, port, databaseUrl, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, tzDisplay, liveSocketsPerIp, pageCache }
+  return { host, port, databaseUrl, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, tzDisplay, liveSocketsPerIp, pageCache, trustProxy }
 }
 
 function parseOnOff (variable: string, value: string | undefined, fallback: boolean): boolean {
@@ -54,6 +61,24 @@ function parseOnOff (variable: string, value: string | undefined, fallback: bool
   if (word === 'on') return true
   if (word === 'off') return false
   throw new ConfigError(variable, `"${value}" is neither on nor off`)
+}
+
+// The names of address ranges Fastify's `trustProxy` knows (proxy-addr's).
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/** `10.0.0.5,10.1.0.0/16` or `loopback`: the proxies believed about the client's address. */
+function parseTrustProxy (value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/')
+    const family = isIP(address!)
+    const maxBits = family === 4 ? 32 : 128
+    const ok = PROXY_RANGES.has(entry) ||
+      (family !== 0 && rest.length === 0 && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits)))
+    if (!ok) throw new ConfigError('TRUST_PROXY', `"${entry}" is not an address, a subnet (10.0.0.0/8), loopback, linklocal or uniquelocal`)
+  }
+  return entries
 }
 
 function parsePositiveInteger (variable: string, value: string | undefined, fallback: number): number {

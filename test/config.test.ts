@@ -38,7 +38,8 @@ t.test('every variable is read', async (t) => {
     LOG_LEVEL: 'WARN',
     PUBLIC_URL: 'https://status.example.org/',
     SMTP_URL: 'smtp://mail.example.org:587',
-    TZ_DISPLAY: 'Europe/Paris'
+    TZ_DISPLAY: 'Europe/Paris',
+    TRUST_PROXY: '10.0.0.5, 10.1.0.0/16,loopback,fd00::/8'
   })
   t.match(config, {
     host: '0.0.0.0',
@@ -49,8 +50,10 @@ t.test('every variable is read', async (t) => {
     logLevel: 'warn',
     publicUrl: 'https://status.example.org',
     smtpUrl: 'smtp://mail.example.org:587',
-    tzDisplay: 'Europe/Paris'
+    tzDisplay: 'Europe/Paris',
+    trustProxy: ['10.0.0.5', '10.1.0.0/16', 'loopback', 'fd00::/8']
   })
+  t.equal(loadConfig({ SESSION_SECRET: SECRET }).trustProxy, undefined, 'no proxy is believed unless named')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: 'postgresql://localhost/sitrep' }).databaseUrl, 'postgresql://localhost/sitrep')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, HOST: '0.0.0.0', PORT: '4000' }).publicUrl, 'http://127.0.0.1:4000', 'a wildcard host is shown as the loopback address')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: '' }).databaseUrl, undefined, 'an empty value counts as unset')
@@ -68,7 +71,11 @@ t.test('a bad value stops with a message naming its variable', async (t) => {
     { PUBLIC_URL: 'ftp://x' },
     { PUBLIC_URL: 'status page' },
     { SMTP_URL: 'http://mail.example.org' },
-    { SESSION_SECRET: 'short' }
+    { SESSION_SECRET: 'short' },
+    { TRUST_PROXY: 'true' },
+    { TRUST_PROXY: '2' },
+    { TRUST_PROXY: '10.0.0.0/33' },
+    { TRUST_PROXY: 'proxy.internal' }
   ]
   for (const env of bad) {
     const [variable, value] = Object.entries(env)[0]!

@@ -22,6 +22,34 @@ t.test('ten failed sign-ins to one account from one address: the next waits, fro
   t.equal((await attempt(PASSWORD, '203.0.113.7')).statusCode, 303, 'and the window ends by itself')
 })
 
+t.test('behind a proxy named in TRUST_PROXY, each client it forwards has its own limits; a client cannot claim another address', async (t) => {
+  const forwarded = async (trustProxy: string | undefined) => {
+    const { app } = await buildTestApp(t, { env: trustProxy === undefined ? {} : { TRUST_PROXY: trustProxy } })
+    const page = await app.inject({ url: '/login' })
+    const csrf = { cookie: cookieFrom(page, 'sitrep_csrf')!, field: csrfFieldOf(page.body) }
+    // Every request comes from the proxy's address; the client's is in X-Forwarded-For.
+    let attempts = 0
+    // Each attempt names another account: only the per-address limit counts here.
+    return (client: string) => app.inject({
+      method: 'POST',
+      url: '/login',
+      remoteAddress: '10.0.0.5',
+      headers: { 'x-forwarded-for': client },
+      cookies: { sitrep_csrf: csrf.cookie },
+      payload: { _csrf: csrf.field, email: `nobody${++attempts}@example.org`, password: 'wrong password' }
+    })
+  }
+  // The sign-in form allows 20 a minute per address.
+  const behindProxy = await forwarded('10.0.0.0/24')
+  for (let i = 0; i < 20; i++) t.equal((await behindProxy('203.0.113.7')).statusCode, 401)
+  t.equal((await behindProxy('203.0.113.7')).statusCode, 429, 'the 21st attempt of one client waits')
+  t.equal((await behindProxy('198.51.100.9')).statusCode, 401, 'another client behind the same proxy does not')
+
+  const direct = await forwarded(undefined)
+  for (let i = 0; i < 20; i++) t.equal((await direct(`203.0.113.${i}`)).statusCode, 401)
+  t.equal((await direct('198.51.100.9')).statusCode, 429, 'without TRUST_PROXY, X-Forwarded-For is not believed: one address, one limit')
+})
+
 t.test('password hashing runs two at a time, with a bounded queue', async (t) => {
   const limiter = createLimiter(2, 3)
   const gates: Array<() => void> = []
