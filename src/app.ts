@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
 import { type Deps, makeDeps } from './domain/deps.ts'
+import { overloaded } from './domain/errors.ts'
 import type { ThreadEvent } from './live/events.ts'
 import authPlugin from './web/plugins/app/auth.ts'
 import errorsPlugin from './web/plugins/app/errors.ts'
@@ -50,6 +51,8 @@ export interface AppOptions {
 
 export const STATIC_DIR = fileURLToPath(new URL('../static/', import.meta.url))
 export const BODY_LIMIT = 256 * 1024
+/** Seconds a client is asked to wait before trying a stopping instance's request again. */
+const STOPPING_RETRY_AFTER = 1
 
 /** Builds the whole app: external plugins, then the app's own, then routes. */
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -75,7 +78,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     // The embedded database takes a while to start on a busy machine.
     pluginTimeout: 120_000,
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Stopping, an instance answers in the contract's shape (below), not Fastify's.
+    return503OnClosing: false,
     // At shutdown, idle connections close at once and requests under way are
     // answered before the database goes: a technician's post sent as the
     // instance stops gets its answer (src/server.ts bounds the wait).
@@ -87,6 +91,17 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // One line per request, with nothing secret in it: no headers, no bodies.
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+  })
+
+  // A request that comes on an open connection once the instance is stopping
+  // is told to try again (503, Retry-After, in the contract's shape), and the
+  // connection is closed: the client's next try reaches another instance.
+  let stopping = false
+  app.addHook('preClose', (done) => { stopping = true; done() })
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!stopping) return done()
+    reply.header('connection', 'close')
+    done(overloaded(STOPPING_RETRY_AFTER))
   })
 
   await app.register(databasePlugin, { config, ...(options.database !== undefined && { database: options.database }) })

@@ -1,7 +1,10 @@
 import http from 'node:http'
+import { type AddressInfo, connect } from 'node:net'
 import pg from 'pg'
 import t from 'tap'
+import type { Thread } from '../../src/domain/views.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { apiAs } from '../helpers/pages.ts'
 import { startCluster } from '../helpers/cluster.ts'
 import { call, makeAccount, startServer, waitUntil } from '../helpers/server.ts'
 
@@ -80,4 +83,41 @@ t.test('a request still running when the instance has closed its database is tol
     t.equal(answer.json().error.code, 'database_unavailable')
     t.ok(Number(answer.headers['retry-after']) > 0, 'with Retry-After')
   }
+})
+
+t.test('a request that comes on an open connection once the instance is stopping is told to try again, in the contract\'s shape', async (t) => {
+  const { app } = await buildTestApp(t)
+  const staff = await makeUser(app, 'technician')
+  const thread = await apiAs<Thread>(app, staff, 'POST', '/threads', { title: 'Power feed A lost', body: 'Running on feed B.' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+
+  // One connection: an update whose body is still coming, and a second request behind it.
+  const socket = connect(port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let received = ''
+  socket.setEncoding('latin1')
+  socket.on('data', (chunk: string) => { received += chunk })
+  const ended = new Promise((resolve) => socket.once('close', resolve))
+  const body = JSON.stringify({ body: 'Feed A back; load shared again.' })
+  socket.write(`POST /api/v1/threads/${thread.id}/posts HTTP/1.1\r\nHost: sitrep\r\nAuthorization: Bearer ${staff.token}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`)
+  await waitUntil('the update is under way', async () => received.includes('100 Continue'), 5_000)
+  socket.write(body.slice(0, 10))
+
+  const closed = app.close()
+  await new Promise((resolve) => setImmediate(resolve))
+  socket.write(body.slice(10) + 'GET /api/v1/threads HTTP/1.1\r\nHost: sitrep\r\nAccept: application/json\r\n\r\n')
+  await ended
+  await closed
+
+  const answers = received.split(/(?=HTTP\/1\.1 )/).filter((part) => !part.startsWith('HTTP/1.1 100'))
+  t.match(answers[0], /^HTTP\/1\.1 201 /, 'the update under way is answered and taken')
+  const refused = answers[1] ?? ''
+  t.match(refused, /^HTTP\/1\.1 503 /, 'the request after it is refused')
+  t.match(refused, /\r\nretry-after: 1\r\n/i, 'with Retry-After')
+  t.match(refused, /\r\nconnection: close\r\n/i, 'and the connection closed, so the retry reaches another instance')
+  const json = JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4)) as { error: { code: string, message: string } }
+  t.equal(json.error.code, 'overloaded', 'in the contract\'s error shape')
+  t.type(json.error.message, 'string')
 })
