@@ -21,11 +21,17 @@
   var MAX_DELAY = 30000
   // The server pings every 30 s; this long without a frame means the link is dead.
   var SILENCE_LIMIT = 75000
+  // Back in view, a socket silent this long (a ping and a half) is taken for dead.
+  var SILENT_ON_RETURN = 45000
+  // A socket that stays open this long has really come back: the backoff starts again from its shortest.
+  var STABLE_AFTER = 10000
 
   var socket = null
   var attempt = 0
   var retryTimer = null
   var silenceTimer = null
+  var stableTimer = null
+  var lastFrameAt = 0
   var unseen = []
   var unreadWhileHidden = 0
 
@@ -127,8 +133,40 @@
     copy.replaceWith(element)
   }
 
+  // "Next update due by 14:15 (in 12 min)" counts down while the page stays
+  // open, and turns into "overdue" when the time passes without an update.
+  function formatDuration (minutes) {
+    if (minutes < 60) return text('minutes', { minutes: minutes })
+    if (minutes < 1440) return text('hours', { hours: Math.floor(minutes / 60), minutes: minutes % 60 })
+    return text('days', { days: Math.floor(minutes / 1440), hours: Math.floor((minutes % 1440) / 60) })
+  }
+
+  function refreshPromise () {
+    var line = document.getElementById('next-update')
+    var due = line && Date.parse(line.getAttribute('data-due') || '')
+    var time = line && line.querySelector('time')
+    if (!line || !due || !time) return
+    var ms = due - Date.now()
+    var overdue = ms < 0
+    var minutes = overdue ? Math.max(1, Math.floor(-ms / 60000)) : Math.ceil(ms / 60000)
+    var template = text(overdue ? 'overdue' : 'next-update')
+    if (!template) return
+    // Built from text nodes around the line's own <time>: nothing is parsed as HTML.
+    var parts = template.split(/(\{time\}|\{duration\})/)
+    var nodes = parts.map(function (part) {
+      if (part === '{time}') return time
+      return document.createTextNode(part === '{duration}' ? formatDuration(minutes) : part)
+    })
+    line.textContent = ''
+    nodes.forEach(function (node) { line.appendChild(node) })
+    line.classList.toggle('next-update--overdue', overdue)
+  }
+
   function applyThread (event) {
-    if (event.stateView !== undefined) replaceById('thread-state', event.stateView)
+    if (event.stateView !== undefined) {
+      replaceById('thread-state', event.stateView)
+      refreshPromise()
+    }
     if (event.pinnedView !== undefined) {
       var slot = document.getElementById('current-state-slot')
       if (slot) slot.innerHTML = event.pinnedView
@@ -138,6 +176,7 @@
   function onFrame (raw) {
     var event
     try { event = JSON.parse(raw) } catch (e) { return }
+    lastFrameAt = Date.now()
     resetSilence()
     if (event.type === 'ping' || typeof event.seq !== 'number') return
     if (event.seq <= lastSeq) return
@@ -153,9 +192,20 @@
 
   function resetSilence () {
     window.clearTimeout(silenceTimer)
-    silenceTimer = window.setTimeout(function () {
-      if (socket) socket.close()
-    }, SILENCE_LIMIT)
+    silenceTimer = window.setTimeout(dropSocket, SILENCE_LIMIT)
+  }
+
+  // A link gone dead (a laptop asleep, a phone's tab in the background) can
+  // take a minute to report its close: let the socket go at once, and resume
+  // from the last seq on a new one.
+  function dropSocket () {
+    var current = socket
+    if (!current) return
+    socket = null
+    window.clearTimeout(silenceTimer)
+    window.clearTimeout(stableTimer)
+    current.close()
+    scheduleReconnect()
   }
 
   function connect () {
@@ -172,15 +222,20 @@
     var current = new WebSocket(url)
     socket = current
     current.onopen = function () {
-      attempt = 0
       showState('live')
+      lastFrameAt = Date.now()
       resetSilence()
+      // An instance that takes the socket and drops it at once (overloaded,
+      // stopping) is not a recovery: the delay before the next try keeps growing.
+      window.clearTimeout(stableTimer)
+      stableTimer = window.setTimeout(function () { if (socket === current) attempt = 0 }, STABLE_AFTER)
     }
     current.onmessage = function (message) { onFrame(message.data) }
     current.onclose = function () {
       if (socket !== current) return
       socket = null
       window.clearTimeout(silenceTimer)
+      window.clearTimeout(stableTimer)
       scheduleReconnect()
     }
   }
@@ -199,7 +254,10 @@
     if (document.hidden) return
     unreadWhileHidden = 0
     updateTitle()
-    if (!socket) connect()
+    refreshPromise()
+    // Back from the background: a socket silent for longer than a ping's interval is dead.
+    if (socket && socket.readyState === WebSocket.OPEN && Date.now() - lastFrameAt > SILENT_ON_RETURN) dropSocket()
+    else if (!socket) connect()
   })
   window.addEventListener('online', function () { connect() })
   // A dropped network can leave the socket looking open for minutes: let it
@@ -210,6 +268,7 @@
     window.clearTimeout(silenceTimer)
     window.clearTimeout(retryTimer)
     retryTimer = null
+    window.clearTimeout(stableTimer)
     if (current) current.close()
     showState('offline')
   })
@@ -232,5 +291,7 @@
     })
   }
 
+  refreshPromise()
+  window.setInterval(refreshPromise, 30000)
   connect()
 })()

@@ -69,6 +69,28 @@ if (browserAvailable(t)) {
       'and announced')
   })
 
+  t.test('an open page counts down to the promised update, and says when it is overdue, with no event', async (t) => {
+    const thread = await newThread('Backup jobs failing')
+    const due = new Date(Date.now() + 20 * 60_000).toISOString()
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Tape library rebooting.', nextUpdateAt: due })
+    for (const lang of ['en', 'fr'] as const) {
+      const { context, page } = await site.open(lang === 'fr' ? { locale: 'fr-FR' } : {})
+      t.teardown(() => context.close())
+      await page.clock.install()
+      await page.goto(`/t/${thread.id}`)
+      await waitForLive(page)
+      const line = page.locator('#next-update')
+      t.match(await line.textContent(), lang === 'en' ? /\(in (19|20) min\)/ : /\(dans (19|20) min\)/, `${lang}: due in 20 minutes`)
+      await page.clock.fastForward('10:00')
+      await t.resolves(line.filter({ hasText: lang === 'en' ? /\(in (9|10) min\)/ : /\(dans (9|10) min\)/ }).waitFor({ timeout: LIVE_MS }), `${lang}: ten minutes later, in 10`)
+      await page.clock.fastForward('12:00')
+      await t.resolves(line.filter({ hasText: lang === 'en' ? /^Update overdue by [12] min \(was due by/ : /^Point en retard de [12] min \(attendu pour/ }).waitFor({ timeout: LIVE_MS }),
+        `${lang}: past the time, overdue`)
+      t.match(await line.getAttribute('class'), /next-update--overdue/, 'shown as overdue')
+      t.equal(await line.locator('time').getAttribute('datetime'), due, 'still naming the promised time')
+    }
+  })
+
   t.test('a reader whose network drops gets every missed post once, in order, when it returns', async (t) => {
     const thread = await newThread('Fibre cut')
     const { context, page } = await site.open()
