@@ -68,6 +68,35 @@ t.test('a summary is written and pinned at once', async (t) => {
   t.match(sectionById(after.body, 'pin-history'), /Where we stand/)
 })
 
+t.test('a summary keeps the promised next update, posts once when sent twice, and a refused one keeps its text', async (t) => {
+  const thread = await openThread(app, tech)
+  const promised = new Date(Date.now() + 45 * 60_000).toISOString()
+  await writePost(app, tech, thread.id, { body: 'Replacing the PDU.', nextUpdateAt: promised })
+  const summary = { method: 'POST' as const, url: `/api/v1/threads/${thread.id}/summary`, headers: { ...moderator.auth, 'idempotency-key': 'summary-1' }, payload: { body: 'Where we stand: PDU swap under way.' } }
+  const first = await app.inject(summary)
+  assertStatus(t, first, 201)
+  const again = await app.inject(summary)
+  assertStatus(t, again, 201)
+  t.equal(again.json().id, first.json().id, 'the same summary sent again with its Idempotency-Key is not posted twice')
+  const readers = (await app.inject({ url: `/api/v1/threads/${thread.id}` })).json()
+  t.equal(readers.nextUpdateAt, promised, "the technician's promise still stands for readers")
+  t.equal(readers.pinnedPostId, first.json().id)
+  t.equal((await readPosts(app, thread.id)).filter((post) => post.body === 'Where we stand: PDU swap under way.').length, 1, 'one post')
+
+  // Through the form: a double click posts once; a summary too long comes back as typed.
+  const cookies = await signIn(app, moderator)
+  const page = await app.inject({ url: `/t/${thread.id}`, cookies })
+  const form = /action="\/t\/\d+\/summary"[\s\S]*?name="_csrf" value="([^"]+)"[\s\S]*?name="idempotencyKey" value="([^"]+)"/.exec(page.body)!
+  const send = (body: string) => app.inject({ method: 'POST', url: `/t/${thread.id}/summary`, cookies, payload: { _csrf: form[1]!, idempotencyKey: form[2]!, body } })
+  t.equal((await send('Summary from the form.')).statusCode, 303)
+  t.equal((await send('Summary from the form.')).statusCode, 303)
+  t.equal((await readPosts(app, thread.id)).filter((post) => post.body === 'Summary from the form.').length, 1, 'a double click posts once')
+  const tooLong = 'PDU status. '.repeat(2_000)
+  const refused = await app.inject({ method: 'POST', url: `/t/${thread.id}/summary`, cookies, payload: { _csrf: form[1]!, body: tooLong } })
+  t.equal(refused.statusCode, 400)
+  t.match(sectionById(refused.body, 'summary-body'), tooLong.slice(0, 200), 'the refused summary is back in its form')
+})
+
 t.test('a question links to the update that answers it', async (t) => {
   const thread = await openThread(app, tech)
   const question = await writePost(app, customer, thread.id, { body: 'When is mail back?' })

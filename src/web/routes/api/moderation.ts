@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { dismissFlags, flagPost, hideFlagged, listFlagQueue } from '../../../domain/flags.ts'
 import { listAudit, listPins, postAndPinSummary, setAnswer } from '../../../domain/moderation.ts'
+import { idempotencyOf } from './idempotency.ts'
 import { type IdParams, answers, auditResponse, flagResponse, flaggedPostResponse, idParams, listOf, pinResponse, postResponse } from './schemas.ts'
 
 const idValue = { type: 'integer', minimum: 1, maximum: 2_147_483_647 } as const
@@ -14,7 +15,7 @@ const moderationRoutes: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: IdParams, Body: { body: string } }>('/threads/:id/summary', {
     schema: { params: idParams, body: { type: 'object', required: ['body'], properties: { body: { type: 'string' } } }, response: answers({ 201: postResponse }) }
-  }, async (request, reply) => reply.code(201).send(await postAndPinSummary(deps, request.actor, request.params.id, request.body)))
+  }, async (request, reply) => reply.code(201).send(await postAndPinSummary(deps, request.actor, request.params.id, request.body, idempotencyOf(request))))
 
   fastify.post<{ Params: IdParams, Body: { reason: string } }>('/posts/:id/flags', {
     schema: { params: idParams, body: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } }, response: answers({ 201: flagResponse }) }

@@ -5,7 +5,7 @@ import { getPost, listRevisions } from '../../../domain/posts.ts'
 import { getThread, updateThread } from '../../../domain/threads.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
-import { type Form, field, isFormError, messageOf, optionalId, parseId, threadPath } from './shared.ts'
+import { type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId, threadPath } from './shared.ts'
 import { moderate } from './thread-page.ts'
 
 interface IdParam { id: string }
@@ -21,8 +21,10 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: IdParam, Body: Form }>('/t/:id/summary', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
+    const body = field(request.body, 'body')
+    // A refused summary comes back in its form, as typed.
     return await moderate(fastify, request, reply, threadId,
-      () => postAndPinSummary(deps, request.actor, threadId, { body: field(request.body, 'body') }), '#current-state')
+      () => postAndPinSummary(deps, request.actor, threadId, { body }, formIdempotency(request, request.body)), '#current-state', { summary: body })
   })
 
   fastify.post<{ Params: IdParam, Body: Form }>('/t/:id/crisis', async (request, reply) => {

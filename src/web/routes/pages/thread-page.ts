@@ -19,6 +19,8 @@ export interface ThreadPageExtras {
   form?: Form
   /** A failed moderation action: shown at the top. */
   actionError?: string
+  /** The text of a summary that was refused, for its form. */
+  summary?: string
 }
 
 /** The next-update choices of the update form, in minutes from now. */
@@ -140,6 +142,7 @@ async function threadPageContext (
       nextChoices: NEXT_UPDATE_CHOICES.map((minutes) => ({ minutes, checked: String(minutes) === next })),
       noNextUpdate: next === 'none'
     },
+    summaryBody: extras.summary ?? '',
     composeError: extras.composeError,
     actionError: extras.actionError
   }
@@ -180,13 +183,14 @@ export async function moderate (
   reply: FastifyReply,
   threadId: number,
   action: () => Promise<unknown>,
-  anchor = ''
+  anchor = '',
+  extras: Omit<ThreadPageExtras, 'actionError'> = {}
 ): Promise<FastifyReply> {
   try {
     await action()
     return reply.redirect(`/t/${threadId}${anchor}`, 303)
   } catch (err) {
     if (!isFormError(err)) throw err
-    return await renderThread(fastify, request, reply.code(err.statusCode), threadId, {}, { actionError: messageOf(request.locale, err) })
+    return await renderThread(fastify, request, reply.code(err.statusCode), threadId, {}, { ...extras, actionError: messageOf(request.locale, err) })
   }
 }
