@@ -15,6 +15,8 @@
   var statusLine = document.getElementById('live-status')
   var announcer = document.getElementById('live-announce')
   var marker = document.getElementById('new-posts')
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]')
+  var viewerId = root.getAttribute('data-viewer-id') || ''
   var baseTitle = document.title
 
   var BASE_DELAY = 1000
@@ -58,7 +60,22 @@
   function fragment (html) {
     var template = document.createElement('template')
     template.innerHTML = html
-    return template.content.firstElementChild
+    var element = template.content.firstElementChild
+    if (element) personalise(element)
+    return element
+  }
+
+  // Live posts come rendered for the reader's role, not for them: this page's
+  // CSRF token goes in their forms, and the reader's own comments lose the
+  // form to flag them.
+  function personalise (element) {
+    var token = csrfMeta ? csrfMeta.getAttribute('content') || '' : ''
+    var inputs = element.querySelectorAll('input[name="_csrf"]')
+    for (var i = 0; i < inputs.length; i++) inputs[i].value = token
+    if (viewerId !== '' && element.getAttribute('data-author-id') === viewerId) {
+      var flag = element.querySelector('.post__flag')
+      if (flag) flag.remove()
+    }
   }
 
   function nearBottom () {

@@ -16,7 +16,11 @@ export interface HubOptions {
   maxBufferedBytes?: number
   /** How long a replay waits for a socket that does not read before closing it as too slow. */
   drainTimeoutMs?: number
-  /** Extra rendering for sockets that ask for it (the page's own script asks for its language's HTML). */
+  /**
+   * Extra rendering for sockets that ask for it (the page's own script asks
+   * for its language's HTML, for what its reader may do). It is given the
+   * event whole, hidden texts included: what it renders of them is its call.
+   */
   decorate?: (event: ThreadEvent, variant: string) => Record<string, unknown>
   onError?: (err: unknown) => void
 }
@@ -215,7 +219,7 @@ export class Hub {
     let frame = cache.get(variant)
     if (frame === undefined) {
       const reader = readerEvent(event)
-      frame = Buffer.from(JSON.stringify(variant === '' || this.decorate === undefined ? reader : { ...reader, ...this.decorate(reader, variant) }))
+      frame = Buffer.from(JSON.stringify(variant === '' || this.decorate === undefined ? reader : { ...reader, ...this.decorate(event, variant) }))
       cache.set(variant, frame)
     }
     return frame

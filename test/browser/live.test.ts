@@ -91,6 +91,33 @@ if (browserAvailable(t)) {
     }
   })
 
+  t.test("a moderator hides a comment that arrived live, from its own form, and still reads it once hidden", async (t) => {
+    const thread = await newThread('Payment gateway errors')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, mod)
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+
+    const comment = await apiAs<{ id: number }>(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Card numbers are posted on the other forum!' })
+    const arrived = page.locator(`#p-${comment.id}`)
+    await arrived.waitFor({ timeout: LIVE_MS })
+    await arrived.locator('.post__hide summary').click()
+    await arrived.locator('input[name="reason"]').fill('rumour, unverified')
+    await arrived.locator('.post__hide button[type="submit"]').click()
+    await page.waitForURL(new RegExp(`/t/${thread.id}`))
+    const hidden = await apiAs<{ hidden: boolean, hiddenReason: string }>(app, mod, 'GET', `/posts/${comment.id}`)
+    t.same([hidden.hidden, hidden.hiddenReason], [true, 'rumour, unverified'], 'the form that came live was taken, its CSRF token good')
+
+    // Another moderator restores it, and hides it again: this page keeps the text, and the way to restore it.
+    await apiAs(app, mod, 'POST', `/posts/${comment.id}/restore`)
+    await waitForLive(page)
+    await apiAs(app, mod, 'POST', `/posts/${comment.id}/hide`, { reason: 'second look: rumour' })
+    await page.locator(`#p-${comment.id} .post__hidden-note`, { hasText: 'second look: rumour' }).waitFor({ timeout: LIVE_MS })
+    t.match(await page.locator(`#p-${comment.id} .post__body`).textContent(), /Card numbers are posted/, 'the moderator still reads the hidden text')
+    t.equal(await page.locator(`#p-${comment.id} form[action="/posts/${comment.id}/restore"]`).count(), 1, 'with the form to restore it')
+  })
+
   t.test('a reader whose network drops gets every missed post once, in order, when it returns', async (t) => {
     const thread = await newThread('Fibre cut')
     const { context, page } = await site.open()

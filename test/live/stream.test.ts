@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
-import { buildTestApp, makeUser } from '../helpers/app.ts'
-import { listen, openLive } from '../helpers/live.ts'
+import { type TestUser, buildTestApp, makeUser } from '../helpers/app.ts'
+import { type LiveClient, listen, openLive } from '../helpers/live.ts'
+import { signIn } from '../helpers/pages.ts'
 
 async function setUp (t: Test) {
   const { app } = await buildTestApp(t)
@@ -95,6 +96,42 @@ t.test("the page's script gets each post as the page's own markup, in its langua
   t.notOk('view' in plain.events[1]!, 'API clients get the plain contract frames')
   client.ws.close()
   plain.ws.close()
+})
+
+t.test("a signed-in page's socket gets posts with what its reader's role may do; a change to the account closes it", async (t) => {
+  const { app, customer, moderator, thread, host, post } = await setUp(t)
+  const admin = await makeUser(app, 'admin')
+  const sessionOf = async (user: TestUser) => ({ cookie: Object.entries(await signIn(app, user)).map(([name, value]) => `${name}=${value}`).join('; ') })
+  const asModerator = openLive(host, thread.id, { lang: 'en', headers: await sessionOf(moderator) })
+  const asCustomer = openLive(host, thread.id, { lang: 'en', headers: await sessionOf(customer) })
+  const anonymous = openLive(host, thread.id, { lang: 'en' })
+  await Promise.all([asModerator.opened, asCustomer.opened, anonymous.opened])
+  await new Promise((resolve) => setTimeout(resolve, 100))
+
+  const comment = (await post(customer, 'Is the **VPN** down too?')).json()
+  await app.inject({ method: 'POST', url: `/api/v1/posts/${comment.id}/hide`, headers: moderator.auth, payload: { reason: 'duplicate' } })
+  for (const client of [asModerator, asCustomer, anonymous]) await client.waitForCount(2)
+  const views = (client: LiveClient) => client.events.map((event) => (event as unknown as { view: string }).view)
+  const [modCreated, modHidden] = views(asModerator)
+  t.match(modCreated, 'action="/posts/' + comment.id + '/hide"', 'a moderator gets the form to hide a new comment')
+  t.match(modCreated, 'name="_csrf"', 'with a place for the page\'s token')
+  t.match(modHidden, '<strong>VPN</strong>', 'and still sees the text of a hidden one')
+  t.match(modHidden, 'action="/posts/' + comment.id + '/restore"', 'with the form to restore it')
+  const [customerCreated, customerHidden] = views(asCustomer)
+  t.match(customerCreated, '?replyTo=' + comment.id, 'a customer gets the reply link')
+  t.notMatch(customerCreated, '/hide"', 'but no moderator form')
+  t.notMatch(customerHidden, 'VPN', 'and no hidden text')
+  const [anonymousCreated, anonymousHidden] = views(anonymous)
+  t.notMatch(anonymousCreated, 'post__actions', 'an anonymous reader gets no actions')
+  t.notMatch(anonymousHidden, 'VPN')
+  t.notOk((anonymous.events[1]! as { post?: { body?: string } }).post!.body, 'no frame carries the hidden text to a reader')
+
+  // The moderator is made a customer: their open socket is closed, and reconnects as what they are now.
+  await app.inject({ method: 'PATCH', url: `/api/v1/users/${moderator.actor.id}`, headers: admin.auth, payload: { role: 'customer' } })
+  t.equal((await asModerator.closed).code, 4001, 'the demoted moderator\'s socket is closed at once')
+  t.equal(asCustomer.ws.readyState, WebSocket.OPEN, 'other readers\' sockets stay open')
+  asCustomer.ws.close()
+  anonymous.ws.close()
 })
 
 t.test('a socket that stops answering pings is closed; one that answers stays', async (t) => {

@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws'
 import { isStaff } from '../../domain/actors.ts'
 import { AppError, forbidden, overloaded, tooMany } from '../../domain/errors.ts'
 import { getThread } from '../../domain/threads.ts'
+import { liveVariant } from '../plugins/app/live.ts'
 import { SHED_RETRY_AFTER } from '../plugins/app/pressure.ts'
 import { type IdParams, idParams } from './api/schemas.ts'
 
@@ -56,11 +57,11 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
       const ip = request.ip
       const threadId = request.params.id
       const since = request.query.since
-      const variant = request.query.lang ?? ''
+      const variant = liveVariant(request.query.lang, request.actor)
       const log = request.log
       releaseUpgrade(socket)
       perIp.set(ip, (perIp.get(ip) ?? 0) + 1)
-      fastify.trackSocket(socket)
+      fastify.trackSocket(socket, request.actor)
       let leave: (() => void) | undefined
       let closed = false
       socket.on('close', () => {

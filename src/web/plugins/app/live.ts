@@ -5,7 +5,11 @@ import { shiftAt } from '../../../domain/shifts.ts'
 import type { ThreadEvent } from '../../../live/events.ts'
 import { Hub } from '../../../live/hub.ts'
 import { Relay } from '../../../live/relay.ts'
+import { AUTH_CHANNEL } from '../../../db/notifications.ts'
+import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
+import { readerEvent } from '../../../live/events.ts'
 import { isLocale } from '../../i18n.ts'
+import type { Viewer } from '../../post-fragments.ts'
 import { promiseOf } from '../../routes/pages/shared.ts'
 
 declare module 'fastify' {
@@ -27,16 +31,42 @@ export interface LivePluginOptions {
 
 /** Close code for a server going away: clients reconnect, elsewhere if need be. */
 export const CLOSE_GOING_AWAY = 1001
+/** Close code for a reader whose account changed (signed out, another role): they reconnect as who they are now. */
+export const CLOSE_ACCOUNT_CHANGED = 4001
+
+/**
+ * What a signed-in reader's page may do with a post, by role: the live views
+ * are rendered once per language and role, not per reader. (Their own posts'
+ * edit links come with their next page load.)
+ */
+const LIVE_VIEWERS: Record<string, Viewer> = {
+  m: { id: 0, staff: true, moderator: true, canComment: true },
+  s: { id: 0, staff: true, moderator: false, canComment: true },
+  c: { id: 0, staff: false, moderator: false, canComment: true }
+}
+
+/** The variant a page's socket gets: its language, and for a signed-in reader their role's letter (`fr|m`). */
+export function liveVariant (lang: string | undefined, actor: Actor | null): string {
+  if (lang === undefined) return ''
+  if (actor === null) return lang
+  return `${lang}|${isModerator(actor) ? 'm' : isStaff(actor) ? 's' : 'c'}`
+}
 
 export default fp<LivePluginOptions>(async (fastify, options) => {
   const alive = new WeakSet<WebSocket>()
   const sockets = new Set<WebSocket>()
   // The page's own script asks for its language, and gets the markup the page
   // itself is made of: the same partials render a post on load and live.
-  const render = (event: ThreadEvent, variant: string): Record<string, unknown> => {
-    if (!isLocale(variant)) return {}
-    const locale = variant
-    if ('post' in event) return { view: fastify.views.partial('post', { post: event.post, locale }) }
+  const render = (whole: ThreadEvent, variant: string): Record<string, unknown> => {
+    const [locale, role] = variant.split('|')
+    if (!isLocale(locale)) return {}
+    const viewer = role === undefined ? null : LIVE_VIEWERS[role] ?? null
+    // Moderators see a hidden post's text, and may restore it; nobody else does.
+    const event = viewer?.moderator === true ? whole : readerEvent(whole)
+    if ('post' in event) {
+      // Signed-in pages put their own CSRF token in the forms.
+      return { view: fastify.views.partial('post', { post: event.post, locale, viewer, canEdit: viewer?.moderator === true, csrf: '' }) }
+    }
     const now = fastify.deps.now()
     const rendered: Record<string, unknown> = {
       stateView: fastify.views.partial('thread-state', {
@@ -85,12 +115,30 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
   }, options.pingEveryMs ?? 30_000)
   pinger.unref()
 
-  fastify.decorate('trackSocket', (socket: WebSocket) => {
+  // A signed-in reader's sockets, by user: when the database announces a
+  // change to them (signed out, another role), their sockets are closed, and
+  // reconnect with what they may see now.
+  const socketsOf = new Map<number, Set<WebSocket>>()
+  fastify.notifications.on(AUTH_CHANNEL, (payload) => {
+    const userId = Number(payload)
+    const closing = Number.isInteger(userId) ? [...socketsOf.get(userId) ?? []] : [...socketsOf.values()].flatMap((set) => [...set])
+    for (const socket of closing) socket.close(CLOSE_ACCOUNT_CHANGED, 'account changed, reconnect')
+  })
+
+  fastify.decorate('trackSocket', (socket: WebSocket, actor: Actor | null) => {
     sockets.add(socket)
     alive.add(socket)
     socket.on('pong', () => alive.add(socket))
     socket.on('message', () => alive.add(socket))
     socket.on('close', () => sockets.delete(socket))
+    if (actor === null) return
+    let own = socketsOf.get(actor.id)
+    if (own === undefined) socketsOf.set(actor.id, own = new Set())
+    own.add(socket)
+    socket.on('close', () => {
+      own.delete(socket)
+      if (own.size === 0 && socketsOf.get(actor.id) === own) socketsOf.delete(actor.id)
+    })
   })
 
   relay.start()
@@ -102,6 +150,7 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    trackSocket: (socket: WebSocket) => void
+    /** Counts a new live socket in, for pings and shutdown, and under its reader's account when signed in. */
+    trackSocket: (socket: WebSocket, actor: Actor | null) => void
   }
 }
