@@ -10,7 +10,7 @@ export const SESSION_IDLE_MS = 24 * 60 * 60 * 1000
 /** No session lives longer than this, used or not. */
 export const SESSION_ABSOLUTE_MS = 14 * 24 * 60 * 60 * 1000
 // Writing last_seen_at on every request would cost a write per page view.
-const TOUCH_EVERY_MS = 60 * 1000
+export const TOUCH_EVERY_MS = 60 * 1000
 
 // Only a hash of the cookie's value is stored: a leaked table opens no session.
 const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url')
@@ -51,74 +51,6 @@ export async function resumeSession (db: Kysely<Database>, token: string, now: D
     lastSeenAt = now
   }
   return { actor: toActor(row), sessionId: id, createdAt: row.created_at, lastSeenAt }
-}
-
-/**
- * Sessions already checked, so that a signed-in reader's reloads cost no
- * query: each is kept until its `last_seen_at` is due to be written again (a
- * minute), and dropped as soon as the database announces a change to its
- * user (`AUTH_CHANNEL`: a sign-out, a password or role change, a rename, on
- * any instance, by any means), or the moment this instance stops hearing
- * those announcements. It serves only what cannot change anything (a page
- * read); a request that changes something checks its session in the
- * database, whatever is kept.
- */
-export class SessionCache {
-  private readonly kept = new Map<string, ActiveSession>()
-  private readonly tokensOf = new Map<number, Set<string>>()
-  // Moves with every announcement: a lookup under way when one came may have
-  // read what it announced the end of, and is not kept.
-  private generation = 0
-
-  constructor (private readonly hearsEveryChange: () => boolean, private readonly maxEntries = 50_000) {}
-
-  async resume (db: Kysely<Database>, token: string, now: Date): Promise<ActiveSession | null> {
-    const kept = this.kept.get(token)
-    if (kept !== undefined && this.hearsEveryChange()) {
-      const at = now.getTime()
-      if (at - kept.lastSeenAt.getTime() <= TOUCH_EVERY_MS && at - kept.createdAt.getTime() <= SESSION_ABSOLUTE_MS) return kept
-    }
-    const generation = this.generation
-    const session = await resumeSession(db, token, now)
-    this.forgetSession(token)
-    if (session !== null && generation === this.generation && this.hearsEveryChange()) this.keep(token, session)
-    return session
-  }
-
-  /** The user changed, or their sessions ended: what is kept of them goes. */
-  dropUser (userId: number): void {
-    this.generation++
-    for (const token of this.tokensOf.get(userId) ?? []) this.kept.delete(token)
-    this.tokensOf.delete(userId)
-  }
-
-  dropAll (): void {
-    this.generation++
-    this.kept.clear()
-    this.tokensOf.clear()
-  }
-
-  private keep (token: string, session: ActiveSession): void {
-    if (this.kept.size >= this.maxEntries) {
-      // The longest kept goes first.
-      const [oldest] = this.kept.keys()
-      this.forgetSession(oldest!)
-    }
-    this.kept.set(token, session)
-    const tokens = this.tokensOf.get(session.actor.id)
-    if (tokens === undefined) this.tokensOf.set(session.actor.id, new Set([token]))
-    else tokens.add(token)
-  }
-
-  /** This session is read from the database next time. */
-  forgetSession (token: string): void {
-    const session = this.kept.get(token)
-    if (session === undefined) return
-    this.kept.delete(token)
-    const tokens = this.tokensOf.get(session.actor.id)
-    tokens?.delete(token)
-    if (tokens?.size === 0) this.tokensOf.delete(session.actor.id)
-  }
 }
 
 export async function endSession (db: Kysely<Database>, token: string): Promise<void> {

@@ -15,7 +15,13 @@ export async function createApiToken (db: Kysely<Database>, userId: number): Pro
   return token
 }
 
-export async function actorForToken (db: Kysely<Database>, token: string, now: Date): Promise<Actor | null> {
+/** A valid token's user, and when the database last saw the token used. */
+export interface ActiveToken { actor: Actor, lastUsedAt: Date }
+
+/** How often a token's last use is written: not on every request. */
+export const TOKEN_TOUCH_EVERY_MS = 60_000
+
+export async function resumeApiToken (db: Kysely<Database>, token: string, now: Date): Promise<ActiveToken | null> {
   if (!token.startsWith(PREFIX)) return null
   const [row] = await executePrepared(db, db.selectFrom('api_tokens')
     .innerJoin('users', 'users.id', 'api_tokens.user_id')
@@ -23,10 +29,16 @@ export async function actorForToken (db: Kysely<Database>, token: string, now: D
     .where('api_tokens.token_hash', '=', hashToken(token))
     .where('api_tokens.revoked_at', 'is', null))
   if (row === undefined) return null
-  if (row.last_used_at === null || now.getTime() - row.last_used_at.getTime() > 60_000) {
+  let lastUsedAt = row.last_used_at
+  if (lastUsedAt === null || now.getTime() - lastUsedAt.getTime() > TOKEN_TOUCH_EVERY_MS) {
     await db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.token_id).execute()
+    lastUsedAt = now
   }
-  return toActor(row)
+  return { actor: toActor(row), lastUsedAt }
+}
+
+export async function actorForToken (db: Kysely<Database>, token: string, now: Date): Promise<Actor | null> {
+  return (await resumeApiToken(db, token, now))?.actor ?? null
 }
 
 export async function revokeApiToken (db: Kysely<Database>, token: string, now: Date): Promise<boolean> {

@@ -74,6 +74,26 @@ t.test('a change made in the database by hand shows on every instance', async (t
     await signedInAs(app, cookies) === undefined && await signedInAs(second, cookies) === undefined)
 })
 
+t.test("a script's API token revoked on one instance, by an admin or by hand, is refused at once on every instance", async (t) => {
+  const script = await makeUser(app, 'technician', { name: 'Status Bot' })
+  const me = (instance: FastifyInstance, user = script) => instance.inject({ url: '/api/v1/me', headers: user.auth })
+  t.equal((await me(second)).statusCode, 200, 'the script reads through the other instance')
+  t.equal((await me(app)).statusCode, 200)
+  const [kept] = (await apiAs<{ tokens: Array<{ id: number, owner: { id: number } }> }>(app, admin, 'GET', '/admin/tokens')).tokens.filter((token) => token.owner.id === script.actor.id)
+  t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/admin/tokens/${kept!.id}`, headers: admin.auth })).statusCode, 204)
+  t.equal((await me(app)).statusCode, 401, 'refused on the instance that revoked it')
+  // The app's clock stands still: only the database's announcement can end what the other instance kept.
+  await waitUntil('the other instance to refuse the revoked token', async () => (await me(second)).statusCode === 401)
+  const write = await second.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: script.auth, payload: { body: 'Still here?' } })
+  t.equal(write.statusCode, 401, 'and it writes nothing anywhere')
+
+  const other = await makeUser(app, 'technician', { name: 'Graph Bot' })
+  t.equal((await me(second, other)).statusCode, 200)
+  await app.db.updateTable('api_tokens').set({ revoked_at: new Date() }).where('user_id', '=', other.actor.id).execute()
+  await waitUntil('a token revoked by hand in SQL to be refused on both instances', async () =>
+    (await me(app, other)).statusCode === 401 && (await me(second, other)).statusCode === 401)
+})
+
 // The embedded database is one process, whose announcements cannot be lost;
 // a server's come over a connection that can be.
 if (app.database.kind === 'server') {

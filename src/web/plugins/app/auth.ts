@@ -4,8 +4,9 @@ import type { Config } from '../../../config.ts'
 import { AUTH_CHANNEL } from '../../../db/notifications.ts'
 import type { Actor } from '../../../domain/actors.ts'
 import { LoginAttempts } from '../../../domain/login-attempts.ts'
-import { SESSION_ABSOLUTE_MS, SessionCache, createSession, endSession, resumeSession } from '../../../domain/sessions.ts'
-import { actorForToken } from '../../../domain/tokens.ts'
+import { KeptCredentials } from '../../../domain/kept-credentials.ts'
+import { type ActiveSession, SESSION_ABSOLUTE_MS, TOUCH_EVERY_MS, createSession, endSession, resumeSession } from '../../../domain/sessions.ts'
+import { type ActiveToken, TOKEN_TOUCH_EVERY_MS, resumeApiToken } from '../../../domain/tokens.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -43,14 +44,23 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
 
   fastify.decorate('loginAttempts', new LoginAttempts(now))
   const { notifications } = fastify
-  const sessions = new SessionCache(() => notifications.listening)
+  // Sessions and API tokens already checked, kept until their last use is due
+  // to be written again, and dropped when the database announces a change.
+  const listening = () => notifications.listening
+  const sessions = new KeptCredentials<ActiveSession>(listening, (session, now) =>
+    now.getTime() - session.lastSeenAt.getTime() <= TOUCH_EVERY_MS && now.getTime() - session.createdAt.getTime() <= SESSION_ABSOLUTE_MS)
+  const tokens = new KeptCredentials<ActiveToken>(listening, (token, now) => now.getTime() - token.lastUsedAt.getTime() <= TOKEN_TOUCH_EVERY_MS)
+  const kept = [sessions, tokens]
   notifications.on(AUTH_CHANNEL, (payload) => {
     const userId = Number(payload)
-    if (Number.isInteger(userId)) sessions.dropUser(userId)
-    else sessions.dropAll()
+    for (const credentials of kept) {
+      if (Number.isInteger(userId)) credentials.dropUser(userId)
+      else credentials.dropAll()
+    }
   })
-  notifications.onListening(() => sessions.dropAll())
-  notifications.onLost(() => sessions.dropAll())
+  const dropEverything = () => { for (const credentials of kept) credentials.dropAll() }
+  notifications.onListening(dropEverything)
+  notifications.onLost(dropEverything)
   // The announcement of a change comes a moment after its commit: the next
   // page on this instance must already show it. A request that may have
   // changed something drops, before its answer goes, what is kept of the
@@ -60,10 +70,12 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
     if (UNSAFE.has(request.method)) {
       // No cookies when the request was refused before they were read (a bad address).
       const token = request.cookies?.[SESSION_COOKIE]
-      if (token !== undefined) sessions.forgetSession(token)
+      if (token !== undefined) sessions.forget(token)
       const actor = request.actor
-      if (actor?.role === 'admin') sessions.dropAll()
-      else if (actor !== null) sessions.dropUser(actor.id)
+      for (const credentials of kept) {
+        if (actor?.role === 'admin') credentials.dropAll()
+        else if (actor !== null) credentials.dropUser(actor.id)
+      }
     }
     done(null, payload)
   })
@@ -75,7 +87,10 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
     const authorization = request.headers.authorization
     if (authorization !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(authorization)
-      const actor = match === null ? null : await actorForToken(fastify.db, match[1]!, now())
+      const bearer = match?.[1]
+      const lookUp = () => bearer === undefined ? Promise.resolve(null) : resumeApiToken(fastify.db, bearer, now())
+      const token = bearer === undefined || UNSAFE.has(request.method) ? await lookUp() : await tokens.resume(bearer, now(), lookUp)
+      const actor = token?.actor ?? null
       if (actor === null) {
         return await reply.code(401).send({ error: { code: 'invalid_token', message: 'The API token is not valid.' } })
       }
@@ -85,9 +100,8 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
     }
     const token = request.cookies[SESSION_COOKIE]
     if (token === undefined) return
-    const session = UNSAFE.has(request.method)
-      ? await resumeSession(fastify.db, token, now())
-      : await sessions.resume(fastify.db, token, now())
+    const lookUp = () => resumeSession(fastify.db, token, now())
+    const session = UNSAFE.has(request.method) ? await lookUp() : await sessions.resume(token, now(), lookUp)
     if (session === null) {
       reply.clearCookie(SESSION_COOKIE, { path: '/' })
       return
