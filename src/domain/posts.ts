@@ -187,7 +187,10 @@ export async function insertPost (trx: Transaction<Database>, deps: Deps, author
   const official = post.kind !== 'comment'
   // Every staff post, a comment too, says which shift wrote it; customers have none.
   const shift = shiftOfAuthor(author, now, deps.timeZone, deps.shiftHours)
-  const nextUpdateAt = official && post.nextUpdateAt === null ? cadencePromise(thread, post.status, now) : post.nextUpdateAt
+  // A resolved incident promises no more updates: a post-mortem posted on it
+  // with the form's usual "next update in 30 min" must not make it overdue.
+  const resolved = (post.status ?? thread.status) === 'resolved'
+  const nextUpdateAt = resolved ? null : official && post.nextUpdateAt === null ? cadencePromise(thread, post.status, now) : post.nextUpdateAt
   const row = await trx.insertInto('posts').values({
     thread_id: thread.id,
     author_id: author.id,
@@ -207,7 +210,7 @@ export async function insertPost (trx: Transaction<Database>, deps: Deps, author
       last_post_at: now,
       ...(post.status !== null && { status: post.status }),
       // An official update keeps its promise and makes the next one, or none.
-      ...(official && { next_update_at: post.status === 'resolved' ? null : nextUpdateAt })
+      ...(official && { next_update_at: nextUpdateAt })
     }))
     .where('id', '=', thread.id)
     .returningAll()

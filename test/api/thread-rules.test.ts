@@ -48,6 +48,12 @@ t.test('the promised next update', async (t) => {
   await writePost(app, tech, thread.id, { body: 'All fixed.', status: 'resolved', nextUpdateAt: inFuture(60 * 60_000, now()) })
   const resolved = await readThread(app, thread.id)
   t.same([resolved.status, resolved.nextUpdateAt], ['resolved', null], 'resolved clears it')
+  const resolvingPost = (await readPosts(app, thread.id)).at(-1)!
+  t.equal(resolvingPost.nextUpdateAt, null, 'and the resolving update shows no promise either')
+  // A post-mortem on the resolved incident, sent with a promise (the form's usual 30 min): no promise, nothing overdue later.
+  const postMortem = await writePost(app, tech, thread.id, { body: 'Post-mortem: see the report.', nextUpdateAt: inFuture(30 * 60_000, now()) })
+  t.equal(postMortem.nextUpdateAt, null, 'an update on a resolved incident promises nothing')
+  t.same([(await readThread(app, thread.id)).status, (await readThread(app, thread.id)).nextUpdateAt], ['resolved', null], 'and the incident stays without a promise')
 
   const patched = await openThread(app, tech)
   await writePost(app, tech, patched.id, { body: 'Back soon.', nextUpdateAt: inFuture(60 * 60_000, now()) })
