@@ -59,11 +59,13 @@ export async function appendEvent<K extends ThreadEventType> (
 /**
  * The thread's events after `since`, in seq order. A post hidden since an
  * event was logged is replayed hidden: its text never reaches readers again.
+ * A post edited since is replayed with its text of now: earlier texts are for
+ * moderators, in its history.
  */
 export async function eventsSince (db: Kysely<Database>, threadId: number, since: number, limit = 1000): Promise<ThreadEvent[]> {
   const rows = await db.selectFrom('thread_events')
     .leftJoin('posts', (join) => join.on(sql`posts.id`, '=', sql`coalesce(thread_events.payload->'post'->>'id', thread_events.payload->'pinnedPost'->>'id')::int`))
-    .select(['thread_events.seq', 'thread_events.type', 'thread_events.payload', 'posts.hidden_at', 'posts.hidden_reason'])
+    .select(['thread_events.seq', 'thread_events.type', 'thread_events.payload', 'posts.hidden_at', 'posts.hidden_reason', 'posts.edited_at', 'posts.body', 'posts.html'])
     .where('thread_events.thread_id', '=', threadId)
     .where('thread_events.seq', '>', since)
     .orderBy('thread_events.seq')
@@ -71,10 +73,13 @@ export async function eventsSince (db: Kysely<Database>, threadId: number, since
     .execute()
   return rows.map((row) => {
     const event = { seq: row.seq, type: row.type, threadId, ...(row.payload as object) } as ThreadEvent
-    if (row.hidden_at === null) return event
-    const hidden = { hidden: true, hiddenReason: row.hidden_reason }
-    if ('post' in event) return { ...event, post: { ...event.post, ...hidden } }
-    if (event.pinnedPost != null) return { ...event, pinnedPost: { ...event.pinnedPost, ...hidden } }
+    if (row.hidden_at === null && row.edited_at === null) return event
+    const now = {
+      ...(row.edited_at !== null && { body: row.body!, html: row.html!, editedAt: row.edited_at.toISOString() }),
+      ...(row.hidden_at !== null && { hidden: true, hiddenReason: row.hidden_reason })
+    }
+    if ('post' in event) return { ...event, post: { ...event.post, ...now } }
+    if (event.pinnedPost != null) return { ...event, pinnedPost: { ...event.pinnedPost, ...now } }
     return event
   })
 }

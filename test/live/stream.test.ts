@@ -134,6 +134,24 @@ t.test("a signed-in page's socket gets posts with what its reader's role may do;
   anonymous.ws.close()
 })
 
+t.test('a post edited since is replayed with its text of now: the earlier text is for moderators only', async (t) => {
+  const { app, tech, thread, host, post } = await setUp(t)
+  const slip = (await post(tech, 'Jump host is 10.20.30.40, password hunter2.')).json()
+  const edited = await app.inject({ method: 'PATCH', url: `/api/v1/posts/${slip.id}`, headers: tech.auth, payload: { body: 'Jump host restored.' } })
+  t.equal(edited.statusCode, 200)
+  for (const lang of [undefined, 'en']) {
+    const client = openLive(host, thread.id, { since: 0, ...(lang !== undefined && { lang }) })
+    await client.waitForCount(3)
+    const frames = JSON.stringify(client.events)
+    t.notMatch(frames, 'hunter2', `replayed${lang === undefined ? '' : ' with markup'}: no frame carries the earlier text`)
+    const created = client.events.find((event) => event.type === 'post.created' && event.post?.id === slip.id)!
+    t.equal(created.post!.body, 'Jump host restored.', 'the post is replayed as it reads now')
+    client.ws.close()
+  }
+  const history = await app.inject({ url: `/api/v1/posts/${slip.id}/revisions`, headers: tech.auth })
+  t.equal(history.statusCode, 403, 'the earlier text stays in the history, for moderators')
+})
+
 t.test('a socket that stops answering pings is closed; one that answers stays', async (t) => {
   const { app } = await buildTestApp(t, { live: { pingEveryMs: 100 } })
   const tech = await makeUser(app, 'technician')
