@@ -78,10 +78,17 @@ t.test('staff post an update with a status and a promise from the form', async (
   t.match(sectionById(html, 'next-update'), /\(in 15 min\)/)
   t.match(html, /<p class="thread__badges">\s*<span class="status status--monitoring">Monitoring<\/span>/)
 
-  const wrong = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Just a note', kind: 'comment', next: '30' })
-  t.equal(wrong.statusCode, 400)
-  t.match(wrong.body, /A comment cannot set the status or the next update/, 'the domain\'s refusal, worded for the user')
-  t.match(wrong.body, /<option value="comment" selected>/, 'the form keeps the choices made')
+  // Answering a customer as a comment: the form still sends its ticked promise and its status, which a comment leaves.
+  const note = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Just a note', kind: 'comment', status: 'resolved', next: '30' })
+  t.equal(note.statusCode, 303, 'a staff comment goes through')
+  const after = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.match(sectionById(after, 'next-update'), /\(in 15 min\)/, 'the promise of the last update stands')
+  t.match(after, /<span class="status status--monitoring">Monitoring<\/span>/, 'and so does the status')
+  t.match(after, /class="post post--comment"[^>]*>[\s\S]*?Just a note/, 'posted as a comment')
+
+  const empty = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: '  ', kind: 'comment', next: '30' })
+  t.equal(empty.statusCode, 400)
+  t.match(empty.body, /<option value="comment" selected>/, 'a refused form keeps the choices made')
 })
 
 t.test('a hidden comment shows the reason, not its text, to readers', async (t) => {

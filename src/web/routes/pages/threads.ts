@@ -46,13 +46,17 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/posts', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
     const form = request.body ?? {}
+    const kind = field(form, 'kind') || undefined
+    // The staff form always sends its status and next-update fields (the
+    // promise is ticked by default): a comment, which makes neither, leaves them.
+    const official = kind !== 'comment'
     try {
       const post = await createPost(deps, request.actor, threadId, {
         body: field(form, 'body'),
-        kind: field(form, 'kind') || undefined,
+        kind,
         replyTo: optionalId(field(form, 'replyTo')) ?? null,
-        status: field(form, 'status') || undefined,
-        nextUpdateAt: nextUpdateFrom(field(form, 'next'), deps.now())
+        status: official ? field(form, 'status') || undefined : undefined,
+        nextUpdateAt: official ? nextUpdateFrom(field(form, 'next'), deps.now()) : null
       }, formIdempotency(request, form))
       return reply.redirect(`/t/${threadId}#p-${post.id}`, 303)
     } catch (err) {
