@@ -14,6 +14,24 @@ if (browserAvailable(t)) {
   const customer = await makeUser(app, 'customer', { name: 'Cleo Customer' })
   const newThread = (title: string) => apiAs<Thread>(app, tech, 'POST', '/threads', { title, body: `${title}: first report.` })
 
+  t.test('a first-time customer goes from "sign in to comment" to a new account, and is back on the thread to comment', async (t) => {
+    const thread = await newThread('Campus Wi-Fi down')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}`)
+    await page.locator('.sign-in-prompt a').click()
+    await page.getByRole('link', { name: 'No account yet? Create one' }).click()
+    await page.getByLabel('Name').fill('Noor Student')
+    await page.getByLabel('E-mail address').fill('noor.student@example.org')
+    await page.getByLabel('Password').fill('a long enough passphrase')
+    await page.getByRole('button', { name: 'Create my account' }).click()
+    await page.waitForURL(new RegExp(`/t/${thread.id}$`))
+    t.equal(await page.locator('#compose #body').count(), 1, 'back on the thread, with the form to comment')
+    // And back the other way: the account page's link to sign in keeps the thread too.
+    await page.goto(`/register?next=/t/${thread.id}`)
+    t.equal(await page.getByRole('link', { name: /sign in/i }).getAttribute('href'), `/login?next=%2Ft%2F${thread.id}`)
+  })
+
   t.test('a customer comments, replies to an update, and slow mode answers in words', async (t) => {
     const thread = await newThread('VPN unreachable')
     const update = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Certificate expired, renewing it.' })

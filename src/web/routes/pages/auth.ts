@@ -58,6 +58,9 @@ export function safeNext (next: unknown): string {
   return new URL(next, 'http://sitrep.invalid').origin === 'http://sitrep.invalid' ? next : '/'
 }
 
+/** A link to the other form (sign in, create an account) that leads back to the same page after. */
+const keepingNext = (path: string, next: string): string => next === '/' ? path : `${path}?next=${encodeURIComponent(next)}`
+
 const authPages: FastifyPluginAsync = async (fastify) => {
   const showLogin = (request: FastifyRequest, reply: FastifyReply, form: LoginForm, error?: string) =>
     reply.page('login', {
@@ -65,6 +68,7 @@ const authPages: FastifyPluginAsync = async (fastify) => {
       csrf: csrfToken(request, reply),
       email: form.email ?? '',
       next: safeNext(form.next),
+      registerHref: keepingNext('/register', safeNext(form.next)),
       error
     })
 
@@ -75,6 +79,7 @@ const authPages: FastifyPluginAsync = async (fastify) => {
       email: form.email ?? '',
       name: form.name ?? '',
       next: safeNext(form.next),
+      loginHref: keepingNext('/login', safeNext(form.next)),
       error
     })
 
