@@ -284,6 +284,8 @@ export async function editPost (deps: Deps, actor: Actor | null, postId: number,
     const moderator = isModerator(editor)
     if (post.author.id !== editor.id && !moderator) throw forbidden('not_author', 'Only its author or a moderator may edit this post.')
     if (thread.locked && !isStaff(editor)) throw forbidden('thread_locked', 'This thread is locked: only staff can post in it.')
+    // Read-only crisis mode holds for edits too: nothing a customer changes is pushed to every reader.
+    if (!isStaff(editor)) checkCrisisMode(thread)
     if (post.body === body) return post
     await trx.insertInto('post_revisions')
       .values({ post_id: postId, body: post.body ?? '', html: post.html ?? '', edited_by: editor.id, created_at: deps.now() })
@@ -307,6 +309,7 @@ export async function hidePost (deps: Deps, actor: Actor | null, postId: number,
     const { thread, post } = await lockPostThread(trx, postId)
     if (post.hidden) return post
     await trx.updateTable('posts').set({ hidden_at: deps.now(), hidden_by: moderator.id, hidden_reason: reason }).where('id', '=', postId).execute()
+    await closeFlags(trx, moderator, postId, 'hidden', deps.now())
     await recordAudit(trx, moderator, { action: 'post.hide', threadId: thread.id, postId, before: { hidden: false }, after: { hidden: true }, reason })
     const hidden = await loadPost(trx, postId)
     emit(await appendEvent(trx, thread.id, 'post.hidden', { post: hidden }))
@@ -321,12 +324,20 @@ export async function hidePost (deps: Deps, actor: Actor | null, postId: number,
   })
 }
 
+/** A moderator's decision on a post ends its open flags: they leave the queue. */
+async function closeFlags (trx: Transaction<Database>, moderator: Actor, postId: number, resolution: 'hidden' | 'dismissed', now: Date): Promise<void> {
+  await trx.updateTable('flags').set({ resolved_at: now, resolved_by: moderator.id, resolution })
+    .where('post_id', '=', postId).where('resolved_at', 'is', null).execute()
+}
+
 export async function restorePost (deps: Deps, actor: Actor | null, postId: number): Promise<Post> {
   const moderator = requireModerator(actor)
   return await commitThenPublish(deps, async (trx, emit) => {
     const { thread, post } = await lockPostThread(trx, postId)
     if (!post.hidden) return post
     await trx.updateTable('posts').set({ hidden_at: null, hidden_by: null, hidden_reason: null }).where('id', '=', postId).execute()
+    // A moderator who restores it has judged its flags: one more flag must not hide it again at once.
+    await closeFlags(trx, moderator, postId, 'dismissed', deps.now())
     await recordAudit(trx, moderator, { action: 'post.restore', threadId: thread.id, postId, before: { hidden: true, reason: post.hiddenReason }, after: { hidden: false } })
     const restored = await loadPost(trx, postId)
     emit(await appendEvent(trx, thread.id, 'post.restored', { post: restored }))

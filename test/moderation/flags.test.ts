@@ -156,3 +156,28 @@ t.test('a pinned comment hidden by its flags is no longer the current state', as
   const pins = (await app.inject({ url: `/api/v1/threads/${thread.id}/pins` })).json().pins
   t.type(pins[0].unpinnedAt, 'string', 'its pin is closed')
 })
+
+t.test("a moderator's own hide or restore on the thread closes the comment's open flags", async (t) => {
+  const thread = await openThread(app, tech)
+  const restored = await writePost(app, author, thread.id, { body: 'The generator is on fire again!' })
+  for (let i = 0; i < FLAGS_TO_HIDE; i++) assertStatus(t, await flag(flaggers[i]!, restored.id), 201)
+  t.ok((await queue()).some((entry) => entry.post.id === restored.id && entry.pendingReview), 'hidden pending review, in the queue')
+  await act(app, moderator, 'POST', `/api/v1/posts/${restored.id}/restore`)
+  t.notOk((await queue()).some((entry) => entry.post.id === restored.id), 'restored on the thread: out of the queue')
+  assertStatus(t, await flag(flaggers[FLAGS_TO_HIDE]!, restored.id), 201)
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === restored.id)!.hidden, false, 'one more flag does not hide it again at once')
+
+  const hidden = await writePost(app, author, thread.id, { body: 'Staff are lying to us.' })
+  assertStatus(t, await flag(flaggers[0]!, hidden.id), 201)
+  await act(app, moderator, 'POST', `/api/v1/posts/${hidden.id}/hide`, { reason: 'abusive' })
+  t.notOk((await queue()).some((entry) => entry.post.id === hidden.id), 'hidden on the thread: out of the queue')
+})
+
+t.test('in read-only crisis mode, customers cannot edit their comments either', async (t) => {
+  const thread = await openThread(app, tech)
+  const comment = await writePost(app, author, thread.id, { body: 'Any news?' })
+  await act(app, moderator, 'PATCH', `/api/v1/threads/${thread.id}`, { crisisMode: true, crisisReadOnly: true })
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/posts/${comment.id}`, headers: author.auth, payload: { body: 'Any news? Anyone?' } }), 403, 'crisis_read_only')
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === comment.id)!.body, 'Any news?', 'the comment stays as it was')
+  assertStatus(t, await app.inject({ method: 'PATCH', url: `/api/v1/posts/${comment.id}`, headers: moderator.auth, payload: { body: 'Any news? (edited by a moderator)' } }), 200, 'moderators still edit')
+})
