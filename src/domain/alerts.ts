@@ -50,6 +50,18 @@ export async function claimOverdue (deps: Deps): Promise<OverdueThread[]> {
   return rows.map((row) => toOverdue(row, now))
 }
 
+/**
+ * Gives a claimed promise back, when its alert could not go (the mail server
+ * or the database away): the next pass claims it, and tries again.
+ */
+export async function releaseOverdue (db: Kysely<Database>, thread: OverdueThread): Promise<void> {
+  await db.updateTable('threads')
+    .set({ alerted_for: null })
+    .where('id', '=', thread.id)
+    .where('alerted_for', '=', new Date(thread.nextUpdateAt))
+    .execute()
+}
+
 export interface AlertRecipient { email: string, name: string, locale: 'en' | 'fr' }
 
 /** Whoever is on duty; when nobody is checked in, every staff member. */

@@ -1,16 +1,23 @@
 import { type ParsedMail, simpleParser } from 'mailparser'
 import { SMTPServer } from 'smtp-server'
 import t from 'tap'
-import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { PASSWORD, buildTestApp, cookieFrom, csrfFieldOf, makeUser } from '../helpers/app.ts'
 import { inFuture, openThread, writePost } from '../helpers/api.ts'
 import { sectionById, signIn } from '../helpers/pages.ts'
 
 // A real SMTP server on a free port of this machine, keeping every message it receives.
 const received: ParsedMail[] = []
+// While true, the server refuses every message, as a mail relay in trouble does.
+let refusing = false
 const smtp = new SMTPServer({
   authOptional: true,
   disabledCommands: ['STARTTLS', 'AUTH'],
   onData (stream, _session, callback) {
+    if (refusing) {
+      stream.resume()
+      stream.on('end', () => callback(Object.assign(new Error('try again later'), { responseCode: 451 })))
+      return
+    }
     simpleParser(stream).then((mail) => { received.push(mail); callback() }, callback)
   }
 })
@@ -78,4 +85,42 @@ t.test('a new promise that passes alerts again; with nobody on duty, every staff
 
   await writePost(app, technician, thread.id, { body: 'Fixed.', status: 'resolved' })
   t.notMatch((await app.inject({ url: '/', cookies: await signIn(app, technician) })).body, /id="staff-alerts"/, 'a resolved incident is overdue no more')
+})
+
+t.test('an alert the mail server refused is sent at the next pass, once', async (t) => {
+  const other = await openThread(app, technician, { title: 'Storage slow' })
+  await writePost(app, technician, other.id, { body: 'Looking at the array.', nextUpdateAt: inFuture(5 * 60_000, app.deps.now().getTime()) })
+  advance(6 * 60_000)
+  received.length = 0
+  refusing = true
+  t.equal(await app.checkOverdue(), 0, 'the mail server refuses every alert')
+  refusing = false
+  t.equal(await app.checkOverdue(), 3, 'the next pass sends it to the three staff members')
+  t.ok(received.every((mail) => mail.subject?.includes('Storage slow') === true), 'about the incident whose promise passed')
+  t.equal(await app.checkOverdue(), 0, 'and not again')
+})
+
+t.test('an account that never chose a language gets its e-mails in the one its reader signed in with', async (t) => {
+  const newcomer = await makeUser(app, 'technician', { name: 'Léa', email: 'lea@example.org' })
+  t.equal(newcomer.actor.locale, null)
+  const form = await app.inject({ url: '/login', headers: { 'accept-language': 'fr-FR,fr;q=0.9' } })
+  const csrf = cookieFrom(form, 'sitrep_csrf')!
+  const login = await app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { 'accept-language': 'fr-FR,fr;q=0.9' },
+    cookies: { sitrep_csrf: csrf },
+    payload: { _csrf: csrfFieldOf(form.body), email: 'lea@example.org', password: PASSWORD }
+  })
+  t.equal(login.statusCode, 303)
+  const { locale } = await app.db.selectFrom('users').select('locale').where('id', '=', newcomer.actor.id).executeTakeFirstOrThrow()
+  t.equal(locale, 'fr', 'the account keeps the language of its first sign-in')
+
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: newcomer.auth })).statusCode, 200)
+  const late = await openThread(app, technician, { title: 'VPN down' })
+  await writePost(app, technician, late.id, { body: 'Checking.', nextUpdateAt: inFuture(5 * 60_000, app.deps.now().getTime()) })
+  advance(6 * 60_000)
+  received.length = 0
+  t.equal(await app.checkOverdue(), 1, 'the one on duty')
+  t.equal(received[0]!.subject, 'Point en retard : VPN down', 'in French')
 })

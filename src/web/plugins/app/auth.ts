@@ -7,6 +7,7 @@ import { LoginAttempts } from '../../../domain/login-attempts.ts'
 import { KeptCredentials } from '../../../domain/kept-credentials.ts'
 import { type ActiveSession, SESSION_ABSOLUTE_MS, TOUCH_EVERY_MS, createSession, endSession, resumeSession } from '../../../domain/sessions.ts'
 import { type ActiveToken, TOKEN_TOUCH_EVERY_MS, resumeApiToken } from '../../../domain/tokens.ts'
+import { setPreferredLocale } from '../../../domain/users.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -123,6 +124,9 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
     // A new session id at every sign-in: a planted cookie never becomes a session.
     const old = this.request.cookies[SESSION_COOKIE]
     if (old !== undefined) await endSession(fastify.db, old)
+    // An account that never chose a language takes the one its reader reads
+    // in: its e-mails (overdue alerts) come in it too.
+    if (actor.locale === null) actor = await setPreferredLocale(fastify.db, actor, this.request.locale)
     const session = await createSession(fastify.db, actor.id, now())
     this.setCookie(SESSION_COOKIE, session.token, cookieOptions)
     this.request.actor = actor

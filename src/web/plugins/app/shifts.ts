@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { type OverdueThread, alertRecipients, claimOverdue, overdueThreads } from '../../../domain/alerts.ts'
+import { type AlertRecipient, type OverdueThread, alertRecipients, claimOverdue, overdueThreads, releaseOverdue } from '../../../domain/alerts.ts'
 import { isStaff } from '../../../domain/actors.ts'
 import { loadShiftHours } from '../../../domain/shifts.ts'
 import { type Mailer, senderFor, smtpMailer } from '../../../mail/deliver.ts'
@@ -43,17 +43,32 @@ export default fp<ShiftsPluginOptions>(async (fastify, options) => {
     if (mailer === null) return 0
     const overdue = await claimOverdue(deps)
     if (overdue.length === 0) return 0
-    const recipients = await alertRecipients(fastify.db)
+    // An alert that reached nobody (the mail server down, as it may be on
+    // such a day) is given back, and tried again at the next pass; one that
+    // reached some of them is not, or they would get it every 30 s.
+    const release = async (thread: OverdueThread) => {
+      await releaseOverdue(fastify.db, thread).catch((err: unknown) => fastify.log.warn({ err, threadId: thread.id }, 'could not give back an overdue alert'))
+    }
+    let recipients: AlertRecipient[]
+    try {
+      recipients = await alertRecipients(fastify.db)
+    } catch (err) {
+      for (const thread of overdue) await release(thread)
+      throw err
+    }
     let sent = 0
     for (const thread of overdue) {
+      let reached = 0
       for (const recipient of recipients) {
         try {
           await mailer.deliver(overdueMail(thread, recipient, { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
-          sent++
+          reached++
         } catch (err) {
           fastify.log.warn({ err, threadId: thread.id }, 'could not send an overdue alert')
         }
       }
+      if (reached === 0 && recipients.length > 0) await release(thread)
+      sent += reached
     }
     return sent
   })
