@@ -5,6 +5,7 @@ import { recordAudit } from './audit.ts'
 import type { Deps } from './deps.ts'
 import { badRequest, conflict, notFound } from './errors.ts'
 import { endAllSessions } from './sessions.ts'
+import { endDuty } from './duty.ts'
 import { SHIFTS } from './shifts.ts'
 import { createApiToken, revokeApiTokenById } from './tokens.ts'
 import { ROLES } from './users.ts'
@@ -27,7 +28,8 @@ export async function changeUser (deps: Deps, actor: Actor | null, userId: numbe
   const admin = requireAdmin(actor)
   if (patch.role !== undefined && !ROLES.includes(patch.role as Role)) throw badRequest('invalid_role', `The role must be one of ${ROLES.join(', ')}.`)
   if (patch.shift != null && !SHIFTS.includes(patch.shift as Shift)) throw badRequest('invalid_shift', `The shift must be one of ${SHIFTS.join(', ')}.`)
-  return await deps.db.transaction().execute(async (trx) => {
+  let offDuty = false
+  const changed = await deps.db.transaction().execute(async (trx) => {
     const before = await trx.selectFrom('users').select(['id', 'role', 'shift']).where('id', '=', userId).forUpdate().executeTakeFirst()
     if (before === undefined) throw notFound('user')
     const role = (patch.role ?? before.role) as Role
@@ -49,8 +51,12 @@ export async function changeUser (deps: Deps, actor: Actor | null, userId: numbe
       after: { role, shift }
     })
     if (role !== before.role) await endAllSessions(trx, userId)
+    // A customer is on duty no more: the pages would show them as the shift's lead.
+    if (role === 'customer') offDuty = await endDuty(trx, userId, deps.now())
     return await summary(trx, userId)
   })
+  if (offDuty) deps.dutyChanged()
+  return changed
 }
 
 async function summary (db: Kysely<Database>, userId: number): Promise<UserSummary> {

@@ -85,20 +85,26 @@ export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?
 export async function checkOut (deps: Deps, actor: Actor | null): Promise<DutyNow> {
   const staff = requireStaff(actor)
   const duty = await deps.db.transaction().execute(async (trx) => {
-    await lockDuty(trx)
-    const closed = await trx.updateTable('duty').set({ ended_at: deps.now() })
-      .where('user_id', '=', staff.id).where('ended_at', 'is', null)
-      .returning('lead')
-      .executeTakeFirst()
-    if (closed?.lead === true) {
-      const next = await trx.selectFrom('duty').select('id').where('ended_at', 'is', null)
-        .orderBy('started_at').orderBy('id').limit(1).executeTakeFirst()
-      if (next !== undefined) await trx.updateTable('duty').set({ lead: true }).where('id', '=', next.id).execute()
-    }
+    await endDuty(trx, staff.id, deps.now())
     return await dutyNow(trx)
   })
   deps.dutyChanged()
   return duty
+}
+
+/** Ends a user's check-in, if they have one, in the caller's transaction; says whether they had. */
+export async function endDuty (trx: Transaction<Database>, userId: number, now: Date): Promise<boolean> {
+  await lockDuty(trx)
+  const closed = await trx.updateTable('duty').set({ ended_at: now })
+    .where('user_id', '=', userId).where('ended_at', 'is', null)
+    .returning('lead')
+    .executeTakeFirst()
+  if (closed?.lead === true) {
+    const next = await trx.selectFrom('duty').select('id').where('ended_at', 'is', null)
+      .orderBy('started_at').orderBy('id').limit(1).executeTakeFirst()
+    if (next !== undefined) await trx.updateTable('duty').set({ lead: true }).where('id', '=', next.id).execute()
+  }
+  return closed !== undefined
 }
 
 /** How long after a handover the incoming lead may check in and still be named as the one who took over. */

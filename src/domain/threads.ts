@@ -159,6 +159,8 @@ export async function pinPost (deps: Deps, actor: Actor | null, threadId: number
     const post = await trx.selectFrom('posts').select(['id', 'thread_id', 'hidden_at']).where('id', '=', postId).executeTakeFirst()
     if (post === undefined || post.thread_id !== threadId) throw badRequest('post_not_in_thread', 'That post is not in this thread.')
     if (post.hidden_at !== null) throw badRequest('post_hidden', 'A hidden post cannot be pinned.')
+    // Pinned already (a double click, two moderators at once): nothing changes, nothing is recorded twice.
+    if (before.pinned_post_id === postId) return toThread(before)
     await trx.updateTable('threads').set({ pinned_post_id: postId }).where('id', '=', threadId).execute()
     await recordPin(trx, moderator, threadId, postId, deps.now())
     await recordAudit(trx, moderator, { action: 'thread.pin', threadId, postId, before: { pinnedPostId: before.pinned_post_id }, after: { pinnedPostId: postId } })

@@ -117,3 +117,16 @@ t.test('the audit log lists every action, newest first, filterable by thread and
   t.notMatch(page.body, /post\.hide/, 'filtered')
   t.match((await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=fr`, cookies })).body, /Journal d’audit/)
 })
+
+t.test('a technician made a customer is on duty no more, and no longer leads', async (t) => {
+  const lead = await makeUser(app, 'technician', { name: 'Ava Lead' })
+  const other = await makeUser(app, 'technician', { name: 'Ben Second' })
+  await act(app, lead, 'POST', '/api/v1/duty/check-in', { lead: true })
+  await act(app, other, 'POST', '/api/v1/duty/check-in')
+  await act(app, admin, 'PATCH', `/api/v1/users/${lead.actor.id}`, { role: 'customer' })
+  const duty = (await app.inject({ url: '/api/v1/duty' })).json()
+  t.notOk(duty.onDuty.some((person: { userId: number }) => person.userId === lead.actor.id), 'no longer listed on duty')
+  t.equal(duty.lead?.userId, other.actor.id, 'the lead passes to whoever is still on duty')
+  t.notMatch((await app.inject({ url: '/' })).body, /Ava Lead/, 'and the pages no longer name them')
+  await act(app, other, 'POST', '/api/v1/duty/check-out')
+})

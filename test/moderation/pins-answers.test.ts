@@ -39,6 +39,18 @@ t.test('pin history lists earlier pins, newest first', async (t) => {
   t.same(rows[1]!.after, { pinnedPostId: second.id })
 })
 
+t.test('pinning the post already pinned (a double click, two moderators at once) records nothing twice', async (t) => {
+  const thread = await openThread(app, tech)
+  const state = await writePost(app, tech, thread.id, { body: 'State: power back on feed B.' })
+  const start = (await eventLog(app, thread.id)).length
+  for (let i = 0; i < 2; i++) await act(app, moderator, 'PUT', `/api/v1/threads/${thread.id}/pin`, { postId: state.id })
+  const pins = (await app.inject({ url: `/api/v1/threads/${thread.id}/pins` })).json().pins
+  t.equal(pins.length, 1, 'one pinned state, no earlier copy of itself')
+  t.equal((await eventLog(app, thread.id, start)).length, 1, 'one event')
+  const audit = await app.db.selectFrom('audit_log').select('action').where('thread_id', '=', thread.id).where('action', '=', 'thread.pin').execute()
+  t.equal(audit.length, 1, 'one audit row')
+})
+
 t.test('a summary is written and pinned at once', async (t) => {
   const thread = await openThread(app, tech)
   const start = (await eventLog(app, thread.id)).length
