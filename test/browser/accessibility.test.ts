@@ -101,6 +101,24 @@ if (browserAvailable(t)) {
     t.match(await page.locator('#posts > .post').last().textContent(), /Typed with the keyboard only\./, 'the comment is posted')
   })
 
+  t.test('a refused comment comes back focused, with the reason read out as the field\'s description', async (t) => {
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, customer)
+    await page.goto(`/t/${thread.id}`)
+    await page.locator('#body').fill('   ')
+    await Promise.all([page.waitForLoadState('load'), page.locator('#compose button[type="submit"]').click()])
+    await page.locator('#compose-error').waitFor()
+    // The browser moves the focus (autofocus) as it renders the page, a moment after it has loaded.
+    await t.resolves(page.waitForFunction(() => document.activeElement?.id === 'body', null, { timeout: 5000 }), 'the message field has the focus')
+    const description = await page.evaluate(() => {
+      const field = document.getElementById('body')!
+      return (field.getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent?.trim()).join(' | ')
+    })
+    t.match(description, await page.locator('#compose-error').textContent() ?? '-', 'its description begins with why it was refused')
+    t.equal(await page.locator('#body').getAttribute('aria-invalid'), 'true', 'and it is marked invalid')
+  })
+
   t.test('screenshots of the list and the thread, on a desktop and a phone', async (t) => {
     await mkdir(SCREENSHOTS, { recursive: true })
     const sizes = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } }
