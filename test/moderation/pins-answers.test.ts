@@ -107,6 +107,7 @@ t.test('a summary keeps the promised next update, posts once when sent twice, an
   const refused = await app.inject({ method: 'POST', url: `/t/${thread.id}/summary`, cookies, payload: { _csrf: form[1]!, body: tooLong } })
   t.equal(refused.statusCode, 400)
   t.match(sectionById(refused.body, 'summary-body'), tooLong.slice(0, 200), 'the refused summary is back in its form')
+  t.match(sectionById(refused.body, 'mod-tools'), /<details open>/, 'shown open, not folded away')
 })
 
 t.test('a question links to the update that answers it', async (t) => {
