@@ -2,9 +2,18 @@
 // this script the server's page says the same, in the organisation's time zone.
 // - times in the reader's own time zone, the full date kept on hover and focus;
 // - on a thread, "while you were away: N updates, M comments" (per browser);
-// - drafts of the post forms kept in this browser until the server takes them.
+// - drafts of the post forms kept in this browser until the server takes them;
+// - a key of its own for each form on the page.
 (function () {
   'use strict'
+
+  // The server knows a form sent twice (a double click, a retry) by its key.
+  // A page kept for its reader and opened in two tabs carries the same keys in
+  // both: each page load gets keys of its own, so two tabs post two comments.
+  if (window.crypto && typeof window.crypto.randomUUID === 'function') {
+    var keys = document.querySelectorAll('input[name="idempotencyKey"]')
+    for (var k = 0; k < keys.length; k++) keys[k].value = window.crypto.randomUUID()
+  }
 
   var lang = document.documentElement.getAttribute('lang') === 'fr' ? 'fr' : 'en'
   var intlLocale = lang === 'fr' ? 'fr-FR' : 'en-GB'

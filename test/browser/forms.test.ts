@@ -32,6 +32,23 @@ if (browserAvailable(t)) {
     t.equal(await page.getByRole('link', { name: /sign in/i }).getAttribute('href'), `/login?next=%2Ft%2F${thread.id}`)
   })
 
+  t.test('a reader with the thread open in two tabs posts a comment from each', async (t) => {
+    const thread = await newThread('Printers offline')
+    const { context, page: first } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(first, customer)
+    const second = await context.newPage()
+    // The same page for the same session, kept for them: both tabs get the same bytes.
+    await first.goto(`/t/${thread.id}`)
+    await second.goto(`/t/${thread.id}`)
+    for (const [page, words] of [[first, 'Building A printers are down too.'], [second, 'And the plotter in room 12.']] as const) {
+      await page.locator('#body').fill(words)
+      await Promise.all([page.waitForURL(/#p-\d+$/), page.locator('#compose button[type="submit"]').click()])
+    }
+    const { posts } = await apiAs<{ posts: Array<{ body: string }> }>(app, customer, 'GET', `/threads/${thread.id}/posts`)
+    t.same(posts.map((post) => post.body).slice(-2), ['Building A printers are down too.', 'And the plotter in room 12.'], 'both comments are posted')
+  })
+
   t.test('a customer comments, replies to an update, and slow mode answers in words', async (t) => {
     const thread = await newThread('VPN unreachable')
     const update = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Certificate expired, renewing it.' })

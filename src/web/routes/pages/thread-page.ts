@@ -134,6 +134,7 @@ async function threadPageContext (
     viewer,
     csrf,
     formKey: newFormKey(),
+    summaryFormKey: newFormKey(),
     compose: {
       body: field(form, 'body'),
       replyTo,
