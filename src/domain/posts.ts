@@ -141,6 +141,14 @@ export async function loadPostPage (
   return { posts: rows.slice(0, size).reverse().map(toPost), earlier: rows.length > size, later: query.before !== undefined }
 }
 
+/** Whether a post is among its thread's latest `size`: on the page a thread opens on. */
+export async function amongLatest (db: Kysely<Database>, threadId: number, postId: number, size: number): Promise<boolean> {
+  const later = await db.selectFrom('posts').select('id')
+    .where('thread_id', '=', threadId).where('id', '>', postId)
+    .limit(size).execute()
+  return later.length < size
+}
+
 export interface NewPost {
   body: string
   kind?: string

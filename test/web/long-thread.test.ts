@@ -80,6 +80,38 @@ t.test('a thread longer than a page opens on its latest posts, and every stretch
   t.same(shownIds((await app.inject({ url: path })).body).length, PAGE_SIZE, 'readers still get a page of the latest posts')
 })
 
+t.test('a moderator working on an earlier stretch of a thread is brought back to it', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const moderator = await makeUser(app, 'moderator')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Core switch failure', body: 'Switch 1 down.' })
+  for (let i = 0; i < PAGE_SIZE + 2; i++) await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: `Check ${i}.` })
+  const cookies = await signIn(app, moderator)
+  const earlierUrl = `/t/${thread.id}/core-switch-failure?before=5`
+  const page = await app.inject({ url: earlierUrl, cookies })
+  const old = shownIds(page.body)[0]!
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!
+  // Browsers send the address of the page a form was on (Referer) to their own site.
+  const referer = `http://localhost:80${earlierUrl}`
+  const pin = await app.inject({ method: 'POST', url: `/t/${thread.id}/pin`, cookies, headers: { referer }, payload: { _csrf: csrf, postId: String(old) } })
+  t.equal(pin.statusCode, 303)
+  t.equal(pin.headers.location, `/t/${thread.id}?before=5#current-state`, 'back to the stretch the moderator was on')
+  const refused = await app.inject({ method: 'POST', url: `/t/${thread.id}/pin`, cookies, headers: { referer }, payload: { _csrf: csrf, postId: '999999' } })
+  t.equal(refused.statusCode, 400)
+  t.same(shownIds(refused.body), shownIds(page.body), 'a refusal shows the same stretch again, the reason on top')
+  // An edit of a post of that stretch comes back to the stretch that ends with it; of a recent one, to the latest posts.
+  const editForm = await app.inject({ url: `/posts/${old}/edit`, cookies })
+  const editCsrf = /name="_csrf" value="([^"]+)"/.exec(editForm.body)![1]!
+  const edited = await app.inject({ method: 'POST', url: `/posts/${old}/edit`, cookies, payload: { _csrf: editCsrf, body: 'Check 0, corrected.' } })
+  t.equal(edited.headers.location, `/t/${thread.id}?before=${old + 1}#p-${old}`)
+  t.ok(shownIds((await app.inject({ url: String(edited.headers.location).split('#')[0]!, cookies })).body).includes(old), 'a page that shows the edited post')
+  const recent = shownIds((await app.inject({ url: `/t/${thread.id}`, cookies })).body).at(-1)!
+  const recentEdit = await app.inject({ method: 'POST', url: `/posts/${recent}/edit`, cookies, payload: { _csrf: editCsrf, body: 'Latest check, corrected.' } })
+  t.equal(recentEdit.headers.location, `/t/${thread.id}#p-${recent}`)
+  const elsewhere = await app.inject({ method: 'POST', url: `/t/${thread.id}/unpin`, cookies, headers: { referer: 'https://elsewhere.example/t/1?before=5' }, payload: { _csrf: csrf } })
+  t.equal(elsewhere.headers.location, `/t/${thread.id}`, 'another site\'s address leads to the thread itself')
+})
+
 t.test('odd pager addresses still give a page', async (t) => {
   const { app } = await buildTestApp(t)
   const tech = await makeUser(app, 'technician')

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { forbidden } from '../../../domain/errors.ts'
-import { editPost, getPost, hidePost, restorePost } from '../../../domain/posts.ts'
+import { amongLatest, editPost, getPost, hidePost, restorePost } from '../../../domain/posts.ts'
 import { getThread } from '../../../domain/threads.ts'
 import type { Post } from '../../../domain/views.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
-import { type Form, field, isFormError, messageOf, parseId, threadPath } from './shared.ts'
+import { type Form, PAGE_SIZE, field, isFormError, messageOf, parseId, threadPath } from './shared.ts'
 import { mayEdit, moderate, viewerOf } from './thread-page.ts'
 
 interface PostParams { id: string }
@@ -42,7 +42,9 @@ const postPages: FastifyPluginAsync = async (fastify) => {
     const body = field(request.body, 'body')
     try {
       const post = await editPost(deps, request.actor, postId, { body })
-      return reply.redirect(`/t/${post.threadId}#p-${post.id}`, 303)
+      // Back to the stretch of the thread the post is on: the latest, or the one ending with it.
+      const stretch = await amongLatest(db, post.threadId, post.id, PAGE_SIZE) ? '' : `?before=${post.id + 1}`
+      return reply.redirect(`/t/${post.threadId}${stretch}#p-${post.id}`, 303)
     } catch (err) {
       if (!isFormError(err) || err.statusCode === 403) throw err
       return await showEditForm(request, reply.code(err.statusCode), await getPost(db, postId, request.actor), body, messageOf(request.locale, err))

@@ -177,7 +177,31 @@ function postsOf (fastify: FastifyInstance, stored: ThreadView, view: ThreadView
   return joined
 }
 
-/** Runs a moderation action, then back to the thread; on a refusal the thread is shown again with the reason on top. */
+/**
+ * The stretch of the thread a form was sent from, by the address of its page
+ * (which browsers send along to their own site): a moderator working on an
+ * earlier stretch, or on the official updates, goes back there.
+ */
+function pageSentFrom (request: FastifyRequest, threadId: number): { path: string, query: ThreadQuery } {
+  const fallback = { path: `/t/${threadId}`, query: {} }
+  const referer = request.headers.referer
+  if (referer === undefined || !URL.canParse(referer)) return fallback
+  const url = new URL(referer)
+  // Compared as URLs do: a default port is no port.
+  const host = `${url.protocol}//${request.headers.host ?? ''}`
+  if (!URL.canParse(host) || url.host !== new URL(host).host || !new RegExp(`^/t/${threadId}(?:/[^/]*)?$`).test(url.pathname)) return fallback
+  const query: ThreadQuery = {}
+  const kept = new URLSearchParams()
+  for (const key of ['view', 'before', 'after'] as const) {
+    const value = url.searchParams.get(key)
+    if (value === null) continue
+    query[key] = value
+    kept.set(key, value)
+  }
+  return { path: kept.size === 0 ? fallback.path : `${fallback.path}?${kept}`, query }
+}
+
+/** Runs a moderation action, then back to the thread's page it came from; on a refusal that page is shown again with the reason on top. */
 export async function moderate (
   fastify: FastifyInstance,
   request: FastifyRequest,
@@ -187,11 +211,12 @@ export async function moderate (
   anchor = '',
   extras: Omit<ThreadPageExtras, 'actionError'> = {}
 ): Promise<FastifyReply> {
+  const from = pageSentFrom(request, threadId)
   try {
     await action()
-    return reply.redirect(`/t/${threadId}${anchor}`, 303)
+    return reply.redirect(`${from.path}${anchor}`, 303)
   } catch (err) {
     if (!isFormError(err)) throw err
-    return await renderThread(fastify, request, reply.code(err.statusCode), threadId, {}, { ...extras, actionError: messageOf(request.locale, err) })
+    return await renderThread(fastify, request, reply.code(err.statusCode), threadId, from.query, { ...extras, actionError: messageOf(request.locale, err) })
   }
 }
