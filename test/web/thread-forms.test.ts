@@ -151,6 +151,46 @@ t.test('moderators pin, unpin and lock from the page', async (t) => {
   t.match(badSlowMode.body, /Slow mode must be 0 to 3600 seconds\./)
 })
 
+t.test("a moderator's settings sent from a page opened before another's change do not undo it", async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const first = await makeUser(app, 'moderator')
+  const second = await makeUser(app, 'moderator')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Storage outage', body: 'Array offline.' })
+  const cookies = await signIn(app, first)
+  const page = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  /** The form's fields as the page has them, as a browser sends them: hidden ones, ticked boxes, values. */
+  const fieldsOf = (html: string, action: string) => {
+    const form = new RegExp(`<form[^>]*action="/t/${thread.id}/${action}"[\\s\\S]*?</form>`).exec(html)![0]
+    const fields: Record<string, string> = {}
+    for (const [input] of form.matchAll(/<input[^>]*>/g)) {
+      const name = /name="([^"]+)"/.exec(input)?.[1]
+      if (name === undefined || (/type="checkbox"/.test(input) && !/ checked/.test(input))) continue
+      fields[name] = /value="([^"]*)"/.exec(input)?.[1] ?? ''
+    }
+    return fields
+  }
+  const settings = fieldsOf(page, 'settings')
+  const crisis = fieldsOf(page, 'crisis')
+
+  // Meanwhile, another moderator locks the thread and turns read-only crisis mode on.
+  await apiAs(app, second, 'PATCH', `/threads/${thread.id}`, { locked: true, crisisMode: true, crisisReadOnly: true })
+  // The first, on the page opened before, sets slow mode, then saves the crisis form unchanged.
+  t.equal((await app.inject({ method: 'POST', url: `/t/${thread.id}/settings`, cookies, payload: { ...settings, slowModeSeconds: '60' } })).statusCode, 303)
+  t.equal((await app.inject({ method: 'POST', url: `/t/${thread.id}/crisis`, cookies, payload: crisis })).statusCode, 303)
+  const now = await apiAs<Thread>(app, tech, 'GET', `/threads/${thread.id}`)
+  t.equal(now.slowModeSeconds, 60, 'the change made is taken')
+  t.equal(now.locked, true, 'the lock made meanwhile stays')
+  t.same([now.crisisMode, now.crisisReadOnly], [true, true], 'and so does the crisis mode')
+
+  // What the first moderator does change still goes through: unlocking, from a fresh page.
+  const fresh = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  t.match(fresh, /name="lockedWas" value="on"/)
+  const { locked: _ticked, ...unticked } = fieldsOf(fresh, 'settings')
+  t.equal((await app.inject({ method: 'POST', url: `/t/${thread.id}/settings`, cookies, payload: unticked })).statusCode, 303)
+  t.equal((await apiAs<Thread>(app, tech, 'GET', `/threads/${thread.id}`)).locked, false, 'unlocked')
+})
+
 t.test('authors edit their posts; others cannot', async (t) => {
   const { app } = await buildTestApp(t)
   const tech = await makeUser(app, 'technician')

@@ -5,7 +5,7 @@ import { getPost, listRevisions } from '../../../domain/posts.ts'
 import { getThread, updateThread } from '../../../domain/threads.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
-import { type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId, threadPath } from './shared.ts'
+import { type Form, field, formIdempotency, unchanged, isFormError, messageOf, optionalId, parseId, threadPath } from './shared.ts'
 import { moderate } from './thread-page.ts'
 
 interface IdParam { id: string }
@@ -29,11 +29,15 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: IdParam, Body: Form }>('/t/:id/crisis', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
+    const form = request.body
     // An unticked box is not sent at all: absent means off.
-    const crisisMode = field(request.body, 'crisisMode') === 'on'
-    const crisisReadOnly = crisisMode && field(request.body, 'crisisReadOnly') === 'on'
-    return await moderate(fastify, request, reply, threadId,
-      () => updateThread(deps, request.actor, threadId, { crisisMode, crisisReadOnly }), '#mod-tools')
+    const crisisMode = field(form, 'crisisMode') === 'on'
+    const crisisReadOnly = crisisMode && field(form, 'crisisReadOnly') === 'on'
+    const onOff = (on: boolean) => on ? 'on' : 'off'
+    return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, {
+      ...(!unchanged(form, 'crisisMode', onOff(crisisMode)) && { crisisMode }),
+      ...(!unchanged(form, 'crisisReadOnly', onOff(crisisReadOnly)) && { crisisReadOnly })
+    }), '#mod-tools')
   })
 
   fastify.post<{ Params: IdParam, Body: Form }>('/posts/:id/flag', async (request, reply) => {

@@ -83,6 +83,16 @@ export function isFormError (err: unknown): err is AppError {
   return err instanceof AppError && [400, 403, 409, 413, 429].includes(err.statusCode)
 }
 
+/**
+ * Whether a form's field still says what the page showed (sent beside it as
+ * `<name>Was`): a moderator's form sends only what they changed, so a page
+ * opened before another moderator's change does not undo it. A form without
+ * the shown value counts every field as changed.
+ */
+export function unchanged (form: Form | undefined, name: string, value: string): boolean {
+  return field(form, `${name}Was`) === value
+}
+
 /** A fresh key for a form: posting it twice (a double click, a retry on a bad connection) posts once. */
 export const newFormKey = (): string => randomUUID()
 

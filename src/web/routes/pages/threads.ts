@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { createPost } from '../../../domain/posts.ts'
 import { getThread, pinPost, unpinPost, updateThread } from '../../../domain/threads.ts'
-import { allPosts, type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId } from './shared.ts'
+import { allPosts, type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId, unchanged } from './shared.ts'
 import { type ThreadQuery, moderate, renderThread, threadPageHtml } from './thread-page.ts'
 
 interface ThreadParams { id: string, slug?: string }
@@ -79,11 +79,13 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/settings', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
-    const slowMode = field(request.body, 'slowModeSeconds').trim()
+    const form = request.body
+    // An unticked box is not sent at all: absent means unlocked.
+    const locked = field(form, 'locked') === 'on' ? 'on' : 'off'
+    const slowMode = field(form, 'slowModeSeconds').trim()
     return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, {
-      // An unticked box is not sent at all: absent means unlocked.
-      locked: field(request.body, 'locked') === 'on',
-      ...(slowMode !== '' && { slowModeSeconds: Number(slowMode) })
+      ...(!unchanged(form, 'locked', locked) && { locked: locked === 'on' }),
+      ...(slowMode !== '' && !unchanged(form, 'slowModeSeconds', slowMode) && { slowModeSeconds: Number(slowMode) })
     }), '#settings')
   })
 }
