@@ -231,7 +231,7 @@ if (browserAvailable(t)) {
     planted(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${flagged.id}/hide`, headers: state.moderator.auth, payload: { reason: `${SHORT[0]}\u0000` } }), 400, 'a reason with U+0000')
     planted(t, await anonymousForm(app, '/register', '/register', { name: `${SHORT[0]}\u0000`, email: 'nul@example.org', password: PASSWORD }), 400, 'a name with U+0000')
     planted(t, await anonymousForm(app, '/login', '/login', { email: `${SHORT[0]}\u0000@x.example`, password: PASSWORD }), 401, 'signing in as U+0000')
-    planted(t, await anonymousForm(app, '/register', '/register', { name: 'Taken', email: emailOf(1), password: PASSWORD }), 409, 'an address taken')
+    planted(t, await anonymousForm(app, '/register', '/register', { name: 'Taken', email: emailOf(1), password: 'not the password of that account' }), 409, 'an address taken')
 
     // The promised update is now overdue: staff see the titles in the alert on every page.
     site.advance(20 * 60_000)

@@ -88,3 +88,28 @@ t.test('after signing in, "next" leads back to a page of this site, never elsewh
     t.equal(await signInWith(away), '/', `not ${JSON.stringify(away)}, which a browser would take off the site`)
   }
 })
+
+t.test('creating an account twice (a double click) signs the reader in; with another password it says the address is taken', async (t) => {
+  const { app } = await buildTestApp(t)
+  const page = await app.inject({ url: '/register?next=/t/1' })
+  const csrf = cookieFrom(page, 'sitrep_csrf')!
+  const register = (password: string) => app.inject({
+    method: 'POST',
+    url: '/register',
+    cookies: { sitrep_csrf: csrf },
+    payload: { _csrf: csrfFieldOf(page.body), next: '/t/1', name: 'Sam Reader', email: 'sam@example.org', password }
+  })
+  const first = await register('a long enough passphrase')
+  t.equal(first.statusCode, 303)
+  const second = await register('a long enough passphrase')
+  t.equal(second.statusCode, 303, 'the second sending signs in too')
+  t.equal(second.headers.location, '/t/1', 'back where they came from')
+  t.ok(cookieFrom(second, SESSION_COOKIE), 'with a session')
+  const users = await app.db.selectFrom('users').select('id').where('email', '=', 'sam@example.org').execute()
+  t.equal(users.length, 1, 'one account')
+
+  const other = await register('someone else guessing')
+  t.equal(other.statusCode, 409)
+  t.match(other.body, /already exists/)
+  t.notOk(cookieFrom(other, SESSION_COOKIE), 'and signs nobody in')
+})

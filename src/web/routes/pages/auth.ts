@@ -112,6 +112,19 @@ const authPages: FastifyPluginAsync = async (fastify) => {
       return reply.redirect(safeNext(form.next), 303)
     } catch (err) {
       if (!(err instanceof AppError) || err.statusCode >= 500) throw err
+      // The account exists, and this is its password: a second click on
+      // "Create my account", or someone who forgot they had one. They are
+      // signed in, as the sign-in form would (with its limits).
+      if (err.code === 'email_taken') {
+        const email = String(form.email ?? '')
+        const actor = await fastify.loginAttempts.verify(email, request.ip, isKnownBrowser(request, email),
+          async () => await verifyCredentials(fastify.db, email, String(form.password ?? '')))
+        if (actor !== null) {
+          await reply.signIn(actor)
+          rememberBrowser(reply, actor.email)
+          return reply.redirect(safeNext(form.next), 303)
+        }
+      }
       return showRegister(request, reply.code(err.statusCode), form, translate(request.locale, `errors.${err.code}`))
     }
   })
