@@ -130,3 +130,29 @@ t.test('a technician made a customer is on duty no more, and no longer leads', a
   t.notMatch((await app.inject({ url: '/' })).body, /Ava Lead/, 'and the pages no longer name them')
   await act(app, other, 'POST', '/api/v1/duty/check-out')
 })
+
+t.test('the audit page leads to older entries, page after page, keeping its filter', async (t) => {
+  const thread = await openThread(app, tech)
+  const posts = []
+  for (let i = 0; i < 3; i++) posts.push(await writePost(app, tech, thread.id, { body: `Update ${i}` }))
+  // More actions on this thread than one page of the log holds.
+  for (let i = 0; i < 105; i++) {
+    await act(app, moderator, 'PUT', `/api/v1/threads/${thread.id}/pin`, { postId: posts[i % 2]!.id })
+  }
+  const cookies = await signIn(app, moderator)
+  // In English whatever this moderator chose before.
+  await app.inject({ url: '/?lang=en', cookies })
+  const shown = (html: string) => [...html.matchAll(/<tr data-action="([^"]+)">/g)].length
+  const first = await app.inject({ url: `/mod/audit?threadId=${thread.id}`, cookies })
+  t.equal(shown(first.body), 105, 'fewer than a page: all of them, no link')
+  t.notMatch(first.body, /Older entries/)
+  for (let i = 105; i < 205; i++) await act(app, moderator, 'PUT', `/api/v1/threads/${thread.id}/pin`, { postId: posts[i % 2]!.id })
+  const full = await app.inject({ url: `/mod/audit?threadId=${thread.id}`, cookies })
+  t.equal(shown(full.body), 200, 'a full page')
+  const older = /<a href="([^"]+)" rel="next">Older entries<\/a>/.exec(full.body)?.[1]?.replaceAll('&amp;', '&')
+  t.match(older, new RegExp(`^/mod/audit\\?threadId=${thread.id}&before=\\d+$`), 'a link to the older entries, with the same filter')
+  const next = await app.inject({ url: older!, cookies })
+  t.equal(shown(next.body), 5, 'the five older ones')
+  t.match((await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=fr`, cookies })).body, /rel="next">Entrées plus anciennes</, 'in French too')
+  await app.inject({ url: '/?lang=en', cookies })
+})

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { dismissFlags, flagPost, hideFlagged, listFlagQueue } from '../../../domain/flags.ts'
-import { listAudit, postAndPinSummary, setAnswer } from '../../../domain/moderation.ts'
+import { AUDIT_PAGE, listAudit, postAndPinSummary, setAnswer } from '../../../domain/moderation.ts'
 import { getPost, listRevisions } from '../../../domain/posts.ts'
 import { getThread, updateThread } from '../../../domain/threads.ts'
 import { translate } from '../../i18n.ts'
@@ -100,14 +100,22 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     })
   }
 
-  fastify.get<{ Querystring: { threadId?: string, actorId?: string } }>('/mod/audit', async (request, reply) => {
+  fastify.get<{ Querystring: { threadId?: string, actorId?: string, before?: string } }>('/mod/audit', async (request, reply) => {
     if (request.actor === null) return signInFirst(request, reply)
     const threadId = optionalId(request.query.threadId)
     const actorId = optionalId(request.query.actorId)
-    const rows = await listAudit(db, request.actor, { threadId, actorId })
+    const before = optionalId(request.query.before)
+    const rows = await listAudit(db, request.actor, { threadId, actorId, before })
+    // A full page may have more behind it: the same filter, before its oldest row.
+    const older = new URLSearchParams({
+      ...(threadId !== undefined && { threadId: String(threadId) }),
+      ...(actorId !== undefined && { actorId: String(actorId) }),
+      before: String(rows.at(-1)?.id ?? 0)
+    })
     return reply.page('mod-audit', {
       title: translate(request.locale, 'moderation.audit.title'),
       filter: { threadId, actorId },
+      older: rows.length === AUDIT_PAGE ? `/mod/audit?${older}` : null,
       rows: rows.map((row) => ({ ...row, beforeText: shown(row.before), afterText: shown(row.after) }))
     })
   })
