@@ -24,10 +24,14 @@ export class KeptCredentials<T extends { actor: Actor }> {
     private readonly maxEntries = 50_000
   ) {}
 
-  /** What `token` stands for: kept, or looked up (and kept if it may be). */
-  async resume (token: string, now: Date, lookUp: () => Promise<T | null>): Promise<T | null> {
+  /** What is kept for `token`, if it may still be served without asking the database. */
+  get (token: string, now: Date): T | undefined {
     const kept = this.kept.get(token)
-    if (kept !== undefined && this.hearsEveryChange() && this.stillGood(kept, now)) return kept
+    return kept !== undefined && this.hearsEveryChange() && this.stillGood(kept, now) ? kept : undefined
+  }
+
+  /** What `token` stands for, as `lookUp` reads it in the database; kept if it may be. */
+  async lookUp (token: string, lookUp: () => Promise<T | null>): Promise<T | null> {
     const generation = this.generation
     const found = await lookUp()
     this.forget(token)

@@ -84,25 +84,12 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
   fastify.decorateRequest('authVia', null)
   fastify.decorateRequest('sessionId', null)
 
-  fastify.addHook('onRequest', async (request, reply) => {
-    const authorization = request.headers.authorization
-    if (authorization !== undefined) {
-      const match = /^Bearer\s+(\S+)$/i.exec(authorization)
-      const bearer = match?.[1]
-      const lookUp = () => bearer === undefined ? Promise.resolve(null) : resumeApiToken(fastify.db, bearer, now())
-      const token = bearer === undefined || UNSAFE.has(request.method) ? await lookUp() : await tokens.resume(bearer, now(), lookUp)
-      const actor = token?.actor ?? null
-      if (actor === null) {
-        return await reply.code(401).send({ error: { code: 'invalid_token', message: 'The API token is not valid.' } })
-      }
-      request.actor = actor
-      request.authVia = 'token'
-      return
-    }
-    const token = request.cookies[SESSION_COOKIE]
-    if (token === undefined) return
-    const lookUp = () => resumeSession(fastify.db, token, now())
-    const session = UNSAFE.has(request.method) ? await lookUp() : await sessions.resume(token, now(), lookUp)
+  const withToken = (request: FastifyRequest, reply: FastifyReply, token: ActiveToken | null): FastifyReply | undefined => {
+    if (token === null) return reply.code(401).send({ error: { code: 'invalid_token', message: 'The API token is not valid.' } })
+    request.actor = token.actor
+    request.authVia = 'token'
+  }
+  const withSession = (request: FastifyRequest, reply: FastifyReply, session: ActiveSession | null): void => {
     if (session === null) {
       reply.clearCookie(SESSION_COOKIE, { path: '/' })
       return
@@ -110,6 +97,38 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
     request.actor = session.actor
     request.authVia = 'session'
     request.sessionId = session.sessionId
+  }
+  // A reader whose session (or script whose token) is kept goes on at once;
+  // only a lookup in the database waits.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const at = now()
+    const reads = !UNSAFE.has(request.method)
+    const authorization = request.headers.authorization
+    if (authorization !== undefined) {
+      const bearer = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1]
+      const kept = bearer === undefined || !reads ? undefined : tokens.get(bearer, at)
+      if (kept !== undefined) {
+        withToken(request, reply, kept)
+        return done()
+      }
+      const lookUp = () => bearer === undefined ? Promise.resolve(null) : resumeApiToken(fastify.db, bearer, at)
+      ;(bearer === undefined || !reads ? lookUp() : tokens.lookUp(bearer, lookUp))
+        .then((token) => { if (withToken(request, reply, token) === undefined) done() }, done)
+      return
+    }
+    const token = request.cookies[SESSION_COOKIE]
+    if (token === undefined) return done()
+    const kept = reads ? sessions.get(token, at) : undefined
+    if (kept !== undefined) {
+      withSession(request, reply, kept)
+      return done()
+    }
+    const lookUp = () => resumeSession(fastify.db, token, at)
+    ;(reads ? sessions.lookUp(token, lookUp) : lookUp())
+      .then((session) => {
+        withSession(request, reply, session)
+        done()
+      }, done)
   })
 
   // Anything that changes state with the cookie's authority must prove it came
