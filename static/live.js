@@ -169,13 +169,10 @@
     var template = text(overdue ? 'overdue' : 'next-update')
     if (!template) return
     // Built from text nodes around the line's own <time>: nothing is parsed as HTML.
-    var parts = template.split(/(\{time\}|\{duration\})/)
-    var nodes = parts.map(function (part) {
-      if (part === '{time}') return time
-      return document.createTextNode(part === '{duration}' ? formatDuration(minutes) : part)
-    })
     line.textContent = ''
-    nodes.forEach(function (node) { line.appendChild(node) })
+    template.split(/(\{time\}|\{duration\})/).forEach(function (part) {
+      line.appendChild(part === '{time}' ? time : document.createTextNode(part === '{duration}' ? formatDuration(minutes) : part))
+    })
     line.classList.toggle('next-update--overdue', overdue)
   }
 

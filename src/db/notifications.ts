@@ -37,6 +37,14 @@ export class Notifications {
     this.handlers.set(channel, [...(this.handlers.get(channel) ?? []), handler])
   }
 
+  /** A change to who someone is signed in as (`AUTH_CHANNEL`): their user id, or null for anyone's (a payload not understood). */
+  onUserChanged (handler: (userId: number | null) => void): void {
+    this.on(AUTH_CHANNEL, (payload) => {
+      const userId = Number(payload)
+      handler(Number.isInteger(userId) ? userId : null)
+    })
+  }
+
   /** Called each time listening starts again after a loss. */
   onListening (handler: () => void): void {
     this.listeningHandlers.push(handler)

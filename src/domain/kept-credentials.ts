@@ -30,10 +30,10 @@ export class KeptCredentials<T extends { actor: Actor }> {
     return kept !== undefined && this.hearsEveryChange() && this.stillGood(kept, now) ? kept : undefined
   }
 
-  /** What `token` stands for, as `lookUp` reads it in the database; kept if it may be. */
-  async lookUp (token: string, lookUp: () => Promise<T | null>): Promise<T | null> {
+  /** What `token` stands for, as `read` finds it in the database; kept if it may be. */
+  async lookUp (token: string, read: () => Promise<T | null>): Promise<T | null> {
     const generation = this.generation
-    const found = await lookUp()
+    const found = await read()
     this.forget(token)
     if (found !== null && generation === this.generation && this.hearsEveryChange()) this.keep(token, found)
     return found

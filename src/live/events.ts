@@ -65,7 +65,12 @@ export async function appendEvent<K extends ThreadEventType> (
 export async function eventsSince (db: Kysely<Database>, threadId: number, since: number, limit = 1000): Promise<ThreadEvent[]> {
   const rows = await db.selectFrom('thread_events')
     .leftJoin('posts', (join) => join.on(sql`posts.id`, '=', sql`coalesce(thread_events.payload->'post'->>'id', thread_events.payload->'pinnedPost'->>'id')::int`))
-    .select(['thread_events.seq', 'thread_events.type', 'thread_events.payload', 'posts.hidden_at', 'posts.hidden_reason', 'posts.edited_at', 'posts.body', 'posts.html'])
+    .select(['thread_events.seq', 'thread_events.type', 'thread_events.payload', 'posts.hidden_at', 'posts.hidden_reason', 'posts.edited_at'])
+    // A post's text of now, only for the posts edited since: the others are replayed as logged.
+    .select([
+      sql<string | null>`case when posts.edited_at is null then null else posts.body end`.as('edited_body'),
+      sql<string | null>`case when posts.edited_at is null then null else posts.html end`.as('edited_html')
+    ])
     .where('thread_events.thread_id', '=', threadId)
     .where('thread_events.seq', '>', since)
     .orderBy('thread_events.seq')
@@ -75,7 +80,7 @@ export async function eventsSince (db: Kysely<Database>, threadId: number, since
     const event = { seq: row.seq, type: row.type, threadId, ...(row.payload as object) } as ThreadEvent
     if (row.hidden_at === null && row.edited_at === null) return event
     const now = {
-      ...(row.edited_at !== null && { body: row.body!, html: row.html!, editedAt: row.edited_at.toISOString() }),
+      ...(row.edited_at !== null && { body: row.edited_body!, html: row.edited_html!, editedAt: row.edited_at.toISOString() }),
       ...(row.hidden_at !== null && { hidden: true, hiddenReason: row.hidden_reason })
     }
     if ('post' in event) return { ...event, post: { ...event.post, ...now } }

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { sql } from 'kysely'
 import { DATABASE_RETRY_AFTER, databaseUnavailable } from '../../domain/errors.ts'
-import { answers } from './api/schemas.ts'
+import { answers, statusResponse } from './api/schemas.ts'
 
 /** How long the database has to answer before the instance is reported not ready. */
 const READY_TIMEOUT_MS = 2000
 
-const status = { schema: { response: answers({ 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } } }) } }
+const status = { schema: { response: answers({ 200: statusResponse }) } }
 
 const healthRoutes: FastifyPluginAsync = async (fastify) => {
   // Up as long as the process answers: for the process supervisor.

@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../../config.ts'
-import { AUTH_CHANNEL } from '../../../db/notifications.ts'
 import type { Actor } from '../../../domain/actors.ts'
 import { LoginAttempts } from '../../../domain/login-attempts.ts'
 import { KeptCredentials } from '../../../domain/kept-credentials.ts'
@@ -52,10 +51,9 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
     now.getTime() - session.lastSeenAt.getTime() <= TOUCH_EVERY_MS && now.getTime() - session.createdAt.getTime() <= SESSION_ABSOLUTE_MS)
   const tokens = new KeptCredentials<ActiveToken>(listening, (token, now) => now.getTime() - token.lastUsedAt.getTime() <= TOKEN_TOUCH_EVERY_MS)
   const kept = [sessions, tokens]
-  notifications.on(AUTH_CHANNEL, (payload) => {
-    const userId = Number(payload)
+  notifications.onUserChanged((userId) => {
     for (const credentials of kept) {
-      if (Number.isInteger(userId)) credentials.dropUser(userId)
+      if (userId !== null) credentials.dropUser(userId)
       else credentials.dropAll()
     }
   })

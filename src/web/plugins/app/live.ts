@@ -1,7 +1,6 @@
 import websocket from '@fastify/websocket'
 import fp from 'fastify-plugin'
 import type { WebSocket } from 'ws'
-import { AUTH_CHANNEL } from '../../../db/notifications.ts'
 import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
 import { shiftAt } from '../../../domain/shifts.ts'
 import { type ThreadEvent, readerEvent } from '../../../live/events.ts'
@@ -118,9 +117,8 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
   // change to them (signed out, another role), their sockets are closed, and
   // reconnect with what they may see now.
   const socketsOf = new Map<number, Set<WebSocket>>()
-  fastify.notifications.on(AUTH_CHANNEL, (payload) => {
-    const userId = Number(payload)
-    const closing = Number.isInteger(userId) ? [...socketsOf.get(userId) ?? []] : [...socketsOf.values()].flatMap((set) => [...set])
+  fastify.notifications.onUserChanged((userId) => {
+    const closing = userId !== null ? [...socketsOf.get(userId) ?? []] : [...socketsOf.values()].flatMap((set) => [...set])
     for (const socket of closing) socket.close(CLOSE_ACCOUNT_CHANGED, 'account changed, reconnect')
   })
 

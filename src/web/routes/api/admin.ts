@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { type UserPatch, changeUser, createTokenFor, listTokens, listUsers, revokeToken } from '../../../domain/admin.ts'
-import { type IdParams, answers, idParams, listOf, nullableString, tokenSummaryResponse, userResponse } from './schemas.ts'
+import { type IdParams, answers, idParams, listOf, newTokenResponse, nullableString, tokenSummaryResponse, userResponse } from './schemas.ts'
 
 /** Admins: users, roles and shifts; API tokens. */
 const adminRoutes: FastifyPluginAsync = async (fastify) => {
@@ -17,7 +17,7 @@ const adminRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Body: { userId: number } }>('/admin/tokens', {
     schema: {
       body: { type: 'object', required: ['userId'], properties: { userId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } },
-      response: answers({ 201: { type: 'object', required: ['id', 'token'], properties: { id: { type: 'integer' }, token: { type: 'string' } } } })
+      response: answers({ 201: newTokenResponse })
     }
   }, async (request, reply) => reply.code(201).send(await createTokenFor(deps, request.actor, request.body.userId)))
 

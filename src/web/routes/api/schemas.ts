@@ -28,6 +28,12 @@ export function listOf (key: string, items: unknown) {
   return fields({ [key]: { type: 'array', items } })
 }
 
+/** Small answers of one field or two. */
+export const statusResponse = fields({ status: string })
+export const tokenResponse = fields({ token: string })
+export const newTokenResponse = fields({ id: integer, token: string })
+export const htmlResponse = fields({ html: string })
+
 /** The contract's error shape, for every route's 4xx and 5xx answers. */
 const errorResponse = fields({ error: fields({ code: string, message: string }) })
 

@@ -3,7 +3,7 @@ import { AppError, unauthorized } from '../../../domain/errors.ts'
 import { createApiToken } from '../../../domain/tokens.ts'
 import { verifyCredentials } from '../../../domain/users.ts'
 import { isKnownBrowser, perAddressLimit } from '../pages/auth.ts'
-import { answers, meResponse } from './schemas.ts'
+import { answers, meResponse, tokenResponse } from './schemas.ts'
 
 const tokensRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Body: { email: string, password: string } }>('/tokens', {
@@ -14,7 +14,7 @@ const tokensRoutes: FastifyPluginAsync = async (fastify) => {
         required: ['email', 'password'],
         properties: { email: { type: 'string', maxLength: 254 }, password: { type: 'string' } }
       },
-      response: answers({ 201: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } })
+      response: answers({ 201: tokenResponse })
     }
   }, async (request, reply) => {
     const { email, password } = request.body

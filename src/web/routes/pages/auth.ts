@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { RateLimitOptions } from '@fastify/rate-limit'
+import type { Actor } from '../../../domain/actors.ts'
 import { AppError, tooMany } from '../../../domain/errors.ts'
 import { createUser, verifyCredentials } from '../../../domain/users.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
@@ -85,15 +86,24 @@ const authPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Querystring: { next?: string } }>('/login', async (request, reply) => showLogin(request, reply, { next: request.query.next }))
 
-  fastify.post<{ Body: LoginForm }>('/login', { config: loginLimit }, async (request, reply) => {
-    const form = request.body ?? {}
+  /** The account of the form's e-mail and password, checked within the sign-in limits; null when they do not match. */
+  const checkCredentials = async (request: FastifyRequest, form: LoginForm): Promise<Actor | null> => {
     const email = String(form.email ?? '')
-    const actor = await fastify.loginAttempts.verify(email, request.ip, isKnownBrowser(request, email),
+    return await fastify.loginAttempts.verify(email, request.ip, isKnownBrowser(request, email),
       async () => await verifyCredentials(fastify.db, email, String(form.password ?? '')))
-    if (actor === null) return showLogin(request, reply.code(401), form, translate(request.locale, 'errors.invalid_credentials'))
+  }
+  /** Signs the account in, and back to where the reader came from. */
+  const signInAndGo = async (reply: FastifyReply, actor: Actor, form: LoginForm): Promise<FastifyReply> => {
     await reply.signIn(actor)
     rememberBrowser(reply, actor.email)
     return reply.redirect(safeNext(form.next), 303)
+  }
+
+  fastify.post<{ Body: LoginForm }>('/login', { config: loginLimit }, async (request, reply) => {
+    const form = request.body ?? {}
+    const actor = await checkCredentials(request, form)
+    if (actor === null) return showLogin(request, reply.code(401), form, translate(request.locale, 'errors.invalid_credentials'))
+    return await signInAndGo(reply, actor, form)
   })
 
   fastify.get<{ Querystring: { next?: string } }>('/register', async (request, reply) => showRegister(request, reply, { next: request.query.next }))
@@ -107,24 +117,14 @@ const authPages: FastifyPluginAsync = async (fastify) => {
         password: String(form.password ?? ''),
         role: 'customer'
       })
-      await reply.signIn(actor)
-      rememberBrowser(reply, actor.email)
-      return reply.redirect(safeNext(form.next), 303)
+      return await signInAndGo(reply, actor, form)
     } catch (err) {
       if (!(err instanceof AppError) || err.statusCode >= 500) throw err
       // The account exists, and this is its password: a second click on
       // "Create my account", or someone who forgot they had one. They are
       // signed in, as the sign-in form would (with its limits).
-      if (err.code === 'email_taken') {
-        const email = String(form.email ?? '')
-        const actor = await fastify.loginAttempts.verify(email, request.ip, isKnownBrowser(request, email),
-          async () => await verifyCredentials(fastify.db, email, String(form.password ?? '')))
-        if (actor !== null) {
-          await reply.signIn(actor)
-          rememberBrowser(reply, actor.email)
-          return reply.redirect(safeNext(form.next), 303)
-        }
-      }
+      const existing = err.code === 'email_taken' ? await checkCredentials(request, form) : null
+      if (existing !== null) return await signInAndGo(reply, existing, form)
       return showRegister(request, reply.code(err.statusCode), form, translate(request.locale, `errors.${err.code}`))
     }
   })

@@ -5,7 +5,7 @@ import { getPost, listRevisions } from '../../../domain/posts.ts'
 import { getThread, updateThread } from '../../../domain/threads.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
-import { type Form, field, formIdempotency, unchanged, isFormError, messageOf, optionalId, parseId, threadPath } from './shared.ts'
+import { type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId, threadPath, unchanged } from './shared.ts'
 import { moderate } from './thread-page.ts'
 
 interface IdParam { id: string }
