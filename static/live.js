@@ -176,10 +176,31 @@
     line.classList.toggle('next-update--overdue', overdue)
   }
 
+  // "On duty now: Day shift" turns to the next shift at its hour: the line
+  // carries the next changes, as "<shift>@<ISO time>" words.
+  function refreshDuty () {
+    var line = document.getElementById('thread-duty')
+    if (!line) return
+    var words = (line.getAttribute('data-changes') || '').split(' ')
+    var current = ''
+    for (var i = 0; i < words.length; i++) {
+      var parts = words[i].split('@')
+      if (Date.parse(parts[1] || '') <= Date.now()) current = parts[0]
+    }
+    var name = current && text('shift-' + current)
+    if (name) line.textContent = text('on-duty', { shift: name })
+  }
+
+  // What moves with the clock alone.
+  function tick () {
+    refreshPromise()
+    refreshDuty()
+  }
+
   function applyThread (event) {
     if (event.stateView !== undefined) {
       replaceById('thread-state', event.stateView)
-      refreshPromise()
+      tick()
     }
     if (event.pinnedView !== undefined) {
       var slot = document.getElementById('current-state-slot')
@@ -268,7 +289,7 @@
     if (document.hidden) return
     unreadWhileHidden = 0
     updateTitle()
-    refreshPromise()
+    tick()
     // Back from the background: a socket silent for longer than a ping's interval is dead.
     if (socket && socket.readyState === WebSocket.OPEN && Date.now() - lastFrameAt > SILENT_ON_RETURN) dropSocket()
     else if (!socket) connect()
@@ -305,7 +326,7 @@
     })
   }
 
-  refreshPromise()
-  window.setInterval(refreshPromise, 30000)
+  tick()
+  window.setInterval(tick, 30000)
   connect()
 })()

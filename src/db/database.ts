@@ -133,6 +133,8 @@ export interface DutyTable {
   shift: Shift | null
   lead: Generated<boolean>
   started_at: Timestamp
+  /** When the check-in ends by itself, unless made again. */
+  lapses_at: Timestamp
   ended_at: NullableTimestamp
 }
 

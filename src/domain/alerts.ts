@@ -64,11 +64,12 @@ export async function releaseOverdue (db: Kysely<Database>, thread: OverdueThrea
 
 export interface AlertRecipient { email: string, name: string, locale: 'en' | 'fr' }
 
-/** Whoever is on duty; when nobody is checked in, every staff member. */
-export async function alertRecipients (db: Kysely<Database>): Promise<AlertRecipient[]> {
+/** Whoever is on duty; when nobody is checked in (or every check-in has lapsed), every staff member. */
+export async function alertRecipients (db: Kysely<Database>, now: Date): Promise<AlertRecipient[]> {
   const onDuty = await db.selectFrom('duty').innerJoin('users', 'users.id', 'duty.user_id')
     .select(['users.email', 'users.name', 'users.locale'])
     .where('duty.ended_at', 'is', null)
+    .where('duty.lapses_at', '>', now)
     .where('users.role', '<>', 'customer')
     .orderBy('users.id')
     .execute()

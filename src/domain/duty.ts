@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from 'kysely'
 import type { Database, Role, Shift } from '../db/database.ts'
 import { type Actor, requireStaff } from './actors.ts'
 import type { Deps } from './deps.ts'
-import { shiftOfAuthor } from './shifts.ts'
+import { dutyLapsesAt, shiftOfAuthor } from './shifts.ts'
 import type { Post } from './views.ts'
 
 /** One person on duty now. */
@@ -13,6 +13,8 @@ export interface OnDuty {
   shift: Shift | null
   lead: boolean
   since: string
+  /** When the check-in lapses, unless made again. */
+  until: string
 }
 
 export interface DutyNow {
@@ -29,12 +31,16 @@ async function lockDuty (trx: Transaction<Database>): Promise<void> {
   await trx.selectFrom('shift_schedule').select('id').where('id', '=', 1).forUpdate().execute()
 }
 
-/** Who is on duty now, and who leads; anyone may see it. */
-export async function dutyNow (db: Kysely<Database> | Transaction<Database>): Promise<DutyNow> {
+/**
+ * Who is on duty now, and who leads; anyone may see it. A check-in that has
+ * lapsed is gone; a lead's hands the lead on, as checking out does.
+ */
+export async function dutyNow (db: Kysely<Database> | Transaction<Database>, now: Date): Promise<DutyNow> {
   const rows = await db.selectFrom('duty')
     .innerJoin('users', 'users.id', 'duty.user_id')
-    .select(['duty.user_id', 'users.name', 'users.role', 'duty.shift', 'duty.lead', 'duty.started_at'])
+    .select(['duty.user_id', 'users.name', 'users.role', 'duty.shift', 'duty.lead', 'duty.started_at', 'duty.lapses_at'])
     .where('duty.ended_at', 'is', null)
+    .where('duty.lapses_at', '>', now)
     .orderBy('duty.lead', 'desc')
     .orderBy('duty.started_at')
     .orderBy('duty.id')
@@ -45,20 +51,42 @@ export async function dutyNow (db: Kysely<Database> | Transaction<Database>): Pr
     role: row.role,
     shift: row.shift,
     lead: row.lead,
-    since: row.started_at.toISOString()
+    since: row.started_at.toISOString(),
+    until: row.lapses_at.toISOString()
   }))
-  return { onDuty, lead: onDuty.find((person) => person.lead) ?? null }
+  const lead = onDuty.find((person) => person.lead) ?? onDuty[0] ?? null
+  if (lead !== null) lead.lead = true
+  return { onDuty, lead }
+}
+
+/** Closes the check-ins that have lapsed, as of when they lapsed, in the caller's transaction holding the duty lock. */
+async function closeLapsed (trx: Transaction<Database>, now: Date): Promise<void> {
+  const closed = await trx.updateTable('duty').set((eb) => ({ ended_at: eb.ref('lapses_at') }))
+    .where('ended_at', 'is', null).where('lapses_at', '<=', now)
+    .returning('lead')
+    .execute()
+  if (closed.some((row) => row.lead)) await passLead(trx)
+}
+
+/** Gives the lead, when nobody has it, to whoever has been on duty longest. */
+async function passLead (trx: Transaction<Database>): Promise<void> {
+  const next = await trx.selectFrom('duty').select('id').where('ended_at', 'is', null)
+    .orderBy('started_at').orderBy('id').limit(1).executeTakeFirst()
+  if (next !== undefined) await trx.updateTable('duty').set({ lead: true }).where('id', '=', next.id).execute()
 }
 
 /**
  * Staff check in. Whoever asks to lead takes the lead; otherwise the first
- * one in when nobody leads does. Checking in again only changes the lead.
+ * one in when nobody leads does. Checking in again keeps one on duty until
+ * the end of the shift about to end next, and may take the lead.
  */
 export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?: boolean } = {}): Promise<DutyNow> {
   const staff = requireStaff(actor)
   const duty = await deps.db.transaction().execute(async (trx) => {
     await lockDuty(trx)
     const now = deps.now()
+    await closeLapsed(trx, now)
+    const lapsesAt = dutyLapsesAt(now, deps.timeZone, deps.shiftHours)
     const current = await trx.selectFrom('duty').select(['id', 'lead']).where('user_id', '=', staff.id).where('ended_at', 'is', null).executeTakeFirst()
     const someoneLeads = await trx.selectFrom('duty').select('id').where('ended_at', 'is', null).where('lead', '=', true).executeTakeFirst()
     const lead = options.lead === true || someoneLeads === undefined || current?.lead === true
@@ -68,14 +96,15 @@ export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?
     if (current === undefined) {
       await trx.insertInto('duty').values({
         user_id: staff.id,
-        shift: shiftOfAuthor(staff, now, deps.timeZone, deps.shiftHours),
+        shift: shiftOfAuthor(staff, now, deps.timeZone, deps.shiftHours, 'check-in'),
         lead,
-        started_at: now
+        started_at: now,
+        lapses_at: lapsesAt
       }).execute()
-    } else if (lead !== current.lead) {
-      await trx.updateTable('duty').set({ lead }).where('id', '=', current.id).execute()
+    } else {
+      await trx.updateTable('duty').set({ lead, lapses_at: lapsesAt }).where('id', '=', current.id).execute()
     }
-    return await dutyNow(trx)
+    return await dutyNow(trx, now)
   })
   deps.dutyChanged()
   return duty
@@ -85,8 +114,9 @@ export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?
 export async function checkOut (deps: Deps, actor: Actor | null): Promise<DutyNow> {
   const staff = requireStaff(actor)
   const duty = await deps.db.transaction().execute(async (trx) => {
-    await endDuty(trx, staff.id, deps.now())
-    return await dutyNow(trx)
+    const now = deps.now()
+    await endDuty(trx, staff.id, now)
+    return await dutyNow(trx, now)
   })
   deps.dutyChanged()
   return duty
@@ -95,15 +125,12 @@ export async function checkOut (deps: Deps, actor: Actor | null): Promise<DutyNo
 /** Ends a user's check-in, if they have one, in the caller's transaction; says whether they had. */
 export async function endDuty (trx: Transaction<Database>, userId: number, now: Date): Promise<boolean> {
   await lockDuty(trx)
+  await closeLapsed(trx, now)
   const closed = await trx.updateTable('duty').set({ ended_at: now })
     .where('user_id', '=', userId).where('ended_at', 'is', null)
     .returning('lead')
     .executeTakeFirst()
-  if (closed?.lead === true) {
-    const next = await trx.selectFrom('duty').select('id').where('ended_at', 'is', null)
-      .orderBy('started_at').orderBy('id').limit(1).executeTakeFirst()
-    if (next !== undefined) await trx.updateTable('duty').set({ lead: true }).where('id', '=', next.id).execute()
-  }
+  if (closed?.lead === true) await passLead(trx)
   return closed !== undefined
 }
 
@@ -120,7 +147,7 @@ export async function handoverLeads (db: Kysely<Database>, posts: Post[]): Promi
   const first = Math.min(...handovers.map((post) => Date.parse(post.createdAt)))
   const leads = await db.selectFrom('duty')
     .innerJoin('users', 'users.id', 'duty.user_id')
-    .select(['users.name', 'duty.shift', 'duty.started_at', 'duty.ended_at'])
+    .select(['users.name', 'duty.shift', 'duty.started_at', 'duty.ended_at', 'duty.lapses_at'])
     .where('duty.lead', '=', true)
     .where((eb) => eb.or([eb('duty.ended_at', 'is', null), eb('duty.ended_at', '>=', new Date(first))]))
     .orderBy('duty.started_at')
@@ -130,7 +157,7 @@ export async function handoverLeads (db: Kysely<Database>, posts: Post[]): Promi
     const at = Date.parse(post.createdAt)
     const lead = leads.find((row) => row.shift === post.handoverTo &&
       row.started_at.getTime() <= at + TAKE_OVER_WINDOW_MS &&
-      (row.ended_at === null || row.ended_at.getTime() > at))
+      (row.ended_at ?? row.lapses_at).getTime() > at)
     if (lead !== undefined) out[post.id] = lead.name
   }
   return out

@@ -194,7 +194,7 @@ export async function insertPost (trx: Transaction<Database>, deps: Deps, author
   const now = deps.now()
   const official = post.kind !== 'comment'
   // Every staff post, a comment too, says which shift wrote it; customers have none.
-  const shift = shiftOfAuthor(author, now, deps.timeZone, deps.shiftHours)
+  const shift = shiftOfAuthor(author, now, deps.timeZone, deps.shiftHours, post.kind === 'handover' ? 'handover' : 'post')
   // A resolved incident promises no more updates: a post-mortem posted on it
   // with the form's usual "next update in 30 min" must not make it overdue.
   const resolved = (post.status ?? thread.status) === 'resolved'

@@ -23,6 +23,19 @@ function hourIn (date: Date, timeZone: string): number {
   return Number(format.format(date))
 }
 
+// Minutes past the hour, for the zones whose offset is not whole hours.
+const minuteFormats = new Map<string, Intl.DateTimeFormat>()
+function minuteIn (date: Date, timeZone: string): number {
+  let format = minuteFormats.get(timeZone)
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-GB', { timeZone, minute: 'numeric' })
+    minuteFormats.set(timeZone, format)
+  }
+  return Number(format.format(date))
+}
+
+const HOUR_MS = 60 * 60 * 1000
+
 /** The shift on duty at `date`, by the clock of `timeZone`. */
 export function shiftAt (date: Date, timeZone: string, hours: ShiftHours = DEFAULT_SHIFT_HOURS): Shift {
   const hour = hourIn(date, timeZone)
@@ -33,14 +46,62 @@ export function shiftAt (date: Date, timeZone: string, hours: ShiftHours = DEFAU
   return current
 }
 
+export interface ShiftChange { at: Date, shift: Shift }
+
+// The same for every moment of an hour: worked out once an hour per schedule.
+const changesMade = new Map<string, ShiftChange[]>()
+
+/** The next three times a shift starts after the hour `from` is in: a day's worth. */
+export function shiftChanges (from: Date, timeZone: string, hours: ShiftHours = DEFAULT_SHIFT_HOURS): ShiftChange[] {
+  const hourStart = Math.floor(from.getTime() / 60_000) * 60_000 - minuteIn(from, timeZone) * 60_000
+  const key = `${timeZone}|${hours.day}|${hours.evening}|${hours.night}|${hourStart}`
+  let changes = changesMade.get(key)
+  if (changes !== undefined) return changes
+  changes = []
+  // Two days of hours: a day's three starts, whatever a change of summer time skips.
+  for (let k = 1; k <= 48 && changes.length < SHIFTS.length; k++) {
+    const at = new Date(hourStart + k * HOUR_MS)
+    const shift = SHIFTS.find((candidate) => hours[candidate] === hourIn(at, timeZone))
+    // An hour the clock goes through twice starts its shift once.
+    if (shift !== undefined && shiftAt(new Date(at.getTime() - 1), timeZone, hours) !== shift) changes.push({ at, shift })
+  }
+  if (changesMade.size >= 64) changesMade.clear()
+  changesMade.set(key, changes)
+  return changes
+}
+
 /**
- * The shift a staff post is stamped with: a technician's own shift, or for
- * moderators and admins the one on duty when they write. Customers have none.
+ * The shift on duty at `now`, with the next changes as `shift@ISO` words: a
+ * page left open, cached or not, turns to the next shift by itself.
  */
-export function shiftOfAuthor (author: Actor, now: Date, timeZone: string, hours: ShiftHours = DEFAULT_SHIFT_HOURS): Shift | null {
+export function shiftOnDuty (now: Date, timeZone: string, hours: ShiftHours = DEFAULT_SHIFT_HOURS): { shift: Shift, changes: string } {
+  const changes = shiftChanges(now, timeZone, hours).map((change) => `${change.shift}@${change.at.toISOString()}`).join(' ')
+  return { shift: shiftAt(now, timeZone, hours), changes }
+}
+
+/**
+ * What a staff member's act is stamped with. A technician's own shift; for
+ * moderators and admins, the shift of the clock, read so that their acts near
+ * a change land where they belong: a handover in the hour after a change
+ * closes the shift that just ended, and a check-in in the hour before one
+ * opens the shift about to start. Customers have none.
+ */
+export function shiftOfAuthor (author: Actor, now: Date, timeZone: string, hours: ShiftHours = DEFAULT_SHIFT_HOURS, act: 'post' | 'handover' | 'check-in' = 'post'): Shift | null {
   if (author.role === 'customer') return null
   if (author.role === 'technician' && author.shift !== null) return author.shift
-  return shiftAt(now, timeZone, hours)
+  const lean = act === 'handover' ? -HOUR_MS : act === 'check-in' ? HOUR_MS : 0
+  return shiftAt(new Date(now.getTime() + lean), timeZone, hours)
+}
+
+/**
+ * When a check-in made at `now` lapses if it is not made again: an hour
+ * after the end of the shift it opens (the hour for the handover), so a
+ * forgotten check-out does not keep someone on duty, and taking the alerts,
+ * for days.
+ */
+export function dutyLapsesAt (now: Date, timeZone: string, hours: ShiftHours = DEFAULT_SHIFT_HOURS): Date {
+  const end = shiftChanges(new Date(now.getTime() + HOUR_MS), timeZone, hours)[0]
+  return new Date((end?.at.getTime() ?? now.getTime() + 12 * HOUR_MS) + HOUR_MS)
 }
 
 /** The shift that takes over from `shift`, in the order of the schedule's start hours. */

@@ -13,22 +13,25 @@ const customer = await makeUser(app, 'customer')
 const thread = await openThread(app, evening)
 
 t.test("a moderator's update carries the shift on duty in the organisation's time zone", async (t) => {
-  const cases: [string, string][] = [
-    ['2026-01-15T05:59:00Z', 'night'], // 06:59 in Paris
-    ['2026-01-15T06:00:00Z', 'day'], // 07:00 in Paris, still night in UTC
-    ['2026-01-15T13:59:00Z', 'day'],
-    ['2026-01-15T14:00:00Z', 'evening'],
-    ['2026-01-15T21:59:00Z', 'evening'],
-    ['2026-01-15T22:00:00Z', 'night'], // 23:00 in Paris
-    ['2026-01-16T01:30:00Z', 'night'],
-    ['2026-07-15T05:00:00Z', 'day'] // 07:00 in Paris in summer time
+  // The third: an admin's handover, which in the hour after a change closes the shift that just ended.
+  const cases: [string, string, string][] = [
+    ['2026-01-15T05:59:00Z', 'night', 'night'], // 06:59 in Paris
+    ['2026-01-15T06:00:00Z', 'day', 'night'], // 07:00 in Paris, still night in UTC
+    ['2026-01-15T06:59:00Z', 'day', 'night'],
+    ['2026-01-15T07:00:00Z', 'day', 'day'],
+    ['2026-01-15T13:59:00Z', 'day', 'day'],
+    ['2026-01-15T14:00:00Z', 'evening', 'day'],
+    ['2026-01-15T21:59:00Z', 'evening', 'evening'],
+    ['2026-01-15T22:00:00Z', 'night', 'evening'], // 23:00 in Paris
+    ['2026-01-16T01:30:00Z', 'night', 'night'],
+    ['2026-07-15T05:00:00Z', 'day', 'night'] // 07:00 in Paris in summer time
   ]
-  for (const [time, shift] of cases) {
+  for (const [time, shift, handedOver] of cases) {
     clock = Date.parse(time)
     const update = await writePost(app, moderator, thread.id, { body: `Update at ${time}` })
     t.equal(update.shift, shift, `${time}: ${shift}`)
     const handover = await writePost(app, admin, thread.id, { body: `Handover at ${time}`, kind: 'handover' })
-    t.equal(handover.shift, shift, `${time}: an admin's handover too`)
+    t.equal(handover.shift, handedOver, `${time}: an admin's handover closes the ${handedOver} shift`)
     t.equal(update.createdAt, new Date(clock).toISOString(), "the post is dated by the app's clock")
   }
 })

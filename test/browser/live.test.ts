@@ -198,4 +198,19 @@ if (browserAvailable(t)) {
     await page.locator('#new-posts').waitFor({ state: 'hidden' })
     t.ok(await page.locator('#posts .post__body', { hasText: 'Thanks, it works again.' }).isVisible(), 'clicking it brings the first new post into view')
   })
+
+  t.test('a page left open turns to the next shift at its hour, with no event', async (t) => {
+    const thread = await newThread('Cooling loop leak')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await page.clock.install()
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+    const line = page.locator('#thread-duty')
+    const names: Record<string, string> = { day: 'Day shift', evening: 'Evening shift', night: 'Night shift' }
+    const [next, at] = ((await line.getAttribute('data-changes')) ?? '').split(' ')[0]!.split('@') as [string, string]
+    t.notMatch(await line.textContent(), new RegExp(names[next]!), 'before the change, another shift is on duty')
+    await page.clock.fastForward(Date.parse(at) - Date.now() + 60_000)
+    await t.resolves(line.filter({ hasText: `On duty now: ${names[next]!}` }).waitFor({ timeout: LIVE_MS }), 'a minute past the hour, the next shift is on duty')
+  })
 }

@@ -124,3 +124,14 @@ t.test('an account that never chose a language gets its e-mails in the one its r
   t.equal(await app.checkOverdue(), 1, 'the one on duty')
   t.equal(received[0]!.subject, 'Point en retard : VPN down', 'in French')
 })
+
+t.test('a check-in forgotten since the day before no longer keeps the alerts to itself', async (t) => {
+  // Léa, checked in above, never checked out.
+  advance(24 * 60 * 60_000)
+  const next = await openThread(app, technician, { title: 'Backups failing' })
+  await writePost(app, technician, next.id, { body: 'Looking.', nextUpdateAt: inFuture(5 * 60_000, app.deps.now().getTime()) })
+  advance(6 * 60_000)
+  received.length = 0
+  t.equal(await app.checkOverdue(), 4, 'every staff member, as when nobody is on duty')
+  t.same(received.map((mail) => (mail.to as { text: string }).text).sort(), ['francoise@example.org', 'lea@example.org', 'off@example.org', 'tom@example.org'])
+})

@@ -37,6 +37,8 @@ t.test('a new schedule moves the shift stamped on new posts, and is audited', as
   t.equal(res.statusCode, 200)
   t.match(res.json(), { day: 6, evening: 13, night: 21, current: 'evening' })
   t.equal((await writePost(app, moderator, thread.id, { body: 'After' })).shift, 'evening', 'the evening shift now starts at 13:00')
+  // 14:30: past the hour in which a handover closes the shift that just ended.
+  clock = Date.parse('2026-01-15T13:30:00Z')
   const handover = await writePost(app, moderator, thread.id, { body: 'Over to the night', kind: 'handover' })
   t.equal(handover.handoverTo, 'night', 'the next shift in the new schedule takes over')
 

@@ -66,7 +66,7 @@ t.test('messages keep their words escaped and their helpers\' markup', async (t)
 t.test('the thread state and the current state render alone too', async (t) => {
   const thread = { id: 7, title: 'x', status: 'identified', locked: true, slowModeSeconds: 0 }
   const state = views.partial('thread-state', {
-    thread, locale: 'fr', onDuty: 'night', now: '2026-11-25T13:00:00.000Z',
+    thread, locale: 'fr', onDuty: { shift: 'night', changes: 'day@2026-11-26T07:00:00.000Z' }, now: '2026-11-25T13:00:00.000Z',
     promise: { at: '2026-11-25T13:10:00.000Z', overdue: true, minutes: 5 }
   })
   t.match(state, /^\s*<div class="thread__state" id="thread-state">/)

@@ -23,8 +23,8 @@ export const shiftsEn = {
   'duty.takeLead': 'Take the lead',
   'duty.checkOut': 'Check out',
   'duty.checkOutHandover': 'Check out and hand over',
-  'duty.youAreOn': 'You are on duty.',
-  'duty.youAreOff': 'You are not on duty.',
+  'duty.youAreOnUntil': 'You are on duty until {time}, unless you check in again.',
+  'duty.stayOn': 'Stay on duty',
 
   'handover.title': 'Hand over to the next shift',
   'handover.intro': 'Your handover closes your shift ({from}) and opens the next one ({to}). It is posted in the thread as an official update.',
@@ -76,8 +76,8 @@ export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
   'duty.takeLead': 'Prendre la direction',
   'duty.checkOut': 'Terminer mon service',
   'duty.checkOutHandover': 'Terminer mon service et passer le relais',
-  'duty.youAreOn': 'Vous êtes de service.',
-  'duty.youAreOff': 'Vous n’êtes pas de service.',
+  'duty.youAreOnUntil': 'Vous êtes de service jusqu’à {time}, sauf si vous reprenez votre service.',
+  'duty.stayOn': 'Rester de service',
 
   'handover.title': 'Passer le relais à l’équipe suivante',
   'handover.intro': 'Votre relève clôt votre service ({from}) et ouvre le suivant ({to}). Elle est publiée dans le fil comme point officiel.',

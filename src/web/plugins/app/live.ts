@@ -2,7 +2,7 @@ import websocket from '@fastify/websocket'
 import fp from 'fastify-plugin'
 import type { WebSocket } from 'ws'
 import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
-import { shiftAt } from '../../../domain/shifts.ts'
+import { shiftOnDuty } from '../../../domain/shifts.ts'
 import { type ThreadEvent, readerEvent } from '../../../live/events.ts'
 import { Hub } from '../../../live/hub.ts'
 import { Relay } from '../../../live/relay.ts'
@@ -70,7 +70,7 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
       stateView: fastify.views.partial('thread-state', {
         thread: event.thread,
         promise: promiseOf(event.thread.nextUpdateAt, now),
-        onDuty: shiftAt(now, fastify.deps.timeZone, fastify.deps.shiftHours),
+        onDuty: shiftOnDuty(now, fastify.deps.timeZone, fastify.deps.shiftHours),
         now: now.toISOString(),
         locale
       })

@@ -376,9 +376,9 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   }
   // Short-lived: a check-in on another instance shows here within seconds, not a page's 30.
   const duty = (): Promise<DutyNow> => {
-    if (!enabled) return dutyNow(fastify.db)
+    if (!enabled) return dutyNow(fastify.db, fastify.deps.now())
     if (dutyRead === undefined || now() - dutyRead.madeAt >= DUTY_MAX_AGE_MS) {
-      const read = { value: dutyNow(fastify.db), madeAt: now() }
+      const read = { value: dutyNow(fastify.db, fastify.deps.now()), madeAt: now() }
       dutyRead = read
       read.value.catch(() => { if (dutyRead === read) dutyRead = undefined })
     }

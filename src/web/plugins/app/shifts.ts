@@ -51,7 +51,7 @@ export default fp<ShiftsPluginOptions>(async (fastify, options) => {
     }
     let recipients: AlertRecipient[]
     try {
-      recipients = await alertRecipients(fastify.db)
+      recipients = await alertRecipients(fastify.db, deps.now())
     } catch (err) {
       for (const thread of overdue) await release(thread)
       throw err

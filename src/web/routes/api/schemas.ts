@@ -139,6 +139,6 @@ export const revisionResponse = fields({ body: string, html: string, editedBy: i
 
 export const scheduleResponse = fields({ day: integer, evening: integer, night: integer, timeZone: string, current: string })
 
-const onDutyResponse = fields({ userId: integer, name: string, role: string, shift: nullable('string'), lead: boolean, since: string })
+const onDutyResponse = fields({ userId: integer, name: string, role: string, shift: nullable('string'), lead: boolean, since: string, until: string })
 
 export const dutyResponse = fields({ onDuty: { type: 'array', items: onDutyResponse }, lead: { anyOf: [onDutyResponse, { type: 'null' }] } })

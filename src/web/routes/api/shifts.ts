@@ -18,7 +18,7 @@ const shiftsRoutes: FastifyPluginAsync = async (fastify) => {
     schema: { body: { type: 'object', required: ['day', 'evening', 'night'], properties: { day: hour, evening: hour, night: hour } }, response: answers({ 200: scheduleResponse }) }
   }, async (request) => await updateShiftHours(deps, request.actor, request.body))
 
-  fastify.get('/duty', { schema: { response: answers({ 200: dutyResponse }) } }, async () => await dutyNow(fastify.db))
+  fastify.get('/duty', { schema: { response: answers({ 200: dutyResponse }) } }, async () => await dutyNow(fastify.db, deps.now()))
 
   // The body is optional: `{"lead": true}` takes the lead.
   fastify.post<{ Body: { lead?: unknown } | undefined }>('/duty/check-in', { schema: { response: answers({ 200: dutyResponse }) } },

@@ -22,7 +22,7 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
       return reply.pageHtml('incidents', {
         // The language links of the cached list must not carry one reader's query.
         here: '/',
-        duty: dutyOnPage(await fastify.pageCache.duty(), request.actor),
+        duty: dutyOnPage(await fastify.pageCache.duty(), request.actor, deps),
         title: translate(request.locale, 'incidents.title'),
         now: now.toISOString(),
         canCreate: isStaff(request.actor),

@@ -72,7 +72,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
   const showHandover = async (request: FastifyRequest, reply: FastifyReply, threadId: number, form: Form, error?: string) => {
     const staff = requireStaff(request.actor)
     const thread = await getThread(fastify.db, threadId)
-    const from = shiftOfAuthor(staff, deps.now(), deps.timeZone, deps.shiftHours) ?? 'day'
+    const from = shiftOfAuthor(staff, deps.now(), deps.timeZone, deps.shiftHours, 'handover') ?? 'day'
     const next = field(form, 'next') || '60'
     return reply.page('handover', {
       title: translate(request.locale, 'handover.title'),

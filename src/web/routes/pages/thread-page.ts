@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
 import { KINDS } from '../../../domain/posts.ts'
-import { shiftAt } from '../../../domain/shifts.ts'
+import { shiftOnDuty } from '../../../domain/shifts.ts'
 import { STATUSES } from '../../../domain/threads.ts'
 import type { Post, Thread } from '../../../domain/views.ts'
 import { type Locale, translate } from '../../i18n.ts'
@@ -110,8 +110,8 @@ async function threadPageContext (
     liveScript: true,
     now: now.toISOString(),
     promise: promiseOf(thread.nextUpdateAt, now),
-    onDuty: shiftAt(now, deps.timeZone, deps.shiftHours),
-    duty: dutyOnPage(await fastify.pageCache.duty(), request.actor, view.handoverLeads),
+    onDuty: shiftOnDuty(now, deps.timeZone, deps.shiftHours),
+    duty: dutyOnPage(await fastify.pageCache.duty(), request.actor, deps, view.handoverLeads),
     pinned,
     pinHistory: view.pinHistory,
     // Rendered from escaped templates, post by post, and put in as bytes with this page's token in their forms.
