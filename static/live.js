@@ -66,16 +66,26 @@
   }
 
   // Live posts come rendered for the reader's role, not for them: this page's
-  // CSRF token goes in their forms, and the reader's own comments lose the
-  // form to flag them.
+  // CSRF token goes in their forms, and the reader's own posts lose the form
+  // to flag them and gain their Edit link (the page carries its label when
+  // its reader may edit their posts).
   function personalise (element) {
     var token = csrfMeta ? csrfMeta.getAttribute('content') || '' : ''
     var inputs = element.querySelectorAll('input[name="_csrf"]')
     for (var i = 0; i < inputs.length; i++) inputs[i].value = token
-    if (viewerId !== '' && element.getAttribute('data-author-id') === viewerId) {
-      var flag = element.querySelector('.post__flag')
-      if (flag) flag.remove()
-    }
+    if (viewerId === '' || element.getAttribute('data-author-id') !== viewerId) return
+    var flag = element.querySelector('.post__flag')
+    if (flag) flag.remove()
+    var actions = element.querySelector('.post__actions')
+    var editLabel = text('edit')
+    var postId = element.getAttribute('data-post-id')
+    if (!actions || !editLabel || !postId || actions.querySelector('a[href$="/edit"]')) return
+    var link = document.createElement('a')
+    link.className = 'action'
+    link.href = '/posts/' + encodeURIComponent(postId) + '/edit'
+    link.textContent = editLabel
+    var reply = actions.querySelector('a[href*="replyTo="]')
+    actions.insertBefore(link, reply ? reply.nextSibling : actions.firstChild)
   }
 
   function nearBottom () {
@@ -213,6 +223,7 @@
     try { event = JSON.parse(raw) } catch (e) { return }
     lastFrameAt = Date.now()
     resetSilence()
+    if (event.type === 'ping') caughtUp()
     if (event.type === 'ping' || typeof event.seq !== 'number') return
     if (event.seq <= lastSeq) return
     lastSeq = event.seq
@@ -223,6 +234,13 @@
       refreshPinnedCopy(event.post, event.view)
     }
     else if (event.type === 'thread.updated') applyThread(event)
+  }
+
+  // The server pings a socket first once it has sent all the page missed: a
+  // page served as it was while the database was away is now up to date.
+  function caughtUp () {
+    var notice = document.querySelector('.notice--as-of')
+    if (notice) notice.remove()
   }
 
   function resetSilence () {

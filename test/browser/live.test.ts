@@ -199,6 +199,29 @@ if (browserAvailable(t)) {
     t.ok(await page.locator('#posts .post__body', { hasText: 'Thanks, it works again.' }).isVisible(), 'clicking it brings the first new post into view')
   })
 
+  t.test("a reader's own comment, written in another tab, arrives live with its Edit link; another's with its Flag", async (t) => {
+    const thread = await newThread('VPN gateway unreachable')
+    const other = await makeUser(app, 'customer', { name: 'Olga Other' })
+    for (const lang of ['en', 'fr'] as const) {
+      const { context, page } = await site.open(lang === 'fr' ? { locale: 'fr-FR' } : {})
+      t.teardown(() => context.close())
+      await site.signIn(page, customer)
+      await page.goto(`/t/${thread.id}?lang=${lang}`)
+      await waitForLive(page)
+      const mine = await apiAs<{ id: number }>(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: `My question (${lang}).` })
+      const theirs = await apiAs<{ id: number }>(app, other, 'POST', `/threads/${thread.id}/posts`, { body: `Their question (${lang}).` })
+      await page.locator(`#p-${theirs.id}`).waitFor({ timeout: LIVE_MS })
+      const edit = page.locator(`#p-${mine.id} .post__actions a[href="/posts/${mine.id}/edit"]`)
+      t.equal((await edit.textContent())?.trim(), lang === 'en' ? 'Edit' : 'Modifier', `${lang}: my comment has its Edit link`)
+      t.equal(await page.locator(`#p-${mine.id} .post__flag`).count(), 0, `${lang}: and no form to flag it`)
+      t.equal(await page.locator(`#p-${theirs.id} a[href$="/edit"]`).count(), 0, `${lang}: another's has no Edit link`)
+      t.equal(await page.locator(`#p-${theirs.id} .post__flag`).count(), 1, `${lang}: but its form to flag it`)
+      await edit.click()
+      await page.waitForURL(new RegExp(`/posts/${mine.id}/edit$`))
+      t.match(await page.locator('textarea').first().inputValue(), new RegExp(`My question \\(${lang}\\)\\.`), `${lang}: the link opens its edit form`)
+    }
+  })
+
   t.test('a page left open turns to the next shift at its hour, with no event', async (t) => {
     const thread = await newThread('Cooling loop leak')
     const { context, page } = await site.open()

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { type Browser, type BrowserContext, type BrowserContextOptions, type Page, chromium } from 'playwright-core'
+import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { type TestApp, PASSWORD, type TestUser, buildTestApp } from './app.ts'
 import { listen } from './live.ts'
@@ -51,10 +52,21 @@ export interface Site extends TestApp {
  * of its own, removed when it closes.
  */
 export async function startSite (t: Test, options: Parameters<typeof buildTestApp>[1] = {}): Promise<Site> {
+  const browser = await launchBrowser(t)
+  const testApp = await buildTestApp(t, options)
+  return { ...testApp, ...(await serveTo(browser, testApp.app)) }
+}
+
+/** A headless Chromium, closed at teardown. */
+export async function launchBrowser (t: Test): Promise<Browser> {
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 })
   t.teardown(() => browser.close())
-  const testApp = await buildTestApp(t, options)
-  const base = `http://${await listen(testApp.app)}`
+  return browser
+}
+
+/** Puts an app on a port of its own and gives the browser the way to it. */
+export async function serveTo (browser: Browser, app: FastifyInstance): Promise<Omit<Site, keyof TestApp>> {
+  const base = `http://${await listen(app)}`
 
   const open = async (contextOptions: BrowserContextOptions = {}) => {
     const context = await browser.newContext({ baseURL: base, locale: 'en-GB', ...contextOptions })
@@ -73,5 +85,5 @@ export async function startSite (t: Test, options: Parameters<typeof buildTestAp
     ])
   }
 
-  return { ...testApp, base, browser, open, signIn }
+  return { base, browser, open, signIn }
 }

@@ -74,6 +74,7 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
       try {
         leave = await fastify.hub.join(threadId, socket, since, variant)
         if (closed) leave()
+        else fastify.socketJoined(socket)
       } catch (err) {
         log.warn({ err }, 'live stream could not start')
         socket.close(1011, 'try again')

@@ -52,6 +52,8 @@ export function liveVariant (lang: string | undefined, actor: Actor | null): str
 
 export default fp<LivePluginOptions>(async (fastify, options) => {
   const alive = new WeakSet<WebSocket>()
+  // Sockets caught up with their thread, which the page's script hears pinged.
+  const joined = new WeakSet<WebSocket>()
   const sockets = new Set<WebSocket>()
   // The page's own script asks for its language, and gets the markup the page
   // itself is made of: the same partials render a post on load and live.
@@ -108,7 +110,7 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
       }
       alive.delete(socket)
       socket.ping()
-      socket.send(PING)
+      if (joined.has(socket)) socket.send(PING)
     }
   }, options.pingEveryMs ?? 30_000)
   pinger.unref()
@@ -120,6 +122,13 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
   fastify.notifications.onUserChanged((userId) => {
     const closing = userId !== null ? [...socketsOf.get(userId) ?? []] : [...socketsOf.values()].flatMap((set) => [...set])
     for (const socket of closing) socket.close(CLOSE_ACCOUNT_CHANGED, 'account changed, reconnect')
+  })
+
+  // The first ping tells the page it has caught up: a page served as it was
+  // while the database was away drops its notice then.
+  fastify.decorate('socketJoined', (socket: WebSocket) => {
+    joined.add(socket)
+    socket.send(PING)
   })
 
   fastify.decorate('trackSocket', (socket: WebSocket, actor: Actor | null) => {
@@ -149,5 +158,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Counts a new live socket in, for pings and shutdown, and under its reader's account when signed in. */
     trackSocket: (socket: WebSocket, actor: Actor | null) => void
+    /** Marks a socket as caught up with its thread, and tells it so with a ping. */
+    socketJoined: (socket: WebSocket) => void
   }
 }
