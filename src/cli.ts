@@ -3,9 +3,10 @@ import { ConfigError, type Config, loadConfig } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
 import type { Role, Shift } from './db/database.ts'
 import { resetPassword } from './domain/account.ts'
+import { recordAudit } from './domain/audit.ts'
 import { AppError } from './domain/errors.ts'
 import { SHIFTS } from './domain/shifts.ts'
-import { createApiToken } from './domain/tokens.ts'
+import { issueApiToken } from './domain/tokens.ts'
 import { ROLES, createUser, findUserByEmail, validatePassword } from './domain/users.ts'
 
 /** Bad input: exit 2 with one line saying what is wrong. */
@@ -60,7 +61,11 @@ const COMMANDS: Record<string, Command> = {
       if (role !== 'technician' && shift !== undefined) throw new UsageError('only technicians have a shift: leave out --shift')
       const password = await readPassword()
       await withDatabase(config, async ({ db }) => {
-        const user = await createUser(db, { email, name, role, shift: shift ?? null, password })
+        const user = await db.transaction().execute(async (trx) => {
+          const created = await createUser(trx, { email, name, role, shift: shift ?? null, password })
+          await recordAudit(trx, null, { action: 'user.create', targetUserId: created.id, after: { role: created.role, shift: created.shift } })
+          return created
+        })
         const shiftNote = user.shift === null ? '' : `, ${user.shift} shift`
         process.stdout.write(`created ${user.role} ${user.name} <${user.email}> (id ${user.id}${shiftNote})\n`)
       })
@@ -92,7 +97,12 @@ const COMMANDS: Record<string, Command> = {
       await withDatabase(config, async ({ db }) => {
         const user = await findUserByEmail(db, email)
         if (user === undefined) throw new UsageError(`no user with the e-mail address ${email}`)
-        process.stdout.write(`${await createApiToken(db, user.id)}\n`)
+        const token = await db.transaction().execute(async (trx) => {
+          const { id, token } = await issueApiToken(trx, user.id)
+          await recordAudit(trx, null, { action: 'token.create', targetUserId: user.id, after: { tokenId: id } })
+          return token
+        })
+        process.stdout.write(`${token}\n`)
       })
     }
   },

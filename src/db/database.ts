@@ -108,7 +108,8 @@ export interface IdempotencyKeysTable {
 
 export interface AuditLogTable {
   id: Generated<number>
-  actor_id: number
+  /** Null for the server's operator, at the command line. */
+  actor_id: number | null
   action: string
   thread_id: number | null
   post_id: number | null

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { type Actor, requireSignedIn } from './actors.ts'
+import { recordAudit } from './audit.ts'
 import { badRequest, conflict, forbidden, notFound } from './errors.ts'
 import { PASSWORD_MAX, hashPassword, verifyPassword } from './passwords.ts'
 import { endAllSessions } from './sessions.ts'
@@ -44,14 +45,14 @@ export async function changePassword (db: Kysely<Database>, actor: Actor | null,
  */
 export async function resetPassword (db: Kysely<Database>, userId: number, password: string, options: { now: Date, revokeTokens?: boolean }): Promise<PasswordChanged> {
   validatePassword(password)
-  return await storePassword(db, userId, password, { now: options.now, revokeTokens: options.revokeTokens === true })
+  return await storePassword(db, userId, password, { now: options.now, revokeTokens: options.revokeTokens === true, audited: true })
 }
 
 async function storePassword (
   db: Kysely<Database>,
   userId: number,
   password: string,
-  options: { now: Date, revokeTokens: boolean, replacing?: string }
+  options: { now: Date, revokeTokens: boolean, replacing?: string, audited?: boolean }
 ): Promise<PasswordChanged> {
   // Hashed before the transaction: no row stays locked while argon2 works.
   const passwordHash = await hashPassword(password)
@@ -66,6 +67,8 @@ async function storePassword (
     }
     await endAllSessions(trx, userId)
     const revokedTokens = options.revokeTokens ? await revokeUserApiTokens(trx, userId, options.now) : 0
+    // Set by the operator, not by its owner: the audit log says so.
+    if (options.audited === true) await recordAudit(trx, null, { action: 'user.password', targetUserId: userId, after: { revokedTokens } })
     return { revokedTokens }
   })
 }

@@ -7,7 +7,7 @@ import { badRequest, conflict, notFound } from './errors.ts'
 import { endAllSessions } from './sessions.ts'
 import { endDuty } from './duty.ts'
 import { SHIFTS } from './shifts.ts'
-import { createApiToken, revokeApiTokenById } from './tokens.ts'
+import { issueApiToken, revokeApiTokenById } from './tokens.ts'
 import { ROLES } from './users.ts'
 
 export interface UserSummary { id: number, email: string, name: string, role: Role, shift: Shift | null, createdAt: string }
@@ -95,8 +95,7 @@ export async function createTokenFor (deps: Deps, actor: Actor | null, userId: n
   return await deps.db.transaction().execute(async (trx) => {
     const user = await trx.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()
     if (user === undefined) throw notFound('user')
-    const token = await createApiToken(trx, userId)
-    const { id } = await trx.selectFrom('api_tokens').select('id').where('user_id', '=', userId).orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow()
+    const { id, token } = await issueApiToken(trx, userId)
     await recordAudit(trx, admin, { action: 'token.create', targetUserId: userId, after: { tokenId: id } })
     return { id, token }
   })

@@ -12,10 +12,13 @@ export interface AuditEntry {
   reason?: string | null
 }
 
-/** One append-only row per staff action, written in the action's own transaction. */
-export async function recordAudit (trx: Transaction<Database>, actor: Actor, entry: AuditEntry): Promise<void> {
+/**
+ * One append-only row per staff action, written in the action's own
+ * transaction; `null` for the server's operator, at the command line.
+ */
+export async function recordAudit (trx: Transaction<Database>, actor: Actor | null, entry: AuditEntry): Promise<void> {
   await trx.insertInto('audit_log').values({
-    actor_id: actor.id,
+    actor_id: actor?.id ?? null,
     action: entry.action,
     thread_id: entry.threadId ?? null,
     post_id: entry.postId ?? null,

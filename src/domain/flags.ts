@@ -49,8 +49,18 @@ export async function flagPost (deps: Deps, actor: Actor | null, postId: number,
     const { count } = await openFlags(trx, postId).select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow()
     if (Number(count) < FLAGS_TO_HIDE) return { postId, reason, hidden: false }
     await trx.updateTable('posts').set({ hidden_at: deps.now(), hidden_by: null, hidden_reason: PENDING_REVIEW }).where('id', '=', postId).execute()
+    // No moderator did it, but the log says what happened, by whose flag, and what it unpinned.
+    const unpinned = thread.pinned_post_id === postId
+    await recordAudit(trx, user, {
+      action: 'flags.autohide',
+      threadId: post.threadId,
+      postId,
+      before: { hidden: false, ...(unpinned && { pinnedPostId: postId }) },
+      after: { hidden: true, flags: Number(count), ...(unpinned && { pinnedPostId: null }) },
+      reason: PENDING_REVIEW
+    })
     emit(await appendEvent(trx, post.threadId, 'post.hidden', { post: await loadPost(trx, postId) }))
-    await unpinHidden(trx, deps, thread.pinned_post_id === postId ? thread.id : null, emit)
+    await unpinHidden(trx, deps, unpinned ? thread.id : null, emit)
     return { postId, reason, hidden: true }
   })
 }

@@ -107,7 +107,8 @@ export async function setAnswer (deps: Deps, actor: Actor | null, questionId: nu
 
 export interface AuditRow {
   id: number
-  actor: { id: number, name: string }
+  /** Null for the server's operator, at the command line. */
+  actor: { id: number, name: string } | null
   action: string
   threadId: number | null
   postId: number | null
@@ -124,7 +125,7 @@ export const AUDIT_PAGE = 200
 export async function listAudit (db: Kysely<Database>, actor: Actor | null, filter: { threadId?: number, actorId?: number, before?: number }): Promise<AuditRow[]> {
   requireModerator(actor)
   let q = db.selectFrom('audit_log')
-    .innerJoin('users', 'users.id', 'audit_log.actor_id')
+    .leftJoin('users', 'users.id', 'audit_log.actor_id')
     .select(['audit_log.id', 'audit_log.action', 'audit_log.thread_id', 'audit_log.post_id', 'audit_log.target_user_id',
       'audit_log.before', 'audit_log.after', 'audit_log.reason', 'audit_log.created_at', 'users.id as actor_id', 'users.name as actor_name'])
   if (filter.threadId !== undefined) q = q.where('audit_log.thread_id', '=', filter.threadId)
@@ -133,7 +134,7 @@ export async function listAudit (db: Kysely<Database>, actor: Actor | null, filt
   const rows = await q.orderBy('audit_log.id', 'desc').limit(AUDIT_PAGE).execute()
   return rows.map((row) => ({
     id: row.id,
-    actor: { id: row.actor_id, name: row.actor_name },
+    actor: row.actor_id === null || row.actor_name === null ? null : { id: row.actor_id, name: row.actor_name },
     action: row.action,
     threadId: row.thread_id,
     postId: row.post_id,

@@ -10,9 +10,14 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
 
 /** A new API token for the user; only its hash is kept, so it is shown once. */
 export async function createApiToken (db: Kysely<Database>, userId: number): Promise<string> {
+  return (await issueApiToken(db, userId)).token
+}
+
+/** A new token and its row's id, for the audit log. */
+export async function issueApiToken (db: Kysely<Database>, userId: number): Promise<{ id: number, token: string }> {
   const token = PREFIX + randomBytes(32).toString('base64url')
-  await db.insertInto('api_tokens').values({ user_id: userId, token_hash: hashToken(token) }).execute()
-  return token
+  const { id } = await db.insertInto('api_tokens').values({ user_id: userId, token_hash: hashToken(token) }).returning('id').executeTakeFirstOrThrow()
+  return { id, token }
 }
 
 /** A valid token's user, and when the database last saw the token used. */

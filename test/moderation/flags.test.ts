@@ -155,6 +155,15 @@ t.test('a pinned comment hidden by its flags is no longer the current state', as
   t.same((await eventLog(app, thread.id, start)).map((e) => e.type), ['post.hidden', 'thread.updated'])
   const pins = (await app.inject({ url: `/api/v1/threads/${thread.id}/pins` })).json().pins
   t.type(pins[0].unpinnedAt, 'string', 'its pin is closed')
+  const audit = (await app.inject({ url: `/api/v1/audit?threadId=${thread.id}`, headers: moderator.auth })).json().audit
+  t.match(audit[0], {
+    action: 'flags.autohide',
+    actor: { id: flaggers[FLAGS_TO_HIDE - 1]!.actor.id },
+    postId: post.id,
+    before: { hidden: false, pinnedPostId: post.id },
+    after: { hidden: true, flags: FLAGS_TO_HIDE, pinnedPostId: null },
+    reason: 'pending review'
+  }, 'the audit log says the flags hid and unpinned it, by whose flag')
 })
 
 t.test("a moderator's own hide or restore on the thread closes the comment's open flags", async (t) => {

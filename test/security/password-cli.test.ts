@@ -95,3 +95,24 @@ t.test('user:password refuses bad input with status 2 and one line', async (t) =
     t.match(run.stderr, reason)
   }
 })
+
+t.test("the operator's commands are in the audit log, as the command line's", async (t) => {
+  const admin = await sitrep(['user:create', '--email', 'aude@example.org', '--name', 'Aude Admin', '--role', 'admin'], { password: OLD })
+  t.equal(admin.code, 0, { stderr: admin.stderr })
+  await withApp(async (app) => {
+    const token = (await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: 'aude@example.org', password: OLD } })).json().token
+    const ines = (await app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${(await askToken(app, 'typed on standard input')).json().token}` } })).json()
+    const audit = (await app.inject({ url: '/api/v1/audit', headers: { authorization: `Bearer ${token}` } })).json().audit as Array<{ actor: unknown, action: string, targetUserId: number, after: unknown }>
+    const byOperator = audit.filter((row) => row.actor === null).reverse()
+    t.same(byOperator.map((row) => row.action), ['user.create', 'token.create', 'user.password', 'user.password', 'user.create'], 'every command, in order')
+    t.same(byOperator.slice(0, 4).map((row) => row.targetUserId), [ines.id, ines.id, ines.id, ines.id], 'on whom')
+    t.same(byOperator[0]!.after, { role: 'technician', shift: 'day' })
+    t.same(byOperator.slice(2, 4).map((row) => row.after), [{ revokedTokens: 0 }, { revokedTokens: 2 }], 'with the tokens revoked')
+
+    const auth = { authorization: `Bearer ${token}` }
+    const aude = (await app.inject({ url: '/api/v1/me', headers: auth })).json()
+    const page = await app.inject({ url: '/mod/audit', cookies: await signIn(app, { actor: aude, token, auth } satisfies TestUser) })
+    t.equal(page.statusCode, 200)
+    t.match(page.body, /<td>The server’s operator \(command line\)<\/td>\s*<td><code>user\.create<\/code>/, 'the audit page names the command line as the actor')
+  })
+})

@@ -123,7 +123,7 @@ export const flaggedPostResponse = fields({
 
 export const auditResponse = fields({
   id: integer,
-  actor: fields({ id: integer, name: string }),
+  actor: { anyOf: [fields({ id: integer, name: string }), { type: 'null' }] },
   action: string,
   threadId: nullable('integer'),
   postId: nullable('integer'),
