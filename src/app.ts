@@ -1,3 +1,4 @@
+import AjvCompiler from '@fastify/ajv-compiler'
 import rateLimit from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
@@ -55,6 +56,20 @@ export const BODY_LIMIT = 256 * 1024
 const STOPPING_RETRY_AFTER = 1
 
 /** Builds the whole app: external plugins, then the app's own, then routes. */
+const validators = AjvCompiler()
+const AJV_OPTIONS = { removeAdditional: false, allErrors: false } as const
+
+/**
+ * A JSON body is read as typed: a `null` stays null, where coercion would
+ * make it "", 0 or false (a thread unlocked by `"locked": null`). The URL's
+ * parts are strings, coerced to their schema's types.
+ */
+const buildValidator: AjvCompiler.ValidatorFactory = (externalSchemas) => {
+  const fromUrl = validators(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } })
+  const fromBody = validators(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } })
+  return (route) => route.httpPart === 'body' ? fromBody(route) : fromUrl(route)
+}
+
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const now = options.now ?? (() => new Date())
   let frontDoor: (request: IncomingMessage, response: ServerResponse, fallback: RequestListener) => boolean = () => false
@@ -84,7 +99,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     // answered before the database goes: a technician's post sent as the
     // instance stops gets its answer (src/server.ts bounds the wait).
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }
+    schemaController: { compilersFactory: { buildValidator } }
   })
   app.decorate('config', config)
 

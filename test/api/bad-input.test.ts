@@ -50,12 +50,10 @@ t.test('an empty body is refused', async (t) => {
 })
 
 t.test('wrong types', async (t) => {
-  // JSON Schema coercion, as Fastify does by default: a number is taken as its text.
-  const number = await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: 5 } })
-  assertStatus(t, number, 201)
-  t.equal(number.json().body, '5')
+  // A JSON body is taken as typed: a number is no text, and a null is no "", 0 or false.
+  const existing = await writePost(app, customer, thread.id, { body: 'A comment to hide.' })
   const before = await countPosts()
-  for (const body of [null, {}, { text: 'x' }, [], ['a', 'b']]) {
+  for (const body of [5, null, {}, { text: 'x' }, [], ['a', 'b']]) {
     const res = await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body } })
     assertError(t, res, 400)
   }
@@ -68,6 +66,8 @@ t.test('wrong types', async (t) => {
   assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'x', status: 'on fire' } }), 400, 'invalid_status')
   assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'x', kind: 'comment', status: 'identified' } }), 400, 'status_on_comment')
   assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { locked: 'maybe' } }), 400)
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { locked: 'true' } }), 400)
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { locked: true, slowModeSeconds: null } }), 400)
   assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { slowModeSeconds: 1.5 } }), 400)
   assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { slowModeSeconds: -1 } }), 400)
   assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { slowModeSeconds: 86_400 } }), 400, 'invalid_slow_mode')
@@ -75,11 +75,25 @@ t.test('wrong types', async (t) => {
   assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: tech.auth, payload: { status: 'done' } }), 400, 'invalid_status')
   assertError(t, await app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'x'.repeat(201), body: 'x' } }), 400, 'invalid_title')
   assertError(t, await app.inject({ method: 'PUT', url: `/api/v1/threads/${thread.id}/pin`, headers: moderator.auth, payload: { postId: 'first' } }), 400)
-  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${number.json().id}/hide`, headers: moderator.auth, payload: { reason: '' } }), 400, 'invalid_reason')
-  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${number.json().id}/hide`, headers: moderator.auth, payload: {} }), 400)
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${existing.id}/hide`, headers: moderator.auth, payload: { reason: '' } }), 400, 'invalid_reason')
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${existing.id}/hide`, headers: moderator.auth, payload: {} }), 400)
   t.equal(await countPosts(), before, 'nothing was posted')
   const current = (await app.inject({ url: `/api/v1/threads/${thread.id}` })).json()
   t.same([current.locked, current.slowModeSeconds, current.title, current.status], [false, 0, thread.title, 'investigating'], 'the thread is unchanged')
+})
+
+t.test('a null where the API itself writes null means none, and is not refused', async (t) => {
+  const update = await app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'No promise this time.', nextUpdateAt: null, replyTo: null } })
+  assertStatus(t, update, 201)
+  t.same([update.json().kind, update.json().nextUpdateAt, update.json().replyTo], ['update', null, null], 'an update with no promise and no reply')
+  const comment = await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: 'Thanks.', nextUpdateAt: null } })
+  assertStatus(t, comment, 201)
+  t.equal(comment.json().kind, 'comment', "a customer's comment, not refused as asking for a promise")
+  const handover = await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/handover`, headers: tech.auth, payload: { done: 'Restarted.', nextUpdateAt: null } })
+  assertStatus(t, handover, 201)
+  t.equal(handover.json().nextUpdateAt, null)
+  const cadence = await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { cadenceMinutes: null } })
+  assertStatus(t, cadence, 200)
 })
 
 t.test('bad query strings are a 400', async (t) => {
