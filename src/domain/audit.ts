@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { Actor } from './actors.ts'
+import { storable } from './text.ts'
 
 export interface AuditEntry {
   action: string
@@ -11,6 +12,9 @@ export interface AuditEntry {
   after?: unknown
   reason?: string | null
 }
+
+/** JSON that jsonb takes: whatever text the action was given, its lone surrogate halves replaced. */
+const toJsonb = (value: unknown): string => JSON.stringify(value, (_key, item: unknown) => typeof item === 'string' ? storable(item) : item)
 
 /**
  * One append-only row per staff action, written in the action's own
@@ -23,8 +27,8 @@ export async function recordAudit (trx: Transaction<Database>, actor: Actor | nu
     thread_id: entry.threadId ?? null,
     post_id: entry.postId ?? null,
     target_user_id: entry.targetUserId ?? null,
-    before: entry.before === undefined ? null : JSON.stringify(entry.before),
-    after: entry.after === undefined ? null : JSON.stringify(entry.after),
+    before: entry.before === undefined ? null : toJsonb(entry.before),
+    after: entry.after === undefined ? null : toJsonb(entry.after),
     reason: entry.reason ?? null
   }).execute()
 }

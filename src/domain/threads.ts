@@ -134,7 +134,9 @@ export async function updateThread (deps: Deps, actor: Actor | null, threadId: n
     }
     if (Object.keys(changes).length === 0) return before
     await trx.updateTable('threads').set(changes).where('id', '=', threadId).execute()
-    await recordAudit(trx, staff, { action: 'thread.update', threadId, before: pick(before, patch), after: pick(patch, patch) })
+    // What was applied: the status and title as checked, not as sent.
+    const applied = { ...patch, ...(status !== undefined && { status }), ...(title !== undefined && { title }) }
+    await recordAudit(trx, staff, { action: 'thread.update', threadId, before: pick(before, patch), after: pick(applied, patch) })
     emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId) }))
     return await reloadThread(trx, threadId)
   })

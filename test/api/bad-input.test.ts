@@ -96,6 +96,15 @@ t.test('a null where the API itself writes null means none, and is not refused',
   assertStatus(t, cadence, 200)
 })
 
+t.test('a title with a lone surrogate half is renamed, and audited, as any other', async (t) => {
+  const renamed = await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { title: 'Outage \uD800 in hall C' } })
+  assertStatus(t, renamed, 200)
+  t.equal(renamed.json().title, 'Outage \uFFFD in hall C', 'the half becomes the replacement character')
+  const audit = (await app.inject({ url: `/api/v1/audit?threadId=${thread.id}`, headers: moderator.auth })).json().audit
+  t.same(audit[0].after, { title: 'Outage \uFFFD in hall C' }, 'the audit log has the title as it was applied')
+  await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { title: thread.title } })
+})
+
 t.test('bad query strings are a 400', async (t) => {
   for (const query of ['?limit=0', '?limit=201', '?limit=ten', '?after=-1', '?after=x', '?kind=handover']) {
     assertError(t, await app.inject({ url: `${postsUrl}${query}` }), 400)
