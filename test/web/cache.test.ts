@@ -105,6 +105,12 @@ t.test('signed-in readers, paged views and ?lang= are never served from the anon
   t.match(staff.body, /id="compose"/, 'the staff page has its forms')
   const list = await app.inject({ url: '/', cookies })
   t.equal(list.headers['cache-control'], 'private, no-store')
+  for (const url of [`/t/${thread.id}/timeline`, '/account', `/t/${thread.id}/handover`]) {
+    const page = await app.inject({ url, cookies })
+    t.equal(page.statusCode, 200, url)
+    t.equal(page.headers['cache-control'], 'private, no-store', `${url}: a signed-in page no cache in front may keep`)
+  }
+  t.equal((await app.inject({ url: '/login' })).headers['cache-control'], 'private, no-store', 'nor a form with its reader\'s CSRF token')
 
   const lang = await app.inject({ url: `/t/${thread.id}?lang=fr` })
   t.notOk(lang.headers.etag, 'a language choice is rendered, not cached')

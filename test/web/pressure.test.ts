@@ -11,6 +11,8 @@ t.test('under pressure, anonymous renders and new sockets are shed; cached pages
   const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Campus network down', body: 'Core switch failed.' })
   const cached = await app.inject({ url: `/t/${thread.id}` })
   t.equal(cached.statusCode, 200)
+  // Read once in French by a reader with the cookie: that page is cached too.
+  t.equal((await app.inject({ url: `/t/${thread.id}`, cookies: { sitrep_lang: 'fr' } })).statusCode, 200)
   const cookies = await signIn(app, tech)
 
   pressed = true
@@ -25,6 +27,15 @@ t.test('under pressure, anonymous renders and new sockets are shed; cached pages
   t.notOk(miss.headers['set-cookie'])
   const paged = await app.inject({ url: `/t/${thread.id}?after=1` })
   t.equal(paged.statusCode, 503, 'nor a paged view')
+  const shared = await app.inject({ url: `/t/${thread.id}?utm_source=news&fbclid=abc` })
+  t.equal(shared.statusCode, 200, 'a shared link with tracking keys gets the cached page')
+  t.equal(shared.headers.etag, cached.headers.etag)
+  const french = await app.inject({ url: `/t/${thread.id}?lang=fr` })
+  t.equal(french.statusCode, 200, 'a reader choosing French gets the cached French page, not an error')
+  t.match(french.body, /<html lang="fr">/)
+  t.not(french.headers.etag, cached.headers.etag)
+  const english = await app.inject({ url: `/t/${thread.id}` })
+  t.equal(english.headers.etag, cached.headers.etag, 'and the address without the choice stays in its reader\'s language')
 
   const socket = await app.inject({ url: `/api/v1/threads/${thread.id}/live` })
   t.equal(socket.statusCode, 503, 'a new live socket waits')

@@ -133,8 +133,13 @@ function compress (html: Buffer, encoding: 'br' | 'gzip'): Promise<Buffer> {
     : brotliAsync(html, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: html.length } })
 }
 
-/** Only the query keys that select a cached variant; anything else (?lang=, ?after=, ?replyTo=) is rendered. */
-const CACHED_QUERY_KEYS = new Set(['view'])
+/**
+ * The query keys that change what a cached page shows: with one, the page is
+ * rendered. Any other key leaves the cached page as it is: ?view= picks a
+ * cached variant, and a shared link's ?utm_source= or ?fbclid= must not cost
+ * the crowd a render, nor get shed.
+ */
+const RENDERED_QUERY_KEYS = new Set(['after', 'before', 'replyTo', 'lang'])
 
 function parseEncoding (acceptEncoding: string): 'br' | 'gzip' | 'identity' {
   const offered = new Map<string, number>()
@@ -292,7 +297,11 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     if (!enabled || (method !== 'GET' && method !== 'HEAD')) return null
     const cachedPage = request.routeOptions.config.cachedPage
     if (cachedPage === undefined) return null
-    for (const key in request.query as Record<string, unknown>) if (!CACHED_QUERY_KEYS.has(key)) return null
+    for (const key in request.query as Record<string, unknown>) {
+      // ?lang= is rendered, to remember the choice in a cookie; while renders
+      // are shed, the cached page in that language answers instead.
+      if (RENDERED_QUERY_KEYS.has(key) && (key !== 'lang' || !fastify.underPressure())) return null
+    }
     return cachedPage(request)
   }
 
@@ -352,7 +361,8 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     const anonymous = request.headers.authorization === undefined && request.cookies[SESSION_COOKIE] === undefined
     const page = anonymous ? pageOf(request) : null
     if (page === null) return done()
-    remember(request.url, page)
+    // The front door reads the language from the headers alone.
+    if ((request.query as Record<string, unknown>).lang === undefined) remember(request.url, page)
     const cached = pages.get(`${pickLocale(request)}|${page.key}`)
     if (cached === undefined || !fresh(cached)) return done()
     inTurn(() => answer(request, reply, cached.value))

@@ -4,6 +4,7 @@ import { LOCALES, LOCALE_COOKIE, type Locale, isLocale, pickLocale } from '../..
 import { type PostFragments, makePostFragments } from '../../post-fragments.ts'
 import { type Views, loadViews, VIEWS_DIR } from '../../views.ts'
 import { csrfToken } from './auth.ts'
+import { PRIVATE_CACHE_CONTROL } from './page-cache.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -73,7 +74,10 @@ export default fp(async (fastify) => {
     })
     return html
   })
+  // A page rendered for one request (a signed-in reader's, or one with a form
+  // and its CSRF token) is no one else's: no cache in front may keep it.
   fastify.decorateReply('page', function (name: string, context: Record<string, unknown> = {}) {
+    if (!this.hasHeader('cache-control')) this.header('cache-control', PRIVATE_CACHE_CONTROL)
     return this.type('text/html; charset=utf-8').send(this.pageHtml(name, context))
   })
 }, { name: 'views', dependencies: ['auth'] })
