@@ -79,7 +79,7 @@
     var actions = element.querySelector('.post__actions')
     var editLabel = text('edit')
     var postId = element.getAttribute('data-post-id')
-    if (!actions || !editLabel || !postId || actions.querySelector('a[href$="/edit"]')) return
+    if (!actions || !editLabel || !postId || element.classList.contains('post--hidden') || actions.querySelector('a[href$="/edit"]')) return
     var link = document.createElement('a')
     link.className = 'action'
     link.href = '/posts/' + encodeURIComponent(postId) + '/edit'

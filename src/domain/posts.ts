@@ -291,6 +291,8 @@ export async function editPost (deps: Deps, actor: Actor | null, postId: number,
     const { thread, post } = await lockPostThread(trx, postId)
     const moderator = isModerator(editor)
     if (post.author.id !== editor.id && !moderator) throw forbidden('not_author', 'Only its author or a moderator may edit this post.')
+    // Its author no longer sees a hidden post's text: an edit would replace what they cannot read.
+    if (post.hidden && !moderator) throw forbidden('edit_hidden', 'This post is hidden: only a moderator may edit it.')
     if (thread.locked && !isStaff(editor)) throw forbidden('thread_locked', 'This thread is locked: only staff can post in it.')
     // Read-only crisis mode holds for edits too: nothing a customer changes is pushed to every reader.
     if (!isStaff(editor)) checkCrisisMode(thread)

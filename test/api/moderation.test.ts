@@ -2,6 +2,7 @@ import t from 'tap'
 import type { Post } from '../../src/domain/views.ts'
 import { buildTestApp, makeUser, type TestUser } from '../helpers/app.ts'
 import { act, assertError, assertStatus, openThread, readPosts, writePost } from '../helpers/api.ts'
+import { signIn } from '../helpers/pages.ts'
 
 const { app, advance } = await buildTestApp(t)
 const tech = await makeUser(app, 'technician')
@@ -45,6 +46,21 @@ t.test('a hidden post keeps its place but not its text for readers', async (t) =
     t.equal(post.body, 'Something **rude**', `${viewer.actor.role} still sees the body`)
     t.equal(post.html, '<p>Something <strong>rude</strong></p>')
   }
+})
+
+t.test('a hidden post is edited by moderators only: its author no longer reads it', async (t) => {
+  const thread = await openThread(app, tech)
+  const rude = await writePost(app, author, thread.id, { body: 'Something rude' })
+  await act(app, moderator, 'POST', `/api/v1/posts/${rude.id}/hide`, { reason: 'Insulting' })
+  assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/posts/${rude.id}`, headers: author.auth, payload: { body: 'Something else' } }), 403, 'edit_hidden')
+  const cookies = await signIn(app, author)
+  const page = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  t.notMatch(page, new RegExp(`href="/posts/${rude.id}/edit"`), 'no Edit link on the page')
+  const form = await app.inject({ url: `/posts/${rude.id}/edit`, cookies })
+  t.equal(form.statusCode, 403, 'nor an empty edit form')
+  t.match(form.body, /This post is hidden: only a moderator may edit it\./)
+  const edited = await act(app, moderator, 'PATCH', `/api/v1/posts/${rude.id}`, { body: 'Something [removed]' })
+  t.equal(edited.json().body, 'Something [removed]', 'a moderator still may')
 })
 
 t.test('restore brings the text back', async (t) => {

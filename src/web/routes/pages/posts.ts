@@ -33,7 +33,10 @@ const postPages: FastifyPluginAsync = async (fastify) => {
     const post = await getPost(db, postId, request.actor)
     const thread = await getThread(db, post.threadId)
     // The form is offered to whoever may send it; editPost still decides.
-    if (!mayEdit(viewerOf(request.actor, thread), post)) throw forbidden('not_author', 'Only its author or a moderator may edit this post.')
+    if (!mayEdit(viewerOf(request.actor, thread), post)) {
+      if (post.hidden && post.author.id === request.actor.id) throw forbidden('edit_hidden', 'This post is hidden: only a moderator may edit it.')
+      throw forbidden('not_author', 'Only its author or a moderator may edit this post.')
+    }
     return await showEditForm(request, reply, post, post.body ?? '')
   })
 

@@ -37,7 +37,7 @@ export function viewerOf (actor: Actor | null, thread: Thread): Viewer | null {
 
 /** Whether to offer the edit link: its author or a moderator, where the viewer may still write. */
 export function mayEdit (viewer: Viewer | null, post: Post): boolean {
-  return viewer !== null && viewer.canComment && (post.author.id === viewer.id || viewer.moderator)
+  return viewer !== null && viewer.canComment && (viewer.moderator || (post.author.id === viewer.id && !post.hidden))
 }
 
 /** Renders a thread's page: for GET, and again after a form on it failed. */
