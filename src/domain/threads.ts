@@ -4,7 +4,7 @@ import { appendEvent } from '../live/events.ts'
 import { type Actor, isModerator, requireModerator, requireStaff } from './actors.ts'
 import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
-import { badRequest, forbidden, notFound } from './errors.ts'
+import { badRequest, conflict, forbidden, notFound } from './errors.ts'
 import { type IdempotencyKey, claimKey, storeAnswer } from './idempotency.ts'
 import { closePin, recordPin } from './pins.ts'
 import { insertPost, loadPost, validateBody } from './posts.ts'
@@ -171,10 +171,17 @@ export async function pinPost (deps: Deps, actor: Actor | null, threadId: number
   })
 }
 
-export async function unpinPost (deps: Deps, actor: Actor | null, threadId: number): Promise<Thread> {
+/**
+ * Unpins the current state. With `postId`, only that post: a moderator whose
+ * page is older than a colleague's new pin does not take the new one down.
+ */
+export async function unpinPost (deps: Deps, actor: Actor | null, threadId: number, options: { postId?: number } = {}): Promise<Thread> {
   const moderator = requireModerator(actor)
   return await commitThenPublish(deps, async (trx, emit) => {
     const before = await lockThread(trx, threadId)
+    if (options.postId !== undefined && before.pinned_post_id !== null && before.pinned_post_id !== options.postId) {
+      throw conflict('pin_changed', 'Another post was pinned meanwhile: it is the current state now. Unpin it from the page as it is now if you mean to.')
+    }
     if (before.pinned_post_id === null) return toThread(before)
     await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', threadId).execute()
     await closePin(trx, threadId, deps.now())

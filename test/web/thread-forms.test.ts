@@ -134,7 +134,17 @@ t.test('moderators pin, unpin and lock from the page', async (t) => {
   const pinned = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/pin`, { postId: String(update.id) })
   t.equal(pinned.statusCode, 303)
   t.match(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, 'current-state'), /Temperature back to normal\./)
-  const unpinned = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/unpin`, {})
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}`, cookies })).body, `p-${update.id}`), new RegExp(`action="/t/${thread.id}/unpin"[^]*name="postId" value="${update.id}"`), 'its Unpin form names the post')
+
+  // Another moderator pins a newer post meanwhile: the Unpin of the page opened before leaves it be.
+  const newer = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Chiller 2 restarted too.' })
+  await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: newer.id })
+  const stale = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/unpin`, { postId: String(update.id) })
+  t.equal(stale.statusCode, 409)
+  t.match(stale.body, /Another post was pinned meanwhile/)
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, 'current-state'), /Chiller 2 restarted too\./, 'the newer current state stays')
+
+  const unpinned = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/unpin`, { postId: String(newer.id) })
   t.equal(unpinned.statusCode, 303)
   t.notMatch((await app.inject({ url: `/t/${thread.id}` })).body, /id="current-state"/)
 

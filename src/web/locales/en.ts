@@ -28,6 +28,7 @@ export const en = {
   'errors.staff_only': 'Only technicians, moderators and admins may do this.',
   'errors.moderator_only': 'Only moderators and admins may do this.',
   'errors.not_author': 'Only its author or a moderator may edit this post.',
+  'errors.pin_changed': 'Another post was pinned meanwhile: it is the current state now. Unpin it from the page as it is now if you mean to.',
   'errors.edit_hidden': 'This post is hidden: only a moderator may edit it.',
   'errors.thread_locked': 'This thread is locked: only staff can post in it.',
   'errors.slow_mode': 'Slow mode is on in this thread: you can post again in {seconds} s.',

@@ -29,6 +29,7 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.staff_only': 'Seuls les techniciens, modérateurs et administrateurs peuvent faire cela.',
   'errors.moderator_only': 'Seuls les modérateurs et administrateurs peuvent faire cela.',
   'errors.not_author': 'Seuls son auteur ou un modérateur peuvent modifier ce message.',
+  'errors.pin_changed': 'Un autre message a été épinglé entre-temps : c’est lui l’état actuel. Désépinglez-le depuis la page à jour si c’est votre intention.',
   'errors.edit_hidden': 'Ce message est masqué : seul un modérateur peut le modifier.',
   'errors.thread_locked': 'Ce fil est verrouillé : seule l’équipe peut y écrire.',
   'errors.slow_mode': 'Le mode lent est actif sur ce fil : vous pourrez écrire de nouveau dans {seconds} s.',

@@ -72,9 +72,10 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
     return await moderate(fastify, request, reply, threadId, () => pinPost(deps, request.actor, threadId, postId), '#current-state')
   })
 
-  fastify.post<{ Params: ThreadParams }>('/t/:id/unpin', async (request, reply) => {
+  fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/unpin', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
-    return await moderate(fastify, request, reply, threadId, () => unpinPost(deps, request.actor, threadId))
+    const postId = optionalId(field(request.body, 'postId'))
+    return await moderate(fastify, request, reply, threadId, () => unpinPost(deps, request.actor, threadId, { ...(postId !== undefined && { postId }) }))
   })
 
   fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/settings', async (request, reply) => {
