@@ -237,12 +237,15 @@ function cadencePromise (thread: ThreadRow, status: ThreadStatus | null, now: Da
 export async function createPost (deps: Deps, actor: Actor | null, threadId: number, input: NewPost, idem?: IdempotencyKey): Promise<Post> {
   const author = requireSignedIn(actor)
   const now = deps.now()
-  const post = checkNewPost(author, input, now)
+  // With a key, it is looked up first: a retry sent after its promised next
+  // update has passed gets the first answer, not a 400 for a promise now past.
+  const checked = idem === undefined ? checkNewPost(author, input, now) : null
   return await commitThenPublish(deps, async (trx, emit) => {
     if (idem !== undefined) {
       const claim = await claimKey<Post>(trx, author.id, idem)
       if (!claim.fresh) return claim.answer
     }
+    const post = checked ?? checkNewPost(author, input, now)
     const thread = await lockThread(trx, threadId)
     if (thread.locked && !isStaff(author)) throw forbidden('thread_locked', 'This thread is locked: only staff can post in it.')
     if (!isStaff(author)) {

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { buildTestApp, makeUser, type TestUser } from '../helpers/app.ts'
-import { assertError, assertStatus, act, openThread, readPosts } from '../helpers/api.ts'
+import { assertError, assertStatus, act, inFuture, openThread, readPosts } from '../helpers/api.ts'
 
-const { app } = await buildTestApp(t)
+const { app, advance } = await buildTestApp(t)
 const tech = await makeUser(app, 'technician')
 const moderator = await makeUser(app, 'moderator')
 const alice = await makeUser(app, 'customer')
@@ -22,6 +22,19 @@ t.test('a retry with the same key and body gets the first answer and posts once'
   const comments = (await readPosts(app, thread.id)).filter((p) => p.kind === 'comment')
   t.same(comments.map((p) => p.body), ['Is the library open?'], 'one post only')
   t.equal(comments[0]?.id, first.json().id)
+})
+
+t.test('a retry sent after its promised next update has passed still gets the first answer', async (t) => {
+  const thread = await openThread(app, tech)
+  const payload = { body: 'Generator on its way.', nextUpdateAt: inFuture(5 * 60_000, app.deps.now().getTime()) }
+  const first = await post(tech, thread.id, 'late-retry', payload)
+  assertStatus(t, first, 201)
+  advance(6 * 60_000)
+  const again = await post(tech, thread.id, 'late-retry', payload)
+  assertStatus(t, again, 201)
+  t.same(again.json(), first.json(), 'the post that was made, not a 400 for a promise now past')
+  const fresh = await post(tech, thread.id, 'late-new', payload)
+  assertError(t, fresh, 400, 'invalid_next_update')
 })
 
 t.test('concurrent requests with one key post once', async (t) => {
