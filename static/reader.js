@@ -67,8 +67,20 @@
     }).observe(document.body, { childList: true, subtree: true })
   }
 
-  var thread = document.querySelector('[data-thread-id]')
   var store = storage()
+  // Drafts are their writer's: signing out forgets them, so the next person
+  // on a shared computer does not find them in their form.
+  var signOut = document.querySelector('form[action="/logout"]')
+  if (signOut && store) {
+    signOut.addEventListener('submit', function () {
+      for (var d = store.length - 1; d >= 0; d--) {
+        var name = store.key(d)
+        if (name && name.indexOf('sitrep:draft:') === 0) store.removeItem(name)
+      }
+    })
+  }
+
+  var thread = document.querySelector('[data-thread-id]')
   if (!thread || !store) return
   var threadId = thread.getAttribute('data-thread-id')
 
@@ -96,7 +108,7 @@
   // Back from our own post (the server answers a good post with a redirect to it):
   // the newer posts are not news, and the draft has been taken.
   var sentKey = 'sitrep:sent:' + threadId
-  var draftKey = 'sitrep:draft:' + threadId
+  var draftKey = 'sitrep:draft:' + threadId + ':' + (thread.getAttribute('data-viewer-id') || '')
   var justPosted = false
   var sentAt = store.getItem(sentKey)
   if (sentAt !== null) {

@@ -86,6 +86,27 @@ if (browserAvailable(t)) {
     t.equal(await page.locator('#body').inputValue(), '', 'the draft is gone once the server has taken it')
   })
 
+  t.test("on a shared computer, a draft is its writer's: the next person does not find it", async (t) => {
+    const thread = await newThread('Campus kiosk outage')
+    const other = await makeUser(app, 'customer', { name: 'Omar Other' })
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, customer)
+    await page.goto(`/t/${thread.id}`)
+    await page.locator('#body').pressSequentially('My student number is 1234.')
+    await site.signIn(page, other)
+    await page.goto(`/t/${thread.id}`)
+    t.equal(await page.locator('#body').inputValue(), '', 'another account signed in on the same browser gets an empty form')
+
+    await site.signIn(page, customer)
+    await page.goto(`/t/${thread.id}`)
+    t.equal(await page.locator('#body').inputValue(), 'My student number is 1234.', 'its writer still has it')
+    await Promise.all([page.waitForURL((url) => url.pathname === '/'), page.locator('form[action="/logout"] button').click()])
+    await site.signIn(page, customer)
+    await page.goto(`/t/${thread.id}`)
+    t.equal(await page.locator('#body').inputValue(), '', 'signing out forgot it')
+  })
+
   t.test('staff preview their Markdown as it will be posted', async (t) => {
     const thread = await newThread('DNS resolution slow')
     const { context, page } = await site.open()
