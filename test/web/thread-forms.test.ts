@@ -78,8 +78,13 @@ t.test('staff post an update with a status and a promise from the form', async (
   t.match(sectionById(html, 'next-update'), /\(in 15 min\)/)
   t.match(html, /<p class="thread__badges">\s*<span class="status status--monitoring">Monitoring<\/span>/)
 
-  // Answering a customer as a comment: the form still sends its ticked promise and its status, which a comment leaves.
-  const note = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Just a note', kind: 'comment', status: 'resolved', next: '30' })
+  // A status chosen for a comment would be lost unseen: refused, the text kept.
+  const resolvedComment = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'All fixed, closing.', kind: 'comment', status: 'resolved', next: '30' })
+  t.equal(resolvedComment.statusCode, 400)
+  t.match(resolvedComment.body, /A comment cannot set the status or the next update/)
+  t.match(resolvedComment.body, /All fixed, closing\./, 'the text is kept')
+  // Answering a customer as a comment: the form still sends its ticked promise, which a comment leaves.
+  const note = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Just a note', kind: 'comment', status: '', next: '30' })
   t.equal(note.statusCode, 303, 'a staff comment goes through')
   const after = (await app.inject({ url: `/t/${thread.id}` })).body
   t.match(sectionById(after, 'next-update'), /\(in 15 min\)/, 'the promise of the last update stands')

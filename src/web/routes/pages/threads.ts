@@ -47,15 +47,16 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
     const threadId = parseId(request.params.id, 'thread')
     const form = request.body ?? {}
     const kind = field(form, 'kind') || undefined
-    // The staff form always sends its status and next-update fields (the
-    // promise is ticked by default): a comment, which makes neither, leaves them.
+    // The staff form always sends its next-update choice (ticked by default):
+    // a comment, which makes no promise, leaves it. A status chosen for a
+    // comment is refused, with the text kept: it would be lost unseen.
     const official = kind !== 'comment'
     try {
       const post = await createPost(deps, request.actor, threadId, {
         body: field(form, 'body'),
         kind,
         replyTo: optionalId(field(form, 'replyTo')) ?? null,
-        status: official ? field(form, 'status') || undefined : undefined,
+        status: field(form, 'status') || undefined,
         nextUpdateAt: official ? nextUpdateFrom(field(form, 'next'), deps.now()) : null
       }, formIdempotency(request, form))
       return reply.redirect(`/t/${threadId}#p-${post.id}`, 303)
