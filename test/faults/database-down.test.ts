@@ -63,6 +63,8 @@ t.test('while the database is down, the JSON API answers 503 database_unavailabl
 
     t.equal((await call(base, 'GET', '/readyz')).status, 503, '/readyz reports the outage')
     t.equal((await call(base, 'GET', '/healthz')).status, 200, '/healthz: the process itself is fine')
+    t.equal((await call(base, 'GET', '/healthz', { token: 'sitrep_revoked-or-made-up' })).status, 200, 'whatever credentials the probe sends')
+    t.equal((await call(base, 'GET', '/healthz', { headers: { cookie: 'sitrep_session=a-session-not-kept' } })).status, 200, 'a session it would have to look up too')
   })
 
   const retried = await call(base, 'POST', `/api/v1/threads/${threadId}/posts`, { token: tech.token, json: post, headers: { 'idempotency-key': key } })

@@ -21,6 +21,10 @@ declare module 'fastify' {
     /** The stored id (a hash) of the request's session, when it has one. */
     sessionId: string | null
   }
+  interface FastifyContextConfig {
+    /** A route that answers the same to anyone (the health checks): credentials sent to it are not even read. */
+    anyone?: boolean
+  }
   interface FastifyReply {
     signIn: (actor: Actor) => Promise<void>
     signOut: () => Promise<void>
@@ -99,6 +103,7 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
   // A reader whose session (or script whose token) is kept goes on at once;
   // only a lookup in the database waits.
   fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.config.anyone === true) return done()
     const at = now()
     const reads = !UNSAFE.has(request.method)
     const authorization = request.headers.authorization
