@@ -67,6 +67,17 @@
     }).observe(document.body, { childList: true, subtree: true })
   }
 
+  // A link to a post (/posts/N) finds it wherever it is in its thread; when
+  // it is on this page already, the page just goes to it.
+  document.addEventListener('click', function (event) {
+    var link = event.target instanceof Element ? event.target.closest('a[href^="/posts/"]') : null
+    var id = link && /^\/posts\/(\d+)$/.exec(link.getAttribute('href') || '')
+    if (!id || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return
+    if (!document.getElementById('p-' + id[1])) return
+    event.preventDefault()
+    location.hash = 'p-' + id[1]
+  })
+
   var store = storage()
   // Drafts are their writer's: signing out forgets them, so the next person
   // on a shared computer does not find them in their form.

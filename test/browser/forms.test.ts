@@ -71,7 +71,11 @@ if (browserAvailable(t)) {
     await page.waitForURL(/#p-\d+$/)
     const reply = page.locator('#posts > .post--comment').last()
     t.match(await reply.locator('.post__reply').textContent(), new RegExp(`#${update.id}`), 'the reply links to the update')
-    t.equal(await reply.locator('.post__reply a').getAttribute('href'), `#p-${update.id}`)
+    t.equal(await reply.locator('.post__reply a').getAttribute('href'), `/posts/${update.id}`, 'by the address that finds it in any thread')
+    await page.evaluate(() => { (window as unknown as { kept: boolean }).kept = true })
+    await reply.locator('.post__reply a').click()
+    await page.waitForURL(new RegExp(`/t/${thread.id}#p-${update.id}$`))
+    t.equal(await page.evaluate(() => (window as unknown as { kept?: boolean }).kept), true, 'on this page already: the page goes to it, without a reload')
 
     await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { slowModeSeconds: 600 })
     await page.goto(`/t/${thread.id}`)

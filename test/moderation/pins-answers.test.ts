@@ -124,7 +124,7 @@ t.test('a question links to the update that answers it', async (t) => {
   t.equal(log[0]!.payload.post.answeredBy, update.id)
 
   const page = await app.inject({ url: `/t/${thread.id}` })
-  t.match(sectionById(page.body, `p-${question.id}`), new RegExp(`href="/t/${thread.id}#p-${update.id}">Answered in update #${update.id}<`), 'on the page')
+  t.match(sectionById(page.body, `p-${question.id}`), new RegExp(`href="/posts/${update.id}">Answered in update #${update.id}<`), 'on the page')
   t.match((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, new RegExp(`Réponse dans le point de situation n° ${update.id}`))
 
   const audit = await app.db.selectFrom('audit_log').selectAll().where('post_id', '=', question.id).executeTakeFirstOrThrow()

@@ -173,6 +173,7 @@ const ROUTES: Record<string, Row> = {
   'POST /duty/check-out': { expect: form(STAFF), call: () => ({ url: '/duty/check-out', body: { next: '/' } }) },
 
   // Post pages
+  'GET /posts/:id': { expect: anyone(303), call: (s) => ({ url: `/posts/${s.comment.id}` }) },
   'GET /posts/:id/edit': { expect: page(MODERATORS), call: (s) => ({ url: `/posts/${s.comment.id}/edit` }) },
   'POST /posts/:id/edit': { expect: form(MODERATORS), call: (s) => ({ url: `/posts/${s.comment.id}/edit`, body: { body: 'Edited.' } }) },
   'POST /posts/:id/flag': { expect: form(SIGNED_IN), call: (s) => ({ url: `/posts/${s.comment.id}/flag`, body: { reason: 'spam' } }) },

@@ -66,6 +66,14 @@ t.test('a thread longer than a page opens on its latest posts, and every stretch
   t.same(shownIds(officialPage), official.slice(-PAGE_SIZE), 'official updates only: the latest of them')
   t.same(pager(officialPage), {}, 'fewer than a page of them: no pager')
 
+  // A post's own address finds it wherever it is: far back, the stretch that ends with it.
+  const first = await app.inject({ url: `/posts/${ids[0]}` })
+  t.equal(first.statusCode, 303)
+  t.equal(first.headers.location, `${path}?before=${ids[0]! + 1}#p-${ids[0]}`)
+  t.same(shownIds(await get(String(first.headers.location).split('#')[0]!)), [ids[0]], 'a stretch that shows it')
+  t.equal((await app.inject({ url: `/posts/${ids.at(-1)}` })).headers.location, `${path}#p-${ids.at(-1)}`, 'among the latest, the thread itself')
+  t.equal((await app.inject({ url: '/posts/999999' })).statusCode, 404, 'a post that does not exist: not found')
+
   const french = await get(path, { 'accept-language': 'fr' })
   t.same(Object.keys(pager(french)), ['Depuis le premier message', 'Messages précédents'], 'the pager in French')
 

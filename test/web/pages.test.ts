@@ -100,7 +100,7 @@ t.test('the thread page: current state on top, next update, then the posts', asy
   t.match(posts, new RegExp(`<article class="post post--update[^"]*" id="p-${update.id}"[^>]*data-kind="update"`))
   t.match(posts, new RegExp(`id="p-${comment.id}"[^>]*data-kind="comment"`))
   t.match(posts, /Tessa Night<\/span>\s*<span class="badge badge--role badge--technician">Technician<\/span>\s*<span class="badge badge--shift badge--night">Night shift<\/span>/, 'author, role and shift')
-  t.match(posts, new RegExp(`<a href="#p-${update.id}">in reply to #${update.id}</a>`), 'the reply links to its parent')
+  t.match(posts, new RegExp(`<a href="/posts/${update.id}">in reply to #${update.id}</a>`), 'the reply links to its parent')
   t.match(posts, /Status: <span class="status status--identified">Identified<\/span>/, 'the status the update set')
   t.match(posts, /<time datetime="\d{4}-\d\d-\d\dT[\d:.]+Z" title="[^"]+">\d{1,2} \w{3} \d{4}, \d\d:\d\d<\/time>/, 'times carry their ISO value and the full date')
   t.ok(posts.indexOf('Fire alarm at 03:42.') < posts.indexOf('Is SBG3 affected?'), 'posts in order')

@@ -36,7 +36,7 @@ t.test('a customer comments through the form, and replies to a post', async (t) 
     payload: { _csrf: csrfFieldOf(replyPage), body: 'Thanks!', replyTo: String(first.id) }
   })
   t.equal(reply.statusCode, 303)
-  t.match((await app.inject({ url: `/t/${thread.id}` })).body, new RegExp(`<a href="#p-${first.id}">in reply to #${first.id}</a>`))
+  t.match((await app.inject({ url: `/t/${thread.id}` })).body, new RegExp(`<a href="/posts/${first.id}">in reply to #${first.id}</a>`))
 
   const empty = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: '   ' })
   t.equal(empty.statusCode, 400)

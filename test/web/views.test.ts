@@ -31,7 +31,7 @@ t.test('a post renders alone, as the live stream sends it', async (t) => {
   t.match(html, /Élise &lt;Martin&gt;/, 'names are escaped')
   t.match(html, /<p>Power is <strong>back<\/strong>\.<\/p>/, 'the sanitised HTML is kept')
   t.match(html, /Evening shift/)
-  t.match(html, /<a href="#p-40">in reply to #40<\/a>/)
+  t.match(html, /<a href="\/posts\/40">in reply to #40<\/a>/)
   t.match(html, /Next update by <time datetime="2026-11-25T13:45:00.000Z"[^>]*>14:45<\/time>/, 'the promise, by the clock on the same day')
   t.notMatch(html, /<form|post__actions/, 'no actions without a viewer')
 })

@@ -5,7 +5,7 @@ import { getPost, listRevisions } from '../../../domain/posts.ts'
 import { getThread, updateThread } from '../../../domain/threads.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
-import { type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId, threadPath, unchanged } from './shared.ts'
+import { type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId, unchanged } from './shared.ts'
 import { moderate } from './thread-page.ts'
 
 interface IdParam { id: string }
@@ -66,7 +66,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
       title: translate(request.locale, 'moderation.history.title', { id: post.id }),
       post,
       thread,
-      threadHref: `${threadPath(thread)}#p-${post.id}`,
+      threadHref: `/posts/${post.id}`,
       revisions: revisions.reverse().map((r) => ({ ...r, editorName: editors.get(r.editedBy) ?? '' }))
     })
   })
@@ -77,7 +77,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
       title: translate(request.locale, 'moderation.flags.title'),
       here: '/mod/flags',
       csrf: csrfToken(request, reply),
-      queue: queue.map((item) => ({ ...item, threadHref: `/t/${item.post.threadId}#p-${item.post.id}` })),
+      queue: queue.map((item) => ({ ...item, threadHref: `/posts/${item.post.id}` })),
       error
     })
   }

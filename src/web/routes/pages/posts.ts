@@ -27,6 +27,19 @@ const postPages: FastifyPluginAsync = async (fastify) => {
     })
   }
 
+  // A post's own address: the stretch of its thread it is on, the latest or
+  // the one ending with it. Links to a post go through it, so that one far
+  // back in a long thread is found, and it is the one to share.
+  const postAddress = async (post: Post): Promise<string> => {
+    const stretch = await amongLatest(db, post.threadId, post.id, PAGE_SIZE) ? '' : `?before=${post.id + 1}`
+    return `/t/${post.threadId}${stretch}#p-${post.id}`
+  }
+
+  fastify.get<{ Params: PostParams }>('/posts/:id', async (request, reply) => {
+    const post = await getPost(db, parseId(request.params.id, 'post'), request.actor)
+    return reply.redirect(await postAddress(post), 303)
+  })
+
   fastify.get<{ Params: PostParams }>('/posts/:id/edit', async (request, reply) => {
     const postId = parseId(request.params.id, 'post')
     if (request.actor === null) return reply.redirect(`/login?next=/posts/${postId}/edit`, 303)
@@ -45,9 +58,7 @@ const postPages: FastifyPluginAsync = async (fastify) => {
     const body = field(request.body, 'body')
     try {
       const post = await editPost(deps, request.actor, postId, { body })
-      // Back to the stretch of the thread the post is on: the latest, or the one ending with it.
-      const stretch = await amongLatest(db, post.threadId, post.id, PAGE_SIZE) ? '' : `?before=${post.id + 1}`
-      return reply.redirect(`/t/${post.threadId}${stretch}#p-${post.id}`, 303)
+      return reply.redirect(await postAddress(post), 303)
     } catch (err) {
       if (!isFormError(err) || err.statusCode === 403) throw err
       return await showEditForm(request, reply.code(err.statusCode), await getPost(db, postId, request.actor), body, messageOf(request.locale, err))
