@@ -66,13 +66,18 @@
   }
 
   // Live posts come rendered for the reader's role, not for them: this page's
-  // CSRF token goes in their forms, and the reader's own posts lose the form
-  // to flag them and gain their Edit link (the page carries its label when
-  // its reader may edit their posts).
+  // CSRF token goes in their forms; a reader with no form to write in here
+  // (a locked thread) gets no Reply link; and the reader's own posts lose the
+  // form to flag them and gain their Edit link (the page carries its label
+  // when its reader may edit their posts).
   function personalise (element) {
     var token = csrfMeta ? csrfMeta.getAttribute('content') || '' : ''
     var inputs = element.querySelectorAll('input[name="_csrf"]')
     for (var i = 0; i < inputs.length; i++) inputs[i].value = token
+    if (!document.querySelector('#compose form')) {
+      var replies = element.querySelectorAll('.post__actions a[href*="replyTo="]')
+      for (var r = 0; r < replies.length; r++) replies[r].remove()
+    }
     if (viewerId === '' || element.getAttribute('data-author-id') !== viewerId) return
     var flag = element.querySelector('.post__flag')
     if (flag) flag.remove()
@@ -120,19 +125,22 @@
       return
     }
     if (officialOnly && !isOfficial(post.kind)) return
-    // A page showing an older stretch of a long thread does not grow at its end.
-    if (posts.getAttribute('data-complete') === 'false') return
-    var wasNearBottom = nearBottom()
-    posts.appendChild(element)
-    var empty = document.querySelector('.thread__posts .empty')
-    if (empty) empty.remove()
-    if (document.hidden) {
+    // A page showing an older stretch of a long thread does not grow at its
+    // end; its reader still hears of an official update, and the tab counts it.
+    var grows = posts.getAttribute('data-complete') !== 'false'
+    if (grows) {
+      var wasNearBottom = nearBottom()
+      posts.appendChild(element)
+      var empty = document.querySelector('.thread__posts .empty')
+      if (empty) empty.remove()
+      if (!wasNearBottom) {
+        unseen.push(element)
+        updateMarker()
+      }
+    }
+    if (document.hidden && (grows || isOfficial(post.kind))) {
       unreadWhileHidden++
       updateTitle()
-    }
-    if (!wasNearBottom) {
-      unseen.push(element)
-      updateMarker()
     }
     if (isOfficial(post.kind)) announce(text('announce', { name: post.author.name }))
   }

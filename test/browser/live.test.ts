@@ -236,4 +236,37 @@ if (browserAvailable(t)) {
     await page.clock.fastForward(Date.parse(at) - Date.now() + 60_000)
     await t.resolves(line.filter({ hasText: `On duty now: ${names[next]!}` }).waitFor({ timeout: LIVE_MS }), 'a minute past the hour, the next shift is on duty')
   })
+
+  t.test('a reader on an earlier stretch of a long thread still hears of a new official update', async (t) => {
+    const thread = await newThread('Tape library jammed')
+    for (let i = 2; i <= PAGE_SIZE + 1; i++) await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: `Step ${i}.` })
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}?after=0`)
+    await waitForLive(page)
+    const shown = (await bodies(page)).length
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Library back online.' })
+    await t.resolves(page.locator('#live-announce', { hasText: 'New official update by Nora Night' }).waitFor({ timeout: LIVE_MS }), 'announced')
+    t.equal((await bodies(page)).length, shown, 'though not added to a stretch that does not end the thread')
+  })
+
+  t.test('live posts offer no Reply to a customer who cannot comment here (a locked thread)', async (t) => {
+    const thread = await newThread('Switch stack reboot')
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { locked: true })
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, customer)
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+    const update = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Stack is back.' })
+    await page.locator(`#p-${update.id}`).waitFor({ timeout: LIVE_MS })
+    t.equal(await page.locator(`#p-${update.id} a[href*="replyTo="]`).count(), 0, 'no Reply link on the live post')
+
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { locked: false })
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+    const next = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Monitoring.' })
+    await page.locator(`#p-${next.id}`).waitFor({ timeout: LIVE_MS })
+    t.equal(await page.locator(`#p-${next.id} a[href*="replyTo="]`).count(), 1, 'once it is open again, the Reply link is there')
+  })
 }
