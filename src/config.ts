@@ -38,7 +38,7 @@ export class ConfigError extends Error {
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
-  const host = env.HOST?.trim() || '127.0.0.1'
+  const host = parseHost(env.HOST)
   const port = parsePort(env.PORT)
   const dataDir = resolve(env.DATA_DIR?.trim() || './data')
   const databaseUrl = parseDatabaseUrl(env.DATABASE_URL)
@@ -53,6 +53,15 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     ? parseSessionSecret(env.SESSION_SECRET)
     : keptSessionSecret(dataDir)
   return { host, port, databaseUrl, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, tzDisplay, liveSocketsPerIp, pageCache, trustProxy }
+}
+
+// A name as DNS has them: letters, digits and inner hyphens, dot-separated.
+const HOST_NAME = /^(?=.{1,253}$)[a-z\d]([a-z\d-]{0,61}[a-z\d])?(\.[a-z\d]([a-z\d-]{0,61}[a-z\d])?)*$/i
+
+function parseHost (value: string | undefined): string {
+  const host = value?.trim() || '127.0.0.1'
+  if (isIP(host) === 0 && !HOST_NAME.test(host)) throw new ConfigError('HOST', `"${host}" is not an address or a host name to listen on (e.g. 127.0.0.1, 0.0.0.0 or ::)`)
+  return host
 }
 
 function parseOnOff (variable: string, value: string | undefined, fallback: boolean): boolean {

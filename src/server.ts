@@ -55,7 +55,12 @@ async function main (): Promise<void> {
 
   // Started before readers come: not in the middle of a sign-in flood.
   startHashing().catch((err: unknown) => app.log.warn({ err }, 'could not start the password-hashing process; the first sign-in tries again'))
-  await app.listen({ host: config.host, port: config.port })
+  await app.listen({ host: config.host, port: config.port }).catch((err: NodeJS.ErrnoException) => {
+    // Said as the variable to change.
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES') throw new Error(`PORT: cannot listen on port ${config.port} (${err.code === 'EACCES' ? 'not allowed' : 'in use'})`)
+    if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') throw new Error(`HOST: cannot listen on ${config.host} (${err.code})`)
+    throw err
+  })
   const where = config.databaseUrl === undefined ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL at DATABASE_URL'
   app.log.info(`Sitrep is serving ${config.publicUrl} on ${where}`)
   if (await countUsers(app.db) === 0) {

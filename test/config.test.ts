@@ -61,6 +61,9 @@ t.test('every variable is read', async (t) => {
 
 t.test('a bad value stops with a message naming its variable', async (t) => {
   const bad: Record<string, string>[] = [
+    { HOST: 'not a host!' },
+    { HOST: 'http://example.org' },
+    { HOST: '-leading-dash' },
     { PORT: 'abc' },
     { PORT: '70000' },
     { PORT: '80.5' },
