@@ -2,7 +2,7 @@
 // this script the server's page says the same, in the organisation's time zone.
 // - times in the reader's own time zone, the full date kept on hover and focus;
 // - on a thread, "while you were away: N updates, M comments" (per browser);
-// - drafts of the post forms kept in this browser until the server takes them;
+// - drafts of the forms' text kept in this browser until the server takes them;
 // - a key of its own for each form on the page.
 (function () {
   'use strict'
@@ -67,6 +67,56 @@
     }).observe(document.body, { childList: true, subtree: true })
   }
 
+  // Drafts of the other forms with text to write (a handover, an edit, a
+  // summary, a new incident), kept per reader, form and field until the
+  // server takes the form. Sent, a form is taken when the next page is
+  // elsewhere; one refused (the session had ended, say) comes back at its
+  // own address, and its text stays kept for when the reader tries again.
+  function keepFormDrafts () {
+    if (!store) return
+    // The page after a form was sent: its own address (refused, signed out
+    // or not) keeps the draft; any other page means it was taken.
+    for (var i = store.length - 1; i >= 0; i--) {
+      var name = store.key(i)
+      var sent = name && /^(sitrep:form:\d+:(\/[^:]*)):sent$/.exec(name)
+      if (!sent) continue
+      store.removeItem(name)
+      if (location.pathname !== sent[2]) forget(sent[1] + ':')
+    }
+    var viewer = document.body.getAttribute('data-viewer-id')
+    if (!viewer) return
+    var prefix = 'sitrep:form:' + viewer + ':'
+    var fields = document.querySelectorAll('form[method="post"] textarea[name]')
+    for (var f = 0; f < fields.length; f++) {
+      if (fields[f].closest('#compose')) continue
+      keepDraft(fields[f], prefix + new URL(fields[f].form.action, location.href).pathname + ':')
+    }
+  }
+
+  function forget (prefix) {
+    for (var i = store.length - 1; i >= 0; i--) {
+      var name = store.key(i)
+      if (name && name.indexOf(prefix) === 0) store.removeItem(name)
+    }
+  }
+
+  function keepDraft (field, prefix) {
+    var key = prefix + 'draft:' + field.name
+    var kept = store.getItem(key)
+    if (kept && field.value.trim() === '') {
+      field.value = kept
+      var note = document.createElement('p')
+      note.className = 'hint draft-note'
+      note.textContent = document.body.getAttribute('data-i18n-draft-kept') || ''
+      field.parentNode.insertBefore(note, field.nextSibling)
+    }
+    field.addEventListener('input', function () {
+      if (field.value.trim() === '') store.removeItem(key)
+      else store.setItem(key, field.value)
+    })
+    field.form.addEventListener('submit', function () { store.setItem(prefix + 'sent', String(Date.now())) })
+  }
+
   // A link to a post (/posts/N) finds it wherever it is in its thread; when
   // it is on this page already, the page just goes to it.
   document.addEventListener('click', function (event) {
@@ -86,10 +136,12 @@
     signOut.addEventListener('submit', function () {
       for (var d = store.length - 1; d >= 0; d--) {
         var name = store.key(d)
-        if (name && name.indexOf('sitrep:draft:') === 0) store.removeItem(name)
+        if (name && (name.indexOf('sitrep:draft:') === 0 || name.indexOf('sitrep:form:') === 0)) store.removeItem(name)
       }
     })
   }
+
+  keepFormDrafts()
 
   var thread = document.querySelector('[data-thread-id]')
   if (!thread || !store) return

@@ -107,6 +107,32 @@ if (browserAvailable(t)) {
     t.equal(await page.locator('#body').inputValue(), '', 'signing out forgot it')
   })
 
+  t.test('a handover written while the session ended is kept for when its writer is back', async (t) => {
+    const thread = await newThread('Core switch replaced')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, tech)
+    await page.goto(`/t/${thread.id}/handover`)
+    await page.locator('textarea[name="done"]').pressSequentially('Replaced the supervisor card.')
+    await page.locator('textarea[name="pending"]').pressSequentially('Firmware check.')
+    // The session ends on the server meanwhile (it ran out, or an admin ended it).
+    await app.db.deleteFrom('sessions').where('user_id', '=', tech.actor.id).execute()
+    await page.locator('form[action$="/handover"] button[type="submit"]').click()
+    await page.waitForLoadState()
+    t.not((await page.locator('h1').first().textContent())?.trim(), thread.title, 'the form was refused')
+
+    await site.signIn(page, tech)
+    await page.goto(`/t/${thread.id}/handover`)
+    t.equal(await page.locator('textarea[name="done"]').inputValue(), 'Replaced the supervisor card.', 'what was written is back')
+    t.equal(await page.locator('textarea[name="pending"]').inputValue(), 'Firmware check.')
+    t.ok(await page.locator('.draft-note').first().isVisible(), 'with a word saying it was kept')
+
+    await page.locator('form[action$="/handover"] button[type="submit"]').click()
+    await page.waitForURL(new RegExp(`/t/${thread.id}#p-\\d+$`))
+    await page.goto(`/t/${thread.id}/handover`)
+    t.equal(await page.locator('textarea[name="done"]').inputValue(), '', 'once the handover is posted, the form is empty again')
+  })
+
   t.test('staff preview their Markdown as it will be posted', async (t) => {
     const thread = await newThread('DNS resolution slow')
     const { context, page } = await site.open()
