@@ -1,10 +1,8 @@
 import t from 'tap'
-import { buildApp } from '../../src/app.ts'
-import { loadConfig } from '../../src/config.ts'
 import type { Thread } from '../../src/domain/views.ts'
 import { makeUser } from '../helpers/app.ts'
 import { browserAvailable, launchBrowser, serveTo } from '../helpers/browser.ts'
-import { startCluster } from '../helpers/cluster.ts'
+import { appOnCluster } from '../helpers/cluster.ts'
 import { apiAs } from '../helpers/pages.ts'
 import { waitUntil } from '../helpers/server.ts'
 
@@ -13,14 +11,7 @@ import { waitUntil } from '../helpers/server.ts'
 // cluster this test crashes and starts again.
 if (browserAvailable(t)) {
   const browser = await launchBrowser(t)
-  const cluster = await startCluster(t)
-  const databaseUrl = await cluster.createDatabase('sitrep')
-  let offset = 0
-  const app = await buildApp({ ...loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac' }), databaseUrl }, {
-    now: () => new Date(Date.now() + offset),
-    postingLimits: []
-  })
-  t.teardown(() => app.close())
+  const { cluster, app, advance } = await appOnCluster(t)
   const site = await serveTo(browser, app)
   const tech = await makeUser(app, 'technician', { name: 'Hugo Hall' })
   const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Chiller failure in hall B', body: 'Hall B is running hot.' })
@@ -28,7 +19,7 @@ if (browserAvailable(t)) {
   t.test('the "as of" notice goes once the live stream has brought the page up to date', async (t) => {
     t.equal((await app.inject({ url: `/t/${thread.id}` })).statusCode, 200, 'the page is rendered, and kept')
     await cluster.crash()
-    offset += 5 * 60_000
+    advance(5 * 60_000)
 
     const { context, page } = await site.open()
     t.teardown(() => context.close())

@@ -1,30 +1,21 @@
 import t from 'tap'
-import { buildApp } from '../../src/app.ts'
-import { loadConfig } from '../../src/config.ts'
 import type { Thread } from '../../src/domain/views.ts'
 import { makeUser } from '../helpers/app.ts'
-import { startCluster } from '../helpers/cluster.ts'
+import { appOnCluster } from '../helpers/cluster.ts'
 import { apiAs, sectionById } from '../helpers/pages.ts'
 import { waitUntil } from '../helpers/server.ts'
 
 // An app in this process on a private cluster: the test moves the app's clock
 // to make its cached pages old, and crashes the database under it.
-const cluster = await startCluster(t)
-const databaseUrl = await cluster.createDatabase('sitrep')
-let offset = 0
-const app = await buildApp({ ...loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac' }), databaseUrl }, {
-  now: () => new Date(Date.now() + offset),
-  postingLimits: []
-})
-t.teardown(() => app.close())
+const { cluster, app, clock, advance } = await appOnCluster(t)
 const tech = await makeUser(app, 'technician')
 const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Chiller failure in hall B', body: 'Hall B is running hot.' })
 const neverShown = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Mail delays', body: 'Queues are long.' })
 
 t.test('while the database is away, readers still get the pages already rendered, marked "as of" when they were', async (t) => {
-  const before = Date.now() + offset
+  const before = clock()
   const english = await app.inject({ url: `/t/${thread.id}` })
-  const after = Date.now() + offset
+  const after = clock()
   const french = await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-language': 'fr' } })
   t.equal(english.statusCode, 200)
   t.notMatch(english.body, /notice--as-of/, 'no notice while all is well')
@@ -34,7 +25,7 @@ t.test('while the database is away, readers still get the pages already rendered
   t.equal(soon.statusCode, 200, 'a page rendered moments ago is served as it is')
   t.equal(soon.headers.etag, english.headers.etag)
 
-  offset += 5 * 60_000
+  advance(5 * 60_000)
   const later = await app.inject({ url: `/t/${thread.id}` })
   t.equal(later.statusCode, 200, 'minutes later, the page is still served rather than an error')
   t.match(later.body, /Hall B is running hot\./, 'with what it said')

@@ -4,8 +4,11 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import type { Test } from 'tap'
+import { buildApp } from '../../src/app.ts'
+import { loadConfig } from '../../src/config.ts'
 
 const run = promisify(execFile)
 
@@ -144,4 +147,21 @@ export async function startCluster (t: Test, options: ClusterOptions = {}): Prom
     crash: () => pgCtl(['-m', 'immediate', '-w', 'stop']),
     start
   }
+}
+
+/**
+ * An app in this process on a database of a private cluster, its clock
+ * movable: for the tests that make its cached pages old and crash the
+ * database under it.
+ */
+export async function appOnCluster (t: Test): Promise<{ cluster: Cluster, app: FastifyInstance, clock: () => number, advance: (ms: number) => void }> {
+  const cluster = await startCluster(t)
+  const databaseUrl = await cluster.createDatabase('sitrep')
+  let offset = 0
+  const app = await buildApp({ ...loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac' }), databaseUrl }, {
+    now: () => new Date(Date.now() + offset),
+    postingLimits: []
+  })
+  t.teardown(() => app.close())
+  return { cluster, app, clock: () => Date.now() + offset, advance: (ms) => { offset += ms } }
 }
