@@ -3,7 +3,8 @@
 // - times in the reader's own time zone, the full date kept on hover and focus;
 // - on a thread, "while you were away: N updates, M comments" (per browser);
 // - drafts of the forms' text kept in this browser until the server takes them;
-// - a key of its own for each form on the page.
+// - a key of its own for each form on the page;
+// - for staff, who is on duty and the overdue updates, read again every minute.
 (function () {
   'use strict'
 
@@ -127,6 +128,37 @@
     event.preventDefault()
     location.hash = 'p-' + id[1]
   })
+
+  // Staff keep a page open for hours: who is on duty (and until when), and
+  // the banner of overdue updates, are read again every minute while the
+  // page is in view. The banner, an alert, is replaced only when its list of
+  // incidents changes, so it is not read out again every minute.
+  var dutyBox = document.getElementById('duty')
+  if (dutyBox && dutyBox.querySelector('.duty__actions') && 'fetch' in window && 'DOMParser' in window) {
+    window.setInterval(function () {
+      if (document.hidden) return
+      fetch(location.pathname + location.search, { credentials: 'same-origin', headers: { accept: 'text/html' } })
+        .then(function (res) { return res.ok ? res.text() : null })
+        .then(function (html) {
+          if (!html) return
+          var fresh = new DOMParser().parseFromString(html, 'text/html')
+          var duty = document.getElementById('duty')
+          var freshDuty = fresh.getElementById('duty')
+          if (duty && freshDuty) duty.replaceWith(document.importNode(freshDuty, true))
+          var slot = document.getElementById('staff-alerts-slot')
+          var freshSlot = fresh.getElementById('staff-alerts-slot')
+          if (slot && freshSlot && alertLinks(slot) !== alertLinks(freshSlot)) slot.replaceWith(document.importNode(freshSlot, true))
+        })
+        .catch(function () {})
+    }, 60000)
+  }
+
+  function alertLinks (slot) {
+    var links = slot.querySelectorAll('a[href]')
+    var hrefs = []
+    for (var i = 0; i < links.length; i++) hrefs.push(links[i].getAttribute('href'))
+    return hrefs.join(' ')
+  }
 
   var store = storage()
   // Drafts are their writer's: signing out forgets them, so the next person

@@ -133,6 +133,26 @@ if (browserAvailable(t)) {
     t.equal(await page.locator('textarea[name="done"]').inputValue(), '', 'once the handover is posted, the form is empty again')
   })
 
+  t.test("a staff member's open page follows who is on duty, and the overdue updates, without a reload", async (t) => {
+    const thread = await newThread('Mail queue stuck')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, tech)
+    await page.clock.install()
+    await page.goto(`/t/${thread.id}`)
+    await page.evaluate(() => { (window as unknown as { kept: boolean }).kept = true })
+    t.notMatch(await page.locator('#duty').textContent(), /Moderator/, 'the moderator is not on duty yet')
+
+    await apiAs(app, mod, 'POST', '/duty/check-in', undefined, 200)
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Flushing the queue.', nextUpdateAt: new Date(Date.now() + 1500).toISOString() })
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    await page.clock.fastForward('01:05')
+    await t.resolves(page.locator('#duty .badge--moderator').waitFor({ timeout: 5000 }), 'a minute later, the moderator who checked in is listed')
+    await t.resolves(page.locator('#staff-alerts', { hasText: 'Mail queue stuck' }).waitFor({ timeout: 5000 }), 'and the update now overdue is in the banner')
+    t.equal(await page.evaluate(() => (window as unknown as { kept?: boolean }).kept), true, 'without a reload')
+    await apiAs(app, mod, 'POST', '/duty/check-out', undefined, 200)
+  })
+
   t.test('staff preview their Markdown as it will be posted', async (t) => {
     const thread = await newThread('DNS resolution slow')
     const { context, page } = await site.open()
