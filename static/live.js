@@ -17,6 +17,8 @@
   var marker = document.getElementById('new-posts')
   var csrfMeta = document.querySelector('meta[name="csrf-token"]')
   var viewerId = root.getAttribute('data-viewer-id') || ''
+  var pinnedMark = document.querySelector('#current-state [data-post-id]')
+  var pinnedId = pinnedMark ? Number(pinnedMark.getAttribute('data-post-id')) : null
   var baseTitle = document.title
 
   var BASE_DELAY = 1000
@@ -71,6 +73,7 @@
   // form to flag them and gain their Edit link (the page carries its label
   // when its reader may edit their posts).
   function personalise (element) {
+    markPinned(element)
     var token = csrfMeta ? csrfMeta.getAttribute('content') || '' : ''
     var inputs = element.querySelectorAll('input[name="_csrf"]')
     for (var i = 0; i < inputs.length; i++) inputs[i].value = token
@@ -163,6 +166,7 @@
     var element = fragment(html)
     if (!element) return
     element.removeAttribute('id')
+    element.classList.remove('post--pinned')
     var actions = element.querySelector('.post__actions')
     if (actions) actions.remove()
     copy.replaceWith(element)
@@ -224,6 +228,20 @@
       var slot = document.getElementById('current-state-slot')
       if (slot) slot.innerHTML = event.pinnedView
     }
+    if (event.thread && event.thread.pinnedPostId !== pinnedId) {
+      pinnedId = event.thread.pinnedPostId
+      var marked = document.querySelectorAll('#posts > .post--pinned')
+      for (var i = 0; i < marked.length; i++) markPinned(marked[i])
+      var now = pinnedId === null ? null : document.getElementById('p-' + pinnedId)
+      if (now) markPinned(now)
+    }
+  }
+
+  // The post pinned as the current state is marked in the list too; live
+  // posts come without the mark, which is the page's to know.
+  function markPinned (element) {
+    if (!/^p-\d+$/.test(element.id)) return
+    element.classList.toggle('post--pinned', Number(element.getAttribute('data-post-id')) === pinnedId)
   }
 
   function onFrame (raw) {

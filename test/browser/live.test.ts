@@ -168,6 +168,17 @@ if (browserAvailable(t)) {
       t.ok(slotTop < postsTop, 'above the posts')
     }
     t.match(await readers[1]!.page.locator('#current-state-title').textContent(), /État actuel|Situation/i, 'in the reader\'s language')
+
+    // The list follows: the pinned post is marked there, through an edit and until another is pinned.
+    const reader = readers[0]!.page
+    await t.resolves(reader.locator(`#p-${update.id}.post--pinned`).waitFor({ timeout: LIVE_MS }), 'the pinned post is marked in the list')
+    await apiAs(app, tech, 'PATCH', `/posts/${update.id}`, { body: 'Rebuild at 60 %, reads are slow.' })
+    await reader.locator(`#p-${update.id} .post__body`, { hasText: 'Rebuild at 60 %' }).waitFor({ timeout: LIVE_MS })
+    t.match(await reader.locator(`#p-${update.id}`).getAttribute('class'), /post--pinned/, 'still marked once edited')
+    const next = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Rebuild done.' })
+    await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: next.id })
+    await t.resolves(reader.locator(`#p-${next.id}.post--pinned`).waitFor({ timeout: LIVE_MS }), 'the newly pinned post is marked')
+    t.notMatch(await reader.locator(`#p-${update.id}`).getAttribute('class'), /post--pinned/, 'the one before no longer')
   })
 
   t.test('"official updates only" leaves live comments out; "N new posts" shows when scrolled away', async (t) => {
