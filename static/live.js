@@ -30,6 +30,10 @@
   // A socket that stays open this long has really come back: the backoff starts again from its shortest.
   var STABLE_AFTER = 10000
 
+  var ANNOUNCE_AFTER = 5000
+  var announcedState = 'live'
+  var stateTimer = null
+
   var socket = null
   var attempt = 0
   var retryTimer = null
@@ -46,10 +50,24 @@
     })
   }
 
+  // The line shows the link's state at once. Screen readers hear of it only
+  // when it lasts: a network gone at once, a link lost for a few seconds,
+  // and its return after either; a reconnect in passing is not read out.
   function showState (state) {
     if (!statusLine) return
     statusLine.setAttribute('data-state', state)
     statusLine.textContent = text(state)
+    window.clearTimeout(stateTimer)
+    if (state === announcedState) return
+    if (state === 'live') {
+      announcedState = state
+      announce(text(state))
+      return
+    }
+    stateTimer = window.setTimeout(function () {
+      announcedState = state
+      announce(text(state))
+    }, state === 'offline' ? 0 : ANNOUNCE_AFTER)
   }
 
   function announce (message) {

@@ -127,6 +127,7 @@ if (browserAvailable(t)) {
 
     await context.setOffline(true)
     await page.locator('#live-status[data-state="offline"]').waitFor()
+    await t.resolves(page.locator('#live-announce', { hasText: 'Offline. The page will catch up' }).waitFor({ timeout: LIVE_MS }), 'screen readers hear the network is gone')
     for (const n of [1, 2, 3]) {
       await apiAs(app, n === 2 ? customer : tech, 'POST', `/threads/${thread.id}/posts`, { body: `Missed post ${n}.` })
     }
@@ -139,6 +140,8 @@ if (browserAvailable(t)) {
     await page.locator('#posts > .post').nth(4).waitFor({ timeout: LIVE_MS })
     t.same(await bodies(page), ['Fibre cut: first report.', 'Missed post 1.', 'Missed post 2.', 'Missed post 3.', 'Back live.'],
       'each missed post once, in order, and the page is live again')
+    t.notOk(await page.locator('#live-status').getAttribute('aria-live'), 'the status line itself is not read out at every change')
+    await t.resolves(page.locator('#live-announce', { hasText: /Live: new posts appear|New official update/ }).waitFor({ timeout: LIVE_MS }), 'they hear it is back')
   })
 
   t.test('a moderator pins a new current state; every open page shows it on top', async (t) => {
