@@ -90,8 +90,13 @@
     var fields = document.querySelectorAll('form[method="post"] textarea[name]')
     for (var f = 0; f < fields.length; f++) {
       if (fields[f].closest('#compose')) continue
-      keepDraft(fields[f], prefix + new URL(fields[f].form.action, location.href).pathname + ':')
+      keepFormField(fields[f], prefix + new URL(fields[f].form.action, location.href).pathname + ':')
     }
+  }
+
+  function keepFormField (field, prefix) {
+    keepDraft(field, prefix + 'draft:' + field.name)
+    field.form.addEventListener('submit', function () { store.setItem(prefix + 'sent', String(Date.now())) })
   }
 
   function forget (prefix) {
@@ -101,8 +106,9 @@
     }
   }
 
-  function keepDraft (field, prefix) {
-    var key = prefix + 'draft:' + field.name
+  // A field's draft: put back (with a word saying so) when the field comes
+  // empty, and kept on every keystroke.
+  function keepDraft (field, key) {
     var kept = store.getItem(key)
     if (kept && field.value.trim() === '') {
       field.value = kept
@@ -115,7 +121,6 @@
       if (field.value.trim() === '') store.removeItem(key)
       else store.setItem(key, field.value)
     })
-    field.form.addEventListener('submit', function () { store.setItem(prefix + 'sent', String(Date.now())) })
   }
 
   // A link to a post (/posts/N) finds it wherever it is in its thread; when
@@ -166,10 +171,8 @@
   var signOut = document.querySelector('form[action="/logout"]')
   if (signOut && store) {
     signOut.addEventListener('submit', function () {
-      for (var d = store.length - 1; d >= 0; d--) {
-        var name = store.key(d)
-        if (name && (name.indexOf('sitrep:draft:') === 0 || name.indexOf('sitrep:form:') === 0)) store.removeItem(name)
-      }
+      forget('sitrep:draft:')
+      forget('sitrep:form:')
     })
   }
 
@@ -260,18 +263,7 @@
   var form = document.querySelector('#compose form')
   var body = form && form.querySelector('textarea[name="body"]')
   if (!form || !body) return
-  var draft = store.getItem(draftKey)
-  if (draft && body.value.trim() === '') {
-    body.value = draft
-    var note = document.createElement('p')
-    note.className = 'hint draft-note'
-    note.textContent = text('draft-kept')
-    body.parentNode.insertBefore(note, body.nextSibling)
-  }
-  body.addEventListener('input', function () {
-    if (body.value.trim() === '') store.removeItem(draftKey)
-    else store.setItem(draftKey, body.value)
-  })
+  keepDraft(body, draftKey)
   form.addEventListener('submit', function () { store.setItem(sentKey, String(Date.now())) })
 
   // Markdown preview, rendered and sanitised by the server exactly as a post would be.
