@@ -7,7 +7,7 @@ import { badRequest, conflict, notFound } from './errors.ts'
 import { endAllSessions } from './sessions.ts'
 import { endDuty } from './duty.ts'
 import { SHIFTS } from './shifts.ts'
-import { issueApiToken, revokeApiTokenById } from './tokens.ts'
+import { type TokenKey, issueApiToken, issueOnce, revokeApiTokenById } from './tokens.ts'
 import { ROLES } from './users.ts'
 
 export interface UserSummary { id: number, email: string, name: string, role: Role, shift: Shift | null, createdAt: string }
@@ -90,15 +90,15 @@ export async function listTokens (db: Kysely<Database>, actor: Actor | null): Pr
 }
 
 /** A new token for a user; the answer is the only time it is shown. */
-export async function createTokenFor (deps: Deps, actor: Actor | null, userId: number): Promise<{ id: number, token: string }> {
+export async function createTokenFor (deps: Deps, actor: Actor | null, userId: number, key?: TokenKey): Promise<{ id: number, token: string }> {
   const admin = requireAdmin(actor)
-  return await deps.db.transaction().execute(async (trx) => {
+  return await deps.db.transaction().execute(async (trx) => await issueOnce(trx, admin.id, key, async () => {
     const user = await trx.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()
     if (user === undefined) throw notFound('user')
     const { id, token } = await issueApiToken(trx, userId)
     await recordAudit(trx, admin, { action: 'token.create', targetUserId: userId, after: { tokenId: id } })
     return { id, token }
-  })
+  }))
 }
 
 export async function revokeToken (deps: Deps, actor: Actor | null, tokenId: number): Promise<void> {

@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely'
 import type { Database, Role, Shift } from '../db/database.ts'
 import { type Actor, requireStaff } from './actors.ts'
 import type { Deps } from './deps.ts'
+import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { dutyLapsesAt, shiftOfAuthor } from './shifts.ts'
 import type { Post } from './views.ts'
 
@@ -80,9 +81,9 @@ async function passLead (trx: Transaction<Database>): Promise<void> {
  * one in when nobody leads does. Checking in again keeps one on duty until
  * the end of the shift about to end next, and may take the lead.
  */
-export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?: boolean } = {}): Promise<DutyNow> {
+export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?: boolean } = {}, idem?: IdempotencyKey): Promise<DutyNow> {
   const staff = requireStaff(actor)
-  const duty = await deps.db.transaction().execute(async (trx) => {
+  const duty = await deps.db.transaction().execute(async (trx) => await answerOnce(trx, staff.id, idem, 200, async () => {
     await lockDuty(trx)
     const now = deps.now()
     await closeLapsed(trx, now)
@@ -105,19 +106,19 @@ export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?
       await trx.updateTable('duty').set({ lead, lapses_at: lapsesAt }).where('id', '=', current.id).execute()
     }
     return await dutyNow(trx, now)
-  })
+  }))
   deps.dutyChanged()
   return duty
 }
 
 /** Staff check out; a lead who leaves hands the lead to whoever has been on duty longest. */
-export async function checkOut (deps: Deps, actor: Actor | null): Promise<DutyNow> {
+export async function checkOut (deps: Deps, actor: Actor | null, idem?: IdempotencyKey): Promise<DutyNow> {
   const staff = requireStaff(actor)
-  const duty = await deps.db.transaction().execute(async (trx) => {
+  const duty = await deps.db.transaction().execute(async (trx) => await answerOnce(trx, staff.id, idem, 200, async () => {
     const now = deps.now()
     await endDuty(trx, staff.id, now)
     return await dutyNow(trx, now)
-  })
+  }))
   deps.dutyChanged()
   return duty
 }

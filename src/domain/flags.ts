@@ -5,6 +5,7 @@ import { type Actor, requireModerator, requireSignedIn } from './actors.ts'
 import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, conflict, notFound } from './errors.ts'
+import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { loadPost } from './posts.ts'
 import { closePin } from './pins.ts'
 import { lockThread, toThread } from './threads.ts'
@@ -27,10 +28,10 @@ export interface FlagResult { postId: number, reason: FlagReason, hidden: boolea
  * A signed-in user flags a comment, once. Flagging is not public; only the
  * hiding it may cause is, as the thread's event.
  */
-export async function flagPost (deps: Deps, actor: Actor | null, postId: number, input: { reason: string }): Promise<FlagResult> {
+export async function flagPost (deps: Deps, actor: Actor | null, postId: number, input: { reason: string }, idem?: IdempotencyKey): Promise<FlagResult> {
   const user = requireSignedIn(actor)
   const reason = validateFlagReason(input.reason)
-  return await commitThenPublish(deps, async (trx, emit) => {
+  return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, user.id, idem, 201, async () => {
     const ref = await trx.selectFrom('posts').select('thread_id').where('id', '=', postId).executeTakeFirst()
     if (ref === undefined) throw notFound('post')
     const thread = await lockThread(trx, ref.thread_id)
@@ -62,7 +63,7 @@ export async function flagPost (deps: Deps, actor: Actor | null, postId: number,
     emit(await appendEvent(trx, post.threadId, 'post.hidden', { post: await loadPost(trx, postId) }))
     await unpinHidden(trx, deps, unpinned ? thread.id : null, emit)
     return { postId, reason, hidden: true }
-  })
+  }))
 }
 
 /** A hidden post cannot stay the current state. */
@@ -123,9 +124,9 @@ async function resolveFlags (trx: Transaction<Database>, moderator: Actor, postI
 }
 
 /** One click from the queue: hides the comment with its flags' reason and closes them. */
-export async function hideFlagged (deps: Deps, actor: Actor | null, postId: number): Promise<Post> {
+export async function hideFlagged (deps: Deps, actor: Actor | null, postId: number, idem?: IdempotencyKey): Promise<Post> {
   const moderator = requireModerator(actor)
-  return await commitThenPublish(deps, async (trx, emit) => {
+  return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, moderator.id, idem, 200, async () => {
     const ref = await trx.selectFrom('posts').select('thread_id').where('id', '=', postId).executeTakeFirst()
     if (ref === undefined) throw notFound('post')
     const thread = await lockThread(trx, ref.thread_id)
@@ -144,13 +145,13 @@ export async function hideFlagged (deps: Deps, actor: Actor | null, postId: numb
     emit(await appendEvent(trx, before.threadId, 'post.hidden', { post: hidden }))
     await unpinHidden(trx, deps, thread.pinned_post_id === postId ? thread.id : null, emit)
     return hidden
-  })
+  }))
 }
 
 /** One click from the queue: the flags were wrong; a comment hidden pending review comes back. */
-export async function dismissFlags (deps: Deps, actor: Actor | null, postId: number): Promise<Post> {
+export async function dismissFlags (deps: Deps, actor: Actor | null, postId: number, idem?: IdempotencyKey): Promise<Post> {
   const moderator = requireModerator(actor)
-  return await commitThenPublish(deps, async (trx, emit) => {
+  return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, moderator.id, idem, 200, async () => {
     const ref = await trx.selectFrom('posts').select('thread_id').where('id', '=', postId).executeTakeFirst()
     if (ref === undefined) throw notFound('post')
     await lockThread(trx, ref.thread_id)
@@ -168,5 +169,5 @@ export async function dismissFlags (deps: Deps, actor: Actor | null, postId: num
     const after = await loadPost(trx, postId)
     if (pending) emit(await appendEvent(trx, before.threadId, 'post.restored', { post: after }))
     return after
-  })
+  }))
 }

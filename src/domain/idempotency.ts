@@ -37,6 +37,20 @@ export async function claimKey<T> (trx: Transaction<Database>, userId: number, i
   return { fresh: false, answer: stored.response as T }
 }
 
+/**
+ * Does the work once per key, in the caller's transaction: the key is claimed
+ * first, and a retry gets the answer the first request stored. Without a key,
+ * the work is simply done. A failed request stores nothing: its retry tries again.
+ */
+export async function answerOnce<T> (trx: Transaction<Database>, userId: number, idem: IdempotencyKey | undefined, statusCode: number, work: () => Promise<T>): Promise<T> {
+  if (idem === undefined) return await work()
+  const claim = await claimKey<T>(trx, userId, idem)
+  if (!claim.fresh) return claim.answer
+  const answer = await work()
+  await storeAnswer(trx, userId, idem.key, statusCode, answer)
+  return answer
+}
+
 export async function storeAnswer (trx: Transaction<Database>, userId: number, key: string, statusCode: number, answer: unknown): Promise<void> {
   await trx.updateTable('idempotency_keys')
     .set({ status_code: statusCode, response: JSON.stringify(answer) })

@@ -4,7 +4,7 @@ import { appendEvent } from '../live/events.ts'
 import { type Actor, isModerator, requireModerator } from './actors.ts'
 import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
-import { type IdempotencyKey, claimKey, storeAnswer } from './idempotency.ts'
+import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { badRequest, notFound } from './errors.ts'
 import { recordPin } from './pins.ts'
 import { insertPost, loadPost, loadPosts, validateBody } from './posts.ts'
@@ -57,11 +57,7 @@ export async function loadPins (db: Kysely<Database>, threadId: number, threadRe
 export async function postAndPinSummary (deps: Deps, actor: Actor | null, threadId: number, input: { body: string }, idem?: IdempotencyKey): Promise<Post> {
   const moderator = requireModerator(actor)
   const body = validateBody(input.body)
-  return await commitThenPublish(deps, async (trx, emit) => {
-    if (idem !== undefined) {
-      const claim = await claimKey<Post>(trx, moderator.id, idem)
-      if (!claim.fresh) return claim.answer
-    }
+  return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, moderator.id, idem, 201, async () => {
     const before = await lockThread(trx, threadId)
     const { post } = await insertPost(trx, deps, moderator, before, { body, kind: 'update', replyTo: null, status: null, nextUpdateAt: before.next_update_at })
     emit(await appendEvent(trx, threadId, 'post.created', { post }))
@@ -70,9 +66,8 @@ export async function postAndPinSummary (deps: Deps, actor: Actor | null, thread
     await recordAudit(trx, moderator, { action: 'thread.pin', threadId, postId: post.id, before: { pinnedPostId: before.pinned_post_id }, after: { pinnedPostId: post.id } })
     const thread = toThread(await trx.selectFrom('threads').selectAll().where('id', '=', threadId).executeTakeFirstOrThrow())
     emit(await appendEvent(trx, threadId, 'thread.updated', { thread, pinnedPost: post }))
-    if (idem !== undefined) await storeAnswer(trx, moderator.id, idem.key, 201, post)
     return post
-  })
+  }))
 }
 
 /** Links a customer's question to the update that answers it; null unlinks. */

@@ -5,7 +5,7 @@ import { type Actor, isModerator, isStaff, requireModerator, requireSignedIn } f
 import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, forbidden, notFound, tooMany } from './errors.ts'
-import { type IdempotencyKey, claimKey, storeAnswer } from './idempotency.ts'
+import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { renderMarkdown } from './markdown.ts'
 import { storable } from './text.ts'
 import { checkCrisisMode, checkPostingLimits } from './limits.ts'
@@ -240,11 +240,7 @@ export async function createPost (deps: Deps, actor: Actor | null, threadId: num
   // With a key, it is looked up first: a retry sent after its promised next
   // update has passed gets the first answer, not a 400 for a promise now past.
   const checked = idem === undefined ? checkNewPost(author, input, now) : null
-  return await commitThenPublish(deps, async (trx, emit) => {
-    if (idem !== undefined) {
-      const claim = await claimKey<Post>(trx, author.id, idem)
-      if (!claim.fresh) return claim.answer
-    }
+  return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, author.id, idem, 201, async () => {
     const post = checked ?? checkNewPost(author, input, now)
     const thread = await lockThread(trx, threadId)
     if (thread.locked && !isStaff(author)) throw forbidden('thread_locked', 'This thread is locked: only staff can post in it.')
@@ -264,9 +260,8 @@ export async function createPost (deps: Deps, actor: Actor | null, threadId: num
       ...(post.kind !== 'comment' ? [{ type: 'thread.updated' as const, thread: toThread(after) }] : [])
     ])
     for (const event of events) emit(event)
-    if (idem !== undefined) await storeAnswer(trx, author.id, idem.key, 201, created)
     return created
-  })
+  }))
 }
 
 async function checkSlowMode (trx: Transaction<Database>, author: Actor, threadId: number, seconds: number, now: Date): Promise<void> {
@@ -314,11 +309,11 @@ export async function editPost (deps: Deps, actor: Actor | null, postId: number,
 }
 
 /** Hides a post with a reason; it keeps its place, and nothing is deleted. */
-export async function hidePost (deps: Deps, actor: Actor | null, postId: number, input: { reason: string }): Promise<Post> {
+export async function hidePost (deps: Deps, actor: Actor | null, postId: number, input: { reason: string }, idem?: IdempotencyKey): Promise<Post> {
   const moderator = requireModerator(actor)
   const reason = storable(input.reason.trim())
   if (reason.length < 1 || reason.length > REASON_MAX) throw badRequest('invalid_reason', `Give a reason of 1 to ${REASON_MAX} characters.`)
-  return await commitThenPublish(deps, async (trx, emit) => {
+  return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, moderator.id, idem, 200, async () => {
     const { thread, post } = await lockPostThread(trx, postId)
     if (post.hidden) return post
     await trx.updateTable('posts').set({ hidden_at: deps.now(), hidden_by: moderator.id, hidden_reason: reason }).where('id', '=', postId).execute()
@@ -334,7 +329,7 @@ export async function hidePost (deps: Deps, actor: Actor | null, postId: number,
       emit(await appendEvent(trx, thread.id, 'thread.updated', { thread: toThread(row), pinnedPost: null }))
     }
     return hidden
-  })
+  }))
 }
 
 /** A moderator's decision on a post ends its open flags: they leave the queue. */
@@ -343,9 +338,9 @@ async function closeFlags (trx: Transaction<Database>, moderator: Actor, postId:
     .where('post_id', '=', postId).where('resolved_at', 'is', null).execute()
 }
 
-export async function restorePost (deps: Deps, actor: Actor | null, postId: number): Promise<Post> {
+export async function restorePost (deps: Deps, actor: Actor | null, postId: number, idem?: IdempotencyKey): Promise<Post> {
   const moderator = requireModerator(actor)
-  return await commitThenPublish(deps, async (trx, emit) => {
+  return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, moderator.id, idem, 200, async () => {
     const { thread, post } = await lockPostThread(trx, postId)
     if (!post.hidden) return post
     await trx.updateTable('posts').set({ hidden_at: null, hidden_by: null, hidden_reason: null }).where('id', '=', postId).execute()
@@ -355,7 +350,7 @@ export async function restorePost (deps: Deps, actor: Actor | null, postId: numb
     const restored = await loadPost(trx, postId)
     emit(await appendEvent(trx, thread.id, 'post.restored', { post: restored }))
     return restored
-  })
+  }))
 }
 
 export interface Revision { body: string, html: string, editedBy: number, createdAt: string }

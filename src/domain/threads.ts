@@ -5,7 +5,7 @@ import { type Actor, isModerator, requireModerator, requireStaff } from './actor
 import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, conflict, forbidden, notFound } from './errors.ts'
-import { type IdempotencyKey, claimKey, storeAnswer } from './idempotency.ts'
+import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { closePin, recordPin } from './pins.ts'
 import { insertPost, loadPost, validateBody } from './posts.ts'
 import { storable } from './text.ts'
@@ -83,11 +83,7 @@ export async function createThread (deps: Deps, actor: Actor | null, input: NewT
   const title = validateTitle(input.title)
   const body = validateBody(input.body)
   const status = validateStatus(input.status ?? 'investigating')
-  return await commitThenPublish(deps, async (trx, emit) => {
-    if (idem !== undefined) {
-      const claim = await claimKey<Thread>(trx, author.id, idem)
-      if (!claim.fresh) return claim.answer
-    }
+  return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, author.id, idem, 201, async () => {
     const now = deps.now()
     const created = await trx.insertInto('threads')
       .values({ title, status, created_by: author.id, created_at: now })
@@ -95,10 +91,8 @@ export async function createThread (deps: Deps, actor: Actor | null, input: NewT
       .executeTakeFirstOrThrow()
     const { post } = await insertPost(trx, deps, author, created, { body, kind: 'update', status, replyTo: null, nextUpdateAt: null })
     emit(await appendEvent(trx, created.id, 'post.created', { post }))
-    const thread = await reloadThread(trx, created.id)
-    if (idem !== undefined) await storeAnswer(trx, author.id, idem.key, 201, thread)
-    return thread
-  })
+    return await reloadThread(trx, created.id)
+  }))
 }
 
 export interface ThreadPatch { status?: string, locked?: boolean, slowModeSeconds?: number, title?: string, crisisMode?: boolean, crisisReadOnly?: boolean, cadenceMinutes?: number | null }

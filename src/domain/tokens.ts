@@ -1,8 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto'
-import type { Kysely } from 'kysely'
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
+import type { Kysely, Transaction } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { executePrepared } from '../db/prepared.ts'
 import type { Actor } from './actors.ts'
+import { conflict } from './errors.ts'
+import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { toActor } from './users.ts'
 
 const PREFIX = 'sitrep_'
@@ -18,6 +20,55 @@ export async function issueApiToken (db: Kysely<Database>, userId: number): Prom
   const token = PREFIX + randomBytes(32).toString('base64url')
   const { id } = await db.insertInto('api_tokens').values({ user_id: userId, token_hash: hashToken(token) }).returning('id').executeTakeFirstOrThrow()
   return { id, token }
+}
+
+/** A new token for the signed-in user, once per Idempotency-Key (see issueOnce). */
+export async function createApiTokenOnce (db: Kysely<Database>, userId: number, key: TokenKey | undefined): Promise<string> {
+  return await db.transaction().execute(async (trx) =>
+    (await issueOnce(trx, userId, key, async () => await issueApiToken(trx, userId))).token)
+}
+
+interface IssuedToken { id: number, token: string }
+
+/** A token request's Idempotency-Key, and the server's secret its kept answer is sealed with. */
+export interface TokenKey { idem: IdempotencyKey, secret: string }
+
+/**
+ * Issues a token once per Idempotency-Key of its requester, in the caller's
+ * transaction: a retry gets the same token back. The answer kept for the retry
+ * is sealed with a key drawn from the server's secret and the client's key, so
+ * the database alone never shows a token.
+ */
+export async function issueOnce (trx: Transaction<Database>, requesterId: number, key: TokenKey | undefined, issue: () => Promise<IssuedToken>): Promise<IssuedToken> {
+  if (key === undefined) return await issue()
+  const { idem, secret } = key
+  const answer = await answerOnce(trx, requesterId, idem, 201, async () => {
+    const { id, token } = await issue()
+    return { id, sealed: seal(secret, idem.key, token) }
+  })
+  return { id: answer.id, token: unseal(secret, idem.key, answer.sealed) }
+}
+
+const sealingKey = (secret: string, idempotencyKey: string) =>
+  Buffer.from(hkdfSync('sha256', secret, idempotencyKey, 'sitrep api token answer', 32))
+
+function seal (secret: string, idempotencyKey: string, token: string): string {
+  const iv = randomBytes(12)
+  const cipher = createCipheriv('aes-256-gcm', sealingKey(secret, idempotencyKey), iv)
+  const text = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()])
+  return Buffer.concat([iv, cipher.getAuthTag(), text]).toString('base64url')
+}
+
+function unseal (secret: string, idempotencyKey: string, sealed: string): string {
+  const bytes = Buffer.from(sealed, 'base64url')
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', sealingKey(secret, idempotencyKey), bytes.subarray(0, 12))
+    decipher.setAuthTag(bytes.subarray(12, 28))
+    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8')
+  } catch {
+    // The server's secret changed since the first answer.
+    throw conflict('idempotency_unreadable', 'The first answer to this Idempotency-Key can no longer be read: send the request again with a new key.')
+  }
 }
 
 /** A valid token's user, and when the database last saw the token used. */

@@ -1,8 +1,10 @@
 import t from 'tap'
-import { buildTestApp, makeUser, type TestUser } from '../helpers/app.ts'
-import { assertError, assertStatus, act, inFuture, openThread, readPosts } from '../helpers/api.ts'
+import { hashRequest } from '../../src/domain/idempotency.ts'
+import { PASSWORD, buildSecondInstance, buildTestApp, makeUser, type TestUser } from '../helpers/app.ts'
+import { assertError, assertStatus, act, inFuture, openThread, readPosts, writePost } from '../helpers/api.ts'
 
-const { app, advance } = await buildTestApp(t)
+const testApp = await buildTestApp(t)
+const { app, advance } = testApp
 const tech = await makeUser(app, 'technician')
 const moderator = await makeUser(app, 'moderator')
 const alice = await makeUser(app, 'customer')
@@ -94,4 +96,131 @@ t.test('an empty or overlong key is bad input', async (t) => {
   assertError(t, await post(alice, thread.id, 'k'.repeat(201), { body: 'Hello' }), 400)
   assertError(t, await post(alice, thread.id, '', { body: 'Hello' }), 400)
   t.same((await readPosts(app, thread.id)).filter((p) => p.kind === 'comment'), [], 'nothing posted')
+})
+
+// Every POST of the API honours the key. Each case below changes the state
+// back between the first request and its retry, so a retry that acted again
+// would be seen.
+const withKey = (user: TestUser, url: string, key: string, payload?: Record<string, unknown>) => app.inject({
+  method: 'POST', url, headers: { ...user.auth, 'idempotency-key': key }, ...(payload !== undefined && { payload })
+})
+
+const commentIn = async (threadId: number): Promise<number> => (await writePost(app, alice, threadId, { body: 'A rumour about the cause' })).id
+
+t.test('a hide retried after a colleague restored the post does not hide it again', async (t) => {
+  const thread = await openThread(app, tech)
+  const postId = await commentIn(thread.id)
+  const first = await withKey(moderator, `/api/v1/posts/${postId}/hide`, 'hide-1', { reason: 'Off topic' })
+  assertStatus(t, first, 200)
+  await act(app, await makeUser(app, 'moderator'), 'POST', `/api/v1/posts/${postId}/restore`)
+  const again = await withKey(moderator, `/api/v1/posts/${postId}/hide`, 'hide-1', { reason: 'Off topic' })
+  assertStatus(t, again, 200)
+  t.same(again.json(), first.json(), 'the first answer')
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === postId)?.hidden, false, 'the post stays as the colleague left it')
+  assertError(t, await withKey(moderator, `/api/v1/posts/${postId}/hide`, 'hide-1', { reason: 'Spam' }), 409, 'idempotency_mismatch')
+})
+
+t.test('a restore retried after the post was hidden again does not restore it', async (t) => {
+  const thread = await openThread(app, tech)
+  const postId = await commentIn(thread.id)
+  await act(app, moderator, 'POST', `/api/v1/posts/${postId}/hide`, { reason: 'Off topic' })
+  const first = await withKey(moderator, `/api/v1/posts/${postId}/restore`, 'restore-1')
+  assertStatus(t, first, 200)
+  t.equal(first.json().hidden, false)
+  await act(app, moderator, 'POST', `/api/v1/posts/${postId}/hide`, { reason: 'Abusive after all' })
+  const again = await withKey(moderator, `/api/v1/posts/${postId}/restore`, 'restore-1')
+  t.same(again.json(), first.json(), 'the first answer')
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === postId)?.hidden, true, 'the post stays hidden')
+})
+
+t.test('a flag retried gets its first answer, even when it hid the comment', async (t) => {
+  const thread = await openThread(app, tech)
+  const postId = await commentIn(thread.id)
+  const flaggers = [bob, await makeUser(app, 'customer'), await makeUser(app, 'customer')]
+  const answers = []
+  for (const [i, user] of flaggers.entries()) {
+    const first = await withKey(user, `/api/v1/posts/${postId}/flags`, `flag-${i}`, { reason: 'rumour' })
+    assertStatus(t, first, 201)
+    const again = await withKey(user, `/api/v1/posts/${postId}/flags`, `flag-${i}`, { reason: 'rumour' })
+    assertStatus(t, again, 201, 'not "already flagged" nor "already hidden"')
+    t.same(again.json(), first.json())
+    answers.push(again.json().hidden)
+  }
+  t.same(answers, [false, false, true], 'the third flag hid the comment, and its retry says so')
+  const queue = (await app.inject({ url: '/api/v1/flags', headers: moderator.auth })).json().flags as { post: { id: number }, count: number }[]
+  t.equal(queue.find((entry) => entry.post.id === postId)?.count, 3, 'three flags, not six')
+})
+
+t.test('a moderator\'s retried click in the flag queue gets its first answer', async (t) => {
+  const thread = await openThread(app, tech)
+  for (const [action, key] of [['hide', 'queue-hide'], ['dismiss', 'queue-dismiss']] as const) {
+    const postId = await commentIn(thread.id)
+    assertStatus(t, await withKey(bob, `/api/v1/posts/${postId}/flags`, `${key}-flag`, { reason: 'spam' }), 201)
+    const first = await withKey(moderator, `/api/v1/posts/${postId}/flags/${action}`, key)
+    assertStatus(t, first, 200)
+    const again = await withKey(moderator, `/api/v1/posts/${postId}/flags/${action}`, key)
+    assertStatus(t, again, 200, `${action}: not a 404 for flags already closed`)
+    t.same(again.json(), first.json())
+  }
+})
+
+t.test('check-in and check-out retried after a change of mind do not undo it', async (t) => {
+  const staff = await makeUser(app, 'technician')
+  const onDuty = async () => ((await app.inject({ url: '/api/v1/duty' })).json().onDuty as { userId: number }[]).some((p) => p.userId === staff.actor.id)
+  const checkIn = await withKey(staff, '/api/v1/duty/check-in', 'in-1', {})
+  assertStatus(t, checkIn, 200)
+  await act(app, staff, 'POST', '/api/v1/duty/check-out')
+  const inAgain = await withKey(staff, '/api/v1/duty/check-in', 'in-1', {})
+  t.same(inAgain.json(), checkIn.json(), 'the check-in\'s first answer')
+  t.equal(await onDuty(), false, 'still checked out')
+
+  await act(app, staff, 'POST', '/api/v1/duty/check-in', {})
+  const checkOut = await withKey(staff, '/api/v1/duty/check-out', 'out-1')
+  assertStatus(t, checkOut, 200)
+  await act(app, staff, 'POST', '/api/v1/duty/check-in', {})
+  const outAgain = await withKey(staff, '/api/v1/duty/check-out', 'out-1')
+  t.same(outAgain.json(), checkOut.json(), 'the check-out\'s first answer')
+  t.equal(await onDuty(), true, 'still on duty')
+})
+
+const tokenRequest = (email: string, password: string, key: string, server = app) => server.inject({
+  method: 'POST', url: '/api/v1/tokens', headers: { 'idempotency-key': key }, payload: { email, password }
+})
+const liveTokens = async (userId: number) => (await app.db.selectFrom('api_tokens').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null).execute()).length
+
+t.test('a token request retried with its key gets the same token, and one token is made', async (t) => {
+  const user = await makeUser(app, 'customer')
+  const before = await liveTokens(user.actor.id)
+  const first = await tokenRequest(user.actor.email, PASSWORD, 'token-1')
+  assertStatus(t, first, 201)
+  const again = await tokenRequest(user.actor.email.toUpperCase(), PASSWORD, 'token-1')
+  assertStatus(t, again, 201)
+  t.equal(again.json().token, first.json().token, 'the same token')
+  t.equal(await liveTokens(user.actor.id), before + 1, 'one new token')
+  const me = await app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${again.json().token as string}` } })
+  t.equal(me.json().id, user.actor.id, 'the token works')
+
+  assertError(t, await tokenRequest(user.actor.email, 'wrong password', 'token-1'), 401, 'invalid_credentials')
+  const kept = await app.db.selectFrom('idempotency_keys').select(['request_hash', 'response']).where('user_id', '=', user.actor.id).where('key', '=', 'token-1').executeTakeFirstOrThrow()
+  t.notMatch(JSON.stringify(kept), first.json().token, 'the database does not hold the token')
+  t.notMatch(JSON.stringify(kept), hashRequest({ route: '/api/v1/tokens', params: {}, body: { email: user.actor.email, password: PASSWORD } }), 'nor a hash of the password')
+})
+
+t.test('a server with another secret cannot read a kept token answer, and says so', async (t) => {
+  const user = await makeUser(app, 'customer')
+  assertStatus(t, await tokenRequest(user.actor.email, PASSWORD, 'token-2'), 201)
+  const other = await buildSecondInstance(t, testApp, {}, { sessionSecret: 'another-secret-that-is-long-enough-for-hmac' })
+  assertError(t, await tokenRequest(user.actor.email, PASSWORD, 'token-2', other), 409, 'idempotency_unreadable')
+  assertStatus(t, await tokenRequest(user.actor.email, PASSWORD, 'token-3', other), 201, 'a new key gets a token')
+})
+
+t.test('an admin\'s token request retried with its key gets the same token, logged once', async (t) => {
+  const admin = await makeUser(app, 'admin')
+  const user = await makeUser(app, 'technician')
+  const first = await withKey(admin, '/api/v1/admin/tokens', 'admin-token-1', { userId: user.actor.id })
+  assertStatus(t, first, 201)
+  const again = await withKey(admin, '/api/v1/admin/tokens', 'admin-token-1', { userId: user.actor.id })
+  t.same(again.json(), first.json(), 'the same token')
+  const logged = await app.db.selectFrom('audit_log').select('id').where('action', '=', 'token.create').where('target_user_id', '=', user.actor.id).execute()
+  t.equal(logged.length, 1, 'one token.create in the audit log')
 })

@@ -47,8 +47,8 @@ export async function buildTestApp (t: Test, options: AppOptions & { env?: Recor
  * Another instance on the same database: its own connections to the server,
  * or the same embedded database when there is no server.
  */
-export async function buildSecondInstance (t: Test, first: TestApp, options: AppOptions = {}): Promise<FastifyInstance> {
-  const app = await buildApp(first.config, {
+export async function buildSecondInstance (t: Test, first: TestApp, options: AppOptions = {}, configChange: Partial<TestApp['config']> = {}): Promise<FastifyInstance> {
+  const app = await buildApp({ ...first.config, ...configChange }, {
     ...options,
     ...(first.embedded !== undefined && { database: first.embedded })
   })

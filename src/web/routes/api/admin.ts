@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { type UserPatch, changeUser, createTokenFor, listTokens, listUsers, revokeToken } from '../../../domain/admin.ts'
+import { tokenKeyOf } from './idempotency.ts'
 import { type IdParams, answers, idParams, listOf, newTokenResponse, nullableString, tokenSummaryResponse, userResponse } from './schemas.ts'
 
 /** Admins: users, roles and shifts; API tokens. */
@@ -19,7 +20,7 @@ const adminRoutes: FastifyPluginAsync = async (fastify) => {
       body: { type: 'object', required: ['userId'], properties: { userId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } },
       response: answers({ 201: newTokenResponse })
     }
-  }, async (request, reply) => reply.code(201).send(await createTokenFor(deps, request.actor, request.body.userId)))
+  }, async (request, reply) => reply.code(201).send(await createTokenFor(deps, request.actor, request.body.userId, tokenKeyOf(request))))
 
   fastify.delete<{ Params: IdParams }>('/admin/tokens/:id', { schema: { params: idParams, response: answers({}) } }, async (request, reply) => {
     await revokeToken(deps, request.actor, request.params.id)

@@ -1,9 +1,20 @@
 import type { FastifyRequest } from 'fastify'
 import type { IdempotencyKey } from '../../../domain/idempotency.ts'
+import type { TokenKey } from '../../../domain/tokens.ts'
 
-/** The request's Idempotency-Key, with what it asks, so a retry can be recognised. */
-export function idempotencyOf (request: FastifyRequest): IdempotencyKey | undefined {
+/**
+ * The request's Idempotency-Key, with what it asks, so a retry can be
+ * recognised. `asked` stands for the body where the body holds a secret that
+ * must not be kept, even hashed.
+ */
+export function idempotencyOf (request: FastifyRequest, asked: unknown = request.body): IdempotencyKey | undefined {
   const key = request.headers['idempotency-key']
   if (typeof key !== 'string') return undefined
-  return { key, request: { route: request.routeOptions.url, params: request.params, body: request.body } }
+  return { key, request: { route: request.routeOptions.url, params: request.params, body: asked } }
+}
+
+/** The Idempotency-Key of a request that issues an API token, with the secret that seals its kept answer. */
+export function tokenKeyOf (request: FastifyRequest, asked?: unknown): TokenKey | undefined {
+  const idem = idempotencyOf(request, asked)
+  return idem === undefined ? undefined : { idem, secret: request.server.config.sessionSecret }
 }

@@ -19,15 +19,15 @@ const moderationRoutes: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: IdParams, Body: { reason: string } }>('/posts/:id/flags', {
     schema: { params: idParams, body: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } }, response: answers({ 201: flagResponse }) }
-  }, async (request, reply) => reply.code(201).send(await flagPost(deps, request.actor, request.params.id, request.body)))
+  }, async (request, reply) => reply.code(201).send(await flagPost(deps, request.actor, request.params.id, request.body, idempotencyOf(request))))
 
   fastify.get('/flags', { schema: { response: answers({ 200: listOf('flags', flaggedPostResponse) }) } }, async (request) => ({ flags: await listFlagQueue(db, request.actor) }))
 
   fastify.post<{ Params: IdParams }>('/posts/:id/flags/hide', { schema: { params: idParams, response: answers({ 200: postResponse }) } },
-    async (request) => await hideFlagged(deps, request.actor, request.params.id))
+    async (request) => await hideFlagged(deps, request.actor, request.params.id, idempotencyOf(request)))
 
   fastify.post<{ Params: IdParams }>('/posts/:id/flags/dismiss', { schema: { params: idParams, response: answers({ 200: postResponse }) } },
-    async (request) => await dismissFlags(deps, request.actor, request.params.id))
+    async (request) => await dismissFlags(deps, request.actor, request.params.id, idempotencyOf(request)))
 
   fastify.put<{ Params: IdParams, Body: { updateId: number } }>('/posts/:id/answer', {
     schema: { params: idParams, body: { type: 'object', required: ['updateId'], properties: { updateId: idValue } }, response: answers({ 200: postResponse }) }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { editPost, getPost, hidePost, listRevisions, restorePost } from '../../../domain/posts.ts'
+import { idempotencyOf } from './idempotency.ts'
 import { type IdParams, answers, idParams, listOf, postResponse, revisionResponse } from './schemas.ts'
 
 const postsRoutes: FastifyPluginAsync = async (fastify) => {
@@ -14,10 +15,10 @@ const postsRoutes: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: IdParams, Body: { reason: string } }>('/posts/:id/hide', {
     schema: { params: idParams, body: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } }, response: answers({ 200: postResponse }) }
-  }, async (request) => await hidePost(deps, request.actor, request.params.id, request.body))
+  }, async (request) => await hidePost(deps, request.actor, request.params.id, request.body, idempotencyOf(request)))
 
   fastify.post<{ Params: IdParams }>('/posts/:id/restore', { schema: { params: idParams, response: answers({ 200: postResponse }) } },
-    async (request) => await restorePost(deps, request.actor, request.params.id))
+    async (request) => await restorePost(deps, request.actor, request.params.id, idempotencyOf(request)))
 
   fastify.get<{ Params: IdParams }>('/posts/:id/revisions', { schema: { params: idParams, response: answers({ 200: listOf('revisions', revisionResponse) }) } },
     async (request) => ({ revisions: await listRevisions(fastify.db, request.actor, request.params.id) }))

@@ -22,9 +22,9 @@ const shiftsRoutes: FastifyPluginAsync = async (fastify) => {
 
   // The body is optional: `{"lead": true}` takes the lead.
   fastify.post<{ Body: { lead?: unknown } | undefined }>('/duty/check-in', { schema: { response: answers({ 200: dutyResponse }) } },
-    async (request) => await checkIn(deps, request.actor, { lead: request.body?.lead === true }))
+    async (request) => await checkIn(deps, request.actor, { lead: request.body?.lead === true }, idempotencyOf(request)))
 
-  fastify.post('/duty/check-out', { schema: { response: answers({ 200: dutyResponse }) } }, async (request) => await checkOut(deps, request.actor))
+  fastify.post('/duty/check-out', { schema: { response: answers({ 200: dutyResponse }) } }, async (request) => await checkOut(deps, request.actor, idempotencyOf(request)))
 
   // The three notes become the post's Markdown, with headings in the poster's language.
   fastify.post<{ Params: IdParams, Body: HandoverNotes }>('/threads/:id/handover', {

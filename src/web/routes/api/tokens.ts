@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { AppError, unauthorized } from '../../../domain/errors.ts'
-import { createApiToken } from '../../../domain/tokens.ts'
+import { createApiTokenOnce } from '../../../domain/tokens.ts'
 import { verifyCredentials } from '../../../domain/users.ts'
 import { isKnownBrowser, perAddressLimit } from '../pages/auth.ts'
+import { tokenKeyOf } from './idempotency.ts'
 import { answers, meResponse, tokenResponse } from './schemas.ts'
 
 const tokensRoutes: FastifyPluginAsync = async (fastify) => {
@@ -21,7 +22,9 @@ const tokensRoutes: FastifyPluginAsync = async (fastify) => {
     const actor = await fastify.loginAttempts.verify(email, request.ip, isKnownBrowser(request, email),
       async () => await verifyCredentials(fastify.db, email, password))
     if (actor === null) throw new AppError(401, 'invalid_credentials', 'Wrong e-mail address or password.')
-    return await reply.code(201).send({ token: await createApiToken(fastify.db, actor.id) })
+    // A retry with the same key gets the same token; the password is no part of what is kept.
+    const token = await createApiTokenOnce(fastify.db, actor.id, tokenKeyOf(request, { email: email.toLowerCase() }))
+    return await reply.code(201).send({ token })
   })
 
   fastify.get('/me', { schema: { response: answers({ 200: meResponse }) } }, async (request) => {
