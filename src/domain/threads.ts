@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely'
+import { type Kysely, type Transaction, sql } from 'kysely'
 import type { Database, ThreadRow, ThreadStatus } from '../db/database.ts'
 import { appendEvent } from '../live/events.ts'
 import { type Actor, isModerator, requireModerator, requireStaff } from './actors.ts'
@@ -47,15 +47,33 @@ function validateTitle (title: string): string {
   return storable(trimmed)
 }
 
-/** Open incidents first, each group by latest activity. */
-export async function listThreads (db: Kysely<Database>): Promise<Thread[]> {
+/** Every open incident, the latest activity first. */
+export async function listOpenThreads (db: Kysely<Database>): Promise<Thread[]> {
   const rows = await db.selectFrom('threads').selectAll()
-    .orderBy((eb) => eb('status', '=', 'resolved'))
+    .where('status', '<>', 'resolved')
     .orderBy((eb) => eb.fn.coalesce('last_post_at', 'created_at'), 'desc')
     .orderBy('id', 'desc')
-    .limit(500)
     .execute()
   return rows.map(toThread)
+}
+
+export interface ResolvedPage { threads: Thread[], more: boolean }
+
+/**
+ * Resolved incidents, the latest activity first, a page at a time: `before` is
+ * the last one of the page before. A thread reopened since still marks its place.
+ */
+export async function listResolvedThreads (db: Kysely<Database>, page: { before?: number, limit: number }): Promise<ResolvedPage> {
+  const activity = sql<Date>`coalesce(last_post_at, created_at)`
+  let query = db.selectFrom('threads').selectAll().where('status', '=', 'resolved')
+  if (page.before !== undefined) {
+    const mark = await db.selectFrom('threads').select('id').where('id', '=', page.before).executeTakeFirst()
+    if (mark === undefined) throw notFound('thread')
+    // Compared in the database, at its microseconds: a JavaScript date would round them off.
+    query = query.where(sql<boolean>`(${activity}, id) < (select coalesce(last_post_at, created_at), id from threads where id = ${mark.id})`)
+  }
+  const rows = await query.orderBy(activity, 'desc').orderBy('id', 'desc').limit(page.limit + 1).execute()
+  return { threads: rows.slice(0, page.limit).map(toThread), more: rows.length > page.limit }
 }
 
 export async function getThread (db: Kysely<Database>, id: number): Promise<Thread> {

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import type { Post, Thread } from '../../src/domain/views.ts'
+import { RESOLVED_PER_PAGE } from '../../src/web/routes/pages/incidents.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { apiAs, escaped, sectionById, signIn, submitForm } from '../helpers/pages.ts'
 
@@ -35,6 +36,34 @@ t.test('the incident list shows open incidents before resolved ones, with their 
 
   const staffPage = await app.inject({ url: '/', cookies: await signIn(app, tech) })
   t.match(staffPage.body, /<a class="button" href="\/new">New incident<\/a>/, 'staff are')
+})
+
+t.test('the incident list pages its resolved incidents; open ones are on every page', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const titles: string[] = []
+  for (let i = 1; i <= RESOLVED_PER_PAGE + 2; i++) {
+    const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: `Old outage number ${i}`, body: 'Over now.', status: 'resolved' })
+    titles.unshift(thread.title)
+  }
+  await apiAs(app, tech, 'POST', '/threads', { title: 'Campus network down', body: 'Core switch failed.' })
+  const shown = (html: string) => [...html.slice(html.indexOf('id="resolved-title"')).matchAll(/>(Old outage number \d+)</g)].map((m) => m[1])
+
+  const first = (await app.inject({ url: '/' })).body
+  t.same(shown(first), titles.slice(0, RESOLVED_PER_PAGE), `the latest ${RESOLVED_PER_PAGE} resolved incidents`)
+  const older = /<p class="pager"><a href="(\/\?before=\d+)" rel="next">Older incidents<\/a><\/p>/.exec(first)?.[1]
+  t.ok(older, 'a link to older incidents')
+
+  const second = await app.inject({ url: older! })
+  t.equal(second.statusCode, 200)
+  t.same(shown(second.body), titles.slice(RESOLVED_PER_PAGE), 'the older ones')
+  t.match(second.body.slice(second.body.indexOf('id="open-title"'), second.body.indexOf('id="resolved-title"')), /Campus network down/, 'the open incident is still on top')
+  t.match(second.body, /<p class="pager"><a href="\/">Latest incidents<\/a> <\/p>/, 'a way back, and no older page')
+
+  const french = await app.inject({ url: `${older!}&lang=fr` })
+  t.match(french.body, /<a href="\/">Derniers incidents<\/a>/)
+  t.notMatch(first, /Latest incidents/, 'the first page offers no way back to itself')
+  t.equal((await app.inject({ url: '/?before=999999' })).statusCode, 404, 'an unknown incident to start from')
 })
 
 t.test('an incident whose promise has passed shows as overdue in the list', async (t) => {

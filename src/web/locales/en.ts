@@ -103,6 +103,8 @@ export const en = {
   'incidents.open': 'Open incidents',
   'incidents.noneOpen': 'No open incident. Everything is running normally.',
   'incidents.resolved': 'Resolved',
+  'incidents.older': 'Older incidents',
+  'incidents.latest': 'Latest incidents',
   'incidents.lastActivity': 'Last activity: {time}',
   'incidents.posts.one': '{count} post',
   'incidents.posts.other': '{count} posts',

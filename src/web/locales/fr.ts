@@ -103,6 +103,8 @@ export const fr: Record<keyof typeof en, string> = {
   'incidents.new': 'Nouvel incident',
   'incidents.open': 'Incidents en cours',
   'incidents.noneOpen': 'Aucun incident en cours. Tout fonctionne normalement.',
+  'incidents.older': 'Incidents plus anciens',
+  'incidents.latest': 'Derniers incidents',
   'incidents.resolved': 'Résolus',
   'incidents.lastActivity': 'Dernière activité : {time}',
   'incidents.posts.one': '{count} message',

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Feed } from 'feed'
 import Handlebars from 'handlebars'
 import { getPost } from '../../domain/posts.ts'
-import { getThread, listThreads } from '../../domain/threads.ts'
+import { getThread, listOpenThreads, listResolvedThreads } from '../../domain/threads.ts'
 import type { Post } from '../../domain/views.ts'
 import { translate } from '../i18n.ts'
 import { makeDateFormatter } from '../views.ts'
@@ -32,7 +32,9 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.get('/feed.atom', async (request, reply) => {
     const locale = request.locale
     const now = deps.now()
-    const threads = (await listThreads(db))
+    // The latest by activity are among the open ones and as many resolved ones.
+    const resolved = await listResolvedThreads(db, { limit: FEED_ENTRIES })
+    const threads = [...await listOpenThreads(db), ...resolved.threads]
       .map((thread) => ({ thread, activity: new Date(thread.lastPostAt ?? thread.createdAt) }))
       .sort((a, b) => b.activity.getTime() - a.activity.getTime() || b.thread.id - a.thread.id)
       .slice(0, FEED_ENTRIES)

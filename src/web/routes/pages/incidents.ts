@@ -1,24 +1,31 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { isStaff, requireStaff } from '../../../domain/actors.ts'
-import { STATUSES, createThread, listThreads } from '../../../domain/threads.ts'
+import { STATUSES, createThread, listOpenThreads, listResolvedThreads } from '../../../domain/threads.ts'
 import type { Thread } from '../../../domain/views.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { dutyOnPage } from './duty-context.ts'
-import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, promiseOf, threadPath } from './shared.ts'
+import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, optionalId, promiseOf, threadPath } from './shared.ts'
+
+/** Resolved incidents on one page of the list; open ones are all on every page. */
+export const RESOLVED_PER_PAGE = 100
 
 const incidentPages: FastifyPluginAsync = async (fastify) => {
   const { deps } = fastify
 
-  fastify.get('/', { config: { cachedPage: () => ({ key: 'incidents', threadId: null }) } }, async (request, reply) =>
+  // ?before= (older resolved incidents) is rendered for each request; the first page is cached.
+  fastify.get<{ Querystring: { before?: string } }>('/', { config: { cachedPage: () => ({ key: 'incidents', threadId: null }) } }, async (request, reply) =>
     await fastify.pageCache.send(request, reply, async () => {
       const now = deps.now()
-      const rows = (await listThreads(fastify.db)).map((thread: Thread) => ({
+      const before = optionalId(request.query.before)
+      const resolved = await listResolvedThreads(fastify.db, { before, limit: RESOLVED_PER_PAGE })
+      const row = (thread: Thread) => ({
         thread,
         href: threadPath(thread),
         activity: thread.lastPostAt ?? thread.createdAt,
         promise: promiseOf(thread.nextUpdateAt, now)
-      }))
+      })
+      const last = resolved.threads.at(-1)
       return reply.pageHtml('incidents', {
         // The language links of the cached list must not carry one reader's query.
         here: '/',
@@ -26,8 +33,10 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
         title: translate(request.locale, 'incidents.title'),
         now: now.toISOString(),
         canCreate: isStaff(request.actor),
-        open: rows.filter((row) => row.thread.status !== 'resolved'),
-        resolved: rows.filter((row) => row.thread.status === 'resolved')
+        open: (await listOpenThreads(fastify.db)).map(row),
+        resolved: resolved.threads.map(row),
+        older: resolved.more && last !== undefined ? `/?before=${last.id}` : null,
+        latest: before !== undefined
       })
     }))
 
