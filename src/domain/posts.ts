@@ -5,6 +5,7 @@ import { type Actor, isModerator, isStaff, requireModerator, requireSignedIn } f
 import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, forbidden, notFound, tooMany } from './errors.ts'
+import { handoverLeads } from './duty.ts'
 import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { renderMarkdown } from './markdown.ts'
 import { storable } from './text.ts'
@@ -255,13 +256,19 @@ export async function createPost (deps: Deps, actor: Actor | null, threadId: num
     }
     const { post: created, thread: after } = await insertPost(trx, deps, author, thread, post)
     const events = await appendEvents(trx, threadId, [
-      { type: 'post.created', post: created },
+      { type: 'post.created', post: created, ...(created.kind === 'handover' && await handoverLeadOf(trx, created)) },
       // An official post may change the status and the promised next update.
       ...(post.kind !== 'comment' ? [{ type: 'thread.updated' as const, thread: toThread(after) }] : [])
     ])
     for (const event of events) emit(event)
     return created
   }))
+}
+
+/** The incoming shift's lead already on duty, for a live handover post to name. */
+async function handoverLeadOf (trx: Transaction<Database>, handover: Post): Promise<{ handoverLead?: string }> {
+  const lead = (await handoverLeads(trx, [handover]))[handover.id]
+  return lead === undefined ? {} : { handoverLead: lead }
 }
 
 async function checkSlowMode (trx: Transaction<Database>, author: Actor, threadId: number, seconds: number, now: Date): Promise<void> {

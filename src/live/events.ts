@@ -4,7 +4,11 @@ import { type Post, type Thread, postForReader } from '../domain/views.ts'
 
 /** Every event a thread's log can hold, with its payload: a wrong payload does not compile. */
 export interface ThreadEventMap {
-  'post.created': { post: Post }
+  /**
+   * `handoverLead`, for a handover, names the incoming shift's lead on duty
+   * when it was posted, for the page's live view; readers' frames leave it out.
+   */
+  'post.created': { post: Post, handoverLead?: string }
   'post.updated': { post: Post }
   'post.hidden': { post: Post }
   'post.restored': { post: Post }
@@ -89,8 +93,12 @@ export async function eventsSince (db: Kysely<Database>, threadId: number, since
   })
 }
 
-/** The event as readers may see it: hidden posts without their text. */
+/** The event as readers may see it: hidden posts without their text, and nothing but the contract's fields. */
 export function readerEvent (event: ThreadEvent): ThreadEvent {
+  if (event.type === 'post.created' && event.handoverLead !== undefined) {
+    const { handoverLead: _lead, ...contract } = event
+    return readerEvent(contract)
+  }
   if ('post' in event) return event.post.hidden ? { ...event, post: postForReader(event.post, false) } : event
   return event.pinnedPost?.hidden === true ? { ...event, pinnedPost: postForReader(event.pinnedPost, false) } : event
 }

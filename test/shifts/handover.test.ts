@@ -2,6 +2,7 @@ import t from 'tap'
 import type { Post } from '../../src/domain/views.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { assertError, openThread, writePost } from '../helpers/api.ts'
+import { listen, openLive } from '../helpers/live.ts'
 import { sectionById, signIn, submitForm } from '../helpers/pages.ts'
 
 // 21:50 UTC is 22:50 in Paris: the evening shift, the night one starts at 23:00.
@@ -74,4 +75,20 @@ t.test('the handover form posts it, and the page marks the shift boundary', asyn
 
   const toDay = (await app.inject({ url: `/api/v1/threads/${thread.id}/posts?kind=update` })).json().posts.find((p: Post) => p.handoverTo === 'day')
   t.match(sectionById(page, `p-${toDay.id}`), /<p class="shift-boundary[^"]*">Day shift took over at <time[^>]*>22:50<\/time><\/p>/, 'without a lead of the incoming shift, without a name')
+})
+
+t.test('a handover arriving live names the incoming lead already on duty, as the page does', async (t) => {
+  // The night lead checked in in the test above; this clock is still in the evening shift.
+  const host = await listen(app)
+  const { last_seq: since } = await app.db.selectFrom('threads').select('last_seq').where('id', '=', thread.id).executeTakeFirstOrThrow()
+  const page = openLive(host, thread.id, { since, lang: 'en' })
+  const plain = openLive(host, thread.id, { since })
+  const handover = await writePost(app, evening, thread.id, { body: 'Over to the night.', kind: 'handover' })
+  await Promise.all([page.waitForCount(1), plain.waitForCount(1)])
+  const view = (page.events[0] as unknown as { view: string }).view
+  t.match(view, /<p class="shift-boundary[^"]*">Night shift, led by Nico Night, took over at <time[^>]*>23:00<\/time><\/p>/, 'the live view names the lead')
+  t.equal(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, `p-${handover.id}`).match(/led by Nico Night/)?.length, 1, 'as the page does on load')
+  t.same(Object.keys(plain.events[0]!).sort(), ['post', 'seq', 'threadId', 'type'], 'API clients get the contract\'s fields alone')
+  page.ws.close()
+  plain.ws.close()
 })

@@ -65,7 +65,17 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
     const event = viewer?.moderator === true ? whole : readerEvent(whole)
     if ('post' in event) {
       // Signed-in pages put their own CSRF token in the forms.
-      return { view: fastify.views.partial('post', { post: event.post, locale, viewer, canEdit: viewer?.moderator === true, csrf: '' }) }
+      const lead = whole.type === 'post.created' ? whole.handoverLead : undefined
+      return {
+        view: fastify.views.partial('post', {
+          post: event.post,
+          locale,
+          viewer,
+          canEdit: viewer?.moderator === true,
+          csrf: '',
+          duty: { handoverLeads: lead === undefined ? {} : { [event.post.id]: lead } }
+        })
+      }
     }
     const now = fastify.deps.now()
     const rendered: Record<string, unknown> = {
