@@ -256,10 +256,20 @@
   }
 
   // The post pinned as the current state is marked in the list too; live
-  // posts come without the mark, which is the page's to know.
+  // posts come without the mark, which is the page's to know. A moderator's
+  // Pin or Unpin follows as well: the page may be older than the pin.
   function markPinned (element) {
     if (!/^p-\d+$/.test(element.id)) return
-    element.classList.toggle('post--pinned', Number(element.getAttribute('data-post-id')) === pinnedId)
+    var pinned = Number(element.getAttribute('data-post-id')) === pinnedId
+    element.classList.toggle('post--pinned', pinned)
+    var form = element.querySelector('.post__actions form[action$="/pin"], .post__actions form[action$="/unpin"]')
+    var label = text(pinned ? 'unpin' : 'pin')
+    if (!form || !label) return
+    // A hidden post is not offered as the current state.
+    if (!pinned && element.classList.contains('post--hidden')) return form.remove()
+    form.setAttribute('action', form.getAttribute('action').replace(/\/(un)?pin$/, pinned ? '/unpin' : '/pin'))
+    var button = form.querySelector('button')
+    if (button) button.textContent = label
   }
 
   function onFrame (raw) {

@@ -182,6 +182,13 @@ if (browserAvailable(t)) {
     await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: next.id })
     await t.resolves(reader.locator(`#p-${next.id}.post--pinned`).waitFor({ timeout: LIVE_MS }), 'the newly pinned post is marked')
     t.notMatch(await reader.locator(`#p-${update.id}`).getAttribute('class'), /post--pinned/, 'the one before no longer')
+
+    // The moderator's page, open since before that pin, offers what it now allows.
+    await t.resolves(modPage.locator(`#p-${next.id} form[action$="/unpin"] button`, { hasText: 'Unpin' }).waitFor({ timeout: LIVE_MS }), 'Unpin on the newly pinned post')
+    t.equal(await modPage.locator(`#p-${update.id} form[action$="/pin"] button`).textContent(), 'Pin as current state', 'Pin on the one before')
+    await modPage.locator(`#p-${next.id} form[action$="/unpin"] button`).click()
+    await modPage.locator(`#p-${next.id} form[action$="/pin"]`).waitFor({ timeout: LIVE_MS })
+    t.equal((await apiAs<Thread>(app, mod, 'GET', `/threads/${thread.id}`)).pinnedPostId, null, 'its Unpin takes the new pin down, with no conflict')
   })
 
   t.test('"official updates only" leaves live comments out; "N new posts" shows when scrolled away', async (t) => {
