@@ -4,7 +4,7 @@
 // - on a thread, "while you were away: N updates, M comments" (per browser);
 // - drafts of the forms' text kept in this browser until the server takes them;
 // - a key of its own for each form on the page;
-// - for staff, who is on duty and the overdue updates, read again every minute.
+// - who is on duty read again every five minutes (staff: with the overdue updates, every minute).
 (function () {
   'use strict'
 
@@ -134,15 +134,19 @@
     location.hash = 'p-' + id[1]
   })
 
-  // Staff keep a page open for hours: who is on duty (and until when), and
-  // the banner of overdue updates, are read again every minute while the
-  // page is in view. The banner, an alert, is replaced only when its list of
-  // incidents changes, so it is not read out again every minute.
+  // Pages stay open for hours: who is on duty is read again while the page
+  // is in view, every five minutes for readers (a crowd's worth of cached
+  // pages), every minute for staff, whose pages also carry until when they
+  // are on and the banner of overdue updates. The banner, an alert, is
+  // replaced only when its list of incidents changes, so it is not read out
+  // again every minute.
   var dutyBox = document.getElementById('duty')
-  if (dutyBox && dutyBox.querySelector('.duty__actions') && 'fetch' in window && 'DOMParser' in window) {
+  if (dutyBox && 'fetch' in window && 'DOMParser' in window) {
+    var staffPage = dutyBox.querySelector('.duty__actions') !== null
     window.setInterval(function () {
       if (document.hidden) return
-      fetch(location.pathname + location.search, { credentials: 'same-origin', headers: { accept: 'text/html' } })
+      // Revalidated, not taken from the browser's cache: a 304 when nothing changed.
+      fetch(location.pathname + location.search, { credentials: 'same-origin', cache: 'no-cache', headers: { accept: 'text/html' } })
         .then(function (res) { return res.ok ? res.text() : null })
         .then(function (html) {
           if (!html) return
@@ -155,7 +159,7 @@
           if (slot && freshSlot && alertLinks(slot) !== alertLinks(freshSlot)) slot.replaceWith(document.importNode(freshSlot, true))
         })
         .catch(function () {})
-    }, 60000)
+    }, staffPage ? 60000 : 300000)
   }
 
   function alertLinks (slot) {

@@ -153,6 +153,23 @@ if (browserAvailable(t)) {
     await apiAs(app, mod, 'POST', '/duty/check-out', undefined, 200)
   })
 
+  t.test("a reader's open page follows who is on duty too, every five minutes", async (t) => {
+    const thread = await newThread('Printing service down')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await page.clock.install()
+    await page.goto(`/t/${thread.id}`)
+    await page.evaluate(() => { (window as unknown as { kept: boolean }).kept = true })
+    t.notMatch(await page.locator('#duty').textContent(), /Moderator/, 'the moderator is not on duty yet')
+
+    await apiAs(app, mod, 'POST', '/duty/check-in', undefined, 200)
+    t.teardown(() => apiAs(app, mod, 'POST', '/duty/check-out', undefined, 200))
+    await page.clock.fastForward('05:05')
+    await t.resolves(page.locator('#duty .badge--moderator').waitFor({ timeout: 5000 }), 'the moderator who checked in is listed')
+    t.equal(await page.evaluate(() => (window as unknown as { kept?: boolean }).kept), true, 'without a reload')
+    t.equal(await page.locator('#staff-alerts').count(), 0, 'no staff banner on a reader\'s page')
+  })
+
   t.test('staff preview their Markdown as it will be posted', async (t) => {
     const thread = await newThread('DNS resolution slow')
     const { context, page } = await site.open()
