@@ -47,33 +47,53 @@ function validateTitle (title: string): string {
   return storable(trimmed)
 }
 
-/** Every open incident, the latest activity first. */
-export async function listOpenThreads (db: Kysely<Database>): Promise<Thread[]> {
-  const rows = await db.selectFrom('threads').selectAll()
-    .where('status', '<>', 'resolved')
-    .orderBy((eb) => eb.fn.coalesce('last_post_at', 'created_at'), 'desc')
-    .orderBy('id', 'desc')
-    .execute()
-  return rows.map(toThread)
+/** The incidents of one page of a list: the open ones, then a page of resolved ones. */
+export interface IncidentPage {
+  open: Thread[]
+  resolved: Thread[]
+  /** The cursor of the next page of resolved incidents, if there are more. */
+  next: string | null
 }
 
-export interface ResolvedPage { threads: Thread[], more: boolean }
+const activity = sql<Date>`coalesce(last_post_at, created_at)`
+const ID_MAX = 2_147_483_647
 
 /**
- * Resolved incidents, the latest activity first, a page at a time: `before` is
- * the last one of the page before. A thread reopened since still marks its place.
+ * Every open incident (unless `withOpen` is false), then resolved ones, the
+ * latest activity first, a page at a time. A page's cursor is its last
+ * incident's activity, to the microsecond, and id: the next page follows on
+ * from that point even if that incident has had a post since, or reopened.
+ * Both lists are read at one moment, so an incident resolved meanwhile is
+ * not in both, nor in neither.
  */
-export async function listResolvedThreads (db: Kysely<Database>, page: { before?: number, limit: number }): Promise<ResolvedPage> {
-  const activity = sql<Date>`coalesce(last_post_at, created_at)`
-  let query = db.selectFrom('threads').selectAll().where('status', '=', 'resolved')
-  if (page.before !== undefined) {
-    const mark = await db.selectFrom('threads').select('id').where('id', '=', page.before).executeTakeFirst()
-    if (mark === undefined) throw notFound('thread')
-    // Compared in the database, at its microseconds: a JavaScript date would round them off.
-    query = query.where(sql<boolean>`(${activity}, id) < (select coalesce(last_post_at, created_at), id from threads where id = ${mark.id})`)
-  }
-  const rows = await query.orderBy(activity, 'desc').orderBy('id', 'desc').limit(page.limit + 1).execute()
-  return { threads: rows.slice(0, page.limit).map(toThread), more: rows.length > page.limit }
+export async function listIncidents (db: Kysely<Database>, page: { before?: string, limit: number, withOpen: boolean }): Promise<IncidentPage> {
+  const cursor = page.before === undefined ? undefined : parseCursor(page.before)
+  return await db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
+    const open = page.withOpen
+      ? await trx.selectFrom('threads').selectAll().where('status', '<>', 'resolved').orderBy(activity, 'desc').orderBy('id', 'desc').execute()
+      : []
+    let query = trx.selectFrom('threads').selectAll()
+      .select(sql<string>`(extract(epoch from coalesce(last_post_at, created_at)) * 1000000)::bigint::text`.as('activity_us'))
+      .where('status', '=', 'resolved')
+    if (cursor !== undefined) {
+      query = query.where(sql<boolean>`(${activity}, id) < (timestamptz 'epoch' + cast(${cursor.micros} as bigint) * interval '1 microsecond', ${cursor.id})`)
+    }
+    const rows = await query.orderBy(activity, 'desc').orderBy('id', 'desc').limit(page.limit + 1).execute()
+    const shown = rows.slice(0, page.limit)
+    const last = shown.at(-1)
+    return {
+      open: open.map(toThread),
+      resolved: shown.map(({ activity_us: _us, ...row }) => toThread(row)),
+      next: rows.length > page.limit && last !== undefined ? `${last.activity_us}-${last.id}` : null
+    }
+  })
+}
+
+function parseCursor (cursor: string): { micros: string, id: number } {
+  const match = /^(\d{1,16})-(\d{1,10})$/.exec(cursor)
+  const id = Number(match?.[2])
+  if (match === null || id < 1 || id > ID_MAX) throw badRequest('invalid_cursor', 'This page of incidents does not exist: start again from the first one.')
+  return { micros: match[1]!, id }
 }
 
 export async function getThread (db: Kysely<Database>, id: number): Promise<Thread> {

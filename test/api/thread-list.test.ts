@@ -1,12 +1,12 @@
 import t from 'tap'
 import type { Thread } from '../../src/domain/views.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
-import { act, assertError, assertStatus, openThread } from '../helpers/api.ts'
+import { act, assertError, assertStatus, openThread, writePost } from '../helpers/api.ts'
 
-// One clock that stands still: every incident has the same activity time, so
+// A clock that stands still until a test moves it: every incident has the same activity time, so
 // only the id breaks ties and a pager that mishandled them would skip or repeat.
-const moment = new Date('2026-12-06T10:00:00.000Z')
-const { app } = await buildTestApp(t, { now: () => moment })
+let clock = Date.parse('2026-12-06T10:00:00.000Z')
+const { app } = await buildTestApp(t, { now: () => new Date(clock) })
 const tech = await makeUser(app, 'technician')
 
 const resolvedIds: number[] = []
@@ -47,18 +47,24 @@ t.test('resolved incidents come a page at a time, and the Link header leads thro
   t.same(seen, [...resolvedIds].reverse(), 'each resolved incident once, the latest first')
 })
 
-t.test('a page after an incident reopened since still follows on from it', async (t) => {
+t.test('a page follows on from the one before, even when its last incident had a post since, or reopened', async (t) => {
   const first = await list('?limit=2')
   const mark = first.threads.at(-1)!
+  const cursor = /before=([^&>]+)/.exec(first.next!)![1]!
+  // A post-mortem on it, an hour later: its activity moves to the top of the list.
+  clock += 60 * 60_000
+  await writePost(app, tech, mark.id, { body: 'Post-mortem: a failed disk.' })
+  const second = await list(`?before=${cursor}&limit=2`)
+  t.same(second.threads.map((th) => th.id), [...resolvedIds].reverse().slice(2, 4), 'the next two, not the first page again')
   await act(app, tech, 'PATCH', `/api/v1/threads/${mark.id}`, { status: 'monitoring' })
   t.teardown(async () => { await act(app, tech, 'PATCH', `/api/v1/threads/${mark.id}`, { status: 'resolved' }) })
-  const second = await list(`?before=${mark.id}&limit=2`)
-  t.same(second.threads.map((th) => th.id), [...resolvedIds].reverse().slice(2, 4))
+  t.same((await list(`?before=${cursor}&limit=2`)).threads.map((th) => th.id), [...resolvedIds].reverse().slice(2, 4), 'nor once it reopened')
 })
 
-t.test('a page after an unknown incident is a 404; a malformed one a 400', async (t) => {
-  assertError(t, await app.inject({ url: '/api/v1/threads?before=999999' }), 404, 'not_found')
-  assertError(t, await app.inject({ url: '/api/v1/threads?before=abc' }), 400)
+t.test('a malformed page is a 400', async (t) => {
+  for (const before of ['abc', '12', '1-0', `1-${2 ** 31}`, `${'9'.repeat(17)}-1`]) {
+    assertError(t, await app.inject({ url: `/api/v1/threads?before=${before}` }), 400)
+  }
   assertError(t, await app.inject({ url: '/api/v1/threads?limit=0' }), 400)
   assertError(t, await app.inject({ url: '/api/v1/threads?limit=501' }), 400)
 })

@@ -51,7 +51,7 @@ t.test('the incident list pages its resolved incidents; open ones are on every p
 
   const first = (await app.inject({ url: '/' })).body
   t.same(shown(first), titles.slice(0, RESOLVED_PER_PAGE), `the latest ${RESOLVED_PER_PAGE} resolved incidents`)
-  const older = /<p class="pager"><a href="(\/\?before=\d+)" rel="next">Older incidents<\/a><\/p>/.exec(first)?.[1]
+  const older = /<p class="pager"><a href="(\/\?before=\d+-\d+)" rel="next">Older incidents<\/a><\/p>/.exec(first)?.[1]
   t.ok(older, 'a link to older incidents')
 
   const second = await app.inject({ url: older! })
@@ -63,7 +63,11 @@ t.test('the incident list pages its resolved incidents; open ones are on every p
   const french = await app.inject({ url: `${older!}&lang=fr` })
   t.match(french.body, /<a href="\/">Derniers incidents<\/a>/)
   t.notMatch(first, /Latest incidents/, 'the first page offers no way back to itself')
-  t.equal((await app.inject({ url: '/?before=999999' })).statusCode, 404, 'an unknown incident to start from')
+  t.match(second.body, new RegExp(`<a href="${older!.replace('?', '\\?')}&amp;lang=fr"[^>]*>Français</a>`), 'the language link keeps the page')
+  t.same(shown((await app.inject({ url: '/' })).body), titles.slice(0, RESOLVED_PER_PAGE), 'the first page is as it was')
+  const bad = await app.inject({ url: '/?before=999999' })
+  t.equal(bad.statusCode, 400, 'a page that cannot exist')
+  t.match(bad.body, /This page of incidents does not exist/)
 })
 
 t.test('an incident whose promise has passed shows as overdue in the list', async (t) => {

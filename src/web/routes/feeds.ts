@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Feed } from 'feed'
 import Handlebars from 'handlebars'
 import { getPost } from '../../domain/posts.ts'
-import { getThread, listOpenThreads, listResolvedThreads } from '../../domain/threads.ts'
+import { getThread, listIncidents } from '../../domain/threads.ts'
 import type { Post } from '../../domain/views.ts'
 import { translate } from '../i18n.ts'
 import { makeDateFormatter } from '../views.ts'
@@ -33,8 +33,8 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
     const locale = request.locale
     const now = deps.now()
     // The latest by activity are among the open ones and as many resolved ones.
-    const resolved = await listResolvedThreads(db, { limit: FEED_ENTRIES })
-    const threads = [...await listOpenThreads(db), ...resolved.threads]
+    const { open, resolved } = await listIncidents(db, { limit: FEED_ENTRIES, withOpen: true })
+    const threads = [...open, ...resolved]
       .map((thread) => ({ thread, activity: new Date(thread.lastPostAt ?? thread.createdAt) }))
       .sort((a, b) => b.activity.getTime() - a.activity.getTime() || b.thread.id - a.thread.id)
       .slice(0, FEED_ENTRIES)

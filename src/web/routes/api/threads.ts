@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { listPosts, createPost, type NewPost, type PostQuery } from '../../../domain/posts.ts'
-import { createThread, getThread, listOpenThreads, listResolvedThreads, pinPost, unpinPost, updateThread, type NewThread, type ThreadPatch } from '../../../domain/threads.ts'
+import { createThread, getThread, listIncidents, pinPost, unpinPost, updateThread, type NewThread, type ThreadPatch } from '../../../domain/threads.ts'
 import { idempotencyOf } from './idempotency.ts'
 import { type IdParams, answers, idParams, listOf, nullableString, postResponse, threadResponse } from './schemas.ts'
 
@@ -11,22 +11,20 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
   const { deps } = fastify
 
   // Open incidents, all of them, then resolved ones a page at a time: with
-  // more to come, a Link header names the next page (?before= the last one).
-  fastify.get<{ Querystring: { before?: number, limit?: number } }>('/threads', {
+  // more to come, a Link header names the next page (?before= its cursor).
+  fastify.get<{ Querystring: { before?: string, limit?: number } }>('/threads', {
     schema: {
       querystring: {
         type: 'object',
-        properties: { before: { type: 'integer', minimum: 1, maximum: 2_147_483_647 }, limit: { type: 'integer', minimum: 1, maximum: THREADS_LIMIT } }
+        properties: { before: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: THREADS_LIMIT } }
       },
       response: answers({ 200: listOf('threads', threadResponse) })
     }
   }, async (request, reply) => {
     const { before, limit = THREADS_LIMIT } = request.query
-    const open = before === undefined ? await listOpenThreads(fastify.db) : []
-    const resolved = await listResolvedThreads(fastify.db, { before, limit })
-    const last = resolved.threads.at(-1)
-    if (resolved.more && last !== undefined) reply.header('link', `</api/v1/threads?before=${last.id}&limit=${limit}>; rel="next"`)
-    return { threads: [...open, ...resolved.threads] }
+    const page = await listIncidents(fastify.db, { before, limit, withOpen: before === undefined })
+    if (page.next !== null) reply.header('link', `</api/v1/threads?before=${page.next}&limit=${limit}>; rel="next"`)
+    return { threads: [...page.open, ...page.resolved] }
   })
 
   fastify.post<{ Body: NewThread }>('/threads', {

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { isStaff, requireStaff } from '../../../domain/actors.ts'
-import { STATUSES, createThread, listOpenThreads, listResolvedThreads } from '../../../domain/threads.ts'
+import { STATUSES, createThread, listIncidents } from '../../../domain/threads.ts'
 import type { Thread } from '../../../domain/views.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { dutyOnPage } from './duty-context.ts'
-import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, optionalId, promiseOf, threadPath } from './shared.ts'
+import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, promiseOf, threadPath } from './shared.ts'
 
 /** Resolved incidents on one page of the list; open ones are all on every page. */
 export const RESOLVED_PER_PAGE = 100
@@ -17,25 +17,25 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
   fastify.get<{ Querystring: { before?: string } }>('/', { config: { cachedPage: () => ({ key: 'incidents', threadId: null }) } }, async (request, reply) =>
     await fastify.pageCache.send(request, reply, async () => {
       const now = deps.now()
-      const before = optionalId(request.query.before)
-      const resolved = await listResolvedThreads(fastify.db, { before, limit: RESOLVED_PER_PAGE })
+      const { before } = request.query
+      const list = await listIncidents(fastify.db, { before, limit: RESOLVED_PER_PAGE, withOpen: true })
       const row = (thread: Thread) => ({
         thread,
         href: threadPath(thread),
         activity: thread.lastPostAt ?? thread.createdAt,
         promise: promiseOf(thread.nextUpdateAt, now)
       })
-      const last = resolved.threads.at(-1)
       return reply.pageHtml('incidents', {
-        // The language links of the cached list must not carry one reader's query.
-        here: '/',
+        // The language links of the cached list must not carry one reader's query;
+        // an older page is rendered for its request, and keeps its place.
+        here: before === undefined ? '/' : `/?before=${encodeURIComponent(before)}`,
         duty: dutyOnPage(await fastify.pageCache.duty(), request.actor, deps),
         title: translate(request.locale, 'incidents.title'),
         now: now.toISOString(),
         canCreate: isStaff(request.actor),
-        open: (await listOpenThreads(fastify.db)).map(row),
-        resolved: resolved.threads.map(row),
-        older: resolved.more && last !== undefined ? `/?before=${last.id}` : null,
+        open: list.open.map(row),
+        resolved: list.resolved.map(row),
+        older: list.next === null ? null : `/?before=${list.next}`,
         latest: before !== undefined
       })
     }))
