@@ -18,6 +18,7 @@ import viewsPlugin from './web/plugins/app/views.ts'
 import databasePlugin from './web/plugins/external/database.ts'
 import securityPlugin from './web/plugins/external/security.ts'
 import shiftsPlugin from './web/plugins/app/shifts.ts'
+import housekeepingPlugin from './web/plugins/app/housekeeping.ts'
 import apiRoutes from './web/routes/api/index.ts'
 import healthRoutes from './web/routes/health.ts'
 import authPages from './web/routes/pages/auth.ts'
@@ -143,6 +144,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(viewsPlugin)
   await app.register(errorsPlugin)
   await app.register(shiftsPlugin)
+  await app.register(housekeepingPlugin)
   await app.register(pressurePlugin, options.pressure ?? {})
   // Events committed by other instances make this one's cached pages stale too.
   app.hub.onNotify((threadId, seq) => app.pageCache.dropThread(threadId, seq))

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Transaction } from 'kysely'
+import type { Kysely, Transaction } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { badRequest, conflict } from './errors.ts'
 import { isStorable } from './text.ts'
@@ -9,6 +9,9 @@ export interface IdempotencyKey {
   /** What was asked; the same key with another request is refused. */
   request: unknown
 }
+
+/** How long a key is remembered: a retry comes within minutes; the sweep deletes keys older than this. */
+export const KEY_LIFETIME_MS = 24 * 60 * 60_000
 
 export const hashRequest = (request: unknown) => createHash('sha256').update(JSON.stringify(request)).digest('base64url')
 
@@ -49,6 +52,10 @@ export async function answerOnce<T> (trx: Transaction<Database>, userId: number,
   const answer = await work()
   await storeAnswer(trx, userId, idem.key, statusCode, answer)
   return answer
+}
+
+export async function deleteExpiredKeys (db: Kysely<Database>, now: Date): Promise<void> {
+  await db.deleteFrom('idempotency_keys').where('created_at', '<', new Date(now.getTime() - KEY_LIFETIME_MS)).execute()
 }
 
 export async function storeAnswer (trx: Transaction<Database>, userId: number, key: string, statusCode: number, answer: unknown): Promise<void> {

@@ -46,6 +46,9 @@ export async function issueOnce (trx: Transaction<Database>, requesterId: number
     const { id, token } = await issue()
     return { id, sealed: seal(secret, idem.key, token) }
   })
+  // A retry after the token was revoked is not handed a dead token.
+  const issued = await trx.selectFrom('api_tokens').select('revoked_at').where('id', '=', answer.id).executeTakeFirst()
+  if (issued?.revoked_at != null) throw conflict('idempotency_revoked', 'The token first issued for this Idempotency-Key has been revoked since: ask again with a new key.')
   return { id: answer.id, token: unseal(secret, idem.key, answer.sealed) }
 }
 

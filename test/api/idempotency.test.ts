@@ -224,3 +224,14 @@ t.test('an admin\'s token request retried with its key gets the same token, logg
   const logged = await app.db.selectFrom('audit_log').select('id').where('action', '=', 'token.create').where('target_user_id', '=', user.actor.id).execute()
   t.equal(logged.length, 1, 'one token.create in the audit log')
 })
+
+t.test('a token request retried after its token was revoked gets a 409, not a dead token', async (t) => {
+  const user = await makeUser(app, 'customer')
+  const first = await tokenRequest(user.actor.email, PASSWORD, 'token-revoked')
+  assertStatus(t, first, 201)
+  await app.db.updateTable('api_tokens').set({ revoked_at: new Date() }).where('user_id', '=', user.actor.id).execute()
+  assertError(t, await tokenRequest(user.actor.email, PASSWORD, 'token-revoked'), 409, 'idempotency_revoked')
+  const fresh = await tokenRequest(user.actor.email, PASSWORD, 'token-after-revoke')
+  assertStatus(t, fresh, 201, 'a new key gets a new token')
+  t.not(fresh.json().token, first.json().token)
+})
