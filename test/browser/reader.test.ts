@@ -164,7 +164,10 @@ if (browserAvailable(t)) {
 
     await apiAs(app, mod, 'POST', '/duty/check-in', undefined, 200)
     t.teardown(() => apiAs(app, mod, 'POST', '/duty/check-out', undefined, 200))
-    await page.clock.fastForward('05:05')
+    await page.clock.fastForward('04:00')
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    t.equal(await page.locator('#duty .badge--moderator').count(), 0, 'not read again every minute: a crowd of readers is many pages')
+    await page.clock.fastForward('01:05')
     await t.resolves(page.locator('#duty .badge--moderator').waitFor({ timeout: 5000 }), 'the moderator who checked in is listed')
     t.equal(await page.evaluate(() => (window as unknown as { kept?: boolean }).kept), true, 'without a reload')
     t.equal(await page.locator('#staff-alerts').count(), 0, 'no staff banner on a reader\'s page')
