@@ -73,6 +73,11 @@ export function pageBytes (html: string, posts: Fragment, csrf: string | undefin
   return Buffer.concat(pieces)
 }
 
+/** What the post partial is rendered with, on a page or live. */
+export function postContext ({ post, locale, viewer, canEdit, isPinned, handoverLead }: PostOnPage, csrf: string | undefined): Record<string, unknown> {
+  return { post, locale, viewer, canEdit, isPinned, csrf, duty: { handoverLeads: handoverLead === undefined ? {} : { [post.id]: handoverLead } } }
+}
+
 export type PostFragments = (item: PostOnPage) => Fragment
 
 /** A post as last rendered, and its HTML for each language and kind of viewer. */
@@ -95,7 +100,8 @@ export function makePostFragments (views: Views, maxEntries = 50_000): PostFragm
     count -= byPost.get(postKey)?.fragments.size ?? 0
     byPost.delete(postKey)
   }
-  return ({ post, locale, viewer, canEdit, isPinned, handoverLead }) => {
+  return (item) => {
+    const { post, locale, viewer, canEdit, isPinned, handoverLead } = item
     const postKey = post.html === undefined ? -post.id : post.id
     let rendered = byPost.get(postKey)
     if (rendered !== undefined && rendered.post !== post) {
@@ -113,15 +119,7 @@ export function makePostFragments (views: Views, maxEntries = 50_000): PostFragm
     const key = `${locale}|${who}${+canEdit}${+isPinned}|${handoverLead ?? ''}`
     let fragment = rendered.fragments.get(key)
     if (fragment === undefined) {
-      fragment = fragmentOf(views.partial('post', {
-        post,
-        locale,
-        viewer,
-        canEdit,
-        isPinned,
-        csrf: viewer === null ? undefined : CSRF_SLOT,
-        duty: { handoverLeads: handoverLead === undefined ? {} : { [post.id]: handoverLead } }
-      }))
+      fragment = fragmentOf(views.partial('post', postContext(item, viewer === null ? undefined : CSRF_SLOT)))
       rendered.fragments.set(key, fragment)
       count++
       for (const oldest of byPost.keys()) {

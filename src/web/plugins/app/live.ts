@@ -7,7 +7,7 @@ import { type ThreadEvent, readerEvent } from '../../../live/events.ts'
 import { Hub } from '../../../live/hub.ts'
 import { Relay } from '../../../live/relay.ts'
 import { isLocale } from '../../i18n.ts'
-import type { Viewer } from '../../post-fragments.ts'
+import { type Viewer, postContext } from '../../post-fragments.ts'
 import { promiseOf } from '../../routes/pages/shared.ts'
 
 declare module 'fastify' {
@@ -64,18 +64,10 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
     // Moderators see a hidden post's text, and may restore it; nobody else does.
     const event = viewer?.moderator === true ? whole : readerEvent(whole)
     if ('post' in event) {
-      // Signed-in pages put their own CSRF token in the forms.
-      const lead = whole.type === 'post.created' ? whole.handoverLead : undefined
-      return {
-        view: fastify.views.partial('post', {
-          post: event.post,
-          locale,
-          viewer,
-          canEdit: viewer?.moderator === true,
-          csrf: '',
-          duty: { handoverLeads: lead === undefined ? {} : { [event.post.id]: lead } }
-        })
-      }
+      // Signed-in pages put their own CSRF token in the forms, and mark the pinned post.
+      const handoverLead = whole.type === 'post.created' ? whole.handoverLead : undefined
+      const item = { post: event.post, locale, viewer, canEdit: viewer?.moderator === true, isPinned: false, handoverLead }
+      return { view: fastify.views.partial('post', postContext(item, '')) }
     }
     const now = fastify.deps.now()
     const rendered: Record<string, unknown> = {
