@@ -137,8 +137,12 @@ t.test('the page: a flag control on comments, the queue with one-click actions',
   t.match(queuePage.body, /Spam spam spam/)
   t.match(queuePage.body, new RegExp(`action="/mod/flags/${post.id}/hide"`))
   const modCsrf = /name="_csrf" value="([^"]+)"/.exec(queuePage.body)![1]!
-  const hide = await app.inject({ method: 'POST', url: `/mod/flags/${post.id}/hide`, cookies: modCookies, payload: { _csrf: modCsrf } })
-  t.equal(hide.statusCode, 303)
+  const hideKey = new RegExp(`action="/mod/flags/${post.id}/hide"[^>]*>\\s*<input[^>]*>\\s*<input type="hidden" name="idempotencyKey" value="([^"]+)"`).exec(queuePage.body)?.[1]
+  t.ok(hideKey, 'the form carries its own key')
+  // A double click: both answers take the moderator back to the queue, not to "no open flag".
+  const [hide, twice] = await Promise.all([0, 1].map(() =>
+    app.inject({ method: 'POST', url: `/mod/flags/${post.id}/hide`, cookies: modCookies, payload: { _csrf: modCsrf, idempotencyKey: hideKey! } })))
+  t.same([hide!.statusCode, twice!.statusCode], [303, 303])
   t.equal((await readPosts(app, thread.id)).find((p) => p.id === post.id)!.hiddenReason, 'spam')
 
   const customerQueue = await app.inject({ url: '/mod/flags', cookies })

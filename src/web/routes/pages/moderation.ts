@@ -5,7 +5,7 @@ import { getPost, listRevisions } from '../../../domain/posts.ts'
 import { getThread, updateThread } from '../../../domain/threads.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
-import { type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId, unchanged } from './shared.ts'
+import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, optionalId, parseId, unchanged } from './shared.ts'
 import { moderate } from './thread-page.ts'
 
 interface IdParam { id: string }
@@ -77,7 +77,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
       title: translate(request.locale, 'moderation.flags.title'),
       here: '/mod/flags',
       csrf: csrfToken(request, reply),
-      queue: queue.map((item) => ({ ...item, threadHref: `/posts/${item.post.id}` })),
+      queue: queue.map((item) => ({ ...item, threadHref: `/posts/${item.post.id}`, hideKey: newFormKey(), dismissKey: newFormKey() })),
       error
     })
   }
@@ -88,10 +88,11 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
   })
 
   for (const [action, run] of [['hide', hideFlagged], ['dismiss', dismissFlags]] as const) {
-    fastify.post<{ Params: IdParam }>(`/mod/flags/:id/${action}`, async (request, reply) => {
+    fastify.post<{ Params: IdParam, Body: Form }>(`/mod/flags/:id/${action}`, async (request, reply) => {
       const postId = parseId(request.params.id, 'post')
       try {
-        await run(deps, request.actor, postId)
+        // A double click is answered as the first click was, not "no open flag".
+        await run(deps, request.actor, postId, formIdempotency(request, request.body))
         return reply.redirect('/mod/flags', 303)
       } catch (err) {
         if (!isFormError(err) || request.actor === null) throw err
