@@ -116,6 +116,8 @@ t.test('the audit log lists every action, newest first, filterable by thread and
   t.match(page.body, /post\.restore/)
   t.notMatch(page.body, /post\.hide/, 'filtered')
   t.match((await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=fr`, cookies })).body, /Journal d’audit/)
+  const hideRow = /<tr data-action="post\.hide">[\s\S]*?<\/tr>/.exec((await app.inject({ url: `/mod/audit?threadId=${thread.id}`, cookies })).body)?.[0]
+  t.match(hideRow, /<td>Off topic<\/td>/, 'the page shows the reason given')
 })
 
 t.test('a technician made a customer is on duty no more, and no longer leads', async (t) => {
