@@ -194,8 +194,9 @@
   // open, and turns into "overdue" when the time passes without an update.
   function formatDuration (minutes) {
     if (minutes < 60) return text('minutes', { minutes: minutes })
-    if (minutes < 1440) return text('hours', { hours: Math.floor(minutes / 60), minutes: minutes % 60 })
-    return text('days', { days: Math.floor(minutes / 1440), hours: Math.floor((minutes % 1440) / 60) })
+    if (minutes < 1440) return text(minutes % 60 === 0 ? 'whole-hours' : 'hours', { hours: Math.floor(minutes / 60), minutes: minutes % 60 })
+    var hours = Math.floor((minutes % 1440) / 60)
+    return text(hours === 0 ? 'whole-days' : 'days', { days: Math.floor(minutes / 1440), hours: hours })
   }
 
   function refreshPromise () {

@@ -147,8 +147,10 @@ function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {
     const total = Math.max(0, Math.round(Number(minutes)))
     const locale = localeOf(options)
     if (total < 60) return translate(locale, 'duration.minutes', { minutes: total })
-    if (total < 24 * 60) return translate(locale, 'duration.hours', { hours: Math.floor(total / 60), minutes: total % 60 })
-    return translate(locale, 'duration.days', { days: Math.floor(total / 1440), hours: Math.floor((total % 1440) / 60) })
+    // "1 h", not "1 h 0 min".
+    if (total < 24 * 60) return translate(locale, total % 60 === 0 ? 'duration.wholeHours' : 'duration.hours', { hours: Math.floor(total / 60), minutes: total % 60 })
+    const hours = Math.floor((total % 1440) / 60)
+    return translate(locale, hours === 0 ? 'duration.wholeDays' : 'duration.days', { days: Math.floor(total / 1440), hours })
   })
 
   // {{tn "thread.posts" count}}: the plural form the language wants, from "<key>.one" or "<key>.other".

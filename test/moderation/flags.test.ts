@@ -136,6 +136,8 @@ t.test('the page: a flag control on comments, the queue with one-click actions',
   t.equal(queuePage.statusCode, 200)
   t.match(queuePage.body, /Spam spam spam/)
   t.match(queuePage.body, new RegExp(`action="/mod/flags/${post.id}/hide"`))
+  t.match(queuePage.body, /Spam: 1 · Rumour: 0/)
+  t.match((await app.inject({ url: '/mod/flags?lang=fr', cookies: modCookies })).body, /Spam : 1 · Rumeur : 0/, 'with French spacing')
   const modCsrf = /name="_csrf" value="([^"]+)"/.exec(queuePage.body)![1]!
   const hideKey = new RegExp(`action="/mod/flags/${post.id}/hide"[^>]*>\\s*<input[^>]*>\\s*<input type="hidden" name="idempotencyKey" value="([^"]+)"`).exec(queuePage.body)?.[1]
   t.ok(hideKey, 'the form carries its own key')

@@ -60,8 +60,12 @@ t.test('staff set the cadence from the thread page', async (t) => {
   t.equal(sent.headers.location, `/t/${thread.id}#cadence`)
   t.equal((await readThread(app, thread.id)).cadenceMinutes, 20)
   const page = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
-  t.match(sectionById(page, 'cadence'), /an update every 20 min/)
+  t.match(sectionById(page, 'cadence'), /<summary>Update cadence: an update every 20 min<\/summary>/, 'said once, not "cadence: default cadence"')
   t.match(page, /name="cadenceMinutes"[^>]*value="20"/)
+
+  // Another technician, who reads in French.
+  const french = sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr`, cookies: await signIn(app, await makeUser(app, 'technician')) })).body, 'cadence')
+  t.match(french, /<summary>Rythme des points : un point toutes les 20 min<\/summary>/)
 
   const bad = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/cadence`, { cadenceMinutes: 'soon' })
   t.equal(bad.statusCode, 400)

@@ -63,6 +63,19 @@ t.test('messages keep their words escaped and their helpers\' markup', async (t)
   t.match(page, /Un problème est survenu/)
 })
 
+t.test('durations read as people say them: no "0 min" nor "0 h" left over', async (t) => {
+  const overdue = (minutes: number, locale: 'en' | 'fr') => views.partial('thread-state', {
+    thread: { id: 7, title: 'x', status: 'identified', locked: false, slowModeSeconds: 0 }, locale, now: '2026-11-25T13:00:00.000Z',
+    promise: { at: '2026-11-25T12:00:00.000Z', overdue: true, minutes }
+  })
+  t.match(overdue(65, 'en'), /overdue by 1 h 5 min/)
+  t.match(overdue(60, 'en'), /overdue by 1 h \(/)
+  t.match(overdue(60, 'fr'), /en retard de 1 h \(/)
+  t.match(overdue(1440, 'en'), /overdue by 1 d \(/)
+  t.match(overdue(1440, 'fr'), /en retard de 1 j \(/)
+  t.match(overdue(1500, 'en'), /overdue by 1 d 1 h \(/)
+})
+
 t.test('the thread state and the current state render alone too', async (t) => {
   const thread = { id: 7, title: 'x', status: 'identified', locked: true, slowModeSeconds: 0 }
   const state = views.partial('thread-state', {

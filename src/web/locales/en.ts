@@ -98,6 +98,8 @@ export const en = {
   'shift.badge.night': 'Night shift',
   'duration.minutes': '{minutes} min',
   'duration.hours': '{hours} h {minutes} min',
+  'duration.wholeHours': '{hours} h',
+  'duration.wholeDays': '{days} d',
   'duration.days': '{days} d {hours} h',
 
   'incidents.title': 'Incidents',

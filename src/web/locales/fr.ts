@@ -99,6 +99,8 @@ export const fr: Record<keyof typeof en, string> = {
   'shift.badge.night': 'Équipe de nuit',
   'duration.minutes': '{minutes} min',
   'duration.hours': '{hours} h {minutes} min',
+  'duration.wholeHours': '{hours} h',
+  'duration.wholeDays': '{days} j',
   'duration.days': '{days} j {hours} h',
 
   'incidents.title': 'Incidents',

@@ -43,7 +43,7 @@ export const shiftsEn = {
   'cadence.label': 'Minutes until the next update when an update promises nothing',
   'cadence.hint': 'Empty: no cadence. Until the incident is resolved; at most 1440.',
   'cadence.save': 'Save the cadence',
-  'cadence.current': 'Default cadence: an update every {minutes} min',
+  'cadence.current': 'Update cadence: an update every {minutes} min',
 
   'alerts.title': 'Overdue updates',
   'alerts.item': '{title}: update overdue by {duration}',
@@ -96,7 +96,7 @@ export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
   'cadence.label': 'Minutes avant le prochain point quand un point ne promet rien',
   'cadence.hint': 'Vide : aucun rythme. Jusqu’à la résolution de l’incident ; 1440 au plus.',
   'cadence.save': 'Enregistrer le rythme',
-  'cadence.current': 'Rythme par défaut : un point toutes les {minutes} min',
+  'cadence.current': 'Rythme des points : un point toutes les {minutes} min',
 
   'alerts.title': 'Points en retard',
   'alerts.item': '{title} : point en retard de {duration}',
