@@ -143,6 +143,10 @@ t.test('a question links to the update that answers it', async (t) => {
   const form = await app.inject({ method: 'POST', url: `/posts/${question.id}/answer`, cookies, payload: { _csrf: csrf, updateId: String(update.id) } })
   t.equal(form.statusCode, 303, 'the form in the moderator tools of the comment links it too')
   t.equal((await readPosts(app, thread.id)).find((p) => p.id === question.id)!.answeredBy, update.id)
+  const typo = await app.inject({ method: 'POST', url: `/posts/${question.id}/answer`, cookies, payload: { _csrf: csrf, updateId: 'l2' } })
+  t.equal(typo.statusCode, 400, 'a number mistyped is refused')
+  t.match(typo.body, /The answer must be a visible update of the same thread/)
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === question.id)!.answeredBy, update.id, 'and unlinks nothing')
 })
 
 t.test('the edit history of a post is a page for moderators, linked from edited posts', async (t) => {

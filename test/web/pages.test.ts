@@ -65,6 +65,7 @@ t.test('the incident list pages its resolved incidents; open ones are on every p
   t.notMatch(first, /Latest incidents/, 'the first page offers no way back to itself')
   t.match(second.body, new RegExp(`<a href="${older!.replace('?', '\\?')}&amp;lang=fr"[^>]*>Français</a>`), 'the language link keeps the page')
   t.same(shown((await app.inject({ url: '/' })).body), titles.slice(0, RESOLVED_PER_PAGE), 'the first page is as it was')
+  t.same(shown((await app.inject({ url: '/?before=' })).body), titles.slice(0, RESOLVED_PER_PAGE), 'an empty cursor is the first page')
   const bad = await app.inject({ url: '/?before=999999' })
   t.equal(bad.statusCode, 400, 'a page that cannot exist')
   t.match(bad.body, /This page of incidents does not exist/)

@@ -17,7 +17,8 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
   fastify.get<{ Querystring: { before?: string } }>('/', { config: { cachedPage: () => ({ key: 'incidents', threadId: null }) } }, async (request, reply) =>
     await fastify.pageCache.send(request, reply, async () => {
       const now = deps.now()
-      const { before } = request.query
+      // An empty ?before= is the first page.
+      const before = request.query.before === '' ? undefined : request.query.before
       const list = await listIncidents(fastify.db, { before, limit: RESOLVED_PER_PAGE, withOpen: true })
       const row = (thread: Thread) => ({
         thread,

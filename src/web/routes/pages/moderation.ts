@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { badRequest } from '../../../domain/errors.ts'
 import { dismissFlags, flagPost, hideFlagged, listFlagQueue } from '../../../domain/flags.ts'
 import { AUDIT_PAGE, listAudit, postAndPinSummary, setAnswer } from '../../../domain/moderation.ts'
 import { getPost, listRevisions } from '../../../domain/posts.ts'
@@ -48,10 +49,13 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: IdParam, Body: Form }>('/posts/:id/answer', async (request, reply) => {
     const post = await getPost(db, parseId(request.params.id, 'post'), request.actor)
-    // An empty field unlinks the answer.
-    const updateId = optionalId(field(request.body, 'updateId').trim()) ?? null
-    return await moderate(fastify, request, reply, post.threadId,
-      () => setAnswer(deps, request.actor, post.id, updateId), `#p-${post.id}`)
+    // An empty field unlinks the answer; anything but an update's number is refused, and unlinks nothing.
+    const given = field(request.body, 'updateId').trim()
+    const updateId = given === '' ? null : optionalId(given)
+    return await moderate(fastify, request, reply, post.threadId, async () => {
+      if (updateId === undefined) throw badRequest('invalid_answer', 'The answer must be a visible update of the same thread.')
+      return await setAnswer(deps, request.actor, post.id, updateId)
+    }, `#p-${post.id}`)
   })
 
   fastify.get<{ Params: IdParam }>('/posts/:id/history', async (request, reply) => {
