@@ -76,9 +76,16 @@ t.test('the admin pages change a role and make a token', async (t) => {
 
   const tokens = await app.inject({ url: '/admin/tokens', cookies })
   t.equal(tokens.statusCode, 200)
-  const made = await app.inject({ method: 'POST', url: '/admin/tokens', cookies, payload: { _csrf: csrf, userId: String(user.actor.id) } })
+  const formKey = /name="idempotencyKey" value="([^"]+)"/.exec(tokens.body)?.[1]
+  t.ok(formKey, 'the form carries its key')
+  const create = () => app.inject({ method: 'POST', url: '/admin/tokens', cookies, payload: { _csrf: csrf, idempotencyKey: formKey!, userId: String(user.actor.id) } })
+  const made = await create()
   t.equal(made.statusCode, 200)
-  t.match(made.body, /<code class="token">sitrep_[\w-]+<\/code>/, 'shown once')
+  const shown = /<code class="token">(sitrep_[\w-]+)<\/code>/.exec(made.body)?.[1]
+  t.ok(shown, 'shown once')
+  const reloaded = await create()
+  t.equal(/<code class="token">(sitrep_[\w-]+)<\/code>/.exec(reloaded.body)?.[1], shown, 'a reload of the answer shows the same token')
+  t.equal((await app.db.selectFrom('api_tokens').select('id').where('user_id', '=', user.actor.id).execute()).length, 2, 'and makes no other (the user\'s own, and this one)')
   const id = (await app.db.selectFrom('api_tokens').select('id').where('user_id', '=', user.actor.id).orderBy('id', 'desc').executeTakeFirstOrThrow()).id
   t.equal((await app.inject({ method: 'POST', url: `/admin/tokens/${id}/revoke`, cookies, payload: { _csrf: csrf } })).statusCode, 303)
   const after = await app.inject({ url: '/admin/tokens', cookies })

@@ -4,7 +4,7 @@ import { SHIFTS } from '../../../domain/shifts.ts'
 import { ROLES } from '../../../domain/users.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
-import { type Form, field, isFormError, messageOf, optionalId, parseId } from './shared.ts'
+import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, optionalId, parseId } from './shared.ts'
 
 interface IdParam { id: string }
 
@@ -56,6 +56,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       title: translate(request.locale, 'admin.tokens.title'),
       here: '/admin/tokens',
       csrf: csrfToken(request, reply),
+      formKey: newFormKey(),
       tokens,
       users,
       ...extras
@@ -70,7 +71,9 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Body: Form }>('/admin/tokens', async (request, reply) => {
     try {
       const userId = optionalId(field(request.body, 'userId')) ?? 0
-      const { token } = await createTokenFor(deps, request.actor, userId)
+      // The form sent again (a reload of this answer) shows the same token, and makes no other.
+      const idem = formIdempotency(request, request.body)
+      const { token } = await createTokenFor(deps, request.actor, userId, idem === undefined ? undefined : { idem, secret: fastify.config.sessionSecret })
       const owner = (await listUsers(db, request.actor)).find((user) => user.id === userId)?.name ?? ''
       // Shown once, on this answer: only its hash is kept.
       return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, owner } })
