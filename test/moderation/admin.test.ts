@@ -73,6 +73,11 @@ t.test('the admin pages change a role and make a token', async (t) => {
   const demote = await app.inject({ method: 'POST', url: `/admin/users/${user.actor.id}`, cookies, payload: { _csrf: csrf, role: 'technician', shift: '' } })
   t.equal(demote.statusCode, 400, 'a technician without a shift is refused on the page')
   t.match(demote.body, /needs a shift/)
+  const row = /<tr data-user-id="(\d+)" id="user-\1">[\s\S]*?<\/tr>/g
+  const refusedRow = [...demote.body.matchAll(row)].find((m) => m[1] === String(user.actor.id))?.[0] ?? ''
+  t.match(refusedRow, /<option value="technician" selected>/, 'the role the admin chose is kept on the row')
+  t.match(refusedRow, /<p class="form-error">[^<]*needs a shift/, 'and the reason said next to it')
+  t.match(demote.body, new RegExp(`<p class="form-error" role="alert"><a href="#user-${user.actor.id}">`), 'the alert on top leads to the row')
 
   const tokens = await app.inject({ url: '/admin/tokens', cookies })
   t.equal(tokens.statusCode, 200)

@@ -14,19 +14,24 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
 
   const signInFirst = (request: FastifyRequest, reply: FastifyReply) => reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303)
 
-  const showUsers = async (request: FastifyRequest, reply: FastifyReply, error?: string) => {
+  /** The users' table; a refused change is said on its row, with what the admin chose kept. */
+  const showUsers = async (request: FastifyRequest, reply: FastifyReply, refused?: { userId: number, role: string, shift: string, error: string }) => {
     const users = await listUsers(db, request.actor)
     return reply.page('admin-users', {
       title: translate(request.locale, 'admin.users.title'),
       here: '/admin/users',
       csrf: csrfToken(request, reply),
-      users: users.map((user) => ({
-        user,
-        self: user.id === request.actor?.id,
-        roles: ROLES.map((role) => ({ role, selected: role === user.role })),
-        shifts: SHIFTS.map((shift) => ({ shift, selected: shift === user.shift }))
-      })),
-      error
+      users: users.map((user) => {
+        const chosen = refused?.userId === user.id ? refused : { role: user.role, shift: user.shift ?? '', error: undefined }
+        return {
+          user,
+          self: user.id === request.actor?.id,
+          roles: ROLES.map((role) => ({ role, selected: role === chosen.role })),
+          shifts: SHIFTS.map((shift) => ({ shift, selected: shift === chosen.shift })),
+          error: chosen.error
+        }
+      }),
+      refused: refused === undefined ? undefined : { ...refused, name: users.find((user) => user.id === refused.userId)?.name ?? '' }
     })
   }
 
@@ -45,7 +50,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       return reply.redirect(request.actor?.id === userId && role !== 'admin' ? '/' : '/admin/users', 303)
     } catch (err) {
       if (!isFormError(err) || request.actor === null) throw err
-      return await showUsers(request, reply.code(err.statusCode), messageOf(request.locale, err))
+      return await showUsers(request, reply.code(err.statusCode), { userId, role, shift, error: messageOf(request.locale, err) })
     }
   })
 
