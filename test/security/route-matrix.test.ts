@@ -151,6 +151,7 @@ const ROUTES: Record<string, Row> = {
     ownAccount: true,
     call: () => ({ url: '/register', body: { name: 'New Reader', email: `reader${++fresh}@example.org`, password: PASSWORD } })
   },
+  'GET /logout': { expect: only(SIGNED_IN, 200, 303), call: () => ({ url: '/logout' }) },
   'POST /logout': { expect: anyone(303), ownAccount: true, call: () => ({ url: '/logout' }) },
   'GET /account': { expect: page(SIGNED_IN), call: () => ({ url: '/account' }) },
   'POST /account/password': {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { SESSION_COOKIE } from '../../src/web/plugins/app/auth.ts'
 import { PASSWORD, buildTestApp, cookieFrom, csrfFieldOf, makeUser } from '../helpers/app.ts'
+import { signIn } from '../helpers/pages.ts'
 
 t.test('signing in gives a new session, and signing out ends it', async (t) => {
   const { app } = await buildTestApp(t)
@@ -112,4 +113,18 @@ t.test('creating an account twice (a double click) signs the reader in; with ano
   t.equal(other.statusCode, 409)
   t.match(other.body, /already exists/)
   t.notOk(cookieFrom(other, SESSION_COOKIE), 'and signs nobody in')
+})
+
+t.test('the /logout address offers the sign-out button; the button signs out', async (t) => {
+  const { app } = await buildTestApp(t)
+  const user = await makeUser(app, 'customer', { name: 'Zoé <Admin>' })
+  t.equal((await app.inject({ url: '/logout' })).headers.location, '/', 'nobody signed in: back to the incidents')
+  const cookies = await signIn(app, user)
+  const page = await app.inject({ url: '/logout', cookies })
+  t.equal(page.statusCode, 200)
+  t.match(page.body, /You are signed in as Zoé &lt;Admin&gt;\. Sign out on this device\?/)
+  t.match((await app.inject({ url: '/logout?lang=fr', cookies })).body, /Vous êtes connecté en tant que Zoé &lt;Admin&gt;\. Vous déconnecter sur cet appareil/)
+  const out = await app.inject({ method: 'POST', url: '/logout', cookies, payload: { _csrf: csrfFieldOf(page.body) } })
+  t.equal(out.statusCode, 303)
+  t.equal((await app.inject({ url: '/api/v1/me', cookies })).statusCode, 401, 'signed out')
 })

@@ -76,6 +76,8 @@ export const en = {
   'layout.signIn': 'Sign in',
   'layout.register': 'Create an account',
   'layout.signOut': 'Sign out',
+  'logout.title': 'Sign out',
+  'logout.text': 'You are signed in as {name}. Sign out on this device?',
   'layout.language': 'Language',
   'layout.feed': 'Subscribe to the incidents (Atom feed)',
   'language.en': 'English',

@@ -129,6 +129,12 @@ const authPages: FastifyPluginAsync = async (fastify) => {
     }
   })
 
+  // A link or a typed address to /logout: the page offers the button (signing out is a form, with its CSRF token).
+  fastify.get('/logout', async (request, reply) => {
+    if (request.actor === null) return reply.redirect('/', 303)
+    return reply.page('logout', { title: translate(request.locale, 'logout.title'), csrf: csrfToken(request, reply), name: request.actor.name })
+  })
+
   fastify.post('/logout', async (_request, reply) => {
     await reply.signOut()
     return reply.redirect('/', 303)
