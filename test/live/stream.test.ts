@@ -185,3 +185,14 @@ t.test('one address may open only so many live sockets', async (t) => {
   second.ws.close()
   again.ws.close()
 })
+
+t.test('a since the thread has not reached is refused at once, not left waiting for ever', async (t) => {
+  const { app, thread, host } = await setUp(t)
+  const { last_seq: lastSeq } = await app.db.selectFrom('threads').select('last_seq').where('id', '=', thread.id).executeTakeFirstOrThrow()
+  await t.rejects(openLive(host, thread.id, { since: lastSeq + 1 }).opened, /400/)
+  const answer = await app.inject({ url: `/api/v1/threads/${thread.id}/live?since=${lastSeq + 1}` })
+  t.equal(answer.json().error.code, 'since_ahead', 'the contract\'s error, naming why')
+  const atEnd = openLive(host, thread.id, { since: lastSeq })
+  await atEnd.opened
+  atEnd.ws.close()
+})

@@ -46,6 +46,7 @@ export const en = {
   'errors.post_hidden': 'A hidden post cannot be pinned.',
   'errors.invalid_idempotency_key': 'This form is not valid. Reload the page and try again.',
   'errors.idempotency_mismatch': 'This form was already sent with other content. Reload the page and try again.',
+  'errors.since_ahead': 'This live stream does not go that far. Reload the page.',
   'errors.invalid_cursor': 'This page of incidents does not exist. Start again from the first one.',
   'errors.idempotency_revoked': 'The token first issued for this form has been revoked since. Reload the page and try again.',
   'errors.idempotency_unreadable': 'The answer to this form can no longer be read. Reload the page and try again.',

@@ -47,6 +47,7 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.post_hidden': 'Un message masqué ne peut pas être épinglé.',
   'errors.invalid_idempotency_key': 'Ce formulaire n’est pas valide. Rechargez la page et réessayez.',
   'errors.idempotency_mismatch': 'Ce formulaire a déjà été envoyé avec un autre contenu. Rechargez la page et réessayez.',
+  'errors.since_ahead': 'Ce flux en direct ne va pas si loin. Rechargez la page.',
   'errors.invalid_cursor': 'Cette page d’incidents n’existe pas. Repartez de la première.',
   'errors.idempotency_revoked': 'Le jeton d’abord délivré pour ce formulaire a été révoqué depuis. Rechargez la page et réessayez.',
   'errors.idempotency_unreadable': 'La réponse à ce formulaire ne peut plus être lue. Rechargez la page et réessayez.',

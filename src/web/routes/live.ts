@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { isStaff } from '../../domain/actors.ts'
-import { AppError, forbidden, overloaded, tooMany } from '../../domain/errors.ts'
+import { AppError, badRequest, forbidden, overloaded, tooMany } from '../../domain/errors.ts'
 import { getThread } from '../../domain/threads.ts'
 import { liveVariant } from '../plugins/app/live.ts'
 import { SHED_RETRY_AFTER } from '../plugins/app/pressure.ts'
@@ -46,7 +46,12 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
       if ((perIp.get(request.ip) ?? 0) >= config.liveSocketsPerIp) {
         throw tooMany('too_many_sockets', 'Too many live connections from this address.', 30)
       }
-      await getThread(fastify.db, request.params.id)
+      const thread = await getThread(fastify.db, request.params.id)
+      // A seq the thread has not reached could only wait for ever: the log, which is the truth, says so now.
+      const since = request.query.since
+      if (since !== undefined && since > thread.lastSeq) {
+        throw badRequest('since_ahead', `This thread's events stop at ${thread.lastSeq}: reconnect with a seq you received, or without since.`)
+      }
     },
     // A plain GET gets the contract's error shape, not the websocket plugin's empty 404.
     handler: async (_request, reply) => {
