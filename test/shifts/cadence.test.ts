@@ -73,3 +73,27 @@ t.test('staff set the cadence from the thread page', async (t) => {
   t.equal((await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/cadence`, { cadenceMinutes: '' })).statusCode, 303)
   t.equal((await readThread(app, thread.id)).cadenceMinutes, null, 'an empty field turns it off')
 })
+
+t.test('on a thread with a cadence, the form offers the cadence by name, ticked, and refuses a choice it does not offer', async (t) => {
+  const thread = await openThread(app, technician)
+  await patch(technician.auth, thread.id, { cadenceMinutes: 45 })
+  const cookies = await signIn(app, technician)
+  const page = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  t.match(page, /<input type="radio" name="next" value="none" checked> keep the cadence: in 45 min<\/label>/, 'not "no promise", which would still promise')
+  t.notMatch(page, /<input type="radio" name="next" value="30" checked>/, 'the cadence is the default')
+  const handoverForm = (await app.inject({ url: `/t/${thread.id}/handover`, cookies })).body
+  t.match(handoverForm, /value="none" checked> keep the cadence: in 45 min/, 'the handover form too')
+
+  const sent = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Still on it.', kind: 'update', next: 'none' })
+  t.equal(sent.statusCode, 303)
+  t.equal(Date.parse((await readThread(app, thread.id)).nextUpdateAt!), clock + 45 * 60_000, 'the cadence promised the next one')
+
+  const tampered = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Odd choice.', kind: 'update', next: 'soon' })
+  t.equal(tampered.statusCode, 400, 'a choice the form does not offer is refused')
+  t.match(tampered.body, /The next update must be promised/)
+  t.match(tampered.body, /Odd choice\./, 'the text is kept')
+
+  await patch(technician.auth, thread.id, { cadenceMinutes: null })
+  const plain = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  t.match(plain, /value="none"> no promise<\/label>/, 'without a cadence, "no promise" is what it says')
+})

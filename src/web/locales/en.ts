@@ -170,6 +170,7 @@ export const en = {
   'compose.nextUpdate': 'Next update promised',
   'compose.inMinutes': 'in {minutes} min',
   'compose.noNextUpdate': 'no promise',
+  'compose.keepCadence': 'keep the cadence: in {minutes} min',
   'compose.commentHint': 'A comment sets no status and promises nothing.',
   'compose.updateSubmit': 'Publish',
   'compose.commentSubmit': 'Send the comment',

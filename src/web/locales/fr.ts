@@ -171,6 +171,7 @@ export const fr: Record<keyof typeof en, string> = {
   'compose.nextUpdate': 'Prochain point promis',
   'compose.inMinutes': 'dans {minutes} min',
   'compose.noNextUpdate': 'aucune promesse',
+  'compose.keepCadence': 'garder le rythme : dans {minutes} min',
   'compose.commentHint': 'Un commentaire ne change pas l’état et ne promet rien.',
   'compose.updateSubmit': 'Publier',
   'compose.commentSubmit': 'Envoyer le commentaire',

@@ -9,7 +9,7 @@ import { type Locale, translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { safeNext } from './auth.ts'
 import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, parseId, threadPath } from './shared.ts'
-import { NEXT_UPDATE_CHOICES, moderate } from './thread-page.ts'
+import { moderate, nextUpdateFrom, promiseChoices } from './thread-page.ts'
 
 interface ThreadParams { id: string }
 
@@ -73,7 +73,6 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
     const staff = requireStaff(request.actor)
     const thread = await getThread(fastify.db, threadId)
     const from = shiftOfAuthor(staff, deps.now(), deps.timeZone, deps.shiftHours, 'handover') ?? 'day'
-    const next = field(form, 'next') || '60'
     return reply.page('handover', {
       title: translate(request.locale, 'handover.title'),
       here: `/t/${thread.id}/handover`,
@@ -84,8 +83,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
       from,
       to: nextShift(from, deps.shiftHours),
       form: { done: field(form, 'done'), pending: field(form, 'pending'), next: field(form, 'nextSteps') },
-      nextChoices: NEXT_UPDATE_CHOICES.map((minutes) => ({ minutes, checked: String(minutes) === next })),
-      noNextUpdate: next === 'none',
+      ...promiseChoices(thread, field(form, 'next'), '60'),
       error
     })
   }
@@ -99,13 +97,12 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/handover', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
     const form = request.body ?? {}
-    const next = field(form, 'next')
     try {
       const post = await postHandover(deps, request.actor, threadId, {
         done: field(form, 'done'),
         pending: field(form, 'pending'),
         next: field(form, 'nextSteps'),
-        nextUpdateAt: /^\d{1,5}$/.test(next) ? new Date(deps.now().getTime() + Number(next) * 60_000).toISOString() : null
+        nextUpdateAt: nextUpdateFrom(field(form, 'next'), deps.now())
       }, handoverHeadings(request.locale), formIdempotency(request, form))
       return reply.redirect(`/t/${threadId}#p-${post.id}`, 303)
     } catch (err) {

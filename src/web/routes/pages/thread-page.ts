@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
+import { badRequest } from '../../../domain/errors.ts'
 import { KINDS } from '../../../domain/posts.ts'
 import { shiftOnDuty } from '../../../domain/shifts.ts'
 import { STATUSES } from '../../../domain/threads.ts'
@@ -25,6 +26,23 @@ export interface ThreadPageExtras {
 
 /** The next-update choices of the update form, in minutes from now. */
 export const NEXT_UPDATE_CHOICES = [15, 30, 60]
+
+/**
+ * A form's choices of promise: in 15, 30 or 60 min, or none. On a thread with
+ * a cadence, "none" keeps the cadence, says so, and is the default.
+ */
+export function promiseChoices (thread: Thread, chosen: string, fallback: string) {
+  const cadence = thread.status !== 'resolved' ? thread.cadenceMinutes : null
+  const next = chosen || (cadence !== null ? 'none' : fallback)
+  return { nextChoices: NEXT_UPDATE_CHOICES.map((minutes) => ({ minutes, checked: String(minutes) === next })), noNextUpdate: next === 'none', cadence }
+}
+
+/** The promise a form's choice asks for: minutes from now, or none; anything else is refused. */
+export function nextUpdateFrom (choice: string, now: Date): string | null {
+  if (choice === '' || choice === 'none') return null
+  if (!/^\d{1,5}$/.test(choice)) throw badRequest('invalid_next_update', 'The next update must be promised for a time within the coming week.')
+  return new Date(now.getTime() + Number(choice) * 60_000).toISOString()
+}
 const DEFAULT_NEXT_UPDATE = '30'
 
 export function viewerOf (actor: Actor | null, thread: Thread): Viewer | null {
@@ -98,7 +116,6 @@ async function threadPageContext (
   const form = extras.form ?? {}
   const kind = field(form, 'kind') || 'update'
   const status = field(form, 'status')
-  const next = field(form, 'next') || DEFAULT_NEXT_UPDATE
   const replyTo = optionalId(field(form, 'replyTo')) ?? optionalId(query.replyTo)
 
   const context = {
@@ -140,8 +157,7 @@ async function threadPageContext (
       replyTo,
       kinds: KINDS.map((value) => ({ value, selected: value === kind })),
       statuses: STATUSES.map((value) => ({ value, selected: value === status })),
-      nextChoices: NEXT_UPDATE_CHOICES.map((minutes) => ({ minutes, checked: String(minutes) === next })),
-      noNextUpdate: next === 'none'
+      ...promiseChoices(thread, field(form, 'next'), DEFAULT_NEXT_UPDATE)
     },
     summaryBody: extras.summary ?? '',
     composeError: extras.composeError,

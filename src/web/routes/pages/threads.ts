@@ -2,16 +2,11 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { createPost } from '../../../domain/posts.ts'
 import { getThread, pinPost, unpinPost, updateThread } from '../../../domain/threads.ts'
 import { allPosts, type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId, unchanged } from './shared.ts'
-import { type ThreadQuery, moderate, renderThread, threadPageHtml } from './thread-page.ts'
+import { type ThreadQuery, moderate, nextUpdateFrom, renderThread, threadPageHtml } from './thread-page.ts'
 
 interface ThreadParams { id: string, slug?: string }
 
 /** "none" promises nothing; a number of minutes promises the next update that far from now. */
-function nextUpdateFrom (choice: string, now: Date): string | null {
-  if (!/^\d{1,5}$/.test(choice)) return null
-  return new Date(now.getTime() + Number(choice) * 60_000).toISOString()
-}
-
 const threadPages: FastifyPluginAsync = async (fastify) => {
   const { deps } = fastify
 
