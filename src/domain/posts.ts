@@ -176,15 +176,18 @@ function checkNewPost (author: Actor, input: NewPost, now: Date): CheckedPost {
   if (wantsStatus && !staff) throw forbidden('staff_only', 'Only staff set the status or promise the next update.')
   if (wantsStatus && !official) throw badRequest('status_on_comment', 'A comment cannot set the status or the next update; post an update.')
   const status = input.status === undefined ? null : validateStatus(input.status)
-  let nextUpdateAt: Date | null = null
-  if (input.nextUpdateAt !== undefined && input.nextUpdateAt !== null) {
-    nextUpdateAt = new Date(input.nextUpdateAt)
-    if (Number.isNaN(nextUpdateAt.getTime())) throw badRequest('invalid_next_update', 'The next update time is not a valid date.')
-    if (nextUpdateAt.getTime() <= now.getTime() || nextUpdateAt.getTime() > now.getTime() + PROMISE_HORIZON_MS) {
-      throw badRequest('invalid_next_update', 'The next update must be promised for a time within the coming week.')
-    }
+  return { body: validateBody(input.body), kind, replyTo: input.replyTo ?? null, status, nextUpdateAt: validatePromise(input.nextUpdateAt, now) }
+}
+
+/** A promised next update: a valid time within the coming week, or none. */
+export function validatePromise (value: string | null | undefined, now: Date): Date | null {
+  if (value === undefined || value === null) return null
+  const nextUpdateAt = new Date(value)
+  if (Number.isNaN(nextUpdateAt.getTime())) throw badRequest('invalid_next_update', 'The next update time is not a valid date.')
+  if (nextUpdateAt.getTime() <= now.getTime() || nextUpdateAt.getTime() > now.getTime() + PROMISE_HORIZON_MS) {
+    throw badRequest('invalid_next_update', 'The next update must be promised for a time within the coming week.')
   }
-  return { body: validateBody(input.body), kind, replyTo: input.replyTo ?? null, status, nextUpdateAt }
+  return nextUpdateAt
 }
 
 /**

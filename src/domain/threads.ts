@@ -7,7 +7,7 @@ import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, conflict, forbidden, notFound } from './errors.ts'
 import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { closePin, recordPin } from './pins.ts'
-import { insertPost, loadPost, validateBody } from './posts.ts'
+import { insertPost, loadPost, validateBody, validatePromise } from './posts.ts'
 import { storable } from './text.ts'
 import { type Thread, iso } from './views.ts'
 
@@ -113,7 +113,7 @@ async function reloadThread (trx: Transaction<Database>, id: number): Promise<Th
   return toThread(await trx.selectFrom('threads').selectAll().where('id', '=', id).executeTakeFirstOrThrow())
 }
 
-export interface NewThread { title: string, body: string, status?: string }
+export interface NewThread { title: string, body: string, status?: string, nextUpdateAt?: string | null }
 
 /** Opens an incident; its body becomes the first official update. */
 export async function createThread (deps: Deps, actor: Actor | null, input: NewThread, idem?: IdempotencyKey): Promise<Thread> {
@@ -121,13 +121,18 @@ export async function createThread (deps: Deps, actor: Actor | null, input: NewT
   const title = validateTitle(input.title)
   const body = validateBody(input.body)
   const status = validateStatus(input.status ?? 'investigating')
+  // With a key, the promise is checked once the key is claimed: a retry sent
+  // after the promised time has passed gets the first answer, not a 400.
+  const promise = () => validatePromise(input.nextUpdateAt, deps.now())
+  const checked = idem === undefined ? promise() : undefined
   return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, author.id, idem, 201, async () => {
+    const nextUpdateAt = checked !== undefined ? checked : promise()
     const now = deps.now()
     const created = await trx.insertInto('threads')
       .values({ title, status, created_by: author.id, created_at: now })
       .returningAll()
       .executeTakeFirstOrThrow()
-    const { post } = await insertPost(trx, deps, author, created, { body, kind: 'update', status, replyTo: null, nextUpdateAt: null })
+    const { post } = await insertPost(trx, deps, author, created, { body, kind: 'update', status, replyTo: null, nextUpdateAt })
     emit(await appendEvent(trx, created.id, 'post.created', { post }))
     return await reloadThread(trx, created.id)
   }))

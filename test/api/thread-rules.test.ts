@@ -175,3 +175,15 @@ t.test('the list shows open incidents before resolved ones', async (t) => {
   await writePost(app, tech, oldOpen.id, { body: 'Still working on it.' })
   t.same(await listed(), [oldOpen.id, newOpen.id, resolved.id], 'a new post brings a thread up')
 })
+
+t.test('a new incident may promise its first update', async (t) => {
+  const open = (payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'DNS failing', body: 'Resolvers down.', ...payload } })
+  const at = inFuture(20 * 60_000, now())
+  const promised = await open({ nextUpdateAt: at })
+  assertStatus(t, promised, 201)
+  t.equal(promised.json().nextUpdateAt, at, 'the thread carries the promise')
+  t.equal((await readPosts(app, promised.json().id))[0]!.nextUpdateAt, at, 'and its first update made it')
+  assertStatus(t, await open({ nextUpdateAt: null }), 201, 'null promises nothing')
+  assertError(t, await open({ nextUpdateAt: inFuture(-60_000, now()) }), 400, 'invalid_next_update')
+  assertError(t, await open({ nextUpdateAt: 'tomorrow' }), 400, 'invalid_next_update')
+})

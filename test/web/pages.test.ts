@@ -105,6 +105,18 @@ t.test('staff open an incident through the form', async (t) => {
   t.match(page.body, /<h1 class="thread__title">Power cut in building C<\/h1>/)
   t.match(page.body, /class="status status--identified">Identified</)
   t.match(page.body, /UPS on battery\./)
+  t.notMatch(page.body, /Next update by/, 'submitted without a choice of promise (an older form), it promises none')
+
+  const form = (await app.inject({ url: '/new', cookies })).body
+  t.match(form, /<input type="radio" name="next" value="30" checked> in 30 min/, 'the form promises the first update, in 30 min unless changed')
+  const promising = await submitForm(app, cookies, '/new', '/new', { title: 'Mail relay down', body: 'Queues growing.', next: '15' })
+  t.equal(promising.statusCode, 303)
+  const thread = (await app.inject({ url: '/api/v1/threads' })).json().threads.find((th: Thread) => th.title === 'Mail relay down') as Thread
+  t.ok(thread.nextUpdateAt !== null && Math.abs(Date.parse(thread.nextUpdateAt) - (Date.now() + 15 * MINUTE)) < MINUTE, 'a new incident promises its first update')
+  t.match((await app.inject({ url: String(promising.headers.location) })).body, /Next update by/)
+  const odd = await submitForm(app, cookies, '/new', '/new', { title: 'Odd', body: 'Text kept.', next: 'later' })
+  t.equal(odd.statusCode, 400, 'a choice the form does not offer is refused')
+  t.match(odd.body, />Text kept\.<\/textarea>/)
 })
 
 t.test('the thread page: current state on top, next update, then the posts', async (t) => {

@@ -32,7 +32,7 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
       body: {
         type: 'object',
         required: ['title', 'body'],
-        properties: { title: { type: 'string' }, body: { type: 'string' }, status: { type: 'string' } }
+        properties: { title: { type: 'string' }, body: { type: 'string' }, status: { type: 'string' }, nextUpdateAt: nullableString }
       },
       response: answers({ 201: threadResponse })
     }

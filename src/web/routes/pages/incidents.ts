@@ -6,6 +6,7 @@ import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { dutyOnPage } from './duty-context.ts'
 import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, promiseOf, threadPath } from './shared.ts'
+import { DEFAULT_NEXT_UPDATE, nextUpdateFrom, promiseChoices } from './thread-page.ts'
 
 /** Resolved incidents on one page of the list; open ones are all on every page. */
 export const RESOLVED_PER_PAGE = 100
@@ -48,6 +49,7 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
       formKey: newFormKey(),
       statuses: STATUSES.map((status) => ({ status, selected: status === (field(form, 'status') || 'investigating') })),
       form: { title: field(form, 'title'), body: field(form, 'body') },
+      promise: promiseChoices(null, field(form, 'next'), DEFAULT_NEXT_UPDATE),
       error
     })
 
@@ -63,7 +65,8 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
       const thread = await createThread(deps, request.actor, {
         title: field(form, 'title'),
         body: field(form, 'body'),
-        status: field(form, 'status') || undefined
+        status: field(form, 'status') || undefined,
+        nextUpdateAt: nextUpdateFrom(field(form, 'next'), deps.now())
       }, formIdempotency(request, form))
       return reply.redirect(threadPath(thread), 303)
     } catch (err) {

@@ -9,7 +9,7 @@ import { type Locale, translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { safeNext } from './auth.ts'
 import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, parseId, threadPath } from './shared.ts'
-import { moderate, nextUpdateFrom, promiseChoices } from './thread-page.ts'
+import { cadenceOf, moderate, nextUpdateFrom, promiseChoices } from './thread-page.ts'
 
 interface ThreadParams { id: string }
 
@@ -83,7 +83,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
       from,
       to: nextShift(from, deps.shiftHours),
       form: { done: field(form, 'done'), pending: field(form, 'pending'), next: field(form, 'nextSteps') },
-      ...promiseChoices(thread, field(form, 'next'), '60'),
+      promise: promiseChoices(cadenceOf(thread), field(form, 'next'), '60'),
       error
     })
   }

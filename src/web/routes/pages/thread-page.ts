@@ -27,12 +27,14 @@ export interface ThreadPageExtras {
 /** The next-update choices of the update form, in minutes from now. */
 export const NEXT_UPDATE_CHOICES = [15, 30, 60]
 
+/** The cadence a post that promises nothing keeps: none once the incident is resolved. */
+export const cadenceOf = (thread: Thread): number | null => thread.status !== 'resolved' ? thread.cadenceMinutes : null
+
 /**
  * A form's choices of promise: in 15, 30 or 60 min, or none. On a thread with
  * a cadence, "none" keeps the cadence, says so, and is the default.
  */
-export function promiseChoices (thread: Thread, chosen: string, fallback: string) {
-  const cadence = thread.status !== 'resolved' ? thread.cadenceMinutes : null
+export function promiseChoices (cadence: number | null, chosen: string, fallback: string) {
   const next = chosen || (cadence !== null ? 'none' : fallback)
   return { nextChoices: NEXT_UPDATE_CHOICES.map((minutes) => ({ minutes, checked: String(minutes) === next })), noNextUpdate: next === 'none', cadence }
 }
@@ -43,7 +45,7 @@ export function nextUpdateFrom (choice: string, now: Date): string | null {
   if (!/^\d{1,5}$/.test(choice)) throw badRequest('invalid_next_update', 'The next update must be promised for a time within the coming week.')
   return new Date(now.getTime() + Number(choice) * 60_000).toISOString()
 }
-const DEFAULT_NEXT_UPDATE = '30'
+export const DEFAULT_NEXT_UPDATE = '30'
 
 export function viewerOf (actor: Actor | null, thread: Thread): Viewer | null {
   if (actor === null) return null
@@ -157,7 +159,7 @@ async function threadPageContext (
       replyTo,
       kinds: KINDS.map((value) => ({ value, selected: value === kind })),
       statuses: STATUSES.map((value) => ({ value, selected: value === status })),
-      ...promiseChoices(thread, field(form, 'next'), DEFAULT_NEXT_UPDATE)
+      promise: promiseChoices(cadenceOf(thread), field(form, 'next'), DEFAULT_NEXT_UPDATE)
     },
     summaryBody: extras.summary ?? '',
     composeError: extras.composeError,
