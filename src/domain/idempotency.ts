@@ -22,7 +22,7 @@ export type Claim<T> = { fresh: true } | { fresh: false, answer: T }
  * same key waits on the unique index until the first commits, then finds its
  * stored answer: a retry never posts twice.
  */
-export async function claimKey<T> (trx: Transaction<Database>, userId: number, idem: IdempotencyKey): Promise<Claim<T>> {
+async function claimKey<T> (trx: Transaction<Database>, userId: number, idem: IdempotencyKey): Promise<Claim<T>> {
   if (idem.key.length === 0 || idem.key.length > 200 || !isStorable(idem.key)) throw badRequest('invalid_idempotency_key', 'An Idempotency-Key must be 1 to 200 characters long.')
   const requestHash = hashRequest(idem.request)
   const claimed = await trx.insertInto('idempotency_keys')
@@ -58,7 +58,7 @@ export async function deleteExpiredKeys (db: Kysely<Database>, now: Date): Promi
   await db.deleteFrom('idempotency_keys').where('created_at', '<', new Date(now.getTime() - KEY_LIFETIME_MS)).execute()
 }
 
-export async function storeAnswer (trx: Transaction<Database>, userId: number, key: string, statusCode: number, answer: unknown): Promise<void> {
+async function storeAnswer (trx: Transaction<Database>, userId: number, key: string, statusCode: number, answer: unknown): Promise<void> {
   await trx.updateTable('idempotency_keys')
     .set({ status_code: statusCode, response: JSON.stringify(answer) })
     .where('user_id', '=', userId).where('key', '=', key)

@@ -9,7 +9,7 @@ import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { closePin, recordPin } from './pins.ts'
 import { insertPost, loadPost, validateBody, validatePromise } from './posts.ts'
 import { storable } from './text.ts'
-import { type Thread, iso } from './views.ts'
+import { ID_MAX, type Thread, iso } from './views.ts'
 
 export const STATUSES: readonly ThreadStatus[] = ['investigating', 'identified', 'monitoring', 'resolved']
 export const TITLE_MAX = 200
@@ -56,7 +56,6 @@ export interface IncidentPage {
 }
 
 const activity = sql<Date>`coalesce(last_post_at, created_at)`
-const ID_MAX = 2_147_483_647
 
 /**
  * Every open incident (unless `withOpen` is false), then resolved ones, the
@@ -73,7 +72,7 @@ export async function listIncidents (db: Kysely<Database>, page: { before?: stri
       ? await trx.selectFrom('threads').selectAll().where('status', '<>', 'resolved').orderBy(activity, 'desc').orderBy('id', 'desc').execute()
       : []
     let query = trx.selectFrom('threads').selectAll()
-      .select(sql<string>`(extract(epoch from coalesce(last_post_at, created_at)) * 1000000)::bigint::text`.as('activity_us'))
+      .select(sql<string>`(extract(epoch from ${activity}) * 1000000)::bigint::text`.as('activity_us'))
       .where('status', '=', 'resolved')
     if (cursor !== undefined) {
       query = query.where(sql<boolean>`(${activity}, id) < (timestamptz 'epoch' + cast(${cursor.micros} as bigint) * interval '1 microsecond', ${cursor.id})`)

@@ -10,10 +10,6 @@ import { toActor } from './users.ts'
 const PREFIX = 'sitrep_'
 const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url')
 
-/** A new API token for the user; only its hash is kept, so it is shown once. */
-export async function createApiToken (db: Kysely<Database>, userId: number): Promise<string> {
-  return (await issueApiToken(db, userId)).token
-}
 
 /** A new token and its row's id, for the audit log. */
 export async function issueApiToken (db: Kysely<Database>, userId: number): Promise<{ id: number, token: string }> {
@@ -22,8 +18,11 @@ export async function issueApiToken (db: Kysely<Database>, userId: number): Prom
   return { id, token }
 }
 
-/** A new token for the signed-in user, once per Idempotency-Key (see issueOnce). */
-export async function createApiTokenOnce (db: Kysely<Database>, userId: number, key: TokenKey | undefined): Promise<string> {
+/**
+ * A new API token for the user; only its hash is kept, so it is shown once.
+ * With a key, once per Idempotency-Key (see issueOnce).
+ */
+export async function createApiToken (db: Kysely<Database>, userId: number, key?: TokenKey): Promise<string> {
   return await db.transaction().execute(async (trx) =>
     (await issueOnce(trx, userId, key, async () => await issueApiToken(trx, userId))).token)
 }
@@ -32,6 +31,9 @@ interface IssuedToken { id: number, token: string }
 
 /** A token request's Idempotency-Key, and the server's secret its kept answer is sealed with. */
 export interface TokenKey { idem: IdempotencyKey, secret: string }
+
+export const tokenKey = (idem: IdempotencyKey | undefined, secret: string): TokenKey | undefined =>
+  idem === undefined ? undefined : { idem, secret }
 
 /**
  * Issues a token once per Idempotency-Key of its requester, in the caller's

@@ -48,6 +48,9 @@ export interface Post {
   answeredBy: number | null
 }
 
+/** The largest id a row can have (PostgreSQL's integer). */
+export const ID_MAX = 2_147_483_647
+
 export const iso = (date: Date | null): string | null => date === null ? null : date.toISOString()
 
 /** What a reader may see of a post: a hidden post keeps its place, not its text. */

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { IdempotencyKey } from '../../../domain/idempotency.ts'
-import type { TokenKey } from '../../../domain/tokens.ts'
+import { type TokenKey, tokenKey } from '../../../domain/tokens.ts'
 
 /**
  * The request's Idempotency-Key, with what it asks, so a retry can be
@@ -15,6 +15,5 @@ export function idempotencyOf (request: FastifyRequest, asked: unknown = request
 
 /** The Idempotency-Key of a request that issues an API token, with the secret that seals its kept answer. */
 export function tokenKeyOf (request: FastifyRequest, asked?: unknown): TokenKey | undefined {
-  const idem = idempotencyOf(request, asked)
-  return idem === undefined ? undefined : { idem, secret: request.server.config.sessionSecret }
+  return tokenKey(idempotencyOf(request, asked), request.server.config.sessionSecret)
 }

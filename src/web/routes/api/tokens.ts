@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { AppError, unauthorized } from '../../../domain/errors.ts'
-import { createApiTokenOnce } from '../../../domain/tokens.ts'
+import { createApiToken } from '../../../domain/tokens.ts'
 import { verifyCredentials } from '../../../domain/users.ts'
 import { isKnownBrowser, perAddressLimit } from '../pages/auth.ts'
 import { tokenKeyOf } from './idempotency.ts'
@@ -23,7 +23,7 @@ const tokensRoutes: FastifyPluginAsync = async (fastify) => {
       async () => await verifyCredentials(fastify.db, email, password))
     if (actor === null) throw new AppError(401, 'invalid_credentials', 'Wrong e-mail address or password.')
     // A retry with the same key gets the same token; the password is no part of what is kept.
-    const token = await createApiTokenOnce(fastify.db, actor.id, tokenKeyOf(request, { email: email.toLowerCase() }))
+    const token = await createApiToken(fastify.db, actor.id, tokenKeyOf(request, { email: email.toLowerCase() }))
     return await reply.code(201).send({ token })
   })
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { changeUser, createTokenFor, listTokens, listUsers, revokeToken } from '../../../domain/admin.ts'
 import { SHIFTS } from '../../../domain/shifts.ts'
+import { tokenKey } from '../../../domain/tokens.ts'
 import { ROLES } from '../../../domain/users.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
@@ -77,8 +78,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     try {
       const userId = optionalId(field(request.body, 'userId')) ?? 0
       // The form sent again (a reload of this answer) shows the same token, and makes no other.
-      const idem = formIdempotency(request, request.body)
-      const { token } = await createTokenFor(deps, request.actor, userId, idem === undefined ? undefined : { idem, secret: fastify.config.sessionSecret })
+      const { token } = await createTokenFor(deps, request.actor, userId, tokenKey(formIdempotency(request, request.body), fastify.config.sessionSecret))
       const owner = (await listUsers(db, request.actor)).find((user) => user.id === userId)?.name ?? ''
       // Shown once, on this answer: only its hash is kept.
       return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, owner } })

@@ -6,7 +6,7 @@ import type { Actor } from '../../../domain/actors.ts'
 import { AppError, notFound } from '../../../domain/errors.ts'
 import type { IdempotencyKey } from '../../../domain/idempotency.ts'
 import { type PostQuery, listPosts } from '../../../domain/posts.ts'
-import type { Post } from '../../../domain/views.ts'
+import { ID_MAX, type Post } from '../../../domain/views.ts'
 import { type Locale, hasMessage, translate } from '../../i18n.ts'
 
 /** What a form posts: strings, or lists when a field repeats. */
@@ -19,8 +19,6 @@ export function field (form: Form | undefined, name: string): string {
   const first: unknown = Array.isArray(value) ? value[0] : value
   return typeof first === 'string' ? first : ''
 }
-
-const ID_MAX = 2_147_483_647
 
 /** A positive id from the address, else the page does not exist. */
 export function parseId (raw: unknown, what: string): number {
