@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { join, resolve } from 'node:path'
+import addressparser from 'nodemailer/lib/addressparser'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
@@ -15,6 +16,8 @@ export interface Config {
   logLevel: LogLevel
   publicUrl: string
   smtpUrl: string | undefined
+  /** The sender of the forum's e-mail (MAIL_FROM): "Sitrep <sitrep@host of PUBLIC_URL>" unless named. */
+  mailFrom: string
   tzDisplay: string
   /** Open live sockets allowed per client address. */
   liveSocketsPerIp: number
@@ -45,6 +48,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = parseLogLevel(env.LOG_LEVEL)
   const publicUrl = parsePublicUrl(env.PUBLIC_URL, host, port)
   const smtpUrl = parseSmtpUrl(env.SMTP_URL)
+  const mailFrom = parseMailFrom(env.MAIL_FROM, publicUrl)
   const tzDisplay = parseTimeZone(env.TZ_DISPLAY)
   const liveSocketsPerIp = parsePositiveInteger('LIVE_SOCKETS_PER_IP', env.LIVE_SOCKETS_PER_IP, 200)
   const pageCache = parseOnOff('PAGE_CACHE', env.PAGE_CACHE, true)
@@ -52,7 +56,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const sessionSecret = env.SESSION_SECRET !== undefined
     ? parseSessionSecret(env.SESSION_SECRET)
     : keptSessionSecret(dataDir)
-  return { host, port, databaseUrl, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, tzDisplay, liveSocketsPerIp, pageCache, trustProxy }
+  return { host, port, databaseUrl, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, mailFrom, tzDisplay, liveSocketsPerIp, pageCache, trustProxy }
 }
 
 // A name as DNS has them: letters, digits and inner hyphens, dot-separated.
@@ -155,6 +159,20 @@ function parseSmtpUrl (value: string | undefined): string | undefined {
     throw new ConfigError('SMTP_URL', 'is not an smtp:// or smtps:// URL')
   }
   return value
+}
+
+// One mailbox: local part, @, a domain with a dot or a host name the relay knows.
+const MAILBOX = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+$/
+
+/** `Status desk <status@example.org>` or `status@example.org`: the relay may refuse any other sender. */
+function parseMailFrom (value: string | undefined, publicUrl: string): string {
+  if (value === undefined || value.trim() === '') return `Sitrep <sitrep@${new URL(publicUrl).hostname}>`
+  const addresses = addressparser(value.trim())
+  const only = addresses.length === 1 ? addresses[0]! : undefined
+  if (only === undefined || !('address' in only) || !MAILBOX.test(only.address ?? '')) {
+    throw new ConfigError('MAIL_FROM', `"${value}" is not one e-mail address (e.g. Status desk <status@example.org>)`)
+  }
+  return value.trim()
 }
 
 function parseTimeZone (value: string | undefined): string {

@@ -20,6 +20,7 @@ t.test('defaults need nothing but a place for the data', async (t) => {
     logLevel: 'info',
     publicUrl: 'http://127.0.0.1:3000',
     smtpUrl: undefined,
+    mailFrom: 'Sitrep <sitrep@127.0.0.1>',
     tzDisplay: 'UTC'
   })
   t.ok(config.sessionSecret.length >= 32, 'a session secret is generated')
@@ -38,6 +39,7 @@ t.test('every variable is read', async (t) => {
     LOG_LEVEL: 'WARN',
     PUBLIC_URL: 'https://status.example.org/',
     SMTP_URL: 'smtp://mail.example.org:587',
+    MAIL_FROM: ' Status desk <status@example.org> ',
     TZ_DISPLAY: 'Europe/Paris',
     TRUST_PROXY: '10.0.0.5, 10.1.0.0/16,loopback,fd00::/8'
   })
@@ -50,9 +52,13 @@ t.test('every variable is read', async (t) => {
     logLevel: 'warn',
     publicUrl: 'https://status.example.org',
     smtpUrl: 'smtp://mail.example.org:587',
+    mailFrom: 'Status desk <status@example.org>',
     tzDisplay: 'Europe/Paris',
     trustProxy: ['10.0.0.5', '10.1.0.0/16', 'loopback', 'fd00::/8']
   })
+  t.equal(loadConfig({ SESSION_SECRET: SECRET, PUBLIC_URL: 'https://status.example.org' }).mailFrom, 'Sitrep <sitrep@status.example.org>', 'e-mail comes from the public host unless MAIL_FROM names a sender')
+  t.equal(loadConfig({ SESSION_SECRET: SECRET, MAIL_FROM: 'astreinte@example.fr' }).mailFrom, 'astreinte@example.fr', 'a bare address will do')
+  t.equal(loadConfig({ SESSION_SECRET: SECRET, MAIL_FROM: '"Équipe, nuit" <nuit@example.fr>' }).mailFrom, '"Équipe, nuit" <nuit@example.fr>', 'a quoted name may hold a comma')
   t.equal(loadConfig({ SESSION_SECRET: SECRET }).trustProxy, undefined, 'no proxy is believed unless named')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: 'postgresql://localhost/sitrep' }).databaseUrl, 'postgresql://localhost/sitrep')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, HOST: '0.0.0.0', PORT: '4000' }).publicUrl, 'http://127.0.0.1:4000', 'a wildcard host is shown as the loopback address')
@@ -74,6 +80,10 @@ t.test('a bad value stops with a message naming its variable', async (t) => {
     { PUBLIC_URL: 'ftp://x' },
     { PUBLIC_URL: 'status page' },
     { SMTP_URL: 'http://mail.example.org' },
+    { MAIL_FROM: 'Status desk' },
+    { MAIL_FROM: 'Desk <desk>' },
+    { MAIL_FROM: 'a@example.org, b@example.org' },
+    { MAIL_FROM: 'Staff: a@example.org;' },
     { SESSION_SECRET: 'short' },
     { TRUST_PROXY: 'true' },
     { TRUST_PROXY: '2' },

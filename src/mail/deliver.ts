@@ -37,8 +37,3 @@ export function smtpMailer (smtpUrl: string, from: string): Mailer {
     close: () => transport.close()
   }
 }
-
-/** The sender of the forum's e-mail: "Sitrep <sitrep@host of PUBLIC_URL>". */
-export function senderFor (publicUrl: string): string {
-  return `Sitrep <sitrep@${new URL(publicUrl).hostname}>`
-}

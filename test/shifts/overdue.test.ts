@@ -25,7 +25,7 @@ await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve))
 t.teardown(() => new Promise<void>((resolve) => smtp.close(() => resolve())))
 const port = (smtp.server.address() as { port: number }).port
 
-const { app, advance } = await buildTestApp(t, { env: { SMTP_URL: `smtp://127.0.0.1:${port}`, TZ_DISPLAY: 'Europe/Paris' } })
+const { app, advance } = await buildTestApp(t, { env: { SMTP_URL: `smtp://127.0.0.1:${port}`, TZ_DISPLAY: 'Europe/Paris', MAIL_FROM: '"Astreinte DC-2" <astreinte@example.org>' } })
 const technician = await makeUser(app, 'technician', { name: 'Tom Tech', email: 'tom@example.org' })
 const french = await makeUser(app, 'technician', { name: 'Françoise', email: 'francoise@example.org', shift: 'night' })
 await app.db.updateTable('users').set({ locale: 'fr' }).where('id', '=', french.actor.id).execute()
@@ -65,6 +65,7 @@ t.test('the on-duty staff get one e-mail per promise, in their language', async 
   const byRecipient = new Map(received.map((mail) => [mail.to && !Array.isArray(mail.to) ? mail.to.text : '', mail]))
   t.same([...byRecipient.keys()].sort(), ['francoise@example.org', 'tom@example.org'], 'not to staff off duty')
   const english = byRecipient.get('tom@example.org')!
+  t.same(english.from?.value, [{ name: 'Astreinte DC-2', address: 'astreinte@example.org' }], 'from the sender MAIL_FROM names')
   t.equal(english.subject, 'Update overdue: Mail relay down')
   t.match(english.text, /was promised for \d\d:\d\d and is overdue by 5 min/)
   t.match(english.text, new RegExp(`http://127\\.0\\.0\\.1:3000/t/${thread.id}`))

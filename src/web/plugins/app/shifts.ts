@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { type AlertRecipient, type OverdueThread, alertRecipients, claimOverdue, overdueThreads, releaseOverdue } from '../../../domain/alerts.ts'
 import { isStaff } from '../../../domain/actors.ts'
 import { loadShiftHours } from '../../../domain/shifts.ts'
-import { type Mailer, senderFor, smtpMailer } from '../../../mail/deliver.ts'
+import { type Mailer, smtpMailer } from '../../../mail/deliver.ts'
 import { overdueMail } from '../../../mail/overdue.ts'
 
 declare module 'fastify' {
@@ -36,7 +36,7 @@ export default fp<ShiftsPluginOptions>(async (fastify, options) => {
   }, options.scheduleRefreshMs ?? 10_000)
   refresh.unref()
 
-  const mailer = config.smtpUrl === undefined ? null : smtpMailer(config.smtpUrl, senderFor(config.publicUrl))
+  const mailer = config.smtpUrl === undefined ? null : smtpMailer(config.smtpUrl, config.mailFrom)
   fastify.decorate('mailer', mailer)
 
   fastify.decorate('checkOverdue', async () => {
