@@ -372,6 +372,29 @@ async function measureBeside (loader: Loader, url: string, headers: Record<strin
   return { without: summarise(without), beside: summarise(beside), first }
 }
 
+interface Target { url: string, headers: Record<string, string> }
+
+/**
+ * Several servers' readers in rounds taken in turn (a, b, c; then c, b, a;
+ * ...), as the fan-out rounds are: each figure's neighbours in time are the
+ * others', so a ratio of two of them holds while the machine speeds up or
+ * slows down. A round during which both cores were busy with something else
+ * is thrown away whole, unless it would be the only one.
+ */
+async function measureInTurn (loader: Loader, targets: Target[]): Promise<LoadFigure[]> {
+  for (const target of targets) await loader.run(target.url, target.headers, 2, READERS)
+  const runs: Run[][] = targets.map(() => [])
+  for (let i = 0; i < PAGE_ROUNDS; i++) {
+    const order = targets.map((_, index) => index)
+    if (i % 2 === 1) order.reverse()
+    const round: Array<Run & { busy: boolean }> = []
+    for (const index of order) round[index] = await measuredRun(loader, targets[index]!.url, targets[index]!.headers, undefined, READERS)
+    if (round.some((run) => run.busy) && runs[0]!.length > 0) continue
+    round.forEach((run, index) => runs[index]!.push(run))
+  }
+  return runs.map(summarise)
+}
+
 const stopChild = (child: ChildProcess) => new Promise<void>((resolve) => {
   if (child.exitCode !== null) return resolve()
   child.once('exit', () => resolve())
@@ -395,19 +418,15 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
     }
   }
   const loginStatuses: Record<string, number> = {}
-  const hello = async (withFlood = false) => {
-    const server = node(0, 'bench/hello.ts', { PORT: '3902' })
-    children.push(server)
-    await waitForHttp('http://127.0.0.1:3902/')
-    console.log('hello-world...')
-    const figure = await measureLoad(loader, 'http://127.0.0.1:3902/', READER)
-    // What the flood's connections alone cost a server: the same flood at hello-world (which answers it 404).
-    if (withFlood) console.log('hello-world without and beside the same flood of new connections, in turn...')
-    const flooded = withFlood ? await measureBeside(loader, 'http://127.0.0.1:3902/', READER, loginFlood(3902, {})) : undefined
-    await stopChild(server)
-    return { ...figure, flooded }
-  }
-  const helloBefore = await hello(true)
+  // Hello-world runs from first to last: its rounds are taken in turn with
+  // those of the cached page, its 304 and their floor.
+  const helloServer = node(0, 'bench/hello.ts', { PORT: '3902' })
+  children.push(helloServer)
+  await waitForHttp('http://127.0.0.1:3902/')
+  const hello: Target = { url: 'http://127.0.0.1:3902/', headers: READER }
+  // What the flood's connections alone cost a server: the same flood at hello-world (which answers it 404).
+  console.log('hello-world without and beside the same flood of new connections, in turn...')
+  const helloFlooded = await measureBeside(loader, hello.url, hello.headers, loginFlood(3902, {}))
 
   const sitrep = async (port: number, env: Record<string, string>) => {
     const server = node(0, 'src/server.ts', {
@@ -446,10 +465,21 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
 
   const brBytes = await bodyBytes(page, { 'accept-encoding': 'br' })
 
-  console.log('sitrep: cached thread page (200 posts)...')
-  const cached = await measureLoad(loader, page, READER)
-  console.log('sitrep: 304 revalidation...')
-  const revalidation = await measureLoad(loader, page, { ...READER, 'if-none-match': etag })
+  // The floor: what a bare Fastify route does with an answer of the same size and headers.
+  const floorServer = node(0, 'bench/page-floor.ts', { PORT: '3904', BODY_BYTES: String(brBytes) })
+  children.push(floorServer)
+  await waitForHttp('http://127.0.0.1:3904/')
+  console.log('hello-world, the cached thread page (200 posts), its 304, and their floor, in turn...')
+  const floorUrl = 'http://127.0.0.1:3904/'
+  const [helloFigure, cached, revalidation, floorPage, floorNotModified] = await measureInTurn(loader, [
+    hello,
+    { url: page, headers: READER },
+    { url: page, headers: { ...READER, 'if-none-match': etag } },
+    { url: floorUrl, headers: READER },
+    { url: floorUrl, headers: { ...READER, 'if-none-match': '"floor-floor-floor-floor-floor"' } }
+  ]) as [LoadFigure, LoadFigure, LoadFigure, LoadFigure, LoadFigure]
+  await stopChild(floorServer)
+  await stopChild(helloServer)
 
   console.log('sitrep: technician posts while readers saturate the cached page...')
   const postLatencies: number[] = []
@@ -491,24 +521,13 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
   const uncached = await measureLoad(loader, `http://127.0.0.1:3903/t/${thread.id}`, READER, undefined, ONE_AT_A_TIME)
   await stopChild(uncachedServer)
 
-  // The floor: what a bare Fastify route does with an answer of the same size and headers.
-  const floorServer = node(0, 'bench/page-floor.ts', { PORT: '3904', BODY_BYTES: String(brBytes) })
-  children.push(floorServer)
-  await waitForHttp('http://127.0.0.1:3904/')
-  console.log('floor: a bare route sending the same bytes and headers...')
-  const floorPage = await measureLoad(loader, 'http://127.0.0.1:3904/', READER)
-  const floorNotModified = await measureLoad(loader, 'http://127.0.0.1:3904/', { ...READER, 'if-none-match': '"floor-floor-floor-floor-floor"' })
-  await stopChild(floorServer)
-
-  const helloAfter = await hello()
   await loader.stop()
-  // The better of the two: a baseline slowed by a neighbour would flatter every ratio.
-  const helloRps = Math.max(helloBefore.rps, helloAfter.rps)
+  const helloRps = helloFigure.rps
   return {
     method: `${loader.name}, 100 connections, pipelining 10, Accept-Encoding: br, gzip, keep-alive; server on core 0, load on core 1`,
     htmlBytes,
     brBytes,
-    hello: { before: helloBefore, after: helloAfter, rps: helloRps },
+    hello: { ...helloFigure, what: 'rounds taken in turn with the cached page, its 304 and their floor' },
     floor: { page: floorPage, notModified: floorNotModified, what: 'a bare Fastify route: the same number of bytes and the same headers' },
     cachedPage: { ...cached, ratio: cached.rps / helloRps, floorRatio: cached.rps / floorPage.rps, target: '>= 0.7 x hello-world' },
     revalidation: { ...revalidation, ratio: revalidation.rps / helloRps, floorRatio: revalidation.rps / floorNotModified.rps, target: '>= 1.0 x hello-world' },
@@ -532,10 +551,10 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
       firstFlood: { what: "the warm-up: the first 2 s of the first flood this server saw, beside the readers", readers: duringFlood.first },
       floor: {
         what: 'hello-world beside the same flood (answered 404): what 200 new connections a second cost any server here',
-        readers: helloBefore.flooded!.beside,
-        readersWithout: helloBefore.flooded!.without,
-        p99Ratio: helloBefore.flooded!.beside.p99 / helloBefore.flooded!.without.p99,
-        firstFlood: helloBefore.flooded!.first
+        readers: helloFlooded.beside,
+        readersWithout: helloFlooded.without,
+        p99Ratio: helloFlooded.beside.p99 / helloFlooded.without.p99,
+        firstFlood: helloFlooded.first
       }
     }
   }
@@ -557,7 +576,7 @@ function bodyBytes (url: string, headers: Record<string, string>): Promise<numbe
 function printPages (pages: PageFigures): void {
   const row = (figure: string, target: string, measured: string, ratio: string) => console.log(`${figure.padEnd(44)} ${target.padEnd(16)} ${measured.padEnd(40)} ${ratio}`)
   const rps = (f: LoadFigure) => `${f.rps.toFixed(0)} req/s (${f.min.toFixed(0)}-${f.max.toFixed(0)}), p99 ${f.p99.toFixed(1)} ms`
-  row('hello-world (before, after)', '-', `${pages.hello.before.rps.toFixed(0)}, ${pages.hello.after.rps.toFixed(0)} req/s`, `baseline ${pages.hello.rps.toFixed(0)}`)
+  row('hello-world (rounds in turn with the next three)', '-', rps(pages.hello), 'baseline')
   row(`cached thread page, 200 posts (${Math.round(pages.htmlBytes / 1024)} KB)`, '>= 0.7 x', rps(pages.cachedPage), `${pages.cachedPage.ratio.toFixed(2)} x; ${pages.cachedPage.floorRatio.toFixed(2)} x floor`)
   row('304 revalidation', '>= 1.0 x', rps(pages.revalidation), `${pages.revalidation.ratio.toFixed(2)} x; ${pages.revalidation.floorRatio.toFixed(2)} x floor`)
   row(`floor: bare route, same ${Math.round(pages.brBytes / 1024)} KB and headers`, '-', rps(pages.floor.page), `${(pages.floor.page.rps / pages.hello.rps).toFixed(2)} x; its 304: ${pages.floor.notModified.rps.toFixed(0)} req/s, ${(pages.floor.notModified.rps / pages.hello.rps).toFixed(2)} x`)
