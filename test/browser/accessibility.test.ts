@@ -119,6 +119,35 @@ if (browserAvailable(t)) {
     t.equal(await page.locator('#body').getAttribute('aria-invalid'), 'true', 'and it is marked invalid')
   })
 
+  t.test('a long word, link, code line, table or name does not make the page wider than the screen', async (t) => {
+    const longName = `Maximilian${'x'.repeat(60)}`
+    const writer = await makeUser(app, 'customer', { name: longName })
+    const long = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: `Outage${'-outage'.repeat(20)}`, body: `Tracked at https://status.example.org/incidents/${'a1b2c3'.repeat(30)}` })
+    await apiAs(app, tech, 'POST', `/threads/${long.id}/posts`, { body: ['```', `tail -f /var/log/${'very-long-path/'.repeat(20)}syslog`, '```'].join('\n') })
+    await apiAs(app, writer, 'POST', `/threads/${long.id}/posts`, {
+      body: [
+        `Superlong${'x'.repeat(300)}`,
+        `\`inline${'_code'.repeat(40)}\``,
+        '```', `tail -f /var/log/${'very-long-path/'.repeat(20)}syslog`, '```',
+        `| ${Array.from({ length: 30 }, (_, i) => `column ${i}`).join(' | ')} |`,
+        `| ${Array.from({ length: 30 }, () => '---').join(' | ')} |`,
+        `| ${Array.from({ length: 30 }, (_, i) => `value ${i}`).join(' | ')} |`
+      ].join('\n\n')
+    })
+    for (const [name, viewport] of Object.entries({ desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } })) {
+      for (const who of ['a reader', 'the writer'] as const) {
+        const { context, page } = await site.open({ viewport, isMobile: name === 'phone', deviceScaleFactor: 1 })
+        if (who === 'the writer') await site.signIn(page, writer)
+        for (const path of ['/', `/t/${long.id}`, `/t/${long.id}/timeline`, ...(who === 'the writer' ? ['/account'] : [])]) {
+          await page.goto(path)
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+          t.equal(overflow, 0, `${path} for ${who} on a ${name}: nothing wider than the screen`)
+        }
+        await context.close()
+      }
+    }
+  })
+
   t.test('screenshots of the list and the thread, on a desktop and a phone', async (t) => {
     await mkdir(SCREENSHOTS, { recursive: true })
     const sizes = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } }
