@@ -23,10 +23,10 @@ const PROMISE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000
 const PAGE_MAX = 200
 
 export function validateBody (body: string): string {
-  const trimmed = body.trim()
+  const trimmed = storable(body).trim()
   if (trimmed.length < 1) throw badRequest('empty_body', 'Write something first.')
   if (trimmed.length > BODY_MAX) throw badRequest('body_too_long', `A post is at most ${BODY_MAX} characters long.`)
-  return storable(trimmed)
+  return trimmed
 }
 
 /** A post's columns but its Markdown source, which pages do not show. */
@@ -321,7 +321,7 @@ export async function editPost (deps: Deps, actor: Actor | null, postId: number,
 /** Hides a post with a reason; it keeps its place, and nothing is deleted. */
 export async function hidePost (deps: Deps, actor: Actor | null, postId: number, input: { reason: string }, idem?: IdempotencyKey): Promise<Post> {
   const moderator = requireModerator(actor)
-  const reason = storable(input.reason.trim())
+  const reason = storable(input.reason).trim()
   if (reason.length < 1 || reason.length > REASON_MAX) throw badRequest('invalid_reason', `Give a reason of 1 to ${REASON_MAX} characters.`)
   return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, moderator.id, idem, 200, async () => {
     const { thread, post } = await lockPostThread(trx, postId)

@@ -42,9 +42,9 @@ export function validateStatus (status: string): ThreadStatus {
 }
 
 function validateTitle (title: string): string {
-  const trimmed = title.trim()
+  const trimmed = storable(title).trim()
   if (trimmed.length < 1 || trimmed.length > TITLE_MAX) throw badRequest('invalid_title', `The title must be 1 to ${TITLE_MAX} characters long.`)
-  return storable(trimmed)
+  return trimmed
 }
 
 /** The incidents of one page of a list: the open ones, then a page of resolved ones. */

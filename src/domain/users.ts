@@ -31,7 +31,7 @@ export function validatePassword (password: string): void {
 /** Checks a new user's fields; throws a 400 naming the first bad one. */
 export function validateNewUser (input: NewUser): NewUser {
   const email = input.email.trim()
-  const name = storable(input.name.trim())
+  const name = storable(input.name).trim()
   if (!EMAIL.test(email) || email.length > 254) throw badRequest('invalid_email', 'The e-mail address is not valid.')
   if (name.length < 1 || name.length > 80) throw badRequest('invalid_name', 'The name must be 1 to 80 characters long.')
   validatePassword(input.password)

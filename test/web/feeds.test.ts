@@ -11,6 +11,9 @@ interface Entry { title: string, id: string, link: string, updated: string, cont
  */
 function checkWellFormed (xml: string): void {
   if (!xml.startsWith('<?xml version="1.0" encoding="utf-8"?>')) throw new Error('no XML declaration')
+  // eslint-disable-next-line no-control-regex
+  const illegal = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.exec(xml)
+  if (illegal !== null) throw new Error(`U+${illegal[0].charCodeAt(0).toString(16).padStart(4, '0')}, which XML 1.0 forbids`)
   const body = xml.slice(xml.indexOf('?>') + 2).replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, '')
   if (/&(?!(amp|lt|gt|quot|apos|#\d+|#x[\da-f]+);)/i.test(body)) throw new Error('a bare & in the XML')
   const stack: string[] = []
@@ -58,7 +61,7 @@ t.test('a thread\'s feed has its official updates, newest first, and no comments
   t.equal(res.headers['content-type'], 'application/atom+xml; charset=utf-8')
   const xml = res.body
   t.doesNotThrow(() => checkWellFormed(xml), 'well-formed XML')
-  t.match(xml, /<feed xmlns="http:\/\/www.w3.org\/2005\/Atom">/)
+  t.match(xml, /<feed xmlns="http:\/\/www.w3.org\/2005\/Atom" xml:lang="en">/)
   t.match(xml, /<link rel="self" href="https:\/\/status.example.org\/t\/\d+\/feed.atom"\/>/, 'absolute links from PUBLIC_URL')
 
   const entries = entriesOf(xml)
@@ -74,6 +77,7 @@ t.test('a thread\'s feed has its official updates, newest first, and no comments
 
   const french = await app.inject({ url: `/t/${thread.id}/feed.atom`, headers: { 'accept-language': 'fr' } })
   t.match(entriesOf(french.body)[0]!.title, /Point de situation, .+ : Sous surveillance/, 'titles in the reader\'s language')
+  t.match(french.body, /<feed xmlns="http:\/\/www.w3.org\/2005\/Atom" xml:lang="fr">/, 'which the feed names')
 
   t.equal((await app.inject({ url: '/t/999/feed.atom' })).statusCode, 404)
 })
@@ -93,7 +97,7 @@ t.test('the site feed has each incident, the most recently active first', async 
   t.equal(res.statusCode, 200)
   t.equal(res.headers['content-type'], 'application/atom+xml; charset=utf-8')
   t.doesNotThrow(() => checkWellFormed(res.body), 'well-formed XML')
-  t.match(res.body, /<feed xmlns="http:\/\/www.w3.org\/2005\/Atom">/)
+  t.match(res.body, /<feed xmlns="http:\/\/www.w3.org\/2005\/Atom" xml:lang="en">/)
   const entries = entriesOf(res.body)
   t.same(entries.map((entry) => entry.id), [`http://127.0.0.1:3000/t/${quiet.id}`, `http://127.0.0.1:3000/t/${busy.id}`], 'the latest activity first')
   t.equal(entries[0]!.title, 'Old &lt;b&gt;incident&lt;/b&gt; (Identified)', 'a title is text, not markup')
@@ -106,4 +110,47 @@ t.test('the site feed of a new site is empty but valid', async (t) => {
   t.equal(res.statusCode, 200)
   t.doesNotThrow(() => checkWellFormed(res.body))
   t.equal(entriesOf(res.body).length, 0)
+})
+
+t.test('invisible control characters, pasted from a terminal, do not break the feeds', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician', { name: 'Bell\u0007 Ringer' })
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Printer queue\u0007 stuck', body: 'Started.' })
+  t.equal(thread.title, 'Printer queue stuck', 'dropped from a title, which is otherwise kept')
+  const post = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: '\u001b[31mERROR\u001b[0m spool full\u000c' })
+  t.equal(post.body, '[31mERROR[0m spool full', 'and from a post')
+  t.equal((await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body: '\u0001\u0002' } })).json().error.code, 'empty_body', 'a post of nothing else is empty')
+  // Kept before they were dropped on input.
+  await app.db.updateTable('posts').set({ html: '<p>old \u0003 text</p>' }).where('id', '=', post.id).execute()
+  await app.db.updateTable('threads').set({ title: 'Old\u001f title' }).where('id', '=', thread.id).execute()
+  for (const url of ['/feed.atom', `/t/${thread.id}/feed.atom`]) {
+    const res = await app.inject({ url })
+    t.equal(res.statusCode, 200)
+    t.doesNotThrow(() => checkWellFormed(res.body), `${url} is well-formed XML`)
+  }
+  t.match((await app.inject({ url: `/t/${thread.id}/feed.atom` })).body, /Bell Ringer/, 'names too')
+})
+
+t.test('a feed reader polling a feed gets a 304 until it changes, in its language', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Storage slow', body: 'Looking.' })
+  for (const url of ['/feed.atom', `/t/${thread.id}/feed.atom`]) {
+    const first = await app.inject({ url })
+    t.match(first.headers['cache-control'], /^public, max-age=\d+/, `${url} may be kept by a proxy`)
+    t.match(first.headers.vary, /Accept-Language/, 'apart for each language')
+    const tag = first.headers.etag as string
+    t.match(tag, /^"[^"]+"$/, 'with a strong ETag')
+    const again = await app.inject({ url, headers: { 'if-none-match': tag } })
+    t.equal(again.statusCode, 304, 'a reader that has it gets a 304')
+    t.equal(again.body, '')
+    const french = await app.inject({ url, headers: { 'if-none-match': tag, 'accept-language': 'fr' } })
+    t.equal(french.statusCode, 200, 'the French feed is another one')
+    t.not(french.headers.etag, tag)
+  }
+  const before = (await app.inject({ url: `/t/${thread.id}/feed.atom` })).headers.etag as string
+  await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Disk replaced.' })
+  const after = await app.inject({ url: `/t/${thread.id}/feed.atom`, headers: { 'if-none-match': before } })
+  t.equal(after.statusCode, 200, 'a new update is sent in full')
+  t.match(after.body, /Disk replaced\./)
 })

@@ -1,10 +1,13 @@
+import etag from '@fastify/etag'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Feed } from 'feed'
 import Handlebars from 'handlebars'
 import { getPost } from '../../domain/posts.ts'
 import { getThread, listIncidents } from '../../domain/threads.ts'
+import { INVISIBLE_CONTROLS } from '../../domain/text.ts'
 import type { Post } from '../../domain/views.ts'
 import { translate } from '../i18n.ts'
+import { PUBLIC_CACHE_CONTROL } from '../plugins/app/page-cache.ts'
 import { makeDateFormatter } from '../views.ts'
 import { allPosts, parseId, promiseOf, threadPath } from './pages/shared.ts'
 
@@ -14,7 +17,19 @@ const ATOM = 'application/atom+xml; charset=utf-8'
 
 const latest = (post: Post): Date => new Date(post.editedAt ?? post.createdAt)
 
-const sendAtom = (reply: FastifyReply, feed: Feed) => reply.type(ATOM).send(feed.atom1())
+/**
+ * A feed as XML 1.0 can carry it, in the reader's language, cached as the
+ * pages are: a feed reader polling every few minutes gets a 304. Text kept
+ * before invisible controls were dropped on input is cleaned here: one would
+ * make feed readers refuse the whole feed.
+ */
+const sendAtom = (reply: FastifyReply, feed: Feed, locale: string) => reply
+  .type(ATOM)
+  .header('cache-control', PUBLIC_CACHE_CONTROL)
+  .header('vary', 'Accept-Language, Cookie')
+  .send(feed.atom1()
+    .replace(INVISIBLE_CONTROLS, '')
+    .replace('<feed xmlns="http://www.w3.org/2005/Atom">', `<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="${locale}">`))
 
 /**
  * The Atom feeds. The site's feed has one entry per incident, the most recently
@@ -28,6 +43,8 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
   const formatDate = makeDateFormatter(fastify.config.tzDisplay)
   // Entry titles are HTML in Atom (type="html"): a title is text, so it is escaped.
   const escape = Handlebars.escapeExpression
+  // Strong ETags of the feed's bytes, and a 304 to a reader that has them (the feeds' routes only).
+  await fastify.register(etag)
 
   fastify.get('/feed.atom', async (request, reply) => {
     const locale = request.locale
@@ -60,7 +77,7 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
         content: views.partial('feed-incident', { locale, thread, pinned, now: now.toISOString(), promise: promiseOf(thread.nextUpdateAt, now) })
       })
     }
-    return sendAtom(reply, feed)
+    return sendAtom(reply, feed, locale)
   })
 
   fastify.get<{ Params: { id: string } }>('/t/:id/feed.atom', async (request, reply) => {
@@ -96,7 +113,7 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
         content: post.html ?? ''
       })
     }
-    return sendAtom(reply, feed)
+    return sendAtom(reply, feed, locale)
   })
 }
 
