@@ -229,3 +229,29 @@ t.test('authors edit their posts; others cannot', async (t) => {
   t.match(shown, /Slow in Lyon and Paris/)
   t.match(shown, /class="post__edited">edited</)
 })
+
+t.test('a technician\'s Reply writes a comment that promises nothing, unless they choose otherwise', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const customer = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Generator test', body: 'Testing.' })
+  const question = await apiAs<Post>(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Is the generator safe?' })
+  const cookies = await signIn(app, tech)
+  const compose = async (url: string) => sectionById((await app.inject({ url, cookies })).body, 'compose')
+
+  const plain = await compose(`/t/${thread.id}`)
+  t.match(plain, /<option value="update" selected>Official update<\/option>/, 'the form writes an official update')
+  t.match(plain, /value="30" checked/, 'promising the next in 30 min')
+  t.notMatch(plain, /autofocus/, 'and takes no focus from the page')
+
+  const reply = await compose(`/t/${thread.id}?replyTo=${question.id}`)
+  t.match(reply, /<option value="comment" selected>Comment<\/option>/, 'a reply is a comment')
+  t.match(reply, /<input type="radio" name="next" value="none" checked>/, 'which promises nothing')
+  t.notMatch(reply, /value="30" checked/)
+  t.match(reply, /<textarea id="body"[^>]* autofocus>/, 'the message field has the focus')
+
+  const answered = await submitForm(app, cookies, `/t/${thread.id}?replyTo=${question.id}`, `/t/${thread.id}/posts`, { body: 'Yes, it is.', replyTo: String(question.id), kind: 'comment', next: 'none' })
+  t.equal(answered.statusCode, 303)
+  const after = (await apiAs<Thread>(app, tech, 'GET', `/threads/${thread.id}`))
+  t.equal(after.nextUpdateAt, null, 'the thread\'s promise is untouched')
+})

@@ -116,9 +116,10 @@ async function threadPageContext (
   const postsBytes = postsOf(fastify, stored, view, viewer, locale)
 
   const form = extras.form ?? {}
-  const kind = field(form, 'kind') || 'update'
-  const status = field(form, 'status')
   const replyTo = optionalId(field(form, 'replyTo')) ?? optionalId(query.replyTo)
+  // A reply answers someone: a comment, promising nothing, unless its writer chooses otherwise.
+  const kind = field(form, 'kind') || (replyTo === undefined ? 'update' : 'comment')
+  const status = field(form, 'status')
 
   const context = {
     title: thread.title,
@@ -159,7 +160,9 @@ async function threadPageContext (
       replyTo,
       kinds: KINDS.map((value) => ({ value, selected: value === kind })),
       statuses: STATUSES.map((value) => ({ value, selected: value === status })),
-      promise: promiseChoices(cadenceOf(thread), field(form, 'next'), DEFAULT_NEXT_UPDATE)
+      promise: promiseChoices(cadenceOf(thread), field(form, 'next'), replyTo === undefined ? DEFAULT_NEXT_UPDATE : 'none'),
+      // The Reply link leads here to write: the message field takes the focus.
+      focus: extras.composeError !== undefined || replyTo !== undefined
     },
     summaryBody: extras.summary ?? '',
     composeError: extras.composeError,
