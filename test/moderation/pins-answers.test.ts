@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { ThreadEvent } from '../../src/live/events.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
-import { act, assertError, assertStatus, eventLog, openThread, readPosts, writePost } from '../helpers/api.ts'
+import { act, assertError, assertStatus, eventLog, inFuture, openThread, readPosts, writePost } from '../helpers/api.ts'
 import { sectionById, signIn } from '../helpers/pages.ts'
 
 const published: ThreadEvent[] = []
@@ -165,4 +165,20 @@ t.test('the edit history of a post is a page for moderators, linked from edited 
   const customerCookies = await signIn(app, customer)
   t.notMatch((await app.inject({ url: `/t/${thread.id}`, cookies: customerCookies })).body, /\/history"/, 'not offered to customers')
   t.equal((await app.inject({ url: `/posts/${post.id}/history`, cookies: customerCookies })).statusCode, 403)
+})
+
+t.test('the current state does not repeat a status or a promise the thread has moved past', async (t) => {
+  const thread = await openThread(app, tech)
+  const pinned = await writePost(app, tech, thread.id, { body: 'Power back in room 3.', status: 'monitoring', nextUpdateAt: inFuture(40 * 60_000, app.deps.now().getTime()) })
+  await act(app, moderator, 'PUT', `/api/v1/threads/${thread.id}/pin`, { postId: pinned.id })
+  await writePost(app, tech, thread.id, { body: 'All services back.', status: 'resolved' })
+  const page = (await app.inject({ url: `/t/${thread.id}` })).body
+  const box = sectionById(page, 'current-state')
+  t.match(box, /Power back in room 3\./, 'the pinned post is the current state')
+  t.notMatch(box, /Next update by/, 'without the promise it made, which no longer holds')
+  t.notMatch(box, /status--monitoring/, 'nor the status it set, under a resolved incident')
+  t.match(sectionById(page, 'thread-state'), /status--resolved/, 'the thread\'s own status is the one shown')
+  const inList = sectionById(page, `p-${pinned.id}`)
+  t.match(inList, /Next update by/, 'the post in the thread still says what it promised')
+  t.match(inList, /status--monitoring/, 'and the status it set')
 })
