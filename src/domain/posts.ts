@@ -4,7 +4,7 @@ import { appendEvent, appendEvents } from '../live/events.ts'
 import { type Actor, isModerator, isStaff, requireModerator, requireSignedIn } from './actors.ts'
 import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
-import { badRequest, forbidden, notFound, tooMany } from './errors.ts'
+import { badRequest, conflict, forbidden, notFound, tooMany } from './errors.ts'
 import { handoverLeads } from './duty.ts'
 import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { renderMarkdown } from './markdown.ts'
@@ -291,8 +291,13 @@ async function lockPostThread (trx: Transaction<Database>, postId: number) {
   return { thread, post: await loadPost(trx, postId) }
 }
 
-/** Its author or a moderator edits a post; the text it replaces is kept as a revision. */
-export async function editPost (deps: Deps, actor: Actor | null, postId: number, input: { body: string }): Promise<Post> {
+/**
+ * Its author or a moderator edits a post; the text it replaces is kept as a
+ * revision. `editedAt`, when given, is the post's as the editor found it
+ * (null: never edited): had someone else changed it since, saving over their
+ * change is refused.
+ */
+export async function editPost (deps: Deps, actor: Actor | null, postId: number, input: { body: string, editedAt?: string | null }): Promise<Post> {
   const editor = requireSignedIn(actor)
   const body = validateBody(input.body)
   return await commitThenPublish(deps, async (trx, emit) => {
@@ -305,6 +310,9 @@ export async function editPost (deps: Deps, actor: Actor | null, postId: number,
     // Read-only crisis mode holds for edits too: nothing a customer changes is pushed to every reader.
     if (!isStaff(editor)) checkCrisisMode(thread)
     if (post.body === body) return post
+    if (input.editedAt !== undefined && input.editedAt !== post.editedAt) {
+      throw conflict('edited_meanwhile', 'Someone changed this post while you were editing it: read it as it is now, then save again.')
+    }
     await trx.insertInto('post_revisions')
       .values({ post_id: postId, body: post.body ?? '', html: post.html ?? '', edited_by: editor.id, created_at: deps.now() })
       .execute()

@@ -255,3 +255,38 @@ t.test('a technician\'s Reply writes a comment that promises nothing, unless the
   const after = (await apiAs<Thread>(app, tech, 'GET', `/threads/${thread.id}`))
   t.equal(after.nextUpdateAt, null, 'the thread\'s promise is untouched')
 })
+
+t.test('two people editing one post: the second save does not wipe the first\'s change', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const moderator = await makeUser(app, 'moderator')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Room 3 power', body: 'Checking feeds.' })
+  const post = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Room 3 power feed A restored.' })
+  const techCookies = await signIn(app, tech)
+  const modCookies = await signIn(app, moderator)
+  // Both open the form before either saves.
+  const open = async (cookies: Awaited<ReturnType<typeof signIn>>) => {
+    const page = (await app.inject({ url: `/posts/${post.id}/edit`, cookies })).body
+    return { _csrf: csrfFieldOf(page), editedAt: /name="editedAt" value="([^"]*)"/.exec(page)![1]! }
+  }
+  const techForm = await open(techCookies)
+  const modForm = await open(modCookies)
+  t.equal(techForm.editedAt, '', 'a post never edited')
+
+  const first = await app.inject({ method: 'POST', url: `/posts/${post.id}/edit`, cookies: techCookies, payload: { ...techForm, body: 'Room 3 power feed A restored. Feed B at 80%.' } })
+  t.equal(first.statusCode, 303, 'the first save goes through')
+  const second = await app.inject({ method: 'POST', url: `/posts/${post.id}/edit`, cookies: modCookies, payload: { ...modForm, body: 'Room 3 power feed A restored (typo fixed).' } })
+  t.equal(second.statusCode, 409, 'the second is refused')
+  t.match(second.body, /role="alert">Someone changed this post while you were editing it\./)
+  t.match(sectionById(second.body, 'edit-current-title'), /The post as it is now/)
+  t.match(second.body, /Feed B at 80%\./, 'showing the post as it is now')
+  t.match(second.body, />Room 3 power feed A restored \(typo fixed\)\.<\/textarea>/, 'with the second editor\'s text kept in the form')
+  t.match((await apiAs<Post>(app, tech, 'GET', `/posts/${post.id}`)).body, /Feed B at 80%\./, 'the first change stands')
+
+  // Having read it, they save again from the form as it came back.
+  const again = await app.inject({ method: 'POST', url: `/posts/${post.id}/edit`, cookies: modCookies, payload: { _csrf: csrfFieldOf(second.body), editedAt: /name="editedAt" value="([^"]*)"/.exec(second.body)![1]!, body: 'Room 3 power feed A restored. Feed B at 80% (typo fixed).' } })
+  t.equal(again.statusCode, 303, 'then their save goes through')
+  t.equal((await apiAs<Post>(app, tech, 'GET', `/posts/${post.id}`)).body, 'Room 3 power feed A restored. Feed B at 80% (typo fixed).')
+  const french = await app.inject({ method: 'POST', url: `/posts/${post.id}/edit?lang=fr`, cookies: techCookies, payload: { ...techForm, body: 'Encore une autre version.' } })
+  t.match(french.body, /Quelqu’un a modifié ce message pendant que vous le modifiiez\./, 'in French too')
+})

@@ -28,6 +28,7 @@ export const en = {
   'errors.staff_only': 'Only technicians, moderators and admins may do this.',
   'errors.moderator_only': 'Only moderators and admins may do this.',
   'errors.not_author': 'Only its author or a moderator may edit this post.',
+  'errors.edited_meanwhile': 'Someone changed this post while you were editing it. It is shown below as it is now, and your text is still in the form: compare them, then save again.',
   'errors.pin_changed': 'Another post was pinned meanwhile: it is the current state now. Unpin it from the page as it is now if you mean to.',
   'errors.edit_hidden': 'This post is hidden: only a moderator may edit it.',
   'errors.thread_locked': 'This thread is locked: only staff can post in it.',
@@ -191,6 +192,7 @@ export const en = {
   'editPost.title': 'Edit a post',
   'editPost.inThread': 'In',
   'editPost.hint': 'The earlier text is kept.',
+  'editPost.current': 'The post as it is now',
   'editPost.submit': 'Save',
 
   'timeline.kicker': 'Incident timeline',

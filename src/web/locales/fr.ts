@@ -29,6 +29,7 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.staff_only': 'Seuls les techniciens, modérateurs et administrateurs peuvent faire cela.',
   'errors.moderator_only': 'Seuls les modérateurs et administrateurs peuvent faire cela.',
   'errors.not_author': 'Seuls son auteur ou un modérateur peuvent modifier ce message.',
+  'errors.edited_meanwhile': 'Quelqu’un a modifié ce message pendant que vous le modifiiez. Il est affiché ci-dessous tel qu’il est maintenant, et votre texte est toujours dans le formulaire : comparez-les, puis enregistrez à nouveau.',
   'errors.pin_changed': 'Un autre message a été épinglé entre-temps : c’est lui l’état actuel. Désépinglez-le depuis la page à jour si c’est votre intention.',
   'errors.edit_hidden': 'Ce message est masqué : seul un modérateur peut le modifier.',
   'errors.thread_locked': 'Ce fil est verrouillé : seule l’équipe peut y écrire.',
@@ -192,6 +193,7 @@ export const fr: Record<keyof typeof en, string> = {
   'editPost.title': 'Modifier un message',
   'editPost.inThread': 'Dans',
   'editPost.hint': 'Le texte précédent est conservé.',
+  'editPost.current': 'Le message tel qu’il est maintenant',
   'editPost.submit': 'Enregistrer',
 
   'timeline.kicker': 'Chronologie de l’incident',

@@ -13,7 +13,7 @@ interface PostParams { id: string }
 const postPages: FastifyPluginAsync = async (fastify) => {
   const { db, deps } = fastify
 
-  const showEditForm = async (request: FastifyRequest, reply: FastifyReply, post: Post, body: string, error?: string) => {
+  const showEditForm = async (request: FastifyRequest, reply: FastifyReply, post: Post, body: string, error?: string, changed = false) => {
     const thread = await getThread(db, post.threadId)
     return reply.page('edit-post', {
       title: translate(request.locale, 'editPost.title'),
@@ -23,7 +23,9 @@ const postPages: FastifyPluginAsync = async (fastify) => {
       thread,
       threadHref: `${threadPath(thread)}#p-${post.id}`,
       body,
-      error
+      error,
+      // Changed by someone else while this form was open: the post as it is now, beside the text kept in the form.
+      current: changed ? post.html ?? '' : undefined
     })
   }
 
@@ -57,11 +59,11 @@ const postPages: FastifyPluginAsync = async (fastify) => {
     const postId = parseId(request.params.id, 'post')
     const body = field(request.body, 'body')
     try {
-      const post = await editPost(deps, request.actor, postId, { body })
+      const post = await editPost(deps, request.actor, postId, { body, editedAt: field(request.body, 'editedAt') || null })
       return reply.redirect(await postAddress(post), 303)
     } catch (err) {
       if (!isFormError(err) || err.statusCode === 403) throw err
-      return await showEditForm(request, reply.code(err.statusCode), await getPost(db, postId, request.actor), body, messageOf(request.locale, err))
+      return await showEditForm(request, reply.code(err.statusCode), await getPost(db, postId, request.actor), body, messageOf(request.locale, err), err.code === 'edited_meanwhile')
     }
   })
 
