@@ -107,10 +107,14 @@
   }
 
   // A field's draft: put back (with a word saying so) when the field comes
-  // empty, and kept on every keystroke.
+  // empty, or, for a field that comes with text (an edit), when the draft
+  // was written from that same text; kept on every keystroke, with the text
+  // it was written from.
   function keepDraft (field, key) {
     var kept = store.getItem(key)
-    if (kept && field.value.trim() === '') {
+    var original = field.defaultValue
+    var from = store.getItem(key + ':from') || ''
+    if (kept && kept !== field.value && (field.value.trim() === '' || from === original)) {
       field.value = kept
       var note = document.createElement('p')
       note.className = 'hint draft-note'
@@ -118,8 +122,13 @@
       field.parentNode.insertBefore(note, field.nextSibling)
     }
     field.addEventListener('input', function () {
-      if (field.value.trim() === '') store.removeItem(key)
-      else store.setItem(key, field.value)
+      if (field.value.trim() === '') {
+        store.removeItem(key)
+        store.removeItem(key + ':from')
+        return
+      }
+      store.setItem(key, field.value)
+      if (original !== '') store.setItem(key + ':from', original)
     })
   }
 

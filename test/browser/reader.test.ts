@@ -133,6 +133,34 @@ if (browserAvailable(t)) {
     t.equal(await page.locator('textarea[name="done"]').inputValue(), '', 'once the handover is posted, the form is empty again')
   })
 
+  t.test('an edit being written survives a reload and an ended session', async (t) => {
+    const thread = await newThread('Feed B maintenance')
+    const post = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Feed A restored.' })
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, tech)
+    await page.goto(`/posts/${post.id}/edit`)
+    const field = page.locator('textarea[name="body"]')
+    await field.fill('')
+    await field.pressSequentially('Feed A restored. Feed B at 80%.')
+    await page.reload()
+    t.equal(await field.inputValue(), 'Feed A restored. Feed B at 80%.', 'a reload gives the edit back, not the post\'s text')
+    t.ok(await page.locator('.draft-note').isVisible(), 'with a word saying it was kept')
+
+    await app.db.deleteFrom('sessions').where('user_id', '=', tech.actor.id).execute()
+    await page.locator('form[action$="/edit"] button[type="submit"]').click()
+    await page.waitForLoadState()
+    await site.signIn(page, tech)
+    await page.goto(`/posts/${post.id}/edit`)
+    t.equal(await field.inputValue(), 'Feed A restored. Feed B at 80%.', 'after signing in again, the edit is still there')
+    await page.locator('form[action$="/edit"] button[type="submit"]').click()
+    await page.waitForURL(new RegExp(`#p-${post.id}$`))
+
+    await apiAs(app, mod, 'PATCH', `/posts/${post.id}`, { body: 'Feed A and B restored.' })
+    await page.goto(`/posts/${post.id}/edit`)
+    t.equal(await field.inputValue(), 'Feed A and B restored.', 'once saved, the form shows the post as it is, with no old draft')
+  })
+
   t.test("a staff member's open page follows who is on duty, and the overdue updates, without a reload", async (t) => {
     const thread = await newThread('Mail queue stuck')
     const { context, page } = await site.open()
