@@ -127,9 +127,16 @@ t.test('the page: a flag control on comments, the queue with one-click actions',
   const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!
   const res = await app.inject({ method: 'POST', url: `/posts/${post.id}/flag`, cookies, payload: { _csrf: csrf, reason: 'spam' } })
   t.equal(res.statusCode, 303)
+  t.equal(res.headers.location, `/t/${thread.id}?flagged=${post.id}#p-${post.id}`, 'back at the comment')
+  const thanked = await app.inject({ url: String(res.headers.location), cookies })
+  t.match(thanked.body, new RegExp(`role="status">Thank you: comment #${post.id} is flagged, and the moderators will look at it\\.`), 'which says it was flagged')
+  t.match((await app.inject({ url: `/t/${thread.id}?flagged=${post.id}&lang=fr`, cookies })).body, new RegExp(`Merci : le commentaire n° ${post.id} est signalé`), 'in French too')
+  t.notMatch((await app.inject({ url: `/t/${thread.id}`, cookies })).body, /role="status">Thank you/, 'once, not on the next visit')
+  t.notMatch((await app.inject({ url: `/t/${thread.id}?flagged=${post.id}` })).body, /Thank you: comment/, 'nor for a reader who flagged nothing')
   const again = await app.inject({ method: 'POST', url: `/posts/${post.id}/flag`, cookies, payload: { _csrf: csrf, reason: 'spam' } })
-  t.equal(again.statusCode, 409)
-  t.match(again.body, /already flagged this comment/)
+  t.equal(again.statusCode, 303, 'a second click is no error')
+  t.equal(again.headers.location, res.headers.location, 'but the same thanks')
+  t.equal(Number((await app.db.selectFrom('flags').select((eb) => eb.fn.countAll().as('n')).where('post_id', '=', post.id).executeTakeFirstOrThrow()).n), 1, 'and one flag')
 
   const modCookies = await signIn(app, moderator)
   const queuePage = await app.inject({ url: '/mod/flags', cookies: modCookies })

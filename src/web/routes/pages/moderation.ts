@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { badRequest } from '../../../domain/errors.ts'
+import { AppError, badRequest } from '../../../domain/errors.ts'
 import { dismissFlags, flagPost, hideFlagged, listFlagQueue } from '../../../domain/flags.ts'
 import { AUDIT_PAGE, listAudit, postAndPinSummary, setAnswer } from '../../../domain/moderation.ts'
 import { getPost, listRevisions } from '../../../domain/posts.ts'
@@ -43,8 +43,14 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: IdParam, Body: Form }>('/posts/:id/flag', async (request, reply) => {
     const post = await getPost(db, parseId(request.params.id, 'post'), request.actor)
-    return await moderate(fastify, request, reply, post.threadId,
-      () => flagPost(deps, request.actor, post.id, { reason: field(request.body, 'reason') }), `#p-${post.id}`)
+    return await moderate(fastify, request, reply, post.threadId, async () => {
+      try {
+        await flagPost(deps, request.actor, post.id, { reason: field(request.body, 'reason') })
+      } catch (err) {
+        // Flagged before (a second click, another tab): the same thanks, not an error.
+        if (!(err instanceof AppError && err.code === 'already_flagged')) throw err
+      }
+    }, `#p-${post.id}`, {}, `flagged=${post.id}`)
   })
 
   fastify.post<{ Params: IdParam, Body: Form }>('/posts/:id/answer', async (request, reply) => {

@@ -12,7 +12,7 @@ import { dutyOnPage } from './duty-context.ts'
 import { type Form, field, isFormError, messageOf, newFormKey, optionalId, promiseOf, threadPath } from './shared.ts'
 import { type ThreadView, forViewer, loadThreadView } from './thread-view.ts'
 
-export interface ThreadQuery { view?: string, after?: string, before?: string, replyTo?: string }
+export interface ThreadQuery { view?: string, after?: string, before?: string, replyTo?: string, flagged?: string }
 
 export interface ThreadPageExtras {
   /** A failed update or comment: shown next to its form, which keeps what was typed. */
@@ -166,7 +166,9 @@ async function threadPageContext (
     },
     summaryBody: extras.summary ?? '',
     composeError: extras.composeError,
-    actionError: extras.actionError
+    actionError: extras.actionError,
+    // Back from flagging a comment: said where it stays in view while the page scrolls to the comment.
+    flagged: viewer === null ? undefined : optionalId(query.flagged)
   }
   return { context, posts: postsBytes }
 }
@@ -230,12 +232,15 @@ export async function moderate (
   threadId: number,
   action: () => Promise<unknown>,
   anchor = '',
-  extras: Omit<ThreadPageExtras, 'actionError'> = {}
+  extras: Omit<ThreadPageExtras, 'actionError'> = {},
+  /** A query parameter saying on the page what was done, e.g. `flagged=7`. */
+  done?: string
 ): Promise<FastifyReply> {
   const from = pageSentFrom(request, threadId)
   try {
     await action()
-    return reply.redirect(`${from.path}${anchor}`, 303)
+    const said = done === undefined ? '' : `${from.path.includes('?') ? '&' : '?'}${done}`
+    return reply.redirect(`${from.path}${said}${anchor}`, 303)
   } catch (err) {
     if (!isFormError(err)) throw err
     return await renderThread(fastify, request, reply.code(err.statusCode), threadId, from.query, { ...extras, actionError: messageOf(request.locale, err) })
