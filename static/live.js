@@ -266,8 +266,8 @@
     var form = element.querySelector('.post__actions form[action$="/pin"], .post__actions form[action$="/unpin"]')
     var label = text(pinned ? 'unpin' : 'pin')
     if (!form || !label) return
-    // A hidden post is not offered as the current state.
-    if (!pinned && element.classList.contains('post--hidden')) return form.remove()
+    // A hidden post, or a comment, is not offered as the current state.
+    if (!pinned && (element.classList.contains('post--hidden') || element.getAttribute('data-kind') === 'comment')) return form.remove()
     form.setAttribute('action', form.getAttribute('action').replace(/\/(un)?pin$/, pinned ? '/unpin' : '/pin'))
     var button = form.querySelector('button')
     if (button) button.textContent = label

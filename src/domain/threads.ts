@@ -194,9 +194,11 @@ export async function pinPost (deps: Deps, actor: Actor | null, threadId: number
   const moderator = requireModerator(actor)
   return await commitThenPublish(deps, async (trx, emit) => {
     const before = await lockThread(trx, threadId)
-    const post = await trx.selectFrom('posts').select(['id', 'thread_id', 'hidden_at']).where('id', '=', postId).executeTakeFirst()
+    const post = await trx.selectFrom('posts').select(['id', 'thread_id', 'kind', 'hidden_at']).where('id', '=', postId).executeTakeFirst()
     if (post === undefined || post.thread_id !== threadId) throw badRequest('post_not_in_thread', 'That post is not in this thread.')
     if (post.hidden_at !== null) throw badRequest('post_hidden', 'A hidden post cannot be pinned.')
+    // The current state is the staff's word: a comment, a customer's above all, is not it.
+    if (post.kind === 'comment') throw badRequest('comment_not_pinnable', 'Only an official update can be the current state: post one, then pin it.')
     // Pinned already (a double click, two moderators at once): nothing changes, nothing is recorded twice.
     if (before.pinned_post_id === postId) return toThread(before)
     await trx.updateTable('threads').set({ pinned_post_id: postId }).where('id', '=', threadId).execute()

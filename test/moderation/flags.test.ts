@@ -3,7 +3,7 @@ import { FLAGS_TO_HIDE } from '../../src/domain/flags.ts'
 import type { ThreadEvent } from '../../src/live/events.ts'
 import { buildTestApp, makeUser, type TestUser } from '../helpers/app.ts'
 import { act, assertError, assertStatus, eventLog, openThread, readPosts, writePost } from '../helpers/api.ts'
-import { signIn } from '../helpers/pages.ts'
+import { sectionById, signIn } from '../helpers/pages.ts'
 
 const published: ThreadEvent[] = []
 const { app } = await buildTestApp(t, { onEvents: (events) => published.push(...events) })
@@ -158,10 +158,14 @@ t.test('the page: a flag control on comments, the queue with one-click actions',
   t.equal(customerQueue.statusCode, 403, 'customers have no queue')
 })
 
-t.test('a pinned comment hidden by its flags is no longer the current state', async (t) => {
+t.test('a comment cannot be pinned; one pinned before, then hidden by its flags, is no longer the current state', async (t) => {
   const thread = await openThread(app, tech)
   const post = await writePost(app, author, thread.id, { body: 'Pinned by mistake' })
-  await act(app, moderator, 'PUT', `/api/v1/threads/${thread.id}/pin`, { postId: post.id })
+  assertError(t, await app.inject({ method: 'PUT', url: `/api/v1/threads/${thread.id}/pin`, headers: moderator.auth, payload: { postId: post.id } }), 400, 'comment_not_pinnable')
+  t.notMatch(sectionById((await app.inject({ url: `/t/${thread.id}`, cookies: await signIn(app, moderator) })).body, `p-${post.id}`), /action="\/t\/\d+\/pin"/, 'no Pin button on a comment')
+  // Pinned when comments still could be.
+  await app.db.updateTable('threads').set({ pinned_post_id: post.id }).where('id', '=', thread.id).execute()
+  await app.db.insertInto('pins').values({ thread_id: thread.id, post_id: post.id, pinned_by: moderator.actor.id, pinned_at: app.deps.now() }).execute()
   const start = (await eventLog(app, thread.id)).length
   for (let i = 0; i < FLAGS_TO_HIDE; i++) await flag(flaggers[i]!, post.id)
   t.equal((await app.inject({ url: `/api/v1/threads/${thread.id}` })).json().pinnedPostId, null)

@@ -29,6 +29,7 @@ export const en = {
   'errors.moderator_only': 'Only moderators and admins may do this.',
   'errors.not_author': 'Only its author or a moderator may edit this post.',
   'errors.edited_meanwhile': 'Someone changed this post while you were editing it. It is shown below as it is now, and your text is still in the form: compare them, then save again.',
+  'errors.comment_not_pinnable': 'Only an official update can be the current state: post one, then pin it.',
   'errors.pin_changed': 'Another post was pinned meanwhile: it is the current state now. Unpin it from the page as it is now if you mean to.',
   'errors.edit_hidden': 'This post is hidden: only a moderator may edit it.',
   'errors.thread_locked': 'This thread is locked: only staff can post in it.',

@@ -30,6 +30,7 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.moderator_only': 'Seuls les modérateurs et administrateurs peuvent faire cela.',
   'errors.not_author': 'Seuls son auteur ou un modérateur peuvent modifier ce message.',
   'errors.edited_meanwhile': 'Quelqu’un a modifié ce message pendant que vous le modifiiez. Il est affiché ci-dessous tel qu’il est maintenant, et votre texte est toujours dans le formulaire : comparez-les, puis enregistrez à nouveau.',
+  'errors.comment_not_pinnable': 'Seul un point de situation officiel peut être l’état actuel : publiez-en un, puis épinglez-le.',
   'errors.pin_changed': 'Un autre message a été épinglé entre-temps : c’est lui l’état actuel. Désépinglez-le depuis la page à jour si c’est votre intention.',
   'errors.edit_hidden': 'Ce message est masqué : seul un modérateur peut le modifier.',
   'errors.thread_locked': 'Ce fil est verrouillé : seule l’équipe peut y écrire.',
