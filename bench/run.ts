@@ -461,7 +461,12 @@ async function runPages (databaseUrl: string, token: string, sessionCookie: stri
   const page = `${base}/t/${thread.id}`
   const first = await fetch(page, { headers: { 'accept-encoding': 'identity' } })
   const htmlBytes = (await first.text()).length
-  const etag = first.headers.get('etag') ?? ''
+  // The ETag of the encoding the readers get: each encoding has its own.
+  const readers = await fetch(page, { headers: READER })
+  await readers.arrayBuffer()
+  const etag = readers.headers.get('etag') ?? ''
+  const revalidated = await fetch(page, { headers: { ...READER, 'if-none-match': etag } })
+  if (revalidated.status !== 304) throw new Error(`the page's ETag ${etag} answered ${revalidated.status}, not 304`)
 
   const brBytes = await bodyBytes(page, { 'accept-encoding': 'br' })
 

@@ -72,7 +72,14 @@ t.test('gzip and brotli bodies are the same page', async (t) => {
   t.equal(plain.headers['content-encoding'], undefined)
   t.equal(gunzipSync(gz.rawPayload).toString(), plain.body)
   t.equal(brotliDecompressSync(br.rawPayload).toString(), plain.body)
-  t.equal(gz.headers.etag, plain.headers.etag, 'one ETag for the page, whatever its encoding (Vary tells caches apart)')
+  // Each encoding is a representation of its own: a cache revalidating one must not be told another is current.
+  t.same(new Set([plain.headers.etag, gz.headers.etag, br.headers.etag]).size, 3, 'each encoding has its own strong ETag')
+  const brAgain = await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-encoding': 'br, gzip', 'if-none-match': String(br.headers.etag) } })
+  t.equal(brAgain.statusCode, 304, 'a brotli reader revalidating its copy gets a 304')
+  t.equal(brAgain.headers.etag, br.headers.etag)
+  const gzipOnly = await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-encoding': 'gzip', 'if-none-match': String(br.headers.etag) } })
+  t.equal(gzipOnly.statusCode, 200, 'one that reads gzip only, offering the brotli copy\'s tag, gets the page in gzip')
+  t.equal(gzipOnly.headers['content-encoding'], 'gzip')
 })
 
 t.test('concurrent misses for one page render it once', async (t) => {
@@ -115,6 +122,7 @@ t.test('signed-in readers, paged views and ?lang= are never served from the anon
   const lang = await app.inject({ url: `/t/${thread.id}?lang=fr` })
   t.notOk(lang.headers.etag, 'a language choice is rendered, not cached')
   t.ok(lang.headers['set-cookie'], 'and remembered')
+  t.equal(lang.headers['cache-control'], 'private, no-store', 'an answer setting a cookie is no cache\'s to keep')
   const paged = await app.inject({ url: `/t/${thread.id}?after=1` })
   t.equal(paged.statusCode, 200)
   t.notOk(paged.headers.etag)

@@ -72,14 +72,16 @@ interface Variant {
   headers: Record<string, string>
   /** For Node's `writeHead`: every header of the answer, the security headers and length included. */
   all: Record<string, string>
+  /** Its own strong validator: each encoding of the page is a representation of its own (RFC 9110, 8.8.3). */
+  etag: string
+  /** The headers of a 304 to a reader who has this variant. */
+  notModified: Record<string, string>
 }
 
 interface Entry {
-  etag: string
   identity: Variant
   gzip: Variant
   br: Variant
-  notModified: Record<string, string>
   /** The same page with its "as of" notice, made the first time it is needed. */
   asOf?: Promise<Entry>
 }
@@ -185,24 +187,20 @@ function etagMatches (header: string | undefined, etag: string): boolean {
 async function makeEntry (html: string | Buffer, securityHeaders: Readonly<Record<string, string>>): Promise<Entry> {
   const body = asBytes(html)
   const [gz, br] = await Promise.all([compress(body, 'gzip'), compress(body, 'br')])
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`
+  const digest = createHash('sha256').update(body).digest('base64url').slice(0, 27)
   // Every header of an answer is worked out here, once, not per reader.
-  const notModified = { 'cache-control': PUBLIC_CACHE_CONTROL, vary: VARY, etag }
-  const withBody = { ...notModified, 'content-type': HTML }
-  const variant = (bytes: Buffer, headers: Record<string, string>): Variant =>
-    ({ body: bytes, headers, all: { ...securityHeaders, ...headers, 'content-length': String(bytes.length) } })
-  return {
-    etag,
-    identity: variant(body, withBody),
-    gzip: variant(gz, { ...withBody, 'content-encoding': 'gzip' }),
-    br: variant(br, { ...withBody, 'content-encoding': 'br' }),
-    notModified
+  const variant = (bytes: Buffer, encoding: string | undefined): Variant => {
+    const etag = encoding === undefined ? `"${digest}"` : `"${digest}-${encoding}"`
+    const notModified = { 'cache-control': PUBLIC_CACHE_CONTROL, vary: VARY, etag }
+    const headers = { ...notModified, 'content-type': HTML, ...(encoding !== undefined && { 'content-encoding': encoding }) }
+    return { body: bytes, headers, all: { ...securityHeaders, ...headers, 'content-length': String(bytes.length) }, etag, notModified }
   }
+  return { identity: variant(body, undefined), gzip: variant(gz, 'gzip'), br: variant(br, 'br') }
 }
 
 function answer (request: FastifyRequest, reply: FastifyReply, entry: Entry): FastifyReply {
-  if (etagMatches(request.headers['if-none-match'], entry.etag)) return reply.code(304).headers(entry.notModified).send()
   const variant = entry[pickEncoding(request.headers['accept-encoding'])]
+  if (etagMatches(request.headers['if-none-match'], variant.etag)) return reply.code(304).headers(variant.notModified).send()
   return reply.headers(variant.headers).send(variant.body)
 }
 
@@ -210,11 +208,11 @@ function answer (request: FastifyRequest, reply: FastifyReply, entry: Entry): Fa
 function answerRaw (request: IncomingMessage, response: ServerResponse, entry: Entry): void {
   // A 304 carries what a cache needs to update what it kept (RFC 9110,
   // 15.4.5): the page's security headers stay those of its 200.
-  if (etagMatches(request.headers['if-none-match'], entry.etag)) {
-    response.writeHead(304, entry.notModified).end()
+  const variant = entry[pickEncoding(request.headers['accept-encoding'])]
+  if (etagMatches(request.headers['if-none-match'], variant.etag)) {
+    response.writeHead(304, variant.notModified).end()
     return
   }
-  const variant = entry[pickEncoding(request.headers['accept-encoding'])]
   response.writeHead(200, variant.all)
   if (request.method === 'HEAD') response.end()
   else response.end(variant.body)
@@ -458,7 +456,8 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
       if (request.actor === null && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
       // Sent as bytes: as a string, a page of 200 posts would be measured, then encoded.
       const html = asBytes(await render())
-      if (request.actor !== null) reply.header('cache-control', PRIVATE_CACHE_CONTROL)
+      // A signed-in page, or one setting a cookie (a language chosen with ?lang=), is no cache's to keep.
+      if (request.actor !== null || (request.query as Record<string, unknown>).lang !== undefined) reply.header('cache-control', PRIVATE_CACHE_CONTROL)
       return reply.type(HTML).send(html)
     }
     const fullKey = `${request.locale}|${page.key}`
