@@ -59,7 +59,7 @@ if (browserAvailable(t)) {
       { who: 'a customer', user: customer, paths: [`/t/${thread.id}`] },
       { who: 'a technician', user: tech, paths: ['/', `/t/${thread.id}`, `/t/${thread.id}/handover`, '/new'] },
       { who: 'a moderator', user: mod, paths: [`/t/${thread.id}`, '/mod/flags', '/mod/audit'] },
-      { who: 'an admin', user: admin, paths: ['/admin/users'] }
+      { who: 'an admin', user: admin, paths: ['/admin/users', '/admin/tokens'] }
     ]
     for (const { who, user, paths } of pages) {
       // The page's CSP rightly refuses injected scripts; axe is ours, for the test only.
@@ -145,6 +145,19 @@ if (browserAvailable(t)) {
         }
         await context.close()
       }
+    }
+  })
+
+  t.test('the staff\'s tables fit a phone: they scroll in their box, not the page', async (t) => {
+    await apiAs(app, admin, 'POST', '/admin/tokens', { userId: tech.actor.id })
+    const { context, page } = await site.open({ viewport: { width: 390, height: 844 }, isMobile: true, deviceScaleFactor: 1 })
+    t.teardown(() => context.close())
+    await site.signIn(page, admin)
+    for (const path of ['/admin/users', '/admin/tokens', '/mod/audit', '/admin/users?lang=fr', '/mod/audit?lang=fr']) {
+      await page.goto(path)
+      t.ok(await page.locator('.table-scroll table').count() > 0, `${path} has its table`)
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      t.equal(overflow, 0, `${path} on a phone: nothing wider than the screen`)
     }
   })
 
