@@ -174,3 +174,20 @@ t.test('POST /api/v1/tokens with bad input', async (t) => {
   assertError(t, await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: 'a@b.c' } }), 400)
   assertError(t, await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: 'x'.repeat(300), password: 'x' } }), 400)
 })
+
+t.test('a request a schema refuses is told what is wrong, in French as in English', async (t) => {
+  const cases = [
+    { payload: { body: 5 }, en: /^body\/body must be string$/, fr: /^La requête n’est pas valide : body\/body doit être de type string\.$/ },
+    { payload: {}, en: /^body must have required property 'body'$/, fr: /^La requête n’est pas valide : body requiert la propriété body\.$/ }
+  ]
+  for (const { payload, en, fr } of cases) {
+    const english = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'accept-language': 'en' }, payload })
+    assertError(t, english, 400, 'invalid_request')
+    t.match(english.json().error.message, en)
+    const french = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'accept-language': 'fr' }, payload })
+    assertError(t, french, 400, 'invalid_request')
+    t.match(french.json().error.message, fr, 'the French message names the field too')
+  }
+  const query = await app.inject({ url: '/api/v1/threads?limit=abc', headers: { 'accept-language': 'fr' } })
+  t.match(query.json().error.message, /querystring\/limit doit être de type integer/)
+})

@@ -1,10 +1,29 @@
+import { createRequire } from 'node:module'
+import type { ErrorObject } from 'ajv'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { isDatabaseUnavailable } from '../../../db/connect.ts'
 import { AppError, databaseUnavailable } from '../../../domain/errors.ts'
 import { hasMessage, pickLocale, translate } from '../../i18n.ts'
 
-interface ErrorAnswer { statusCode: number, code: string, message: string, retryAfter?: number }
+interface ErrorAnswer {
+  statusCode: number
+  code: string
+  message: string
+  retryAfter?: number
+  /** What the schema found wrong, and in what (body, querystring...): for the message in other languages. */
+  validation?: { context: string, errors: ErrorObject[] }
+}
+
+// CommonJS, whose types say otherwise: required as it is.
+const localizeFr = createRequire(import.meta.url)('ajv-i18n/localize/fr') as (errors: ErrorObject[]) => void
+
+/** A schema's findings in French, in the shape of Fastify's English message: "body/title doit être une chaîne de caractères". */
+function inFrench ({ context, errors }: NonNullable<ErrorAnswer['validation']>): string {
+  const copies = errors.map((error) => ({ ...error }))
+  localizeFr(copies)
+  return copies.map((error) => `${context}${error.instancePath} ${error.message ?? ''}`.trim()).join(', ')
+}
 
 /** Maps whatever was thrown to the contract's error shape; never a stack trace, never a 500 for bad input. */
 function classify (err: FastifyError | AppError | Error): ErrorAnswer {
@@ -15,7 +34,12 @@ function classify (err: FastifyError | AppError | Error): ErrorAnswer {
   }
   const fastifyError = err as FastifyError
   if (fastifyError.validation !== undefined) {
-    return { statusCode: 400, code: 'invalid_request', message: fastifyError.message }
+    return {
+      statusCode: 400,
+      code: 'invalid_request',
+      message: fastifyError.message,
+      validation: { context: fastifyError.validationContext ?? 'body', errors: fastifyError.validation as ErrorObject[] }
+    }
   }
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -54,7 +78,11 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
   const message = (html || request.locale !== 'en') && hasMessage(key)
     ? translate(request.locale, key, { seconds: answer.retryAfter })
     : answer.message
-  if (!html) return reply.send({ error: { code: answer.code, message } })
+  // A script's request refused by a schema is told what is wrong, in French as in English.
+  if (!html) {
+    const detailed = answer.validation !== undefined && request.locale === 'fr' ? `${message.replace(/\.$/, '')} : ${inFrench(answer.validation)}.` : message
+    return reply.send({ error: { code: answer.code, message: detailed } })
+  }
   return reply.page('error', { title: translate(request.locale, 'error.title'), message, statusCode: answer.statusCode, back: backFrom(request) })
 }
 
