@@ -290,3 +290,35 @@ t.test('two people editing one post: the second save does not wipe the first\'s 
   const french = await app.inject({ method: 'POST', url: `/posts/${post.id}/edit?lang=fr`, cookies: techCookies, payload: { ...techForm, body: 'Encore une autre version.' } })
   t.match(french.body, /Quelqu’un a modifié ce message pendant que vous le modifiiez\./, 'in French too')
 })
+
+t.test('a form refused after its writer\'s session ended says so, and gives back what was written', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const customer = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Room 3 cooling', body: 'Checking.' })
+  const cookies = await signIn(app, tech)
+  const page = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  // The session ends on the server meanwhile (it ran out, or an admin ended it).
+  await app.db.deleteFrom('sessions').where('user_id', '=', tech.actor.id).execute()
+  const refused = await app.inject({
+    method: 'POST', url: `/t/${thread.id}/posts`, cookies,
+    headers: { referer: `http://localhost:80/t/${thread.id}?view=official`, host: 'localhost:80' },
+    payload: { _csrf: csrfFieldOf(page), body: 'Chiller 2 restarted <at> 14:05 & holding.', kind: 'update', next: '30' }
+  })
+  t.equal(refused.statusCode, 403)
+  t.match(refused.body, /Your session ended while this page was open\. Sign in again, then send the form again\./, 'it says why, not that the form expired')
+  t.ok(refused.body.includes(`href="/login?next=${encodeURIComponent(`/t/${thread.id}?view=official`)}">Sign in again<`), 'with a way to sign in, back to the page')
+  t.match(sectionById(refused.body, 'written-title'), /What you wrote/)
+  t.match(refused.body, /<textarea id="written-0" rows="6" readonly>Chiller 2 restarted &lt;at&gt; 14:05 &amp; holding\.<\/textarea>/, 'and the text, to copy')
+  t.equal((await apiAs<{ posts: Post[] }>(app, tech, 'GET', `/threads/${thread.id}/posts`)).posts.length, 1, 'nothing was posted')
+
+  // A customer writing while a moderator locks the thread.
+  const customerCookies = await signIn(app, customer)
+  const customerPage = (await app.inject({ url: `/t/${thread.id}?lang=fr`, cookies: customerCookies })).body
+  await apiAs(app, await makeUser(app, 'moderator'), 'PATCH', `/threads/${thread.id}`, { locked: true })
+  const locked = await app.inject({ method: 'POST', url: `/t/${thread.id}/posts`, cookies: customerCookies, payload: { _csrf: csrfFieldOf(customerPage), body: 'Is my server safe?' } })
+  t.equal(locked.statusCode, 403)
+  const compose = sectionById(locked.body, 'compose')
+  t.match(compose, /Ce que vous avez écrit/, 'a comment refused in a locked thread is given back too, in the reader\'s language')
+  t.match(compose, /readonly[^>]*>Is my server safe\?<\/textarea>/)
+})

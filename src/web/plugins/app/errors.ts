@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { isDatabaseUnavailable } from '../../../db/connect.ts'
 import { AppError, databaseUnavailable } from '../../../domain/errors.ts'
 import { hasMessage, pickLocale, translate } from '../../i18n.ts'
+import { SESSION_COOKIE } from './auth.ts'
 
 interface ErrorAnswer {
   statusCode: number
@@ -71,9 +72,11 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
   reply.code(answer.statusCode)
   if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter))
   const html = wantsHtml(request)
+  // A form refused because its writer's session ended meanwhile says that, not that the form expired.
+  const signedOut = html && answer.code === 'csrf' && request.actor === null && request.cookies?.[SESSION_COOKIE] !== undefined
   // A form that could not be taken says so, and what to do with it.
   const sent = `errors.${answer.code}.sent`
-  const key = html && request.method !== 'GET' && hasMessage(sent) ? sent : `errors.${answer.code}`
+  const key = signedOut ? 'errors.signed_out' : html && request.method !== 'GET' && hasMessage(sent) ? sent : `errors.${answer.code}`
   // API clients reading English get the precise message; everyone else gets it in their language.
   const message = (html || request.locale !== 'en') && hasMessage(key)
     ? translate(request.locale, key, { seconds: answer.retryAfter })
@@ -83,7 +86,39 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
     const detailed = answer.validation !== undefined && request.locale === 'fr' ? `${message.replace(/\.$/, '')} : ${inFrench(answer.validation)}.` : message
     return reply.send({ error: { code: answer.code, message: detailed } })
   }
-  return reply.page('error', { title: translate(request.locale, 'error.title'), message, statusCode: answer.statusCode, back: backFrom(request) })
+  return reply.page('error', {
+    title: translate(request.locale, 'error.title'),
+    message,
+    statusCode: answer.statusCode,
+    back: signedOut ? signInAgain(request) : backFrom(request),
+    written: request.method === 'POST' ? writtenIn(request.body) : []
+  })
+}
+
+/** The form fields people write in (a post, a title, a handover's sections), by the name of their label. */
+const WRITTEN_FIELDS: Record<string, string> = { title: 'newIncident.incidentTitle', body: 'compose.body', done: 'handover.done', pending: 'handover.pending', nextSteps: 'handover.next' }
+
+/**
+ * What the refused form's writer had written, to copy from the error page:
+ * without JavaScript, nothing else keeps it.
+ */
+function writtenIn (body: unknown): Array<{ label: string, text: string }> {
+  if (typeof body !== 'object' || body === null) return []
+  const form = body as Record<string, unknown>
+  return Object.entries(WRITTEN_FIELDS)
+    .map(([name, label]) => ({ label, text: form[name] }))
+    .filter((field): field is { label: string, text: string } => typeof field.text === 'string' && field.text.trim() !== '')
+}
+
+/** Back to the sign-in page, which then leads back to the page the form was sent from. */
+function signInAgain (request: FastifyRequest): { href: string, label: string } {
+  const referer = request.headers.referer
+  const from = referer !== undefined && URL.canParse(referer) ? new URL(referer) : null
+  // Compared as URLs do: a default port is no port.
+  const here = from === null ? null : `${from.protocol}//${request.headers.host ?? ''}`
+  const ours = from !== null && here !== null && URL.canParse(here) && from.host === new URL(here).host
+  const next = ours ? from.pathname + from.search : '/'
+  return { href: `/login?next=${encodeURIComponent(next)}`, label: translate(request.locale, 'error.signInAgain') }
 }
 
 /** The error page's way out: back to the incident a form was sent from, else to the incidents. */
