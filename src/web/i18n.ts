@@ -47,3 +47,12 @@ export function translate (locale: Locale, key: string, vars: Record<string, unk
 }
 
 export const hasMessage = (key: string): boolean => key in catalogues.en
+
+/** A wait as people read it: "45 s" up to two minutes, then "14 min", "1 h 5 min". */
+export function waitOf (locale: Locale, seconds: number | undefined): string | undefined {
+  if (seconds === undefined) return undefined
+  if (seconds < 120) return translate(locale, 'duration.seconds', { seconds })
+  const minutes = Math.ceil(seconds / 60)
+  if (minutes < 60) return translate(locale, 'duration.minutes', { minutes })
+  return translate(locale, minutes % 60 === 0 ? 'duration.wholeHours' : 'duration.hours', { hours: Math.floor(minutes / 60), minutes: minutes % 60 })
+}

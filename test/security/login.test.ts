@@ -128,7 +128,11 @@ t.test('guesses spread over many addresses: the account waits, but not in a brow
   }
   const fromNowhere = await signInForm(app, form, tech.actor.email, PASSWORD, '10.9.9.9')
   t.equal(fromNowhere.statusCode, 429, 'a new browser waits, even with the right password')
-  t.ok(Number(fromNowhere.headers['retry-after']) > 0, 'with Retry-After')
+  const wait = Number(fromNowhere.headers['retry-after'])
+  t.ok(wait > 120, `with Retry-After (${wait} s)`)
+  t.match(fromNowhere.body, new RegExp(`Too many attempts\\. Try again in ${Math.ceil(wait / 60)} min\\.`), 'a wait of minutes is said in minutes')
+  const french = await app.inject({ method: 'POST', url: '/login', remoteAddress: '10.9.9.8', cookies: form.cookies, headers: { 'accept-language': 'fr' }, payload: { _csrf: form.csrf, email: tech.actor.email, password: PASSWORD } })
+  t.match(french.body, /Trop de tentatives\. Réessayez dans \d+ min\./, 'in French too')
   t.equal((await askToken(app, tech.actor.email, PASSWORD, '10.9.9.10')).statusCode, 429, 'so does a script asking for a token')
 
   const knownBrowser = await loginForm(app, { [KNOWN_BROWSER_COOKIE]: known! })

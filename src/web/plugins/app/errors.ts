@@ -4,7 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { isDatabaseUnavailable } from '../../../db/connect.ts'
 import { AppError, databaseUnavailable } from '../../../domain/errors.ts'
-import { hasMessage, pickLocale, translate } from '../../i18n.ts'
+import { hasMessage, pickLocale, translate, waitOf } from '../../i18n.ts'
 import { SESSION_COOKIE } from './auth.ts'
 
 interface ErrorAnswer {
@@ -79,7 +79,7 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
   const key = signedOut ? 'errors.signed_out' : html && request.method !== 'GET' && hasMessage(sent) ? sent : `errors.${answer.code}`
   // API clients reading English get the precise message; everyone else gets it in their language.
   const message = (html || request.locale !== 'en') && hasMessage(key)
-    ? translate(request.locale, key, { seconds: answer.retryAfter })
+    ? translate(request.locale, key, { wait: waitOf(request.locale, answer.retryAfter) })
     : answer.message
   // A script's request refused by a schema is told what is wrong, in French as in English.
   if (!html) {

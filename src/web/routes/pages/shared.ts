@@ -7,7 +7,7 @@ import { AppError, notFound } from '../../../domain/errors.ts'
 import type { IdempotencyKey } from '../../../domain/idempotency.ts'
 import { type PostQuery, listPosts } from '../../../domain/posts.ts'
 import { ID_MAX, type Post } from '../../../domain/views.ts'
-import { type Locale, hasMessage, translate } from '../../i18n.ts'
+import { type Locale, hasMessage, translate, waitOf } from '../../i18n.ts'
 
 /** What a form posts: strings, or lists when a field repeats. */
 export type Form = Record<string, string | string[] | undefined>
@@ -69,7 +69,7 @@ export function promiseOf (nextUpdateAt: string | null, now: Date): UpdatePromis
 /** A domain error a user can act on, worded in their language. */
 export function messageOf (locale: Locale, err: AppError): string {
   const key = `errors.${err.code}`
-  return hasMessage(key) ? translate(locale, key, { seconds: err.retryAfter }) : err.message
+  return hasMessage(key) ? translate(locale, key, { wait: waitOf(locale, err.retryAfter) }) : err.message
 }
 
 /**
