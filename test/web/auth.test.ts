@@ -123,7 +123,7 @@ t.test('the /logout address offers the sign-out button; the button signs out', a
   const page = await app.inject({ url: '/logout', cookies })
   t.equal(page.statusCode, 200)
   t.match(page.body, /You are signed in as Zoé &lt;Admin&gt;\. Sign out on this device\?/)
-  t.match((await app.inject({ url: '/logout?lang=fr', cookies })).body, /Vous êtes connecté en tant que Zoé &lt;Admin&gt;\. Vous déconnecter sur cet appareil/)
+  t.match((await app.inject({ url: '/logout?lang=fr', cookies })).body, /Session ouverte au nom de Zoé &lt;Admin&gt;\. Vous déconnecter sur cet appareil/)
   const out = await app.inject({ method: 'POST', url: '/logout', cookies, payload: { _csrf: csrfFieldOf(page.body) } })
   t.equal(out.statusCode, 303)
   t.equal((await app.inject({ url: '/api/v1/me', cookies })).statusCode, 401, 'signed out')

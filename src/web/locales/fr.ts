@@ -85,7 +85,7 @@ export const fr: Record<keyof typeof en, string> = {
   'layout.register': 'Créer un compte',
   'layout.signOut': 'Se déconnecter',
   'logout.title': 'Se déconnecter',
-  'logout.text': 'Vous êtes connecté en tant que {name}. Vous déconnecter sur cet appareil ?',
+  'logout.text': 'Session ouverte au nom de {name}. Vous déconnecter sur cet appareil ?',
   'layout.language': 'Langue',
   'layout.feed': 'S’abonner aux incidents (flux Atom)',
   'language.en': 'English',

@@ -6,7 +6,7 @@ export const shiftsEn = {
   'errors.empty_handover': 'Say at least what was done, what is pending or the next steps.',
 
   'adminShifts.title': 'Shift schedule',
-  'adminShifts.intro': 'Each shift starts at the hour set here, by the clock of {timeZone}, and lasts until the next one starts. Posts are stamped with the shift on duty when they are written.',
+  'adminShifts.intro': 'Each shift starts at the hour set here, by the clock of {timeZone}, and lasts until the next one starts. A technician\'s posts are stamped with their own shift; a moderator\'s or an admin\'s with the shift on duty when they are written.',
   'adminShifts.startsAt': '{shift} starts at (hour, 0 to 23)',
   'adminShifts.save': 'Save the schedule',
   'adminShifts.saved': 'The schedule is saved.',
@@ -59,7 +59,7 @@ export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
   'errors.empty_handover': 'Dites au moins ce qui a été fait, ce qui reste en cours ou les prochaines étapes.',
 
   'adminShifts.title': 'Horaires des équipes',
-  'adminShifts.intro': 'Chaque équipe commence à l’heure fixée ici, à l’heure de {timeZone}, et dure jusqu’au début de la suivante. Les messages portent l’équipe de service au moment où ils sont écrits.',
+  'adminShifts.intro': 'Chaque équipe commence à l’heure fixée ici, selon le fuseau horaire {timeZone}, et dure jusqu’au début de la suivante. Les messages d’un technicien portent son équipe ; ceux d’un modérateur ou d’un administrateur, l’équipe de service au moment où ils sont écrits.',
   'adminShifts.startsAt': '{shift} : début (heure, de 0 à 23)',
   'adminShifts.save': 'Enregistrer les horaires',
   'adminShifts.saved': 'Les horaires sont enregistrés.',
@@ -76,7 +76,7 @@ export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
   'duty.takeLead': 'Prendre la direction',
   'duty.checkOut': 'Terminer mon service',
   'duty.checkOutHandover': 'Terminer mon service et passer le relais',
-  'duty.youAreOnUntil': 'Vous êtes de service jusqu’à {time}, sauf si vous reprenez votre service.',
+  'duty.youAreOnUntil': 'Fin de votre service : {time}, sauf si vous le reprenez.',
   'duty.stayOn': 'Rester de service',
 
   'handover.title': 'Passer le relais à l’équipe suivante',
