@@ -5,6 +5,23 @@ import sanitizeHtml from 'sanitize-html'
 // out: two locks, so a parser bug alone cannot let a script through.
 const markdown = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false })
 
+// A post's headings sit under the page's own (its title, h1; its sections,
+// h2): "# Heading" in a post is an h3, so a screen reader's outline holds.
+markdown.core.ruler.push('post_headings', (state) => {
+  for (const token of state.tokens) {
+    if (token.type === 'heading_open' || token.type === 'heading_close') token.tag = `h${Math.min(6, Number(token.tag.slice(1)) + 2)}`
+  }
+})
+
+// Posts show no images (a crowd's pages stay light, and nothing loads from
+// elsewhere): an image becomes a link to it, named by its alt text.
+markdown.renderer.rules.image = (tokens, index, options, env, self) => {
+  const token = tokens[index]!
+  const src = String(token.attrGet('src') ?? '')
+  const alt = self.renderInlineAsText(token.children ?? [], options, env)
+  return `<a href="${markdown.utils.escapeHtml(src)}">${markdown.utils.escapeHtml(alt === '' ? src : alt)}</a>`
+}
+
 const SANITIZE: sanitizeHtml.IOptions = {
   allowedTags: [
     'p', 'br', 'hr', 'strong', 'em', 's', 'code', 'pre', 'blockquote',
