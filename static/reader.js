@@ -148,7 +148,7 @@
   // pages), every minute for staff, whose pages also carry until when they
   // are on and the banner of overdue updates. The banner, an alert, is
   // replaced only when its list of incidents changes, so it is not read out
-  // again every minute.
+  // again every minute; its minutes are brought up to date in place.
   var dutyBox = document.getElementById('duty')
   if (dutyBox && 'fetch' in window && 'DOMParser' in window) {
     var staffPage = dutyBox.querySelector('.duty__actions') !== null
@@ -165,10 +165,25 @@
           if (duty && freshDuty) duty.replaceWith(document.importNode(freshDuty, true))
           var slot = document.getElementById('staff-alerts-slot')
           var freshSlot = fresh.getElementById('staff-alerts-slot')
-          if (slot && freshSlot && alertLinks(slot) !== alertLinks(freshSlot)) slot.replaceWith(document.importNode(freshSlot, true))
+          if (!slot || !freshSlot) return
+          if (alertLinks(slot) !== alertLinks(freshSlot)) slot.replaceWith(document.importNode(freshSlot, true))
+          else countOn(slot, freshSlot)
         })
         .catch(function () {})
     }, staffPage ? 60000 : 300000)
+  }
+
+  // The same overdue updates, later: their minutes count on, quietly (the
+  // banner is an alert, and a minute more is no news to read out again).
+  function countOn (slot, freshSlot) {
+    var links = slot.querySelectorAll('a[href]')
+    var fresh = freshSlot.querySelectorAll('a[href]')
+    var banner = slot.querySelector('[role="alert"]')
+    for (var i = 0; i < links.length && i < fresh.length; i++) {
+      if (links[i].textContent === fresh[i].textContent) continue
+      if (banner) banner.setAttribute('aria-live', 'off')
+      links[i].textContent = fresh[i].textContent
+    }
   }
 
   function alertLinks (slot) {
