@@ -12,10 +12,35 @@ import { ROLES } from './users.ts'
 
 export interface UserSummary { id: number, email: string, name: string, role: Role, shift: Shift | null, createdAt: string }
 
+const USER_COLUMNS = ['id', 'email', 'name', 'role', 'shift', 'created_at'] as const
+const toSummary = (row: { id: number, email: string, name: string, role: Role, shift: Shift | null, created_at: Date }): UserSummary =>
+  ({ id: row.id, email: row.email, name: row.name, role: row.role, shift: row.shift, createdAt: row.created_at.toISOString() })
+
 export async function listUsers (db: Kysely<Database>, actor: Actor | null): Promise<UserSummary[]> {
   requireAdmin(actor)
-  const rows = await db.selectFrom('users').select(['id', 'email', 'name', 'role', 'shift', 'created_at']).orderBy('id').limit(1000).execute()
-  return rows.map((row) => ({ id: row.id, email: row.email, name: row.name, role: row.role, shift: row.shift, createdAt: row.created_at.toISOString() }))
+  const rows = await db.selectFrom('users').select(USER_COLUMNS).orderBy('id').limit(1000).execute()
+  return rows.map(toSummary)
+}
+
+/** How many customers the users' page lists at once: a crisis brings thousands. */
+export const CUSTOMERS_SHOWN = 100
+
+/**
+ * The users' page: every staff member, then the customers whose name or
+ * e-mail holds `search`, or, without one, the newest (a colleague who just
+ * registered, to be given a role, is at the top); `more` when there are others.
+ */
+export async function findUsers (db: Kysely<Database>, actor: Actor | null, search = ''): Promise<{ staff: UserSummary[], customers: UserSummary[], more: boolean }> {
+  requireAdmin(actor)
+  const staff = await db.selectFrom('users').select(USER_COLUMNS).where('role', '<>', 'customer').orderBy('id').execute()
+  const pattern = `%${search.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+  const customers = await db.selectFrom('users').select(USER_COLUMNS)
+    .where('role', '=', 'customer')
+    .$if(search.trim() !== '', (query) => query.where((eb) => eb.or([eb('name', 'ilike', pattern), eb('email', 'ilike', pattern)])))
+    .orderBy('id', 'desc')
+    .limit(CUSTOMERS_SHOWN + 1)
+    .execute()
+  return { staff: staff.map(toSummary), customers: customers.slice(0, CUSTOMERS_SHOWN).map(toSummary), more: customers.length > CUSTOMERS_SHOWN }
 }
 
 export interface UserPatch { role?: string, shift?: string | null }

@@ -170,3 +170,40 @@ t.test('the audit page leads to older entries, page after page, keeping its filt
   t.match((await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=fr`, cookies })).body, /rel="next">Entrées plus anciennes</, 'in French too')
   await app.inject({ url: '/?lang=en', cookies })
 })
+
+t.test('with thousands of customers, the users\' page lists the staff and the newest customers, and finds the others', async (t) => {
+  const { app } = await buildTestApp(t)
+  const admin = await makeUser(app, 'admin', { name: 'Ada Admin' })
+  const tech = await makeUser(app, 'technician', { name: 'Tess Tech' })
+  const hash = (await app.db.selectFrom('users').select('password_hash').where('id', '=', tech.actor.id).executeTakeFirstOrThrow()).password_hash
+  await app.db.insertInto('users').values(Array.from({ length: 1200 }, (_, i) => ({
+    email: `customer${i}@example.org`, name: `Customer ${i}`, role: 'customer' as const, shift: null, password_hash: hash, locale: null, created_at: new Date()
+  }))).execute()
+  const newhire = await makeUser(app, 'customer', { name: 'Nina Newhire', email: 'nina@example.org' })
+  const cookies = await signIn(app, admin)
+  const rows = (html: string) => [...html.matchAll(/<tr data-user-id="(\d+)"/g)].map((m) => Number(m[1]))
+
+  const page = await app.inject({ url: '/admin/users', cookies })
+  const listed = rows(page.body)
+  t.same(listed.slice(0, 2), [admin.actor.id, tech.actor.id], 'the staff first')
+  t.equal(listed[2], newhire.actor.id, 'then the newest customer: a colleague who just registered')
+  t.equal(listed.length, 2 + 100, 'and a hundred customers, not all of them')
+  t.match(page.body, /Every staff member is listed, and the 100 newest customers: search to find the others\./)
+
+  const found = await app.inject({ url: '/admin/users?q=customer7', cookies })
+  const foundRows = rows(found.body)
+  t.equal(foundRows.length, 2 + 100, 'a search finds customers by e-mail (customer7, customer70..., customer7xx: 111 of them)')
+  t.match(found.body, /value="customer7"/, 'the search stays in its field')
+  const one = rows((await app.inject({ url: `/admin/users?q=${encodeURIComponent('NINA newhire')}`, cookies })).body)
+  t.same(one, [admin.actor.id, tech.actor.id, newhire.actor.id], 'or by name, whatever the case')
+  t.same(rows((await app.inject({ url: '/admin/users?q=%25', cookies })).body), [admin.actor.id, tech.actor.id], 'a % is a character sought, not a wildcard')
+
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(found.body)![1]!
+  const promoted = await app.inject({ method: 'POST', url: `/admin/users/${newhire.actor.id}`, cookies, payload: { _csrf: csrf, role: 'technician', shift: 'night', q: 'nina' } })
+  t.equal(promoted.headers.location, `/admin/users?q=nina#user-${newhire.actor.id}`, 'back to the list as it was searched, at the row')
+  const tokens = await app.inject({ url: '/admin/tokens', cookies })
+  t.match(tokens.body, /<option value="">Choose a staff member…<\/option>/, 'a token\'s owner is chosen, not the first of a list')
+  t.match(tokens.body, new RegExp(`<option value="${newhire.actor.id}">Nina Newhire`), 'among the staff, the new technician too')
+  t.notMatch(tokens.body, /Customer 1\b/, 'and no customer')
+  t.match((await app.inject({ url: '/admin/users?lang=fr', cookies })).body, /Trouver un client par son nom ou son e-mail/)
+})

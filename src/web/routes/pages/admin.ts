@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { changeUser, createTokenFor, listTokens, listUsers, revokeToken } from '../../../domain/admin.ts'
+import { CUSTOMERS_SHOWN, changeUser, createTokenFor, findUsers, listTokens, revokeToken } from '../../../domain/admin.ts'
 import { SHIFTS } from '../../../domain/shifts.ts'
 import { tokenKey } from '../../../domain/tokens.ts'
 import { ROLES } from '../../../domain/users.ts'
@@ -16,12 +16,16 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
   const signInFirst = (request: FastifyRequest, reply: FastifyReply) => reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303)
 
   /** The users' table; a refused change is said on its row, with what the admin chose kept. */
-  const showUsers = async (request: FastifyRequest, reply: FastifyReply, refused?: { userId: number, role: string, shift: string, error: string }) => {
-    const users = await listUsers(db, request.actor)
+  const showUsers = async (request: FastifyRequest, reply: FastifyReply, search: string, refused?: { userId: number, role: string, shift: string, error: string }) => {
+    const found = await findUsers(db, request.actor, search)
+    const users = [...found.staff, ...found.customers]
     return reply.page('admin-users', {
       title: translate(request.locale, 'admin.users.title'),
       here: '/admin/users',
       csrf: csrfToken(request, reply),
+      search,
+      more: found.more,
+      shown: CUSTOMERS_SHOWN,
       users: users.map((user) => {
         const chosen = refused?.userId === user.id ? refused : { role: user.role, shift: user.shift ?? '', error: undefined }
         return {
@@ -36,28 +40,32 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     })
   }
 
-  fastify.get('/admin/users', async (request, reply) => {
+  fastify.get<{ Querystring: { q?: string } }>('/admin/users', async (request, reply) => {
     if (request.actor === null) return signInFirst(request, reply)
-    return await showUsers(request, reply)
+    return await showUsers(request, reply, typeof request.query.q === 'string' ? request.query.q : '')
   })
 
   fastify.post<{ Params: IdParam, Body: Form }>('/admin/users/:id', async (request, reply) => {
     const userId = parseId(request.params.id, 'user')
     const role = field(request.body, 'role')
     const shift = field(request.body, 'shift')
+    // Back to the list as it was searched.
+    const search = field(request.body, 'q')
     try {
       await changeUser(deps, request.actor, userId, { role, shift: role === 'technician' ? (shift || null) : null })
       // An admin who just gave up the role has no page here any more.
-      return reply.redirect(request.actor?.id === userId && role !== 'admin' ? '/' : '/admin/users', 303)
+      const list = search === '' ? '/admin/users' : `/admin/users?q=${encodeURIComponent(search)}`
+      return reply.redirect(request.actor?.id === userId && role !== 'admin' ? '/' : `${list}#user-${userId}`, 303)
     } catch (err) {
       if (!isFormError(err) || request.actor === null) throw err
-      return await showUsers(request, reply.code(err.statusCode), { userId, role, shift, error: messageOf(request.locale, err) })
+      return await showUsers(request, reply.code(err.statusCode), search, { userId, role, shift, error: messageOf(request.locale, err) })
     }
   })
 
   const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, created?: { token: string, owner: string } } = {}) => {
     const tokens = await listTokens(db, request.actor)
-    const users = await listUsers(db, request.actor)
+    // A token is for a staff member's script; customers ask for their own.
+    const users = (await findUsers(db, request.actor)).staff
     return reply.page('admin-tokens', {
       title: translate(request.locale, 'admin.tokens.title'),
       here: '/admin/tokens',
@@ -79,7 +87,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       const userId = optionalId(field(request.body, 'userId')) ?? 0
       // The form sent again (a reload of this answer) shows the same token, and makes no other.
       const { token } = await createTokenFor(deps, request.actor, userId, tokenKey(formIdempotency(request, request.body), fastify.config.sessionSecret))
-      const owner = (await listUsers(db, request.actor)).find((user) => user.id === userId)?.name ?? ''
+      const owner = (await findUsers(db, request.actor)).staff.find((user) => user.id === userId)?.name ?? ''
       // Shown once, on this answer: only its hash is kept.
       return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, owner } })
     } catch (err) {
