@@ -189,7 +189,7 @@ t.test("a moderator's settings sent from a page opened before another's change d
   const crisis = fieldsOf(page, 'crisis')
 
   // Meanwhile, another moderator locks the thread and turns read-only crisis mode on.
-  await apiAs(app, second, 'PATCH', `/threads/${thread.id}`, { locked: true, crisisMode: true, crisisReadOnly: true })
+  await apiAs(app, second, 'PATCH', `/threads/${thread.id}`, { locked: true, crisisMode: true, crisisReadOnly: true, title: 'Storage outage in DC-2' })
   // The first, on the page opened before, sets slow mode, then saves the crisis form unchanged.
   t.equal((await app.inject({ method: 'POST', url: `/t/${thread.id}/settings`, cookies, payload: { ...settings, slowModeSeconds: '60' } })).statusCode, 303)
   t.equal((await app.inject({ method: 'POST', url: `/t/${thread.id}/crisis`, cookies, payload: crisis })).statusCode, 303)
@@ -197,6 +197,7 @@ t.test("a moderator's settings sent from a page opened before another's change d
   t.equal(now.slowModeSeconds, 60, 'the change made is taken')
   t.equal(now.locked, true, 'the lock made meanwhile stays')
   t.same([now.crisisMode, now.crisisReadOnly], [true, true], 'and so does the crisis mode')
+  t.equal(now.title, 'Storage outage in DC-2', 'and the new title')
 
   // What the first moderator does change still goes through: unlocking, from a fresh page.
   const fresh = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
@@ -204,6 +205,14 @@ t.test("a moderator's settings sent from a page opened before another's change d
   const { locked: _ticked, ...unticked } = fieldsOf(fresh, 'settings')
   t.equal((await app.inject({ method: 'POST', url: `/t/${thread.id}/settings`, cookies, payload: unticked })).statusCode, 303)
   t.equal((await apiAs<Thread>(app, tech, 'GET', `/threads/${thread.id}`)).locked, false, 'unlocked')
+
+  // A wrong title is put right from the page too.
+  const renamed = await app.inject({ method: 'POST', url: `/t/${thread.id}/settings`, cookies, payload: { ...fieldsOf((await app.inject({ url: `/t/${thread.id}`, cookies })).body, 'settings'), title: 'Storage outage in DC-3' } })
+  t.equal(renamed.statusCode, 303)
+  t.match((await app.inject({ url: `/t/${thread.id}` })).body, /<h1[^>]*>Storage outage in DC-3<\/h1>/, 'the page shows the title put right')
+  const blank = await app.inject({ method: 'POST', url: `/t/${thread.id}/settings`, cookies, payload: { ...fieldsOf((await app.inject({ url: `/t/${thread.id}`, cookies })).body, 'settings'), title: '   ' } })
+  t.equal(blank.statusCode, 400, 'an empty title is refused')
+  t.match(blank.body, /role="alert">The title must be 1 to 200 characters long/)
 })
 
 t.test('authors edit their posts; others cannot', async (t) => {

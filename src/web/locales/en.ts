@@ -190,6 +190,7 @@ export const en = {
   'compose.signIn': 'Sign in to comment',
 
   'settings.title': 'Thread settings',
+  'settings.threadTitle': 'Title of the incident',
   'settings.locked': 'Locked: only staff can post',
   'settings.slowMode': 'Slow mode (seconds between two comments by the same person)',
   'settings.slowModeHint': '0 turns slow mode off; at most 3600.',

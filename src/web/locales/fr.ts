@@ -191,6 +191,7 @@ export const fr: Record<keyof typeof en, string> = {
   'compose.signIn': 'Connectez-vous pour commenter',
 
   'settings.title': 'Réglages du fil',
+  'settings.threadTitle': 'Titre de l’incident',
   'settings.locked': 'Verrouillé : seule l’équipe peut écrire',
   'settings.slowMode': 'Mode lent (secondes entre deux commentaires d’une même personne)',
   'settings.slowModeHint': '0 désactive le mode lent ; 3600 au plus.',

@@ -80,7 +80,10 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
     // An unticked box is not sent at all: absent means unlocked.
     const locked = field(form, 'locked') === 'on' ? 'on' : 'off'
     const slowMode = field(form, 'slowModeSeconds').trim()
+    // A title left as the page showed it is not sent: a colleague's rename meanwhile stands.
+    const title = field(form, 'title')
     return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, {
+      ...(form?.title !== undefined && !unchanged(form, 'title', title) && { title }),
       ...(!unchanged(form, 'locked', locked) && { locked: locked === 'on' }),
       ...(slowMode !== '' && !unchanged(form, 'slowModeSeconds', slowMode) && { slowModeSeconds: Number(slowMode) })
     }), '#settings')
