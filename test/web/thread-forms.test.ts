@@ -331,3 +331,14 @@ t.test('a form refused after its writer\'s session ended says so, and gives back
   t.match(compose, /Ce que vous avez écrit/, 'a comment refused in a locked thread is given back too, in the reader\'s language')
   t.match(compose, /readonly[^>]*>Is my server safe\?<\/textarea>/)
 })
+
+t.test('each post shows its number, which the answer form and replies refer to', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Badge readers down', body: 'Investigating.' })
+  const update = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Readers rebooted.' })
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, `p-${update.id}`), new RegExp(`class="post__number">#${update.id}<`))
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-language': 'fr' } })).body, `p-${update.id}`), new RegExp(`class="post__number">n° ${update.id}<`), 'in French, "n°"')
+  const reply = sectionById((await app.inject({ url: `/t/${thread.id}?replyTo=${update.id}&lang=fr`, cookies: await signIn(app, tech) })).body, 'compose')
+  t.match(reply, new RegExp(`En réponse au message <a href="/posts/${update.id}">n° ${update.id}</a>`), 'a reply names it the same way')
+})

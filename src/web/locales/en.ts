@@ -157,6 +157,7 @@ export const en = {
   'thread.noPosts': 'Nothing to show yet.',
 
   'post.edited': 'edited',
+  'post.number': '#{id}',
   'post.inReplyTo': 'in reply to #{id}',
   'post.statusSet': 'Status:',
   'post.hiddenBy': 'Hidden by a moderator: {reason}',

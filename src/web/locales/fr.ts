@@ -158,6 +158,7 @@ export const fr: Record<keyof typeof en, string> = {
   'thread.noPosts': 'Rien à afficher pour l’instant.',
 
   'post.edited': 'modifié',
+  'post.number': 'n° {id}',
   'post.inReplyTo': 'en réponse au n° {id}',
   'post.statusSet': 'État :',
   'post.hiddenBy': 'Masqué par un modérateur : {reason}',
