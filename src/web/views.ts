@@ -173,7 +173,7 @@ function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {
 
   // {{reason post.hiddenReason}}: a hide reason; the ones the flag queue writes are words of the page's language.
   hbs.registerHelper('reason', function (this: unknown, reason: unknown, options: Handlebars.HelperOptions) {
-    const key = `moderation.flagReason.${String(reason)}`
+    const key = reason === 'pending review' ? 'moderation.flagReason.pendingReview' : `moderation.flagReason.${String(reason)}`
     return hasMessage(key) ? translate(localeOf(options), key) : String(reason ?? '')
   })
 

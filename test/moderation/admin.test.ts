@@ -128,8 +128,24 @@ t.test('the audit log lists every action, newest first, filterable by thread and
   t.match(page.body, /post\.restore/)
   t.notMatch(page.body, /post\.hide/, 'filtered')
   t.match((await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=fr`, cookies })).body, /Journal d’audit/)
-  const hideRow = /<tr data-action="post\.hide">[\s\S]*?<\/tr>/.exec((await app.inject({ url: `/mod/audit?threadId=${thread.id}`, cookies })).body)?.[0]
+  const hideRow = /<tr data-action="post\.hide">[\s\S]*?<\/tr>/.exec((await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=en`, cookies })).body)?.[0]
   t.match(hideRow, /<td>Off topic<\/td>/, 'the page shows the reason given')
+  t.match(hideRow, /<td title="post\.hide">Post hidden<\/td>/, 'and what was done, in words')
+  const french = await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=fr`, cookies })
+  t.match(french.body, /<td title="thread\.update">Réglages du fil modifiés<\/td>/, 'in the reader\'s language')
+})
+
+t.test('every action the audit log records has words in both languages', async (t) => {
+  const { translate, hasMessage } = await import('../../src/web/i18n.ts')
+  const { readFileSync, readdirSync } = await import('node:fs')
+  const sources = readdirSync('src/domain').map((name) => readFileSync(`src/domain/${name}`, 'utf8')).join('\n')
+  const actions = new Set([...sources.matchAll(/'((?:flags|post|shifts|thread|token|user)\.[a-z]+)'/g)].map((m) => m[1]!))
+  const recorded = [...actions].filter((action) => new RegExp(`action: [^\\n]*'${action.replace('.', '\\.')}'`).test(sources))
+  t.ok(recorded.length >= 15, `the actions found: ${recorded.join(', ')}`)
+  for (const action of recorded) {
+    t.ok(hasMessage(`audit.action.${action}`), `${action} has words`)
+    t.not(translate('fr', `audit.action.${action}`), translate('en', `audit.action.${action}`), `${action} in French`)
+  }
 })
 
 t.test('a technician made a customer is on duty no more, and no longer leads', async (t) => {
