@@ -6,10 +6,11 @@ import sanitizeHtml from 'sanitize-html'
 const markdown = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false })
 
 // A post's headings sit under the page's own (its title, h1; its sections,
-// h2): "# Heading" in a post is an h3, so a screen reader's outline holds.
+// h2): "#" and "##" in a post are h3 too, as "###" (a handover's sections)
+// is, so a screen reader's outline holds.
 markdown.core.ruler.push('post_headings', (state) => {
   for (const token of state.tokens) {
-    if (token.type === 'heading_open' || token.type === 'heading_close') token.tag = `h${Math.min(6, Number(token.tag.slice(1)) + 2)}`
+    if ((token.type === 'heading_open' || token.type === 'heading_close') && Number(token.tag.slice(1)) < 3) token.tag = 'h3'
   }
 })
 

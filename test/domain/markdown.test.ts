@@ -116,3 +116,10 @@ t.test('a post as long as allowed, made of one construct over and over, renders 
   t.equal(details.failed, false, fc.defaultReportMessage(details) ?? '40 long repetitions rendered harmless')
   t.equal(details.numRuns, 40, 'every repetition was tried')
 })
+
+t.test('a post\'s headings sit under the page\'s, and an image is a link named by its text', async (t) => {
+  t.equal(renderMarkdown('# Status\n\n## Details\n\n### Done\n\n#### Deeper'), '<h3>Status</h3>\n<h3>Details</h3>\n<h3>Done</h3>\n<h4>Deeper</h4>', 'h1 and h2 are the page\'s own')
+  t.equal(renderMarkdown('Map: ![the flooded room](https://example.org/room.jpg)'), '<p>Map: <a href="https://example.org/room.jpg" rel="nofollow noopener noreferrer ugc">the flooded room</a></p>', 'the alt text is kept, as a link')
+  t.equal(renderMarkdown('![](https://example.org/a.png)'), '<p><a href="https://example.org/a.png" rel="nofollow noopener noreferrer ugc">https://example.org/a.png</a></p>', 'with no alt text, the address')
+  t.equal(renderMarkdown('![x](javascript:alert(1))'), '<p>![x](javascript:alert(1))</p>', 'an image with a dangerous address stays text')
+})
