@@ -10,7 +10,23 @@ export const LOCALE_COOKIE = 'sitrep_lang'
 export type MessageKey = keyof typeof en
 export type Messages = Record<MessageKey, string>
 
-const catalogues: Record<Locale, Messages> = { en, fr }
+/**
+ * French typography, set once here rather than typed invisibly in every
+ * message: a no-break space before : ; ? ! and », after «, and between a
+ * number and its unit, so that a phone's narrow line never starts with a
+ * colon or leaves "min" alone.
+ */
+export function frenchSpacing (text: string): string {
+  return text
+    .replace(/ ([:;?!»])/g, '\u00a0$1')
+    .replace(/« /g, '«\u00a0')
+    .replace(/([\d}]) (s|min|h|j)\b/g, '$1\u00a0$2')
+}
+
+const catalogues: Record<Locale, Messages> = {
+  en,
+  fr: Object.fromEntries(Object.entries(fr).map(([key, text]) => [key, frenchSpacing(text)])) as Messages
+}
 
 export const isLocale = (value: unknown): value is Locale => value === 'en' || value === 'fr'
 

@@ -177,8 +177,8 @@ t.test('POST /api/v1/tokens with bad input', async (t) => {
 
 t.test('a request a schema refuses is told what is wrong, in French as in English', async (t) => {
   const cases = [
-    { payload: { body: 5 }, en: /^body\/body must be string$/, fr: /^La requête n’est pas valide : body\/body doit être de type string\.$/ },
-    { payload: {}, en: /^body must have required property 'body'$/, fr: /^La requête n’est pas valide : body requiert la propriété body\.$/ }
+    { payload: { body: 5 }, en: /^body\/body must be string$/, fr: /^La requête n’est pas valide\u00a0: body\/body doit être de type string\.$/ },
+    { payload: {}, en: /^body must have required property 'body'$/, fr: /^La requête n’est pas valide\u00a0: body requiert la propriété body\.$/ }
   ]
   for (const { payload, en, fr } of cases) {
     const english = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'accept-language': 'en' }, payload })

@@ -83,7 +83,7 @@ if (browserAvailable(t)) {
     await page.locator('#compose button[type="submit"]').click()
     const error = page.locator('#compose .form-error[role="alert"]')
     await error.waitFor()
-    t.match(await error.textContent(), /Slow mode is on in this thread: you can post again in \d+ s\./, 'a readable message, with the wait')
+    t.match(await error.textContent(), /Slow mode is on in this thread: you can post again in (9|10) min\./, 'a readable message, with the wait, in minutes')
     t.equal(await page.locator('#body').inputValue(), 'And the wiki?', 'what was typed is kept')
   })
 

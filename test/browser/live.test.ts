@@ -80,11 +80,11 @@ if (browserAvailable(t)) {
       await page.goto(`/t/${thread.id}`)
       await waitForLive(page)
       const line = page.locator('#next-update')
-      t.match(await line.textContent(), lang === 'en' ? /\(in (19|20) min\)/ : /\(dans (19|20) min\)/, `${lang}: due in 20 minutes`)
+      t.match(await line.textContent(), lang === 'en' ? /\(in (19|20) min\)/ : /\(dans (19|20)\u00a0min\)/, `${lang}: due in 20 minutes`)
       await page.clock.fastForward('10:00')
-      await t.resolves(line.filter({ hasText: lang === 'en' ? /\(in (9|10) min\)/ : /\(dans (9|10) min\)/ }).waitFor({ timeout: LIVE_MS }), `${lang}: ten minutes later, in 10`)
+      await t.resolves(line.filter({ hasText: lang === 'en' ? /\(in (9|10) min\)/ : /\(dans (9|10)\u00a0min\)/ }).waitFor({ timeout: LIVE_MS }), `${lang}: ten minutes later, in 10`)
       await page.clock.fastForward('12:00')
-      await t.resolves(line.filter({ hasText: lang === 'en' ? /^Update overdue by [12] min \(was due by/ : /^Point en retard de [12] min \(attendu pour/ }).waitFor({ timeout: LIVE_MS }),
+      await t.resolves(line.filter({ hasText: lang === 'en' ? /^Update overdue by [12] min \(was due by/ : /^Point en retard de [12]\u00a0min \(attendu pour/ }).waitFor({ timeout: LIVE_MS }),
         `${lang}: past the time, overdue`)
       t.match(await line.getAttribute('class'), /next-update--overdue/, 'shown as overdue')
       t.equal(await line.locator('time').getAttribute('datetime'), due, 'still naming the promised time')

@@ -130,7 +130,7 @@ t.test('the page: a flag control on comments, the queue with one-click actions',
   t.equal(res.headers.location, `/t/${thread.id}?flagged=${post.id}#p-${post.id}`, 'back at the comment')
   const thanked = await app.inject({ url: String(res.headers.location), cookies })
   t.match(thanked.body, new RegExp(`role="status">Thank you: comment #${post.id} is flagged, and the moderators will look at it\\.`), 'which says it was flagged')
-  t.match((await app.inject({ url: `/t/${thread.id}?flagged=${post.id}&lang=fr`, cookies })).body, new RegExp(`Merci : le commentaire n° ${post.id} est signalé`), 'in French too')
+  t.match((await app.inject({ url: `/t/${thread.id}?flagged=${post.id}&lang=fr`, cookies })).body, new RegExp(`Merci\u00a0: le commentaire n° ${post.id} est signalé`), 'in French too')
   t.notMatch((await app.inject({ url: `/t/${thread.id}`, cookies })).body, /role="status">Thank you/, 'once, not on the next visit')
   t.notMatch((await app.inject({ url: `/t/${thread.id}?flagged=${post.id}` })).body, /Thank you: comment/, 'nor for a reader who flagged nothing')
   const again = await app.inject({ method: 'POST', url: `/posts/${post.id}/flag`, cookies, payload: { _csrf: csrf, reason: 'spam' } })
@@ -144,7 +144,7 @@ t.test('the page: a flag control on comments, the queue with one-click actions',
   t.match(queuePage.body, /Spam spam spam/)
   t.match(queuePage.body, new RegExp(`action="/mod/flags/${post.id}/hide"`))
   t.match(queuePage.body, /Spam: 1 · Rumour: 0/)
-  t.match((await app.inject({ url: '/mod/flags?lang=fr', cookies: modCookies })).body, /Spam : 1 · Rumeur : 0/, 'with French spacing')
+  t.match((await app.inject({ url: '/mod/flags?lang=fr', cookies: modCookies })).body, /Spam\u00a0: 1 · Rumeur\u00a0: 0/, 'with French spacing')
   const modCsrf = /name="_csrf" value="([^"]+)"/.exec(queuePage.body)![1]!
   const hideKey = new RegExp(`action="/mod/flags/${post.id}/hide"[^>]*>\\s*<input[^>]*>\\s*<input type="hidden" name="idempotencyKey" value="([^"]+)"`).exec(queuePage.body)?.[1]
   t.ok(hideKey, 'the form carries its own key')

@@ -132,7 +132,7 @@ t.test('guesses spread over many addresses: the account waits, but not in a brow
   t.ok(wait > 120, `with Retry-After (${wait} s)`)
   t.match(fromNowhere.body, new RegExp(`Too many attempts\\. Try again in ${Math.ceil(wait / 60)} min\\.`), 'a wait of minutes is said in minutes')
   const french = await app.inject({ method: 'POST', url: '/login', remoteAddress: '10.9.9.8', cookies: form.cookies, headers: { 'accept-language': 'fr' }, payload: { _csrf: form.csrf, email: tech.actor.email, password: PASSWORD } })
-  t.match(french.body, /Trop de tentatives\. Réessayez dans \d+ min\./, 'in French too')
+  t.match(french.body, /Trop de tentatives\. Réessayez dans \d+\u00a0min\./, 'in French too')
   t.equal((await askToken(app, tech.actor.email, PASSWORD, '10.9.9.10')).statusCode, 429, 'so does a script asking for a token')
 
   const knownBrowser = await loginForm(app, { [KNOWN_BROWSER_COOKIE]: known! })
@@ -183,5 +183,5 @@ t.test('a flood aimed at one account: a couple of guesses are checked at a time,
     app.inject({ method: 'POST', url: '/login', remoteAddress: `10.4.0.${i + 1}`, cookies: form.cookies, headers: { 'accept-language': 'fr' }, payload: { _csrf: form.csrf, email: tech.actor.email, password: `guess ${i}` } })))
   const waiting = forms.find((res) => res.statusCode === 429)
   t.ok(waiting, 'a form sent in the same flood waits')
-  t.match(waiting!.body, /Trop de tentatives\. Réessayez dans 1 s\./)
+  t.match(waiting!.body, /Trop de tentatives\. Réessayez dans 1\u00a0s\./)
 })

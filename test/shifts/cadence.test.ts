@@ -65,7 +65,7 @@ t.test('staff set the cadence from the thread page', async (t) => {
 
   // Another technician, who reads in French.
   const french = sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr`, cookies: await signIn(app, await makeUser(app, 'technician')) })).body, 'cadence')
-  t.match(french, /<summary>Rythme des points : un point toutes les 20 min<\/summary>/)
+  t.match(french, /<summary>Rythme des points\u00a0: un point toutes les 20\u00a0min<\/summary>/)
 
   const bad = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/cadence`, { cadenceMinutes: 'soon' })
   t.equal(bad.statusCode, 400)

@@ -28,7 +28,7 @@ t.test('a check-in lasts until an hour after the end of the shift it opens', asy
   t.match(box, /You are on duty until <time[^>]*>16:00<\/time>, unless you check in again\./)
   t.notMatch(box, /Stay on duty/, 'nothing to stay on for yet: checking in again would change nothing')
   // (The account keeps the language it last asked for: the pages below ask for English.)
-  t.match(sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr`, cookies })).body, 'duty'), /Fin de votre service : <time[^>]*>16:00<\/time>, sauf si vous le reprenez\./)
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr`, cookies })).body, 'duty'), /Fin de votre service\u00a0: <time[^>]*>16:00<\/time>, sauf si vous le reprenez\./)
 })
 
 t.test('late in the shift, staying on keeps one on duty through the next shift', async (t) => {

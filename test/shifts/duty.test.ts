@@ -46,7 +46,7 @@ t.test('the thread page and the incident list show who is on duty and the lead',
   t.match(box, /Mona Mod/)
   t.notMatch(box, /action="\/duty\//, 'no duty buttons for readers')
   t.match(sectionById((await app.inject({ url: '/' })).body, 'duty'), /Shift lead: Dana Day/, 'the incident list too')
-  t.match(sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, 'duty'), /Chef d’équipe : Dana Day/, 'in French')
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, 'duty'), /Chef d’équipe\u00a0: Dana Day/, 'in French')
   t.notMatch(sectionById((await app.inject({ url: '/', cookies: await signIn(app, customer) })).body, 'duty'), /action="\/duty\//, 'nor for customers')
 })
 

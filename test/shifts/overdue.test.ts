@@ -70,8 +70,8 @@ t.test('the on-duty staff get one e-mail per promise, in their language', async 
   t.match(english.text, /was promised for \d\d:\d\d and is overdue by 5 min/)
   t.match(english.text, new RegExp(`http://127\\.0\\.0\\.1:3000/t/${thread.id}`))
   const inFrench = byRecipient.get('francoise@example.org')!
-  t.equal(inFrench.subject, 'Point en retard : Mail relay down')
-  t.match(inFrench.text, /Le prochain point de « Mail relay down » était promis pour \d\d:\d\d et a 5 min de retard\./)
+  t.equal(inFrench.subject, 'Point en retard\u00a0: Mail relay down')
+  t.match(inFrench.text, /Le prochain point de «\u00a0Mail relay down\u00a0» était promis pour \d\d:\d\d et a 5\u00a0min de retard\./)
 })
 
 t.test('a new promise that passes alerts again; with nobody on duty, every staff member', async (t) => {
@@ -123,7 +123,7 @@ t.test('an account that never chose a language gets its e-mails in the one its r
   advance(6 * 60_000)
   received.length = 0
   t.equal(await app.checkOverdue(), 1, 'the one on duty')
-  t.equal(received[0]!.subject, 'Point en retard : VPN down', 'in French')
+  t.equal(received[0]!.subject, 'Point en retard\u00a0: VPN down', 'in French')
 })
 
 t.test('a check-in forgotten since the day before no longer keeps the alerts to itself', async (t) => {

@@ -76,7 +76,7 @@ t.test('a thread\'s feed has its official updates, newest first, and no comments
   t.notMatch(xml, /<script/i, 'no script anywhere')
 
   const french = await app.inject({ url: `/t/${thread.id}/feed.atom`, headers: { 'accept-language': 'fr' } })
-  t.match(entriesOf(french.body)[0]!.title, /Point de situation, .+ : Sous surveillance/, 'titles in the reader\'s language')
+  t.match(entriesOf(french.body)[0]!.title, /Point de situation, .+\u00a0: Sous surveillance/, 'titles in the reader\'s language')
   t.match(french.body, /<feed xmlns="http:\/\/www.w3.org\/2005\/Atom" xml:lang="fr">/, 'which the feed names')
 
   t.equal((await app.inject({ url: '/t/999/feed.atom' })).statusCode, 404)

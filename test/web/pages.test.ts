@@ -244,7 +244,7 @@ t.test('French pages are in French, with French dates', async (t) => {
   }
   const thread_ = (await app.inject({ url: `/t/${thread.id}`, headers })).body
   t.match(thread_, /Situation actuelle/)
-  t.match(thread_, /Prochain point attendu d’ici <time[^>]+>(?:[^<]+, )?\d\d:\d\d<\/time> \(dans 30 min\)/)
+  t.match(thread_, /Prochain point attendu d’ici <time[^>]+>(?:[^<]+, )?\d\d:\d\d<\/time> \(dans 30\u00a0min\)/)
   t.match(thread_, /Technicien/)
   t.match(thread_, /Équipe de jour/)
   t.match(thread_, /Connectez-vous pour commenter/)

@@ -83,7 +83,7 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
     : answer.message
   // A script's request refused by a schema is told what is wrong, in French as in English.
   if (!html) {
-    const detailed = answer.validation !== undefined && request.locale === 'fr' ? `${message.replace(/\.$/, '')} : ${inFrench(answer.validation)}.` : message
+    const detailed = answer.validation !== undefined && request.locale === 'fr' ? `${message.replace(/\.$/, '')}\u00a0: ${inFrench(answer.validation)}.` : message
     return reply.send({ error: { code: answer.code, message: detailed } })
   }
   return reply.page('error', {
