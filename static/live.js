@@ -15,6 +15,8 @@
   var statusLine = document.getElementById('live-status')
   var announcer = document.getElementById('live-announce')
   var marker = document.getElementById('new-posts')
+  // Posts arrived while this page shows an earlier stretch of the thread.
+  var later = 0
   var csrfMeta = document.querySelector('meta[name="csrf-token"]')
   var viewerId = root.getAttribute('data-viewer-id') || ''
   var pinnedMark = document.querySelector('#current-state [data-post-id]')
@@ -122,6 +124,11 @@
 
   function updateMarker () {
     if (!marker) return
+    if (later > 0) {
+      marker.textContent = text('new-posts-later', { count: later })
+      marker.hidden = false
+      return
+    }
     if (unseen.length === 0) {
       marker.hidden = true
       return
@@ -158,6 +165,10 @@
         unseen.push(element)
         updateMarker()
       }
+    } else {
+      // The marker leads to the latest posts instead.
+      later++
+      updateMarker()
     }
     if (document.hidden && (grows || isOfficial(post.kind))) {
       unreadWhileHidden++
@@ -388,6 +399,10 @@
   }, { passive: true })
   if (marker) {
     marker.addEventListener('click', function () {
+      if (later > 0) {
+        location.href = location.pathname + (officialOnly ? '?view=official' : '')
+        return
+      }
       var first = unseen[0]
       unseen = []
       updateMarker()

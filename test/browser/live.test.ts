@@ -269,6 +269,10 @@ if (browserAvailable(t)) {
     await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Library back online.' })
     await t.resolves(page.locator('#live-announce', { hasText: 'New official update by Nora Night' }).waitFor({ timeout: LIVE_MS }), 'announced')
     t.equal((await bodies(page)).length, shown, 'though not added to a stretch that does not end the thread')
+    const marker = page.locator('#new-posts')
+    await t.resolves(marker.filter({ hasText: 'New posts since: 1. Go to the latest' }).waitFor({ timeout: LIVE_MS }), 'a sighted reader sees it too')
+    await Promise.all([page.waitForURL(new RegExp(`/t/${thread.id}$`)), marker.click()])
+    t.equal((await bodies(page)).at(-1), 'Library back online.', 'and is led to the latest posts')
   })
 
   t.test('live posts offer no Reply to a customer who cannot comment here (a locked thread)', async (t) => {

@@ -219,6 +219,7 @@ export const en = {
   'live.reconnecting': 'Connection lost. Reconnecting…',
   'live.offline': 'Offline. The page will catch up when the connection is back.',
   'live.newPosts': 'New posts below: {count}',
+  'live.newPostsLater': 'New posts since: {count}. Go to the latest',
   'live.announce': 'New official update by {name}',
   'cache.asOf': 'The server cannot reach its database just now: this page is as it was at {time}. It will catch up by itself.'
 }

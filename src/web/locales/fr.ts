@@ -220,6 +220,7 @@ export const fr: Record<keyof typeof en, string> = {
   'live.reconnecting': 'Connexion perdue. Reconnexion…',
   'live.offline': 'Hors ligne. La page se mettra à jour au retour de la connexion.',
   'live.newPosts': 'Nouveaux messages plus bas : {count}',
+  'live.newPostsLater': 'Nouveaux messages depuis : {count}. Aller aux derniers',
   'live.announce': 'Nouveau point de situation de {name}',
   'cache.asOf': 'Le serveur ne joint plus sa base de données : cette page est celle de {time}. Elle se mettra à jour d’elle-même.'
 }
