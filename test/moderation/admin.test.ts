@@ -138,7 +138,7 @@ t.test('the audit log lists every action, newest first, filterable by thread and
 t.test('every action the audit log records has words in both languages', async (t) => {
   const { translate, hasMessage } = await import('../../src/web/i18n.ts')
   const { readFileSync, readdirSync } = await import('node:fs')
-  const sources = readdirSync('src/domain').map((name) => readFileSync(`src/domain/${name}`, 'utf8')).join('\n')
+  const sources = [...readdirSync('src/domain').map((name) => `src/domain/${name}`), 'src/cli.ts'].map((file) => readFileSync(file, 'utf8')).join('\n')
   const actions = new Set([...sources.matchAll(/'((?:flags|post|shifts|thread|token|user)\.[a-z]+)'/g)].map((m) => m[1]!))
   const recorded = [...actions].filter((action) => new RegExp(`action: [^\\n]*'${action.replace('.', '\\.')}'`).test(sources))
   t.ok(recorded.length >= 15, `the actions found: ${recorded.join(', ')}`)

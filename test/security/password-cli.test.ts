@@ -113,6 +113,6 @@ t.test("the operator's commands are in the audit log, as the command line's", as
     const aude = (await app.inject({ url: '/api/v1/me', headers: auth })).json()
     const page = await app.inject({ url: '/mod/audit', cookies: await signIn(app, { actor: aude, token, auth } satisfies TestUser) })
     t.equal(page.statusCode, 200)
-    t.match(page.body, /<td>The server’s operator \(command line\)<\/td>\s*<td><code>user\.create<\/code>/, 'the audit page names the command line as the actor')
+    t.match(page.body, /<td>The server’s operator \(command line\)<\/td>\s*<td title="user\.create">Account created<\/td>/, 'the audit page names the command line as the actor, and what it did')
   })
 })
