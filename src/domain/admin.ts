@@ -31,8 +31,7 @@ export const CUSTOMERS_SHOWN = 100
  * registered, to be given a role, is at the top); `more` when there are others.
  */
 export async function findUsers (db: Kysely<Database>, actor: Actor | null, search = ''): Promise<{ staff: UserSummary[], customers: UserSummary[], more: boolean }> {
-  requireAdmin(actor)
-  const staff = await db.selectFrom('users').select(USER_COLUMNS).where('role', '<>', 'customer').orderBy('id').execute()
+  const staff = await listStaff(db, actor)
   const pattern = `%${search.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
   const customers = await db.selectFrom('users').select(USER_COLUMNS)
     .where('role', '=', 'customer')
@@ -40,7 +39,14 @@ export async function findUsers (db: Kysely<Database>, actor: Actor | null, sear
     .orderBy('id', 'desc')
     .limit(CUSTOMERS_SHOWN + 1)
     .execute()
-  return { staff: staff.map(toSummary), customers: customers.slice(0, CUSTOMERS_SHOWN).map(toSummary), more: customers.length > CUSTOMERS_SHOWN }
+  return { staff, customers: customers.slice(0, CUSTOMERS_SHOWN).map(toSummary), more: customers.length > CUSTOMERS_SHOWN }
+}
+
+/** Every staff member (a token is for a staff member's script; customers ask for their own). */
+export async function listStaff (db: Kysely<Database>, actor: Actor | null): Promise<UserSummary[]> {
+  requireAdmin(actor)
+  const rows = await db.selectFrom('users').select(USER_COLUMNS).where('role', '<>', 'customer').orderBy('id').execute()
+  return rows.map(toSummary)
 }
 
 export interface UserPatch { role?: string, shift?: string | null }

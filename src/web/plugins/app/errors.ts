@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { isDatabaseUnavailable } from '../../../db/connect.ts'
 import { AppError, databaseUnavailable } from '../../../domain/errors.ts'
 import { hasMessage, pickLocale, translate, waitOf } from '../../i18n.ts'
+import { pageOfOurs } from '../../routes/pages/shared.ts'
 import { SESSION_COOKIE } from './auth.ts'
 
 interface ErrorAnswer {
@@ -112,12 +113,8 @@ function writtenIn (body: unknown): Array<{ label: string, text: string }> {
 
 /** Back to the sign-in page, which then leads back to the page the form was sent from. */
 function signInAgain (request: FastifyRequest): { href: string, label: string } {
-  const referer = request.headers.referer
-  const from = referer !== undefined && URL.canParse(referer) ? new URL(referer) : null
-  // Compared as URLs do: a default port is no port.
-  const here = from === null ? null : `${from.protocol}//${request.headers.host ?? ''}`
-  const ours = from !== null && here !== null && URL.canParse(here) && from.host === new URL(here).host
-  const next = ours ? from.pathname + from.search : '/'
+  const from = pageOfOurs(request)
+  const next = from === null ? '/' : from.pathname + from.search
   return { href: `/login?next=${encodeURIComponent(next)}`, label: translate(request.locale, 'error.signInAgain') }
 }
 

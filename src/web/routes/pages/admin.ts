@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { CUSTOMERS_SHOWN, changeUser, createTokenFor, findUsers, listTokens, revokeToken } from '../../../domain/admin.ts'
+import { CUSTOMERS_SHOWN, changeUser, createTokenFor, findUsers, listStaff, listTokens, revokeToken } from '../../../domain/admin.ts'
 import { SHIFTS } from '../../../domain/shifts.ts'
 import { tokenKey } from '../../../domain/tokens.ts'
 import { ROLES } from '../../../domain/users.ts'
@@ -62,10 +62,10 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     }
   })
 
-  const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, created?: { token: string, owner: string } } = {}) => {
+  const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, created?: { token: string, ownerId: number } } = {}) => {
     const tokens = await listTokens(db, request.actor)
-    // A token is for a staff member's script; customers ask for their own.
-    const users = (await findUsers(db, request.actor)).staff
+    const users = await listStaff(db, request.actor)
+    const { created, ...rest } = extras
     return reply.page('admin-tokens', {
       title: translate(request.locale, 'admin.tokens.title'),
       here: '/admin/tokens',
@@ -73,7 +73,8 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       formKey: newFormKey(),
       tokens,
       users,
-      ...extras
+      created: created === undefined ? undefined : { token: created.token, owner: users.find((user) => user.id === created.ownerId)?.name ?? '' },
+      ...rest
     })
   }
 
@@ -87,9 +88,8 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       const userId = optionalId(field(request.body, 'userId')) ?? 0
       // The form sent again (a reload of this answer) shows the same token, and makes no other.
       const { token } = await createTokenFor(deps, request.actor, userId, tokenKey(formIdempotency(request, request.body), fastify.config.sessionSecret))
-      const owner = (await findUsers(db, request.actor)).staff.find((user) => user.id === userId)?.name ?? ''
       // Shown once, on this answer: only its hash is kept.
-      return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, owner } })
+      return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, ownerId: userId } })
     } catch (err) {
       if (!isFormError(err) || request.actor === null) throw err
       return await showTokens(request, reply.code(err.statusCode), { error: messageOf(request.locale, err) })

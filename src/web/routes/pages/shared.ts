@@ -114,3 +114,16 @@ export async function allPosts (db: Kysely<Database>, threadId: number, query: O
     if (page.length < PAGE_SIZE) return out
   }
 }
+
+/**
+ * The page of this site a form was sent from, by the address browsers send
+ * along to their own site (Referer); null when it names another site or none.
+ */
+export function pageOfOurs (request: FastifyRequest): URL | null {
+  const referer = request.headers.referer
+  if (referer === undefined || !URL.canParse(referer)) return null
+  const url = new URL(referer)
+  // Compared as URLs do: a default port is no port.
+  const here = `${url.protocol}//${request.headers.host ?? ''}`
+  return URL.canParse(here) && url.host === new URL(here).host ? url : null
+}

@@ -9,7 +9,7 @@ import { type Locale, translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { type Fragment, POSTS_SLOT, type Viewer, joinFragments, pageBytes } from '../../post-fragments.ts'
 import { dutyOnPage } from './duty-context.ts'
-import { type Form, field, isFormError, messageOf, newFormKey, optionalId, promiseOf, threadPath } from './shared.ts'
+import { type Form, field, isFormError, messageOf, newFormKey, optionalId, pageOfOurs, promiseOf, threadPath } from './shared.ts'
 import { type ThreadView, forViewer, loadThreadView } from './thread-view.ts'
 
 export interface ThreadQuery { view?: string, after?: string, before?: string, replyTo?: string, flagged?: string }
@@ -207,12 +207,8 @@ function postsOf (fastify: FastifyInstance, stored: ThreadView, view: ThreadView
  */
 function pageSentFrom (request: FastifyRequest, threadId: number): { path: string, query: ThreadQuery } {
   const fallback = { path: `/t/${threadId}`, query: {} }
-  const referer = request.headers.referer
-  if (referer === undefined || !URL.canParse(referer)) return fallback
-  const url = new URL(referer)
-  // Compared as URLs do: a default port is no port.
-  const host = `${url.protocol}//${request.headers.host ?? ''}`
-  if (!URL.canParse(host) || url.host !== new URL(host).host || !new RegExp(`^/t/${threadId}(?:/[^/]*)?$`).test(url.pathname)) return fallback
+  const url = pageOfOurs(request)
+  if (url === null || !new RegExp(`^/t/${threadId}(?:/[^/]*)?$`).test(url.pathname)) return fallback
   const query: ThreadQuery = {}
   const kept = new URLSearchParams()
   for (const key of ['view', 'before', 'after'] as const) {
