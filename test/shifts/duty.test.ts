@@ -63,9 +63,11 @@ t.test('staff check in and out from the page', async (t) => {
   t.equal(evil.headers.location, '/', 'the way back stays on the site')
 
   const mine = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
-  t.match(sectionById(mine, 'duty'), new RegExp(`name="next" value="/t/${thread.id}/handover"`), 'checking out offers the handover form')
-  const outForm = await submitForm(app, cookies, `/t/${thread.id}`, '/duty/check-out', { next: `/t/${thread.id}/handover` })
-  t.equal(outForm.headers.location, `/t/${thread.id}/handover`)
+  t.match(sectionById(mine, 'duty'), new RegExp(`<a class="button button--small" href="/t/${thread.id}/handover">Hand over and check out</a>`), 'the handover form is a link away')
+  t.equal((await app.inject({ url: `/t/${thread.id}/handover`, cookies })).statusCode, 200)
+  t.ok((await duty()).onDuty.some((p) => p.name === 'Nils Night'), 'opening the handover form does not check out')
+  const outForm = await submitForm(app, cookies, `/t/${thread.id}`, '/duty/check-out', { next: `/t/${thread.id}` })
+  t.equal(outForm.headers.location, `/t/${thread.id}`)
   t.notOk((await duty()).onDuty.some((p) => p.name === 'Nils Night'), 'checked out')
   const refused = await submitForm(app, await signIn(app, customer), '/', '/duty/check-in', { next: '/' })
   t.equal(refused.statusCode, 403, 'a customer cannot check in from a page either')

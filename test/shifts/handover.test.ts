@@ -92,3 +92,30 @@ t.test('a handover arriving live names the incoming lead already on duty, as the
   page.ws.close()
   plain.ws.close()
 })
+
+t.test('the handover form checks its author out once the handover is posted, never before', async (t) => {
+  const cookies = await signIn(app, evening)
+  const onDuty = async () => (await app.inject({ url: '/api/v1/duty' })).json().onDuty.some((p: { name: string }) => p.name === 'Eve Evening')
+  t.notMatch((await app.inject({ url: `/t/${thread.id}/handover`, cookies })).body, /name="checkOut"/, 'off duty, nothing to check out of')
+
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: evening.auth, payload: {} })).statusCode, 200)
+  const form = (await app.inject({ url: `/t/${thread.id}/handover`, cookies })).body
+  t.match(form, /<input type="checkbox" name="checkOut" value="on" checked> Check out once the handover is posted/, 'on duty, checking out is offered and ticked')
+  t.match((await app.inject({ url: `/t/${thread.id}/handover?lang=fr`, cookies })).body, /Terminer mon service une fois la relève publiée/)
+  await app.inject({ url: `/t/${thread.id}/handover?lang=en`, cookies })
+
+  const refused = await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, { done: '', pending: '', nextSteps: '', next: '30', checkOut: 'on' })
+  t.equal(refused.statusCode, 400)
+  t.ok(await onDuty(), 'a refused handover leaves its author on duty')
+  t.match(refused.body, /name="checkOut" value="on" checked>/, 'the choice is kept')
+
+  const kept = await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, { done: 'Half the racks up.', next: '30' })
+  t.equal(kept.statusCode, 303, kept.body)
+  t.ok(await onDuty(), 'unticked, its author stays on duty')
+
+  const sent = await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, { done: 'All racks up.', next: '30', checkOut: 'on' })
+  t.equal(sent.statusCode, 303, sent.body)
+  t.notOk(await onDuty(), 'ticked, the handover is posted and its author checked out')
+  const posts = (await app.inject({ url: `/api/v1/threads/${thread.id}/posts?kind=update` })).json().posts as Post[]
+  t.match(posts.at(-1)!.body, /All racks up\./, 'the handover is in the thread')
+})

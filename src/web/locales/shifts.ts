@@ -22,7 +22,7 @@ export const shiftsEn = {
   'duty.checkInLead': 'I lead this shift',
   'duty.takeLead': 'Take the lead',
   'duty.checkOut': 'Check out',
-  'duty.checkOutHandover': 'Check out and hand over',
+  'duty.handOverCheckOut': 'Hand over and check out',
   'duty.youAreOnUntil': 'You are on duty until {time}, unless you check in again.',
   'duty.stayOn': 'Stay on duty',
 
@@ -36,6 +36,7 @@ export const shiftsEn = {
   'handover.heading.pending': 'Pending',
   'handover.heading.next': 'Next steps',
   'handover.submit': 'Post the handover',
+  'handover.checkOut': 'Check out once the handover is posted',
   'handover.boundary': '{shift}, led by {lead}, took over at {time}',
   'handover.boundaryNoLead': '{shift} took over at {time}',
 
@@ -75,7 +76,7 @@ export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
   'duty.checkInLead': 'Je dirige cette équipe',
   'duty.takeLead': 'Prendre la direction',
   'duty.checkOut': 'Terminer mon service',
-  'duty.checkOutHandover': 'Terminer mon service et passer le relais',
+  'duty.handOverCheckOut': 'Passer le relais et terminer mon service',
   'duty.youAreOnUntil': 'Fin de votre service : {time}, sauf si vous le reprenez.',
   'duty.stayOn': 'Rester de service',
 
@@ -89,6 +90,7 @@ export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
   'handover.heading.pending': 'En cours',
   'handover.heading.next': 'Prochaines étapes',
   'handover.submit': 'Publier la relève',
+  'handover.checkOut': 'Terminer mon service une fois la relève publiée',
   'handover.boundary': '{shift}, dirigée par {lead}, a pris le relais à {time}',
   'handover.boundaryNoLead': '{shift} a pris le relais à {time}',
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { requireStaff } from '../../../domain/actors.ts'
-import { checkIn, checkOut } from '../../../domain/duty.ts'
+import { checkIn, checkOut, dutyNow } from '../../../domain/duty.ts'
 import { postHandover } from '../../../domain/handover.ts'
 import { requireAdmin } from '../../../domain/actors.ts'
 import { SHIFTS, nextShift, shiftOfAuthor, shiftSchedule, updateShiftHours } from '../../../domain/shifts.ts'
@@ -73,6 +73,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
     const staff = requireStaff(request.actor)
     const thread = await getThread(fastify.db, threadId)
     const from = shiftOfAuthor(staff, deps.now(), deps.timeZone, deps.shiftHours, 'handover') ?? 'day'
+    const onDuty = (await dutyNow(fastify.db, deps.now())).onDuty.some((person) => person.userId === staff.id)
     return reply.page('handover', {
       title: translate(request.locale, 'handover.title'),
       here: `/t/${thread.id}/handover`,
@@ -84,6 +85,8 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
       to: nextShift(from, deps.shiftHours),
       form: { done: field(form, 'done'), pending: field(form, 'pending'), next: field(form, 'nextSteps') },
       promise: promiseChoices(cadenceOf(thread), field(form, 'next'), '60'),
+      // Offered to whoever is on duty, ticked until they untick it.
+      checkOut: { offered: onDuty, checked: error === undefined || field(form, 'checkOut') === 'on' },
       error
     })
   }
@@ -104,6 +107,8 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
         next: field(form, 'nextSteps'),
         nextUpdateAt: nextUpdateFrom(field(form, 'next'), deps.now())
       }, handoverHeadings(request.locale), formIdempotency(request, form))
+      // Only once the handover is in: the shift ends with the news passed on, never before it.
+      if (field(form, 'checkOut') === 'on') await checkOut(deps, request.actor)
       return reply.redirect(`/t/${threadId}#p-${post.id}`, 303)
     } catch (err) {
       if (!isFormError(err) || err.statusCode === 403) throw err
