@@ -97,7 +97,7 @@
     var token = csrfMeta ? csrfMeta.getAttribute('content') || '' : ''
     var inputs = element.querySelectorAll('input[name="_csrf"]')
     for (var i = 0; i < inputs.length; i++) inputs[i].value = token
-    if (!document.querySelector('#compose form')) {
+    if (!document.querySelector('#compose form:not([data-closed])')) {
       var replies = element.querySelectorAll('.post__actions a[href*="replyTo="]')
       for (var r = 0; r < replies.length; r++) replies[r].remove()
     }
@@ -250,6 +250,7 @@
   }
 
   function applyThread (event) {
+    if (event.thread) applyClosed(event.thread)
     if (event.stateView !== undefined) {
       replaceById('thread-state', event.stateView)
       tick()
@@ -264,6 +265,47 @@
       for (var i = 0; i < marked.length; i++) markPinned(marked[i])
       var now = pinnedId === null ? null : document.getElementById('p-' + pinnedId)
       if (now) markPinned(now)
+    }
+  }
+
+  // A customer's comment form follows the thread. Locked (or read-only in a
+  // crisis) while they write, it closes with a notice, their text kept in it
+  // to copy; open again, it works again. A page that came closed says when
+  // comments open again, the form being a reload away.
+  function applyClosed (thread) {
+    var lockedText = text('closed-locked')
+    if (!lockedText) return
+    var closed = thread.locked || (thread.crisisMode && thread.crisisReadOnly)
+    var form = document.querySelector('#compose form')
+    var notice = document.getElementById('compose-closed')
+    if (!form) {
+      var came = document.querySelector('#compose .notice')
+      if (!came) return
+      if (!came.hasAttribute('data-closed-text')) came.setAttribute('data-closed-text', came.textContent)
+      came.setAttribute('role', 'status')
+      came.textContent = closed ? came.getAttribute('data-closed-text') : text('reopened')
+      return
+    }
+    if (closed === form.hasAttribute('data-closed')) {
+      if (closed && notice) notice.firstChild.textContent = thread.locked ? lockedText : text('closed-read-only')
+      return
+    }
+    var body = form.querySelector('textarea')
+    var buttons = form.querySelectorAll('button')
+    if (body) body.readOnly = closed
+    for (var i = 0; i < buttons.length; i++) buttons[i].disabled = closed
+    if (closed) {
+      form.setAttribute('data-closed', '')
+      notice = document.createElement('p')
+      notice.id = 'compose-closed'
+      notice.className = 'notice'
+      notice.setAttribute('role', 'status')
+      notice.appendChild(document.createTextNode(thread.locked ? lockedText : text('closed-read-only')))
+      if (body && body.value.trim() !== '') notice.appendChild(document.createTextNode(' ' + text('closed-kept')))
+      form.parentNode.insertBefore(notice, form)
+    } else {
+      form.removeAttribute('data-closed')
+      if (notice) notice.remove()
     }
   }
 

@@ -188,6 +188,8 @@ export const en = {
   'compose.replyingTo': 'Replying to',
   'compose.cancelReply': 'cancel the reply',
   'compose.lockedForYou': 'This thread is locked: you can read it but no longer comment.',
+  'compose.closedKept': 'What you wrote was not sent; it stays below to copy.',
+  'compose.reopened': 'Comments are open again: reload the page to comment.',
   'compose.signIn': 'Sign in to comment',
 
   'settings.title': 'Thread settings',

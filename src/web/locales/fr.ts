@@ -189,6 +189,8 @@ export const fr: Record<keyof typeof en, string> = {
   'compose.replyingTo': 'En réponse au message',
   'compose.cancelReply': 'annuler la réponse',
   'compose.lockedForYou': 'Ce fil est verrouillé : vous pouvez le lire mais plus le commenter.',
+  'compose.closedKept': 'Ce que vous avez écrit n’a pas été envoyé ; cela reste ci-dessous, à copier.',
+  'compose.reopened': 'Les commentaires sont de nouveau ouverts : rechargez la page pour commenter.',
   'compose.signIn': 'Connectez-vous pour commenter',
 
   'settings.title': 'Réglages du fil',
