@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { isStaff, requireStaff } from '../../../domain/actors.ts'
+import type { AppError } from '../../../domain/errors.ts'
 import { STATUSES, createThread, listIncidents } from '../../../domain/threads.ts'
 import type { Thread } from '../../../domain/views.ts'
 import { translate } from '../../i18n.ts'
@@ -10,6 +11,15 @@ import { DEFAULT_NEXT_UPDATE, nextUpdateFrom, promiseChoices } from './thread-pa
 
 /** Resolved incidents on one page of the list; open ones are all on every page. */
 export const RESOLVED_PER_PAGE = 100
+
+/** The field of the new incident form that each refusal is about. */
+const FIELD_OF_ERROR: Record<string, string> = {
+  invalid_title: 'title',
+  empty_body: 'body',
+  body_too_long: 'body',
+  invalid_status: 'status',
+  invalid_next_update: 'next'
+}
 
 const incidentPages: FastifyPluginAsync = async (fastify) => {
   const { deps } = fastify
@@ -42,7 +52,7 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
       })
     }))
 
-  const showNewForm = (request: FastifyRequest, reply: FastifyReply, form: Form, error?: string) =>
+  const showNewForm = (request: FastifyRequest, reply: FastifyReply, form: Form, err?: AppError) =>
     reply.page('new-incident', {
       title: translate(request.locale, 'newIncident.title'),
       csrf: csrfToken(request, reply),
@@ -50,7 +60,9 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
       statuses: STATUSES.map((status) => ({ status, selected: status === (field(form, 'status') || 'investigating') })),
       form: { title: field(form, 'title'), body: field(form, 'body') },
       promise: promiseChoices(null, field(form, 'next'), DEFAULT_NEXT_UPDATE),
-      error
+      error: err === undefined ? undefined : messageOf(request.locale, err),
+      // The message goes beside the field it is about, which takes the focus.
+      errorField: err === undefined ? undefined : FIELD_OF_ERROR[err.code]
     })
 
   fastify.get('/new', async (request, reply) => {
@@ -71,7 +83,7 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
       return reply.redirect(threadPath(thread), 303)
     } catch (err) {
       if (!isFormError(err) || err.statusCode === 403) throw err
-      return showNewForm(request, reply.code(err.statusCode), form, messageOf(request.locale, err))
+      return showNewForm(request, reply.code(err.statusCode), form, err)
     }
   })
 }
