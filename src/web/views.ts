@@ -168,6 +168,12 @@ function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {
 
   // {{url href}}: a link built by the server, escaped for an attribute and no
   // more, so "?view=official" stays readable in the page's source.
+  // {{bdi name}}: a name or title people typed, set apart from the words around it,
+  // so that right-to-left text (or a stray direction override) cannot reorder them.
+  // {{isolated title}} does the same with Unicode isolates, where markup cannot go (<title>).
+  hbs.registerHelper('bdi', (text: unknown) => new hbs.SafeString(`<bdi>${escape(String(text ?? ''))}</bdi>`))
+  hbs.registerHelper('isolated', (text: unknown) => `\u2068${String(text ?? '')}\u2069`)
+
   hbs.registerHelper('url', (href: unknown) => new hbs.SafeString(String(href ?? '')
     .replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/</g, '&lt;').replace(/>/g, '&gt;')))
 

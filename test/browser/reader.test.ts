@@ -227,4 +227,28 @@ if (browserAvailable(t)) {
     const noToken = await page.request.post('/api/v1/preview', { data: { body: '**x**' } })
     t.equal(noToken.status(), 403, 'nor a call that does not carry the page\'s CSRF token')
   })
+
+  t.test('a name with a right-to-left override does not turn the words after it around', async (t) => {
+    // U+202E forces what follows to read right to left, to the end of its paragraph, unless isolated.
+    const spoofer = await makeUser(app, 'technician', { name: '\u202EEve Evening' })
+    await apiAs(app, spoofer, 'POST', '/duty/check-in', { lead: true }, 200)
+    t.teardown(() => apiAs(app, spoofer, 'POST', '/duty/check-out', {}, 200))
+    const thread = await newThread('Mail queue stuck')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}`)
+    // Where the name, its role badge and its time are drawn, left to right.
+    const [name, badge, since] = await page.locator('#duty .duty__people li').filter({ hasText: 'Eve Evening' }).evaluate((person) => {
+      const walker = document.createTreeWalker(person, NodeFilter.SHOW_TEXT)
+      let text = walker.nextNode()
+      while (text !== null && !(text.nodeValue ?? '').includes('Eve Evening')) text = walker.nextNode()
+      const range = document.createRange()
+      range.selectNodeContents(text!)
+      return [range.getBoundingClientRect(), person.querySelector('.badge--role')!.getBoundingClientRect(), person.querySelector('.duty__since')!.getBoundingClientRect()]
+        .map((box) => ({ left: box.left, right: box.right }))
+    })
+    t.ok(badge!.left >= name!.right, 'the role badge stays after the name')
+    t.ok(since!.left >= badge!.right, 'and the time after the badge')
+    t.equal(await page.locator('.thread__title').getAttribute('dir'), 'auto', 'a title takes the direction of its own text')
+  })
 }

@@ -22,7 +22,7 @@ const post = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`,
 const signedInAs = async (instance: FastifyInstance, cookies: Cookies) => {
   const res = await instance.inject({ url: `/t/${thread.id}`, cookies })
   t.equal(res.statusCode, 200)
-  return /class="site-nav__user">([^<]+) </.exec(res.body)?.[1]
+  return /class="site-nav__user"><bdi>([^<]+)<\/bdi> </.exec(res.body)?.[1]
 }
 /** A comment sent with the session cookie, as the page's script sends it. */
 const comment = async (instance: FastifyInstance, cookies: Cookies, body: string) => {

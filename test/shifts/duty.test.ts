@@ -42,11 +42,11 @@ t.test('the first one in leads; a technician may take the lead; a leaving lead h
 t.test('the thread page and the incident list show who is on duty and the lead', async (t) => {
   const page = (await app.inject({ url: `/t/${thread.id}` })).body
   const box = sectionById(page, 'duty')
-  t.match(box, /Shift lead: Dana Day/)
+  t.match(box, /Shift lead: <bdi>Dana Day<\/bdi>/)
   t.match(box, /Mona Mod/)
   t.notMatch(box, /action="\/duty\//, 'no duty buttons for readers')
-  t.match(sectionById((await app.inject({ url: '/' })).body, 'duty'), /Shift lead: Dana Day/, 'the incident list too')
-  t.match(sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, 'duty'), /Chef d’équipe\u00a0: Dana Day/, 'in French')
+  t.match(sectionById((await app.inject({ url: '/' })).body, 'duty'), /Shift lead: <bdi>Dana Day<\/bdi>/, 'the incident list too')
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, 'duty'), /Chef d’équipe\u00a0: <bdi>Dana Day<\/bdi>/, 'in French')
   t.notMatch(sectionById((await app.inject({ url: '/', cookies: await signIn(app, customer) })).body, 'duty'), /action="\/duty\//, 'nor for customers')
 })
 
@@ -57,7 +57,7 @@ t.test('staff check in and out from the page', async (t) => {
   const inForm = await submitForm(app, cookies, `/t/${thread.id}`, '/duty/check-in', { next: `/t/${thread.id}`, lead: 'on' })
   t.equal(inForm.statusCode, 303)
   t.equal(inForm.headers.location, `/t/${thread.id}`)
-  t.match(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, 'duty'), /Shift lead: Nils Night/)
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, 'duty'), /Shift lead: <bdi>Nils Night<\/bdi>/)
 
   const evil = await submitForm(app, cookies, '/', '/duty/check-in', { next: '//evil.example.org/' })
   t.equal(evil.headers.location, '/', 'the way back stays on the site')

@@ -68,10 +68,10 @@ t.test('the handover form posts it, and the page marks the shift boundary', asyn
   const page = (await app.inject({ url: `/t/${thread.id}` })).body
   const post = sectionById(page, `p-${id}`)
   t.match(post, /<h3>Done<\/h3>\s*<p>Rebooted the core\.<\/p>/)
-  t.match(post, /<p class="shift-boundary[^"]*">The night shift, led by Nico Night, took over at <time[^>]*>23:00<\/time><\/p>/, 'the boundary names the incoming lead')
+  t.match(post, /<p class="shift-boundary[^"]*">The night shift, led by <bdi>Nico Night<\/bdi>, took over at <time[^>]*>23:00<\/time><\/p>/, 'the boundary names the incoming lead')
   t.match(post, /Next update by/, 'the handover promised the next update')
   const french = sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, `p-${id}`)
-  t.match(french, /L’équipe de nuit, dirigée par Nico Night, a pris le relais à <time[^>]*>23:00<\/time>/)
+  t.match(french, /L’équipe de nuit, dirigée par <bdi>Nico Night<\/bdi>, a pris le relais à <time[^>]*>23:00<\/time>/)
 
   const toDay = (await app.inject({ url: `/api/v1/threads/${thread.id}/posts?kind=update` })).json().posts.find((p: Post) => p.handoverTo === 'day')
   t.match(sectionById(page, `p-${toDay.id}`), /<p class="shift-boundary[^"]*">The day shift took over at <time[^>]*>22:50<\/time><\/p>/, 'without a lead of the incoming shift, without a name')
@@ -86,8 +86,8 @@ t.test('a handover arriving live names the incoming lead already on duty, as the
   const handover = await writePost(app, evening, thread.id, { body: 'Over to the night.', kind: 'handover' })
   await Promise.all([page.waitForCount(1), plain.waitForCount(1)])
   const view = (page.events[0] as unknown as { view: string }).view
-  t.match(view, /<p class="shift-boundary[^"]*">The night shift, led by Nico Night, took over at <time[^>]*>23:00<\/time><\/p>/, 'the live view names the lead')
-  t.equal(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, `p-${handover.id}`).match(/led by Nico Night/)?.length, 1, 'as the page does on load')
+  t.match(view, /<p class="shift-boundary[^"]*">The night shift, led by <bdi>Nico Night<\/bdi>, took over at <time[^>]*>23:00<\/time><\/p>/, 'the live view names the lead')
+  t.equal(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, `p-${handover.id}`).match(/led by <bdi>Nico Night<\/bdi>/)?.length, 1, 'as the page does on load')
   t.same(Object.keys(plain.events[0]!).sort(), ['post', 'seq', 'threadId', 'type'], 'API clients get the contract\'s fields alone')
   page.ws.close()
   plain.ws.close()

@@ -151,7 +151,7 @@ t.test('with the cache off, each post shows as it is now: edited, its author ren
     t.equal(res.statusCode, 200)
     return res.body
   }
-  const authorOf = (html: string) => /id="p-\d+"[^]*?<span class="post__author">([^<]*)</.exec(html.slice(html.indexOf(`id="p-${post.id}"`)))?.[1]
+  const authorOf = (html: string) => /id="p-\d+"[^]*?<span class="post__author" dir="auto">([^<]*)</.exec(html.slice(html.indexOf(`id="p-${post.id}"`)))?.[1]
 
   t.match(await page(), /Racks 1 to 4 are back\./)
   t.equal(authorOf(await page()), 'Nadia Lead')

@@ -109,7 +109,7 @@ t.test('staff open an incident through the form', async (t) => {
   t.equal(created.statusCode, 303)
   t.match(String(created.headers.location), /^\/t\/\d+\/power-cut-in-building-c$/)
   const page = await app.inject({ url: String(created.headers.location) })
-  t.match(page.body, /<h1 class="thread__title">Power cut in building C<\/h1>/)
+  t.match(page.body, /<h1 class="thread__title" dir="auto">Power cut in building C<\/h1>/)
   t.match(page.body, /class="status status--identified">Identified</)
   t.match(page.body, /UPS on battery\./)
   t.notMatch(page.body, /Next update by/, 'submitted without a choice of promise (an older form), it promises none')

@@ -28,7 +28,7 @@ async function page (cookies: Cookies, headers: Record<string, string> = BR) {
 }
 const editLink = (post: Post) => `href="/posts/${post.id}/edit"`
 /** Whose name the page's header says is signed in; undefined when nobody is. */
-const signedInAs = (html: string) => /class="site-nav__user">([^<]+) </.exec(html)?.[1]
+const signedInAs = (html: string) => /class="site-nav__user"><bdi>([^<]+)<\/bdi> </.exec(html)?.[1]
 
 t.test("a signed-in reader's reloads come from memory, compressed, and private", async (t) => {
   const cookies = await signIn(app, alice)
