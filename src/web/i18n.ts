@@ -33,18 +33,28 @@ export const isLocale = (value: unknown): value is Locale => value === 'en' || v
 /**
  * The language of a page: an explicit ?lang= choice, then the language cookie,
  * then the signed-in user's preference, then the browser's Accept-Language.
+ * An API call's Accept-Language comes before the preference: a browser sends
+ * one with every page whatever its user chose, a client sends it for that call.
  */
 export function pickLocale (request: FastifyRequest): Locale {
   const query = (request.query as Record<string, unknown> | undefined)?.lang
   if (isLocale(query)) return query
   const cookie = request.cookies[LOCALE_COOKIE]
   if (isLocale(cookie)) return cookie
+  const header = request.headers['accept-language']
+  if (request.url.startsWith('/api/')) {
+    const asked = acceptedLocale(header)
+    if (asked !== undefined) return asked
+  }
   if (request.actor?.locale != null) return request.actor.locale
-  return fromAcceptLanguage(request.headers['accept-language'])
+  return fromAcceptLanguage(header)
 }
 
-export function fromAcceptLanguage (header: string | undefined): Locale {
-  if (header === undefined) return 'en'
+export const fromAcceptLanguage = (header: string | undefined): Locale => acceptedLocale(header) ?? 'en'
+
+/** The language of ours that an Accept-Language header ranks first, if it names one. */
+function acceptedLocale (header: string | undefined): Locale | undefined {
+  if (header === undefined) return undefined
   const ranked = header.split(',')
     .map((part, index) => {
       const [tag = '', ...params] = part.trim().split(';')
@@ -53,7 +63,7 @@ export function fromAcceptLanguage (header: string | undefined): Locale {
     })
     .filter((entry) => entry.q > 0)
     .sort((a, b) => b.q - a.q || a.index - b.index)
-  return ranked.map((entry) => entry.lang).find(isLocale) ?? 'en'
+  return ranked.map((entry) => entry.lang).find(isLocale)
 }
 
 /** The message in the locale, with {name} placeholders filled in. */

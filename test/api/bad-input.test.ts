@@ -3,6 +3,7 @@ import { BODY_LIMIT } from '../../src/app.ts'
 import { BODY_MAX } from '../../src/domain/posts.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { assertError, assertStatus, inFuture, openThread, readPosts, writePost } from '../helpers/api.ts'
+import { signIn } from '../helpers/pages.ts'
 
 const { app } = await buildTestApp(t)
 const tech = await makeUser(app, 'technician')
@@ -190,4 +191,19 @@ t.test('a request a schema refuses is told what is wrong, in French as in Englis
   }
   const query = await app.inject({ url: '/api/v1/threads?limit=abc', headers: { 'accept-language': 'fr' } })
   t.match(query.json().error.message, /querystring\/limit doit être de type integer/)
+})
+
+t.test("an API call's Accept-Language comes before the language its account chose on the pages", async (t) => {
+  const francophone = await makeUser(app, 'customer')
+  await app.db.updateTable('users').set({ locale: 'fr' }).where('id', '=', francophone.actor.id).execute()
+  const say = async (headers: Record<string, string>) => {
+    const res = await app.inject({ method: 'POST', url: postsUrl, headers: { ...francophone.auth, ...headers }, payload: { body: ' ' } })
+    assertError(t, res, 400, 'empty_body')
+    return res.json().error.message as string
+  }
+  t.equal(await say({ 'accept-language': 'en-GB,en;q=0.8' }), 'Write something first.', 'asked in English, told in English')
+  t.equal(await say({}), 'Écrivez d’abord quelque chose.', "asking nothing, told in the account's language")
+  t.equal(await say({ 'accept-language': 'de' }), 'Écrivez d’abord quelque chose.', 'nor when asking for a language the forum does not speak')
+  const page = await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-language': 'en' }, cookies: await signIn(app, francophone) })
+  t.match(page.body, /<html lang="fr">/, 'a page keeps the account\'s choice over the browser\'s')
 })
