@@ -11,10 +11,11 @@
   // The server knows a form sent twice (a double click, a retry) by its key.
   // A page kept for its reader and opened in two tabs carries the same keys in
   // both: each page load gets keys of its own, so two tabs post two comments.
-  if (window.crypto && typeof window.crypto.randomUUID === 'function') {
-    var keys = document.querySelectorAll('input[name="idempotencyKey"]')
-    for (var k = 0; k < keys.length; k++) keys[k].value = window.crypto.randomUUID()
+  function newKey () {
+    return window.crypto && typeof window.crypto.randomUUID === 'function' ? window.crypto.randomUUID() : null
   }
+  var keys = document.querySelectorAll('input[name="idempotencyKey"]')
+  for (var k = 0; k < keys.length; k++) keys[k].value = newKey() || keys[k].value
 
   var lang = document.documentElement.getAttribute('lang') === 'fr' ? 'fr' : 'en'
   var intlLocale = lang === 'fr' ? 'fr-FR' : 'en-GB'
@@ -82,21 +83,61 @@
       var sent = name && /^(sitrep:form:\d+:(\/[^:]*)):sent$/.exec(name)
       if (!sent) continue
       store.removeItem(name)
-      if (location.pathname !== sent[2]) forget(sent[1] + ':')
+      if (location.pathname === sent[2]) continue
+      var what = store.getItem(sent[1] + ':sentForm')
+      forget(sent[1] + ':')
+      if (what) store.setItem(sent[1] + ':taken', what)
     }
     var viewer = document.body.getAttribute('data-viewer-id')
     if (!viewer) return
     var prefix = 'sitrep:form:' + viewer + ':'
-    var fields = document.querySelectorAll('form[method="post"] textarea[name]')
-    for (var f = 0; f < fields.length; f++) {
-      if (fields[f].closest('#compose')) continue
-      keepFormField(fields[f], prefix + new URL(fields[f].form.action, location.href).pathname + ':')
+    var forms = document.querySelectorAll('form[method="post"]')
+    for (var f = 0; f < forms.length; f++) {
+      if (forms[f].closest('#compose') || !forms[f].querySelector('textarea[name]')) continue
+      keepForm(forms[f], prefix + new URL(forms[f].action, location.href).pathname + ':')
     }
   }
 
-  function keepFormField (field, prefix) {
-    keepDraft(field, prefix + 'draft:' + field.name)
-    field.form.addEventListener('submit', function () { store.setItem(prefix + 'sent', String(Date.now())) })
+  function keepForm (form, prefix) {
+    var texts = form.querySelectorAll('textarea[name]')
+    for (var i = 0; i < texts.length; i++) keepDraft(texts[i], prefix + 'draft:' + texts[i].name)
+    form.addEventListener('submit', function () {
+      store.setItem(prefix + 'sent', String(Date.now()))
+      store.setItem(prefix + 'sentForm', whatIsSent(form))
+    })
+    afreshOnReturn(form, prefix + 'taken')
+  }
+
+  // What a form sends that makes it this post: its key and its text.
+  function whatIsSent (form) {
+    var key = form.querySelector('input[name="idempotencyKey"]')
+    var texts = form.querySelectorAll('textarea[name]')
+    var values = []
+    for (var i = 0; i < texts.length; i++) values.push(texts[i].value)
+    return JSON.stringify({ key: key ? key.value : '', texts: values })
+  }
+
+  // Back to the page a form was sent from, once the server took it: the
+  // browser shows the page as it was (kept whole, or loaded again with the
+  // text put back in the form). The form starts afresh, with a key of its
+  // own: its text is not offered to send again, nor a new text sent under
+  // the key of the one already taken.
+  function afreshOnReturn (form, takenName) {
+    window.addEventListener('pageshow', function () {
+      var taken, now
+      try { taken = JSON.parse(store.getItem(takenName) || 'null') } catch (e) { taken = null }
+      if (!taken || !taken.texts) return
+      now = JSON.parse(whatIsSent(form))
+      var sameKey = now.key !== '' && now.key === taken.key
+      var sameText = now.texts.join('') !== '' && now.texts.join('\u0000') === taken.texts.join('\u0000')
+      if (!sameKey && !sameText) return
+      store.removeItem(takenName)
+      form.reset()
+      var key = form.querySelector('input[name="idempotencyKey"]')
+      if (key) key.value = newKey() || ''
+      var notes = form.querySelectorAll('.draft-note')
+      for (var n = 0; n < notes.length; n++) notes[n].remove()
+    })
   }
 
   function forget (prefix) {
@@ -235,13 +276,20 @@
   // the newer posts are not news, and the draft has been taken.
   var sentKey = 'sitrep:sent:' + threadId
   var draftKey = 'sitrep:draft:' + threadId + ':' + (thread.getAttribute('data-viewer-id') || '')
+  // What the server last took from this thread's form (see afreshOnReturn).
+  var takenKey = 'sitrep:taken:' + threadId
   var justPosted = false
   var sentAt = store.getItem(sentKey)
   if (sentAt !== null) {
+    var sentForm = store.getItem(sentKey + ':form')
     store.removeItem(sentKey)
+    store.removeItem(sentKey + ':form')
     // A form the server could not take leaves its mark behind: only a fresh one counts.
     justPosted = /^#p-\d+$/.test(location.hash) && Date.now() - Number(sentAt) < 2 * 60 * 1000
-    if (justPosted) store.removeItem(draftKey)
+    if (justPosted) {
+      store.removeItem(draftKey)
+      if (sentForm) store.setItem(takenKey, sentForm)
+    }
   }
 
   var seenKey = 'sitrep:seen:' + threadId
@@ -292,7 +340,11 @@
   var body = form && form.querySelector('textarea[name="body"]')
   if (!form || !body) return
   keepDraft(body, draftKey)
-  form.addEventListener('submit', function () { store.setItem(sentKey, String(Date.now())) })
+  form.addEventListener('submit', function () {
+    store.setItem(sentKey, String(Date.now()))
+    store.setItem(sentKey + ':form', whatIsSent(form))
+  })
+  afreshOnReturn(form, takenKey)
 
   // Markdown preview, rendered and sanitised by the server exactly as a post would be.
   var csrf = document.querySelector('meta[name="csrf-token"]')
