@@ -148,6 +148,26 @@ if (browserAvailable(t)) {
     }
   })
 
+  t.test("an admin's header on a desktop holds in two lines: the account, then the tools", async (t) => {
+    const { context, page } = await site.open({ viewport: { width: 1280, height: 800 } })
+    t.teardown(() => context.close())
+    await site.signIn(page, admin)
+    for (const lang of ['en', 'fr']) {
+      await page.goto(`/?lang=${lang}`)
+      // Items whose middles are this close share a line (a button is taller than a link).
+      const lines = await page.locator('.site-header').evaluate((header) => {
+        const middles = [...header.querySelectorAll('a, button')].map((item) => {
+          const box = item.getBoundingClientRect()
+          return box.top + box.height / 2
+        }).sort((a, b) => a - b)
+        return middles.filter((middle, i) => i === 0 || middle - middles[i - 1]! > 12).length
+      })
+      t.ok(lines <= 2, `${lang}: ${lines} lines`)
+      t.equal(await page.locator('.site-tools a').count(), 5, `${lang}: with the five tools of an admin`)
+    }
+    await page.goto('/?lang=en')
+  })
+
   t.test('the staff\'s tables fit a phone: they scroll in their box, not the page', async (t) => {
     await apiAs(app, admin, 'POST', '/admin/tokens', { userId: tech.actor.id })
     const { context, page } = await site.open({ viewport: { width: 390, height: 844 }, isMobile: true, deviceScaleFactor: 1 })

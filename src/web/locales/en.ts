@@ -86,6 +86,7 @@ export const en = {
   'logout.title': 'Sign out',
   'logout.text': 'You are signed in as {name}. Sign out on this device?',
   'layout.language': 'Language',
+  'layout.tools': 'Moderation and administration',
   'layout.feed': 'Subscribe to the incidents (Atom feed)',
   'language.en': 'English',
   'language.fr': 'Français',

@@ -87,6 +87,7 @@ export const fr: Record<keyof typeof en, string> = {
   'logout.title': 'Se déconnecter',
   'logout.text': 'Session ouverte au nom de {name}. Vous déconnecter sur cet appareil ?',
   'layout.language': 'Langue',
+  'layout.tools': 'Modération et administration',
   'layout.feed': 'S’abonner aux incidents (flux Atom)',
   'language.en': 'English',
   'language.fr': 'Français',
