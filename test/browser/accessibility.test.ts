@@ -168,6 +168,21 @@ if (browserAvailable(t)) {
     await page.goto('/?lang=en')
   })
 
+  t.test("a moderator's panels sit together above the posts, each heading on its arrow's line", async (t) => {
+    const { context, page } = await site.open({ viewport: { width: 1280, height: 800 } })
+    t.teardown(() => context.close())
+    await site.signIn(page, mod)
+    await page.goto(`/t/${thread.id}`)
+    const top = (selector: string) => page.locator(selector).evaluate((element) => element.getBoundingClientRect().top)
+    t.ok(await top('#settings') < await top('#posts'), 'the thread settings come before the posts, not after the comment form')
+    t.ok(await top('#mod-tools') < await top('#settings'), 'right under the moderator tools')
+    for (const panel of ['#mod-tools', '#settings']) {
+      const [arrow, heading] = await page.locator(`${panel} summary`).evaluate((summary) =>
+        [summary.getBoundingClientRect(), summary.querySelector('h2')!.getBoundingClientRect()].map((box) => box.height))
+      t.ok(arrow! < heading! * 1.5, `${panel}: its heading on the line of its arrow`)
+    }
+  })
+
   t.test('the staff\'s tables fit a phone: they scroll in their box, not the page', async (t) => {
     await apiAs(app, admin, 'POST', '/admin/tokens', { userId: tech.actor.id })
     const { context, page } = await site.open({ viewport: { width: 390, height: 844 }, isMobile: true, deviceScaleFactor: 1 })
