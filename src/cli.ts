@@ -6,7 +6,7 @@ import { resetPassword } from './domain/account.ts'
 import { recordAudit } from './domain/audit.ts'
 import { AppError } from './domain/errors.ts'
 import { SHIFTS } from './domain/shifts.ts'
-import { issueApiToken } from './domain/tokens.ts'
+import { issueApiToken, tokenLabel } from './domain/tokens.ts'
 import { ROLES, createUser, findUserByEmail, validatePassword } from './domain/users.ts'
 
 /** Bad input: exit 2 with one line saying what is wrong. */
@@ -26,8 +26,9 @@ Commands:
       Sets a new password for that user and signs them out everywhere. The
       password comes as for user:create. Their API tokens keep working,
       unless --revoke-tokens.
-  token:create --email E
-      Prints a new API token for that user, alone on one line.
+  token:create --email E [--label L]
+      Prints a new API token for that user, alone on one line; the label says
+      what it is for (the monitoring script, say).
   demo:load [--force]
       Loads demo incidents and demo accounts, all with one published password.
       Only into a database without users of its own, unless --force.
@@ -91,15 +92,16 @@ const COMMANDS: Record<string, Command> = {
   },
 
   'token:create': {
-    options: { email: { type: 'string' } },
+    options: { email: { type: 'string' }, label: { type: 'string' } },
     run: async (values, config) => {
       const email = required(values, 'email')
+      const label = tokenLabel(typeof values.label === 'string' ? values.label : null)
       await withDatabase(config, async ({ db }) => {
         const user = await findUserByEmail(db, email)
         if (user === undefined) throw new UsageError(`no user with the e-mail address ${email}`)
         const token = await db.transaction().execute(async (trx) => {
-          const { id, token } = await issueApiToken(trx, user.id)
-          await recordAudit(trx, null, { action: 'token.create', targetUserId: user.id, after: { tokenId: id } })
+          const { id, token } = await issueApiToken(trx, user.id, label)
+          await recordAudit(trx, null, { action: 'token.create', targetUserId: user.id, after: { tokenId: id, label } })
           return token
         })
         process.stdout.write(`${token}\n`)

@@ -71,7 +71,7 @@ t.test('the admin command line', async (t) => {
     t.equal(created.code, 0, 'exits with status 0', { stderr: created.stderr })
     t.match(created.stdout, /technician Nadia Benali <nadia@example.org>/)
 
-    const issued = await sitrep(['token:create', '--email', 'NADIA@example.org'])
+    const issued = await sitrep(['token:create', '--email', 'NADIA@example.org', '--label', 'Paging script'])
     t.equal(issued.code, 0, 'exits with status 0', { stderr: issued.stderr })
     t.match(issued.stdout, /^sitrep_\S+\n$/, 'prints the token alone on one line')
     const token = issued.stdout.trim()
@@ -85,6 +85,8 @@ t.test('the admin command line', async (t) => {
       t.equal(opened.statusCode, 201, 'the token opens an incident')
       const signIn = await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: 'nadia@example.org', password: 'a long night shift password' } })
       t.equal(signIn.statusCode, 201, 'the password from SITREP_PASSWORD signs in')
+      const kept = await app.db.selectFrom('api_tokens').innerJoin('users', 'users.id', 'api_tokens.user_id').select('label').where('users.email', '=', 'nadia@example.org').orderBy('api_tokens.id').executeTakeFirstOrThrow()
+      t.equal(kept.label, 'Paging script', 'the token says what it is for')
     })
   })
 
@@ -109,6 +111,7 @@ t.test('the admin command line', async (t) => {
       [['user:create', '--name', 'No Mail', '--role', 'admin'], /--email/],
       [user(['--role', 'admin']), /password/, {}],
       [['token:create', '--mail', 'nadia@example.org'], /--mail/],
+      [['token:create', '--email', 'nadia@example.org', '--label', 'z'.repeat(101)], /at most 100 characters/],
       [['user:delete'], /unknown command/],
       [[], /no command/],
       [['token:create', '--email', 'nadia@example.org'], /PORT/, { PORT: 'abc' }]

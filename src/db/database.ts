@@ -31,6 +31,8 @@ export interface ApiTokensTable {
   id: Generated<number>
   user_id: number
   token_hash: string
+  /** What the token is for, in the words of the admin who made it. */
+  label: ColumnType<string | null, string | null | undefined, string | null>
   created_at: Timestamp
   last_used_at: NullableTimestamp
   revoked_at: NullableTimestamp

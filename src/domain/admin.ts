@@ -7,7 +7,7 @@ import { badRequest, conflict, notFound } from './errors.ts'
 import { endAllSessions } from './sessions.ts'
 import { endDuty } from './duty.ts'
 import { SHIFTS } from './shifts.ts'
-import { type TokenKey, issueApiToken, issueOnce, revokeApiTokenById } from './tokens.ts'
+import { type TokenKey, issueApiToken, issueOnce, revokeApiTokenById, tokenLabel } from './tokens.ts'
 import { ROLES } from './users.ts'
 
 export interface UserSummary { id: number, email: string, name: string, role: Role, shift: Shift | null, createdAt: string }
@@ -98,6 +98,8 @@ async function summary (db: Kysely<Database>, userId: number): Promise<UserSumma
 export interface TokenSummary {
   id: number
   owner: { id: number, name: string, email: string }
+  /** What it is for; null when its maker did not say. */
+  label: string | null
   createdAt: string
   lastUsedAt: string | null
   revokedAt: string | null
@@ -107,13 +109,14 @@ export async function listTokens (db: Kysely<Database>, actor: Actor | null): Pr
   requireAdmin(actor)
   const rows = await db.selectFrom('api_tokens')
     .innerJoin('users', 'users.id', 'api_tokens.user_id')
-    .select(['api_tokens.id', 'api_tokens.created_at', 'api_tokens.last_used_at', 'api_tokens.revoked_at', 'users.id as user_id', 'users.name', 'users.email'])
+    .select(['api_tokens.id', 'api_tokens.label', 'api_tokens.created_at', 'api_tokens.last_used_at', 'api_tokens.revoked_at', 'users.id as user_id', 'users.name', 'users.email'])
     .orderBy('api_tokens.id', 'desc')
     .limit(1000)
     .execute()
   return rows.map((row) => ({
     id: row.id,
     owner: { id: row.user_id, name: row.name, email: row.email },
+    label: row.label,
     createdAt: row.created_at.toISOString(),
     lastUsedAt: row.last_used_at?.toISOString() ?? null,
     revokedAt: row.revoked_at?.toISOString() ?? null
@@ -121,13 +124,14 @@ export async function listTokens (db: Kysely<Database>, actor: Actor | null): Pr
 }
 
 /** A new token for a user; the answer is the only time it is shown. */
-export async function createTokenFor (deps: Deps, actor: Actor | null, userId: number, key?: TokenKey): Promise<{ id: number, token: string }> {
+export async function createTokenFor (deps: Deps, actor: Actor | null, userId: number, key?: TokenKey, label?: string | null): Promise<{ id: number, token: string }> {
   const admin = requireAdmin(actor)
+  const kept = tokenLabel(label)
   return await deps.db.transaction().execute(async (trx) => await issueOnce(trx, admin.id, key, async () => {
     const user = await trx.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()
     if (user === undefined) throw notFound('user')
-    const { id, token } = await issueApiToken(trx, userId)
-    await recordAudit(trx, admin, { action: 'token.create', targetUserId: userId, after: { tokenId: id } })
+    const { id, token } = await issueApiToken(trx, userId, kept)
+    await recordAudit(trx, admin, { action: 'token.create', targetUserId: userId, after: { tokenId: id, label: kept } })
     return { id, token }
   }))
 }

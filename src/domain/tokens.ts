@@ -3,18 +3,29 @@ import type { Kysely, Transaction } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { executePrepared } from '../db/prepared.ts'
 import type { Actor } from './actors.ts'
-import { conflict } from './errors.ts'
+import { badRequest, conflict } from './errors.ts'
 import { type IdempotencyKey, answerOnce } from './idempotency.ts'
+import { storable } from './text.ts'
 import { toActor } from './users.ts'
 
 const PREFIX = 'sitrep_'
 const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url')
 
 
+/** The longest label a token may have. */
+export const LABEL_MAX = 100
+
+/** What a token is for, as it is kept: trimmed, null when it says nothing. */
+export function tokenLabel (label: string | null | undefined): string | null {
+  const trimmed = storable(label ?? '').trim()
+  if (trimmed.length > LABEL_MAX) throw badRequest('invalid_token_label', `A token's label is at most ${LABEL_MAX} characters long.`)
+  return trimmed === '' ? null : trimmed
+}
+
 /** A new token and its row's id, for the audit log. */
-export async function issueApiToken (db: Kysely<Database>, userId: number): Promise<{ id: number, token: string }> {
+export async function issueApiToken (db: Kysely<Database>, userId: number, label: string | null = null): Promise<{ id: number, token: string }> {
   const token = PREFIX + randomBytes(32).toString('base64url')
-  const { id } = await db.insertInto('api_tokens').values({ user_id: userId, token_hash: hashToken(token) }).returning('id').executeTakeFirstOrThrow()
+  const { id } = await db.insertInto('api_tokens').values({ user_id: userId, token_hash: hashToken(token), label }).returning('id').executeTakeFirstOrThrow()
   return { id, token }
 }
 

@@ -60,6 +60,35 @@ t.test('API tokens: listed, created once, revoked by id, audited', async (t) => 
   t.same((await auditOf({ targetUserId: user.actor.id })).map((r) => r.action), ['token.revoke', 'token.create'])
 })
 
+t.test('a token says what it is for: in the list, on the page, in the audit; revoking asks to confirm', async (t) => {
+  const user = await makeUser(app, 'technician', { name: 'Theo Tokens' })
+  const made = await app.inject({ method: 'POST', url: '/api/v1/admin/tokens', headers: admin.auth, payload: { userId: user.actor.id, label: '  Monitoring script  ' } })
+  assertStatus(t, made, 201)
+  const listed = (await app.inject({ url: '/api/v1/admin/tokens', headers: admin.auth })).json().tokens
+  t.equal(listed.find((row: { id: number }) => row.id === made.json().id).label, 'Monitoring script', 'kept trimmed')
+  assertError(t, await app.inject({ method: 'POST', url: '/api/v1/admin/tokens', headers: admin.auth, payload: { userId: user.actor.id, label: 'x'.repeat(101) } }), 400, 'invalid_token_label')
+  const audit = await auditOf({ targetUserId: user.actor.id })
+  t.same(audit[0]!.after, { tokenId: made.json().id, label: 'Monitoring script' }, 'the audit says which token')
+
+  const cookies = await signIn(app, admin)
+  const page = await app.inject({ url: '/admin/tokens', cookies })
+  const row = new RegExp(`<tr data-token-id="${made.json().id}">[\\s\\S]*?</tr>`).exec(page.body)?.[0] ?? ''
+  t.match(row, /<td dir="auto">Monitoring script<\/td>\s*<td>Theo Tokens/, 'the page names it beside its owner')
+  t.match(row, /<details class="token__revoke">\s*<summary>Revoke<\/summary>[\s\S]*stops working at once[\s\S]*<button type="submit"[^>]*>Revoke this token<\/button>/, 'revoking is asked twice, with what it does')
+  t.match((await app.inject({ url: '/admin/tokens?lang=fr', cookies })).body, /À quoi il sert[\s\S]*Révoquer ce jeton/)
+  await app.inject({ url: '/admin/tokens?lang=en', cookies })
+
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!
+  const formKey = /name="idempotencyKey" value="([^"]+)"/.exec(page.body)![1]!
+  const fromPage = await app.inject({ method: 'POST', url: '/admin/tokens', cookies, payload: { _csrf: csrf, idempotencyKey: formKey, userId: String(user.actor.id), label: 'Status page' } })
+  t.match(fromPage.body, /New token for <bdi>Theo Tokens<\/bdi>, “<bdi>Status page<\/bdi>”\. Copy it now/, 'the new token is named by what it is for')
+  const tooLong = await app.inject({ method: 'POST', url: '/admin/tokens', cookies, payload: { _csrf: csrf, idempotencyKey: 'k2', userId: String(user.actor.id), label: 'y'.repeat(101) } })
+  t.equal(tooLong.statusCode, 400)
+  t.match(tooLong.body, /label is at most 100 characters/)
+  t.match(tooLong.body, new RegExp(`<option value="${user.actor.id}" selected>`), 'the refused form keeps its owner')
+  t.match(tooLong.body, /value="y{101}"/, 'and its label')
+})
+
 t.test('the admin pages change a role and make a token', async (t) => {
   const user = await makeUser(app, 'customer', { name: 'Zoé Page' })
   const cookies = await signIn(app, admin)

@@ -26,6 +26,7 @@ export const en = {
   'errors.rate_limited': 'Too many attempts. Try again in {wait}.',
   'errors.unsupported_media_type': 'This kind of request is not understood here.',
   'errors.invalid_token': 'The API token is not valid.',
+  'errors.invalid_token_label': 'A token’s label is at most 100 characters long.',
   'errors.database_unavailable': 'The database does not answer. Try again in a moment.',
   'errors.database_unavailable.sent': 'The database does not answer, so what you sent may not have been saved. Go back and send it again in a moment.',
   'errors.overloaded': 'Too many people at once. Try again in a moment.',

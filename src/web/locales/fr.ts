@@ -27,6 +27,7 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.rate_limited': 'Trop de tentatives. Réessayez dans {wait}.',
   'errors.unsupported_media_type': 'Ce type de requête n’est pas compris ici.',
   'errors.invalid_token': 'Le jeton d’API n’est pas valide.',
+  'errors.invalid_token_label': 'Le libellé d’un jeton fait au plus 100 caractères.',
   'errors.database_unavailable': 'La base de données ne répond pas. Réessayez dans un instant.',
   'errors.database_unavailable.sent': 'La base de données ne répond pas : ce que vous avez envoyé n’a peut-être pas été enregistré. Revenez en arrière et renvoyez-le dans un instant.',
   'errors.overloaded': 'Trop de monde en même temps. Réessayez dans un instant.',

@@ -15,12 +15,12 @@ const adminRoutes: FastifyPluginAsync = async (fastify) => {
 
   fastify.get('/admin/tokens', { schema: { response: answers({ 200: listOf('tokens', tokenSummaryResponse) }) } }, async (request) => ({ tokens: await listTokens(db, request.actor) }))
 
-  fastify.post<{ Body: { userId: number } }>('/admin/tokens', {
+  fastify.post<{ Body: { userId: number, label?: string | null } }>('/admin/tokens', {
     schema: {
-      body: { type: 'object', required: ['userId'], properties: { userId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } },
+      body: { type: 'object', required: ['userId'], properties: { userId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 }, label: nullableString } },
       response: answers({ 201: newTokenResponse })
     }
-  }, async (request, reply) => reply.code(201).send(await createTokenFor(deps, request.actor, request.body.userId, tokenKeyOf(request))))
+  }, async (request, reply) => reply.code(201).send(await createTokenFor(deps, request.actor, request.body.userId, tokenKeyOf(request), request.body.label)))
 
   fastify.delete<{ Params: IdParams }>('/admin/tokens/:id', { schema: { params: idParams, response: answers({}) } }, async (request, reply) => {
     await revokeToken(deps, request.actor, request.params.id)

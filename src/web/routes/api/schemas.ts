@@ -99,6 +99,7 @@ export const meResponse = fields({ id: integer, name: string, email: string, rol
 export const tokenSummaryResponse = fields({
   id: integer,
   owner: fields({ id: integer, name: string, email: string }),
+  label: nullable('string'),
   createdAt: string,
   lastUsedAt: nullable('string'),
   revokedAt: nullable('string')

@@ -62,10 +62,12 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     }
   })
 
-  const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, created?: { token: string, ownerId: number } } = {}) => {
+  const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, form?: Form, created?: { token: string, ownerId: number, label: string } } = {}) => {
     const tokens = await listTokens(db, request.actor)
-    const users = await listStaff(db, request.actor)
-    const { created, ...rest } = extras
+    const { created, form, error } = extras
+    // A refused form comes back as it was sent.
+    const chosen = form === undefined ? 0 : optionalId(field(form, 'userId')) ?? 0
+    const users = (await listStaff(db, request.actor)).map((user) => ({ ...user, selected: user.id === chosen }))
     return reply.page('admin-tokens', {
       title: translate(request.locale, 'admin.tokens.title'),
       here: '/admin/tokens',
@@ -73,8 +75,9 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       formKey: newFormKey(),
       tokens,
       users,
-      created: created === undefined ? undefined : { token: created.token, owner: users.find((user) => user.id === created.ownerId)?.name ?? '' },
-      ...rest
+      label: field(form, 'label'),
+      created: created === undefined ? undefined : { ...created, owner: users.find((user) => user.id === created.ownerId)?.name ?? '' },
+      error
     })
   }
 
@@ -87,12 +90,13 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     try {
       const userId = optionalId(field(request.body, 'userId')) ?? 0
       // The form sent again (a reload of this answer) shows the same token, and makes no other.
-      const { token } = await createTokenFor(deps, request.actor, userId, tokenKey(formIdempotency(request, request.body), fastify.config.sessionSecret))
+      const label = field(request.body, 'label')
+      const { token } = await createTokenFor(deps, request.actor, userId, tokenKey(formIdempotency(request, request.body), fastify.config.sessionSecret), label)
       // Shown once, on this answer: only its hash is kept.
-      return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, ownerId: userId } })
+      return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, ownerId: userId, label: label.trim() } })
     } catch (err) {
       if (!isFormError(err) || request.actor === null) throw err
-      return await showTokens(request, reply.code(err.statusCode), { error: messageOf(request.locale, err) })
+      return await showTokens(request, reply.code(err.statusCode), { error: messageOf(request.locale, err), form: request.body })
     }
   })
 
