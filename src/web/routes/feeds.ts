@@ -2,10 +2,10 @@ import etag from '@fastify/etag'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Feed } from 'feed'
 import Handlebars from 'handlebars'
-import { getPost } from '../../domain/posts.ts'
+import { loadPosts } from '../../domain/posts.ts'
 import { getThread, listIncidents } from '../../domain/threads.ts'
 import { INVISIBLE_CONTROLS } from '../../domain/text.ts'
-import type { Post } from '../../domain/views.ts'
+import { type Post, postForReader } from '../../domain/views.ts'
 import { translate } from '../i18n.ts'
 import { PUBLIC_CACHE_CONTROL } from '../plugins/app/page-cache.ts'
 import { makeDateFormatter } from '../views.ts'
@@ -65,8 +65,11 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
       updated: threads[0]?.activity ?? now,
       generator: false
     })
+    // Every entry's current state, in one query.
+    const pinnedPosts = await loadPosts(db, threads.flatMap(({ thread }) => thread.pinnedPostId === null ? [] : [thread.pinnedPostId]))
     for (const { thread, activity } of threads) {
-      const pinned = thread.pinnedPostId === null ? null : await getPost(db, thread.pinnedPostId, null)
+      const kept = thread.pinnedPostId === null ? undefined : pinnedPosts.get(thread.pinnedPostId)
+      const pinned = kept === undefined ? null : postForReader(kept, false)
       const link = `${base}${threadPath(thread)}`
       feed.addItem({
         id: `${base}/t/${thread.id}`,
