@@ -9,7 +9,7 @@ import { signIn } from '../helpers/pages.ts'
 
 // Load shedding answers 503 on purpose and is tested on its own; here the
 // question is only what bad input does.
-const { app } = await buildTestApp(t, { pressure: { force: () => false } })
+const { app } = await buildTestApp(t)
 const customer = await makeUser(app, 'customer')
 const tech = await makeUser(app, 'technician')
 const moderator = await makeUser(app, 'moderator')

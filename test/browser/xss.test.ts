@@ -145,8 +145,7 @@ async function register (t: Test, app: FastifyInstance, name: string, email: str
 }
 
 if (browserAvailable(t)) {
-  // Load shedding answers 503 on purpose; it is not what is tested here.
-  const site = await startSite(t, { pressure: { force: () => false } })
+  const site = await startSite(t)
   const { app } = site
 
   // The payloads' titles come first: those threads get their own page visits; the rest show in the lists.

@@ -33,7 +33,15 @@ export async function buildTestApp (t: Test, options: AppOptions & { env?: Recor
   // instance can share it and outlive the first.
   const embedded = database.databaseUrl === undefined ? await connectDatabase({ databaseUrl: undefined, dataDir: 'memory://' }) : undefined
   // Tests post far faster than any person: the per-user limits are off unless a test asks for them.
-  const app = await buildApp(config, { ...options, postingLimits: options.postingLimits ?? [], now, ...(embedded !== undefined && { database: embedded }) })
+  // A test asserts what the app does, not how busy the machine running the suite is:
+  // nothing is shed unless a test asks for pressure.
+  const app = await buildApp(config, {
+    ...options,
+    postingLimits: options.postingLimits ?? [],
+    pressure: options.pressure ?? { force: () => false },
+    now,
+    ...(embedded !== undefined && { database: embedded })
+  })
   checkSerialisation(t, app)
   t.teardown(async () => {
     await app.close()
@@ -50,6 +58,7 @@ export async function buildTestApp (t: Test, options: AppOptions & { env?: Recor
 export async function buildSecondInstance (t: Test, first: TestApp, options: AppOptions = {}, configChange: Partial<TestApp['config']> = {}): Promise<FastifyInstance> {
   const app = await buildApp({ ...first.config, ...configChange }, {
     ...options,
+    pressure: options.pressure ?? { force: () => false },
     ...(first.embedded !== undefined && { database: first.embedded })
   })
   checkSerialisation(t, app)

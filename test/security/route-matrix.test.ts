@@ -74,7 +74,7 @@ interface Row {
 }
 
 // Load shedding answers anonymous readers 503 on a busy machine: not what this test is about.
-const { app } = await buildTestApp(t, { pressure: { force: () => false } })
+const { app } = await buildTestApp(t)
 const opener = await makeUser(app, 'technician')
 const commenter = await makeUser(app, 'customer')
 const flagger = await makeUser(app, 'customer')
