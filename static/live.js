@@ -251,6 +251,8 @@
 
   function applyThread (event) {
     if (event.thread) applyClosed(event.thread)
+    var lockedNotice = document.getElementById('locked-notice')
+    if (event.thread && lockedNotice) lockedNotice.hidden = !event.thread.locked
     if (event.stateView !== undefined) {
       replaceById('thread-state', event.stateView)
       tick()

@@ -312,6 +312,7 @@ if (browserAvailable(t)) {
     t.ok(await page.locator('#compose button[type="submit"]').isDisabled(), 'the form can no longer be sent')
     t.equal(await body.inputValue(), 'Is my volume safe?', 'their text is still there')
     t.equal(await body.evaluate((el) => (el as HTMLTextAreaElement).readOnly), true, 'to copy, not to edit')
+    t.ok(await page.locator('#locked-notice').isVisible(), 'the thread says it is locked')
     const update = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Rebuilding the array.' })
     await page.locator(`#p-${update.id}`).waitFor({ timeout: LIVE_MS })
     t.equal(await page.locator(`#p-${update.id} a[href*="replyTo="]`).count(), 0, 'nor does a live post offer Reply')
@@ -319,6 +320,7 @@ if (browserAvailable(t)) {
     await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { locked: false })
     await t.resolves(notice.waitFor({ state: 'detached', timeout: LIVE_MS }), 'unlocked, the notice goes')
     t.notOk(await page.locator('#compose button[type="submit"]').isDisabled(), 'and the form works again')
+    t.notOk(await page.locator('#locked-notice').isVisible(), 'the thread no longer says it is locked')
     await Promise.all([page.waitForURL(new RegExp(`/t/${thread.id}`)), page.locator('#compose button[type="submit"]').click()])
     await t.resolves(page.locator('#posts .post__body', { hasText: 'Is my volume safe?' }).waitFor(), 'the comment is sent')
 

@@ -153,10 +153,11 @@ t.test('moderators pin, unpin and lock from the page', async (t) => {
   t.equal(unpinned.statusCode, 303)
   t.notMatch((await app.inject({ url: `/t/${thread.id}` })).body, /id="current-state"/)
 
+  t.match((await app.inject({ url: `/t/${thread.id}` })).body, /<p class="notice notice--locked" id="locked-notice" hidden>/, 'an open thread keeps its locked notice hidden')
   const locked = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/settings`, { locked: 'on', slowModeSeconds: '30' })
   t.equal(locked.statusCode, 303)
   const customerPage = (await app.inject({ url: `/t/${thread.id}`, cookies: await signIn(app, customer) })).body
-  t.match(customerPage, /This thread is locked: only staff can post in it\./, 'a locked thread says so')
+  t.match(customerPage, /<p class="notice notice--locked" id="locked-notice">This thread is locked: only staff can post in it\./, 'a locked thread says so')
   t.match(customerPage, /Slow mode: 30 s/)
   t.notMatch(customerPage, new RegExp(`action="/t/${thread.id}/posts"`), 'and offers customers no comment form')
   t.match((await app.inject({ url: `/t/${thread.id}`, cookies: await signIn(app, tech) })).body, new RegExp(`action="/t/${thread.id}/posts"`), 'staff still post')
