@@ -253,6 +253,14 @@
     if (event.thread) applyClosed(event.thread)
     var lockedNotice = document.getElementById('locked-notice')
     if (event.thread && lockedNotice) lockedNotice.hidden = !event.thread.locked
+    var crisis = document.getElementById('crisis-banner')
+    if (event.thread && crisis) {
+      crisis.hidden = !event.thread.crisisMode
+      var readOnly = crisis.querySelector('[data-crisis="read-only"]')
+      var slow = crisis.querySelector('[data-crisis="slow"]')
+      if (readOnly) readOnly.hidden = !event.thread.crisisReadOnly
+      if (slow) slow.hidden = event.thread.crisisReadOnly
+    }
     if (event.stateView !== undefined) {
       replaceById('thread-state', event.stateView)
       tick()

@@ -335,4 +335,20 @@ if (browserAvailable(t)) {
     await t.resolves(french.locator('#compose .notice', { hasText: 'Les commentaires sont de nouveau ouverts\u00a0: rechargez la page pour commenter.' }).waitFor({ timeout: LIVE_MS }), 'it says when comments open again, in French')
     await french.goto(`/t/${thread.id}?lang=en`)
   })
+
+  t.test('crisis mode turned on shows its banner on open pages, and goes with it', async (t) => {
+    const thread = await newThread('Hosting panel unreachable')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+    const banner = page.locator('#crisis-banner')
+    t.notOk(await banner.isVisible(), 'no banner out of crisis')
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { crisisMode: true, crisisReadOnly: true })
+    await t.resolves(banner.filter({ hasText: 'Crisis mode.' }).waitFor({ timeout: LIVE_MS }), 'the banner shows at once')
+    t.ok(await banner.locator('[data-crisis="read-only"]').isVisible(), 'saying comments are closed')
+    t.notOk(await banner.locator('[data-crisis="slow"]').isVisible())
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { crisisMode: false })
+    await t.resolves(banner.waitFor({ state: 'hidden', timeout: LIVE_MS }), 'and goes when the crisis mode ends')
+  })
 }
