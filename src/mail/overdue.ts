@@ -1,5 +1,5 @@
 import type { AlertRecipient, OverdueThread } from '../domain/alerts.ts'
-import { translate } from '../web/i18n.ts'
+import { isolate, translate } from '../web/i18n.ts'
 import { makeDateFormatter } from '../web/views.ts'
 import type { MailMessage } from './deliver.ts'
 
@@ -16,9 +16,9 @@ export function overdueMail (thread: OverdueThread, to: AlertRecipient, options:
   const locale = to.locale
   return {
     to: to.email,
-    subject: translate(locale, 'mail.overdue.subject', { title: thread.title }),
+    subject: translate(locale, 'mail.overdue.subject', { title: isolate(thread.title) }),
     text: translate(locale, 'mail.overdue.body', {
-      title: thread.title,
+      title: isolate(thread.title),
       time: format(locale, new Date(thread.nextUpdateAt), 'time'),
       minutes: thread.minutes,
       url: `${options.publicUrl}/t/${thread.id}`

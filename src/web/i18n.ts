@@ -28,6 +28,13 @@ const catalogues: Record<Locale, Messages> = {
   fr: Object.fromEntries(Object.entries(fr).map(([key, text]) => [key, frenchSpacing(text)])) as Messages
 }
 
+/**
+ * A name or title people typed, in text where markup cannot go (an e-mail, a
+ * feed title, an attribute): set apart by Unicode isolates, so right-to-left
+ * text or a stray direction override in it cannot reorder the words around it.
+ */
+export const isolate = (text: string): string => `\u2068${text}\u2069`
+
 export const isLocale = (value: unknown): value is Locale => value === 'en' || value === 'fr'
 
 /**

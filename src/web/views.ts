@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Handlebars from 'handlebars'
-import { type Locale, hasMessage, translate } from './i18n.ts'
+import { type Locale, hasMessage, isolate, translate } from './i18n.ts'
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
 
@@ -168,14 +168,14 @@ function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {
 
   // {{url href}}: a link built by the server, escaped for an attribute and no
   // more, so "?view=official" stays readable in the page's source.
+  hbs.registerHelper('url', (href: unknown) => new hbs.SafeString(String(href ?? '')
+    .replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/</g, '&lt;').replace(/>/g, '&gt;')))
+
   // {{bdi name}}: a name or title people typed, set apart from the words around it,
   // so that right-to-left text (or a stray direction override) cannot reorder them.
   // {{isolated title}} does the same with Unicode isolates, where markup cannot go (<title>).
   hbs.registerHelper('bdi', (text: unknown) => new hbs.SafeString(`<bdi>${escape(String(text ?? ''))}</bdi>`))
-  hbs.registerHelper('isolated', (text: unknown) => `\u2068${String(text ?? '')}\u2069`)
-
-  hbs.registerHelper('url', (href: unknown) => new hbs.SafeString(String(href ?? '')
-    .replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/</g, '&lt;').replace(/>/g, '&gt;')))
+  hbs.registerHelper('isolated', (text: unknown) => isolate(String(text ?? '')))
 
   // {{reason post.hiddenReason}}: a hide reason; the ones the flag queue writes are words of the page's language.
   hbs.registerHelper('reason', function (this: unknown, reason: unknown, options: Handlebars.HelperOptions) {

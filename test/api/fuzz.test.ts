@@ -7,8 +7,6 @@ import { openThread, writePost } from '../helpers/api.ts'
 import { NAUGHTY_STRINGS, XSS_PAYLOADS } from '../helpers/hostile.ts'
 import { signIn } from '../helpers/pages.ts'
 
-// Load shedding answers 503 on purpose and is tested on its own; here the
-// question is only what bad input does.
 const { app } = await buildTestApp(t)
 const customer = await makeUser(app, 'customer')
 const tech = await makeUser(app, 'technician')

@@ -73,7 +73,6 @@ interface Row {
   head?: Expected
 }
 
-// Load shedding answers anonymous readers 503 on a busy machine: not what this test is about.
 const { app } = await buildTestApp(t)
 const opener = await makeUser(app, 'technician')
 const commenter = await makeUser(app, 'customer')

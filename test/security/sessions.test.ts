@@ -18,7 +18,6 @@ async function signedInAs (app: FastifyInstance, cookies: Cookies): Promise<stri
 
 t.test('a session left unused for a day ends; one in use lives on', async (t) => {
   t.equal(SESSION_IDLE_MS, DAY, 'the idle limit is a day')
-  // The page below is an anonymous reader's, which a busy machine may shed: not what this test is about.
   const { app, advance } = await buildTestApp(t)
   const user = await makeUser(app, 'technician')
   const kept = await signIn(app, user)

@@ -110,6 +110,7 @@ t.test('staff open an incident through the form', async (t) => {
   t.match(String(created.headers.location), /^\/t\/\d+\/power-cut-in-building-c$/)
   const page = await app.inject({ url: String(created.headers.location) })
   t.match(page.body, /<h1 class="thread__title" dir="auto">Power cut in building C<\/h1>/)
+  t.match(page.body, /<title>\u2068Power cut in building C\u2069 · Sitrep<\/title>/, 'the title set apart in the tab\'s title too')
   t.match(page.body, /class="status status--identified">Identified</)
   t.match(page.body, /UPS on battery\./)
   t.notMatch(page.body, /Next update by/, 'submitted without a choice of promise (an older form), it promises none')
@@ -290,5 +291,5 @@ t.test('every page links its Atom feeds in the head', async (t) => {
   const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Feeds & co', body: 'x' })
   t.match((await app.inject({ url: '/' })).body, /<link rel="alternate" type="application\/atom\+xml" href="\/feed.atom"/)
   const page = (await app.inject({ url: `/t/${thread.id}` })).body
-  t.ok(page.includes(`<link rel="alternate" type="application/atom+xml" href="/t/${thread.id}/feed.atom" title="${escaped('Feeds & co (official updates)')}">`), 'the thread\'s own feed too')
+  t.ok(page.includes(`<link rel="alternate" type="application/atom+xml" href="/t/${thread.id}/feed.atom" title="${escaped('\u2068Feeds & co\u2069 (official updates)')}">`), 'the thread\'s own feed too')
 })

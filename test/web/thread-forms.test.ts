@@ -116,7 +116,7 @@ t.test('a hidden comment shows the reason, not its text, to readers', async (t) 
 
   const reader = (await app.inject({ url: `/t/${thread.id}` })).body
   const post = sectionById(reader, `p-${rude.id}`)
-  t.match(post, /Hidden by a moderator: Insults &lt;b&gt;staff&lt;\/b&gt;/, 'the reason, escaped')
+  t.match(post, /Hidden by a moderator: <bdi>Insults &lt;b&gt;staff&lt;\/b&gt;<\/bdi>/, 'the reason, escaped')
   t.notMatch(reader, /useless clowns/, 'not the text')
   t.match(post, /class="post post--comment post--hidden"/)
 

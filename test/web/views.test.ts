@@ -52,7 +52,7 @@ t.test('a hidden post shows its reason, not its text, when given without it', as
   const { body: _body, html: _html, ...rest } = post
   const html = views.partial('post', { post: { ...rest, kind: 'comment', hidden: true, hiddenReason: 'Off <topic>' }, locale: 'en' })
   t.match(html, /class="post post--comment post--hidden"/)
-  t.match(html, /Hidden by a moderator: Off &lt;topic&gt;/)
+  t.match(html, /Hidden by a moderator: <bdi>Off &lt;topic&gt;<\/bdi>/)
   t.notMatch(html, /Power is/)
 })
 

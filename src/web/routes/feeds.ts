@@ -6,7 +6,7 @@ import { loadPosts } from '../../domain/posts.ts'
 import { getThread, listIncidents } from '../../domain/threads.ts'
 import { INVISIBLE_CONTROLS } from '../../domain/text.ts'
 import { type Post, postForReader } from '../../domain/views.ts'
-import { translate } from '../i18n.ts'
+import { isolate, translate } from '../i18n.ts'
 import { PUBLIC_CACHE_CONTROL } from '../plugins/app/page-cache.ts'
 import { makeDateFormatter } from '../views.ts'
 import { allPosts, parseId, promiseOf, threadPath } from './pages/shared.ts'
@@ -93,7 +93,7 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
     const link = `${base}${threadPath(thread)}`
     const feed = new Feed({
       id: `${base}/t/${thread.id}`,
-      title: translate(locale, 'feed.thread.title', { title: thread.title }),
+      title: translate(locale, 'feed.thread.title', { title: isolate(thread.title) }),
       link,
       feed: `${base}/t/${thread.id}/feed.atom`,
       language: locale,

@@ -5,7 +5,7 @@ import { KINDS } from '../../../domain/posts.ts'
 import { shiftOnDuty } from '../../../domain/shifts.ts'
 import { STATUSES } from '../../../domain/threads.ts'
 import type { Post, Thread } from '../../../domain/views.ts'
-import { type Locale, translate } from '../../i18n.ts'
+import { type Locale, isolate, translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { type Fragment, POSTS_SLOT, type Viewer, joinFragments, pageBytes } from '../../post-fragments.ts'
 import { dutyOnPage } from './duty-context.ts'
@@ -125,7 +125,7 @@ async function threadPageContext (
     title: thread.title,
     here: path + viewQuery,
     canonical: `${fastify.config.publicUrl}${path}`,
-    threadFeed: { href: `/t/${thread.id}/feed.atom`, title: translate(locale, 'feed.thread.title', { title: thread.title }) },
+    threadFeed: { href: `/t/${thread.id}/feed.atom`, title: translate(locale, 'feed.thread.title', { title: isolate(thread.title) }) },
     thread,
     liveScript: true,
     now: now.toISOString(),
