@@ -1,5 +1,8 @@
+import type { Transaction } from 'kysely'
+import type { Database } from '../db/database.ts'
 import { type Actor, requireStaff } from './actors.ts'
 import type { Deps } from './deps.ts'
+import { endDuty } from './duty.ts'
 import { badRequest } from './errors.ts'
 import type { IdempotencyKey } from './idempotency.ts'
 import { createPost } from './posts.ts'
@@ -11,6 +14,8 @@ export interface HandoverNotes {
   pending?: string
   next?: string
   nextUpdateAt?: string | null
+  /** End the author's check-in with the handover: in its transaction, so never one without the other. */
+  checkOut?: boolean
 }
 
 /** The section headings, in the poster's language. */
@@ -32,8 +37,14 @@ export function handoverBody (notes: HandoverNotes, headings: HandoverHeadings):
  * next in the schedule (both stamped by createPost).
  */
 export async function postHandover (deps: Deps, actor: Actor | null, threadId: number, notes: HandoverNotes, headings: HandoverHeadings, idem?: IdempotencyKey): Promise<Post> {
-  requireStaff(actor)
+  const staff = requireStaff(actor)
   const body = handoverBody(notes, headings)
   if (body === '') throw badRequest('empty_handover', 'Say at least what was done, what is pending or the next steps.')
-  return await createPost(deps, actor, threadId, { body, kind: 'handover', nextUpdateAt: notes.nextUpdateAt ?? null }, idem)
+  let checkedOut = false
+  const checkOut = notes.checkOut === true
+    ? async (trx: Transaction<Database>) => { checkedOut = await endDuty(trx, staff.id, deps.now()) }
+    : undefined
+  const post = await createPost(deps, actor, threadId, { body, kind: 'handover', nextUpdateAt: notes.nextUpdateAt ?? null }, idem, checkOut)
+  if (checkedOut) deps.dutyChanged()
+  return post
 }

@@ -238,7 +238,7 @@ function cadencePromise (thread: ThreadRow, status: ThreadStatus | null, now: Da
 }
 
 /** Posts in a thread: staff updates and handovers, or anyone's comment. */
-export async function createPost (deps: Deps, actor: Actor | null, threadId: number, input: NewPost, idem?: IdempotencyKey): Promise<Post> {
+export async function createPost (deps: Deps, actor: Actor | null, threadId: number, input: NewPost, idem?: IdempotencyKey, alsoDo?: (trx: Transaction<Database>) => Promise<void>): Promise<Post> {
   const author = requireSignedIn(actor)
   const now = deps.now()
   // With a key, it is looked up first: a retry sent after its promised next
@@ -258,6 +258,8 @@ export async function createPost (deps: Deps, actor: Actor | null, threadId: num
       if (parent === undefined || parent.thread_id !== threadId) throw badRequest('invalid_reply', 'You can only reply to a post of the same thread.')
     }
     const { post: created, thread: after } = await insertPost(trx, deps, author, thread, post)
+    // What goes with the post, or not at all; a retry answered from its key does it no more.
+    await alsoDo?.(trx)
     const events = await appendEvents(trx, threadId, [
       { type: 'post.created', post: created, ...(created.kind === 'handover' && await handoverLeadOf(trx, created)) },
       // An official post may change the status and the promised next update.

@@ -108,6 +108,8 @@ t.test('the handover form checks its author out once the handover is posted, nev
   t.equal(refused.statusCode, 400)
   t.ok(await onDuty(), 'a refused handover leaves its author on duty')
   t.match(refused.body, /name="checkOut" value="on" checked>/, 'the choice is kept')
+  const unticked = await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, { done: '', pending: '', nextSteps: '', next: '30' })
+  t.match(unticked.body, /name="checkOut" value="on">/, 'unticked too')
 
   const kept = await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, { done: 'Half the racks up.', next: '30' })
   t.equal(kept.statusCode, 303, kept.body)
@@ -118,4 +120,17 @@ t.test('the handover form checks its author out once the handover is posted, nev
   t.notOk(await onDuty(), 'ticked, the handover is posted and its author checked out')
   const posts = (await app.inject({ url: `/api/v1/threads/${thread.id}/posts?kind=update` })).json().posts as Post[]
   t.match(posts.at(-1)!.body, /All racks up\./, 'the handover is in the thread')
+
+  // The same handover sent again (a double click, a retry) after its author checked in again.
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: evening.auth, payload: {} })).statusCode, 200)
+  const again = { done: 'Back on it.', next: '30', checkOut: 'on', idempotencyKey: 'handover-once' }
+  t.equal((await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, again)).statusCode, 303)
+  t.notOk(await onDuty())
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: evening.auth, payload: {} })).statusCode, 200)
+  t.equal((await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, again)).statusCode, 303)
+  t.ok(await onDuty(), 'the retry posts nothing more, and ends no shift begun since')
+
+  const api = await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/handover`, headers: evening.auth, payload: { done: 'Scripted handover.', checkOut: true } })
+  t.equal(api.statusCode, 201)
+  t.notOk(await onDuty(), 'the API checks out with its handover too')
 })

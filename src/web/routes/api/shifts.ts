@@ -32,7 +32,7 @@ const shiftsRoutes: FastifyPluginAsync = async (fastify) => {
       params: idParams,
       body: {
         type: 'object',
-        properties: { done: { type: 'string' }, pending: { type: 'string' }, next: { type: 'string' }, nextUpdateAt: nullableString }
+        properties: { done: { type: 'string' }, pending: { type: 'string' }, next: { type: 'string' }, nextUpdateAt: nullableString, checkOut: { type: 'boolean' } }
       },
       response: answers({ 201: postResponse })
     }

@@ -105,10 +105,10 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
         done: field(form, 'done'),
         pending: field(form, 'pending'),
         next: field(form, 'nextSteps'),
-        nextUpdateAt: nextUpdateFrom(field(form, 'next'), deps.now())
+        nextUpdateAt: nextUpdateFrom(field(form, 'next'), deps.now()),
+        // With the handover, never before it: the shift ends with the news passed on.
+        checkOut: field(form, 'checkOut') === 'on'
       }, handoverHeadings(request.locale), formIdempotency(request, form))
-      // Only once the handover is in: the shift ends with the news passed on, never before it.
-      if (field(form, 'checkOut') === 'on') await checkOut(deps, request.actor)
       return reply.redirect(`/t/${threadId}#p-${post.id}`, 303)
     } catch (err) {
       if (!isFormError(err) || err.statusCode === 403) throw err
