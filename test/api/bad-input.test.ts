@@ -207,3 +207,11 @@ t.test("an API call's Accept-Language comes before the language its account chos
   const page = await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-language': 'en' }, cookies: await signIn(app, francophone) })
   t.match(page.body, /<html lang="fr">/, 'a page keeps the account\'s choice over the browser\'s')
 })
+
+t.test('a token that is not valid is told so in the language asked for', async (t) => {
+  const french = await app.inject({ url: '/api/v1/me', headers: { authorization: 'Bearer nope', 'accept-language': 'fr' } })
+  assertError(t, french, 401, 'invalid_token')
+  t.equal(french.json().error.message, 'Le jeton d’API n’est pas valide.')
+  const english = await app.inject({ url: '/api/v1/me', headers: { authorization: 'Bearer nope' } })
+  t.equal(english.json().error.message, 'The API token is not valid.')
+})

@@ -7,6 +7,7 @@ import { KeptCredentials } from '../../../domain/kept-credentials.ts'
 import { type ActiveSession, SESSION_ABSOLUTE_MS, TOUCH_EVERY_MS, createSession, endSession, resumeSession } from '../../../domain/sessions.ts'
 import { type ActiveToken, TOKEN_TOUCH_EVERY_MS, resumeApiToken } from '../../../domain/tokens.ts'
 import { setPreferredLocale } from '../../../domain/users.ts'
+import { sendError } from './errors.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -87,7 +88,7 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
   fastify.decorateRequest('sessionId', null)
 
   const withToken = (request: FastifyRequest, reply: FastifyReply, token: ActiveToken | null): FastifyReply | undefined => {
-    if (token === null) return reply.code(401).send({ error: { code: 'invalid_token', message: 'The API token is not valid.' } })
+    if (token === null) return sendError(request, reply, { statusCode: 401, code: 'invalid_token', message: 'The API token is not valid.' })
     request.actor = token.actor
     request.authVia = 'token'
   }
