@@ -286,18 +286,22 @@
     var lockedText = text('closed-locked')
     if (!lockedText) return
     var closed = thread.locked || (thread.crisisMode && thread.crisisReadOnly)
+    var reason = thread.locked ? lockedText : text('closed-read-only')
+    // Nor do the posts on the page offer a reply that could not be sent.
+    root.classList.toggle('comments-closed', closed)
     var form = document.querySelector('#compose form')
     var notice = document.getElementById('compose-closed')
     if (!form) {
       var came = document.querySelector('#compose .notice')
       if (!came) return
-      if (!came.hasAttribute('data-closed-text')) came.setAttribute('data-closed-text', came.textContent)
-      came.setAttribute('role', 'status')
-      came.textContent = closed ? came.getAttribute('data-closed-text') : text('reopened')
+      var said = closed ? reason : text('reopened')
+      if (came.textContent === said) return
+      came.textContent = said
+      announce(said)
       return
     }
     if (closed === form.hasAttribute('data-closed')) {
-      if (closed && notice) notice.firstChild.textContent = thread.locked ? lockedText : text('closed-read-only')
+      if (closed && notice) notice.firstChild.textContent = reason
       return
     }
     var body = form.querySelector('textarea')
@@ -310,9 +314,11 @@
       notice.id = 'compose-closed'
       notice.className = 'notice'
       notice.setAttribute('role', 'status')
-      notice.appendChild(document.createTextNode(thread.locked ? lockedText : text('closed-read-only')))
+      notice.appendChild(document.createTextNode(reason))
       if (body && body.value.trim() !== '') notice.appendChild(document.createTextNode(' ' + text('closed-kept')))
       form.parentNode.insertBefore(notice, form)
+      // A region that appears already filled is not always read out: said once more, where announcements go.
+      announce(notice.textContent)
     } else {
       form.removeAttribute('data-closed')
       if (notice) notice.remove()

@@ -85,8 +85,10 @@
       store.removeItem(name)
       if (location.pathname === sent[2]) continue
       var what = store.getItem(sent[1] + ':sentForm')
+      var taken = store.getItem(sent[1] + ':taken')
       forget(sent[1] + ':')
-      if (what) store.setItem(sent[1] + ':taken', what)
+      if (taken) store.setItem(sent[1] + ':taken', taken)
+      if (what) rememberTaken(sent[1] + ':taken', what)
     }
     var viewer = document.body.getAttribute('data-viewer-id')
     if (!viewer) return
@@ -101,37 +103,62 @@
   function keepForm (form, prefix) {
     var texts = form.querySelectorAll('textarea[name]')
     for (var i = 0; i < texts.length; i++) keepDraft(texts[i], prefix + 'draft:' + texts[i].name)
+    // A handover or a summary leads back to its thread's page: a post of the reader's own, not news.
+    var thread = /^\/t\/(\d+)\//.exec(new URL(form.action, location.href).pathname)
     form.addEventListener('submit', function () {
       store.setItem(prefix + 'sent', String(Date.now()))
       store.setItem(prefix + 'sentForm', whatIsSent(form))
+      if (thread) store.setItem('sitrep:sent:' + thread[1], String(Date.now()))
     })
     afreshOnReturn(form, prefix + 'taken')
   }
 
-  // What a form sends that makes it this post: its key and its text.
+  // What a form sends that makes it this post: its key and its text, and when.
   function whatIsSent (form) {
     var key = form.querySelector('input[name="idempotencyKey"]')
     var texts = form.querySelectorAll('textarea[name]')
     var values = []
     for (var i = 0; i < texts.length; i++) values.push(texts[i].value)
-    return JSON.stringify({ key: key ? key.value : '', texts: values })
+    return JSON.stringify({ key: key ? key.value : '', texts: values, at: Date.now() })
+  }
+
+  // The forms the server took from one page lately, the newest first: Back
+  // may go past more than one.
+  var TAKEN_KEPT = 5
+  var TAKEN_FOR_MS = 30 * 60 * 1000
+  function takenFrom (name) {
+    var list
+    try { list = JSON.parse(store.getItem(name) || '[]') } catch (e) { list = [] }
+    if (!Array.isArray(list)) return []
+    return list.filter(function (taken) { return taken && taken.texts && Date.now() - (taken.at || 0) < TAKEN_FOR_MS })
+  }
+  function rememberTaken (name, what) {
+    var taken
+    try { taken = JSON.parse(what) } catch (e) { return }
+    store.setItem(name, JSON.stringify([taken].concat(takenFrom(name)).slice(0, TAKEN_KEPT)))
   }
 
   // Back to the page a form was sent from, once the server took it: the
   // browser shows the page as it was (kept whole, or loaded again with the
   // text put back in the form). The form starts afresh, with a key of its
   // own: its text is not offered to send again, nor a new text sent under
-  // the key of the one already taken.
+  // the key of the one already taken. A form that comes with text (an edit)
+  // is left as it is: its server refuses to save over a change made since.
   function afreshOnReturn (form, takenName) {
     window.addEventListener('pageshow', function () {
-      var taken, now
-      try { taken = JSON.parse(store.getItem(takenName) || 'null') } catch (e) { taken = null }
-      if (!taken || !taken.texts) return
-      now = JSON.parse(whatIsSent(form))
-      var sameKey = now.key !== '' && now.key === taken.key
-      var sameText = now.texts.join('') !== '' && now.texts.join('\u0000') === taken.texts.join('\u0000')
-      if (!sameKey && !sameText) return
-      store.removeItem(takenName)
+      var texts = form.querySelectorAll('textarea[name]')
+      for (var t = 0; t < texts.length; t++) if (texts[t].defaultValue !== '') return
+      var now = JSON.parse(whatIsSent(form))
+      var list = takenFrom(takenName)
+      var match = -1
+      for (var i = 0; i < list.length && match < 0; i++) {
+        var sameKey = now.key !== '' && now.key === list[i].key
+        var sameText = now.texts.join('') !== '' && now.texts.join('\u0000') === list[i].texts.join('\u0000')
+        if (sameKey || sameText) match = i
+      }
+      if (match < 0) return
+      list.splice(match, 1)
+      store.setItem(takenName, JSON.stringify(list))
       form.reset()
       var key = form.querySelector('input[name="idempotencyKey"]')
       if (key) key.value = newKey() || ''
@@ -276,19 +303,22 @@
   // the newer posts are not news, and the draft has been taken.
   var sentKey = 'sitrep:sent:' + threadId
   var draftKey = 'sitrep:draft:' + threadId + ':' + (thread.getAttribute('data-viewer-id') || '')
-  // What the server last took from this thread's form (see afreshOnReturn).
-  var takenKey = 'sitrep:taken:' + threadId
+  // What this thread's form sent, and what the server took lately (see
+  // afreshOnReturn): the writer's, forgotten when they sign out.
+  var sentFormKey = draftKey + ':sent'
+  var takenKey = draftKey + ':taken'
   var justPosted = false
   var sentAt = store.getItem(sentKey)
   if (sentAt !== null) {
-    var sentForm = store.getItem(sentKey + ':form')
+    var sentForm = store.getItem(sentFormKey)
     store.removeItem(sentKey)
-    store.removeItem(sentKey + ':form')
+    store.removeItem(sentFormKey)
     // A form the server could not take leaves its mark behind: only a fresh one counts.
     justPosted = /^#p-\d+$/.test(location.hash) && Date.now() - Number(sentAt) < 2 * 60 * 1000
-    if (justPosted) {
+    // Taken from this page's own form (not a handover's): its draft goes.
+    if (justPosted && sentForm) {
       store.removeItem(draftKey)
-      if (sentForm) store.setItem(takenKey, sentForm)
+      rememberTaken(takenKey, sentForm)
     }
   }
 
@@ -342,7 +372,7 @@
   keepDraft(body, draftKey)
   form.addEventListener('submit', function () {
     store.setItem(sentKey, String(Date.now()))
-    store.setItem(sentKey + ':form', whatIsSent(form))
+    store.setItem(sentFormKey, whatIsSent(form))
   })
   afreshOnReturn(form, takenKey)
 

@@ -308,7 +308,8 @@ if (browserAvailable(t)) {
     await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { locked: true })
     const notice = page.locator('#compose-closed')
     await t.resolves(notice.filter({ hasText: 'This thread is locked: you can read it but no longer comment. What you wrote was not sent; it stays below to copy.' }).waitFor({ timeout: LIVE_MS }), 'the customer is told at once')
-    t.equal(await notice.getAttribute('role'), 'status', 'and a screen reader hears it')
+    await t.resolves(page.locator('#live-announce', { hasText: 'This thread is locked' }).waitFor({ timeout: LIVE_MS }), 'and a screen reader hears it')
+    t.notOk(await page.locator('#posts .post__actions a[href*="replyTo="]').first().isVisible(), 'the posts already there no longer offer Reply')
     t.ok(await page.locator('#compose button[type="submit"]').isDisabled(), 'the form can no longer be sent')
     t.equal(await body.inputValue(), 'Is my volume safe?', 'their text is still there')
     t.equal(await body.evaluate((el) => (el as HTMLTextAreaElement).readOnly), true, 'to copy, not to edit')
@@ -321,6 +322,7 @@ if (browserAvailable(t)) {
     await t.resolves(notice.waitFor({ state: 'detached', timeout: LIVE_MS }), 'unlocked, the notice goes')
     t.notOk(await page.locator('#compose button[type="submit"]').isDisabled(), 'and the form works again')
     t.notOk(await page.locator('#locked-notice').isVisible(), 'the thread no longer says it is locked')
+    t.ok(await page.locator('#posts .post__actions a[href*="replyTo="]').first().isVisible(), 'and its posts offer Reply again')
     await Promise.all([page.waitForURL(new RegExp(`/t/${thread.id}`)), page.locator('#compose button[type="submit"]').click()])
     await t.resolves(page.locator('#posts .post__body', { hasText: 'Is my volume safe?' }).waitFor(), 'the comment is sent')
 
