@@ -193,6 +193,15 @@ if (browserAvailable(t)) {
       t.ok(await page.locator('.table-scroll table').count() > 0, `${path} has its table`)
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
       t.equal(overflow, 0, `${path} on a phone: nothing wider than the screen`)
+      // A heading of one word drawn on more than one line was broken mid-word ("Cre/ate/d").
+      const broken = await page.locator('.table-scroll th').evaluateAll((headings) => headings.filter((heading) => {
+        const text = heading.firstChild
+        if (text === null || text.nodeType !== Node.TEXT_NODE || /\s/.test((text.nodeValue ?? '').trim())) return false
+        const range = document.createRange()
+        range.selectNodeContents(text)
+        return new Set([...range.getClientRects()].map((box) => Math.round(box.top))).size > 1
+      }).map((heading) => heading.textContent))
+      t.same(broken, [], `${path}: no heading broken mid-word`)
     }
   })
 
