@@ -124,16 +124,17 @@ export async function listTokens (db: Kysely<Database>, actor: Actor | null): Pr
 }
 
 /** A new token for a user; the answer is the only time it is shown. */
-export async function createTokenFor (deps: Deps, actor: Actor | null, userId: number, key?: TokenKey, label?: string | null): Promise<{ id: number, token: string }> {
+export async function createTokenFor (deps: Deps, actor: Actor | null, userId: number, key?: TokenKey, label?: string | null): Promise<{ id: number, token: string, label: string | null }> {
   const admin = requireAdmin(actor)
   const kept = tokenLabel(label)
-  return await deps.db.transaction().execute(async (trx) => await issueOnce(trx, admin.id, key, async () => {
+  const issued = await deps.db.transaction().execute(async (trx) => await issueOnce(trx, admin.id, key, async () => {
     const user = await trx.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()
     if (user === undefined) throw notFound('user')
     const { id, token } = await issueApiToken(trx, userId, kept)
     await recordAudit(trx, admin, { action: 'token.create', targetUserId: userId, after: { tokenId: id, label: kept } })
     return { id, token }
   }))
+  return { ...issued, label: kept }
 }
 
 export async function revokeToken (deps: Deps, actor: Actor | null, tokenId: number): Promise<void> {

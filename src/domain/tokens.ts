@@ -15,11 +15,12 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
 /** The longest label a token may have. */
 export const LABEL_MAX = 100
 
-/** What a token is for, as it is kept: trimmed, null when it says nothing. */
+/** What a token is for, as it is kept: one line, trimmed, null when it says nothing. */
 export function tokenLabel (label: string | null | undefined): string | null {
-  const trimmed = storable(label ?? '').trim()
-  if (trimmed.length > LABEL_MAX) throw badRequest('invalid_token_label', `A token's label is at most ${LABEL_MAX} characters long.`)
-  return trimmed === '' ? null : trimmed
+  const line = storable(label ?? '').replace(/\s+/g, ' ').trim()
+  // Characters as people count them: an emoji is one.
+  if ([...line].length > LABEL_MAX) throw badRequest('invalid_token_label', `A token's label is at most ${LABEL_MAX} characters long.`)
+  return line === '' ? null : line
 }
 
 /** A new token and its row's id, for the audit log. */

@@ -67,8 +67,13 @@ t.test('a token says what it is for: in the list, on the page, in the audit; rev
   const listed = (await app.inject({ url: '/api/v1/admin/tokens', headers: admin.auth })).json().tokens
   t.equal(listed.find((row: { id: number }) => row.id === made.json().id).label, 'Monitoring script', 'kept trimmed')
   assertError(t, await app.inject({ method: 'POST', url: '/api/v1/admin/tokens', headers: admin.auth, payload: { userId: user.actor.id, label: 'x'.repeat(101) } }), 400, 'invalid_token_label')
+  const emoji = await app.inject({ method: 'POST', url: '/api/v1/admin/tokens', headers: admin.auth, payload: { userId: user.actor.id, label: '🔥'.repeat(100) } })
+  assertStatus(t, emoji, 201, 'a hundred characters as people count them, emoji too')
+  const twoLines = await app.inject({ method: 'POST', url: '/api/v1/admin/tokens', headers: admin.auth, payload: { userId: user.actor.id, label: 'Pager\n  script' } })
+  const labels = (await app.inject({ url: '/api/v1/admin/tokens', headers: admin.auth })).json().tokens.map((row: { id: number, label: string }) => [row.id, row.label])
+  t.same(labels.find(([id]: [number]) => id === twoLines.json().id)?.[1], 'Pager script', 'a label is one line')
   const audit = await auditOf({ targetUserId: user.actor.id })
-  t.same(audit[0]!.after, { tokenId: made.json().id, label: 'Monitoring script' }, 'the audit says which token')
+  t.same(audit.find((row) => (row.after as { tokenId?: number } | null)?.tokenId === made.json().id)?.after, { tokenId: made.json().id, label: 'Monitoring script' }, 'the audit says which token')
 
   const cookies = await signIn(app, admin)
   const page = await app.inject({ url: '/admin/tokens', cookies })

@@ -20,7 +20,10 @@ const adminRoutes: FastifyPluginAsync = async (fastify) => {
       body: { type: 'object', required: ['userId'], properties: { userId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 }, label: nullableString } },
       response: answers({ 201: newTokenResponse })
     }
-  }, async (request, reply) => reply.code(201).send(await createTokenFor(deps, request.actor, request.body.userId, tokenKeyOf(request), request.body.label)))
+  }, async (request, reply) => {
+    const { id, token } = await createTokenFor(deps, request.actor, request.body.userId, tokenKeyOf(request), request.body.label)
+    return await reply.code(201).send({ id, token })
+  })
 
   fastify.delete<{ Params: IdParams }>('/admin/tokens/:id', { schema: { params: idParams, response: answers({}) } }, async (request, reply) => {
     await revokeToken(deps, request.actor, request.params.id)

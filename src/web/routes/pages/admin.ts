@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { CUSTOMERS_SHOWN, changeUser, createTokenFor, findUsers, listStaff, listTokens, revokeToken } from '../../../domain/admin.ts'
 import { SHIFTS } from '../../../domain/shifts.ts'
-import { tokenKey } from '../../../domain/tokens.ts'
+import { LABEL_MAX, tokenKey } from '../../../domain/tokens.ts'
 import { ROLES } from '../../../domain/users.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
@@ -62,7 +62,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     }
   })
 
-  const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, form?: Form, created?: { token: string, ownerId: number, label: string } } = {}) => {
+  const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, form?: Form, created?: { token: string, ownerId: number, label: string | null } } = {}) => {
     const tokens = await listTokens(db, request.actor)
     const { created, form, error } = extras
     // A refused form comes back as it was sent.
@@ -76,6 +76,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       tokens,
       users,
       label: field(form, 'label'),
+      labelMax: LABEL_MAX,
       created: created === undefined ? undefined : { ...created, owner: users.find((user) => user.id === created.ownerId)?.name ?? '' },
       error
     })
@@ -90,10 +91,9 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     try {
       const userId = optionalId(field(request.body, 'userId')) ?? 0
       // The form sent again (a reload of this answer) shows the same token, and makes no other.
-      const label = field(request.body, 'label')
-      const { token } = await createTokenFor(deps, request.actor, userId, tokenKey(formIdempotency(request, request.body), fastify.config.sessionSecret), label)
+      const { token, label } = await createTokenFor(deps, request.actor, userId, tokenKey(formIdempotency(request, request.body), fastify.config.sessionSecret), field(request.body, 'label'))
       // Shown once, on this answer: only its hash is kept.
-      return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, ownerId: userId, label: label.trim() } })
+      return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, ownerId: userId, label } })
     } catch (err) {
       if (!isFormError(err) || request.actor === null) throw err
       return await showTokens(request, reply.code(err.statusCode), { error: messageOf(request.locale, err), form: request.body })
