@@ -78,6 +78,10 @@ t.test('a summary is written and pinned at once', async (t) => {
   const after = await app.inject({ url: `/t/${thread.id}` })
   t.match(sectionById(after.body, 'current-state'), /Second summary/)
   t.match(sectionById(after.body, 'pin-history'), /Where we stand/)
+
+  const empty = await app.inject({ method: 'POST', url: `/t/${thread.id}/summary`, cookies, payload: { _csrf: csrf, body: ' ' } })
+  t.equal(empty.statusCode, 400)
+  t.match(sectionById(empty.body, 'mod-tools'), /<details open>[\s\S]*<p class="form-error" role="alert">Write something first\.<\/p>/, 'an empty summary is refused in the moderator tools, opened')
 })
 
 t.test('a summary keeps the promised next update, posts once when sent twice, and a refused one keeps its text', async (t) => {

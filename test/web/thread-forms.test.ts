@@ -162,9 +162,13 @@ t.test('moderators pin, unpin and lock from the page', async (t) => {
   t.notMatch(customerPage, new RegExp(`action="/t/${thread.id}/posts"`), 'and offers customers no comment form')
   t.match((await app.inject({ url: `/t/${thread.id}`, cookies: await signIn(app, tech) })).body, new RegExp(`action="/t/${thread.id}/posts"`), 'staff still post')
 
-  const badSlowMode = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/settings`, { slowModeSeconds: '99999' })
+  const badSlowMode = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/settings`, { slowModeSeconds: '99999', title: 'Chiller plant down (building B)', titleWas: thread.title, locked: 'on' })
   t.equal(badSlowMode.statusCode, 400)
-  t.match(badSlowMode.body, /Slow mode must be 0 to 3600 seconds\./)
+  const panel = sectionById(badSlowMode.body, 'settings')
+  t.match(panel, /<details open>[\s\S]*<p class="form-error" role="alert">Slow mode must be 0 to 3600 seconds\.<\/p>/, 'the refusal is said in the settings, opened')
+  t.match(panel, /id="thread-title"[^>]*value="Chiller plant down \(building B\)"/, 'with the title as typed')
+  t.match(panel, /name="slowModeSeconds"[^>]*value="99999"/, 'and the slow mode')
+  t.equal(badSlowMode.body.split('Slow mode must be 0 to 3600 seconds.').length, 2, 'said there alone, not at the top of the page too')
 })
 
 t.test("a moderator's settings sent from a page opened before another's change do not undo it", async (t) => {

@@ -22,6 +22,8 @@ export interface ThreadPageExtras {
   actionError?: string
   /** The text of a summary that was refused, for its form. */
   summary?: string
+  /** The thread settings as sent, when refused: the panel opens with them. */
+  settings?: { title: string, locked: boolean, slowModeSeconds: string }
 }
 
 /** The next-update choices of the update form, in minutes from now. */
@@ -166,7 +168,11 @@ async function threadPageContext (
     },
     summaryBody: extras.summary ?? '',
     composeError: extras.composeError,
-    actionError: extras.actionError,
+    // A refused summary or setting is said in its own panel, opened on what was typed; anything else at the top.
+    summaryError: extras.summary === undefined ? undefined : extras.actionError,
+    settingsForm: extras.settings,
+    settingsError: extras.settings === undefined ? undefined : extras.actionError,
+    actionError: extras.summary === undefined && extras.settings === undefined ? extras.actionError : undefined,
     // Back from flagging a comment: said where it stays in view while the page scrolls to the comment.
     flagged: viewer === null ? undefined : optionalId(query.flagged)
   }

@@ -86,7 +86,7 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
       ...(form?.title !== undefined && !unchanged(form, 'title', title) && { title }),
       ...(!unchanged(form, 'locked', locked) && { locked: locked === 'on' }),
       ...(slowMode !== '' && !unchanged(form, 'slowModeSeconds', slowMode) && { slowModeSeconds: Number(slowMode) })
-    }), '#settings')
+    }), '#settings', { settings: { title, locked: locked === 'on', slowModeSeconds: slowMode } })
   })
 }
 
