@@ -169,9 +169,12 @@ export async function updateThread (deps: Deps, actor: Actor | null, threadId: n
       ...(patch.crisisReadOnly !== undefined && patch.crisisMode !== false && { crisis_read_only: patch.crisisReadOnly })
     }
     if (Object.keys(changes).length === 0) return before
-    await trx.updateTable('threads').set(changes).where('id', '=', threadId).execute()
     // What was applied: the status and title as checked, not as sent.
     const applied = { ...patch, ...(status !== undefined && { status }), ...(title !== undefined && { title }) }
+    // A patch that changes nothing (a lock sent twice, a form saved as it was) is no event, and no line of the audit.
+    const nothingNew = JSON.stringify(pick(before, patch)) === JSON.stringify(pick(applied, patch)) && !(status === 'resolved' && before.nextUpdateAt !== null)
+    if (nothingNew) return before
+    await trx.updateTable('threads').set(changes).where('id', '=', threadId).execute()
     await recordAudit(trx, staff, { action: 'thread.update', threadId, before: pick(before, patch), after: pick(applied, patch) })
     emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId) }))
     return await reloadThread(trx, threadId)

@@ -26,7 +26,8 @@ function burst (threadId: number, count: number): { requests: InjectOptions[], p
     }
     if (i % 8 === 3) {
       patches++
-      requests.push({ method: 'PATCH', url: `/api/v1/threads/${threadId}`, headers: techs[0]!.auth, payload: { status: statuses[patches % 3] } })
+      // Each changes something, whatever order they land in: a patch that changes nothing is no event.
+      requests.push({ method: 'PATCH', url: `/api/v1/threads/${threadId}`, headers: techs[0]!.auth, payload: { status: statuses[patches % 3], cadenceMinutes: 100 + patches } })
     }
   }
   return { requests, posts, updates, patches }

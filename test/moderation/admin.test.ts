@@ -257,3 +257,16 @@ t.test('with thousands of customers, the users\' page lists the staff and the ne
   t.notMatch(tokens.body, /Customer 1\b/, 'and no customer')
   t.match((await app.inject({ url: '/admin/users?lang=fr', cookies })).body, /Trouver un client par son nom ou son e-mail/)
 })
+
+t.test('a thread patch that changes nothing is no event and no line of the audit', async (t) => {
+  const thread = await openThread(app, tech)
+  const lock = () => app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { locked: true, title: thread.title } })
+  assertStatus(t, await lock(), 200)
+  const logged = (await auditOf({ action: 'thread.update' })).length
+  const seq = (await app.inject({ url: `/api/v1/threads/${thread.id}` })).json().lastSeq
+  const again = await lock()
+  assertStatus(t, again, 200)
+  t.equal(again.json().locked, true, 'the answer is the thread as it is')
+  t.equal((await auditOf({ action: 'thread.update' })).length, logged, 'sent again, nothing more in the audit')
+  t.equal((await app.inject({ url: `/api/v1/threads/${thread.id}` })).json().lastSeq, seq, 'nor on the live stream')
+})
