@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { requireStaff } from '../../../domain/actors.ts'
-import { checkIn, checkOut, dutyNow } from '../../../domain/duty.ts'
+import { checkIn, checkOut } from '../../../domain/duty.ts'
 import { postHandover } from '../../../domain/handover.ts'
 import { requireAdmin } from '../../../domain/actors.ts'
 import { SHIFTS, nextShift, shiftOfAuthor, shiftSchedule, updateShiftHours } from '../../../domain/shifts.ts'
@@ -73,7 +73,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
     const staff = requireStaff(request.actor)
     const thread = await getThread(fastify.db, threadId)
     const from = shiftOfAuthor(staff, deps.now(), deps.timeZone, deps.shiftHours, 'handover') ?? 'day'
-    const onDuty = (await dutyNow(fastify.db, deps.now())).onDuty.some((person) => person.userId === staff.id)
+    const onDuty = (await fastify.pageCache.duty()).onDuty.some((person) => person.userId === staff.id)
     return reply.page('handover', {
       title: translate(request.locale, 'handover.title'),
       here: `/t/${thread.id}/handover`,
