@@ -4,9 +4,10 @@ import pg from 'pg'
 import pino from 'pino'
 import t, { type Test } from 'tap'
 import type { Thread } from '../../src/domain/views.ts'
-import { buildTestApp, makeUser } from '../helpers/app.ts'
+import { buildTestApp, csrfFieldOf, makeUser } from '../helpers/app.ts'
 import { listen, until } from '../helpers/live.ts'
-import { apiAs, signIn } from '../helpers/pages.ts'
+import { type Cookies, apiAs, signIn } from '../helpers/pages.ts'
+import { waitUntil } from '../helpers/server.ts'
 
 interface Answer { status: number, headers: IncomingHttpHeaders, body: Buffer }
 
@@ -134,4 +135,53 @@ t.test('right after an event, the crowd waits at the front door for the one new 
   }
   t.equal(renders.length, rendersBefore + 1, 'one render for everyone')
   t.equal(routed(lines), routedBefore + 1, 'only the reader who came first went through Fastify')
+})
+
+const cookieHeader = (cookies: Cookies) => Object.entries(cookies).map(([name, value]) => `${name}=${value}`).join('; ')
+/** Whose name the page's header says is signed in; undefined when nobody is. */
+const signedInAs = (answer: Answer) => /class="site-nav__user"><bdi>([^<]+)<\/bdi> </.exec(brotliDecompressSync(answer.body).toString())?.[1]
+
+t.test("a signed-in reader's reloads are answered at the front door too, while their session and their page hold", async (t) => {
+  const { app, base, thread, tech, lines } = await servedThread(t)
+  const alice = await makeUser(app, 'customer', { name: 'Alice Martin' })
+  const path = `/t/${thread.id}/campus-network-down`
+  const cookies = await signIn(app, alice)
+  const asAlice = { ...BR, cookie: cookieHeader(cookies) }
+
+  const before = routed(lines)
+  const first = await get(base, path, asAlice)
+  t.equal(routed(lines), before + 1, 'her session looked up and her page rendered by Fastify')
+  const again = await get(base, path, asAlice)
+  t.equal(routed(lines), before + 1, 'her reload answered before routing')
+  t.equal(again.status, 200)
+  t.same(withoutDate(again.headers), withoutDate(first.headers), 'the same headers, security headers included')
+  t.ok(again.body.equals(first.body), 'the same bytes')
+  t.equal(again.headers['cache-control'], 'private, no-store')
+  t.equal(signedInAs(again), 'Alice Martin')
+  const head = await get(base, path, asAlice, 'HEAD')
+  t.equal(head.status, 200)
+  t.equal(head.body.length, 0)
+  t.equal(head.headers['content-length'], first.headers['content-length'])
+  t.equal(routed(lines), before + 1)
+
+  // Bob signs in on her browser: her CSRF cookie, his own session.
+  const bob = await makeUser(app, 'customer', { name: 'Bob Leroy' })
+  const asBob = { ...BR, cookie: cookieHeader({ ...(await signIn(app, bob)), sitrep_csrf: cookies.sitrep_csrf! }) }
+  await get(base, path, asBob)
+  t.equal(signedInAs(await get(base, path, asBob)), 'Bob Leroy', 'his page, never hers')
+  t.equal(signedInAs(await get(base, path, asAlice)), 'Alice Martin')
+
+  await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'The spare switch is in.' })
+  t.match(brotliDecompressSync((await get(base, path, asAlice)).body).toString(), /The spare switch is in\./, 'a new post is on her next reload')
+
+  // Renamed straight in the database, as by another instance: the announcement ends what was kept.
+  await app.db.updateTable('users').set({ name: 'Alice Dupont' }).where('id', '=', alice.actor.id).execute()
+  await waitUntil('her new name on her page', async () => signedInAs(await get(base, path, asAlice)) === 'Alice Dupont')
+
+  const html = brotliDecompressSync((await get(base, path, asAlice)).body).toString()
+  const logout = await app.inject({ method: 'POST', url: '/logout', cookies, payload: { _csrf: csrfFieldOf(html) } })
+  t.equal(logout.statusCode, 303)
+  const signedOut = await get(base, path, asAlice)
+  t.equal(signedOut.status, 200)
+  t.equal(signedInAs(signedOut), undefined, 'signed out, her cookies get nobody\'s page')
 })

@@ -13,6 +13,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Failed sign-ins per account and address, checked before any password is hashed. */
     loginAttempts: LoginAttempts
+    /**
+     * The session kept in memory for a session cookie's token, when it may
+     * serve a read without asking the database (see `KeptCredentials`).
+     */
+    keptSession: (token: string) => ActiveSession | undefined
   }
   interface FastifyRequest {
     /** The signed-in user, or null for an anonymous reader. */
@@ -56,6 +61,7 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
     now.getTime() - session.lastSeenAt.getTime() <= TOUCH_EVERY_MS && now.getTime() - session.createdAt.getTime() <= SESSION_ABSOLUTE_MS)
   const tokens = new KeptCredentials<ActiveToken>(listening, (token, now) => now.getTime() - token.lastUsedAt.getTime() <= TOKEN_TOUCH_EVERY_MS)
   const kept = [sessions, tokens]
+  fastify.decorate('keptSession', (token: string) => sessions.get(token, now()))
   notifications.onUserChanged((userId) => {
     for (const credentials of kept) {
       if (userId !== null) credentials.dropUser(userId)

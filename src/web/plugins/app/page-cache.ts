@@ -4,9 +4,10 @@ import { promisify } from 'node:util'
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Actor } from '../../../domain/actors.ts'
 import { type DutyNow, dutyNow } from '../../../domain/duty.ts'
 import { overloaded } from '../../../domain/errors.ts'
-import { LOCALE_COOKIE, type Locale, fromAcceptLanguage, pickLocale } from '../../i18n.ts'
+import { LOCALE_COOKIE, type Locale, fromAcceptLanguage, isLocale, pickLocale } from '../../i18n.ts'
 import { type ThreadView, loadThreadView } from '../../routes/pages/thread-view.ts'
 import { type Cached, ThreadCache, isFailure } from '../../thread-cache.ts'
 import { CSRF_COOKIE } from '../external/security.ts'
@@ -119,7 +120,12 @@ export interface PageCache {
 }
 
 /** A signed-in reader's page, kept compressed in the encoding they asked for. */
-interface PersonalEntry { encoding: 'br' | 'gzip', body: Buffer }
+interface PersonalEntry {
+  encoding: 'br' | 'gzip'
+  body: Buffer
+  /** For Node's `writeHead`: every header of the answer, the security headers and length included. */
+  all: Record<string, string>
+}
 
 const PERSONAL_HEADERS = {
   br: { 'cache-control': PRIVATE_CACHE_CONTROL, vary: VARY, 'content-type': HTML, 'content-encoding': 'br' },
@@ -219,6 +225,24 @@ function answerRaw (request: IncomingMessage, response: ServerResponse, entry: E
 }
 
 const languageOf = readOnce<Locale>(fromAcceptLanguage, 'en')
+
+const actorKeys = new WeakMap<Actor, string>()
+/**
+ * Everything about the reader a page may show, as a key: worked out once for
+ * each actor a session holds (a kept session keeps its actor until the user changes).
+ */
+function actorKey (actor: Actor): string {
+  let key = actorKeys.get(actor)
+  if (key === undefined) {
+    key = JSON.stringify(actor)
+    actorKeys.set(actor, key)
+  }
+  return key
+}
+
+/** A signed-in reader's page: who they are (as their session says now), their session, and the CSRF secret their page's tokens are made from. */
+const personalKey = (locale: Locale, pageKey: string, sessionId: string, csrfSecret: string, actor: Actor) =>
+  `${locale}|${pageKey}|${sessionId}|${csrfSecret}|${actorKey(actor)}`
 
 /**
  * Runs jobs for at most `budgetMs` of each turn of the event loop; the others
@@ -325,14 +349,48 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   }, 60_000).unref()
   fastify.addHook('onClose', (_instance, done) => { clearInterval(doorLog); done() })
 
+  /**
+   * A signed-in reader's reload, answered before Fastify as an anonymous
+   * reader's is, when both their session (see `keptSession`) and their page
+   * are kept: a crowd of customers signed in costs what a crowd of readers
+   * does. A session to look up, or a page to render, is Fastify's.
+   */
+  const personalDoor = (request: IncomingMessage, response: ServerResponse, cookie: string): boolean => {
+    const headers = request.headers
+    const key = pageAt.get(request.url!)
+    if (key === undefined) return false
+    const encoding = pickEncoding(headers['accept-encoding'])
+    if (encoding === 'identity') return false
+    const cookies = fastify.parseCookie(cookie)
+    const token = cookies[SESSION_COOKIE]
+    const secret = cookies[CSRF_COOKIE]
+    if (token === undefined || secret === undefined) return false
+    const session = fastify.keptSession(token)
+    if (session === undefined) return false
+    // As `pickLocale` picks it for a page: the language chosen in this browser, the account's, the browser's.
+    const chosen = cookies[LOCALE_COOKIE]
+    const locale = isLocale(chosen) ? chosen : session.actor.locale ?? languageOf(headers['accept-language'])
+    const cached = personalPages.get(personalKey(locale, key, session.sessionId, secret, session.actor))
+    if (cached === undefined || !fresh(cached) || cached.value.encoding !== encoding) return false
+    answeredAtDoor++
+    const entry = cached.value
+    inTurn(() => {
+      response.writeHead(200, entry.all)
+      if (request.method === 'HEAD') response.end()
+      else response.end(entry.body)
+    })
+    return true
+  }
+
   const frontDoor = (request: IncomingMessage, response: ServerResponse, fallback: RequestListener): boolean => {
     const method = request.method
     if (!enabled || closing || (method !== 'GET' && method !== 'HEAD')) return false
     const headers = request.headers
     if (headers.authorization !== undefined) return false
     const cookie = headers.cookie
-    // A session, or a chosen language: Fastify reads the cookies.
-    if (cookie !== undefined && (cookie.includes(SESSION_COOKIE) || cookie.includes(LOCALE_COOKIE))) return false
+    if (cookie !== undefined && cookie.includes(SESSION_COOKIE)) return personalDoor(request, response, cookie)
+    // A chosen language: Fastify reads the cookies.
+    if (cookie !== undefined && cookie.includes(LOCALE_COOKIE)) return false
     const key = pageAt.get(request.url!)
     if (key === undefined) return false
     const fullKey = `${languageOf(headers['accept-language'])}|${key}`
@@ -419,22 +477,24 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
 
   /**
    * A signed-in reader's page, rendered for them and kept compressed until the
-   * thread's next event: their reloads cost a lookup, and a few KB on the wire
-   * instead of the whole page. Everything personal on it is in the key: who
-   * they are (as the session says now), their session, and the CSRF secret
-   * their page's tokens are made from.
+   * thread's next event: their reloads cost a lookup (at the front door, once
+   * their session is kept too), and a few KB on the wire instead of the whole
+   * page. Everything personal on it is in the key (`personalKey`).
    */
   const sendPersonal = async (request: FastifyRequest, reply: FastifyReply, page: CachedPage | null, render: () => Promise<string | Buffer>): Promise<FastifyReply | null> => {
     const secret = request.cookies[CSRF_COOKIE]
     const encoding = pickEncoding(request.headers['accept-encoding'])
     if (page === null || secret === undefined || request.sessionId === null || encoding === 'identity') return null
-    const key = `${request.locale}|${page.key}|${request.sessionId}|${secret}|${JSON.stringify(request.actor)}`
+    const key = personalKey(request.locale, page.key, request.sessionId, secret, request.actor!)
+    // The front door finds the page by its address, as an anonymous reader's.
+    if ((request.query as Record<string, unknown>).lang === undefined) remember(request.url, page)
     const cached = personalPages.get(key)
     const entry = cached !== undefined && fresh(cached) && cached.value.encoding === encoding
       ? cached.value
       : await personalPages.make(key, page.threadId, async () => {
         options.onRender?.(`personal|${request.locale}|${page.key}`)
-        return { encoding, body: await compress(asBytes(await render()), encoding) }
+        const body = await compress(asBytes(await render()), encoding)
+        return { encoding, body, all: { ...fastify.securityHeaders, ...PERSONAL_HEADERS[encoding], 'content-length': String(body.length) } }
       })
     // Another encoding was being made for the same reader: this one is rendered for them.
     if (entry.encoding !== encoding) return null
