@@ -9,7 +9,9 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     /** Seconds, for 429 and 503 answers. */
-    readonly retryAfter?: number
+    readonly retryAfter?: number,
+    /** The message's key for people, when it is more precise than the code's (`errors.not_found.thread`). */
+    readonly messageKey?: string
   ) {
     super(message)
     this.name = 'AppError'
@@ -19,7 +21,16 @@ export class AppError extends Error {
 export const badRequest = (code: string, message: string) => new AppError(400, code, message)
 export const unauthorized = (message = 'Sign in first.') => new AppError(401, 'unauthorized', message)
 export const forbidden = (code: string, message: string) => new AppError(403, code, message)
-export const notFound = (what: string) => new AppError(404, 'not_found', `No such ${what}.`)
+/** What an address or a call may name that is not there; each has its own message. */
+export type Missing = 'thread' | 'post' | 'user' | 'token' | 'flag'
+const MISSING: Record<Missing, string> = {
+  thread: 'No such thread.',
+  post: 'No such post.',
+  user: 'No such user.',
+  token: 'No such token.',
+  flag: 'This post has no open flag.'
+}
+export const notFound = (what: Missing) => new AppError(404, 'not_found', MISSING[what], undefined, `errors.not_found.${what}`)
 export const conflict = (code: string, message: string) => new AppError(409, code, message)
 export const tooMany = (code: string, message: string, retryAfter: number) => new AppError(429, code, message, retryAfter)
 export const overloaded = (retryAfter = 5) => new AppError(503, 'overloaded', 'The server is too busy. Try again in a moment.', retryAfter)

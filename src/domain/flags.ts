@@ -114,7 +114,7 @@ export async function listFlagQueue (db: Kysely<Database>, actor: Actor | null):
 
 async function resolveFlags (trx: Transaction<Database>, moderator: Actor, postId: number, resolution: 'hidden' | 'dismissed', now: Date) {
   const open = await openFlags(trx, postId).select('reason').execute()
-  if (open.length === 0) throw notFound('open flag on this post')
+  if (open.length === 0) throw notFound('flag')
   await trx.updateTable('flags').set({ resolved_at: now, resolved_by: moderator.id, resolution })
     .where('post_id', '=', postId).where('resolved_at', 'is', null).execute()
   const counts = new Map<FlagReason, number>()

@@ -128,6 +128,15 @@ t.test('unknown things are a 404', async (t) => {
   assertError(t, await app.inject({ url: '/api/v1/nothing-here' }), 404, 'not_found')
 })
 
+t.test('a 404 says what is missing, in French as in English', async (t) => {
+  const say = async (url: string, language: string) => (await app.inject({ url, headers: { 'accept-language': language } })).json().error.message as string
+  t.equal(await say('/api/v1/threads/999999', 'en'), 'No such thread.')
+  t.equal(await say('/api/v1/threads/999999', 'fr'), 'Cet incident n’existe pas\u00a0: l’adresse est peut-être mal saisie.')
+  t.equal(await say('/api/v1/posts/999999', 'en'), 'No such post.')
+  t.equal(await say('/api/v1/posts/999999', 'fr'), 'Ce message n’existe pas\u00a0: l’adresse est peut-être mal saisie.')
+  t.equal(await say('/api/v1/nothing-here', 'fr'), 'Il n’y a rien ici.', 'an address that leads nowhere is just nothing')
+})
+
 t.test('an id that is not a positive integer is a 400', async (t) => {
   for (const id of ['abc', '0', '-1', '1.5', '99999999999']) {
     assertError(t, await app.inject({ url: `/api/v1/threads/${id}` }), 400)

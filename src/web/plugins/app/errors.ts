@@ -13,6 +13,8 @@ interface ErrorAnswer {
   code: string
   message: string
   retryAfter?: number
+  /** The message's key for people, when more precise than the code's. */
+  messageKey?: string
   /** What the schema found wrong, and in what (body, querystring...): for the message in other languages. */
   validation?: { context: string, errors: ErrorObject[] }
 }
@@ -32,7 +34,13 @@ function classify (err: FastifyError | AppError | Error): ErrorAnswer {
   // A database that went away is an outage to wait out, not a bug: 503, try again.
   if (isDatabaseUnavailable(err)) err = databaseUnavailable()
   if (err instanceof AppError) {
-    return { statusCode: err.statusCode, code: err.code, message: err.message, ...(err.retryAfter !== undefined && { retryAfter: err.retryAfter }) }
+    return {
+      statusCode: err.statusCode,
+      code: err.code,
+      message: err.message,
+      ...(err.retryAfter !== undefined && { retryAfter: err.retryAfter }),
+      ...(err.messageKey !== undefined && { messageKey: err.messageKey })
+    }
   }
   const fastifyError = err as FastifyError
   if (fastifyError.validation !== undefined) {
@@ -77,7 +85,7 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
   const signedOut = html && answer.code === 'csrf' && request.actor === null && request.cookies?.[SESSION_COOKIE] !== undefined
   // A form that could not be taken says so, and what to do with it.
   const sent = `errors.${answer.code}.sent`
-  const key = signedOut ? 'errors.signed_out' : html && request.method !== 'GET' && hasMessage(sent) ? sent : `errors.${answer.code}`
+  const key = signedOut ? 'errors.signed_out' : html && request.method !== 'GET' && hasMessage(sent) ? sent : answer.messageKey ?? `errors.${answer.code}`
   // API clients reading English get the precise message; everyone else gets it in their language.
   const message = (html || request.locale !== 'en') && hasMessage(key)
     ? translate(request.locale, key, { wait: waitOf(request.locale, answer.retryAfter) })

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../../../db/database.ts'
 import type { Actor } from '../../../domain/actors.ts'
-import { AppError, notFound } from '../../../domain/errors.ts'
+import { AppError, type Missing, notFound } from '../../../domain/errors.ts'
 import type { IdempotencyKey } from '../../../domain/idempotency.ts'
 import { type PostQuery, listPosts } from '../../../domain/posts.ts'
 import { ID_MAX, type Post } from '../../../domain/views.ts'
@@ -21,7 +21,7 @@ export function field (form: Form | undefined, name: string): string {
 }
 
 /** A positive id from the address, else the page does not exist. */
-export function parseId (raw: unknown, what: string): number {
+export function parseId (raw: unknown, what: Missing): number {
   const id = typeof raw === 'string' && /^\d{1,10}$/.test(raw) ? Number(raw) : NaN
   if (!Number.isInteger(id) || id < 1 || id > ID_MAX) throw notFound(what)
   return id
