@@ -126,10 +126,14 @@ t.test('the admin pages change a role and make a token', async (t) => {
   t.equal(/<code class="token">(sitrep_[\w-]+)<\/code>/.exec(reloaded.body)?.[1], shown, 'a reload of the answer shows the same token')
   t.equal((await app.db.selectFrom('api_tokens').select('id').where('user_id', '=', user.actor.id).execute()).length, 2, 'and makes no other (the user\'s own, and this one)')
   const id = (await app.db.selectFrom('api_tokens').select('id').where('user_id', '=', user.actor.id).orderBy('id', 'desc').executeTakeFirstOrThrow()).id
-  t.equal((await app.inject({ method: 'POST', url: `/admin/tokens/${id}/revoke`, cookies, payload: { _csrf: csrf } })).statusCode, 303)
-  const after = await app.inject({ url: '/admin/tokens', cookies })
+  const revoke = await app.inject({ method: 'POST', url: `/admin/tokens/${id}/revoke`, cookies, payload: { _csrf: csrf } })
+  t.equal(revoke.statusCode, 303)
+  const after = await app.inject({ url: String(revoke.headers.location), cookies })
   t.notMatch(after.body, /sitrep_/, 'never shown again')
-  t.match(after.body, /revoked/)
+  t.match(after.body, new RegExp(`<p class="notice" id="revoked-token" role="status">The token of <bdi>${user.actor.name}</bdi> is revoked: scripts using it are refused from now on\\.</p>`), 'the admin is told it is done, and whose it was')
+  t.match(after.body, /<td>\s*revoked <time/, 'and its row says since when')
+  t.notMatch((await app.inject({ url: '/admin/tokens', cookies })).body, /id="revoked-token"/, 'said once, not on every visit')
+  t.notMatch((await app.inject({ url: `/admin/tokens?revoked=${id - 1}`, cookies })).body, /id="revoked-token"/, 'nor of a token still valid')
 
   t.match((await app.inject({ url: '/admin/users?lang=fr', cookies })).body, /Utilisateurs et rôles/)
   const modCookies = await signIn(app, moderator)

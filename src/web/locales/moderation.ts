@@ -126,6 +126,8 @@ export const moderationEn = {
   'admin.tokens.state': 'State',
   'admin.tokens.revokedAt': 'revoked {time}',
   'admin.tokens.revoke': 'Revoke',
+  'admin.tokens.revokedNotice': 'The token of {name} is revoked: scripts using it are refused from now on.',
+  'admin.tokens.revokedLabelled': 'The token of {name}, “{label}”, is revoked: scripts using it are refused from now on.',
   'admin.tokens.none': 'No API token yet.'
 }
 
@@ -256,5 +258,7 @@ export const moderationFr: Record<keyof typeof moderationEn, string> = {
   'admin.tokens.state': 'État',
   'admin.tokens.revokedAt': 'révoqué le {time}',
   'admin.tokens.revoke': 'Révoquer',
+  'admin.tokens.revokedNotice': 'Le jeton de {name} est révoqué : les scripts qui l’utilisent sont refusés dès maintenant.',
+  'admin.tokens.revokedLabelled': 'Le jeton de {name}, « {label} », est révoqué : les scripts qui l’utilisent sont refusés dès maintenant.',
   'admin.tokens.none': 'Aucun jeton d’API pour le moment.'
 }

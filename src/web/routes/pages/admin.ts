@@ -65,6 +65,9 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
   const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, form?: Form, created?: { token: string, ownerId: number, label: string | null } } = {}) => {
     const tokens = await listTokens(db, request.actor)
     const { created, form, error } = extras
+    // Back from revoking one (?revoked=id): it says which, now that it is.
+    const revokedId = optionalId((request.query as Record<string, unknown>).revoked)
+    const revoked = tokens.find((token) => token.id === revokedId && token.revokedAt !== null)
     // A refused form comes back as it was sent.
     const chosen = form === undefined ? 0 : optionalId(field(form, 'userId')) ?? 0
     const users = (await listStaff(db, request.actor)).map((user) => ({ ...user, selected: user.id === chosen }))
@@ -78,6 +81,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       label: field(form, 'label'),
       labelMax: LABEL_MAX,
       created: created === undefined ? undefined : { ...created, owner: users.find((user) => user.id === created.ownerId)?.name ?? '' },
+      revoked: created === undefined && error === undefined ? revoked : undefined,
       error
     })
   }
@@ -101,8 +105,9 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
   })
 
   fastify.post<{ Params: IdParam }>('/admin/tokens/:id/revoke', async (request, reply) => {
-    await revokeToken(deps, request.actor, parseId(request.params.id, 'token'))
-    return reply.redirect('/admin/tokens', 303)
+    const tokenId = parseId(request.params.id, 'token')
+    await revokeToken(deps, request.actor, tokenId)
+    return reply.redirect(`/admin/tokens?revoked=${tokenId}`, 303)
   })
 }
 
