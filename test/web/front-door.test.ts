@@ -164,6 +164,17 @@ t.test("a signed-in reader's reloads are answered at the front door too, while t
   t.equal(head.headers['content-length'], first.headers['content-length'])
   t.equal(routed(lines), before + 1)
 
+  // The language chosen in this browser: a page of its own, from the door once rendered.
+  const inFrench = { ...asAlice, cookie: `${asAlice.cookie}; sitrep_lang=fr` }
+  await get(base, path, inFrench)
+  const french = await get(base, path, inFrench)
+  t.equal(routed(lines), before + 2, 'rendered once in French, then from the door')
+  t.match(brotliDecompressSync(french.body).toString(), /<html lang="fr"/)
+  t.match(brotliDecompressSync((await get(base, path, asAlice)).body).toString(), /<html lang="en"/, 'and her English page is still hers')
+  const withToken = await get(base, path, { ...asAlice, authorization: 'Bearer not-a-token' })
+  t.equal(withToken.status, 401, 'a request that also names a token is for Fastify to judge')
+  t.equal(routed(lines), before + 3)
+
   // Bob signs in on her browser: her CSRF cookie, his own session.
   const bob = await makeUser(app, 'customer', { name: 'Bob Leroy' })
   const asBob = { ...BR, cookie: cookieHeader({ ...(await signIn(app, bob)), sitrep_csrf: cookies.sitrep_csrf! }) }
