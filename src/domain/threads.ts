@@ -41,7 +41,7 @@ export function validateStatus (status: string): ThreadStatus {
   return status as ThreadStatus
 }
 
-function validateTitle (title: string): string {
+export function validateTitle (title: string): string {
   const trimmed = storable(title).trim()
   if (trimmed.length < 1 || trimmed.length > TITLE_MAX) throw badRequest('invalid_title', `The title must be 1 to ${TITLE_MAX} characters long.`)
   return trimmed

@@ -104,6 +104,13 @@ t.test('staff open an incident through the form', async (t) => {
   t.match(noBody.body, /<textarea id="body"[^>]*aria-invalid="true" autofocus>/)
   t.notMatch(noBody.body, /<input id="title"[^>]*aria-invalid/, 'the title, filled in, is not marked')
   t.match(noBody.body, /value="Disk array"/)
+  const neither = await submitForm(app, cookies, '/new', '/new', { title: ' ', body: ' ', status: 'investigating' })
+  t.equal(neither.statusCode, 400)
+  t.match(neither.body, /id="title-error" role="alert">The title must be 1 to 200 characters long\.<\/p>/, 'both mistakes are said at once')
+  t.match(neither.body, /id="body-error" role="alert">Write something first\.<\/p>/)
+  t.match(neither.body, /<input id="title"[^>]*aria-invalid="true" autofocus>/, 'the first takes the focus')
+  t.match(neither.body, /<textarea id="body"[^>]*aria-invalid="true">/, 'the second is marked, without the focus')
+  t.equal(neither.body.match(/role="alert"/g)?.length, 2, 'and nothing is said twice')
 
   const created = await submitForm(app, cookies, '/new', '/new', { title: 'Power cut in building C', body: 'UPS on battery.', status: 'identified' })
   t.equal(created.statusCode, 303)

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { isStaff, requireStaff } from '../../../domain/actors.ts'
-import type { AppError } from '../../../domain/errors.ts'
-import { STATUSES, createThread, listIncidents } from '../../../domain/threads.ts'
+import { AppError } from '../../../domain/errors.ts'
+import { validateBody } from '../../../domain/posts.ts'
+import { STATUSES, createThread, listIncidents, validateTitle } from '../../../domain/threads.ts'
 import type { Thread } from '../../../domain/views.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
@@ -19,6 +20,31 @@ const FIELD_OF_ERROR: Record<string, string> = {
   body_too_long: 'body',
   invalid_status: 'status',
   invalid_next_update: 'next'
+}
+/** The form's fields in the order they are on the page: the first one wrong takes the focus. */
+const FIELDS = ['title', 'status', 'body', 'next']
+/** The fields written by hand, checked all together when one is refused. */
+const WRITTEN: Array<[string, (value: string) => unknown]> = [['title', validateTitle], ['body', validateBody]]
+
+/**
+ * What is wrong with a refused new incident form, field by field: the
+ * refusal, and the other written fields' mistakes too, so that a writer
+ * fixes them all at once rather than one per try.
+ */
+function fieldErrors (locale: FastifyRequest['locale'], form: Form, err: AppError): Record<string, string> {
+  const errors: Record<string, string> = {}
+  const refused = FIELD_OF_ERROR[err.code]
+  if (refused === undefined) return errors
+  errors[refused] = messageOf(locale, err)
+  for (const [name, check] of WRITTEN) {
+    if (name === refused) continue
+    try {
+      check(field(form, name))
+    } catch (other) {
+      if (other instanceof AppError) errors[name] = messageOf(locale, other)
+    }
+  }
+  return errors
 }
 
 const incidentPages: FastifyPluginAsync = async (fastify) => {
@@ -52,18 +78,22 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
       })
     }))
 
-  const showNewForm = (request: FastifyRequest, reply: FastifyReply, form: Form, err?: AppError) =>
-    reply.page('new-incident', {
+  const showNewForm = (request: FastifyRequest, reply: FastifyReply, form: Form, err?: AppError) => {
+    const errors = err === undefined ? {} : fieldErrors(request.locale, form, err)
+    return reply.page('new-incident', {
       title: translate(request.locale, 'newIncident.title'),
       csrf: csrfToken(request, reply),
       formKey: newFormKey(),
       statuses: STATUSES.map((status) => ({ status, selected: status === (field(form, 'status') || 'investigating') })),
       form: { title: field(form, 'title'), body: field(form, 'body') },
       promise: promiseChoices(null, field(form, 'next'), DEFAULT_NEXT_UPDATE),
-      error: err === undefined ? undefined : messageOf(request.locale, err),
-      // The message goes beside the field it is about, which takes the focus.
-      errorField: err === undefined ? undefined : FIELD_OF_ERROR[err.code]
+      // A refusal about no field in particular is said on top.
+      error: err === undefined || FIELD_OF_ERROR[err.code] !== undefined ? undefined : messageOf(request.locale, err),
+      // Each message goes beside the field it is about; the first of them takes the focus.
+      errors,
+      focus: FIELDS.find((name) => errors[name] !== undefined)
     })
+  }
 
   fastify.get('/new', async (request, reply) => {
     if (request.actor === null) return reply.redirect('/login?next=/new', 303)
