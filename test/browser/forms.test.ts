@@ -97,6 +97,40 @@ if (browserAvailable(t)) {
     t.equal(await page.locator('#title').inputValue(), '', 'its title neither')
   })
 
+  t.test('without JavaScript too, Back after publishing brings back no text to send twice', async (t) => {
+    const thread = await newThread('Storage array degraded')
+    const { context, page } = await site.open({ javaScriptEnabled: false })
+    t.teardown(() => context.close())
+    await site.signIn(page, tech)
+    const backToForm = async (url: RegExp) => {
+      await page.goBack()
+      await page.waitForURL(url)
+      await page.waitForLoadState()
+    }
+    await page.goto(`/t/${thread.id}`)
+    await page.locator('#body').fill('Replacing disk 7 in shelf 2.')
+    await Promise.all([page.waitForURL(/#p-\d+$/), page.locator('#compose button[type="submit"]').click()])
+    await backToForm(new RegExp(`/t/${thread.id}$`))
+    t.equal(await page.locator('#body').inputValue(), '', 'the update form is empty')
+
+    await apiAs(app, tech, 'POST', '/duty/check-in', {}, 200)
+    await page.goto(`/t/${thread.id}/handover`)
+    await page.locator('#done').fill('Disk 7 replaced, array rebuilding.')
+    await Promise.all([page.waitForURL(/#p-\d+$/), page.getByRole('button', { name: 'Post the handover' }).click()])
+    await backToForm(/\/handover$/)
+    t.equal(await page.locator('#done').inputValue(), '', 'so is the handover form')
+
+    await page.goto('/new')
+    await page.locator('#title').fill('Cooling alarm in hall D')
+    await page.locator('#body').fill('Alarm on CRAC unit 3.')
+    await Promise.all([page.waitForURL(/\/t\/\d+\/cooling-alarm-in-hall-d$/), page.getByRole('button', { name: 'Open the incident' }).click()])
+    await backToForm(/\/new$/)
+    t.equal(await page.locator('#title').inputValue(), '', 'and the new incident form')
+    t.equal(await page.locator('#body').inputValue(), '')
+    const { posts } = await apiAs<{ posts: Array<{ body: string }> }>(app, tech, 'GET', `/threads/${thread.id}/posts`)
+    t.equal(posts.filter((post) => post.body === 'Replacing disk 7 in shelf 2.').length, 1, 'the update was posted once')
+  })
+
   t.test('a customer comments, replies to an update, and slow mode answers in words', async (t) => {
     const thread = await newThread('VPN unreachable')
     const update = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Certificate expired, renewing it.' })
