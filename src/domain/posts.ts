@@ -4,7 +4,7 @@ import { appendEvent, appendEvents } from '../live/events.ts'
 import { type Actor, isModerator, isStaff, requireModerator, requireSignedIn } from './actors.ts'
 import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
-import { badRequest, conflict, forbidden, notFound, tooMany } from './errors.ts'
+import { AppError, badRequest, conflict, forbidden, notFound, tooMany } from './errors.ts'
 import { handoverLeads } from './duty.ts'
 import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { renderMarkdown } from './markdown.ts'
@@ -183,7 +183,7 @@ function checkNewPost (author: Actor, input: NewPost, now: Date): CheckedPost {
 export function validatePromise (value: string | null | undefined, now: Date): Date | null {
   if (value === undefined || value === null) return null
   const nextUpdateAt = new Date(value)
-  if (Number.isNaN(nextUpdateAt.getTime())) throw badRequest('invalid_next_update', 'The next update time is not a valid date.')
+  if (Number.isNaN(nextUpdateAt.getTime())) throw new AppError(400, 'invalid_next_update', 'The next update time is not a valid date.', undefined, 'errors.invalid_next_update.date')
   if (nextUpdateAt.getTime() <= now.getTime() || nextUpdateAt.getTime() > now.getTime() + PROMISE_HORIZON_MS) {
     throw badRequest('invalid_next_update', 'The next update must be promised for a time within the coming week.')
   }

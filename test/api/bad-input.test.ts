@@ -128,6 +128,13 @@ t.test('unknown things are a 404', async (t) => {
   assertError(t, await app.inject({ url: '/api/v1/nothing-here' }), 404, 'not_found')
 })
 
+t.test('a promise that is not a date is told so, in French as in English', async (t) => {
+  const say = async (nextUpdateAt: string, language: string) => (await app.inject({ method: 'POST', url: postsUrl, headers: { ...tech.auth, 'accept-language': language }, payload: { body: 'Update.', nextUpdateAt } })).json().error.message as string
+  t.equal(await say('tomorrow', 'en'), 'The next update time is not a valid date.')
+  t.equal(await say('tomorrow', 'fr'), 'L’heure du prochain point n’est pas une date valide.')
+  t.equal(await say(new Date(Date.now() + 8 * 24 * 3_600_000).toISOString(), 'fr'), 'Le prochain point doit être promis pour un moment de la semaine à venir.', 'a date too far is told apart')
+})
+
 t.test('a 404 says what is missing, in French as in English', async (t) => {
   const say = async (url: string, language: string) => (await app.inject({ url, headers: { 'accept-language': language } })).json().error.message as string
   t.equal(await say('/api/v1/threads/999999', 'en'), 'No such thread.')

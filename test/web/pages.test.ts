@@ -293,6 +293,19 @@ t.test('errors show the styled error page in the reader\'s language', async (t) 
   t.match(frenchPost.body, /<a class="button" href="\/t\/1">Retour à l’incident<\/a>/)
 })
 
+t.test('a form sent to an incident that does not exist leads back to the incidents, not to it', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const customer = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Lift out of order', body: 'Lift B stuck.' })
+  const missing = await submitForm(app, await signIn(app, customer), `/t/${thread.id}`, '/t/999999/posts', { body: 'Anyone there?' })
+  t.equal(missing.statusCode, 404)
+  t.match(missing.body, /There is no such incident/)
+  t.match(missing.body, /<a class="button" href="\/">Back to the incidents<\/a>/)
+  t.notMatch(missing.body, /href="\/t\/999999"/, 'no way back to what is not there')
+  t.match(missing.body, /Anyone there\?/, 'and what was written is there to copy')
+})
+
 t.test('every page links its Atom feeds in the head', async (t) => {
   const { app } = await buildTestApp(t)
   const tech = await makeUser(app, 'technician')

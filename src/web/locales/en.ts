@@ -51,6 +51,7 @@ export const en = {
   'errors.invalid_title': 'The title must be 1 to 200 characters long.',
   'errors.invalid_slow_mode': 'Slow mode must be 0 to 3600 seconds.',
   'errors.invalid_next_update': 'The next update must be promised for a time within the coming week.',
+  'errors.invalid_next_update.date': 'The next update time is not a valid date.',
   'errors.status_on_comment': 'A comment cannot set the status or the next update: post an update, or choose “no promise”.',
   'errors.invalid_reply': 'You can only reply to a post of the same thread.',
   'errors.invalid_reason': 'Give a reason of 1 to 500 characters.',

@@ -52,6 +52,7 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.invalid_title': 'Le titre doit compter de 1 à 200 caractères.',
   'errors.invalid_slow_mode': 'Le mode lent va de 0 à 3600 secondes.',
   'errors.invalid_next_update': 'Le prochain point doit être promis pour un moment de la semaine à venir.',
+  'errors.invalid_next_update.date': 'L’heure du prochain point n’est pas une date valide.',
   'errors.status_on_comment': 'Un commentaire ne change pas l’état et ne promet pas de prochain point : publiez un point de situation, ou choisissez « aucune promesse ».',
   'errors.invalid_reply': 'Vous ne pouvez répondre qu’à un message du même fil.',
   'errors.invalid_reason': 'Donnez un motif de 1 à 500 caractères.',

@@ -258,7 +258,7 @@ export const moderationFr: Record<keyof typeof moderationEn, string> = {
   'admin.tokens.state': 'État',
   'admin.tokens.revokedAt': 'révoqué le {time}',
   'admin.tokens.revoke': 'Révoquer',
-  'admin.tokens.revokedNotice': 'Le jeton de {name} est révoqué : les scripts qui l’utilisent sont refusés dès maintenant.',
-  'admin.tokens.revokedLabelled': 'Le jeton de {name}, « {label} », est révoqué : les scripts qui l’utilisent sont refusés dès maintenant.',
+  'admin.tokens.revokedNotice': 'Le jeton appartenant à {name} est révoqué : les scripts qui l’utilisent sont refusés dès maintenant.',
+  'admin.tokens.revokedLabelled': 'Le jeton « {label} » appartenant à {name} est révoqué : les scripts qui l’utilisent sont refusés dès maintenant.',
   'admin.tokens.none': 'Aucun jeton d’API pour le moment.'
 }

@@ -99,7 +99,7 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
     title: translate(request.locale, 'error.title'),
     message,
     statusCode: answer.statusCode,
-    back: signedOut ? signInAgain(request) : backFrom(request),
+    back: signedOut ? signInAgain(request) : backFrom(request, answer),
     written: request.method === 'POST' ? writtenIn(request.body) : []
   })
 }
@@ -126,9 +126,9 @@ function signInAgain (request: FastifyRequest): { href: string, label: string } 
   return { href: `/login?next=${encodeURIComponent(next)}`, label: translate(request.locale, 'error.signInAgain') }
 }
 
-/** The error page's way out: back to the incident a form was sent from, else to the incidents. */
-function backFrom (request: FastifyRequest): { href: string, label: string } {
-  const thread = request.method === 'GET' ? null : /^\/t\/(\d+)(?:[/?]|$)/.exec(request.url)
+/** The error page's way out: back to the incident a form was sent from (if there is one), else to the incidents. */
+function backFrom (request: FastifyRequest, answer: ErrorAnswer): { href: string, label: string } {
+  const thread = request.method === 'GET' || answer.code === 'not_found' ? null : /^\/t\/(\d+)(?:[/?]|$)/.exec(request.url)
   return thread === null
     ? { href: '/', label: translate(request.locale, 'error.back') }
     : { href: `/t/${thread[1]}`, label: translate(request.locale, 'error.backToThread') }
