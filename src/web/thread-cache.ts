@@ -13,6 +13,9 @@ export interface Cached<T> {
 /** A value as kept, with the thread whose events make it stale (null: every thread's). */
 interface Kept<T> extends Cached<T> { owner: number | null }
 
+/** A value being made, and what its thread had seen when it began. */
+interface Making<T> { value: Promise<T>, owner: number | null, generation: number, epoch: number }
+
 export interface ThreadCacheOptions {
   /** The most values kept; the longest kept goes first. */
   maxEntries: number
@@ -29,10 +32,14 @@ export const isFailure = (err: unknown): boolean =>
  * until an event of its thread, or of any thread for values that show them
  * all (owner null). Concurrent requests for a missing value make it once, and
  * a value made while an event committed is not kept: it may predate the event.
+ * Nor is it handed to anyone who asks after the event: someone told their post
+ * is saved must find it on the next page they load. They get a value made
+ * after it, begun once the one under way is done: one making at a time per
+ * key, however many events come meanwhile.
  */
 export class ThreadCache<T> {
   private readonly entries = new Map<string, Kept<T>>()
-  private readonly pending = new Map<string, Promise<T>>()
+  private readonly pending = new Map<string, Making<T>>()
   private readonly keysByOwner = new Map<number | null, Set<string>>()
   // Bumped by every event of the owner, and `epoch` by dropAll: a value begun before either is not kept.
   private readonly generations = new Map<number | null, number>()
@@ -44,30 +51,48 @@ export class ThreadCache<T> {
     return this.entries.get(key)
   }
 
-  /** The value of `key` being made, to wait for; undefined when none is. */
+  /** The value of `key` being made since its thread's last event, to wait for; undefined when none is. */
   making (key: string): Promise<T> | undefined {
-    return this.pending.get(key)
+    const under = this.pending.get(key)
+    return under !== undefined && this.current(under) ? under.value : undefined
   }
 
-  /** Makes the value of `key`, or joins the making already under way. */
+  /**
+   * Makes the value of `key`, or joins the making under way if it began after
+   * its thread's last event; one begun before is waited for first.
+   */
   make (key: string, owner: number | null, produce: () => Promise<T>): Promise<T> {
     const under = this.pending.get(key)
-    if (under !== undefined) return under
-    const generation = this.generationOf(owner)
-    const epoch = this.epoch
-    const madeAt = this.options.now()
-    const making = produce()
+    if (under !== undefined && this.current(under)) return under.value
+    let madeAt = 0
+    const start = () => {
+      madeAt = this.options.now()
+      return produce()
+    }
+    const making: Making<T> = {
+      value: under === undefined ? start() : under.value.then(start, start),
+      owner,
+      generation: this.generationOf(owner),
+      epoch: this.epoch
+    }
     this.pending.set(key, making)
-    making.then((value) => {
-      this.pending.delete(key)
-      if (this.generationOf(owner) !== generation || this.epoch !== epoch) return
+    // A making begun before an event may end after the one begun since: it leaves that one be.
+    const done = () => { if (this.pending.get(key) === making) this.pending.delete(key) }
+    making.value.then((value) => {
+      done()
+      if (!this.current(making)) return
       this.keep(key, { value, madeAt, stale: false, owner })
     }, (err: unknown) => {
-      this.pending.delete(key)
+      done()
       const kept = this.entries.get(key)
       if (kept !== undefined && isFailure(err)) kept.failedAt = this.options.now()
     })
-    return making
+    return making.value
+  }
+
+  /** No event of its thread (nor `dropAll`) since it began. */
+  private current (making: Making<T>): boolean {
+    return this.generationOf(making.owner) === making.generation && this.epoch === making.epoch
   }
 
   /** An event of this thread: its values and every all-threads value are stale. */
