@@ -57,6 +57,16 @@ t.test('a form sent twice posts once', async (t) => {
   t.equal(second.headers.location, first.headers.location, 'the resent form leads to the same post')
   const html = (await app.inject({ url: `/t/${thread.id}` })).body
   t.equal(html.split('Same here.').length - 1, 1, 'which is there once')
+
+  // Two tabs of the same page (kept for her: the same key), each with its own words, as without JavaScript.
+  const fromTab = (body: string) => app.inject({ method: 'POST', url: `/t/${thread.id}/posts`, cookies, payload: { ...payload, body } })
+  const one = await fromTab('Building A is down.')
+  const other = await fromTab('Building B too.')
+  t.equal(one.statusCode, 303)
+  t.equal(other.statusCode, 303, 'the second tab\'s comment is taken, not refused')
+  t.not(other.headers.location, one.headers.location)
+  const { posts } = await apiAs<{ posts: Array<{ body: string }> }>(app, customer, 'GET', `/threads/${thread.id}/posts`)
+  t.same(posts.map((post) => post.body).slice(-2), ['Building A is down.', 'Building B too.'], 'both are posted')
 })
 
 t.test('staff post an update with a status and a promise from the form', async (t) => {

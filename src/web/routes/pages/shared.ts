@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../../../db/database.ts'
@@ -94,12 +94,20 @@ export function unchanged (form: Form | undefined, name: string, value: string):
 /** A fresh key for a form: posting it twice (a double click, a retry on a bad connection) posts once. */
 export const newFormKey = (): string => randomUUID()
 
-/** The form's idempotency key, with what it asks, so a resent form is recognised. */
+/**
+ * The form's idempotency key, with what it asks, so a resent form is
+ * recognised. What it asks is part of the key: the same form sent twice is
+ * one post, but the same page's form sent with other words is another post,
+ * not a refusal. Without JavaScript, two tabs of one page (kept for its
+ * reader) carry the same key, and a reader who writes in both means both.
+ */
 export function formIdempotency (request: FastifyRequest, form: Form | undefined): IdempotencyKey | undefined {
   const key = field(form, 'idempotencyKey')
   if (key === '') return undefined
   const { _csrf: _token, idempotencyKey: _key, ...asked } = form ?? {}
-  return { key: `form:${key}`, request: { route: request.routeOptions.url, params: request.params, form: asked } }
+  const what = { route: request.routeOptions.url, params: request.params, form: asked }
+  const digest = createHash('sha256').update(JSON.stringify([key, what])).digest('base64url')
+  return { key: `form:${digest}`, request: what }
 }
 
 /** The most posts one request reads at a time (the domain's own ceiling). */
