@@ -108,6 +108,10 @@ if (browserAvailable(t)) {
       await page.waitForLoadState()
     }
     await page.goto(`/t/${thread.id}`)
+    await page.locator('#posts .post__actions a', { hasText: 'Reply' }).first().click()
+    await page.waitForURL(/replyTo=\d+/)
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'body', 'Reply puts the cursor in the message box')
+    await page.goto(`/t/${thread.id}`)
     await page.locator('#body').fill('Replacing disk 7 in shelf 2.')
     await Promise.all([page.waitForURL(/#p-\d+$/), page.locator('#compose button[type="submit"]').click()])
     await backToForm(new RegExp(`/t/${thread.id}$`))
@@ -148,6 +152,7 @@ if (browserAvailable(t)) {
 
     await page.locator(`#p-${update.id} .post__actions a`, { hasText: 'Reply' }).click()
     await t.resolves(page.locator('#compose .replying', { hasText: `#${update.id}` }).waitFor(), 'the form says what it replies to')
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'body', 'and the cursor is in the message box')
     await page.locator('#body').fill('Thanks, waiting.')
     await page.locator('#compose button[type="submit"]').click()
     await page.waitForURL(/#p-\d+$/)
