@@ -153,6 +153,13 @@ t.test('the page: a flag control on comments, the queue with one-click actions',
     app.inject({ method: 'POST', url: `/mod/flags/${post.id}/hide`, cookies: modCookies, payload: { _csrf: modCsrf, idempotencyKey: hideKey! } })))
   t.same([hide!.statusCode, twice!.statusCode], [303, 303])
   t.equal((await readPosts(app, thread.id)).find((p) => p.id === post.id)!.hiddenReason, 'spam')
+  // A second moderator, on the queue as it was before: the flags are handled, and the queue says so.
+  const dismissKey = new RegExp(`action="/mod/flags/${post.id}/dismiss"[^>]*>\\s*<input[^>]*>\\s*<input type="hidden" name="idempotencyKey" value="([^"]+)"`).exec(queuePage.body)?.[1]
+  const late = await app.inject({ method: 'POST', url: `/mod/flags/${post.id}/dismiss`, cookies: modCookies, payload: { _csrf: modCsrf, idempotencyKey: dismissKey! } })
+  t.equal(late.statusCode, 200, 'no error page')
+  // In French: the ?lang=fr above is this moderator's choice now.
+  t.match(late.body, /<p class="notice" id="flags-handled" role="status">Quelqu’un d’autre a traité ces signalements entre-temps/)
+  t.match(late.body, /<h1>Commentaires signalés<\/h1>/, 'the queue, as it is now')
 
   const customerQueue = await app.inject({ url: '/mod/flags', cookies })
   t.equal(customerQueue.statusCode, 403, 'customers have no queue')

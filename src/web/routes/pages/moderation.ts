@@ -81,14 +81,15 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     })
   })
 
-  const showFlags = async (request: FastifyRequest, reply: FastifyReply, error?: string) => {
+  const showFlags = async (request: FastifyRequest, reply: FastifyReply, error?: string, notice?: string) => {
     const queue = await listFlagQueue(db, request.actor)
     return reply.page('mod-flags', {
       title: translate(request.locale, 'moderation.flags.title'),
       here: '/mod/flags',
       csrf: csrfToken(request, reply),
       queue: queue.map((item) => ({ ...item, threadHref: `/posts/${item.post.id}`, hideKey: newFormKey(), dismissKey: newFormKey() })),
-      error
+      error,
+      notice
     })
   }
 
@@ -105,6 +106,10 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
         await run(deps, request.actor, postId, formIdempotency(request, request.body))
         return reply.redirect('/mod/flags', 303)
       } catch (err) {
+        // A colleague handled them first, from the same queue: nothing is wrong, the queue as it is now says what is left.
+        if (err instanceof AppError && err.messageKey === 'errors.not_found.flag' && request.actor !== null) {
+          return await showFlags(request, reply, undefined, translate(request.locale, 'moderation.flags.handledMeanwhile'))
+        }
         if (!isFormError(err) || request.actor === null) throw err
         return await showFlags(request, reply.code(err.statusCode), messageOf(request.locale, err))
       }
