@@ -20,6 +20,8 @@ export interface ThreadPageExtras {
   form?: Form
   /** A failed moderation action: shown at the top. */
   actionError?: string
+  /** The post a failed moderation action was about: the message at the top leads to it. */
+  actionPost?: number
   /** The text of a summary that was refused, for its form. */
   summary?: string
   /** The thread settings as sent, when refused: the panel opens with them. */
@@ -173,6 +175,7 @@ async function threadPageContext (
     settingsForm: extras.settings,
     settingsError: extras.settings === undefined ? undefined : extras.actionError,
     actionError: extras.summary === undefined && extras.settings === undefined ? extras.actionError : undefined,
+    actionPost: extras.actionPost,
     // Back from flagging a comment: said where it stays in view while the page scrolls to the comment.
     flagged: viewer === null ? undefined : optionalId(query.flagged)
   }
@@ -245,6 +248,11 @@ export async function moderate (
     return reply.redirect(`${from.path}${said}${anchor}`, 303)
   } catch (err) {
     if (!isFormError(err)) throw err
-    return await renderThread(fastify, request, reply.code(err.statusCode), threadId, from.query, { ...extras, actionError: messageOf(request.locale, err) })
+    const post = /^#p-(\d+)$/.exec(anchor)?.[1]
+    return await renderThread(fastify, request, reply.code(err.statusCode), threadId, from.query, {
+      ...extras,
+      actionError: messageOf(request.locale, err),
+      ...(post !== undefined && { actionPost: Number(post) })
+    })
   }
 }
