@@ -43,6 +43,9 @@ t.test('the session cookie without x-csrf-token is refused', async (t) => {
   const before = await countPosts()
   const res = await app.inject({ method: 'POST', url: postsUrl, cookies: aliceBrowser.cookies, payload: { body: 'Hello?' } })
   assertError(t, res, 403, 'csrf')
+  t.match(res.json().error.message, /send the x-csrf-token header \(GET \/api\/v1\/csrf gives one\)/, 'the script is told what to send, not that a form expired')
+  const french = await app.inject({ method: 'POST', url: postsUrl, cookies: aliceBrowser.cookies, headers: { 'accept-language': 'fr' }, payload: { body: 'Hello?' } })
+  t.match(french.json().error.message, /envoyez l’en-tête x-csrf-token/)
   t.equal(await countPosts(), before, 'nothing was posted')
 })
 

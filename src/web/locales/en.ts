@@ -25,6 +25,7 @@ export const en = {
   'errors.forbidden': 'You are not allowed to do this.',
   'errors.signed_out': 'Your session ended while this page was open. Sign in again, then send the form again.',
   'errors.csrf': 'This form has expired. Reload the page and try again.',
+  'errors.csrf.api': 'Missing or invalid CSRF token: send the x-csrf-token header (GET /api/v1/csrf gives one).',
   'errors.internal': 'Something went wrong on our side. Please try again in a moment.',
   'errors.invalid_request': 'The request is not valid.',
   'errors.too_large': 'That is too large.',

@@ -26,6 +26,7 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.forbidden': 'Vous n’avez pas le droit de faire cela.',
   'errors.signed_out': 'Votre session a pris fin pendant que cette page était ouverte. Reconnectez-vous, puis envoyez à nouveau le formulaire.',
   'errors.csrf': 'Ce formulaire a expiré. Rechargez la page et réessayez.',
+  'errors.csrf.api': 'Jeton CSRF absent ou invalide : envoyez l’en-tête x-csrf-token (GET /api/v1/csrf en donne un).',
   'errors.internal': 'Un problème est survenu de notre côté. Réessayez dans un instant.',
   'errors.invalid_request': 'La requête n’est pas valide.',
   'errors.too_large': 'C’est trop volumineux.',

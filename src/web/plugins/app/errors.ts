@@ -58,7 +58,7 @@ function classify (err: FastifyError | AppError | Error): ErrorAnswer {
       return { statusCode: 415, code: 'unsupported_media_type', message: 'Send JSON (application/json) or a form (application/x-www-form-urlencoded).' }
     case 'FST_CSRF_MISSING_SECRET':
     case 'FST_CSRF_INVALID_TOKEN':
-      return { statusCode: 403, code: 'csrf', message: 'Missing or invalid CSRF token.' }
+      return { statusCode: 403, code: 'csrf', message: 'Missing or invalid CSRF token: send the x-csrf-token header (GET /api/v1/csrf gives one).' }
   }
   const status = fastifyError.statusCode
   if (status !== undefined && status >= 400 && status < 500) {
@@ -85,7 +85,9 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
   const signedOut = html && answer.code === 'csrf' && request.actor === null && request.cookies?.[SESSION_COOKIE] !== undefined
   // A form that could not be taken says so, and what to do with it.
   const sent = `errors.${answer.code}.sent`
-  const key = signedOut ? 'errors.signed_out' : html && request.method !== 'GET' && hasMessage(sent) ? sent : answer.messageKey ?? `errors.${answer.code}`
+  // A script using the browser's session is told what to send, not that a form expired.
+  const csrfForScript = !html && answer.code === 'csrf'
+  const key = signedOut ? 'errors.signed_out' : csrfForScript ? 'errors.csrf.api' : html && request.method !== 'GET' && hasMessage(sent) ? sent : answer.messageKey ?? `errors.${answer.code}`
   // API clients reading English get the precise message; everyone else gets it in their language.
   const message = (html || request.locale !== 'en') && hasMessage(key)
     ? translate(request.locale, key, { wait: waitOf(request.locale, answer.retryAfter) })
