@@ -29,6 +29,8 @@ t.test('the first one in leads; a technician may take the lead; a leaving lead h
   t.equal((await checkIn(moderator.auth)).json().lead.name, 'Dana Day', 'the next one does not')
   t.equal((await checkIn(moderator.auth)).json().onDuty.length, 2, 'checking in twice is one duty')
 
+  assertError(t, await checkIn(nightTech.auth, { lead: 'yes' }), 400, 'invalid_request')
+  t.equal((await duty()).onDuty.length, 2, 'a lead that is not a boolean is refused, not ignored: no check-in')
   const taken = (await checkIn(nightTech.auth, { lead: true })).json()
   t.equal(taken.lead.name, 'Nils Night', 'asking to lead takes the lead')
   t.same(taken.onDuty.map((p: { name: string, lead: boolean }) => [p.name, p.lead]), [['Nils Night', true], ['Dana Day', false], ['Mona Mod', false]])
