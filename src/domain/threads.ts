@@ -156,6 +156,10 @@ export async function updateThread (deps: Deps, actor: Actor | null, threadId: n
   }
   return await commitThenPublish(deps, async (trx, emit) => {
     const before = toThread(await lockThread(trx, threadId))
+    // Read-only is a part of crisis mode: asked for alone, it would be kept and do nothing.
+    if (patch.crisisReadOnly === true && !(patch.crisisMode ?? before.crisisMode)) {
+      throw badRequest('read_only_without_crisis', 'Read-only is part of crisis mode: turn crisis mode on with it.')
+    }
     const changes = {
       ...(status !== undefined && { status }),
       ...(status === 'resolved' && { next_update_at: null }),

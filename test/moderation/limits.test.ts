@@ -93,6 +93,10 @@ t.test('crisis mode read-only refuses customers, not staff', async (t) => {
   const off = (await act(app, moderator, 'PATCH', `/api/v1/threads/${thread.id}`, { crisisMode: false })).json()
   t.same([off.crisisMode, off.crisisReadOnly], [false, false], 'read-only ends with crisis mode')
   assertStatus(t, await comment(customer, thread.id), 201)
+  const alone = await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { crisisReadOnly: true } })
+  assertError(t, alone, 400, 'read_only_without_crisis')
+  t.match(alone.json().error.message, /part of crisis mode/, 'read-only alone is refused, not kept to do nothing')
+  t.equal((await app.inject({ url: `/api/v1/threads/${thread.id}` })).json().crisisReadOnly, false)
 })
 
 t.test('crisis mode is for moderators and audited with before and after', async (t) => {

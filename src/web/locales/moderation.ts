@@ -1,6 +1,7 @@
 // The moderation area's messages, in both languages; en.ts and fr.ts spread them in.
 export const moderationEn = {
   'errors.crisis_read_only': 'This thread is in crisis mode: only staff can post in it for now. You can still read every update.',
+  'errors.read_only_without_crisis': 'Read-only is part of crisis mode: turn crisis mode on with it.',
   'errors.posting_limit_minute': 'You are posting very fast: at most 5 comments a minute. You can post again in {wait}.',
   'errors.posting_limit_hour': 'You have reached the limit of 30 comments an hour. You can post again in {wait}.',
   'errors.invalid_flag_reason': 'Choose spam, rumour or abusive as the reason.',
@@ -135,6 +136,7 @@ export const moderationEn = {
 
 export const moderationFr: Record<keyof typeof moderationEn, string> = {
   'errors.crisis_read_only': 'Ce fil est en mode crise : seule l’équipe peut y publier pour le moment. Vous pouvez toujours lire chaque point de situation.',
+  'errors.read_only_without_crisis': 'La lecture seule fait partie du mode crise : activez le mode crise avec elle.',
   'errors.posting_limit_minute': 'Vous publiez très vite : 5 commentaires par minute au plus. Vous pourrez publier à nouveau dans {wait}.',
   'errors.posting_limit_hour': 'Vous avez atteint la limite de 30 commentaires par heure. Vous pourrez publier à nouveau dans {wait}.',
   'errors.invalid_flag_reason': 'Choisissez comme motif : spam, rumeur ou abusif.',
