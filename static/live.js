@@ -251,6 +251,7 @@
 
   function applyThread (event) {
     if (event.thread) applyClosed(event.thread)
+    if (event.thread) leaveOverdue(event.thread)
     var lockedNotice = document.getElementById('locked-notice')
     if (event.thread && lockedNotice) lockedNotice.hidden = !event.thread.locked
     var crisis = document.getElementById('crisis-banner')
@@ -276,6 +277,22 @@
       var now = pinnedId === null ? null : document.getElementById('p-' + pinnedId)
       if (now) markPinned(now)
     }
+  }
+
+  // On a staff page, this incident leaves the banner of overdue updates as
+  // soon as it is resolved or promised again, not at the minute's refresh.
+  function leaveOverdue (thread) {
+    var slot = document.getElementById('staff-alerts-slot')
+    var link = slot && slot.querySelector('a[href="/t/' + thread.id + '"]')
+    if (!link) return
+    var due = thread.nextUpdateAt === null ? NaN : Date.parse(thread.nextUpdateAt)
+    if (thread.status !== 'resolved' && due <= Date.now()) return
+    var item = link.closest('li')
+    var list = item && item.parentNode
+    if (!item || !list) return
+    list.removeChild(item)
+    var banner = document.getElementById('staff-alerts')
+    if (banner && !list.querySelector('li')) banner.parentNode.removeChild(banner)
   }
 
   // A customer's comment form follows the thread. Locked (or read-only in a

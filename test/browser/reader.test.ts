@@ -182,6 +182,8 @@ if (browserAvailable(t)) {
     await page.clock.fastForward('01:05')
     await t.resolves(page.locator('#staff-alerts a', { hasText: /overdue by [56] min/ }).waitFor({ timeout: 5000 }), 'a minute later, its minutes have counted on')
     t.equal(await page.locator('#staff-alerts').getAttribute('aria-live'), 'off', 'quietly: a minute more is not read out as a new alert')
+    await apiAs(app, tech, 'PATCH', `/threads/${thread.id}`, { status: 'resolved' })
+    await t.resolves(page.locator('#staff-alerts').waitFor({ state: 'detached', timeout: 5000 }), 'resolved live, the incident leaves the banner at once')
     t.equal(await page.evaluate(() => (window as unknown as { kept?: boolean }).kept), true, 'without a reload')
     await apiAs(app, mod, 'POST', '/duty/check-out', undefined, 200)
   })
