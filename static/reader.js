@@ -54,6 +54,9 @@
   }
 
   localiseTimes(document)
+  // The times are the reader's own now: the footer says so, not the organisation's zone.
+  var zoneNote = document.getElementById('time-zone')
+  if (zoneNote && formats.full && zoneNote.getAttribute('data-local')) zoneNote.textContent = zoneNote.getAttribute('data-local')
   // Posts and states arriving live carry the server's times: localise them too.
   if ('MutationObserver' in window) {
     new MutationObserver(function (records) {

@@ -142,6 +142,22 @@ function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {
     return new hbs.SafeString(html)
   })
 
+  // {{zone}}: the organisation's time zone, which the pages' times are in
+  // until a script puts them in the reader's: "Central European Time (Europe/Paris)".
+  const zones = new Map<Locale, string>()
+  hbs.registerHelper('zone', function (this: unknown, options: Handlebars.HelperOptions) {
+    const locale = localeOf(options)
+    let name = zones.get(locale)
+    if (name === undefined) {
+      const generic = /^(Etc\/)?(UTC|GMT)$/.test(timeZone)
+        ? undefined
+        : new Intl.DateTimeFormat(INTL_LOCALE[locale], { timeZone, timeZoneName: 'longGeneric' }).formatToParts(new Date()).find((part) => part.type === 'timeZoneName')?.value
+      name = generic === undefined ? 'UTC' : `${generic} (${timeZone})`
+      zones.set(locale, name)
+    }
+    return name
+  })
+
   // {{duration minutes}}: "12 min", "1 h 5 min", "2 d 3 h".
   hbs.registerHelper('duration', function (this: unknown, minutes: unknown, options: Handlebars.HelperOptions) {
     const total = Math.max(0, Math.round(Number(minutes)))

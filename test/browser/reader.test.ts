@@ -25,12 +25,14 @@ if (browserAvailable(t)) {
     await time.and(page.locator('[data-local]')).waitFor()
     t.equal(await time.textContent(), inZone('Pacific/Auckland', { dateStyle: 'medium', timeStyle: 'short' }), 'in Auckland, Auckland\'s clock')
     t.equal(await time.getAttribute('title'), inZone('Pacific/Auckland', { dateStyle: 'full', timeStyle: 'long' }), 'the full date, with its zone, on hover')
+    t.equal(await page.locator('#time-zone').textContent(), 'Times are shown in your device’s time zone.', 'and the footer says whose clock it is')
 
     const { context: plain, page: noScript } = await site.open({ timezoneId: 'Pacific/Auckland', javaScriptEnabled: false })
     t.teardown(() => plain.close())
     await noScript.goto(`/t/${thread.id}`)
     t.equal(await noScript.locator(`#posts time[datetime="${at.toISOString()}"]`).textContent(), inZone('UTC', { dateStyle: 'medium', timeStyle: 'short' }),
       'without a script, the organisation\'s clock')
+    t.equal(await noScript.locator('#time-zone').textContent(), 'Times are shown in UTC.', 'which the footer names, for a phone that shows no title')
   })
 
   t.test('back on a thread, "while you were away" counts the updates and comments', async (t) => {

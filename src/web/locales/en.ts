@@ -96,6 +96,8 @@ export const en = {
   'layout.language': 'Language',
   'layout.tools': 'Moderation and administration',
   'layout.feed': 'Subscribe to the incidents (Atom feed)',
+  'layout.timesIn': 'Times are shown in {zone}.',
+  'layout.timesLocal': 'Times are shown in your device’s time zone.',
   'language.en': 'English',
   'language.fr': 'Français',
   'form.cancel': 'Cancel',

@@ -97,6 +97,8 @@ export const fr: Record<keyof typeof en, string> = {
   'layout.language': 'Langue',
   'layout.tools': 'Modération et administration',
   'layout.feed': 'S’abonner aux incidents (flux Atom)',
+  'layout.timesIn': 'Les heures sont données en {zone}.',
+  'layout.timesLocal': 'Les heures sont données dans le fuseau horaire de votre appareil.',
   'language.en': 'English',
   'language.fr': 'Français',
   'form.cancel': 'Annuler',
