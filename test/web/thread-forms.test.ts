@@ -345,7 +345,11 @@ t.test('a form refused after its writer\'s session ended says so, and gives back
   t.equal(locked.statusCode, 403)
   const compose = sectionById(locked.body, 'compose')
   t.match(compose, /Ce que vous avez écrit/, 'a comment refused in a locked thread is given back too, in the reader\'s language')
-  t.match(compose, /readonly[^>]*>Is my server safe\?<\/textarea>/)
+  t.match(compose, /readonly[^>]*autofocus>Is my server safe\?<\/textarea>/, 'it takes the focus, so the page opens on it, not above the posts')
+  t.match(compose, /<p class="notice" role="alert">/, 'and why it was refused is said')
+  const lockedPage = sectionById((await app.inject({ url: `/t/${thread.id}`, cookies: customerCookies })).body, 'compose')
+  t.match(lockedPage, /<p class="notice">/)
+  t.notMatch(lockedPage, /role="alert"|autofocus/, 'a locked page only loaded raises no alert and takes no focus')
 })
 
 t.test('each post shows its number, which the answer form and replies refer to', async (t) => {
