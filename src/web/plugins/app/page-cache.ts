@@ -221,9 +221,14 @@ function answerRaw (request: IncomingMessage, response: ServerResponse, entry: E
     response.writeHead(304, variant.notModified).end()
     return
   }
-  response.writeHead(200, variant.all)
+  sendRaw(request, response, variant.all, variant.body)
+}
+
+/** A 200 written straight to Node's response, with every header worked out beforehand; a HEAD gets the headers alone. */
+function sendRaw (request: IncomingMessage, response: ServerResponse, headers: Record<string, string>, body: Buffer): void {
+  response.writeHead(200, headers)
   if (request.method === 'HEAD') response.end()
-  else response.end(variant.body)
+  else response.end(body)
 }
 
 const languageOf = readOnce<Locale>(fromAcceptLanguage, 'en')
@@ -385,11 +390,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     if (cached === undefined || !fresh(cached) || cached.value.encoding !== encoding) return false
     personalAtDoor++
     const entry = cached.value
-    const answer = () => {
-      response.writeHead(200, entry.all)
-      if (request.method === 'HEAD') response.end()
-      else response.end(entry.body)
-    }
+    const answer = () => sendRaw(request, response, entry.all, entry.body)
     // A customer is one of the crowd, answered in turns; the staff are answered at once.
     if (isStaff(session.actor)) answer()
     else inTurn(answer)

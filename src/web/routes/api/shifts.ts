@@ -20,12 +20,12 @@ const shiftsRoutes: FastifyPluginAsync = async (fastify) => {
 
   fastify.get('/duty', { schema: { response: answers({ 200: dutyResponse }) } }, async () => await dutyNow(fastify.db, deps.now()))
 
-  // The body is optional: `{"lead": true}` takes the lead.
-  // No body at all is a check-in too; a `lead` that is not a boolean is a mistake to say, not to ignore.
-  fastify.post<{ Body: { lead?: boolean } | undefined }>('/duty/check-in', {
+  // The body is optional (none is a check-in too): `{"lead": true}` takes the lead, and a
+  // `lead` that is not a boolean is a mistake to say, not to ignore.
+  fastify.post<{ Body: { lead?: boolean } }>('/duty/check-in', {
     preValidation: (request, _reply, done) => { request.body ??= {}; done() },
     schema: { body: { type: 'object', properties: { lead: { type: 'boolean' } } }, response: answers({ 200: dutyResponse }) }
-  }, async (request) => await checkIn(deps, request.actor, { lead: request.body?.lead === true }, idempotencyOf(request)))
+  }, async (request) => await checkIn(deps, request.actor, { lead: request.body.lead === true }, idempotencyOf(request)))
 
   fastify.post('/duty/check-out', { schema: { response: answers({ 200: dutyResponse }) } }, async (request) => await checkOut(deps, request.actor, idempotencyOf(request)))
 
