@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { DutyNow } from '../../src/domain/duty.ts'
+import { shiftAt } from '../../src/domain/shifts.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { assertError, openThread } from '../helpers/api.ts'
 import { sectionById, signIn, submitForm } from '../helpers/pages.ts'
@@ -20,6 +21,21 @@ t.test('only staff check in and out', async (t) => {
   assertError(t, await checkIn(customer.auth), 403, 'staff_only')
   assertError(t, await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: customer.auth }), 403, 'staff_only')
   t.same(await duty(), { onDuty: [], lead: null }, 'nobody is on duty')
+})
+
+t.test('while nobody has checked in, staff are told so and readers are not alarmed', async (t) => {
+  const shift = { day: 'Day shift', evening: 'Evening shift', night: 'Night shift' }[shiftAt(new Date(), 'UTC')]
+  const list = sectionById((await app.inject({ url: '/' })).body, 'duty')
+  t.notMatch(list, /Nobody/, 'a reader of the list is not told that nobody works on it')
+  t.match(list, new RegExp(`<p class="duty__shift">${shift}</p>`), 'but which shift is on by the schedule')
+  t.match(sectionById((await app.inject({ url: '/', cookies: await signIn(app, customer) })).body, 'duty'), new RegExp(shift), 'a customer too')
+  const threadPage = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.notMatch(sectionById(threadPage, 'duty'), /Nobody/, 'nor a reader of the thread')
+  t.match(threadPage, new RegExp(`On duty now: ${shift}`), 'whose state names the shift of the hour')
+  const staffList = sectionById((await app.inject({ url: '/', cookies: await signIn(app, moderator) })).body, 'duty')
+  t.match(staffList, /Nobody has checked in\./, 'staff are told, next to the check-in button')
+  t.match(staffList, /action="\/duty\/check-in"/)
+  t.match(sectionById((await app.inject({ url: '/?lang=fr', cookies: await signIn(app, dayTech) })).body, 'duty'), /Personne n’a pris son service\./, 'in French')
 })
 
 t.test('the first one in leads; a technician may take the lead; a leaving lead hands it on', async (t) => {

@@ -1,3 +1,4 @@
+import type { Shift } from '../../../db/database.ts'
 import { type Actor, isStaff } from '../../../domain/actors.ts'
 import type { Deps } from '../../../domain/deps.ts'
 import type { DutyNow } from '../../../domain/duty.ts'
@@ -11,6 +12,8 @@ export interface DutyOnPage extends DutyNow {
   me: { onDuty: boolean, lead: boolean, until: string | null, canStayOn: boolean } | null
   /** The incoming lead's name of each handover shown, by post id. */
   handoverLeads: Record<number, string>
+  /** The shift of the hour, named to readers when nobody has checked in; where the page does not name it already. */
+  shiftNow?: Shift
 }
 
 /**

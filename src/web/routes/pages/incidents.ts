@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { isStaff, requireStaff } from '../../../domain/actors.ts'
 import { AppError } from '../../../domain/errors.ts'
 import { validateBody } from '../../../domain/posts.ts'
+import { shiftAt } from '../../../domain/shifts.ts'
 import { STATUSES, createThread, listIncidents, validateTitle } from '../../../domain/threads.ts'
 import type { Thread } from '../../../domain/views.ts'
 import { translate } from '../../i18n.ts'
@@ -67,7 +68,7 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
         // The language links of the cached list must not carry one reader's query;
         // an older page is rendered for its request, and keeps its place.
         here: before === undefined ? '/' : `/?before=${encodeURIComponent(before)}`,
-        duty: dutyOnPage(await fastify.pageCache.duty(), request.actor, deps),
+        duty: { ...dutyOnPage(await fastify.pageCache.duty(), request.actor, deps), shiftNow: shiftAt(now, deps.timeZone, deps.shiftHours) },
         title: translate(request.locale, 'incidents.title'),
         now: now.toISOString(),
         canCreate: isStaff(request.actor),
