@@ -2,11 +2,12 @@ import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { type Actor, requireSignedIn } from './actors.ts'
 import { recordAudit } from './audit.ts'
+import type { Deps } from './deps.ts'
 import { badRequest, conflict, forbidden, notFound } from './errors.ts'
 import { PASSWORD_MAX, hashPassword, verifyPassword } from './passwords.ts'
 import { endAllSessions } from './sessions.ts'
 import { revokeUserApiTokens } from './tokens.ts'
-import { validatePassword } from './users.ts'
+import { validateName, validatePassword } from './users.ts'
 
 export interface PasswordChange {
   /** The password the user signs in with today: proof that the session's holder knows it. */
@@ -71,4 +72,25 @@ async function storePassword (
     if (options.audited === true) await recordAudit(trx, null, { action: 'user.password', targetUserId: userId, after: { revokedTokens } })
     return { revokedTokens }
   })
+}
+
+/**
+ * A signed-in user's new name, shown beside their posts from then on, the
+ * earlier ones included. The audit log keeps the old one, so moderators can
+ * tell who was who; whoever is on duty is shown under the new name at once.
+ */
+export async function renameSelf (deps: Deps, actor: Actor | null, input: string): Promise<string> {
+  const user = requireSignedIn(actor)
+  const name = validateName(input)
+  const onDuty = await deps.db.transaction().execute(async (trx) => {
+    const before = await trx.selectFrom('users').select('name').where('id', '=', user.id).forUpdate().executeTakeFirst()
+    if (before === undefined) throw notFound('user')
+    if (before.name === name) return false
+    await trx.updateTable('users').set({ name }).where('id', '=', user.id).execute()
+    await recordAudit(trx, user, { action: 'user.name', targetUserId: user.id, before: { name: before.name }, after: { name } })
+    const duty = await trx.selectFrom('duty').select('id').where('user_id', '=', user.id).where('ended_at', 'is', null).executeTakeFirst()
+    return duty !== undefined
+  })
+  if (onDuty) deps.dutyChanged()
+  return name
 }

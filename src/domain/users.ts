@@ -28,12 +28,18 @@ export function validatePassword (password: string): void {
   if (password.length > PASSWORD_MAX) throw badRequest('password_too_long', `The password must be at most ${PASSWORD_MAX} characters long.`)
 }
 
+/** A name as shown beside posts: trimmed, 1 to 80 characters; throws a 400 otherwise. */
+export function validateName (input: string): string {
+  const name = storable(input).trim()
+  if (name.length < 1 || name.length > 80) throw badRequest('invalid_name', 'The name must be 1 to 80 characters long.')
+  return name
+}
+
 /** Checks a new user's fields; throws a 400 naming the first bad one. */
 export function validateNewUser (input: NewUser): NewUser {
   const email = input.email.trim()
-  const name = storable(input.name).trim()
   if (!EMAIL.test(email) || email.length > 254) throw badRequest('invalid_email', 'The e-mail address is not valid.')
-  if (name.length < 1 || name.length > 80) throw badRequest('invalid_name', 'The name must be 1 to 80 characters long.')
+  const name = validateName(input.name)
   validatePassword(input.password)
   if (!ROLES.includes(input.role)) throw badRequest('invalid_role', `The role must be one of ${ROLES.join(', ')}.`)
   const shift = input.shift ?? null

@@ -153,6 +153,7 @@ const ROUTES: Record<string, Row> = {
   'GET /logout': { expect: only(SIGNED_IN, 200, 303), call: () => ({ url: '/logout' }) },
   'POST /logout': { expect: anyone(303), ownAccount: true, call: () => ({ url: '/logout' }) },
   'GET /account': { expect: page(SIGNED_IN), call: () => ({ url: '/account' }) },
+  'POST /account/name': { expect: form(SIGNED_IN), ownAccount: true, call: () => ({ url: '/account/name', body: { name: 'A Name Of My Own' } }) },
   'POST /account/password': {
     expect: form(SIGNED_IN),
     ownAccount: true,

@@ -2,6 +2,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import { SESSION_COOKIE } from '../../src/web/plugins/app/auth.ts'
 import { PASSWORD, type TestUser, buildTestApp, cookieFrom, csrfFieldOf, makeUser } from '../helpers/app.ts'
+import { openThread } from '../helpers/api.ts'
 import { type Cookies, sectionById, signIn, submitForm } from '../helpers/pages.ts'
 
 const NEW_PASSWORD = 'a brand new passphrase for the night shift'
@@ -108,6 +109,58 @@ t.test('a refused change says why, keeps the password and the session', async (t
 
   const french = await changeOn(app, cookies, { current: 'pas le bon', password: NEW_PASSWORD, again: NEW_PASSWORD }, '/account?lang=fr')
   t.match(french.body, /Le mot de passe actuel n’est pas le bon\./, 'in French for a French reader')
+})
+
+t.test('a user changes their own name: beside their posts, old ones too, and in the duty box; the audit log keeps the old one', async (t) => {
+  const { app, advance } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician', { name: 'Noor Haddad', shift: 'night' })
+  const moderator = await makeUser(app, 'moderator')
+  const thread = await openThread(app, tech, { title: 'Core switch down' })
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: tech.auth })).statusCode, 200)
+  const cookies = await signIn(app, tech)
+  t.match((await app.inject({ url: `/t/${thread.id}` })).body, /Noor Haddad/, 'a reader sees the old name (the page is kept)')
+  t.match(sectionById((await app.inject({ url: '/account', cookies })).body, 'name-form'), /<input id="account-name" name="name" value="Noor Haddad" required maxlength="80"/, 'the form holds the name as it is')
+
+  const res = await submitForm(app, cookies, '/account', '/account/name', { name: '  Noor H.  ' })
+  t.equal(res.statusCode, 303)
+  t.equal(res.headers.location, '/account?renamed=1#name')
+  const account = (await app.inject({ url: '/account?renamed=1', cookies })).body
+  t.match(sectionById(account, 'main'), /<p class="notice" role="status">Your name is changed\.<\/p>/, 'the page says it is done')
+  t.match(sectionById(account, 'account-details'), /<dd dir="auto">Noor H\.<\/dd>/, 'trimmed, and shown at once')
+  t.equal((await app.inject({ url: '/api/v1/me', cookies })).json().name, 'Noor H.', 'the session speaks for the new name at once')
+  t.match(sectionById((await app.inject({ url: '/' })).body, 'duty'), /Shift lead: <bdi>Noor H\.<\/bdi>/, 'the duty box names them anew at once')
+
+  advance(31_000)
+  const page = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.match(page, /Noor H\./, 'within half a minute, the thread shows the new name beside the earlier post')
+  t.notMatch(page, /Noor Haddad/, 'and the old one nowhere')
+
+  const audit = sectionById((await app.inject({ url: '/mod/audit', cookies: await signIn(app, moderator) })).body, 'main')
+  t.match(audit, /Name changed/, 'moderators see the change in the audit log')
+  t.match(audit, /Noor Haddad/, 'with the old name')
+
+  const same = await submitForm(app, cookies, '/account', '/account/name', { name: 'Noor H.' })
+  t.equal(same.statusCode, 303, 'the same name again changes nothing, and is no error')
+  const rows = (await app.inject({ url: '/mod/audit', cookies: await signIn(app, moderator) })).body.match(/data-action="user\.name"/g) ?? []
+  t.equal(rows.length, 1, 'nor a second line in the audit log')
+})
+
+t.test('a refused name says why, keeps what was written and the name it was', async (t) => {
+  const { app } = await buildTestApp(t)
+  const user = await makeUser(app, 'customer', { name: 'Ada Reader' })
+  const cookies = await signIn(app, user)
+  for (const [what, name] of [['spaces alone', '   '], ['81 characters', 'x'.repeat(81)]] as const) {
+    const res = await submitForm(app, cookies, '/account', '/account/name', { name })
+    t.equal(res.statusCode, 400, `${what}: 400`)
+    t.match(sectionById(res.body, 'main'), /<p class="form-error" role="alert" id="name-error">The name must be 1 to 80 characters long\.<\/p>/, `${what}: the page says why`)
+    t.match(sectionById(res.body, 'name-form'), new RegExp(`value="${name}"[^>]*aria-invalid="true" autofocus`), `${what}: what was written is there to correct, and takes the focus`)
+  }
+  const french = await submitForm(app, cookies, '/account?lang=fr', '/account/name', { name: '' })
+  t.match(french.body, /Le nom doit compter de 1 à 80 caractères\./, 'in French for a French reader')
+  t.equal((await app.inject({ url: '/api/v1/me', cookies })).json().name, 'Ada Reader', 'the name is the one it was')
+  const forged = await app.inject({ method: 'POST', url: '/account/name', cookies, payload: { name: 'Forged' } })
+  t.equal(forged.statusCode, 403, 'without its CSRF token: refused')
+  t.equal((await app.inject({ url: '/api/v1/me', cookies })).json().name, 'Ada Reader')
 })
 
 t.test('the form needs its CSRF token and a session', async (t) => {

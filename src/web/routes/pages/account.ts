@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { changePassword } from '../../../domain/account.ts'
+import { changePassword, renameSelf } from '../../../domain/account.ts'
 import { requireSignedIn } from '../../../domain/actors.ts'
 import { AppError, badRequest } from '../../../domain/errors.ts'
 import { PASSWORD_MIN } from '../../../domain/passwords.ts'
@@ -9,11 +9,20 @@ import { csrfToken } from '../../plugins/app/auth.ts'
 import { perAddressLimit, rememberBrowser } from './auth.ts'
 import { type Form, field, isFormError, messageOf } from './shared.ts'
 
-/** A signed-in user's own account: who they are here, and their password. */
+/** A signed-in user's own account: who they are here, their name and their password. */
 const accountPages: FastifyPluginAsync = async (fastify) => {
   const { db, deps } = fastify
 
-  const showAccount = async (request: FastifyRequest, reply: FastifyReply, extras: { changed?: boolean, error?: string } = {}) => {
+  interface Extras {
+    changed?: boolean
+    error?: string
+    renamed?: boolean
+    /** The name form refused: why, and the name as written. */
+    nameError?: string
+    name?: string
+  }
+
+  const showAccount = async (request: FastifyRequest, reply: FastifyReply, extras: Extras = {}) => {
     const user = requireSignedIn(request.actor)
     return reply.page('account', {
       title: translate(request.locale, 'account.title'),
@@ -26,9 +35,20 @@ const accountPages: FastifyPluginAsync = async (fastify) => {
     })
   }
 
-  fastify.get<{ Querystring: { changed?: string } }>('/account', async (request, reply) => {
+  fastify.get<{ Querystring: { changed?: string, renamed?: string } }>('/account', async (request, reply) => {
     if (request.actor === null) return reply.redirect('/login?next=/account', 303)
-    return await showAccount(request, reply, { changed: request.query.changed === '1' })
+    return await showAccount(request, reply, { changed: request.query.changed === '1', renamed: request.query.renamed === '1' })
+  })
+
+  fastify.post<{ Body: Form }>('/account/name', async (request, reply) => {
+    const name = field(request.body, 'name')
+    try {
+      await renameSelf(deps, request.actor, name)
+    } catch (err) {
+      if (!isFormError(err)) throw err
+      return await showAccount(request, reply.code(err.statusCode), { nameError: messageOf(request.locale, err), name })
+    }
+    return reply.redirect('/account?renamed=1#name', 303)
   })
 
   // Checks a password, so it is limited like the sign-in form.
