@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { Database } from '../db/database.ts'
+import type { Database, Role } from '../db/database.ts'
 import { appendEvent } from '../live/events.ts'
 import { type Actor, isModerator, requireModerator } from './actors.ts'
 import { recordAudit } from './audit.ts'
@@ -108,6 +108,8 @@ export interface AuditRow {
   threadId: number | null
   postId: number | null
   targetUserId: number | null
+  /** The target user's name as it is now. */
+  targetName: string | null
   before: unknown
   after: unknown
   reason: string | null
@@ -116,12 +118,25 @@ export interface AuditRow {
 
 export const AUDIT_PAGE = 200
 
+/**
+ * Whom the audit log can be filtered by: the staff, whose acts it records,
+ * and `also` (someone else whose act is being looked at), by name.
+ */
+export async function auditActors (db: Kysely<Database>, actor: Actor | null, also?: number): Promise<Array<{ id: number, name: string, role: Role }>> {
+  requireModerator(actor)
+  return await db.selectFrom('users').select(['id', 'name', 'role'])
+    .where((eb) => also === undefined ? eb('role', '<>', 'customer') : eb.or([eb('role', '<>', 'customer'), eb('id', '=', also)]))
+    .orderBy('name').orderBy('id')
+    .execute()
+}
+
 /** The audit log, newest first, for moderators and admins. */
 export async function listAudit (db: Kysely<Database>, actor: Actor | null, filter: { threadId?: number, actorId?: number, before?: number }): Promise<AuditRow[]> {
   requireModerator(actor)
   let q = db.selectFrom('audit_log')
     .leftJoin('users', 'users.id', 'audit_log.actor_id')
-    .select(['audit_log.id', 'audit_log.action', 'audit_log.thread_id', 'audit_log.post_id', 'audit_log.target_user_id',
+    .leftJoin('users as target', 'target.id', 'audit_log.target_user_id')
+    .select(['audit_log.id', 'audit_log.action', 'audit_log.thread_id', 'audit_log.post_id', 'audit_log.target_user_id', 'target.name as target_name',
       'audit_log.before', 'audit_log.after', 'audit_log.reason', 'audit_log.created_at', 'users.id as actor_id', 'users.name as actor_name'])
   if (filter.threadId !== undefined) q = q.where('audit_log.thread_id', '=', filter.threadId)
   if (filter.actorId !== undefined) q = q.where('audit_log.actor_id', '=', filter.actorId)
@@ -134,6 +149,7 @@ export async function listAudit (db: Kysely<Database>, actor: Actor | null, filt
     threadId: row.thread_id,
     postId: row.post_id,
     targetUserId: row.target_user_id,
+    targetName: row.target_name,
     before: row.before,
     after: row.after,
     reason: row.reason,

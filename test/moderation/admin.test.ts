@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { act, assertError, assertStatus, openThread, writePost } from '../helpers/api.ts'
-import { signIn } from '../helpers/pages.ts'
+import { sectionById, signIn } from '../helpers/pages.ts'
 
 const { app } = await buildTestApp(t)
 const tech = await makeUser(app, 'technician')
@@ -24,6 +24,8 @@ t.test('a role change is audited and ends that user\'s sessions', async (t) => {
   t.equal((await app.inject({ url: '/api/v1/me', cookies })).statusCode, 401, 'the old session is gone')
   const [row] = await auditOf({ targetUserId: user.actor.id })
   t.same([row!.action, row!.actor_id, row!.before, row!.after], ['user.role', admin.actor.id, { role: 'customer', shift: null }, { role: 'technician', shift: 'night' }])
+  const roleRow = /<tr data-action="user\.role">[\s\S]*?<\/tr>/.exec((await app.inject({ url: `/mod/audit?actorId=${admin.actor.id}`, cookies: await signIn(app, admin) })).body)?.[0]
+  t.match(roleRow, new RegExp(`<bdi title="user #${user.actor.id}">${user.actor.name}</bdi>`), 'the page names whose role changed')
 
   const shifted = (await act(app, admin, 'PATCH', `/api/v1/users/${user.actor.id}`, { shift: 'day' })).json()
   t.equal(shifted.shift, 'day')
@@ -165,6 +167,13 @@ t.test('the audit log lists every action, newest first, filterable by thread and
   t.equal(page.statusCode, 200)
   t.match(page.body, /post\.restore/)
   t.notMatch(page.body, /post\.hide/, 'filtered')
+  const by = sectionById(page.body, 'audit-actor')
+  t.match(by, /<option value="">Anyone<\/option>/, 'the filter is a choice of people, anyone by default')
+  t.match(by, new RegExp(`<option value="${admin.actor.id}" selected>${admin.actor.name} \\(Administrator\\)</option>`), 'by name and role, the one filtered by chosen')
+  t.match(by, new RegExp(`<option value="${moderator.actor.id}">${moderator.actor.name} \\(Moderator\\)</option>`), 'every member of staff')
+  t.notMatch(by, new RegExp(`value="${customer.actor.id}"`), 'no customer')
+  const byCustomer = sectionById((await app.inject({ url: `/mod/audit?actorId=${customer.actor.id}`, cookies })).body, 'audit-actor')
+  t.match(byCustomer, new RegExp(`<option value="${customer.actor.id}" selected>`), 'unless the log is filtered by them (their name is a link in it)')
   t.match((await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=fr`, cookies })).body, /Journal d’audit/)
   const hideRow = /<tr data-action="post\.hide">[\s\S]*?<\/tr>/.exec((await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=en`, cookies })).body)?.[0]
   t.match(hideRow, /<td>Off topic<\/td>/, 'the page shows the reason given')

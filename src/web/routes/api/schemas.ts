@@ -129,6 +129,7 @@ export const auditResponse = fields({
   threadId: nullable('integer'),
   postId: nullable('integer'),
   targetUserId: nullable('integer'),
+  targetName: nullable('string'),
   // What the action changed, as it was recorded: any JSON.
   before: {},
   after: {},

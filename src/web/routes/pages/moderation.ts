@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, badRequest } from '../../../domain/errors.ts'
 import { dismissFlags, flagPost, hideFlagged, listFlagQueue } from '../../../domain/flags.ts'
-import { AUDIT_PAGE, listAudit, postAndPinSummary, setAnswer } from '../../../domain/moderation.ts'
+import { AUDIT_PAGE, auditActors, listAudit, postAndPinSummary, setAnswer } from '../../../domain/moderation.ts'
 import { getPost, listRevisions } from '../../../domain/posts.ts'
 import { getThread, updateThread } from '../../../domain/threads.ts'
 import { translate } from '../../i18n.ts'
@@ -131,6 +131,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     return reply.page('mod-audit', {
       title: translate(request.locale, 'moderation.audit.title'),
       filter: { threadId, actorId },
+      actors: await auditActors(db, request.actor, actorId),
       older: rows.length === AUDIT_PAGE ? `/mod/audit?${older}` : null,
       rows: rows.map((row) => ({ ...row, beforeText: shown(row.before), afterText: shown(row.after) }))
     })
