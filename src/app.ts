@@ -1,7 +1,7 @@
 import AjvCompiler from '@fastify/ajv-compiler'
 import rateLimit from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify'
 import { type IncomingMessage, type RequestListener, type ServerResponse, createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
@@ -100,7 +100,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     // answered before the database goes: a technician's post sent as the
     // instance stops gets its answer (src/server.ts bounds the wait).
     forceCloseConnections: 'idle',
-    schemaController: { compilersFactory: { buildValidator } }
+    schemaController: { compilersFactory: { buildValidator } },
+    // An address the router cannot read ("/%", a parameter too long) is bad
+    // input, told in the contract's shape; no hook has run yet to say more.
+    frameworkErrors: (error, _request, reply) => {
+      const bad = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
+      return (reply as FastifyReply).code(bad ? error.statusCode! : 500).send({
+        error: bad ? { code: 'invalid_request', message: 'The address is not valid.' } : { code: 'internal', message: 'Something went wrong on our side.' }
+      })
+    }
   })
   app.decorate('config', config)
 

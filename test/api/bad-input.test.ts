@@ -112,6 +112,17 @@ t.test('bad query strings are a 400', async (t) => {
   }
 })
 
+t.test('an address the router cannot read is a 400 in the contract\'s shape; one of slashes is a 404 page', async (t) => {
+  for (const url of ['/%', '/t/%zz', '/api/v1/threads/%E0%A4%A']) {
+    assertError(t, await app.inject({ url, headers: { accept: 'text/html' } }), 400, 'invalid_request')
+  }
+  for (const url of ['//', '///', '//a:b@/', '//:99999/x']) {
+    const res = await app.inject({ url, headers: { accept: 'text/html' } })
+    t.equal(res.statusCode, 404, `${url}: not found`)
+    t.match(res.body, /<h1[^>]*>[^<]+<\/h1>/, `${url}: the error page`)
+  }
+})
+
 t.test('unknown things are a 404', async (t) => {
   const missing = 999_999
   assertError(t, await app.inject({ url: `/api/v1/threads/${missing}` }), 404, 'not_found')

@@ -25,9 +25,21 @@ declare module 'fastify' {
 const YEAR_SECONDS = 365 * 24 * 60 * 60
 const SIGN_IN_PAGES = new Set(['/login', '/register'])
 
+/**
+ * A page's address, parsed: the path as it came (Node takes "//" or "//a:b@/",
+ * which `new URL(here, base)` would read as another host, or refuse).
+ */
+function addressOf (here: string): URL {
+  try {
+    return new URL(`http://localhost${here.startsWith('/') ? here : `/${here}`}`)
+  } catch {
+    return new URL('http://localhost/')
+  }
+}
+
 /** The same page in each language: the current address with ?lang= set. */
 function languageLinks (here: string, current: Locale) {
-  const url = new URL(here, 'http://localhost')
+  const url = addressOf(here)
   return LOCALES.map((locale) => {
     url.searchParams.set('lang', locale)
     return { locale, href: url.pathname + url.search, current: locale === current }
@@ -58,7 +70,7 @@ export default fp(async (fastify) => {
     }
     // A page re-rendered after a failed POST names the page it belongs to.
     const here = typeof context.here === 'string' ? context.here : request.method === 'GET' ? request.url : '/'
-    const path = new URL(here, 'http://localhost').pathname
+    const path = addressOf(here).pathname
     const actor = request.actor
     const html = views.page(name, {
       ...context,

@@ -56,7 +56,9 @@ export function isKnownBrowser (request: FastifyRequest, email: string): boolean
 export function safeNext (next: unknown): string {
   // Browsers drop tabs and line breaks from addresses: "/\t/evil.example" would leave the site.
   if (typeof next !== 'string' || !/^\/(?![/\\])/.test(next) || /[\s\x00-\x1f\x7f\\]/.test(next)) return '/'
-  return new URL(next, 'http://sitrep.invalid').origin === 'http://sitrep.invalid' ? next : '/'
+  const url = new URL(next, 'http://sitrep.invalid')
+  // As the URL parser writes it: percent-encoded, so it can go in a Location header.
+  return url.origin === 'http://sitrep.invalid' ? url.pathname + url.search + url.hash : '/'
 }
 
 /** A link to the other form (sign in, create an account) that leads back to the same page after. */
