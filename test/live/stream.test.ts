@@ -186,6 +186,28 @@ t.test('one address may open only so many live sockets', async (t) => {
   again.ws.close()
 })
 
+t.test('sockets opened all at once from one address get no more places than one at a time', async (t) => {
+  const { app } = await buildTestApp(t, { env: { LIVE_SOCKETS_PER_IP: '5' } })
+  const tech = await makeUser(app, 'technician')
+  const thread = (await app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Cap', body: 'Start.' } })).json()
+  const host = await listen(app)
+  const refusedSince = openLive(host, thread.id, { since: 999 })
+  await t.rejects(refusedSince.opened, /400/)
+  const clients = Array.from({ length: 40 }, () => openLive(host, thread.id))
+  const outcomes = await Promise.allSettled(clients.map((client) => client.opened))
+  const open = outcomes.filter((outcome) => outcome.status === 'fulfilled').length
+  t.equal(open, 5, 'five open')
+  t.ok(outcomes.every((outcome) => outcome.status === 'fulfilled' || /429/.test(String(outcome.reason))), 'the others refused 429')
+  await Promise.all(clients.filter((client) => client.ws.readyState === WebSocket.OPEN).map((client) => {
+    client.ws.close()
+    return client.closed
+  }))
+  const later = Array.from({ length: 5 }, () => openLive(host, thread.id))
+  await Promise.all(later.map((client) => client.opened))
+  t.pass('once closed, and after a refusal, all five places are free again')
+  for (const client of later) client.ws.close()
+})
+
 t.test('a since the thread has not reached is refused at once, not left waiting for ever', async (t) => {
   const { app, thread, host } = await setUp(t)
   const { last_seq: lastSeq } = await app.db.selectFrom('threads').select('last_seq').where('id', '=', thread.id).executeTakeFirstOrThrow()

@@ -14,7 +14,30 @@ interface LiveQuery { since?: number, lang?: 'en' | 'fr' }
 /** GET /api/v1/threads/:id/live: the thread's events over a WebSocket (CONTRACT.md). */
 const liveRoutes: FastifyPluginAsync = async (fastify) => {
   const perIp = new Map<string, number>()
+  // Each upgrade's place, given back by its socket's close.
+  const places = new WeakMap<FastifyRequest, () => void>()
   const { config } = fastify
+
+  /**
+   * Counts a socket of this address in before the handshake waits for
+   * anything: sockets opened all at once cannot each pass the check. The
+   * place is given back once, when the connection ends, whatever became of it.
+   */
+  const reserve = (request: FastifyRequest): () => void => {
+    const ip = request.ip
+    perIp.set(ip, (perIp.get(ip) ?? 0) + 1)
+    let given = false
+    const release = (): void => {
+      if (given) return
+      given = true
+      const left = (perIp.get(ip) ?? 1) - 1
+      if (left === 0) perIp.delete(ip)
+      else perIp.set(ip, left)
+    }
+    request.raw.socket.once('close', release)
+    places.set(request, release)
+    return release
+  }
 
   // Browsers send Origin: a page of another site may not open our sockets
   // with the reader's cookies. Tools without Origin are welcome.
@@ -46,11 +69,18 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
       if ((perIp.get(request.ip) ?? 0) >= config.liveSocketsPerIp) {
         throw tooMany('too_many_sockets', 'Too many live connections from this address.', 30)
       }
-      const thread = await getThread(fastify.db, request.params.id)
-      // A seq the thread has not reached could only wait for ever: the log, which is the truth, says so now.
-      const since = request.query.since
-      if (since !== undefined && since > thread.lastSeq) {
-        throw badRequest('since_ahead', `This thread's events stop at ${thread.lastSeq}: reconnect with a seq you received, or without since.`)
+      // A plain GET opens no socket: it only hears the 426 below.
+      const release = request.ws ? reserve(request) : () => {}
+      try {
+        const thread = await getThread(fastify.db, request.params.id)
+        // A seq the thread has not reached could only wait for ever: the log, which is the truth, says so now.
+        const since = request.query.since
+        if (since !== undefined && since > thread.lastSeq) {
+          throw badRequest('since_ahead', `This thread's events stop at ${thread.lastSeq}: reconnect with a seq you received, or without since.`)
+        }
+      } catch (err) {
+        release()
+        throw err
       }
     },
     // A plain GET gets the contract's error shape, not the websocket plugin's empty 404.
@@ -59,22 +89,19 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
       throw new AppError(426, 'upgrade_required', 'This address is a live stream: open it as a WebSocket.')
     },
     wsHandler: async (socket, request) => {
-      const ip = request.ip
       const threadId = request.params.id
       const since = request.query.since
       const variant = liveVariant(request.query.lang, request.actor)
       const log = request.log
       releaseUpgrade(socket)
-      perIp.set(ip, (perIp.get(ip) ?? 0) + 1)
       fastify.trackSocket(socket, request.actor)
       let leave: (() => void) | undefined
       let closed = false
+      const release = places.get(request)
       socket.on('close', () => {
         closed = true
         leave?.()
-        const left = (perIp.get(ip) ?? 1) - 1
-        if (left === 0) perIp.delete(ip)
-        else perIp.set(ip, left)
+        release?.()
       })
       try {
         leave = await fastify.hub.join(threadId, socket, since, variant)
