@@ -121,10 +121,14 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
   // change to them (signed out, another role), their sockets are closed, and
   // reconnect with what they may see now.
   const socketsOf = new Map<number, Set<WebSocket>>()
-  fastify.notifications.onUserChanged((userId) => {
+  const accountChanged = (userId: number | null): void => {
     const closing = userId !== null ? [...socketsOf.get(userId) ?? []] : [...socketsOf.values()].flatMap((set) => [...set])
     for (const socket of closing) socket.close(CLOSE_ACCOUNT_CHANGED, 'account changed, reconnect')
-  })
+  }
+  fastify.notifications.onUserChanged(accountChanged)
+  // While this instance did not listen, such an announcement may have gone
+  // unheard: every signed-in reader reconnects, and is checked again.
+  fastify.notifications.onListening(() => { accountChanged(null) })
 
   // The first ping tells the page it has caught up: a page served as it was
   // while the database was away drops its notice then.

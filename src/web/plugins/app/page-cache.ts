@@ -455,6 +455,9 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     personalPages.dropAll()
     dutyRead = undefined
   }
+  // Events committed while this instance did not listen went unheard: what
+  // was kept then may lack another instance's post.
+  fastify.notifications.onListening(dropAll)
   // Short-lived: a check-in on another instance shows here within seconds, not a page's 30.
   const duty = (): Promise<DutyNow> => {
     if (!enabled) return dutyNow(fastify.db, fastify.deps.now())
