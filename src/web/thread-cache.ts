@@ -6,7 +6,11 @@ export interface Cached<T> {
   madeAt: number
   /** A later event made it wrong; callers serve it only when they cannot wait for the next one. */
   stale: boolean
-  /** When making its successor last failed for want of the database; undefined while all is well. */
+  /**
+   * When making its successor last failed for want of the database; undefined
+   * while all is well, and again once it is stale: an event committed since
+   * says the database is back, and readers wait for the page with it.
+   */
   failedAt?: number
 }
 
@@ -103,7 +107,7 @@ export class ThreadCache<T> {
 
   dropAll (): void {
     this.epoch++
-    for (const entry of this.entries.values()) entry.stale = true
+    for (const entry of this.entries.values()) this.makeStale(entry)
   }
 
   private generationOf (owner: number | null): number {
@@ -114,8 +118,13 @@ export class ThreadCache<T> {
     this.generations.set(owner, this.generationOf(owner) + 1)
     for (const key of this.keysByOwner.get(owner) ?? []) {
       const entry = this.entries.get(key)
-      if (entry !== undefined) entry.stale = true
+      if (entry !== undefined) this.makeStale(entry)
     }
+  }
+
+  private makeStale (entry: Kept<T>): void {
+    entry.stale = true
+    delete entry.failedAt
   }
 
   private keep (key: string, entry: Kept<T>): void {

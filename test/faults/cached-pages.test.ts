@@ -57,3 +57,17 @@ t.test('while the database is away, readers still get the pages already rendered
   t.match(back.body, /Hall B is running hot\./)
   t.notMatch(back.body, /notice--as-of/, 'the notice is gone once the database answers')
 })
+
+t.test('once the database is back, whoever posts finds the post on the next page, not the page kept "as of"', async (t) => {
+  t.equal((await app.inject({ url: `/t/${thread.id}` })).statusCode, 200)
+  await cluster.crash()
+  advance(5 * 60_000)
+  t.match((await app.inject({ url: `/t/${thread.id}` })).body, /notice--as-of/, 'while it is away, the page kept')
+  await cluster.start()
+  await waitUntil('the database to answer', async () => (await app.inject({ url: '/readyz' })).statusCode === 200)
+  await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Chillers restarted, hall B cooling down.' })
+  for (const page of await Promise.all([1, 2, 3].map(() => app.inject({ url: `/t/${thread.id}` })))) {
+    t.match(page.body, /Chillers restarted, hall B cooling down\./, 'the post is on the page')
+    t.notMatch(page.body, /notice--as-of/, 'which is live')
+  }
+})
