@@ -24,17 +24,22 @@ export function checkCrisisMode (thread: ThreadRow): number {
   return Math.max(thread.slow_mode_seconds, CRISIS_SLOW_MODE_SECONDS)
 }
 
-/** A customer's posts across all threads, per window; over a limit, 429 with the wait until the oldest leaves it. */
+/**
+ * A customer's comments and edits across all threads, per window (each edit
+ * is pushed to every reader, as a comment is); over a limit, 429 with the
+ * wait until the oldest leaves it.
+ */
 export async function checkPostingLimits (trx: Transaction<Database>, limits: readonly PostingLimit[], author: Actor, now: Date): Promise<void> {
   for (const limit of limits) {
     const since = new Date(now.getTime() - limit.windowSeconds * 1000)
-    const recent = await trx.selectFrom('posts').select('created_at')
-      .where('author_id', '=', author.id).where('created_at', '>', since)
-      .orderBy('created_at', 'desc').offset(limit.max - 1).limit(1)
+    const acts = trx.selectFrom('posts').select('created_at as at').where('author_id', '=', author.id).where('created_at', '>', since)
+      .unionAll(trx.selectFrom('post_revisions').select('created_at as at').where('edited_by', '=', author.id).where('created_at', '>', since))
+    const recent = await trx.selectFrom(acts.as('acts')).select('at')
+      .orderBy('at', 'desc').offset(limit.max - 1).limit(1)
       .executeTakeFirst()
     if (recent === undefined) continue
-    const wait = Math.max(1, Math.ceil((recent.created_at.getTime() + limit.windowSeconds * 1000 - now.getTime()) / 1000))
-    throw tooMany(limit.code, `You can post at most ${limit.max} comments in ${limit.windowSeconds} s: you can post again in ${wait} s.`, wait)
+    const wait = Math.max(1, Math.ceil((recent.at.getTime() + limit.windowSeconds * 1000 - now.getTime()) / 1000))
+    throw tooMany(limit.code, `You can post or edit at most ${limit.max} comments in ${limit.windowSeconds} s: you can post again in ${wait} s.`, wait)
   }
 }
 

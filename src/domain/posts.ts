@@ -315,6 +315,7 @@ export async function editPost (deps: Deps, actor: Actor | null, postId: number,
     if (input.editedAt !== undefined && input.editedAt !== post.editedAt) {
       throw conflict('edited_meanwhile', 'Someone changed this post while you were editing it: read it as it is now, then save again.')
     }
+    if (!isStaff(editor)) await checkPostingLimits(trx, deps.postingLimits, editor, deps.now())
     await trx.insertInto('post_revisions')
       .values({ post_id: postId, body: post.body ?? '', html: post.html ?? '', edited_by: editor.id, created_at: deps.now() })
       .execute()

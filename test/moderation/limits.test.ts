@@ -24,11 +24,32 @@ t.test('a customer posts at most 5 comments a minute across all threads; staff a
   t.match(refused.json().error.message, /at most 5 comments/)
 
   const fr = await app.inject({ method: 'POST', url: `/api/v1/threads/${threads[0]!.id}/posts`, headers: { ...customer.auth, 'accept-language': 'fr' }, payload: { body: 'Encore' } })
-  t.match(fr.json().error.message, /5 commentaires par minute/, 'the message is translated')
+  t.match(fr.json().error.message, /5 commentaires ou modifications par minute/, 'the message is translated')
 
   for (let i = 0; i < 8; i++) assertStatus(t, await comment(moderator, threads[0]!.id, `Staff ${i}`), 201, 'staff are exempt')
   advance(61_000)
   assertStatus(t, await comment(customer, threads[1]!.id), 201, 'allowed again a minute later')
+})
+
+t.test('a customer\'s edits count with their comments: each is pushed to every reader too', async (t) => {
+  const customer = await makeUser(app, 'customer')
+  const thread = await openThread(app, tech)
+  const mine = (await comment(customer, thread.id, 'First take')).json()
+  const edit = (user: { auth: Record<string, string> }, body: string, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'PATCH', url: `/api/v1/posts/${mine.id}`, headers: { ...user.auth, ...headers }, payload: { body } })
+  for (let i = 0; i < 4; i++) assertStatus(t, await edit(customer, `Take ${i}`), 200)
+  const before = (await eventLog(app, thread.id)).length
+  const refused = await edit(customer, 'Take again')
+  assertError(t, refused, 429, 'posting_limit_minute')
+  t.ok(Number(refused.headers['retry-after']) >= 1, 'Retry-After says when')
+  t.match((await edit(customer, 'Encore', { 'accept-language': 'fr' })).json().error.message, /5 commentaires ou modifications par minute/, 'in French too')
+  t.equal((await eventLog(app, thread.id)).length, before, 'nothing is pushed to readers')
+  t.equal((await app.inject({ url: `/api/v1/posts/${mine.id}` })).json().body, 'Take 3', 'the post keeps its text')
+  assertError(t, await comment(customer, thread.id), 429, 'posting_limit_minute')
+  assertStatus(t, await edit(customer, 'Take 3'), 200, 'the same text again changes nothing, and is not refused')
+  assertStatus(t, await edit(moderator, 'Moderated take'), 200, 'a moderator\'s edit is not held back')
+  advance(61_000)
+  assertStatus(t, await edit(customer, 'Take at last'), 200, 'allowed again a minute later')
 })
 
 t.test('and at most 30 an hour', async (t) => {

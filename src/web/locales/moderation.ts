@@ -2,8 +2,8 @@
 export const moderationEn = {
   'errors.crisis_read_only': 'This thread is in crisis mode: only staff can post in it for now. You can still read every update.',
   'errors.read_only_without_crisis': 'Read-only is part of crisis mode: turn crisis mode on with it.',
-  'errors.posting_limit_minute': 'You are posting very fast: at most 5 comments a minute. You can post again in {wait}.',
-  'errors.posting_limit_hour': 'You have reached the limit of 30 comments an hour. You can post again in {wait}.',
+  'errors.posting_limit_minute': 'You are posting very fast: at most 5 comments or edits a minute. You can post again in {wait}.',
+  'errors.posting_limit_hour': 'You have reached the limit of 30 comments or edits an hour. You can post again in {wait}.',
   'errors.invalid_flag_reason': 'Choose spam, rumour or abusive as the reason.',
   'errors.flag_not_comment': 'Only comments can be flagged.',
   'errors.flag_own_post': 'You cannot flag your own comment.',
@@ -139,8 +139,8 @@ export const moderationEn = {
 export const moderationFr: Record<keyof typeof moderationEn, string> = {
   'errors.crisis_read_only': 'Ce fil est en mode crise : seule l’équipe peut y publier pour le moment. Vous pouvez toujours lire chaque point de situation.',
   'errors.read_only_without_crisis': 'La lecture seule fait partie du mode crise : activez le mode crise avec elle.',
-  'errors.posting_limit_minute': 'Vous publiez très vite : 5 commentaires par minute au plus. Vous pourrez publier à nouveau dans {wait}.',
-  'errors.posting_limit_hour': 'Vous avez atteint la limite de 30 commentaires par heure. Vous pourrez publier à nouveau dans {wait}.',
+  'errors.posting_limit_minute': 'Vous publiez très vite : 5 commentaires ou modifications par minute au plus. Vous pourrez publier à nouveau dans {wait}.',
+  'errors.posting_limit_hour': 'Vous avez atteint la limite de 30 commentaires ou modifications par heure. Vous pourrez publier à nouveau dans {wait}.',
   'errors.invalid_flag_reason': 'Choisissez comme motif : spam, rumeur ou abusif.',
   'errors.flag_not_comment': 'Seuls les commentaires peuvent être signalés.',
   'errors.flag_own_post': 'Vous ne pouvez pas signaler votre propre commentaire.',
