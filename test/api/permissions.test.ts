@@ -4,6 +4,7 @@ import type { Role } from '../../src/db/database.ts'
 import type { Post, Thread } from '../../src/domain/views.ts'
 import { buildTestApp, makeUser, makeUserOfEachRole, type TestUser } from '../helpers/app.ts'
 import { assertError, assertStatus, headersOf, inFuture, act, openThread, readPosts, readThread, writePost } from '../helpers/api.ts'
+import { signIn } from '../helpers/pages.ts'
 
 type Who = 'anonymous' | Role
 const EVERYONE: readonly Who[] = ['anonymous', 'customer', 'technician', 'moderator', 'admin']
@@ -267,4 +268,21 @@ t.test('revisions are for moderators and admins', async (t) => {
     if (MODERATORS.includes(who)) t.equal(res.statusCode, 200, `${who} reads them`)
     else assertError(t, res, who === 'anonymous' ? 401 : 403)
   }
+})
+
+t.test("a signed-in caller's answers are kept by no cache between them and the server; a hidden post's text goes no further", async (t) => {
+  const thread = await openThread(app, opener)
+  const comment = await writePost(app, bystander, thread.id, { body: 'My account number is 4242.' })
+  await act(app, keeper, 'POST', `/api/v1/posts/${comment.id}/hide`, { reason: 'Personal data' })
+  const asModerator = await app.inject({ url: `/api/v1/posts/${comment.id}`, headers: keeper.auth })
+  t.match(asModerator.json().body, /4242/, 'a moderator reads the hidden text')
+  t.equal(asModerator.headers['cache-control'], 'private, no-store', 'in an answer no shared cache may keep')
+  const cookies = await signIn(app, keeper)
+  const bySession = await app.inject({ url: `/api/v1/threads/${thread.id}/posts`, cookies })
+  t.match(bySession.body, /4242/)
+  t.equal(bySession.headers['cache-control'], 'private, no-store', 'so with a session as with a token')
+  t.equal((await app.inject({ url: '/api/v1/me', headers: bystander.auth })).headers['cache-control'], 'private, no-store', 'and whoever asks who they are')
+  const anonymous = await app.inject({ url: `/api/v1/posts/${comment.id}` })
+  t.notMatch(anonymous.body, /4242/)
+  t.not(anonymous.headers['cache-control'], 'private, no-store', 'what anyone may read stays for caches to keep')
 })
