@@ -24,6 +24,13 @@ export function validateFlagReason (reason: string): FlagReason {
 
 export interface FlagResult { postId: number, reason: FlagReason, hidden: boolean }
 
+/** Which of these posts the user has flagged (whatever became of the flag): they are not offered to flag them again. */
+export async function flaggedBy (db: Kysely<Database>, userId: number, postIds: readonly number[]): Promise<Set<number>> {
+  if (postIds.length === 0) return new Set()
+  const rows = await db.selectFrom('flags').select('post_id').where('user_id', '=', userId).where('post_id', 'in', postIds).execute()
+  return new Set(rows.map((row) => row.post_id))
+}
+
 /**
  * A signed-in user flags a comment, once. Flagging is not public; only the
  * hiding it may cause is, as the thread's event.

@@ -16,6 +16,8 @@ export interface PostOnPage {
   isPinned: boolean
   /** For a handover: the name of the incoming shift's lead, when known. */
   handoverLead: string | undefined
+  /** The viewer has flagged this comment already. */
+  flagged?: boolean
 }
 
 /**
@@ -74,8 +76,8 @@ export function pageBytes (html: string, posts: Fragment, csrf: string | undefin
 }
 
 /** What the post partial is rendered with, on a page or live. */
-export function postContext ({ post, locale, viewer, canEdit, isPinned, handoverLead }: PostOnPage, csrf: string | undefined): Record<string, unknown> {
-  return { post, locale, viewer, canEdit, isPinned, csrf, duty: { handoverLeads: handoverLead === undefined ? {} : { [post.id]: handoverLead } } }
+export function postContext ({ post, locale, viewer, canEdit, isPinned, handoverLead, flagged }: PostOnPage, csrf: string | undefined): Record<string, unknown> {
+  return { post, locale, viewer, canEdit, isPinned, flagged: flagged === true, csrf, duty: { handoverLeads: handoverLead === undefined ? {} : { [post.id]: handoverLead } } }
 }
 
 export type PostFragments = (item: PostOnPage) => Fragment
@@ -101,7 +103,7 @@ export function makePostFragments (views: Views, maxEntries = 50_000): PostFragm
     byPost.delete(postKey)
   }
   return (item) => {
-    const { post, locale, viewer, canEdit, isPinned, handoverLead } = item
+    const { post, locale, viewer, canEdit, isPinned, handoverLead, flagged } = item
     const postKey = post.html === undefined ? -post.id : post.id
     let rendered = byPost.get(postKey)
     if (rendered !== undefined && rendered.post !== post) {
@@ -115,7 +117,7 @@ export function makePostFragments (views: Views, maxEntries = 50_000): PostFragm
     if (rendered === undefined) byPost.set(postKey, rendered = { post, fragments: new Map() })
     const who = viewer === null
       ? '-'
-      : `${+viewer.staff}${+viewer.moderator}${+viewer.canComment}${+(viewer.id === post.author.id)}`
+      : `${+viewer.staff}${+viewer.moderator}${+viewer.canComment}${+(viewer.id === post.author.id)}${+(flagged === true)}`
     const key = `${locale}|${who}${+canEdit}${+isPinned}|${handoverLead ?? ''}`
     let fragment = rendered.fragments.get(key)
     if (fragment === undefined) {

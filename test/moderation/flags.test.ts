@@ -131,7 +131,14 @@ t.test('the page: a flag control on comments, the queue with one-click actions',
   const thanked = await app.inject({ url: String(res.headers.location), cookies })
   t.match(thanked.body, new RegExp(`role="status">Thank you: comment #${post.id} is flagged, and the moderators will look at it\\.`), 'which says it was flagged')
   t.match((await app.inject({ url: `/t/${thread.id}?flagged=${post.id}&lang=fr`, cookies })).body, new RegExp(`Merci\u00a0: le commentaire n° ${post.id} est signalé`), 'in French too')
-  t.notMatch((await app.inject({ url: `/t/${thread.id}`, cookies })).body, /role="status">Thank you/, 'once, not on the next visit')
+  const reloaded = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  t.notMatch(reloaded, /role="status">Thank you/, 'once, not on the next visit')
+  t.notMatch(reloaded, new RegExp(`action="/posts/${post.id}/flag"`), 'where the page, kept for this reader before, no longer offers to flag it')
+  const later = (await app.inject({ url: `/t/${thread.id}?lang=en`, cookies })).body
+  t.notMatch(later, new RegExp(`action="/posts/${post.id}/flag"`), 'no form to flag it again')
+  t.match(sectionById(later, `p-${post.id}`), /<p class="post__flagged">You flagged this comment to the moderators\.<\/p>/, 'the comment says they flagged it')
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr`, cookies })).body, `p-${post.id}`), /Vous avez signalé ce commentaire aux modérateurs\./, 'in French too')
+  t.match((await app.inject({ url: `/t/${thread.id}`, cookies: await signIn(app, flaggers[1]!) })).body, new RegExp(`action="/posts/${post.id}/flag"`), 'another reader may still flag it')
   t.notMatch((await app.inject({ url: `/t/${thread.id}?flagged=${post.id}` })).body, /Thank you: comment/, 'nor for a reader who flagged nothing')
   const again = await app.inject({ method: 'POST', url: `/posts/${post.id}/flag`, cookies, payload: { _csrf: csrf, reason: 'spam' } })
   t.equal(again.statusCode, 303, 'a second click is no error')

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
 import { badRequest } from '../../../domain/errors.ts'
+import { flaggedBy } from '../../../domain/flags.ts'
 import { KINDS } from '../../../domain/posts.ts'
 import { shiftOnDuty } from '../../../domain/shifts.ts'
 import { STATUSES } from '../../../domain/threads.ts'
@@ -117,7 +118,11 @@ async function threadPageContext (
   const firstShown = posts.at(0)
   const lastShown = posts.at(-1)
   const csrf = viewer === null ? undefined : csrfToken(request, reply)
-  const postsBytes = postsOf(fastify, stored, view, viewer, locale)
+  // The comments of others this viewer flagged already: no form to flag them again.
+  const flagged = viewer === null
+    ? new Set<number>()
+    : await flaggedBy(db, viewer.id, posts.filter((post) => post.kind === 'comment' && post.author.id !== viewer.id && !post.hidden).map((post) => post.id))
+  const postsBytes = postsOf(fastify, stored, view, viewer, locale, flagged)
 
   const form = extras.form ?? {}
   const replyTo = optionalId(field(form, 'replyTo')) ?? optionalId(query.replyTo)
@@ -184,11 +189,11 @@ async function threadPageContext (
 
 // The posts of a stored view as each kind of viewer sees them, joined once: most
 // readers of a page see the same list. A viewer with posts of their own on it
-// (edit links, no flag form) gets theirs joined for them.
+// (edit links, no flag form), or who flagged some, gets theirs joined for them.
 const joinedPosts = new WeakMap<ThreadView, Map<string, Fragment>>()
 
-function postsOf (fastify: FastifyInstance, stored: ThreadView, view: ThreadView, viewer: Viewer | null, locale: Locale): Fragment {
-  const own = viewer !== null && view.posts.some((post) => post.author.id === viewer.id)
+function postsOf (fastify: FastifyInstance, stored: ThreadView, view: ThreadView, viewer: Viewer | null, locale: Locale, flagged: ReadonlySet<number>): Fragment {
+  const own = viewer !== null && (flagged.size > 0 || view.posts.some((post) => post.author.id === viewer.id))
   const key = viewer === null ? locale : `${locale}|${+viewer.staff}${+viewer.moderator}${+viewer.canComment}`
   let joined = own ? undefined : joinedPosts.get(stored)?.get(key)
   if (joined === undefined) {
@@ -198,7 +203,8 @@ function postsOf (fastify: FastifyInstance, stored: ThreadView, view: ThreadView
       viewer,
       canEdit: mayEdit(viewer, post),
       isPinned: post.id === view.thread.pinnedPostId,
-      handoverLead: view.handoverLeads[post.id]
+      handoverLead: view.handoverLeads[post.id],
+      flagged: flagged.has(post.id)
     })))
     if (!own) {
       let forView = joinedPosts.get(stored)
