@@ -34,7 +34,9 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
       if (left === 0) perIp.delete(ip)
       else perIp.set(ip, left)
     }
-    request.raw.socket.once('close', release)
+    // An upgrade injected without a connection (`injectWS`) has none: its WebSocket's close gives the place back.
+    const connection: Socket | undefined = request.raw.socket
+    connection?.once('close', release)
     places.set(request, release)
     return release
   }
