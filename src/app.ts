@@ -10,7 +10,7 @@ import { type Deps, makeDeps } from './domain/deps.ts'
 import { overloaded } from './domain/errors.ts'
 import type { ThreadEvent } from './live/events.ts'
 import authPlugin from './web/plugins/app/auth.ts'
-import errorsPlugin from './web/plugins/app/errors.ts'
+import errorsPlugin, { sendFrameworkError } from './web/plugins/app/errors.ts'
 import livePlugin, { type LivePluginOptions } from './web/plugins/app/live.ts'
 import pageCachePlugin, { type PageCacheOptions } from './web/plugins/app/page-cache.ts'
 import pressurePlugin, { type PressureOptions } from './web/plugins/app/pressure.ts'
@@ -101,14 +101,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     // instance stops gets its answer (src/server.ts bounds the wait).
     forceCloseConnections: 'idle',
     schemaController: { compilersFactory: { buildValidator } },
-    // An address the router cannot read ("/%", a parameter too long) is bad
-    // input, told in the contract's shape; no hook has run yet to say more.
-    frameworkErrors: (error, _request, reply) => {
-      const bad = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
-      return (reply as FastifyReply).code(bad ? error.statusCode! : 500).send({
-        error: bad ? { code: 'invalid_request', message: 'The address is not valid.' } : { code: 'internal', message: 'Something went wrong on our side.' }
-      })
-    }
+    // An address the router cannot read ("/%", a parameter too long) is bad input, in the contract's shape.
+    frameworkErrors: (error, request, reply) => sendFrameworkError(error, request, reply as FastifyReply)
   })
   app.decorate('config', config)
 
@@ -139,7 +133,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
       for (const event of events) app.pageCache.dropThread(event.threadId, event.seq)
       options.onEvents?.(events)
     },
-    dutyChanged: () => app.pageCache.dropAll()
+    dutyChanged: () => app.pageCache.dropAll(),
+    readerActed: (userId) => app.pageCache.readerActed(userId)
   }))
   await app.register(securityPlugin, { config })
   // Before the session, CSRF, shift and pressure hooks: a cached page for an anonymous reader needs none of them.

@@ -17,6 +17,8 @@ export interface Deps {
   publish: (events: ThreadEvent[]) => void
   /** Called once a change to who is on duty, or to the shift schedule, has committed (pages show both). */
   dutyChanged: () => void
+  /** Called once a user's act that only their own pages show (a flag) has committed. */
+  readerActed: (userId: number) => void
 }
 
 export function makeDeps (db: Kysely<Database>, options: Partial<Omit<Deps, 'db'>> = {}): Deps {
@@ -27,7 +29,8 @@ export function makeDeps (db: Kysely<Database>, options: Partial<Omit<Deps, 'db'
     shiftHours: options.shiftHours ?? DEFAULT_SHIFT_HOURS,
     postingLimits: options.postingLimits ?? POSTING_LIMITS,
     publish: options.publish ?? (() => {}),
-    dutyChanged: options.dutyChanged ?? (() => {})
+    dutyChanged: options.dutyChanged ?? (() => {}),
+    readerActed: options.readerActed ?? (() => {})
   }
 }
 

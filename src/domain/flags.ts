@@ -38,7 +38,7 @@ export async function flaggedBy (db: Kysely<Database>, userId: number, postIds: 
 export async function flagPost (deps: Deps, actor: Actor | null, postId: number, input: { reason: string }, idem?: IdempotencyKey): Promise<FlagResult> {
   const user = requireSignedIn(actor)
   const reason = validateFlagReason(input.reason)
-  return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, user.id, idem, 201, async () => {
+  const flagged = await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, user.id, idem, 201, async () => {
     const ref = await trx.selectFrom('posts').select('thread_id').where('id', '=', postId).executeTakeFirst()
     if (ref === undefined) throw notFound('post')
     const thread = await lockThread(trx, ref.thread_id)
@@ -71,6 +71,9 @@ export async function flagPost (deps: Deps, actor: Actor | null, postId: number,
     await unpinHidden(trx, deps, unpinned ? thread.id : null, emit)
     return { postId, reason, hidden: true }
   }))
+  // Their pages say they flagged it, instead of offering the form again.
+  deps.readerActed(user.id)
+  return flagged
 }
 
 /** A hidden post cannot stay the current state. */

@@ -4,7 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { isDatabaseUnavailable } from '../../../db/connect.ts'
 import { AppError, databaseUnavailable } from '../../../domain/errors.ts'
-import { hasMessage, pickLocale, translate, waitOf } from '../../i18n.ts'
+import { fromAcceptLanguage, hasMessage, pickLocale, translate, waitOf } from '../../i18n.ts'
 import { pageOfOurs } from '../../routes/pages/shared.ts'
 import { SESSION_COOKIE } from './auth.ts'
 
@@ -66,6 +66,19 @@ function classify (err: FastifyError | AppError | Error): ErrorAnswer {
     return { statusCode: status, code, message: fastifyError.message }
   }
   return { statusCode: 500, code: 'internal', message: 'Something went wrong on our side.' }
+}
+
+/**
+ * What Fastify's router could not take (an address it cannot read, "/%"),
+ * for its `frameworkErrors`: before any hook, so in JSON, in the language the
+ * request asks for.
+ */
+export function sendFrameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const answer = classify(err)
+  const locale = fromAcceptLanguage(request.headers['accept-language'])
+  const key = `errors.${answer.code}`
+  const message = locale !== 'en' && hasMessage(key) ? translate(locale, key) : answer.message
+  return reply.code(answer.statusCode).send({ error: { code: answer.code, message } })
 }
 
 export function wantsHtml (request: FastifyRequest): boolean {

@@ -110,6 +110,8 @@ export interface PageCache {
   dropAll: () => void
   /** A thread's event `seq` committed: its pages and the incident list are stale (once per seq). */
   dropThread: (threadId: number, seq: number) => void
+  /** A signed-in reader did what their own pages show, with no event (a flag): their pages on this instance are made again. */
+  readerActed: (userId: number) => void
   /**
    * The front door, called by the HTTP server before Fastify sees a request:
    * answers it, and returns true, when it asks for a cached page at an
@@ -247,9 +249,13 @@ function actorKey (actor: Actor): string {
   return key
 }
 
-/** A signed-in reader's page: who they are (as their session says now), their session, and the CSRF secret their page's tokens are made from. */
-const personalKey = (locale: Locale, pageKey: string, sessionId: string, csrfSecret: string, actor: Actor) =>
-  `${locale}|${pageKey}|${sessionId}|${csrfSecret}|${actorKey(actor)}`
+/**
+ * A signed-in reader's page: who they are (as their session says now), their
+ * session, the CSRF secret their page's tokens are made from, and how many
+ * times they did what only their pages show (`acts`).
+ */
+const personalKey = (locale: Locale, pageKey: string, sessionId: string, csrfSecret: string, actor: Actor, acts: number) =>
+  `${locale}|${pageKey}|${sessionId}|${csrfSecret}|${actorKey(actor)}|${acts}`
 
 /**
  * Runs jobs for at most `budgetMs` of each turn of the event loop; the others
@@ -386,7 +392,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     // As `pickLocale` picks it for a page: the language chosen in this browser, the account's, the browser's.
     const chosen = cookies[LOCALE_COOKIE]
     const locale = isLocale(chosen) ? chosen : session.actor.locale ?? languageOf(headers['accept-language'])
-    const cached = personalPages.get(personalKey(locale, key, session.sessionId, secret, session.actor))
+    const cached = personalPages.get(personalKey(locale, key, session.sessionId, secret, session.actor, actsOf.get(session.actor.id) ?? 0))
     if (cached === undefined || !fresh(cached) || cached.value.encoding !== encoding) return false
     personalAtDoor++
     const entry = cached.value
@@ -448,6 +454,12 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     threadViews.dropThread(threadId)
     personalPages.dropThread(threadId)
   }
+  // By user: what each did that their own pages show, with no event to say so.
+  const actsOf = new Map<number, number>()
+  const readerActed = (userId: number): void => {
+    if (actsOf.size >= 100_000) actsOf.clear()
+    actsOf.set(userId, (actsOf.get(userId) ?? 0) + 1)
+  }
   let dutyRead: { value: Promise<DutyNow>, madeAt: number } | undefined
   const dropAll = (): void => {
     pages.dropAll()
@@ -503,7 +515,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     const secret = request.cookies[CSRF_COOKIE]
     const encoding = pickEncoding(request.headers['accept-encoding'])
     if (page === null || secret === undefined || request.sessionId === null || encoding === 'identity') return null
-    const key = personalKey(request.locale, page.key, request.sessionId, secret, request.actor!)
+    const key = personalKey(request.locale, page.key, request.sessionId, secret, request.actor!, actsOf.get(request.actor!.id) ?? 0)
     // The front door finds the page by its address, as an anonymous reader's.
     if ((request.query as Record<string, unknown>).lang === undefined) remember(request.url, page)
     const cached = personalPages.get(key)
@@ -564,5 +576,5 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     }
   }
 
-  fastify.decorate('pageCache', { send, threadView, duty, dropThread, dropAll, frontDoor })
+  fastify.decorate('pageCache', { send, threadView, duty, dropThread, dropAll, readerActed, frontDoor })
 }, { name: 'page-cache', dependencies: ['security'] })
