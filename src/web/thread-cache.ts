@@ -88,8 +88,9 @@ export class ThreadCache<T> {
       this.keep(key, { value, madeAt, stale: false, owner })
     }, (err: unknown) => {
       done()
+      // One begun before an event does not say the page kept since then cannot be made.
       const kept = this.entries.get(key)
-      if (kept !== undefined && isFailure(err)) kept.failedAt = this.options.now()
+      if (kept !== undefined && isFailure(err) && this.current(making)) kept.failedAt = this.options.now()
     })
     return making.value
   }

@@ -116,10 +116,12 @@ t.test('an address the router cannot read is a 400 in the contract\'s shape; one
   for (const url of ['/%', '/t/%zz', '/api/v1/threads/%E0%A4%A']) {
     assertError(t, await app.inject({ url, headers: { accept: 'text/html' } }), 400, 'invalid_request')
   }
-  for (const url of ['//', '///', '//a:b@/', '//:99999/x']) {
+  t.equal((await app.inject({ url: '/%', headers: { 'accept-language': 'fr' } })).json().error.message, 'La requête n’est pas valide.', 'in French for a French reader')
+  for (const url of ['//', '///', '//a:b@/', '//:99999/x', '//evil.example/x']) {
     const res = await app.inject({ url, headers: { accept: 'text/html' } })
     t.equal(res.statusCode, 404, `${url}: not found`)
     t.match(res.body, /<h1[^>]*>[^<]+<\/h1>/, `${url}: the error page`)
+    t.notMatch(res.body, /href="\/\//, `${url}: whose links all stay on this site`)
   }
 })
 

@@ -3,7 +3,7 @@ import { CRISIS_SLOW_MODE_SECONDS, POSTING_LIMITS } from '../../src/domain/limit
 import type { ThreadEvent } from '../../src/live/events.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { act, assertError, assertStatus, eventLog, openThread, writePost } from '../helpers/api.ts'
-import { signIn } from '../helpers/pages.ts'
+import { signIn, submitForm } from '../helpers/pages.ts'
 
 const published: ThreadEvent[] = []
 const { app, advance } = await buildTestApp(t, { postingLimits: POSTING_LIMITS, onEvents: (events) => published.push(...events) })
@@ -46,6 +46,12 @@ t.test('a customer\'s edits count with their comments: each is pushed to every r
   t.equal((await eventLog(app, thread.id)).length, before, 'nothing is pushed to readers')
   t.equal((await app.inject({ url: `/api/v1/posts/${mine.id}` })).json().body, 'Take 3', 'the post keeps its text')
   assertError(t, await comment(customer, thread.id), 429, 'posting_limit_minute')
+  const { editedAt } = (await app.inject({ url: `/api/v1/posts/${mine.id}` })).json()
+  const byForm = await submitForm(app, await signIn(app, customer), `/posts/${mine.id}/edit`, `/posts/${mine.id}/edit`, { body: 'Take by the form', editedAt })
+  t.equal(byForm.statusCode, 429, 'the edit form is held back too')
+  t.ok(Number(byForm.headers['retry-after']) >= 1, 'saying when to try again')
+  t.match(byForm.body, /at most 5 comments or edits a minute/, 'and why, above the text kept in the form')
+  t.match(byForm.body, /Take by the form/)
   assertStatus(t, await edit(customer, 'Take 3'), 200, 'the same text again changes nothing, and is not refused')
   assertStatus(t, await edit(moderator, 'Moderated take'), 200, 'a moderator\'s edit is not held back')
   advance(61_000)

@@ -163,6 +163,16 @@ t.test('a refused name says why, keeps what was written and the name it was', as
   t.equal((await app.inject({ url: '/api/v1/me', cookies })).json().name, 'Ada Reader')
 })
 
+t.test('names are changed a few times a minute at most', async (t) => {
+  const { app } = await buildTestApp(t)
+  const cookies = await signIn(app, await makeUser(app, 'customer'))
+  for (let i = 1; i <= 10; i++) t.equal((await submitForm(app, cookies, '/account', '/account/name', { name: `Name ${i}` })).statusCode, 303)
+  const refused = await submitForm(app, cookies, '/account', '/account/name', { name: 'Name 11' })
+  t.equal(refused.statusCode, 429, 'the eleventh in a minute waits')
+  t.ok(Number(refused.headers['retry-after']) >= 1, 'told when to try again')
+  t.equal((await app.inject({ url: '/api/v1/me', cookies })).json().name, 'Name 10')
+})
+
 t.test('the form needs its CSRF token and a session', async (t) => {
   const { app } = await buildTestApp(t)
   const user = await makeUser(app, 'customer')

@@ -90,6 +90,9 @@ t.test('after signing in, "next" leads back to a page of this site, never elsewh
   }
   t.equal(await signInWith('/t/1?q=café#é'), '/t/1?q=caf%C3%A9#%C3%A9', 'letters beyond ASCII lead there, percent-encoded as a browser writes them')
   t.equal(await signInWith('/\u200b'), '/%E2%80%8B', 'an invisible one too: the sign-in is no 500')
+  for (const away of ['/..//evil.example', '/.//evil.example/x', '/a/../..//evil.example']) {
+    t.equal(await signInWith(away), '/', `not ${JSON.stringify(away)}, whose dots resolve to another site`)
+  }
 })
 
 t.test('creating an account twice (a double click) signs the reader in; with another password it says the address is taken', async (t) => {

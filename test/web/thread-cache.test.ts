@@ -71,3 +71,17 @@ t.test('after dropAll too, nobody is led to a value begun before', async (t) => 
   t.equal(cache.making('list'), undefined)
   t.not(cache.make('list', null, async () => 'new list'), old)
 })
+
+t.test('a page kept while the database was away is served "as of" no longer once an event commits', async (t) => {
+  const cache = new ThreadCache<string>({ maxEntries: 10, now: () => 5 })
+  await cache.make('a', 1, async () => 'page')
+  await t.rejects(cache.make('a', 1, async () => { throw new Error('database away') }))
+  t.equal(cache.get('a')?.failedAt, 5, 'a failed making marks the kept page: it is served as of when it was made')
+  let fail: (err: Error) => void = () => {}
+  const begunBefore = cache.make('a', 1, () => new Promise((_resolve, reject) => { fail = reject }))
+  cache.dropThread(1)
+  t.equal(cache.get('a')?.failedAt, undefined, 'the event says the database is back: readers wait for the page with it')
+  fail(new Error('database away'))
+  await t.rejects(begunBefore)
+  t.equal(cache.get('a')?.failedAt, undefined, 'nor does a making begun before the event mark it again')
+})

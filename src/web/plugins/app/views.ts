@@ -26,12 +26,13 @@ const YEAR_SECONDS = 365 * 24 * 60 * 60
 const SIGN_IN_PAGES = new Set(['/login', '/register'])
 
 /**
- * A page's address, parsed: the path as it came (Node takes "//" or "//a:b@/",
- * which `new URL(here, base)` would read as another host, or refuse).
+ * A page's address, parsed as a path of this site: Node takes "//" or
+ * "//evil.example/x", which `new URL(here, base)` would read as another host
+ * (and the language links would lead there), or refuse.
  */
 function addressOf (here: string): URL {
   try {
-    return new URL(`http://localhost${here.startsWith('/') ? here : `/${here}`}`)
+    return new URL(`http://localhost/${here.replace(/^\/+/, '')}`)
   } catch {
     return new URL('http://localhost/')
   }

@@ -40,7 +40,8 @@ const accountPages: FastifyPluginAsync = async (fastify) => {
     return await showAccount(request, reply, { changed: request.query.changed === '1', renamed: request.query.renamed === '1' })
   })
 
-  fastify.post<{ Body: Form }>('/account/name', async (request, reply) => {
+  // Each rename is written to the audit log and told to every instance: a few a minute.
+  fastify.post<{ Body: Form }>('/account/name', { config: perAddressLimit(10) }, async (request, reply) => {
     const name = field(request.body, 'name')
     try {
       await renameSelf(deps, request.actor, name)

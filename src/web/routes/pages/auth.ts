@@ -57,8 +57,10 @@ export function safeNext (next: unknown): string {
   // Browsers drop tabs and line breaks from addresses: "/\t/evil.example" would leave the site.
   if (typeof next !== 'string' || !/^\/(?![/\\])/.test(next) || /[\s\x00-\x1f\x7f\\]/.test(next)) return '/'
   const url = new URL(next, 'http://sitrep.invalid')
-  // As the URL parser writes it: percent-encoded, so it can go in a Location header.
-  return url.origin === 'http://sitrep.invalid' ? url.pathname + url.search + url.hash : '/'
+  // As the URL parser writes it: percent-encoded, so it can go in a Location header;
+  // and checked again as written ("/..//evil.example" resolves to "//evil.example").
+  const path = url.pathname + url.search + url.hash
+  return url.origin === 'http://sitrep.invalid' && !path.startsWith('//') ? path : '/'
 }
 
 /** A link to the other form (sign in, create an account) that leads back to the same page after. */

@@ -63,6 +63,7 @@ const postPages: FastifyPluginAsync = async (fastify) => {
       return reply.redirect(await postAddress(post), 303)
     } catch (err) {
       if (!isFormError(err) || err.statusCode === 403) throw err
+      if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter))
       return await showEditForm(request, reply.code(err.statusCode), await getPost(db, postId, request.actor), body, messageOf(request.locale, err), err.code === 'edited_meanwhile')
     }
   })
