@@ -149,7 +149,7 @@
     var element = fragment(html)
     if (!element) return
     if (existing) {
-      existing.replaceWith(element)
+      replacePost(existing, element)
       return
     }
     if (officialOnly && !isOfficial(post.kind)) return
@@ -185,7 +185,16 @@
       return
     }
     var element = fragment(html)
-    if (element) current.replaceWith(element)
+    if (element) replacePost(current, element)
+  }
+
+  // A post comes rendered for the reader's role, not for them: a comment this
+  // reader flagged keeps saying so, rather than offering the form again.
+  function replacePost (current, element) {
+    var flagged = current.querySelector('.post__flagged')
+    var flag = element.querySelector('.post__flag')
+    if (flagged && flag) flag.replaceWith(flagged)
+    current.replaceWith(element)
   }
 
   // The pinned state shows a copy of a post: an edit to the post shows there too.

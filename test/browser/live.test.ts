@@ -243,6 +243,24 @@ if (browserAvailable(t)) {
     }
   })
 
+  t.test('a comment the reader flagged, edited live by its author, still says they flagged it', async (t) => {
+    const thread = await newThread('Printers offline')
+    const other = await makeUser(app, 'customer', { name: 'Fred Flagged' })
+    const theirs = await apiAs<{ id: number }>(app, other, 'POST', `/threads/${thread.id}/posts`, { body: 'Buy cheap printers here.' })
+    await apiAs(app, customer, 'POST', `/posts/${theirs.id}/flags`, { reason: 'spam' })
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, customer)
+    await page.goto(`/t/${thread.id}?lang=en`)
+    await waitForLive(page)
+    const post = page.locator(`#p-${theirs.id}`)
+    t.equal(await post.locator('.post__flagged').textContent(), 'You flagged this comment to the moderators.', 'the page says they flagged it')
+    await apiAs(app, other, 'PATCH', `/posts/${theirs.id}`, { body: 'Buy cheap printers here, now with toner.' })
+    await post.locator('.post__body', { hasText: 'now with toner' }).waitFor({ timeout: LIVE_MS })
+    t.equal(await post.locator('.post__flagged').count(), 1, 'the edit, pushed live, still says so')
+    t.equal(await post.locator('.post__flag').count(), 0, 'and offers no form to flag it again')
+  })
+
   t.test('a page left open turns to the next shift at its hour, with no event', async (t) => {
     const thread = await newThread('Cooling loop leak')
     const { context, page } = await site.open()
