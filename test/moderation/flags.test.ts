@@ -144,6 +144,7 @@ t.test('the page: a flag control on comments, the queue with one-click actions',
   t.match(sectionById((await app.inject({ url: `/t/${thread.id}?lang=fr`, cookies })).body, `p-${post.id}`), /Vous avez signalé ce commentaire aux modérateurs\./, 'in French too')
   t.match((await app.inject({ url: `/t/${thread.id}`, cookies: await signIn(app, flaggers[1]!) })).body, new RegExp(`action="/posts/${post.id}/flag"`), 'another reader may still flag it')
   t.notMatch((await app.inject({ url: `/t/${thread.id}?flagged=${post.id}` })).body, /Thank you: comment/, 'nor for a reader who flagged nothing')
+  t.notMatch((await app.inject({ url: `/t/${thread.id}?flagged=${post.id}&lang=en`, cookies: await signIn(app, flaggers[2]!) })).body, /Thank you: comment/, 'signed in or not: the address passed on thanks only who flagged it')
   const again = await app.inject({ method: 'POST', url: `/posts/${post.id}/flag`, cookies, payload: { _csrf: csrf, reason: 'spam' } })
   t.equal(again.statusCode, 303, 'a second click is no error')
   t.equal(again.headers.location, res.headers.location, 'but the same thanks')

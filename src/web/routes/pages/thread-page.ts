@@ -182,9 +182,15 @@ async function threadPageContext (
     actionError: extras.summary === undefined && extras.settings === undefined ? extras.actionError : undefined,
     actionPost: extras.actionPost,
     // Back from flagging a comment: said where it stays in view while the page scrolls to the comment.
-    flagged: viewer === null ? undefined : optionalId(query.flagged)
+    flagged: await flaggedNow(db, viewer, optionalId(query.flagged))
   }
   return { context, posts: postsBytes }
+}
+
+/** The comment `?flagged=` names, when this viewer did flag it: an address passed on thanks nobody else. */
+async function flaggedNow (db: FastifyInstance['db'], viewer: Viewer | null, postId: number | undefined): Promise<number | undefined> {
+  if (viewer === null || postId === undefined) return undefined
+  return (await flaggedBy(db, viewer.id, [postId])).has(postId) ? postId : undefined
 }
 
 // The posts of a stored view as each kind of viewer sees them, joined once: most
