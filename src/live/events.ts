@@ -69,8 +69,10 @@ export async function appendEvent<K extends ThreadEventType> (
 export async function eventsSince (db: Kysely<Database>, threadId: number, since: number, limit = 1000): Promise<ThreadEvent[]> {
   const rows = await db.selectFrom('thread_events')
     .leftJoin('posts', (join) => join.on(sql`posts.id`, '=', sql`coalesce(thread_events.payload->'post'->>'id', thread_events.payload->'pinnedPost'->>'id')::int`))
-    .select(['thread_events.seq', 'thread_events.type', 'thread_events.payload', 'posts.hidden_at', 'posts.hidden_reason', 'posts.edited_at'])
-    // A post's text of now, only for the posts edited since: the others are replayed as logged.
+    .leftJoin('users', 'users.id', 'posts.author_id')
+    .select(['thread_events.seq', 'thread_events.type', 'thread_events.payload', 'posts.hidden_at', 'posts.hidden_reason', 'posts.edited_at',
+      'users.name as author_name', 'users.role as author_role'])
+    // A post's text of now, only for the posts edited since: the others are replayed as logged (but for their author's name of now).
     .select([
       sql<string | null>`case when posts.edited_at is null then null else posts.body end`.as('edited_body'),
       sql<string | null>`case when posts.edited_at is null then null else posts.html end`.as('edited_html')
@@ -82,10 +84,17 @@ export async function eventsSince (db: Kysely<Database>, threadId: number, since
     .execute()
   return rows.map((row) => {
     const event = { seq: row.seq, type: row.type, threadId, ...(row.payload as object) } as ThreadEvent
-    if (row.hidden_at === null && row.edited_at === null) return event
+    // Its author as the pages show them now: renamed since, or of another role.
+    const logged = 'post' in event ? event.post : event.pinnedPost
+    const author = logged == null || row.author_name === null || row.author_role === null ||
+      (logged.author.name === row.author_name && logged.author.role === row.author_role)
+      ? undefined
+      : { ...logged.author, name: row.author_name, role: row.author_role }
+    if (row.hidden_at === null && row.edited_at === null && author === undefined) return event
     const now = {
       ...(row.edited_at !== null && { body: row.edited_body!, html: row.edited_html!, editedAt: row.edited_at.toISOString() }),
-      ...(row.hidden_at !== null && { hidden: true, hiddenReason: row.hidden_reason })
+      ...(row.hidden_at !== null && { hidden: true, hiddenReason: row.hidden_reason }),
+      ...(author !== undefined && { author })
     }
     if ('post' in event) return { ...event, post: { ...event.post, ...now } }
     if (event.pinnedPost != null) return { ...event, pinnedPost: { ...event.pinnedPost, ...now } }

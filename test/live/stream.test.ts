@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { type TestUser, buildTestApp, makeUser } from '../helpers/app.ts'
 import { type LiveClient, listen, openLive } from '../helpers/live.ts'
-import { signIn } from '../helpers/pages.ts'
+import { signIn, submitForm } from '../helpers/pages.ts'
 
 async function setUp (t: Test) {
   const { app } = await buildTestApp(t)
@@ -151,6 +151,21 @@ t.test('a post edited since is replayed with its text of now: the earlier text i
   }
   const history = await app.inject({ url: `/api/v1/posts/${slip.id}/revisions`, headers: tech.auth })
   t.equal(history.statusCode, 403, 'the earlier text stays in the history, for moderators')
+})
+
+t.test('a post replayed after its author changed their name carries the name of now, as the pages do', async (t) => {
+  const { app, customer, thread, host, post } = await setUp(t)
+  const question = (await post(customer, 'Is webmail down too?')).json()
+  const renamed = await submitForm(app, await signIn(app, customer), '/account', '/account/name', { name: 'Ana (Finance)' })
+  t.equal(renamed.statusCode, 303)
+  for (const lang of [undefined, 'en']) {
+    const client = openLive(host, thread.id, { since: 0, ...(lang !== undefined && { lang }) })
+    await client.waitForCount(2)
+    const created = client.events.find((event) => event.type === 'post.created' && event.post?.id === question.id) as unknown as { post: { author: { name: string } }, view?: string }
+    t.equal(created.post.author.name, 'Ana (Finance)', `replayed${lang === undefined ? '' : ' with markup'}: the name of now`)
+    if (lang !== undefined) t.match(created.view, /Ana \(Finance\)/, 'in its markup too')
+    client.ws.close()
+  }
 })
 
 t.test('a socket that stops answering pings is closed; one that answers stays', async (t) => {
