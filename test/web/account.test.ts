@@ -149,7 +149,7 @@ t.test('a refused name says why, keeps what was written and the name it was', as
   const { app } = await buildTestApp(t)
   const user = await makeUser(app, 'customer', { name: 'Ada Reader' })
   const cookies = await signIn(app, user)
-  for (const [what, name] of [['spaces alone', '   '], ['81 characters', 'x'.repeat(81)]] as const) {
+  for (const [what, name] of [['spaces alone', '   '], ['81 characters', 'x'.repeat(81)], ['invisible characters alone', '\u200b\u3164\u200b']] as const) {
     const res = await submitForm(app, cookies, '/account', '/account/name', { name })
     t.equal(res.statusCode, 400, `${what}: 400`)
     t.match(sectionById(res.body, 'main'), /<p class="form-error" role="alert" id="name-error">The name must be 1 to 80 characters long\.<\/p>/, `${what}: the page says why`)
