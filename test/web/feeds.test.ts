@@ -69,7 +69,7 @@ t.test('a thread\'s feed has its official updates, newest first, and no comments
   t.notMatch(xml, /A customer comment/)
   t.match(entries[0]!.content, /Rerouted &lt;script&gt;alert\(1\)&lt;\/script&gt; via the backup link\./, 'the newest first, its sanitised HTML')
   t.match(entries[0]!.title, /Official update, .+: Monitoring/)
-  t.equal(entries[0]!.link, `https://status.example.org/t/${thread.id}/core-router-fibre-down#p-${second.id}`)
+  t.equal(entries[0]!.link, `https://status.example.org/posts/${second.id}`, 'each entry links to its post\'s own address, which leads to where it is in a long thread')
   t.match(entries[1]!.content, /Router <strong>down<\/strong>\./)
   t.equal(entries[0]!.author, 'Nina &lt;Night&gt; &amp; co', 'the author, escaped')
   for (const entry of entries) t.match(entry.updated, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/)

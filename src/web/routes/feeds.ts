@@ -108,7 +108,8 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
         : translate(locale, 'feed.entry.titleWithStatus', { kind, when, status: translate(locale, `status.${post.status}`) })
       feed.addItem({
         id: `${base}/t/${thread.id}#p-${post.id}`,
-        link: `${link}#p-${post.id}`,
+        // The post's own address leads to the stretch of a long thread it is on.
+        link: `${base}/posts/${post.id}`,
         title: escape(title),
         date: latest(post),
         published: new Date(post.createdAt),
