@@ -51,7 +51,7 @@ t.test('a customer\'s edits count with their comments: each is pushed to every r
   t.equal(byForm.statusCode, 429, 'the edit form is held back too')
   t.ok(Number(byForm.headers['retry-after']) >= 1, 'saying when to try again')
   t.match(byForm.body, /at most 5 comments or edits a minute/, 'and why, above the text kept in the form')
-  t.match(byForm.body, /Take by the form/)
+  t.match(byForm.body, /aria-describedby="edit-error body-hint" aria-invalid="true" autofocus>Take by the form<\/textarea>/, 'the text kept, to send again later, with the focus')
   assertStatus(t, await edit(customer, 'Take 3'), 200, 'the same text again changes nothing, and is not refused')
   assertStatus(t, await edit(moderator, 'Moderated take'), 200, 'a moderator\'s edit is not held back')
   advance(61_000)

@@ -45,6 +45,28 @@ t.test('a wrong password and an unknown e-mail get the same answer', async (t) =
   t.equal(wrong.body.replace(/value="[^"]*"/g, ''), unknown.body.replace(/value="[^"]*"/g, ''))
 })
 
+t.test('a refused form says why beside the field to correct, which takes the focus', async (t) => {
+  const { app } = await buildTestApp(t)
+  const { actor } = await makeUser(app, 'customer')
+  const login = await app.inject({ url: '/login' })
+  const refused = await app.inject({
+    method: 'POST', url: '/login', cookies: { sitrep_csrf: cookieFrom(login, 'sitrep_csrf')! },
+    payload: { _csrf: csrfFieldOf(login.body), email: actor.email, password: 'not the password' }
+  })
+  t.match(refused.body, /<p class="form-error" role="alert" id="login-error">/)
+  t.match(refused.body, /name="password" required autocomplete="current-password" aria-invalid="true" aria-describedby="login-error" autofocus>/, 'signing in: the password, to type again')
+  const register = await app.inject({ url: '/register' })
+  const send = (fields: Record<string, string>) => app.inject({
+    method: 'POST', url: '/register', cookies: { sitrep_csrf: cookieFrom(register, 'sitrep_csrf')! },
+    payload: { _csrf: csrfFieldOf(register.body), name: 'Sam Reader', email: 'sam@example.org', password: 'a long enough passphrase', ...fields }
+  })
+  for (const [fields, field] of [[{ email: 'not an address' }, 'email'], [{ name: '  ' }, 'name'], [{ password: 'short' }, 'password']] as const) {
+    const page = (await send(fields)).body
+    t.match(page, new RegExp(`name="${field}"[^>]* aria-invalid="true" aria-describedby="register-error" autofocus>`), `creating an account: the ${field}`)
+    t.equal(page.match(/autofocus/g)?.length, 1, 'that one alone')
+  }
+})
+
 t.test('a form posted without its CSRF token is refused', async (t) => {
   const { app } = await buildTestApp(t)
   const { actor } = await makeUser(app, 'customer')

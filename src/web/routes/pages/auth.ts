@@ -77,7 +77,7 @@ const authPages: FastifyPluginAsync = async (fastify) => {
       error
     })
 
-  const showRegister = (request: FastifyRequest, reply: FastifyReply, form: RegisterForm, error?: string) =>
+  const showRegister = (request: FastifyRequest, reply: FastifyReply, form: RegisterForm, error?: { message: string, code: string }) =>
     reply.page('register', {
       title: translate(request.locale, 'auth.register.title'),
       csrf: csrfToken(request, reply),
@@ -85,7 +85,9 @@ const authPages: FastifyPluginAsync = async (fastify) => {
       name: form.name ?? '',
       next: safeNext(form.next),
       loginHref: keepingNext('/login', safeNext(form.next)),
-      error
+      error: error?.message,
+      // The field the refusal is about: marked, and given the focus.
+      wrong: error === undefined ? undefined : error.code === 'invalid_name' ? 'name' : error.code.startsWith('password') ? 'password' : 'email'
     })
 
   fastify.get<{ Querystring: { next?: string } }>('/login', async (request, reply) => showLogin(request, reply, { next: request.query.next }))
@@ -129,7 +131,7 @@ const authPages: FastifyPluginAsync = async (fastify) => {
       // signed in, as the sign-in form would (with its limits).
       const existing = err.code === 'email_taken' ? await checkCredentials(request, form) : null
       if (existing !== null) return await signInAndGo(reply, existing, form)
-      return showRegister(request, reply.code(err.statusCode), form, translate(request.locale, `errors.${err.code}`))
+      return showRegister(request, reply.code(err.statusCode), form, { message: translate(request.locale, `errors.${err.code}`), code: err.code })
     }
   })
 
