@@ -116,7 +116,10 @@ t.test('an address the router cannot read is a 400 in the contract\'s shape; one
   for (const url of ['/%', '/t/%zz', '/api/v1/threads/%E0%A4%A']) {
     assertError(t, await app.inject({ url, headers: { accept: 'text/html' } }), 400, 'invalid_request')
   }
-  t.equal((await app.inject({ url: '/%', headers: { 'accept-language': 'fr' } })).json().error.message, 'La requête n’est pas valide.', 'in French for a French reader')
+  const french = await app.inject({ url: '/%', headers: { 'accept-language': 'fr' } })
+  t.equal(french.json().error.message, 'La requête n’est pas valide.', 'in French for a French reader')
+  t.match(french.headers['content-security-policy'], /default-src 'self'/, 'with the security headers of every answer')
+  t.equal(french.headers['x-frame-options'], 'DENY')
   for (const url of ['//', '///', '//a:b@/', '//:99999/x', '//evil.example/x']) {
     const res = await app.inject({ url, headers: { accept: 'text/html' } })
     t.equal(res.statusCode, 404, `${url}: not found`)

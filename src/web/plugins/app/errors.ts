@@ -78,7 +78,8 @@ export function sendFrameworkError (err: FastifyError, request: FastifyRequest, 
   const locale = fromAcceptLanguage(request.headers['accept-language'])
   const key = `errors.${answer.code}`
   const message = locale !== 'en' && hasMessage(key) ? translate(locale, key) : answer.message
-  return reply.code(answer.statusCode).send({ error: { code: answer.code, message } })
+  // The hooks that set the security headers have not run: they are set here, as on every answer.
+  return reply.headers(request.server.securityHeaders).code(answer.statusCode).send({ error: { code: answer.code, message } })
 }
 
 export function wantsHtml (request: FastifyRequest): boolean {
