@@ -25,7 +25,7 @@ if (browserAvailable(t)) {
     await page.getByLabel('E-mail address').fill('noor.student@example.org')
     await page.getByLabel('Password').fill('a long enough passphrase')
     await page.getByRole('button', { name: 'Create my account' }).click()
-    await page.waitForURL(new RegExp(`/t/${thread.id}$`))
+    await page.waitForURL(new RegExp(`/t/${thread.id}/campus-wi-fi-down$`))
     t.equal(await page.locator('#compose #body').count(), 1, 'back on the thread, with the form to comment')
     // And back the other way: the account page's link to sign in keeps the thread too.
     await page.goto(`/register?next=/t/${thread.id}`)

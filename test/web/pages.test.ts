@@ -165,7 +165,7 @@ t.test('the thread page: current state on top, next update, then the posts', asy
   t.match(posts, /Status: <span class="status status--identified">Identified<\/span>/, 'the status the update set')
   t.match(posts, /<time datetime="\d{4}-\d\d-\d\dT[\d:.]+Z" title="[^"]+">\d{1,2} \w{3} \d{4}, \d\d:\d\d<\/time>/, 'times carry their ISO value and the full date')
   t.ok(posts.indexOf('Fire alarm at 03:42.') < posts.indexOf('Is SBG3 affected?'), 'posts in order')
-  t.match(html, new RegExp(`<a class="button" href="/login\\?next=/t/${thread.id}">Sign in to comment</a>`), 'a reader is invited to sign in')
+  t.match(html, new RegExp(`<a class="button" href="/login\\?next=%2Ft%2F${thread.id}%2F[a-z0-9-]+">Sign in to comment</a>`), 'a reader is invited to sign in, and back to the thread')
   t.notMatch(html, /name="body"/, 'and has no form')
   assertNoInlineCode(t, html)
 
@@ -272,6 +272,9 @@ t.test('French pages are in French, with French dates', async (t) => {
   t.match((await app.inject({ url: '/', cookies: { sitrep_lang: 'fr' } })).body, /<html lang="fr">/)
   const switcher = (await app.inject({ url: `/t/${thread.id}` })).body
   t.match(switcher, new RegExp(`href="/t/${thread.id}/panne-electrique\\?lang=fr" lang="fr" hreflang="fr">Français</a>`), 'the switch keeps the page')
+  const stretch = (await app.inject({ url: `/t/${thread.id}?before=999999&replyTo=1` })).body
+  t.match(stretch, new RegExp(`href="/t/${thread.id}/panne-electrique\\?before=999999&amp;replyTo=1&amp;lang=fr" lang="fr" hreflang="fr">`), 'and the stretch of the thread shown, and the comment replied to')
+  t.match(stretch, new RegExp(`href="/login\\?next=${encodeURIComponent(`/t/${thread.id}/panne-electrique?before=999999&replyTo=1`)}"`), 'so does signing in to comment')
 })
 
 t.test('errors show the styled error page in the reader\'s language', async (t) => {

@@ -130,9 +130,18 @@ async function threadPageContext (
   const kind = field(form, 'kind') || (replyTo === undefined ? 'update' : 'comment')
   const status = field(form, 'status')
 
+  // The stretch of the thread shown, and the comment replied to: what the language links and signing in keep.
+  const place = new URLSearchParams({
+    ...(official && { view: 'official' }),
+    ...(after !== undefined && { after: String(after) }),
+    ...(before !== undefined && { before: String(before) }),
+    ...(replyTo !== undefined && { replyTo: String(replyTo) })
+  }).toString()
+  const here = place === '' ? path : `${path}?${place}`
+
   const context = {
     title: thread.title,
-    here: path + viewQuery,
+    here,
     canonical: `${fastify.config.publicUrl}${path}`,
     threadFeed: { href: `/t/${thread.id}/feed.atom`, title: translate(locale, 'feed.thread.title', { title: isolate(thread.title) }) },
     thread,
@@ -152,7 +161,7 @@ async function threadPageContext (
       official: `${path}?view=official`,
       timeline: `/t/${thread.id}/timeline`,
       feed: `/t/${thread.id}/feed.atom`,
-      signIn: `/login?next=/t/${thread.id}`,
+      signIn: `/login?next=${encodeURIComponent(here)}`,
       earlier: view.earlier && firstShown !== undefined ? `${path}${pageQuery}before=${firstShown.id}` : null,
       first: view.earlier ? `${path}${pageQuery}after=0` : null,
       later: view.later && lastShown !== undefined ? `${path}${pageQuery}after=${lastShown.id}` : null,
