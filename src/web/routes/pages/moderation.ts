@@ -122,6 +122,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     const actorId = optionalId(request.query.actorId)
     const before = optionalId(request.query.before)
     const rows = await listAudit(db, request.actor, { threadId, actorId, before })
+    const actors = await auditActors(db, request.actor, actorId)
     // A full page may have more behind it: the same filter, before its oldest row.
     const older = new URLSearchParams({
       ...(threadId !== undefined && { threadId: String(threadId) }),
@@ -131,7 +132,9 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     return reply.page('mod-audit', {
       title: translate(request.locale, 'moderation.audit.title'),
       filter: { threadId, actorId },
-      actors: await auditActors(db, request.actor, actorId),
+      actors,
+      // Filtered by someone who is no longer (or never was) a user: the choice says so, not "Anyone".
+      unknownActor: actorId !== undefined && !actors.some((actor) => actor.id === actorId),
       older: rows.length === AUDIT_PAGE ? `/mod/audit?${older}` : null,
       rows: rows.map((row) => ({ ...row, beforeText: shown(row.before), afterText: shown(row.after) }))
     })
