@@ -41,6 +41,15 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
     return release
   }
 
+  /** The place of an upgrade gone through, for its WebSocket's close to give back: a socket held for hours carries no more than that. */
+  const takePlace = (request: FastifyRequest): (() => void) | undefined => {
+    const release = places.get(request)
+    places.delete(request)
+    const connection: Socket | undefined = request.raw.socket
+    if (release !== undefined) connection?.removeListener('close', release)
+    return release
+  }
+
   // Browsers send Origin: a page of another site may not open our sockets
   // with the reader's cookies. Tools without Origin are welcome.
   const sameOrigin = (request: FastifyRequest): boolean => {
@@ -99,7 +108,7 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
       fastify.trackSocket(socket, request.actor)
       let leave: (() => void) | undefined
       let closed = false
-      const release = places.get(request)
+      const release = takePlace(request)
       socket.on('close', () => {
         closed = true
         leave?.()
