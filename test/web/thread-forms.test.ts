@@ -302,7 +302,7 @@ t.test('two people editing one post: the second save does not wipe the first\'s 
   t.equal(first.statusCode, 303, 'the first save goes through')
   const second = await app.inject({ method: 'POST', url: `/posts/${post.id}/edit`, cookies: modCookies, payload: { ...modForm, body: 'Room 3 power feed A restored (typo fixed).' } })
   t.equal(second.statusCode, 409, 'the second is refused')
-  t.match(second.body, /role="alert">Someone changed this post while you were editing it\./)
+  t.match(second.body, /role="alert" id="edit-error">Someone changed this post while you were editing it\./)
   t.match(sectionById(second.body, 'edit-current-title'), /The post as it is now/)
   t.match(second.body, /Feed B at 80%\./, 'showing the post as it is now')
   t.match(second.body, />Room 3 power feed A restored \(typo fixed\)\.<\/textarea>/, 'with the second editor\'s text kept in the form')
