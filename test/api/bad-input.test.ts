@@ -114,12 +114,21 @@ t.test('bad query strings are a 400', async (t) => {
 
 t.test('an address the router cannot read is a 400 in the contract\'s shape; one of slashes is a 404 page', async (t) => {
   for (const url of ['/%', '/t/%zz', '/api/v1/threads/%E0%A4%A']) {
-    assertError(t, await app.inject({ url, headers: { accept: 'text/html' } }), 400, 'invalid_request')
+    assertError(t, await app.inject({ url, headers: { accept: 'application/json' } }), 400, 'invalid_request')
   }
-  const french = await app.inject({ url: '/%', headers: { 'accept-language': 'fr' } })
+  assertError(t, await app.inject({ url: '/api/v1/threads/%E0%A4%A', headers: { accept: 'text/html' } }), 400, 'invalid_request')
+  const french = await app.inject({ url: '/%', headers: { accept: 'application/json', 'accept-language': 'fr' } })
   t.equal(french.json().error.message, 'La requête n’est pas valide.', 'in French for a French reader')
   t.match(french.headers['content-security-policy'], /default-src 'self'/, 'with the security headers of every answer')
   t.equal(french.headers['x-frame-options'], 'DENY')
+  // A link cut short in a chat, opened in a browser.
+  const cut = await app.inject({ url: '/t/2/panne-r%C3%A', headers: { accept: 'text/html', 'accept-language': 'fr' } })
+  t.equal(cut.statusCode, 400)
+  t.match(cut.headers['content-type'], /^text\/html/, 'a browser gets the error page')
+  t.match(cut.body, /<html lang="fr">/, 'in its reader\'s language')
+  t.match(cut.body, /<p class="error-message">La requête n’est pas valide\.<\/p>/)
+  t.match(cut.body, /<a class="button" href="\/">/, 'with the way back to the incidents')
+  t.match(cut.headers['content-security-policy'], /default-src 'self'/)
   for (const url of ['//', '///', '//a:b@/', '//:99999/x', '//evil.example/x']) {
     const res = await app.inject({ url, headers: { accept: 'text/html' } })
     t.equal(res.statusCode, 404, `${url}: not found`)

@@ -69,17 +69,30 @@ function classify (err: FastifyError | AppError | Error): ErrorAnswer {
 }
 
 /**
- * What Fastify's router could not take (an address it cannot read, "/%"),
- * for its `frameworkErrors`: before any hook, so in JSON, in the language the
- * request asks for.
+ * What Fastify's router could not take (an address it cannot read, "/%": a
+ * link cut short in a chat), for its `frameworkErrors`. No hook has run: it
+ * knows nobody, and no language but the one the request asks for.
  */
 export function sendFrameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const answer = classify(err)
   const locale = fromAcceptLanguage(request.headers['accept-language'])
   const key = `errors.${answer.code}`
-  const message = locale !== 'en' && hasMessage(key) ? translate(locale, key) : answer.message
   // The hooks that set the security headers have not run: they are set here, as on every answer.
-  return reply.headers(request.server.securityHeaders).code(answer.statusCode).send({ error: { code: answer.code, message } })
+  reply.headers(request.server.securityHeaders).code(answer.statusCode)
+  if (wantsHtml(request)) {
+    const html = request.server.views.page('error', {
+      locale,
+      title: translate(locale, 'error.title'),
+      statusCode: answer.statusCode,
+      message: translate(locale, hasMessage(key) ? key : 'errors.internal'),
+      back: { href: '/', label: translate(locale, 'error.back') },
+      here: '/',
+      languages: []
+    })
+    return reply.type('text/html; charset=utf-8').send(html)
+  }
+  const message = locale !== 'en' && hasMessage(key) ? translate(locale, key) : answer.message
+  return reply.send({ error: { code: answer.code, message } })
 }
 
 export function wantsHtml (request: FastifyRequest): boolean {
