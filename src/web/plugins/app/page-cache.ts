@@ -249,13 +249,6 @@ function actorKey (actor: Actor): string {
   return key
 }
 
-/**
- * A signed-in reader's page: who they are (as their session says now), their
- * session, the CSRF secret their page's tokens are made from, and how many
- * times they did what only their pages show (`acts`).
- */
-const personalKey = (locale: Locale, pageKey: string, sessionId: string, csrfSecret: string, actor: Actor, acts: number) =>
-  `${locale}|${pageKey}|${sessionId}|${csrfSecret}|${actorKey(actor)}|${acts}`
 
 /**
  * Runs jobs for at most `budgetMs` of each turn of the event loop; the others
@@ -325,6 +318,19 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   const threadViews = new ThreadCache<ThreadView>({ maxEntries: 200, now })
   // Signed-in readers' pages, one per reader, session and page: a few KB each, compressed.
   const personalPages = new ThreadCache<PersonalEntry>({ maxEntries: options.maxPersonalEntries ?? 5_000, now })
+  // By user: what each did that their own pages show, with no event to say so.
+  const actsOf = new Map<number, number>()
+  const readerActed = (userId: number): void => {
+    if (actsOf.size >= 100_000) actsOf.clear()
+    actsOf.set(userId, (actsOf.get(userId) ?? 0) + 1)
+  }
+  /**
+   * A signed-in reader's page: who they are (as their session says now), their
+   * session, the CSRF secret their page's tokens are made from, and how many
+   * times they did what only their pages show.
+   */
+  const personalKey = (locale: Locale, pageKey: string, sessionId: string, csrfSecret: string, actor: Actor) =>
+    `${locale}|${pageKey}|${sessionId}|${csrfSecret}|${actorKey(actor)}|${actsOf.get(actor.id) ?? 0}`
 
   /** The cached page this request asks for, if it is one; whether the reader's own is for the caller to say. */
   const pageOf = (request: FastifyRequest): CachedPage | null => {
@@ -392,7 +398,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     // As `pickLocale` picks it for a page: the language chosen in this browser, the account's, the browser's.
     const chosen = cookies[LOCALE_COOKIE]
     const locale = isLocale(chosen) ? chosen : session.actor.locale ?? languageOf(headers['accept-language'])
-    const cached = personalPages.get(personalKey(locale, key, session.sessionId, secret, session.actor, actsOf.get(session.actor.id) ?? 0))
+    const cached = personalPages.get(personalKey(locale, key, session.sessionId, secret, session.actor))
     if (cached === undefined || !fresh(cached) || cached.value.encoding !== encoding) return false
     personalAtDoor++
     const entry = cached.value
@@ -454,12 +460,6 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     threadViews.dropThread(threadId)
     personalPages.dropThread(threadId)
   }
-  // By user: what each did that their own pages show, with no event to say so.
-  const actsOf = new Map<number, number>()
-  const readerActed = (userId: number): void => {
-    if (actsOf.size >= 100_000) actsOf.clear()
-    actsOf.set(userId, (actsOf.get(userId) ?? 0) + 1)
-  }
   let dutyRead: { value: Promise<DutyNow>, madeAt: number } | undefined
   const dropAll = (): void => {
     pages.dropAll()
@@ -515,7 +515,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     const secret = request.cookies[CSRF_COOKIE]
     const encoding = pickEncoding(request.headers['accept-encoding'])
     if (page === null || secret === undefined || request.sessionId === null || encoding === 'identity') return null
-    const key = personalKey(request.locale, page.key, request.sessionId, secret, request.actor!, actsOf.get(request.actor!.id) ?? 0)
+    const key = personalKey(request.locale, page.key, request.sessionId, secret, request.actor!)
     // The front door finds the page by its address, as an anonymous reader's.
     if ((request.query as Record<string, unknown>).lang === undefined) remember(request.url, page)
     const cached = personalPages.get(key)

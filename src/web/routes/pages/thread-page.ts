@@ -191,15 +191,19 @@ async function threadPageContext (
     actionError: extras.summary === undefined && extras.settings === undefined ? extras.actionError : undefined,
     actionPost: extras.actionPost,
     // Back from flagging a comment: said where it stays in view while the page scrolls to the comment.
-    flagged: await flaggedNow(db, viewer, optionalId(query.flagged))
+    flagged: await flaggedNow(db, viewer, optionalId(query.flagged), flagged)
   }
   return { context, posts: postsBytes }
 }
 
-/** The comment `?flagged=` names, when this viewer did flag it: an address passed on thanks nobody else. */
-async function flaggedNow (db: FastifyInstance['db'], viewer: Viewer | null, postId: number | undefined): Promise<number | undefined> {
+/**
+ * The comment `?flagged=` names, when this viewer did flag it: an address passed
+ * on thanks nobody else. Asked of the database only when it is not among the
+ * comments on the page they flagged (one their flag hid, or one further back).
+ */
+async function flaggedNow (db: FastifyInstance['db'], viewer: Viewer | null, postId: number | undefined, onPage: ReadonlySet<number>): Promise<number | undefined> {
   if (viewer === null || postId === undefined) return undefined
-  return (await flaggedBy(db, viewer.id, [postId])).has(postId) ? postId : undefined
+  return onPage.has(postId) || (await flaggedBy(db, viewer.id, [postId])).has(postId) ? postId : undefined
 }
 
 // The posts of a stored view as each kind of viewer sees them, joined once: most
