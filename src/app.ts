@@ -19,6 +19,7 @@ import databasePlugin from './web/plugins/external/database.ts'
 import securityPlugin from './web/plugins/external/security.ts'
 import shiftsPlugin from './web/plugins/app/shifts.ts'
 import housekeepingPlugin from './web/plugins/app/housekeeping.ts'
+import followMailPlugin, { type FollowMailOptions } from './web/plugins/app/follow-mail.ts'
 import apiRoutes from './web/routes/api/index.ts'
 import healthRoutes from './web/routes/health.ts'
 import authPages from './web/routes/pages/auth.ts'
@@ -47,6 +48,8 @@ export interface AppOptions {
   pageCache?: PageCacheOptions
   /** When readers are shed (tests force it). */
   pressure?: PressureOptions
+  /** The e-mails to followers of incidents (tests send them when they choose). */
+  followMail?: FollowMailOptions
   /** An open database to share (e.g. two instances in one test); the caller closes it. */
   database?: DatabaseHandle
 }
@@ -147,6 +150,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(viewsPlugin)
   await app.register(errorsPlugin)
   await app.register(shiftsPlugin)
+  await app.register(followMailPlugin, options.followMail ?? {})
   await app.register(housekeepingPlugin)
   await app.register(pressurePlugin, options.pressure ?? {})
   // Events committed by other instances make this one's cached pages stale too.

@@ -18,6 +18,9 @@ export interface UsersTable {
   password_hash: string
   locale: 'en' | 'fr' | null
   created_at: Timestamp
+  /** Set once its owner followed the link sent to it: only then is it written to about incidents. */
+  email_confirmed_at: NullableTimestamp
+  confirm_mailed_at: NullableTimestamp
 }
 
 export interface SessionsTable {
@@ -163,6 +166,15 @@ export interface FlagsTable {
   resolution: 'hidden' | 'dismissed' | null
 }
 
+export interface SubscriptionsTable {
+  user_id: number
+  thread_id: number
+  created_at: Timestamp
+  /** The last post id sent to this follower, or there before they followed. */
+  mailed_through: ColumnType<number, number | undefined, number>
+  claimed_until: NullableTimestamp
+}
+
 export interface Database {
   users: UsersTable
   sessions: SessionsTable
@@ -175,6 +187,7 @@ export interface Database {
   audit_log: AuditLogTable
   pins: PinsTable
   flags: FlagsTable
+  subscriptions: SubscriptionsTable
   shift_schedule: ShiftScheduleTable
   duty: DutyTable
 }

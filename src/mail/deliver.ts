@@ -5,13 +5,20 @@ export interface MailMessage {
   to: string
   subject: string
   text: string
+  /** Further headers, such as List-Unsubscribe. */
+  headers?: Record<string, string>
 }
 
 /** Sends e-mail; every feature that writes to people goes through it. */
 export interface Mailer {
   deliver: (message: MailMessage) => Promise<void>
+  /** How many messages it sends at a time. */
+  connections: number
   close: () => void
 }
+
+/** Connections kept open to the mail server, each sending one message at a time. */
+const CONNECTIONS = 2
 
 /**
  * A mailer for the SMTP server of `smtpUrl` (SMTP_URL), writing from
@@ -25,15 +32,16 @@ export function smtpMailer (smtpUrl: string, from: string): Mailer {
     port: url.port === '' ? (url.protocol === 'smtps:' ? 465 : 587) : Number(url.port),
     secure: url.protocol === 'smtps:',
     pool: true,
-    maxConnections: 2,
+    maxConnections: CONNECTIONS,
     connectionTimeout: 10_000,
     socketTimeout: 20_000,
     ...(url.username !== '' && { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } })
   })
   return {
     async deliver (message) {
-      await transport.sendMail({ from, to: message.to, subject: message.subject, text: message.text })
+      await transport.sendMail({ from, to: message.to, subject: message.subject, text: message.text, ...(message.headers !== undefined && { headers: message.headers }) })
     },
+    connections: CONNECTIONS,
     close: () => transport.close()
   }
 }

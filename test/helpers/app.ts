@@ -39,6 +39,8 @@ export async function buildTestApp (t: Test, options: AppOptions & { env?: Recor
     ...options,
     postingLimits: options.postingLimits ?? [],
     pressure: options.pressure ?? { force: () => false },
+    // E-mails to followers go when a test sends them (app.sendNews), not on a timer of their own.
+    followMail: options.followMail ?? { intervalMs: 24 * 3600_000 },
     now,
     ...(embedded !== undefined && { database: embedded })
   })

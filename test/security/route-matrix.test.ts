@@ -6,6 +6,7 @@ import type { Post, Thread } from '../../src/domain/views.ts'
 import { SESSION_COOKIE } from '../../src/web/plugins/app/auth.ts'
 import { PASSWORD, type TestUser, buildTestApp, cookieFrom, csrfFieldOf, makeUser, makeUserOfEachRole } from '../helpers/app.ts'
 import { act, openThread, writePost } from '../helpers/api.ts'
+import { startMailbox } from '../helpers/smtp.ts'
 
 /**
  * Every route of the app, for every kind of caller, with the status each gets.
@@ -73,7 +74,8 @@ interface Row {
   head?: Expected
 }
 
-const { app } = await buildTestApp(t)
+// A mail server, so that following an incident by e-mail is offered.
+const { app } = await buildTestApp(t, { env: { SMTP_URL: (await startMailbox(t)).url } })
 const opener = await makeUser(app, 'technician')
 const commenter = await makeUser(app, 'customer')
 const flagger = await makeUser(app, 'customer')
@@ -159,6 +161,16 @@ const ROUTES: Record<string, Row> = {
     ownAccount: true,
     call: () => ({ url: '/account/password', body: { current: PASSWORD, password: 'another long passphrase', again: 'another long passphrase' } })
   },
+
+  // Following an incident by e-mail; the links in e-mails work signed out
+  'POST /t/:id/follow': { expect: form(SIGNED_IN), call: (s) => ({ url: `/t/${s.thread.id}/follow` }) },
+  'POST /t/:id/follow/resend': { expect: form(SIGNED_IN), call: (s) => ({ url: `/t/${s.thread.id}/follow/resend` }) },
+  'POST /t/:id/unfollow': { expect: form(SIGNED_IN), call: (s) => ({ url: `/t/${s.thread.id}/unfollow` }) },
+  'POST /account/follows/:id/stop': { expect: form(SIGNED_IN), call: (s) => ({ url: `/account/follows/${s.thread.id}/stop` }) },
+  'GET /unsubscribe/:token': { expect: anyone(200), call: (s) => ({ url: `/unsubscribe/${app.followLinks.stopToken(commenter.actor.id, s.thread.id)}` }) },
+  'POST /unsubscribe/:token': { expect: anyone(200), call: (s) => ({ url: `/unsubscribe/${app.followLinks.stopToken(commenter.actor.id, s.thread.id)}` }) },
+  'GET /confirm-email/:token': { expect: anyone(200), call: () => ({ url: `/confirm-email/${app.followLinks.confirmToken(commenter.actor.id, commenter.actor.email)}` }) },
+  'POST /confirm-email/:token': { expect: anyone(200), call: () => ({ url: `/confirm-email/${app.followLinks.confirmToken(commenter.actor.id, commenter.actor.email)}` }) },
 
   // Incident pages for staff
   'GET /new': { expect: page(STAFF), call: () => ({ url: '/new' }) },

@@ -1,31 +1,13 @@
-import { type ParsedMail, simpleParser } from 'mailparser'
-import { SMTPServer } from 'smtp-server'
 import t from 'tap'
 import { PASSWORD, buildTestApp, cookieFrom, csrfFieldOf, makeUser } from '../helpers/app.ts'
 import { inFuture, openThread, writePost } from '../helpers/api.ts'
 import { sectionById, signIn } from '../helpers/pages.ts'
+import { startMailbox } from '../helpers/smtp.ts'
 
-// A real SMTP server on a free port of this machine, keeping every message it receives.
-const received: ParsedMail[] = []
-// While true, the server refuses every message, as a mail relay in trouble does.
-let refusing = false
-const smtp = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS', 'AUTH'],
-  onData (stream, _session, callback) {
-    if (refusing) {
-      stream.resume()
-      stream.on('end', () => callback(Object.assign(new Error('try again later'), { responseCode: 451 })))
-      return
-    }
-    simpleParser(stream).then((mail) => { received.push(mail); callback() }, callback)
-  }
-})
-await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve))
-t.teardown(() => new Promise<void>((resolve) => smtp.close(() => resolve())))
-const port = (smtp.server.address() as { port: number }).port
+const mailbox = await startMailbox(t)
+const received = mailbox.received
 
-const { app, advance } = await buildTestApp(t, { env: { SMTP_URL: `smtp://127.0.0.1:${port}`, TZ_DISPLAY: 'Europe/Paris', MAIL_FROM: '"Astreinte DC-2" <astreinte@example.org>' } })
+const { app, advance } = await buildTestApp(t, { env: { SMTP_URL: mailbox.url, TZ_DISPLAY: 'Europe/Paris', MAIL_FROM: '"Astreinte DC-2" <astreinte@example.org>' } })
 const technician = await makeUser(app, 'technician', { name: 'Tom Tech', email: 'tom@example.org' })
 const french = await makeUser(app, 'technician', { name: 'Françoise', email: 'francoise@example.org', shift: 'night' })
 await app.db.updateTable('users').set({ locale: 'fr' }).where('id', '=', french.actor.id).execute()
@@ -93,9 +75,9 @@ t.test('an alert the mail server refused is sent at the next pass, once', async 
   await writePost(app, technician, other.id, { body: 'Looking at the array.', nextUpdateAt: inFuture(5 * 60_000, app.deps.now().getTime()) })
   advance(6 * 60_000)
   received.length = 0
-  refusing = true
+  mailbox.refusing = true
   t.equal(await app.checkOverdue(), 0, 'the mail server refuses every alert')
-  refusing = false
+  mailbox.refusing = false
   t.equal(await app.checkOverdue(), 3, 'the next pass sends it to the three staff members')
   t.ok(received.every((mail) => mail.subject?.includes('Storage slow') === true), 'about the incident whose promise passed')
   t.equal(await app.checkOverdue(), 0, 'and not again')

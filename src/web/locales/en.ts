@@ -1,4 +1,5 @@
 import { accountEn } from './account.ts'
+import { followEn } from './follow.ts'
 import { moderationEn } from './moderation.ts'
 import { shiftsEn } from './shifts.ts'
 import { readerEn } from './reader.ts'
@@ -8,6 +9,7 @@ export const en = {
   ...readerEn,
   ...moderationEn,
   ...accountEn,
+  ...followEn,
   'site.name': 'Sitrep',
   'error.title': 'Something went wrong',
   'error.signInAgain': 'Sign in again',

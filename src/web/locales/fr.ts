@@ -1,5 +1,6 @@
 import type { en } from './en.ts'
 import { accountFr } from './account.ts'
+import { followFr } from './follow.ts'
 import { moderationFr } from './moderation.ts'
 import { shiftsFr } from './shifts.ts'
 import { readerFr } from './reader.ts'
@@ -9,6 +10,7 @@ export const fr: Record<keyof typeof en, string> = {
   ...readerFr,
   ...moderationFr,
   ...accountFr,
+  ...followFr,
   'site.name': 'Sitrep',
   'error.title': 'Un problème est survenu',
   'error.signInAgain': 'Se reconnecter',

@@ -10,6 +10,14 @@ import { setPreferredLocale } from '../../../domain/users.ts'
 import { sendError } from './errors.ts'
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * A form whose address carries its own proof (a signed link from an
+     * e-mail), posted from a mail client as well as from its page: it takes
+     * no CSRF token and acts with no session.
+     */
+    signedLink?: boolean
+  }
   interface FastifyInstance {
     /** Failed sign-ins per account and address, checked before any password is hashed. */
     loginAttempts: LoginAttempts
@@ -144,7 +152,7 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
   // Anything that changes state with the cookie's authority must prove it came
   // from our own pages. Bearer tokens are not sent by browsers on their own.
   fastify.addHook('preHandler', (request, reply, done) => {
-    if (!UNSAFE.has(request.method) || request.authVia === 'token') return done()
+    if (!UNSAFE.has(request.method) || request.authVia === 'token' || request.routeOptions.config.signedLink === true) return done()
     if (request.url.startsWith('/api/') && request.authVia !== 'session') return done()
     fastify.csrfProtection(request, reply, done)
   })

@@ -3,13 +3,14 @@ import { changePassword, renameSelf } from '../../../domain/account.ts'
 import { requireSignedIn } from '../../../domain/actors.ts'
 import { AppError, badRequest } from '../../../domain/errors.ts'
 import { PASSWORD_MIN } from '../../../domain/passwords.ts'
+import { followedBy } from '../../../domain/subscriptions.ts'
 import { countActiveApiTokens } from '../../../domain/tokens.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { perAddressLimit, rememberBrowser } from './auth.ts'
 import { type Form, field, isFormError, messageOf } from './shared.ts'
 
-/** A signed-in user's own account: who they are here, their name and their password. */
+/** A signed-in user's own account: who they are here, their name, their password and the incidents they follow. */
 const accountPages: FastifyPluginAsync = async (fastify) => {
   const { db, deps } = fastify
 
@@ -31,6 +32,9 @@ const accountPages: FastifyPluginAsync = async (fastify) => {
       user,
       passwordMin: PASSWORD_MIN,
       activeTokens: await countActiveApiTokens(db, user.id),
+      // The incidents followed by e-mail; none without a mail server.
+      mailOn: fastify.mailer !== null,
+      follows: fastify.mailer === null ? [] : await followedBy(db, user.id),
       ...extras
     })
   }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import accountPages from './account.ts'
 import adminPages from './admin.ts'
+import followPages from './follow.ts'
 import incidentPages from './incidents.ts'
 import moderationPages from './moderation.ts'
 import postPages from './posts.ts'
@@ -16,6 +17,7 @@ const forumPages: FastifyPluginAsync = async (fastify) => {
   await fastify.register(moderationPages)
   await fastify.register(adminPages)
   await fastify.register(accountPages)
+  await fastify.register(followPages)
 }
 
 export default forumPages

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
 import { badRequest } from '../../../domain/errors.ts'
 import { flaggedBy } from '../../../domain/flags.ts'
+import { CONFIRM_RESEND_MS, followState } from '../../../domain/subscriptions.ts'
 import { KINDS } from '../../../domain/posts.ts'
 import { shiftOnDuty } from '../../../domain/shifts.ts'
 import { STATUSES } from '../../../domain/threads.ts'
@@ -27,6 +28,8 @@ export interface ThreadPageExtras {
   summary?: string
   /** The thread settings as sent, when refused: the panel opens with them. */
   settings?: { title: string, locked: boolean, slowModeSeconds: string }
+  /** The e-mail about following could not go: said in the box. */
+  followError?: string
 }
 
 /** The next-update choices of the update form, in minutes from now. */
@@ -191,9 +194,24 @@ async function threadPageContext (
     actionError: extras.summary === undefined && extras.settings === undefined ? extras.actionError : undefined,
     actionPost: extras.actionPost,
     // Back from flagging a comment: said where it stays in view while the page scrolls to the comment.
-    flagged: await flaggedNow(db, viewer, optionalId(query.flagged), flagged)
+    flagged: await flaggedNow(db, viewer, optionalId(query.flagged), flagged),
+    follow: await followBox(fastify, request.actor, thread.id, extras.followError)
   }
   return { context, posts: postsBytes }
+}
+
+/** The signed-in reader's e-mail box: whether they follow the thread, and whether their address is confirmed. */
+async function followBox (fastify: FastifyInstance, actor: Actor | null, threadId: number, error: string | undefined) {
+  // Without a mail server, nothing would go: no box.
+  if (actor === null || fastify.mailer === null) return null
+  const state = await followState(fastify.db, actor.id, threadId)
+  const lastLink = state.confirmMailedAt?.getTime()
+  return {
+    ...state,
+    email: actor.email,
+    canResend: !state.confirmed && (lastLink === undefined || fastify.deps.now().getTime() - lastLink >= CONFIRM_RESEND_MS),
+    error
+  }
 }
 
 /**

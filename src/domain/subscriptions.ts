@@ -1,0 +1,298 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { type Kysely, sql } from 'kysely'
+import type { Database, PostKind, Shift, ThreadStatus } from '../db/database.ts'
+import { type Actor, requireSignedIn } from './actors.ts'
+import type { Deps } from './deps.ts'
+import { notFound } from './errors.ts'
+
+/**
+ * Following an incident by e-mail: each official post (an update or a
+ * handover) goes to its followers, once each, whatever the number of
+ * instances. An address gets nothing before its owner confirms it is theirs.
+ */
+
+/** How long a pass holds the follows it claimed; one whose e-mail did not go is tried again after. */
+const CLAIM_MS = 2 * 60_000
+/** At most one link to confirm an address in this time: a form cannot be made to flood someone's mailbox. */
+export const CONFIRM_RESEND_MS = 10 * 60_000
+/** An e-mail names at most this many updates; the others are on the page it links to. */
+export const NEWS_PER_MAIL = 10
+
+export interface Following {
+  threadId: number
+  title: string
+  status: ThreadStatus
+}
+
+/** A signed-in user's follow of a thread, as their pages show it. */
+export interface FollowState {
+  following: boolean
+  /** Their address is confirmed: e-mails go. */
+  confirmed: boolean
+  /** A link to confirm it was sent lately (unconfirmed only). */
+  confirmMailedAt: Date | null
+}
+
+async function requireThread (db: Kysely<Database>, threadId: number): Promise<void> {
+  const thread = await db.selectFrom('threads').select('id').where('id', '=', threadId).executeTakeFirst()
+  if (thread === undefined) throw notFound('thread')
+}
+
+/**
+ * Starts following: from now on, not the posts already there. Following
+ * again changes nothing.
+ */
+export async function follow (deps: Deps, actor: Actor | null, threadId: number): Promise<void> {
+  const user = requireSignedIn(actor)
+  await requireThread(deps.db, threadId)
+  await deps.db.insertInto('subscriptions')
+    .values({
+      user_id: user.id,
+      thread_id: threadId,
+      created_at: deps.now(),
+      mailed_through: sql<number>`(select coalesce(max(id), 0) from posts where thread_id = ${threadId})`
+    })
+    .onConflict((oc) => oc.columns(['user_id', 'thread_id']).doNothing())
+    .execute()
+  deps.readerActed(user.id)
+}
+
+/** Stops following; stopping again changes nothing. */
+export async function unfollow (deps: Deps, userId: number, threadId: number): Promise<boolean> {
+  const result = await deps.db.deleteFrom('subscriptions').where('user_id', '=', userId).where('thread_id', '=', threadId).executeTakeFirst()
+  deps.readerActed(userId)
+  return result.numDeletedRows > 0n
+}
+
+export async function followState (db: Kysely<Database>, userId: number, threadId: number): Promise<FollowState> {
+  const row = await db.selectFrom('users')
+    .leftJoin('subscriptions', (join) => join.onRef('subscriptions.user_id', '=', 'users.id').on('subscriptions.thread_id', '=', threadId))
+    .select(['users.email_confirmed_at', 'users.confirm_mailed_at', 'subscriptions.thread_id'])
+    .where('users.id', '=', userId)
+    .executeTakeFirstOrThrow()
+  return { following: row.thread_id !== null, confirmed: row.email_confirmed_at !== null, confirmMailedAt: row.confirm_mailed_at }
+}
+
+/** The incidents a user follows, the latest first. */
+export async function followedBy (db: Kysely<Database>, userId: number): Promise<Following[]> {
+  const rows = await db.selectFrom('subscriptions')
+    .innerJoin('threads', 'threads.id', 'subscriptions.thread_id')
+    .select(['threads.id', 'threads.title', 'threads.status'])
+    .where('subscriptions.user_id', '=', userId)
+    .orderBy('threads.id', 'desc')
+    .execute()
+  return rows.map((row) => ({ threadId: row.id, title: row.title, status: row.status }))
+}
+
+/**
+ * Takes the right to send a link to confirm the user's address, at most once
+ * in `CONFIRM_RESEND_MS`: null when one went lately, or the address is confirmed.
+ * Returns the time it was sent before, to give it back if this one cannot go.
+ */
+export async function claimConfirmMail (deps: Deps, userId: number): Promise<{ before: Date | null } | null> {
+  const now = deps.now()
+  return await deps.db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom('users').select(['email_confirmed_at', 'confirm_mailed_at'])
+      .where('id', '=', userId).forUpdate().executeTakeFirst()
+    if (user === undefined || user.email_confirmed_at !== null) return null
+    const before = user.confirm_mailed_at
+    if (before !== null && now.getTime() - before.getTime() < CONFIRM_RESEND_MS) return null
+    await trx.updateTable('users').set({ confirm_mailed_at: now }).where('id', '=', userId).execute()
+    return { before }
+  })
+}
+
+/** Gives back a claim whose e-mail could not go: the user may ask again at once. */
+export async function releaseConfirmMail (db: Kysely<Database>, userId: number, before: Date | null): Promise<void> {
+  await db.updateTable('users').set({ confirm_mailed_at: before }).where('id', '=', userId).execute()
+}
+
+/**
+ * Confirms a user's address. The incidents they follow are sent from now on:
+ * what was posted while the address waited is on their pages.
+ */
+export async function confirmAddress (deps: Deps, userId: number, email: string): Promise<boolean> {
+  const confirmed = await deps.db.transaction().execute(async (trx) => {
+    const row = await trx.updateTable('users')
+      .set({ email_confirmed_at: deps.now() })
+      .where('id', '=', userId).where('email', '=', email).where('email_confirmed_at', 'is', null)
+      .returning('id')
+      .executeTakeFirst()
+    if (row === undefined) return false
+    await trx.updateTable('subscriptions')
+      .set({ mailed_through: sql<number>`(select coalesce(max(id), 0) from posts where posts.thread_id = subscriptions.thread_id)` })
+      .where('user_id', '=', userId)
+      .execute()
+    return true
+  })
+  if (confirmed) deps.readerActed(userId)
+  return confirmed
+}
+
+/** One official post, as an e-mail tells it. */
+export interface NewsPost {
+  id: number
+  kind: PostKind
+  body: string
+  authorName: string
+  shift: Shift | null
+  handoverTo: Shift | null
+  status: ThreadStatus | null
+  createdAt: Date
+}
+
+/** What one follower is sent: the thread as it is now, and its official posts since the last e-mail. */
+export interface News {
+  userId: number
+  email: string
+  locale: 'en' | 'fr'
+  thread: { id: number, title: string, status: ThreadStatus, nextUpdateAt: Date | null }
+  /** The latest `NEWS_PER_MAIL` at most, oldest first. */
+  posts: NewsPost[]
+  /** Those left out, older than the ones named. */
+  earlier: number
+  /** The last post sent: the follow's new mark once the e-mail went. */
+  through: number
+}
+
+/**
+ * Claims follows with official posts not sent yet, of confirmed addresses,
+ * and reads what to send each. A claim lasts `CLAIM_MS`: an e-mail that does
+ * not go is tried again after it; another instance's pass skips what this
+ * one holds.
+ */
+export async function claimNews (deps: Deps, batch: number): Promise<News[]> {
+  const now = deps.now()
+  const claimed = await deps.db.updateTable('subscriptions')
+    .set({ claimed_until: new Date(now.getTime() + CLAIM_MS) })
+    .from(sql<{ user_id: number, thread_id: number }>`(
+      select s.user_id, s.thread_id from subscriptions s
+      join users u on u.id = s.user_id
+      where u.email_confirmed_at is not null
+        and (s.claimed_until is null or s.claimed_until < ${now})
+        and exists (
+          select 1 from posts p
+          where p.thread_id = s.thread_id and p.id > s.mailed_through and p.kind <> 'comment' and p.hidden_at is null
+        )
+      order by s.thread_id, s.user_id
+      limit ${batch}
+      for update of s skip locked
+    )`.as('due'))
+    .whereRef('subscriptions.user_id', '=', sql.ref('due.user_id'))
+    .whereRef('subscriptions.thread_id', '=', sql.ref('due.thread_id'))
+    .returning(['subscriptions.user_id', 'subscriptions.thread_id', 'subscriptions.mailed_through'])
+    .execute()
+  if (claimed.length === 0) return []
+
+  const users = new Map((await deps.db.selectFrom('users')
+    .select(['id', 'email', 'locale'])
+    .where('id', 'in', [...new Set(claimed.map((row) => row.user_id))])
+    .execute()).map((row) => [row.id, row]))
+  const threads = new Map((await deps.db.selectFrom('threads')
+    .select(['id', 'title', 'status', 'next_update_at'])
+    .where('id', 'in', [...new Set(claimed.map((row) => row.thread_id))])
+    .execute()).map((row) => [row.id, row]))
+  // Followers of a thread mostly share their mark: its posts are read once for each.
+  const postsSince = new Map<string, Promise<{ posts: NewsPost[], earlier: number }>>()
+  const readSince = (threadId: number, after: number) => {
+    const key = `${threadId}:${after}`
+    let read = postsSince.get(key)
+    if (read === undefined) {
+      read = officialPostsSince(deps.db, threadId, after)
+      postsSince.set(key, read)
+    }
+    return read
+  }
+  const news: News[] = []
+  for (const row of claimed) {
+    const user = users.get(row.user_id)
+    const thread = threads.get(row.thread_id)
+    if (user === undefined || thread === undefined) continue
+    const { posts, earlier } = await readSince(row.thread_id, row.mailed_through)
+    if (posts.length === 0) continue
+    news.push({
+      userId: user.id,
+      email: user.email,
+      locale: user.locale ?? 'en',
+      thread: { id: thread.id, title: thread.title, status: thread.status, nextUpdateAt: thread.next_update_at },
+      posts,
+      earlier,
+      through: posts.at(-1)!.id
+    })
+  }
+  return news
+}
+
+async function officialPostsSince (db: Kysely<Database>, threadId: number, after: number): Promise<{ posts: NewsPost[], earlier: number }> {
+  const rows = await db.selectFrom('posts')
+    .innerJoin('users', 'users.id', 'posts.author_id')
+    .select(['posts.id', 'posts.kind', 'posts.body', 'posts.shift', 'posts.handover_to', 'posts.status', 'posts.created_at', 'users.name',
+      sql<number>`count(*) over ()`.as('total')])
+    .where('posts.thread_id', '=', threadId)
+    .where('posts.id', '>', after)
+    .where('posts.kind', '<>', 'comment')
+    .where('posts.hidden_at', 'is', null)
+    .orderBy('posts.id', 'desc')
+    .limit(NEWS_PER_MAIL)
+    .execute()
+  const posts = rows.reverse().map((row) => ({
+    id: row.id,
+    kind: row.kind,
+    body: row.body,
+    authorName: row.name,
+    shift: row.shift,
+    handoverTo: row.handover_to,
+    status: row.status,
+    createdAt: row.created_at
+  }))
+  return { posts, earlier: rows.length === 0 ? 0 : Number(rows[0]!.total) - rows.length }
+}
+
+/** The e-mail of `news` went: the follow's mark moves past what it named, and its claim ends. */
+export async function newsSent (db: Kysely<Database>, news: News): Promise<void> {
+  await db.updateTable('subscriptions')
+    .set({ mailed_through: news.through, claimed_until: null })
+    .where('user_id', '=', news.userId)
+    .where('thread_id', '=', news.thread.id)
+    .where('mailed_through', '<', news.through)
+    .execute()
+}
+
+/**
+ * The links in e-mails: each one proves, by a signature made with the
+ * instance's secret, which follow it stops or which address it confirms, so
+ * that it works from a mail client with nobody signed in.
+ */
+export interface LinkSigner {
+  stopToken: (userId: number, threadId: number) => string
+  readStopToken: (token: string) => { userId: number, threadId: number } | null
+  confirmToken: (userId: number, email: string) => string
+  /** The user a confirm link is for; the address it was made for is checked when confirming. */
+  readConfirmToken: (token: string, emailOf: (userId: number) => Promise<string | undefined>) => Promise<{ userId: number, email: string } | null>
+}
+
+export function linkSigner (secret: string): LinkSigner {
+  const mac = (what: string) => createHmac('sha256', secret).update(what).digest('base64url').slice(0, 32)
+  const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
+  const ids = (parts: string[]) => parts.every((part) => /^[1-9]\d{0,9}$/.test(part)) ? parts.map(Number) : null
+  return {
+    stopToken: (userId, threadId) => `${userId}.${threadId}.${mac(`stop|${userId}|${threadId}`)}`,
+    readStopToken: (token) => {
+      const [user = '', thread = '', signature = '', ...rest] = token.split('.')
+      const numbers = ids([user, thread])
+      if (numbers === null || rest.length > 0) return null
+      const [userId, threadId] = numbers as [number, number]
+      return same(signature, mac(`stop|${userId}|${threadId}`)) ? { userId, threadId } : null
+    },
+    confirmToken: (userId, email) => `${userId}.${mac(`confirm|${userId}|${email}`)}`,
+    readConfirmToken: async (token, emailOf) => {
+      const [user = '', signature = '', ...rest] = token.split('.')
+      const numbers = ids([user])
+      if (numbers === null || rest.length > 0) return null
+      const userId = numbers[0]!
+      const email = await emailOf(userId)
+      if (email === undefined) return null
+      return same(signature, mac(`confirm|${userId}|${email}`)) ? { userId, email } : null
+    }
+  }
+}

@@ -1,0 +1,88 @@
+// Following an incident by e-mail: the thread page's box, the account page's
+// list, the links in e-mails and the e-mails themselves, in both languages;
+// en.ts and fr.ts spread them in.
+export const followEn = {
+  'follow.title': 'E-mail updates',
+  'follow.offer': 'Get an e-mail at each official update of this incident.',
+  'follow.submit': 'Follow by e-mail',
+  'follow.on': 'You get an e-mail at each official update of this incident.',
+  'follow.stop': 'Stop the e-mails',
+  'follow.confirmFirst': 'Confirm your address first: we sent a link to {email}. Nothing is sent to it until you open that link.',
+  'follow.resend': 'Send the link again',
+  'follow.resendLater': 'You can ask for the link again in a few minutes.',
+  'follow.notSent': 'The e-mail could not be sent just now. Try again in a few minutes.',
+
+  'account.follow.title': 'Incidents you follow by e-mail',
+  'account.follow.none': 'You follow no incident by e-mail. Each incident’s page has a button to follow it.',
+  'account.follow.stop': 'Stop',
+  'account.follow.stopLabel': 'Stop the e-mails about {title}',
+
+  'stop.title': 'Stop the e-mails',
+  'stop.ask': 'Stop the e-mails about {title}?',
+  'stop.submit': 'Stop the e-mails',
+  'stop.done': 'You will get no more e-mails about {title}.',
+  'stop.undo': 'You can follow it again from its page.',
+  'confirm.title': 'Confirm your e-mail address',
+  'confirm.ask': 'Confirm that {email} is yours: you will then get an e-mail at each official update of the incidents you follow.',
+  'confirm.submit': 'Confirm my address',
+  'confirm.done': 'Your address is confirmed. You will get an e-mail at each official update of the incidents you follow.',
+  'confirm.account': 'The incidents you follow are listed on your account page.',
+  'errors.invalid_link': 'This link is not valid: it may have been cut short. Copy it whole from the e-mail.',
+
+  'mail.follow.subject.one': 'New update: {title}',
+  'mail.follow.subject.other': '{count} new updates: {title}',
+  'mail.follow.status': 'Status: {status}',
+  'mail.follow.next': 'Next update due by {time}.',
+  'mail.follow.earlier.one': '1 earlier update is on the incident’s page.',
+  'mail.follow.earlier.other': '{count} earlier updates are on the incident’s page.',
+  'mail.follow.by': 'by {name}',
+  'mail.follow.byShift': 'by {name}, {shift}',
+  'mail.follow.handover': 'Shift handover (next: {shift})',
+  'mail.follow.read': 'Read it all and follow it live: {url}',
+  'mail.follow.why': 'You get this e-mail because you follow this incident on Sitrep. To stop: {url}',
+  'mail.confirm.subject': 'Confirm your e-mail address',
+  'mail.confirm.body': 'You asked to follow “{title}” by e-mail on Sitrep. To confirm that this address is yours, open this link and press the button:\n\n{url}\n\nUntil then, nothing is sent to it. If you did not ask, ignore this e-mail.'
+}
+
+export const followFr: Record<keyof typeof followEn, string> = {
+  'follow.title': 'Points par e-mail',
+  'follow.offer': 'Recevez un e-mail à chaque point officiel sur cet incident.',
+  'follow.submit': 'Suivre par e-mail',
+  'follow.on': 'Vous recevez un e-mail à chaque point officiel sur cet incident.',
+  'follow.stop': 'Ne plus recevoir ces e-mails',
+  'follow.confirmFirst': 'Confirmez d’abord votre adresse : nous avons envoyé un lien à {email}. Rien ne lui est envoyé tant que vous n’avez pas ouvert ce lien.',
+  'follow.resend': 'Renvoyer le lien',
+  'follow.resendLater': 'Vous pourrez redemander le lien dans quelques minutes.',
+  'follow.notSent': 'L’e-mail n’a pas pu partir pour l’instant. Réessayez dans quelques minutes.',
+
+  'account.follow.title': 'Incidents suivis par e-mail',
+  'account.follow.none': 'Vous ne suivez aucun incident par e-mail. La page de chaque incident a un bouton pour le suivre.',
+  'account.follow.stop': 'Arrêter',
+  'account.follow.stopLabel': 'Ne plus recevoir d’e-mails sur {title}',
+
+  'stop.title': 'Ne plus recevoir ces e-mails',
+  'stop.ask': 'Ne plus recevoir d’e-mails sur {title} ?',
+  'stop.submit': 'Ne plus recevoir ces e-mails',
+  'stop.done': 'Vous ne recevrez plus d’e-mails sur {title}.',
+  'stop.undo': 'Vous pouvez le suivre à nouveau depuis sa page.',
+  'confirm.title': 'Confirmez votre adresse e-mail',
+  'confirm.ask': 'Confirmez que {email} est bien à vous : vous recevrez alors un e-mail à chaque point officiel des incidents que vous suivez.',
+  'confirm.submit': 'Confirmer mon adresse',
+  'confirm.done': 'Votre adresse est confirmée. Vous recevrez un e-mail à chaque point officiel des incidents que vous suivez.',
+  'confirm.account': 'Les incidents que vous suivez sont listés sur la page de votre compte.',
+  'errors.invalid_link': 'Ce lien n’est pas valide : il a peut-être été coupé. Copiez-le en entier depuis l’e-mail.',
+
+  'mail.follow.subject.one': 'Nouveau point : {title}',
+  'mail.follow.subject.other': '{count} nouveaux points : {title}',
+  'mail.follow.status': 'État : {status}',
+  'mail.follow.next': 'Prochain point attendu d’ici {time}.',
+  'mail.follow.earlier.one': '1 point plus ancien est sur la page de l’incident.',
+  'mail.follow.earlier.other': '{count} points plus anciens sont sur la page de l’incident.',
+  'mail.follow.by': 'par {name}',
+  'mail.follow.byShift': 'par {name}, {shift}',
+  'mail.follow.handover': 'Relève (équipe suivante : {shift})',
+  'mail.follow.read': 'Tout lire et suivre en direct : {url}',
+  'mail.follow.why': 'Vous recevez cet e-mail parce que vous suivez cet incident sur Sitrep. Pour ne plus le recevoir : {url}',
+  'mail.confirm.subject': 'Confirmez votre adresse e-mail',
+  'mail.confirm.body': 'Vous avez demandé à suivre « {title} » par e-mail sur Sitrep. Pour confirmer que cette adresse est bien à vous, ouvrez ce lien et appuyez sur le bouton :\n\n{url}\n\nD’ici là, rien ne lui est envoyé. Si vous n’avez rien demandé, ignorez cet e-mail.'
+}

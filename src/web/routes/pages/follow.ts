@@ -1,0 +1,102 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { requireSignedIn } from '../../../domain/actors.ts'
+import { AppError } from '../../../domain/errors.ts'
+import { confirmAddress, follow, unfollow } from '../../../domain/subscriptions.ts'
+import { getThread } from '../../../domain/threads.ts'
+import { translate } from '../../i18n.ts'
+import { perAddressLimit } from './auth.ts'
+import { parseId, threadPath } from './shared.ts'
+import { renderThread } from './thread-page.ts'
+
+interface ThreadParams { id: string }
+interface TokenParams { token: string }
+
+/** Seconds to wait before asking again when the mail server did not take an e-mail. */
+const MAIL_RETRY_AFTER = 300
+
+/** Without a mail server nothing would go: there is nothing to follow by e-mail. */
+const noMail = () => new AppError(404, 'not_found', 'There is nothing here.', undefined, 'errors.not_found')
+const invalidLink = () => new AppError(400, 'invalid_link', 'This link is not valid: it may have been cut short.', undefined, 'errors.invalid_link')
+
+/**
+ * Following an incident by e-mail: from its page when signed in, and the two
+ * links e-mails carry (stop, confirm an address), which work signed out.
+ */
+const followPages: FastifyPluginAsync = async (fastify) => {
+  const { db, deps } = fastify
+
+  /** The thread page again, its e-mail box saying the e-mail could not go. */
+  const mailFailed = (request: FastifyRequest, reply: FastifyReply, threadId: number) => {
+    reply.code(503).header('retry-after', String(MAIL_RETRY_AFTER))
+    return renderThread(fastify, request, reply, threadId, {}, { followError: translate(request.locale, 'follow.notSent') })
+  }
+
+  fastify.post<{ Params: ThreadParams }>('/t/:id/follow', { config: perAddressLimit(20) }, async (request, reply) => {
+    const user = requireSignedIn(request.actor)
+    if (fastify.mailer === null) throw noMail()
+    const thread = await getThread(db, parseId(request.params.id, 'thread'))
+    await follow(deps, user, thread.id)
+    // An address not confirmed yet gets the link to confirm it, once in a while at most.
+    if (await fastify.sendConfirmLink(user, thread.title) === 'failed') return await mailFailed(request, reply, thread.id)
+    return reply.redirect(`${threadPath(thread)}#follow`, 303)
+  })
+
+  fastify.post<{ Params: ThreadParams }>('/t/:id/follow/resend', { config: perAddressLimit(10) }, async (request, reply) => {
+    const user = requireSignedIn(request.actor)
+    if (fastify.mailer === null) throw noMail()
+    const thread = await getThread(db, parseId(request.params.id, 'thread'))
+    if (await fastify.sendConfirmLink(user, thread.title) === 'failed') return await mailFailed(request, reply, thread.id)
+    deps.readerActed(user.id)
+    return reply.redirect(`${threadPath(thread)}#follow`, 303)
+  })
+
+  fastify.post<{ Params: ThreadParams }>('/t/:id/unfollow', async (request, reply) => {
+    const user = requireSignedIn(request.actor)
+    const thread = await getThread(db, parseId(request.params.id, 'thread'))
+    await unfollow(deps, user.id, thread.id)
+    return reply.redirect(`${threadPath(thread)}#follow`, 303)
+  })
+
+  fastify.post<{ Params: ThreadParams }>('/account/follows/:id/stop', async (request, reply) => {
+    const user = requireSignedIn(request.actor)
+    await unfollow(deps, user.id, parseId(request.params.id, 'thread'))
+    return reply.redirect('/account#follows', 303)
+  })
+
+  // The link at the foot of each e-mail. Opening it asks (a mail scanner
+  // opens links too); the button, or the mail client's one-click stop
+  // (RFC 8058), stops.
+  const stopPage = async (request: FastifyRequest<{ Params: TokenParams }>, reply: FastifyReply, stop: boolean) => {
+    const follow = fastify.followLinks.readStopToken(request.params.token)
+    if (follow === null) throw invalidLink()
+    const thread = await getThread(db, follow.threadId)
+    if (stop) await unfollow(deps, follow.userId, follow.threadId)
+    return reply.page('stop-mail', {
+      title: translate(request.locale, 'stop.title'),
+      threadTitle: thread.title,
+      threadHref: threadPath(thread),
+      action: `/unsubscribe/${request.params.token}`,
+      done: stop
+    })
+  }
+  fastify.get<{ Params: TokenParams }>('/unsubscribe/:token', async (request, reply) => await stopPage(request, reply, false))
+  fastify.post<{ Params: TokenParams }>('/unsubscribe/:token', { config: { signedLink: true, ...perAddressLimit(30) } }, async (request, reply) => await stopPage(request, reply, true))
+
+  // The link sent to confirm an address: opening it asks, the button confirms.
+  const confirmPage = async (request: FastifyRequest<{ Params: TokenParams }>, reply: FastifyReply, confirm: boolean) => {
+    const emailOf = async (userId: number) => (await db.selectFrom('users').select('email').where('id', '=', userId).executeTakeFirst())?.email
+    const owner = await fastify.followLinks.readConfirmToken(request.params.token, emailOf)
+    if (owner === null) throw invalidLink()
+    if (confirm) await confirmAddress(deps, owner.userId, owner.email)
+    return reply.page('confirm-email', {
+      title: translate(request.locale, 'confirm.title'),
+      email: owner.email,
+      action: `/confirm-email/${request.params.token}`,
+      done: confirm
+    })
+  }
+  fastify.get<{ Params: TokenParams }>('/confirm-email/:token', async (request, reply) => await confirmPage(request, reply, false))
+  fastify.post<{ Params: TokenParams }>('/confirm-email/:token', { config: { signedLink: true, ...perAddressLimit(30) } }, async (request, reply) => await confirmPage(request, reply, true))
+}
+
+export default followPages

@@ -1,0 +1,232 @@
+import type { ParsedMail } from 'mailparser'
+import t from 'tap'
+import { buildSecondInstance, buildTestApp, csrfFieldOf, makeUser } from '../helpers/app.ts'
+import { act, openThread, writePost } from '../helpers/api.ts'
+import { type Cookies, sectionById, signIn } from '../helpers/pages.ts'
+import { recipientOf, startMailbox } from '../helpers/smtp.ts'
+
+const mailbox = await startMailbox(t)
+const { received } = mailbox
+const test = await buildTestApp(t, { env: { SMTP_URL: mailbox.url, TZ_DISPLAY: 'Europe/Paris', PUBLIC_URL: 'https://status.example.org' } })
+const { app, advance } = test
+const technician = await makeUser(app, 'technician', { name: 'Tom Tech', shift: 'day' })
+const moderator = await makeUser(app, 'moderator')
+const customer = await makeUser(app, 'customer', { name: 'Chloé', email: 'chloe@example.org' })
+await app.db.updateTable('users').set({ locale: 'fr' }).where('id', '=', customer.actor.id).execute()
+customer.actor.locale = 'fr'
+const fire = await openThread(app, technician, { title: 'Fire in DC-2' })
+const storage = await openThread(app, technician, { title: 'Storage slow' })
+const cookies = await signIn(app, customer)
+
+/** Sends a form of the page at `page` as the signed-in user, with its CSRF token. */
+async function post (cookies: Cookies, page: string, action: string) {
+  const form = await app.inject({ url: page, cookies })
+  return await app.inject({ method: 'POST', url: action, cookies, payload: { _csrf: csrfFieldOf(form.body) } })
+}
+
+// Chloé's account is in French: her pages are.
+const followBox = async (threadId: number, as: Cookies = cookies) => sectionById((await app.inject({ url: `/t/${threadId}`, cookies: as })).body, 'follow')
+const linkIn = (mail: ParsedMail, path: string) => {
+  const match = new RegExp(`https://status\\.example\\.org(${path}/[^\\s>]+)`).exec(mail.text ?? '')
+  if (match === null) throw new Error(`no ${path} link in: ${mail.text}`)
+  return match[1]!
+}
+const official = (threadId: number, body: string, extra: Record<string, unknown> = {}) => writePost(app, technician, threadId, { body, ...extra })
+
+t.test('a signed-in reader is offered to follow an incident by e-mail; an anonymous reader is not', async (t) => {
+  t.match(await followBox(fire.id), /Recevez un e-mail à chaque point officiel sur cet incident\./)
+  t.match(await followBox(fire.id), /action="\/t\/\d+\/follow"/)
+  t.notMatch((await app.inject({ url: `/t/${fire.id}` })).body, /id="follow"/)
+})
+
+let confirmPath = ''
+t.test('following sends a link to confirm the address, in the reader’s language, and nothing else until it is opened', async (t) => {
+  const res = await post(cookies, `/t/${fire.id}`, `/t/${fire.id}/follow`)
+  t.equal(res.statusCode, 303)
+  t.match(res.headers.location, new RegExp(`^/t/${fire.id}/fire-in-dc-2#follow$`))
+  t.equal(received.length, 1)
+  const mail = received[0]!
+  t.equal(recipientOf(mail), 'chloe@example.org')
+  t.equal(mail.subject, 'Confirmez votre adresse e-mail')
+  t.match(mail.text, /Vous avez demandé à suivre «\u00a0\u2068Fire in DC-2\u2069\u00a0» par e-mail/)
+  confirmPath = linkIn(mail, '/confirm-email')
+  const box = await followBox(fire.id)
+  t.match(box, /Confirmez d’abord votre adresse\u00a0: nous avons envoyé un lien à <bdi>chloe@example\.org<\/bdi>/)
+  t.notMatch(box, /follow\/resend/, 'no second link so soon')
+  t.match(box, /Vous pourrez redemander le lien dans quelques minutes\./)
+
+  t.equal((await post(cookies, `/t/${storage.id}`, `/t/${storage.id}/follow`)).statusCode, 303, 'a second incident followed')
+  t.equal(received.length, 1, 'without a second link so soon')
+
+  await official(fire.id, 'Generators on.')
+  t.equal(await app.sendNews(), 0, 'nothing goes to an address not confirmed')
+  t.equal(received.length, 1)
+})
+
+t.test('the link asks before it confirms; confirmed, the incidents followed are sent from then on', async (t) => {
+  const asked = await app.inject({ url: confirmPath, headers: { 'accept-language': 'fr' } })
+  t.equal(asked.statusCode, 200)
+  t.match(asked.body, /Confirmez que <bdi>chloe@example\.org<\/bdi> est bien à vous/)
+  t.equal(await app.sendNews(), 0, 'opening the link (as a mail scanner does) confirms nothing')
+  const confirmed = await app.inject({ method: 'POST', url: confirmPath, headers: { 'accept-language': 'fr' } })
+  t.equal(confirmed.statusCode, 200, 'the button works with nobody signed in, as from another device')
+  t.match(confirmed.body, /Votre adresse est confirmée/)
+  t.match(await followBox(fire.id), /Vous recevez un e-mail à chaque point officiel sur cet incident\./)
+  t.equal(await app.sendNews(), 0, 'what was posted before the address was confirmed is on the page, not sent')
+})
+
+t.test('an official update reaches the follower once, in their language, with a one-click stop; comments do not', async (t) => {
+  received.length = 0
+  await official(fire.id, 'Room 3 is **cool** again; servers come back rack by rack.', { status: 'monitoring' })
+  await writePost(app, customer, fire.id, { body: 'Any news about rack 12?' })
+  t.equal(await app.sendNews(), 1)
+  t.equal(await app.sendNews(), 0, 'and once only')
+  const mail = received[0]!
+  t.equal(recipientOf(mail), 'chloe@example.org')
+  t.equal(mail.subject, 'Nouveau point\u00a0: \u2068Fire in DC-2\u2069')
+  t.match(mail.text, /État\u00a0: Sous surveillance/)
+  t.match(mail.text, /Room 3 is \*\*cool\*\* again; servers come back rack by rack\./)
+  t.match(mail.text, /par \u2068Tom Tech\u2069, Équipe de jour/)
+  t.match(mail.text, new RegExp(`https://status\\.example\\.org/t/${fire.id}\\b`))
+  t.notMatch(mail.text, /rack 12/, 'not the comments')
+  const stop = linkIn(mail, '/unsubscribe')
+  // What a mail client reads to offer its own one-click stop (RFC 8058).
+  const header = (name: string) => mail.headerLines.find((line) => line.key === name)?.line.replace(/\s+/g, ' ')
+  t.equal(header('list-unsubscribe'), `List-Unsubscribe: <https://status.example.org${stop}>`)
+  t.equal(header('list-unsubscribe-post'), 'List-Unsubscribe-Post: List-Unsubscribe=One-Click')
+})
+
+t.test('updates posted between two passes go in one e-mail, in order', async (t) => {
+  received.length = 0
+  await official(fire.id, 'First rack up.')
+  await official(fire.id, 'Second rack up.')
+  t.equal(await app.sendNews(), 1)
+  t.equal(received[0]!.subject, '2 nouveaux points\u00a0: \u2068Fire in DC-2\u2069')
+  const text = received[0]!.text ?? ''
+  t.ok(text.indexOf('First rack up.') >= 0 && text.indexOf('First rack up.') < text.indexOf('Second rack up.'), 'oldest first')
+})
+
+t.test('an update hidden before it was sent is not sent', async (t) => {
+  received.length = 0
+  const wrong = await official(fire.id, 'Posted in the wrong incident.')
+  t.equal((await act(app, moderator, 'POST', `/api/v1/posts/${wrong.id}/hide`, { reason: 'wrong incident' })).statusCode, 200)
+  t.equal(await app.sendNews(), 0)
+})
+
+t.test('an update the mail server refused is sent later, not lost', async (t) => {
+  received.length = 0
+  mailbox.refusing = true
+  await official(storage.id, 'The array is rebuilding.')
+  t.equal(await app.sendNews(), 0, 'the mail server refuses it')
+  mailbox.refusing = false
+  t.equal(await app.sendNews(), 0, 'the pass that tried holds it a while')
+  advance(3 * 60_000)
+  t.equal(await app.sendNews(), 1, 'then it goes')
+  t.match(received[0]!.text, /The array is rebuilding\./)
+})
+
+t.test('the stop link asks, then stops with one click, signed out; a link cut short stops nothing', async (t) => {
+  received.length = 0
+  await official(fire.id, 'Rack 12 up.')
+  t.equal(await app.sendNews(), 1)
+  const stop = linkIn(received[0]!, '/unsubscribe')
+
+  const cut = await app.inject({ method: 'POST', url: stop.slice(0, -3), payload: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+  t.equal(cut.statusCode, 400)
+  t.match(cut.body, /This link is not valid: it may have been cut short/)
+  const forged = stop.replace(`.${fire.id}.`, `.${storage.id}.`)
+  t.equal((await app.inject({ method: 'POST', url: forged })).statusCode, 400, 'nor one made for another incident')
+
+  const asked = await app.inject({ url: stop })
+  t.equal(asked.statusCode, 200)
+  t.match(asked.body, /Stop the e-mails about <bdi>Fire in DC-2<\/bdi>\?/)
+  // As a mail client sends it (RFC 8058): no cookie, no CSRF token.
+  const stopped = await app.inject({ method: 'POST', url: stop, payload: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+  t.equal(stopped.statusCode, 200)
+  t.match(stopped.body, /You will get no more e-mails about <bdi>Fire in DC-2<\/bdi>\./)
+  t.equal((await app.inject({ method: 'POST', url: stop })).statusCode, 200, 'stopping twice is no error')
+
+  received.length = 0
+  await official(fire.id, 'Rack 13 up.')
+  await official(storage.id, 'Rebuilt.')
+  t.equal(await app.sendNews(), 1, 'the other incident is still followed')
+  t.match(received[0]!.subject, /Storage slow/)
+  t.match(await followBox(fire.id), /Suivre par e-mail/, 'the page offers to follow it again')
+})
+
+t.test('the account page lists the incidents followed, each with a stop', async (t) => {
+  const page = (await app.inject({ url: '/account', cookies })).body
+  const list = sectionById(page, 'follows')
+  t.ok(list.length > 0)
+  t.match(page, new RegExp(`<a href="/t/${storage.id}" dir="auto">Storage slow</a>`))
+  t.notMatch(page, new RegExp(`<a href="/t/${fire.id}" dir="auto">`), 'not the one stopped')
+  const res = await post(cookies, '/account', `/account/follows/${storage.id}/stop`)
+  t.equal(res.statusCode, 303)
+  t.match((await app.inject({ url: '/account', cookies })).body, /Vous ne suivez aucun incident par e-mail\./)
+})
+
+t.test('following from the page takes a signed-in user and a CSRF token', async (t) => {
+  t.equal((await app.inject({ method: 'POST', url: `/t/${fire.id}/follow` })).statusCode, 403, 'a forged form, no token')
+  // A browser with a valid token for its own (anonymous) pages, nobody signed in.
+  const login = await app.inject({ url: '/login' })
+  const anonymous = await app.inject({
+    method: 'POST',
+    url: `/t/${fire.id}/follow`,
+    cookies: { sitrep_csrf: login.cookies.find((c) => c.name === 'sitrep_csrf')!.value },
+    payload: { _csrf: csrfFieldOf(login.body) }
+  })
+  t.equal(anonymous.statusCode, 401, 'nobody signed in')
+  t.equal((await post(cookies, `/t/${fire.id}`, '/t/999999/follow')).statusCode, 404, 'no such incident')
+})
+
+t.test('with the mail server down, following says the link could not go, and it can be asked for again', async (t) => {
+  const other = await makeUser(app, 'customer', { email: 'other@example.org' })
+  const otherCookies = await signIn(app, other)
+  mailbox.refusing = true
+  const res = await post(otherCookies, `/t/${fire.id}?lang=en`, `/t/${fire.id}/follow`)
+  mailbox.refusing = false
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '300')
+  t.match(sectionById(res.body, 'follow'), /The e-mail could not be sent just now\. Try again in a few minutes\./)
+  const box = await followBox(fire.id, otherCookies)
+  t.match(box, /follow\/resend/, 'the link can be asked for again at once')
+  received.length = 0
+  t.equal((await post(otherCookies, `/t/${fire.id}`, `/t/${fire.id}/follow/resend`)).statusCode, 303)
+  t.equal(received.length, 1)
+  t.equal(recipientOf(received[0]!), 'other@example.org')
+})
+
+t.test('with two instances, each follower gets each update once; the timer sends without being asked', async (t) => {
+  const reader = await makeUser(app, 'customer', { email: 'reader@example.org' })
+  const readerCookies = await signIn(app, reader)
+  t.equal((await post(readerCookies, `/t/${storage.id}`, `/t/${storage.id}/follow`)).statusCode, 303)
+  const confirm = linkIn(received.at(-1)!, '/confirm-email')
+  t.equal((await app.inject({ method: 'POST', url: confirm })).statusCode, 200)
+  const second = await buildSecondInstance(t, test, { followMail: { intervalMs: 60_000 } })
+  const followers = [customer, reader]
+  // Chloé, who stopped it from her account page, follows it again.
+  t.equal((await post(cookies, `/t/${storage.id}`, `/t/${storage.id}/follow`)).statusCode, 303)
+  received.length = 0
+  await official(storage.id, 'Back to normal speed.')
+  const [a, b] = await Promise.all([app.sendNews(), second.sendNews()])
+  t.equal(a + b, followers.length, 'one e-mail per follower between the two')
+  t.same(received.map(recipientOf).sort(), ['chloe@example.org', 'reader@example.org'])
+  await second.close()
+
+  const timed = await buildSecondInstance(t, test, { followMail: { intervalMs: 100 } })
+  received.length = 0
+  await official(storage.id, 'Monitoring for an hour.')
+  const deadline = Date.now() + 10_000
+  while (received.length < followers.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(received.map(recipientOf).sort(), ['chloe@example.org', 'reader@example.org'], 'sent by the instance’s own pass')
+  await timed.close()
+})
+
+t.test('without a mail server, nobody is offered to follow', async (t) => {
+  const { app: quiet } = await buildTestApp(t)
+  const user = await makeUser(quiet, 'customer')
+  const thread = await openThread(quiet, await makeUser(quiet, 'technician'), { title: 'Quiet' })
+  const userCookies = await signIn(quiet, user)
+  t.notMatch((await quiet.inject({ url: `/t/${thread.id}`, cookies: userCookies })).body, /id="follow"/)
+  t.notMatch((await quiet.inject({ url: '/account', cookies: userCookies })).body, /id="follows"/)
+})
