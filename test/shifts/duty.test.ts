@@ -82,12 +82,14 @@ t.test('staff check in and out from the page', async (t) => {
   t.equal(evil.headers.location, '/', 'the way back stays on the site')
 
   const mine = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
-  t.match(sectionById(mine, 'duty'), new RegExp(`<a class="button button--small" href="/t/${thread.id}/handover">Hand over and check out</a>`), 'the handover form is a link away')
+  t.match(sectionById(mine, 'duty'), new RegExp(`<a class="button button--small" href="/t/${thread.id}/handover\\?checkOut=1">Hand over and check out</a>`), 'the handover form is a link away')
   t.equal((await app.inject({ url: `/t/${thread.id}/handover`, cookies })).statusCode, 200)
   t.ok((await duty()).onDuty.some((p) => p.name === 'Nils Night'), 'opening the handover form does not check out')
   const resolved = await openThread(app, dayTech, { title: 'Printer queue stuck' })
   await app.inject({ method: 'PATCH', url: `/api/v1/threads/${resolved.id}`, headers: dayTech.auth, payload: { status: 'resolved' } })
-  const closedBox = sectionById((await app.inject({ url: `/t/${resolved.id}`, cookies })).body, 'duty')
+  const closedPage = (await app.inject({ url: `/t/${resolved.id}`, cookies })).body
+  t.notMatch(closedPage, /href="\/t\/\d+\/handover/, 'no link to hand over a resolved incident, anywhere on its page')
+  const closedBox = sectionById(closedPage, 'duty')
   t.notMatch(closedBox, /\/handover"/, 'a resolved incident offers no handover')
   t.match(closedBox, /action="\/duty\/check-out"/, 'checking out is still there')
   const outForm = await submitForm(app, cookies, `/t/${thread.id}`, '/duty/check-out', { next: `/t/${thread.id}` })

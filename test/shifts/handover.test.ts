@@ -99,8 +99,10 @@ t.test('the handover form checks its author out once the handover is posted, nev
   t.notMatch((await app.inject({ url: `/t/${thread.id}/handover`, cookies })).body, /name="checkOut"/, 'off duty, nothing to check out of')
 
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: evening.auth, payload: {} })).statusCode, 200)
-  const form = (await app.inject({ url: `/t/${thread.id}/handover`, cookies })).body
-  t.match(form, /<input type="checkbox" name="checkOut" value="on" checked> Check out once the handover is posted/, 'on duty, checking out is offered and ticked')
+  const form = (await app.inject({ url: `/t/${thread.id}/handover?checkOut=1`, cookies })).body
+  t.match(form, /<input type="checkbox" name="checkOut" value="on" checked> Check out once the handover is posted/, 'come to hand over and check out: offered and ticked')
+  // A lead handing over on each of several incidents stays on duty until they choose to leave.
+  t.match((await app.inject({ url: `/t/${thread.id}/handover`, cookies })).body, /<input type="checkbox" name="checkOut" value="on"> Check out once the handover is posted/, 'come to hand over alone: offered, not ticked')
   t.match((await app.inject({ url: `/t/${thread.id}/handover?lang=fr`, cookies })).body, /Terminer mon service une fois la relève publiée/)
   await app.inject({ url: `/t/${thread.id}/handover?lang=en`, cookies })
 

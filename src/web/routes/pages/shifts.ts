@@ -69,7 +69,8 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
     return reply.redirect(backTo(request.body), 303)
   })
 
-  const showHandover = async (request: FastifyRequest, reply: FastifyReply, threadId: number, form: Form, error?: string) => {
+  /** The handover form; `checkOut`: whether its box to check out is ticked. */
+  const showHandover = async (request: FastifyRequest, reply: FastifyReply, threadId: number, form: Form, checkOut: boolean, error?: string) => {
     const staff = requireStaff(request.actor)
     const thread = await getThread(fastify.db, threadId)
     const from = shiftOfAuthor(staff, deps.now(), deps.timeZone, deps.shiftHours, 'handover') ?? 'day'
@@ -85,16 +86,19 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
       to: nextShift(from, deps.shiftHours),
       form: { done: field(form, 'done'), pending: field(form, 'pending'), next: field(form, 'nextSteps') },
       promise: promiseChoices(cadenceOf(thread), field(form, 'next'), '60'),
-      // Offered to whoever is on duty, ticked until they untick it.
-      checkOut: { offered: onDuty, checked: error === undefined || field(form, 'checkOut') === 'on' },
+      // Offered to whoever is on duty; ticked when they came to hand over and
+      // check out, or ticked it before the form was refused.
+      checkOut: { offered: onDuty, checked: checkOut },
       error
     })
   }
 
-  fastify.get<{ Params: ThreadParams }>('/t/:id/handover', async (request, reply) => {
+  // ?checkOut=1: from "Hand over and check out"; the plain "Hand over" link leaves its author on duty.
+  fastify.get<{ Params: ThreadParams, Querystring: { checkOut?: string } }>('/t/:id/handover', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
-    if (request.actor === null) return reply.redirect(`/login?next=/t/${threadId}/handover`, 303)
-    return await showHandover(request, reply, threadId, {})
+    const checkOut = request.query.checkOut === '1'
+    if (request.actor === null) return reply.redirect(`/login?next=${encodeURIComponent(`/t/${threadId}/handover${checkOut ? '?checkOut=1' : ''}`)}`, 303)
+    return await showHandover(request, reply, threadId, {}, checkOut)
   })
 
   fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/handover', async (request, reply) => {
@@ -112,7 +116,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
       return reply.redirect(`/t/${threadId}#p-${post.id}`, 303)
     } catch (err) {
       if (!isFormError(err) || err.statusCode === 403) throw err
-      return await showHandover(request, reply.code(err.statusCode), threadId, form, messageOf(request.locale, err))
+      return await showHandover(request, reply.code(err.statusCode), threadId, form, field(form, 'checkOut') === 'on', messageOf(request.locale, err))
     }
   })
 
