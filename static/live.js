@@ -259,6 +259,7 @@
   }
 
   function applyThread (event) {
+    if (event.thread) applyTitle(event.thread.title)
     if (event.thread) applyClosed(event.thread)
     if (event.thread) leaveOverdue(event.thread)
     var lockedNotice = document.getElementById('locked-notice')
@@ -286,6 +287,17 @@
       var now = pinnedId === null ? null : document.getElementById('p-' + pinnedId)
       if (now) markPinned(now)
     }
+  }
+
+  // A thread renamed ("All servers down" becoming "Recovery in progress")
+  // says so on pages left open for hours: the heading, and the tab's title,
+  // where the layout sets the title apart with Unicode isolates.
+  function applyTitle (title) {
+    var heading = root.querySelector('.thread__title')
+    if (!heading || typeof title !== 'string' || heading.textContent === title) return
+    var was = '\u2068' + heading.textContent + '\u2069'
+    heading.textContent = title
+    if (document.title.indexOf(was) === 0) document.title = '\u2068' + title + '\u2069' + document.title.slice(was.length)
   }
 
   // On a staff page, this incident leaves the banner of overdue updates as

@@ -371,4 +371,16 @@ if (browserAvailable(t)) {
     await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { crisisMode: false })
     await t.resolves(banner.waitFor({ state: 'hidden', timeout: LIVE_MS }), 'and goes when the crisis mode ends')
   })
+
+  t.test('a thread renamed by a moderator shows its new title on open pages, in the heading and the tab', async (t) => {
+    const thread = await newThread('All DC-2 servers down')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+    t.equal(await page.title(), '\u2068All DC-2 servers down\u2069 · Sitrep')
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { title: 'DC-2: recovery in progress' })
+    await t.resolves(page.locator('h1.thread__title', { hasText: 'DC-2: recovery in progress' }).waitFor({ timeout: LIVE_MS }), 'the heading, at once')
+    t.equal(await page.title(), '\u2068DC-2: recovery in progress\u2069 · Sitrep', 'and the tab')
+  })
 }
