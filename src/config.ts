@@ -64,7 +64,10 @@ const HOST_NAME = /^(?=.{1,253}$)[a-z\d]([a-z\d-]{0,61}[a-z\d])?(\.[a-z\d]([a-z\
 
 function parseHost (value: string | undefined): string {
   const host = value?.trim() || '127.0.0.1'
-  if (isIP(host) === 0 && !HOST_NAME.test(host)) throw new ConfigError('HOST', `"${host}" is not an address or a host name to listen on (e.g. 127.0.0.1, 0.0.0.0 or ::)`)
+  // A name of digits and dots alone is an IPv4 address, and must be a valid one ("999.999.1.1" is not).
+  if (isIP(host) === 0 && (!HOST_NAME.test(host) || /^[\d.]+$/.test(host))) {
+    throw new ConfigError('HOST', `"${host}" is not an address or a host name to listen on (e.g. 127.0.0.1, 0.0.0.0 or ::)`)
+  }
   return host
 }
 

@@ -70,6 +70,8 @@ t.test('a bad value stops with a message naming its variable', async (t) => {
     { HOST: 'not a host!' },
     { HOST: 'http://example.org' },
     { HOST: '-leading-dash' },
+    { HOST: '999.999.1.1' },
+    { HOST: '10.0.0' },
     { PORT: 'abc' },
     { PORT: '70000' },
     { PORT: '80.5' },

@@ -49,6 +49,20 @@ export function isDatabaseUnavailable (err: unknown): boolean {
   return err instanceof AggregateError && err.errors.some(isDatabaseUnavailable)
 }
 
+// A server that is up refusing a new connection: the database taken offline
+// (ALLOW_CONNECTIONS false), dropped or renamed, or the role's password or
+// rights changed. Starting, these stop the instance (waiting would not mend
+// them); for a request, the database is as away as if it were down.
+const CONNECTION_REFUSED = new Set(['3D000', '28000', '28P01'])
+const NOT_ACCEPTING = /is not currently accepting connections/
+
+/** Whether a new connection was refused by a server that is up (see `CONNECTION_REFUSED`). */
+export function isConnectionRefused (err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' && (CONNECTION_REFUSED.has(code) || (code === '55000' && NOT_ACCEPTING.test(err.message)))
+}
+
 /** How long `waitForDatabase` waits between tries: soon at first, then every few seconds. */
 const FIRST_RETRY_MS = 250
 const LATEST_RETRY_MS = 5_000

@@ -91,11 +91,21 @@ t.test('opening a thread twice with one key opens one thread', async (t) => {
   t.equal(threads.filter((th) => th.title === 'Cooling failure').length, 1, 'one thread only')
 })
 
-t.test('an empty or overlong key is bad input', async (t) => {
+t.test('an empty or overlong key is bad input, said as such to a script', async (t) => {
   const thread = await openThread(app, tech)
   assertError(t, await post(alice, thread.id, 'k'.repeat(201), { body: 'Hello' }), 400)
   assertError(t, await post(alice, thread.id, '', { body: 'Hello' }), 400)
   t.same((await readPosts(app, thread.id)).filter((p) => p.kind === 'comment'), [], 'nothing posted')
+  // A script is told what is wrong with its key, in French as in English; not that a form expired.
+  const french = await app.inject({
+    method: 'POST', url: `/api/v1/threads/${thread.id}/posts?lang=fr`, headers: { ...alice.auth, 'idempotency-key': 'k'.repeat(201) }, payload: { body: 'Hello' }
+  })
+  t.equal(french.json().error.message, 'Une clé Idempotency-Key doit compter de 1 à 200 caractères.')
+  assertStatus(t, await post(alice, thread.id, 'fr-1', { body: 'Hello' }), 201)
+  const reused = await app.inject({
+    method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: { ...alice.auth, 'idempotency-key': 'fr-1', 'accept-language': 'fr' }, payload: { body: 'Bonjour' }
+  })
+  t.equal(reused.json().error.message, 'Cette clé Idempotency-Key a servi pour une autre requête.')
 })
 
 // Every POST of the API honours the key. Each case below changes the state

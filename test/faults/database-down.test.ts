@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import pg from 'pg'
 import { chromium } from 'playwright-core'
 import t from 'tap'
 import { PASSWORD, csrfFieldOf } from '../helpers/app.ts'
@@ -71,6 +72,31 @@ t.test('while the database is down, the JSON API answers 503 database_unavailabl
   t.equal(retried.status, 201, 'once the database is back, the same request goes through')
   t.same(await bodiesOf(threadId), ['Storage array degraded: first report.', post.body], 'posted once')
   t.ok(server.alive(), 'the app process never stopped')
+})
+
+t.test('a database taken offline (the server up, refusing connections to it) is an outage too: 503, never 500', async (t) => {
+  const threadId = await newThread('Hypervisor cluster split')
+  const admin = new pg.Client({ connectionString: cluster.url('postgres') })
+  await admin.connect()
+  t.teardown(() => admin.end())
+  await admin.query('alter database sitrep allow_connections false')
+  try {
+    // Its open connections cut, as an operator taking it offline does: new ones are refused.
+    await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = 'sitrep'")
+    const answers: [string, Answer][] = [
+      ['a read', await call(base, 'GET', `/api/v1/threads/${threadId}`)],
+      ['a post', await call(base, 'POST', `/api/v1/threads/${threadId}/posts`, { token: tech.token, json: { body: 'Still here.' } })]
+    ]
+    for (const [what, answer] of answers) {
+      t.equal(answer.status, 503, `${what} answers 503`, { body: answer.text.slice(0, 300) })
+      t.equal(answer.headers.get('retry-after'), '5', `${what} says when to try again`)
+      t.equal(answer.json?.error?.code, 'database_unavailable')
+    }
+  } finally {
+    await admin.query('alter database sitrep allow_connections true')
+  }
+  await ready(base)
+  t.equal((await call(base, 'GET', `/api/v1/threads/${threadId}`)).status, 200, 'back once it takes connections again')
 })
 
 t.test('a form sent while the database is down gets a 503 page in the reader\'s language; sent again, it posts once', async (t) => {

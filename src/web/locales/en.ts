@@ -62,6 +62,8 @@ export const en = {
   'errors.post_hidden': 'A hidden post cannot be pinned.',
   'errors.invalid_idempotency_key': 'This form is not valid. Reload the page and try again.',
   'errors.idempotency_mismatch': 'This form was already sent with other content. Reload the page and try again.',
+  'errors.invalid_idempotency_key.api': 'An Idempotency-Key must be 1 to 200 characters long.',
+  'errors.idempotency_mismatch.api': 'This Idempotency-Key was used for a different request.',
   'errors.since_ahead': 'This live stream does not go that far. Reload the page.',
   'errors.invalid_cursor': 'This page of incidents does not exist. Start again from the first one.',
   'errors.idempotency_revoked': 'The token first issued for this form has been revoked since. Reload the page and try again.',

@@ -63,6 +63,8 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.post_hidden': 'Un message masqué ne peut pas être épinglé.',
   'errors.invalid_idempotency_key': 'Ce formulaire n’est pas valide. Rechargez la page et réessayez.',
   'errors.idempotency_mismatch': 'Ce formulaire a déjà été envoyé avec un autre contenu. Rechargez la page et réessayez.',
+  'errors.invalid_idempotency_key.api': 'Une clé Idempotency-Key doit compter de 1 à 200 caractères.',
+  'errors.idempotency_mismatch.api': 'Cette clé Idempotency-Key a servi pour une autre requête.',
   'errors.since_ahead': 'Ce flux en direct ne va pas si loin. Rechargez la page.',
   'errors.invalid_cursor': 'Cette page d’incidents n’existe pas. Repartez de la première.',
   'errors.idempotency_revoked': 'Le jeton d’abord délivré pour ce formulaire a été révoqué depuis. Rechargez la page et réessayez.',

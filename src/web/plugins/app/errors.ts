@@ -2,9 +2,9 @@ import { createRequire } from 'node:module'
 import type { ErrorObject } from 'ajv'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { isDatabaseUnavailable } from '../../../db/connect.ts'
+import { isConnectionRefused, isDatabaseUnavailable } from '../../../db/connect.ts'
 import { AppError, databaseUnavailable } from '../../../domain/errors.ts'
-import { fromAcceptLanguage, hasMessage, pickLocale, translate, waitOf } from '../../i18n.ts'
+import { fromAcceptLanguage, hasMessage, isLocale, pickLocale, translate, waitOf } from '../../i18n.ts'
 import { pageOfOurs } from '../../routes/pages/shared.ts'
 import { SESSION_COOKIE } from './auth.ts'
 
@@ -32,7 +32,7 @@ function inFrench ({ context, errors }: NonNullable<ErrorAnswer['validation']>):
 /** Maps whatever was thrown to the contract's error shape; never a stack trace, never a 500 for bad input. */
 function classify (err: FastifyError | AppError | Error): ErrorAnswer {
   // A database that went away is an outage to wait out, not a bug: 503, try again.
-  if (isDatabaseUnavailable(err)) err = databaseUnavailable()
+  if (isDatabaseUnavailable(err) || isConnectionRefused(err)) err = databaseUnavailable()
   if (err instanceof AppError) {
     return {
       statusCode: err.statusCode,
@@ -55,7 +55,8 @@ function classify (err: FastifyError | AppError | Error): ErrorAnswer {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { statusCode: 413, code: 'too_large', message: 'The request body is too large.' }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { statusCode: 415, code: 'unsupported_media_type', message: 'Send JSON (application/json) or a form (application/x-www-form-urlencoded).' }
+      // Bad input, which the contract answers with 400 (its code says which).
+      return { statusCode: 400, code: 'unsupported_media_type', message: 'Send JSON (application/json) or a form (application/x-www-form-urlencoded).' }
     case 'FST_CSRF_MISSING_SECRET':
     case 'FST_CSRF_INVALID_TOKEN':
       return { statusCode: 403, code: 'csrf', message: 'Missing or invalid CSRF token: send the x-csrf-token header (GET /api/v1/csrf gives one).' }
@@ -75,7 +76,9 @@ function classify (err: FastifyError | AppError | Error): ErrorAnswer {
  */
 export function sendFrameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const answer = classify(err)
-  const locale = fromAcceptLanguage(request.headers['accept-language'])
+  // The query string is not parsed yet: its ?lang= is read here, as a reader's choice.
+  const asked = new URLSearchParams(request.url.split('?')[1] ?? '').get('lang')
+  const locale = isLocale(asked) ? asked : fromAcceptLanguage(request.headers['accept-language'])
   const key = `errors.${answer.code}`
   // The hooks that set the security headers have not run: they are set here, as on every answer.
   reply.headers(request.server.securityHeaders).code(answer.statusCode)
@@ -91,7 +94,8 @@ export function sendFrameworkError (err: FastifyError, request: FastifyRequest, 
     })
     return reply.type('text/html; charset=utf-8').send(html)
   }
-  const message = locale !== 'en' && hasMessage(key) ? translate(locale, key) : answer.message
+  // Our words, not the router's (which repeat the address back).
+  const message = hasMessage(key) ? translate(locale, key) : answer.message
   return reply.send({ error: { code: answer.code, message } })
 }
 
@@ -112,9 +116,9 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
   const signedOut = html && answer.code === 'csrf' && request.actor === null && request.cookies?.[SESSION_COOKIE] !== undefined
   // A form that could not be taken says so, and what to do with it.
   const sent = `errors.${answer.code}.sent`
-  // A script using the browser's session is told what to send, not that a form expired.
-  const csrfForScript = !html && answer.code === 'csrf'
-  const key = signedOut ? 'errors.signed_out' : csrfForScript ? 'errors.csrf.api' : html && request.method !== 'GET' && hasMessage(sent) ? sent : answer.messageKey ?? `errors.${answer.code}`
+  // A script is told what to send (a CSRF header, a valid Idempotency-Key), not that a form expired.
+  const forScript = `errors.${answer.code}.api`
+  const key = signedOut ? 'errors.signed_out' : !html && hasMessage(forScript) ? forScript : html && request.method !== 'GET' && hasMessage(sent) ? sent : answer.messageKey ?? `errors.${answer.code}`
   // API clients reading English get the precise message; everyone else gets it in their language.
   const message = (html || request.locale !== 'en') && hasMessage(key)
     ? translate(request.locale, key, { wait: waitOf(request.locale, answer.retryAfter) })

@@ -56,8 +56,9 @@ export default fp(async (fastify) => {
   // After auth, so a signed-in user's preferred language counts.
   fastify.addHook('onRequest', async (request) => {
     const chosen = (request.query as Record<string, unknown> | undefined)?.lang
-    // A signed-in user's choice is kept with the account, for every browser and for e-mails.
-    if (request.actor !== null && isLocale(chosen) && request.actor.locale !== chosen) {
+    // A signed-in user's choice on the pages is kept with the account, for
+    // every browser and for e-mails; an API call's is for that call alone.
+    if (request.actor !== null && isLocale(chosen) && request.actor.locale !== chosen && !request.url.startsWith('/api/')) {
       request.actor = await setPreferredLocale(fastify.db, request.actor, chosen)
     }
     request.locale = pickLocale(request)
