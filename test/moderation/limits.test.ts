@@ -148,6 +148,25 @@ t.test('the page form turns crisis mode on', async (t) => {
   t.same([after.crisisMode, after.crisisReadOnly], [true, true])
 })
 
+t.test('the page form refuses read-only ticked without crisis mode, and says why', async (t) => {
+  const thread = await openThread(app, tech)
+  const cookies = await signIn(app, moderator)
+  const page = await app.inject({ url: `/t/${thread.id}?lang=en`, cookies })
+  const csrf = /action="\/t\/\d+\/crisis"[\s\S]*?name="_csrf" value="([^"]+)"/.exec(page.body)![1]!
+  const send = (fields: Record<string, string>) => app.inject({ method: 'POST', url: `/t/${thread.id}/crisis`, cookies, payload: { _csrf: csrf, crisisModeWas: 'off', crisisReadOnlyWas: 'off', ...fields } })
+  const refused = await send({ crisisReadOnly: 'on' })
+  t.equal(refused.statusCode, 400)
+  t.match(refused.body, /role="alert">Read-only is part of crisis mode: turn crisis mode on with it\./)
+  const after = (await app.inject({ url: `/api/v1/threads/${thread.id}` })).json()
+  t.same([after.crisisMode, after.crisisReadOnly], [false, false], 'nothing changed')
+
+  await act(app, moderator, 'PATCH', `/api/v1/threads/${thread.id}`, { crisisMode: true, crisisReadOnly: true })
+  // Crisis mode turned off with its read-only box still ticked: both go.
+  t.equal((await send({ crisisModeWas: 'on', crisisReadOnlyWas: 'on', crisisReadOnly: 'on' })).statusCode, 303)
+  const ended = (await app.inject({ url: `/api/v1/threads/${thread.id}` })).json()
+  t.same([ended.crisisMode, ended.crisisReadOnly], [false, false])
+})
+
 t.test('the comment form answers 429 with Retry-After and a readable message', async (t) => {
   const customer = await makeUser(app, 'customer')
   const thread = await openThread(app, tech)

@@ -33,7 +33,12 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     const form = request.body
     // An unticked box is not sent at all: absent means off.
     const crisisMode = field(form, 'crisisMode') === 'on'
-    const crisisReadOnly = crisisMode && field(form, 'crisisReadOnly') === 'on'
+    const readOnlyTicked = field(form, 'crisisReadOnly') === 'on'
+    // Read-only ticked alone, crisis mode off and left off, is asked for as
+    // such: refused, and said why, not dropped unseen. (Crisis mode turned
+    // off takes read-only with it, whatever its box says.)
+    const readOnlyAlone = readOnlyTicked && !crisisMode && unchanged(form, 'crisisMode', 'off')
+    const crisisReadOnly = (crisisMode || readOnlyAlone) && readOnlyTicked
     const onOff = (on: boolean) => on ? 'on' : 'off'
     return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, {
       ...(!unchanged(form, 'crisisMode', onOff(crisisMode)) && { crisisMode }),
