@@ -264,7 +264,12 @@ t.test('with thousands of customers, the users\' page lists the staff and the ne
 
   const csrf = /name="_csrf" value="([^"]+)"/.exec(found.body)![1]!
   const promoted = await app.inject({ method: 'POST', url: `/admin/users/${newhire.actor.id}`, cookies, payload: { _csrf: csrf, role: 'technician', shift: 'night', q: 'nina' } })
-  t.equal(promoted.headers.location, `/admin/users?q=nina#user-${newhire.actor.id}`, 'back to the list as it was searched, at the row')
+  t.equal(promoted.headers.location, `/admin/users?q=nina&changed=${newhire.actor.id}#user-${newhire.actor.id}`, 'back to the list as it was searched, at the row')
+  const saved = (await app.inject({ url: promoted.headers.location as string, cookies })).body
+  t.match(saved, new RegExp(`role="status"><a href="#user-${newhire.actor.id}">Saved\\. <bdi>Nina Newhire</bdi>: Technician, Night shift\\.</a>`), 'and says what was saved')
+  t.notMatch((await app.inject({ url: '/admin/users?q=nina', cookies })).body, /Saved\./, 'once, on the way back')
+  t.match((await app.inject({ url: `/admin/users?changed=${newhire.actor.id}&lang=fr`, cookies })).body, /Enregistré\. <bdi>Nina Newhire<\/bdi>\u00a0: Technicien, Équipe de nuit\./)
+  await app.inject({ url: '/admin/users?lang=en', cookies })
   const tokens = await app.inject({ url: '/admin/tokens', cookies })
   t.match(tokens.body, /<option value="">Choose a staff member…<\/option>/, 'a token\'s owner is chosen, not the first of a list')
   t.match(tokens.body, new RegExp(`<option value="${newhire.actor.id}">\u2068Nina Newhire\u2069`), 'among the staff, the new technician too')

@@ -19,6 +19,9 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
   const showUsers = async (request: FastifyRequest, reply: FastifyReply, search: string, refused?: { userId: number, role: string, shift: string, error: string }) => {
     const found = await findUsers(db, request.actor, search)
     const users = [...found.staff, ...found.customers]
+    // Back from a change (?changed=id): it says whose, and what they are now.
+    const changedId = refused === undefined ? optionalId((request.query as Record<string, unknown>).changed) : undefined
+    const changed = users.find((user) => user.id === changedId)
     return reply.page('admin-users', {
       title: translate(request.locale, 'admin.users.title'),
       here: '/admin/users',
@@ -36,7 +39,14 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
           error: chosen.error
         }
       }),
-      refused: refused === undefined ? undefined : { ...refused, name: users.find((user) => user.id === refused.userId)?.name ?? '' }
+      refused: refused === undefined ? undefined : { ...refused, name: users.find((user) => user.id === refused.userId)?.name ?? '' },
+      changed: changed === undefined
+        ? undefined
+        : {
+            id: changed.id,
+            name: changed.name,
+            role: [translate(request.locale, `role.${changed.role}`), ...(changed.shift === null ? [] : [translate(request.locale, `shift.badge.${changed.shift}`)])].join(', ')
+          }
     })
   }
 
@@ -54,7 +64,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     try {
       await changeUser(deps, request.actor, userId, { role, shift: role === 'technician' ? (shift || null) : null })
       // An admin who just gave up the role has no page here any more.
-      const list = search === '' ? '/admin/users' : `/admin/users?q=${encodeURIComponent(search)}`
+      const list = `/admin/users?${new URLSearchParams({ ...(search !== '' && { q: search }), changed: String(userId) }).toString()}`
       return reply.redirect(request.actor?.id === userId && role !== 'admin' ? '/' : `${list}#user-${userId}`, 303)
     } catch (err) {
       if (!isFormError(err) || request.actor === null) throw err
