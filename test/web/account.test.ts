@@ -90,17 +90,22 @@ t.test('a refused change says why, keeps the password and the session', async (t
   const { app } = await buildTestApp(t)
   const user = await makeUser(app, 'customer')
   const cookies = await signIn(app, user)
-  const cases: Array<[string, Record<string, string>, number, RegExp]> = [
-    ['a wrong current password', { current: 'not my password', password: NEW_PASSWORD, again: NEW_PASSWORD }, 403, /The current password is not right\./],
-    ['two different new passwords', { current: PASSWORD, password: NEW_PASSWORD, again: `${NEW_PASSWORD}!` }, 400, /The two new passwords differ\./],
-    ['a new password too short', { current: PASSWORD, password: 'short', again: 'short' }, 400, /at least 8 characters/],
-    ['a new password too long', { current: PASSWORD, password: 'x'.repeat(1025), again: 'x'.repeat(1025) }, 400, /too long/],
-    ['the same password again', { current: PASSWORD, password: PASSWORD, again: PASSWORD }, 400, /the same as the current one/]
+  // The last item: the field the refusal points at, marked and given the focus.
+  const cases: Array<[string, Record<string, string>, number, RegExp, string]> = [
+    ['a wrong current password', { current: 'not my password', password: NEW_PASSWORD, again: NEW_PASSWORD }, 403, /The current password is not right\./, 'current-password'],
+    ['two different new passwords', { current: PASSWORD, password: NEW_PASSWORD, again: `${NEW_PASSWORD}!` }, 400, /The two new passwords differ\./, 'again-password'],
+    ['a new password too short', { current: PASSWORD, password: 'short', again: 'short' }, 400, /at least 8 characters/, 'new-password'],
+    ['a new password too long', { current: PASSWORD, password: 'x'.repeat(1025), again: 'x'.repeat(1025) }, 400, /too long/, 'new-password'],
+    ['the same password again', { current: PASSWORD, password: PASSWORD, again: PASSWORD }, 400, /the same as the current one/, 'new-password']
   ]
-  for (const [what, fields, status, message] of cases) {
+  for (const [what, fields, status, message, field] of cases) {
     const res = await changeOn(app, cookies, fields)
     t.equal(res.statusCode, status, `${what}: ${status}`)
     t.match(sectionById(res.body, 'main'), message, `${what}: the page says why`)
+    const marked = [...res.body.matchAll(/<input id="([\w-]+)"[^>]*aria-invalid="true"[^>]*>/g)]
+    t.same(marked.map((m) => m[1]), [field], `${what}: the field to correct is marked`)
+    t.match(marked[0]?.[0], /aria-describedby="password-error[ "]/, `${what}: and tied to the message`)
+    t.match(marked[0]?.[0], / autofocus>$/, `${what}: and has the focus`)
     t.match(res.body, /id="password-form"/, `${what}: the form is there to try again`)
     t.equal(cookieFrom(res, SESSION_COOKIE), undefined, `${what}: no new session`)
   }

@@ -10,6 +10,15 @@ import { csrfToken } from '../../plugins/app/auth.ts'
 import { perAddressLimit, rememberBrowser } from './auth.ts'
 import { type Form, field, isFormError, messageOf } from './shared.ts'
 
+/** Which field of the password form a refusal points at; any other (too many tries, changed meanwhile) the first. */
+const PASSWORD_FIELD: Record<string, string> = {
+  wrong_password: 'current',
+  password_too_short: 'new',
+  password_too_long: 'new',
+  password_unchanged: 'new',
+  password_mismatch: 'again'
+}
+
 /** A signed-in user's own account: who they are here, their name, their password and the incidents they follow. */
 const accountPages: FastifyPluginAsync = async (fastify) => {
   const { db, deps } = fastify
@@ -17,6 +26,8 @@ const accountPages: FastifyPluginAsync = async (fastify) => {
   interface Extras {
     changed?: boolean
     error?: string
+    /** The password field a refused change points at: current, new or again. */
+    wrong?: string
     renamed?: boolean
     /** The name form refused: why, and the name as written. */
     nameError?: string
@@ -73,7 +84,7 @@ const accountPages: FastifyPluginAsync = async (fastify) => {
       if (err instanceof AppError && err.code === 'wrong_password') fastify.loginAttempts.failed(user.email, request.ip)
       if (!isFormError(err)) throw err
       if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter))
-      return await showAccount(request, reply.code(err.statusCode), { error: messageOf(request.locale, err) })
+      return await showAccount(request, reply.code(err.statusCode), { error: messageOf(request.locale, err), wrong: PASSWORD_FIELD[err.code] ?? 'current' })
     }
     fastify.loginAttempts.succeeded(user.email, request.ip)
     // Every session ended with the change; this browser goes on with a new one.
