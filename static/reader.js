@@ -106,6 +106,7 @@
   function keepForm (form, prefix) {
     var texts = form.querySelectorAll('textarea[name]')
     for (var i = 0; i < texts.length; i++) keepDraft(texts[i], prefix + 'draft:' + texts[i].name)
+    keepChoices(form, prefix + 'choices')
     // A handover or a summary leads back to its thread's page: a post of the reader's own, not news.
     var thread = /^\/t\/(\d+)\//.exec(new URL(form.action, location.href).pathname)
     form.addEventListener('submit', function () {
@@ -200,6 +201,41 @@
       }
       store.setItem(key, field.value)
       if (original !== '') store.setItem(key + ':from', original)
+    })
+  }
+
+  // The choices of a form with text to write (the kind, the status, the
+  // promise of the next update, checking out): kept with its draft and put
+  // back with it, so that the form sent again sends what was chosen, not
+  // its defaults. A form the server shows again keeps its own.
+  function keepChoices (form, key) {
+    var fields = form.querySelectorAll('select[name], input[type="radio"][name], input[type="checkbox"][name]')
+    if (fields.length === 0) return
+    var kept
+    try { kept = JSON.parse(store.getItem(key) || 'null') } catch (e) { kept = null }
+    if (kept && typeof kept === 'object' && form.querySelector('.draft-note')) {
+      for (var i = 0; i < fields.length; i++) {
+        var field = fields[i]
+        if (!Object.prototype.hasOwnProperty.call(kept, field.name)) continue
+        var value = kept[field.name]
+        if (field.tagName === 'SELECT') {
+          for (var o = 0; o < field.options.length; o++) if (field.options[o].value === value) field.value = value
+        } else if (field.type === 'radio') {
+          field.checked = field.value === value
+        } else {
+          field.checked = value === 'on'
+        }
+      }
+    }
+    form.addEventListener('change', function () {
+      var choices = {}
+      for (var i = 0; i < fields.length; i++) {
+        var field = fields[i]
+        if (field.tagName === 'SELECT') choices[field.name] = field.value
+        else if (field.type !== 'radio') choices[field.name] = field.checked ? 'on' : 'off'
+        else if (field.checked) choices[field.name] = field.value
+      }
+      store.setItem(key, JSON.stringify(choices))
     })
   }
 
@@ -321,6 +357,7 @@
     // Taken from this page's own form (not a handover's): its draft goes.
     if (justPosted && sentForm) {
       store.removeItem(draftKey)
+      store.removeItem(draftKey + ':choices')
       rememberTaken(takenKey, sentForm)
     }
   }
@@ -373,6 +410,7 @@
   var body = form && form.querySelector('textarea[name="body"]')
   if (!form || !body) return
   keepDraft(body, draftKey)
+  keepChoices(form, draftKey + ':choices')
   form.addEventListener('submit', function () {
     store.setItem(sentKey, String(Date.now()))
     store.setItem(sentFormKey, whatIsSent(form))

@@ -88,6 +88,28 @@ if (browserAvailable(t)) {
     t.equal(await page.locator('#body').inputValue(), '', 'the draft is gone once the server has taken it')
   })
 
+  t.test("an update's draft comes back with its status and its promise, not the form's defaults", async (t) => {
+    const thread = await newThread('Storage array degraded')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, tech)
+    await page.goto(`/t/${thread.id}`)
+    await page.locator('#body').pressSequentially('Controller B replaced; rebuilding.')
+    await page.locator('#status').selectOption('monitoring')
+    await page.locator('input[name="next"][value="60"]').check()
+    await page.reload()
+    t.equal(await page.locator('#body').inputValue(), 'Controller B replaced; rebuilding.')
+    t.equal(await page.locator('#status').inputValue(), 'monitoring', 'the status chosen')
+    t.ok(await page.locator('input[name="next"][value="60"]').isChecked(), 'the promise chosen')
+
+    await page.locator('#compose button[type="submit"]').click()
+    await page.waitForURL(/#p-\d+$/)
+    const posted = (await app.inject({ url: `/api/v1/threads/${thread.id}` })).json()
+    t.equal(posted.status, 'monitoring', 'sent with it')
+    await page.goto(`/t/${thread.id}`)
+    t.equal(await page.locator('#status').inputValue(), '', 'once taken, the form starts from its defaults again')
+  })
+
   t.test("on a shared computer, a draft is its writer's: the next person does not find it", async (t) => {
     const thread = await newThread('Campus kiosk outage')
     const other = await makeUser(app, 'customer', { name: 'Omar Other' })
