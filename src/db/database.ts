@@ -59,6 +59,8 @@ export interface ThreadsTable {
   last_post_at: NullableTimestamp
   post_count: Generated<number>
   last_seq: Generated<number>
+  /** The latest official post (update or handover), 0 before the first: what its followers are due. */
+  last_official_post_id: Generated<number>
   created_by: number
   created_at: Timestamp
 }
@@ -172,6 +174,8 @@ export interface SubscriptionsTable {
   created_at: Timestamp
   /** The last post id sent to this follower, or there before they followed. */
   mailed_through: ColumnType<number, number | undefined, number>
+  /** The mail pass holding the follow, and until when. */
+  claimed_by: string | null
   claimed_until: NullableTimestamp
 }
 

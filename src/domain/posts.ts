@@ -221,8 +221,9 @@ export async function insertPost (trx: Transaction<Database>, deps: Deps, author
       post_count: eb('post_count', '+', 1),
       last_post_at: now,
       ...(post.status !== null && { status: post.status }),
-      // An official update keeps its promise and makes the next one, or none.
-      ...(official && { next_update_at: nextUpdateAt })
+      // An official update keeps its promise and makes the next one, or
+      // none; its thread's followers are due it by e-mail.
+      ...(official && { next_update_at: nextUpdateAt, last_official_post_id: row.id })
     }))
     .where('id', '=', thread.id)
     .returningAll()

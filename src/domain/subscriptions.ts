@@ -147,7 +147,7 @@ export interface News {
   email: string
   locale: 'en' | 'fr'
   thread: { id: number, title: string, status: ThreadStatus, nextUpdateAt: Date | null }
-  /** The latest `NEWS_PER_MAIL` at most, oldest first. */
+  /** The latest `NEWS_PER_MAIL` at most, oldest first; none when every post since was hidden. */
   posts: NewsPost[]
   /** Those left out, older than the ones named. */
   earlier: number
@@ -156,24 +156,21 @@ export interface News {
 }
 
 /**
- * Claims follows with official posts not sent yet, of confirmed addresses,
- * and reads what to send each. A claim lasts `CLAIM_MS`: an e-mail that does
- * not go is tried again after it; another instance's pass skips what this
- * one holds.
+ * Claims, for the pass `by`, follows of confirmed addresses whose thread has
+ * official posts not sent to them yet, and reads what to send each. A claim
+ * lasts `CLAIM_MS`; the pass renews it before each e-mail (`holdClaim`), so
+ * another instance takes a follow over only from a pass that stopped.
  */
-export async function claimNews (deps: Deps, batch: number): Promise<News[]> {
+export async function claimNews (deps: Deps, by: string, batch: number): Promise<News[]> {
   const now = deps.now()
   const claimed = await deps.db.updateTable('subscriptions')
-    .set({ claimed_until: new Date(now.getTime() + CLAIM_MS) })
+    .set({ claimed_by: by, claimed_until: new Date(now.getTime() + CLAIM_MS) })
     .from(sql<{ user_id: number, thread_id: number }>`(
-      select s.user_id, s.thread_id from subscriptions s
-      join users u on u.id = s.user_id
-      where u.email_confirmed_at is not null
+      select s.user_id, s.thread_id from threads t
+      join subscriptions s on s.thread_id = t.id and s.mailed_through < t.last_official_post_id
+      join users u on u.id = s.user_id and u.email_confirmed_at is not null
+      where t.last_official_post_id > 0
         and (s.claimed_until is null or s.claimed_until < ${now})
-        and exists (
-          select 1 from posts p
-          where p.thread_id = s.thread_id and p.id > s.mailed_through and p.kind <> 'comment' and p.hidden_at is null
-        )
       order by s.thread_id, s.user_id
       limit ${batch}
       for update of s skip locked
@@ -189,7 +186,7 @@ export async function claimNews (deps: Deps, batch: number): Promise<News[]> {
     .where('id', 'in', [...new Set(claimed.map((row) => row.user_id))])
     .execute()).map((row) => [row.id, row]))
   const threads = new Map((await deps.db.selectFrom('threads')
-    .select(['id', 'title', 'status', 'next_update_at'])
+    .select(['id', 'title', 'status', 'next_update_at', 'last_official_post_id'])
     .where('id', 'in', [...new Set(claimed.map((row) => row.thread_id))])
     .execute()).map((row) => [row.id, row]))
   // Followers of a thread mostly share their mark: its posts are read once for each.
@@ -209,7 +206,6 @@ export async function claimNews (deps: Deps, batch: number): Promise<News[]> {
     const thread = threads.get(row.thread_id)
     if (user === undefined || thread === undefined) continue
     const { posts, earlier } = await readSince(row.thread_id, row.mailed_through)
-    if (posts.length === 0) continue
     news.push({
       userId: user.id,
       email: user.email,
@@ -217,7 +213,8 @@ export async function claimNews (deps: Deps, batch: number): Promise<News[]> {
       thread: { id: thread.id, title: thread.title, status: thread.status, nextUpdateAt: thread.next_update_at },
       posts,
       earlier,
-      through: posts.at(-1)!.id
+      // Nothing left to send (every post since was hidden): the mark moves on all the same.
+      through: posts.at(-1)?.id ?? thread.last_official_post_id
     })
   }
   return news
@@ -248,14 +245,33 @@ async function officialPostsSince (db: Kysely<Database>, threadId: number, after
   return { posts, earlier: rows.length === 0 ? 0 : Number(rows[0]!.total) - rows.length }
 }
 
-/** The e-mail of `news` went: the follow's mark moves past what it named, and its claim ends. */
-export async function newsSent (db: Kysely<Database>, news: News): Promise<void> {
-  await db.updateTable('subscriptions')
-    .set({ mailed_through: news.through, claimed_until: null })
+/**
+ * Renews the pass's claim on a follow right before its e-mail goes: false
+ * when the follow was stopped meanwhile, or is no longer this pass's.
+ */
+export async function holdClaim (deps: Deps, by: string, news: News): Promise<boolean> {
+  const held = await deps.db.updateTable('subscriptions')
+    .set({ claimed_until: new Date(deps.now().getTime() + CLAIM_MS) })
     .where('user_id', '=', news.userId)
     .where('thread_id', '=', news.thread.id)
-    .where('mailed_through', '<', news.through)
+    .where('claimed_by', '=', by)
+    .executeTakeFirst()
+  return held.numUpdatedRows > 0n
+}
+
+/** The e-mail of `news` went (or had nothing to say): the follow's mark moves past it, and the pass lets it go. */
+export async function newsSent (db: Kysely<Database>, by: string, news: News): Promise<void> {
+  await db.updateTable('subscriptions')
+    .set((eb) => ({ mailed_through: eb.fn('greatest', ['mailed_through', sql.lit(news.through)]), claimed_by: null, claimed_until: null }))
+    .where('user_id', '=', news.userId)
+    .where('thread_id', '=', news.thread.id)
+    .where('claimed_by', '=', by)
     .execute()
+}
+
+/** A stopping pass lets go of what it claimed and did not send: another instance sends it at once. */
+export async function releaseClaims (db: Kysely<Database>, by: string): Promise<void> {
+  await db.updateTable('subscriptions').set({ claimed_by: null, claimed_until: null }).where('claimed_by', '=', by).execute()
 }
 
 /**
@@ -272,27 +288,31 @@ export interface LinkSigner {
 }
 
 export function linkSigner (secret: string): LinkSigner {
-  const mac = (what: string) => createHmac('sha256', secret).update(what).digest('base64url').slice(0, 32)
+  // A key of their own, derived from the secret: nothing else signed with
+  // the secret (a cookie, say) can be passed off as one of these links. What
+  // is signed is a JSON array, so no two different links sign the same text.
+  const key = createHmac('sha256', secret).update('sitrep follow links, v1').digest()
+  const mac = (...what: Array<string | number>) => createHmac('sha256', key).update(JSON.stringify(what)).digest('base64url').slice(0, 32)
   const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
   const ids = (parts: string[]) => parts.every((part) => /^[1-9]\d{0,9}$/.test(part)) ? parts.map(Number) : null
   return {
-    stopToken: (userId, threadId) => `${userId}.${threadId}.${mac(`stop|${userId}|${threadId}`)}`,
+    stopToken: (userId, threadId) => `${userId}.${threadId}.${mac('stop', userId, threadId)}`,
     readStopToken: (token) => {
       const [user = '', thread = '', signature = '', ...rest] = token.split('.')
       const numbers = ids([user, thread])
       if (numbers === null || rest.length > 0) return null
       const [userId, threadId] = numbers as [number, number]
-      return same(signature, mac(`stop|${userId}|${threadId}`)) ? { userId, threadId } : null
+      return same(signature, mac('stop', userId, threadId)) ? { userId, threadId } : null
     },
-    confirmToken: (userId, email) => `${userId}.${mac(`confirm|${userId}|${email}`)}`,
+    confirmToken: (userId, email) => `${userId}.${mac('confirm', userId, email)}`,
     readConfirmToken: async (token, emailOf) => {
       const [user = '', signature = '', ...rest] = token.split('.')
       const numbers = ids([user])
-      if (numbers === null || rest.length > 0) return null
+      if (numbers === null || rest.length > 0 || signature.length !== 32) return null
       const userId = numbers[0]!
       const email = await emailOf(userId)
       if (email === undefined) return null
-      return same(signature, mac(`confirm|${userId}|${email}`)) ? { userId, email } : null
+      return same(signature, mac('confirm', userId, email)) ? { userId, email } : null
     }
   }
 }

@@ -16,7 +16,12 @@ export interface NewUser {
   shift?: Shift | null
 }
 
-const EMAIL = /^[^\s@\u0000]+@[^\s@\u0000]+\.[^\s@\u0000]+$/
+// One mailbox, as people write it: letters of any script, digits and the
+// marks an address may hold. Nothing a mailer would read as a list, a
+// quoted part or a name beside an address (, ; < > " ( ) [ ] \ :), which
+// would send the e-mails of this account to another mailbox.
+const ADDRESS_PART = '[^\\s@,;<>"()\\[\\]\\\\:\\u0000-\\u001f\\u007f]+'
+const EMAIL = new RegExp(`^${ADDRESS_PART}@${ADDRESS_PART}\\.${ADDRESS_PART}$`)
 
 export function toActor (row: Pick<UserRow, 'id' | 'email' | 'name' | 'role' | 'shift' | 'locale'>): Actor {
   return { id: row.id, email: row.email, name: row.name, role: row.role, shift: row.shift, locale: row.locale }

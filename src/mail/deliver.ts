@@ -2,6 +2,7 @@ import nodemailer from 'nodemailer'
 
 /** One e-mail, already worded in its recipient's language. */
 export interface MailMessage {
+  /** One address, taken as it is: never a list, nor a name and an address. */
   to: string
   subject: string
   text: string
@@ -39,7 +40,7 @@ export function smtpMailer (smtpUrl: string, from: string): Mailer {
   })
   return {
     async deliver (message) {
-      await transport.sendMail({ from, to: message.to, subject: message.subject, text: message.text, ...(message.headers !== undefined && { headers: message.headers }) })
+      await transport.sendMail({ from, to: { name: '', address: message.to }, subject: message.subject, text: message.text, ...(message.headers !== undefined && { headers: message.headers }) })
     },
     connections: CONNECTIONS,
     close: () => transport.close()

@@ -13,25 +13,26 @@ export interface FollowMailOptions {
 /**
  * The official posts of an incident a reader follows, in their language: the
  * state of the incident now, then each post as it was written, then how to
- * stop. Mail clients offer the stop in one click (RFC 8058).
+ * stop. Mail clients offer the stop in one click (RFC 8058); they trust it
+ * when the relay signs these headers (DKIM), as the README says.
  */
 export function newsMail (news: News, stopUrl: string, options: FollowMailOptions): MailMessage {
   const { locale, thread } = news
-  const format = makeDateFormatter(options.timeZone)
-  const title = isolate(thread.title)
+  const format = formatterFor(options.timeZone)
   const count = news.posts.length
   const state = [
     translate(locale, 'mail.follow.status', { status: translate(locale, `status.${thread.status}`) }),
     ...(thread.nextUpdateAt !== null && thread.status !== 'resolved'
-      ? [translate(locale, 'mail.follow.next', { time: format(locale, thread.nextUpdateAt, 'time') })]
+      ? [translate(locale, 'mail.follow.next', { time: format(locale, thread.nextUpdateAt, 'full') })]
       : [])
   ]
   const posts = news.posts.map((post) => postText(locale, post, format))
   return {
     to: news.email,
-    subject: translate(locale, count === 1 ? 'mail.follow.subject.one' : 'mail.follow.subject.other', { title, count }),
+    // Set apart only when it needs it: invisible marks in a subject are read as a spammer's.
+    subject: translate(locale, count === 1 ? 'mail.follow.subject.one' : 'mail.follow.subject.other', { title: inSubject(thread.title), count }),
     text: [
-      title,
+      isolate(thread.title),
       state.join('\n'),
       ...(news.earlier > 0 ? [translate(locale, news.earlier === 1 ? 'mail.follow.earlier.one' : 'mail.follow.earlier.other', { count: news.earlier })] : []),
       ...posts,
@@ -40,9 +41,28 @@ export function newsMail (news: News, stopUrl: string, options: FollowMailOption
     ].join('\n\n'),
     headers: {
       'List-Unsubscribe': `<${stopUrl}>`,
-      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click'
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      // One list per incident, for the reader's mail filters.
+      'List-Id': `<incident-${thread.id}.${new URL(options.publicUrl).hostname}>`,
+      // Sent by a program: no out-of-office reply to it.
+      'Auto-Submitted': 'auto-generated'
     }
   }
+}
+
+// Right-to-left letters or direction marks: a title that could reorder the words around it.
+const BIDI = /[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff]/
+const inSubject = (title: string): string => BIDI.test(title) ? isolate(title) : title
+
+/** The organisation's clock, one formatter for each time zone: e-mails go by the hundred. */
+const formatters = new Map<string, ReturnType<typeof makeDateFormatter>>()
+function formatterFor (timeZone: string): ReturnType<typeof makeDateFormatter> {
+  let format = formatters.get(timeZone)
+  if (format === undefined) {
+    format = makeDateFormatter(timeZone)
+    formatters.set(timeZone, format)
+  }
+  return format
 }
 
 function postText (locale: Locale, post: NewsPost, format: ReturnType<typeof makeDateFormatter>): string {
@@ -53,7 +73,7 @@ function postText (locale: Locale, post: NewsPost, format: ReturnType<typeof mak
     ? translate(locale, 'mail.follow.handover', { shift: translate(locale, `shift.badge.${post.handoverTo}`) })
     : translate(locale, `kind.${post.kind}`)
   const status = post.status === null ? '' : ` · ${translate(locale, `status.${post.status}`)}`
-  return `— ${format(locale, post.createdAt, 'datetime')} · ${what}${status} · ${by}\n${post.body}`
+  return `— ${format(locale, post.createdAt, 'full')} · ${what}${status} · ${by}\n${post.body}`
 }
 
 /** The link that confirms an address, sent when its owner first follows an incident. */

@@ -7,20 +7,22 @@ export interface Mailbox {
   url: string
   /** Every message received, in order. */
   received: ParsedMail[]
-  /** While true, the server refuses every message (451), as a mail relay in trouble does. */
+  /** While true, the server refuses every message, as a mail relay in trouble does. */
   refusing: boolean
+  /** How it refuses: 451 (try again later) unless set, or 550 (no such mailbox, for good). */
+  refusalCode: number
 }
 
 /** A real SMTP server on a free port of this machine, keeping every message it receives; closed at the end of `t`. */
 export async function startMailbox (t: Test): Promise<Mailbox> {
-  const mailbox: Mailbox = { url: '', received: [], refusing: false }
+  const mailbox: Mailbox = { url: '', received: [], refusing: false, refusalCode: 451 }
   const smtp = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     onData (stream, _session, callback) {
       if (mailbox.refusing) {
         stream.resume()
-        stream.on('end', () => callback(Object.assign(new Error('try again later'), { responseCode: 451 })))
+        stream.on('end', () => callback(Object.assign(new Error(mailbox.refusalCode >= 500 ? 'no such mailbox' : 'try again later'), { responseCode: mailbox.refusalCode })))
         return
       }
       simpleParser(stream).then((mail) => { mailbox.received.push(mail); callback() }, callback)

@@ -12,9 +12,10 @@ import { sendError } from './errors.ts'
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
-     * A form whose address carries its own proof (a signed link from an
-     * e-mail), posted from a mail client as well as from its page: it takes
-     * no CSRF token and acts with no session.
+     * An address that carries its own proof (a signed link from an e-mail):
+     * its form, posted from a mail client as well as from its page, takes no
+     * CSRF token and acts with no session; the address is a secret, kept out
+     * of the logs.
      */
     signedLink?: boolean
   }

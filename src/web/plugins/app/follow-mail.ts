@@ -1,7 +1,15 @@
+import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { Actor } from '../../../domain/actors.ts'
-import { type LinkSigner, type News, claimConfirmMail, claimNews, linkSigner, newsSent, releaseConfirmMail } from '../../../domain/subscriptions.ts'
+import { type LinkSigner, type News, claimConfirmMail, claimNews, holdClaim, linkSigner, newsSent, releaseClaims, releaseConfirmMail } from '../../../domain/subscriptions.ts'
 import { confirmMail, newsMail } from '../../../mail/follow.ts'
+import type { Locale } from '../../i18n.ts'
+
+/** An SMTP refusal for good (5xx), as opposed to "try again later" (4xx) or a connection lost. */
+const isPermanent = (err: unknown): boolean => {
+  const code = (err as { responseCode?: unknown }).responseCode
+  return typeof code === 'number' && code >= 500 && code < 600
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,39 +37,59 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
   const { deps, config, mailer } = fastify
   const links = linkSigner(config.sessionSecret)
   fastify.decorate('followLinks', links)
-  const stopUrl = (userId: number, threadId: number) => `${config.publicUrl}/unsubscribe/${links.stopToken(userId, threadId)}`
+  // In the reader's language, whatever the browser that opens them.
+  const stopUrl = (userId: number, threadId: number, locale: Locale) => `${config.publicUrl}/unsubscribe/${links.stopToken(userId, threadId)}?lang=${locale}`
   const batch = options.batch ?? 200
 
   fastify.decorate('sendNews', async () => {
     if (mailer === null) return 0
+    // The id this pass's claims carry.
+    const by = randomUUID()
     let sent = 0
-    // Batch after batch while there is news: a post to thousands of followers
-    // goes in one pass. A stopping instance leaves the rest to the others.
-    while (!closing) {
-      const due = await claimNews(deps, batch)
-      if (due.length === 0) return sent
-      let failed = 0
-      const send = async (news: News) => {
+    let retried = 0
+    let dropped = 0
+    let firstError: unknown
+    const send = async (news: News) => {
+      // Still this pass's, and still followed: else another pass has it, or nobody wants it.
+      if (!await holdClaim(deps, by, news)) return
+      if (news.posts.length > 0) {
         try {
-          await mailer.deliver(newsMail(news, stopUrl(news.userId, news.thread.id), { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
+          await mailer.deliver(newsMail(news, stopUrl(news.userId, news.thread.id, news.locale), { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
         } catch (err) {
-          // Its claim stands: tried again once it lapses, with whatever came since.
-          failed++
-          fastify.log.warn({ err, threadId: news.thread.id, userId: news.userId }, 'could not send an update to a follower')
-          return
+          firstError ??= err
+          // Refused for good (5xx: no such mailbox, say): not tried again.
+          // Else its claim stands, and it is tried again once that lapses,
+          // with whatever came since.
+          if (!isPermanent(err)) {
+            retried++
+            return
+          }
+          dropped++
         }
-        await newsSent(fastify.db, news)
-        sent++
       }
-      // As many at a time as the mailer keeps connections. What is left of the
-      // batch when the instance stops stays claimed: another instance sends it once the claim lapses.
-      let next = 0
-      await Promise.all(Array.from({ length: mailer.connections }, async () => {
-        while (next < due.length && !closing) await send(due[next++]!)
-      }))
-      // The mail server refusing everything: the next pass tries again.
-      if (failed === due.length) return sent
+      await newsSent(fastify.db, by, news)
+      if (news.posts.length > 0) sent++
     }
+    try {
+      // Batch after batch while there is news: a post to thousands of
+      // followers goes in one pass. A stopping instance leaves the rest to the others.
+      while (!closing) {
+        const due = await claimNews(deps, by, batch)
+        if (due.length === 0) break
+        const failedBefore = retried
+        // As many at a time as the mailer keeps connections.
+        let next = 0
+        await Promise.all(Array.from({ length: mailer.connections }, async () => {
+          while (next < due.length && !closing) await send(due[next++]!)
+        }))
+        // The mail server refusing everything: the next pass tries again.
+        if (retried - failedBefore === due.length) break
+      }
+    } finally {
+      // What this pass claimed and did not send goes to whichever pass comes next, at once.
+      if (closing) await releaseClaims(fastify.db, by)
+    }
+    if (firstError !== undefined) fastify.log.warn({ err: firstError, sent, retried, dropped }, 'some updates to followers could not be sent')
     return sent
   })
 
@@ -69,9 +97,10 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
     if (mailer === null) return 'failed'
     const claim = await claimConfirmMail(deps, user.id)
     if (claim === null) return 'already'
-    const url = `${config.publicUrl}/confirm-email/${links.confirmToken(user.id, user.email)}`
+    const locale = user.locale ?? 'en'
+    const url = `${config.publicUrl}/confirm-email/${links.confirmToken(user.id, user.email)}?lang=${locale}`
     try {
-      await mailer.deliver(confirmMail({ email: user.email, locale: user.locale ?? 'en' }, url, title))
+      await mailer.deliver(confirmMail({ email: user.email, locale }, url, title))
       return 'sent'
     } catch (err) {
       fastify.log.warn({ err, userId: user.id }, 'could not send the link to confirm an address')

@@ -63,40 +63,51 @@ const followPages: FastifyPluginAsync = async (fastify) => {
     return reply.redirect('/account#follows', 303)
   })
 
-  // The link at the foot of each e-mail. Opening it asks (a mail scanner
-  // opens links too); the button, or the mail client's one-click stop
-  // (RFC 8058), stops.
-  const stopPage = async (request: FastifyRequest<{ Params: TokenParams }>, reply: FastifyReply, stop: boolean) => {
-    const follow = fastify.followLinks.readStopToken(request.params.token)
-    if (follow === null) throw invalidLink()
-    const thread = await getThread(db, follow.threadId)
-    if (stop) await unfollow(deps, follow.userId, follow.threadId)
-    return reply.page('stop-mail', {
-      title: translate(request.locale, 'stop.title'),
-      threadTitle: thread.title,
-      threadHref: threadPath(thread),
-      action: `/unsubscribe/${request.params.token}`,
-      done: stop
-    })
-  }
-  fastify.get<{ Params: TokenParams }>('/unsubscribe/:token', async (request, reply) => await stopPage(request, reply, false))
-  fastify.post<{ Params: TokenParams }>('/unsubscribe/:token', { config: { signedLink: true, ...perAddressLimit(30) } }, async (request, reply) => await stopPage(request, reply, true))
+  // The links of e-mails carry their own proof: registered apart, where a
+  // mail client's one-click stop is taken whatever body it sends (RFC 8058
+  // says multipart/form-data), and the page tells no other site its address.
+  await fastify.register(async (links) => {
+    links.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 16 * 1024 }, (_request, _body, done) => { done(null, {}) })
+    links.addHook('onSend', async (_request, reply) => { reply.header('referrer-policy', 'no-referrer') })
+    const signedLink = { signedLink: true }
 
-  // The link sent to confirm an address: opening it asks, the button confirms.
-  const confirmPage = async (request: FastifyRequest<{ Params: TokenParams }>, reply: FastifyReply, confirm: boolean) => {
-    const emailOf = async (userId: number) => (await db.selectFrom('users').select('email').where('id', '=', userId).executeTakeFirst())?.email
-    const owner = await fastify.followLinks.readConfirmToken(request.params.token, emailOf)
-    if (owner === null) throw invalidLink()
-    if (confirm) await confirmAddress(deps, owner.userId, owner.email)
-    return reply.page('confirm-email', {
-      title: translate(request.locale, 'confirm.title'),
-      email: owner.email,
-      action: `/confirm-email/${request.params.token}`,
-      done: confirm
-    })
-  }
-  fastify.get<{ Params: TokenParams }>('/confirm-email/:token', async (request, reply) => await confirmPage(request, reply, false))
-  fastify.post<{ Params: TokenParams }>('/confirm-email/:token', { config: { signedLink: true, ...perAddressLimit(30) } }, async (request, reply) => await confirmPage(request, reply, true))
+    // The link at the foot of each e-mail. Opening it asks (a mail scanner
+    // opens links too); the button, or the mail client's one-click stop,
+    // stops. Not limited per address: a mail provider sends the stops of
+    // thousands of its users from a few; a link not signed is refused before
+    // anything is read.
+    const stopPage = async (request: FastifyRequest<{ Params: TokenParams }>, reply: FastifyReply, stop: boolean) => {
+      const follow = fastify.followLinks.readStopToken(request.params.token)
+      if (follow === null) throw invalidLink()
+      const thread = await getThread(db, follow.threadId)
+      if (stop) await unfollow(deps, follow.userId, follow.threadId)
+      return reply.page('stop-mail', {
+        title: translate(request.locale, 'stop.title'),
+        threadTitle: thread.title,
+        threadHref: threadPath(thread),
+        action: `/unsubscribe/${request.params.token}`,
+        done: stop
+      })
+    }
+    links.get<{ Params: TokenParams }>('/unsubscribe/:token', { config: signedLink }, async (request, reply) => await stopPage(request, reply, false))
+    links.post<{ Params: TokenParams }>('/unsubscribe/:token', { config: signedLink }, async (request, reply) => await stopPage(request, reply, true))
+
+    // The link sent to confirm an address: opening it asks, the button confirms.
+    const confirmPage = async (request: FastifyRequest<{ Params: TokenParams }>, reply: FastifyReply, confirm: boolean) => {
+      const emailOf = async (userId: number) => (await db.selectFrom('users').select('email').where('id', '=', userId).executeTakeFirst())?.email
+      const owner = await fastify.followLinks.readConfirmToken(request.params.token, emailOf)
+      if (owner === null) throw invalidLink()
+      if (confirm) await confirmAddress(deps, owner.userId, owner.email)
+      return reply.page('confirm-email', {
+        title: translate(request.locale, 'confirm.title'),
+        email: owner.email,
+        action: `/confirm-email/${request.params.token}`,
+        done: confirm
+      })
+    }
+    links.get<{ Params: TokenParams }>('/confirm-email/:token', { config: signedLink }, async (request, reply) => await confirmPage(request, reply, false))
+    links.post<{ Params: TokenParams }>('/confirm-email/:token', { config: { ...signedLink, ...perAddressLimit(30) } }, async (request, reply) => await confirmPage(request, reply, true))
+  })
 }
 
 export default followPages
