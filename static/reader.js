@@ -205,11 +205,11 @@
   }
 
   // The choices of a form with text to write (the kind, the status, the
-  // promise of the next update, checking out): kept with its draft and put
+  // promise of the next update and its time, checking out): kept with its draft and put
   // back with it, so that the form sent again sends what was chosen, not
   // its defaults. A form the server shows again keeps its own.
   function keepChoices (form, key) {
-    var fields = form.querySelectorAll('select[name], input[type="radio"][name], input[type="checkbox"][name]')
+    var fields = form.querySelectorAll('select[name], input[type="radio"][name], input[type="checkbox"][name], input[type="time"][name]')
     if (fields.length === 0) return
     var kept
     try { kept = JSON.parse(store.getItem(key) || 'null') } catch (e) { kept = null }
@@ -220,6 +220,8 @@
         var value = kept[field.name]
         if (field.tagName === 'SELECT') {
           for (var o = 0; o < field.options.length; o++) if (field.options[o].value === value) field.value = value
+        } else if (field.type === 'time') {
+          field.value = value
         } else if (field.type === 'radio') {
           field.checked = field.value === value
         } else {
@@ -231,13 +233,22 @@
       var choices = {}
       for (var i = 0; i < fields.length; i++) {
         var field = fields[i]
-        if (field.tagName === 'SELECT') choices[field.name] = field.value
+        if (field.tagName === 'SELECT' || field.type === 'time') choices[field.name] = field.value
         else if (field.type !== 'radio') choices[field.name] = field.checked ? 'on' : 'off'
         else if (field.checked) choices[field.name] = field.value
       }
       store.setItem(key, JSON.stringify(choices))
     })
   }
+
+  // A time typed for the next update is the choice made (the server takes it
+  // so): its button is ticked with it, for the form to say what it will send.
+  document.addEventListener('input', function (event) {
+    var input = event.target
+    if (!(input instanceof HTMLInputElement) || input.name !== 'nextAt' || input.value === '' || !input.form) return
+    var at = input.form.querySelector('input[name="next"][value="at"]')
+    if (at) at.checked = true
+  })
 
   // A link to a post (/posts/N) finds it wherever it is in its thread; when
   // it is on this page already, the page just goes to it.

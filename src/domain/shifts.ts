@@ -35,6 +35,21 @@ function minuteIn (date: Date, timeZone: string): number {
 }
 
 const HOUR_MS = 60 * 60 * 1000
+const DAY_MINUTES = 24 * 60
+
+/**
+ * The next time the clock of `timeZone` shows `hour`:`minute`, after `now`:
+ * today, or tomorrow once it has passed ("next update by 07:30", said at 23:00).
+ */
+export function nextClockTime (now: Date, timeZone: string, hour: number, minute: number): Date {
+  const shown = hourIn(now, timeZone) * 60 + minuteIn(now, timeZone)
+  const wanted = hour * 60 + minute
+  const ahead = (wanted - shown + DAY_MINUTES) % DAY_MINUTES || DAY_MINUTES
+  const at = new Date(Math.floor(now.getTime() / 60_000) * 60_000 + ahead * 60_000)
+  // A change of the clocks (summer time) in between moves it by the change.
+  const drift = wanted - (hourIn(at, timeZone) * 60 + minuteIn(at, timeZone))
+  return drift === 0 ? at : new Date(at.getTime() + (((drift + DAY_MINUTES / 2) % DAY_MINUTES + DAY_MINUTES) % DAY_MINUTES - DAY_MINUTES / 2) * 60_000)
+}
 
 /** The shift on duty at `date`, by the clock of `timeZone`. */
 export function shiftAt (date: Date, timeZone: string, hours: ShiftHours = DEFAULT_SHIFT_HOURS): Shift {

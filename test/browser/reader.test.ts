@@ -106,6 +106,9 @@ if (browserAvailable(t)) {
     await page.waitForURL(/#p-\d+$/)
     const posted = (await app.inject({ url: `/api/v1/threads/${thread.id}` })).json()
     t.equal(posted.status, 'monitoring', 'sent with it')
+    // A time typed for the next update ticks its choice.
+    await page.locator('input[name="nextAt"]').fill('07:30')
+    t.ok(await page.locator('input[name="next"][value="at"]').isChecked(), 'typing a time chooses it')
     await page.goto(`/t/${thread.id}`)
     t.equal(await page.locator('#status').inputValue(), '', 'once taken, the form starts from its defaults again')
   })

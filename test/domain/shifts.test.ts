@@ -1,5 +1,5 @@
 import t from 'tap'
-import { shiftAt, shiftOfAuthor } from '../../src/domain/shifts.ts'
+import { nextClockTime, shiftAt, shiftOfAuthor } from '../../src/domain/shifts.ts'
 import type { Actor } from '../../src/domain/actors.ts'
 
 const at = (iso: string) => new Date(iso)
@@ -37,4 +37,15 @@ t.test('who carries which shift', async (t) => {
   t.equal(shiftOfAuthor({ ...base, role: 'technician', shift: 'night' }, noon, 'UTC'), 'night', "a technician has their own")
   t.equal(shiftOfAuthor({ ...base, role: 'moderator' }, noon, 'UTC'), 'day', 'a moderator has the one on duty')
   t.equal(shiftOfAuthor({ ...base, role: 'admin' }, at('2026-03-10T16:00:00Z'), 'UTC'), 'evening', 'an admin too')
+})
+
+t.test('the next time the clock shows a time: today, tomorrow once passed, across a change of the clocks', async (t) => {
+  t.equal(nextClockTime(at('2026-03-10T05:10:20Z'), 'UTC', 7, 30).toISOString(), '2026-03-10T07:30:00.000Z', 'later today')
+  t.equal(nextClockTime(at('2026-03-10T08:00:00Z'), 'UTC', 7, 30).toISOString(), '2026-03-11T07:30:00.000Z', 'passed: tomorrow')
+  t.equal(nextClockTime(at('2026-03-10T07:30:00Z'), 'UTC', 7, 30).toISOString(), '2026-03-11T07:30:00.000Z', 'now is no promise: tomorrow')
+  t.equal(nextClockTime(at('2026-03-10T12:00:00Z'), 'Europe/Paris', 14, 15).toISOString(), '2026-03-10T13:15:00.000Z', 'by the organisation\u2019s clock')
+  t.equal(nextClockTime(at('2026-12-10T22:30:00Z'), 'Asia/Kolkata', 7, 0).toISOString(), '2026-12-11T01:30:00.000Z', 'in a zone half an hour off')
+  // Paris goes from 02:00 to 03:00 in the night of 28 to 29 March 2026.
+  t.equal(nextClockTime(at('2026-03-28T23:30:00Z'), 'Europe/Paris', 7, 30).toISOString(), '2026-03-29T05:30:00.000Z', 'summer time begun in between')
+  t.equal(nextClockTime(at('2026-10-24T22:30:00Z'), 'Europe/Paris', 7, 30).toISOString(), '2026-10-25T06:30:00.000Z', 'summer time ended in between')
 })

@@ -231,6 +231,42 @@ t.test("a moderator's settings sent from a page opened before another's change d
   t.match(blank.body, /role="alert">The title must be 1 to 200 characters long/)
 })
 
+t.test('staff promise the next update for a time of the clock: today, or tomorrow once it has passed', async (t) => {
+  const { app } = await buildTestApp(t, { env: { TZ_DISPLAY: 'Europe/Paris' } })
+  const tech = await makeUser(app, 'technician', { shift: 'night' })
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Power cut in DC-2', body: 'On generators.' })
+  const cookies = await signIn(app, tech)
+  const clock = (date: Date) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Paris', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(date)
+  const promised = async () => new Date((await apiAs<Thread>(app, tech, 'GET', `/threads/${thread.id}`)).nextUpdateAt!)
+  const compose = sectionById((await app.inject({ url: `/t/${thread.id}?lang=en`, cookies })).body, 'compose')
+  t.match(compose, /name="next" value="at"> by a time of the clock:<\/label>\s*<input type="time" name="nextAt"/, 'the form offers it')
+
+  const now = app.deps.now()
+  const later = new Date(now.getTime() + 2 * 3600_000)
+  // The form's default (30 min) left ticked: the time typed is the choice made.
+  const sent = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'The vendor is on site at that time.', kind: 'update', next: '30', nextAt: clock(later) })
+  t.equal(sent.statusCode, 303, sent.body)
+  const first = await promised()
+  t.equal(clock(first), clock(later), 'promised for the time typed, by the organisation\u2019s clock')
+  t.ok(Math.abs(first.getTime() - later.getTime()) < 60_000, 'today')
+
+  const earlier = new Date(now.getTime() - 3600_000)
+  t.equal((await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Next one when the day shift is in.', kind: 'update', next: 'at', nextAt: clock(earlier) })).statusCode, 303)
+  const second = await promised()
+  t.equal(clock(second), clock(earlier))
+  t.ok(second.getTime() > now.getTime() + 22 * 3600_000, 'a time passed today: tomorrow')
+
+  for (const nextAt of ['', '25:00', 'soon']) {
+    const refused = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Kept text.', kind: 'update', next: 'at', nextAt })
+    t.equal(refused.statusCode, 400, `"${nextAt}" is refused`)
+    t.match(refused.body, /Give the time of the next update, e\.g\. 14:15\./)
+    t.match(refused.body, /Kept text\./, 'the text kept')
+    t.match(refused.body, /name="next" value="at" checked>/, 'and the choice')
+  }
+  const french = await submitForm(app, cookies, `/t/${thread.id}?lang=fr`, `/t/${thread.id}/posts`, { body: 'Texte.', kind: 'update', next: 'at', nextAt: '' })
+  t.match(french.body, /Indiquez l’heure du prochain point, par exemple 14:15\./)
+})
+
 t.test('authors edit their posts; others cannot', async (t) => {
   const { app } = await buildTestApp(t)
   const tech = await makeUser(app, 'technician')

@@ -87,7 +87,7 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
       formKey: newFormKey(),
       statuses: STATUSES.map((status) => ({ status, selected: status === (field(form, 'status') || 'investigating') })),
       form: { title: field(form, 'title'), body: field(form, 'body') },
-      promise: promiseChoices(null, field(form, 'next'), DEFAULT_NEXT_UPDATE),
+      promise: promiseChoices(null, form, DEFAULT_NEXT_UPDATE),
       // A refusal about no field in particular is said on top.
       error: err === undefined || FIELD_OF_ERROR[err.code] !== undefined ? undefined : messageOf(request.locale, err),
       // Each message goes beside the field it is about; the first of them takes the focus.
@@ -109,7 +109,7 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
         title: field(form, 'title'),
         body: field(form, 'body'),
         status: field(form, 'status') || undefined,
-        nextUpdateAt: nextUpdateFrom(field(form, 'next'), deps.now())
+        nextUpdateAt: nextUpdateFrom(form, deps.now(), deps.timeZone)
       }, formIdempotency(request, form))
       return reply.redirect(threadPath(thread), 303)
     } catch (err) {

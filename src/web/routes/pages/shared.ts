@@ -68,7 +68,8 @@ export function promiseOf (nextUpdateAt: string | null, now: Date): UpdatePromis
 
 /** A domain error a user can act on, worded in their language. */
 export function messageOf (locale: Locale, err: AppError): string {
-  const key = `errors.${err.code}`
+  // The error's own words when it has them (one of several for its code), else its code's.
+  const key = err.messageKey !== undefined && hasMessage(err.messageKey) ? err.messageKey : `errors.${err.code}`
   return hasMessage(key) ? translate(locale, key, { wait: waitOf(locale, err.retryAfter) }) : err.message
 }
 

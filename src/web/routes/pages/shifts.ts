@@ -85,7 +85,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
       from,
       to: nextShift(from, deps.shiftHours),
       form: { done: field(form, 'done'), pending: field(form, 'pending'), next: field(form, 'nextSteps') },
-      promise: promiseChoices(cadenceOf(thread), field(form, 'next'), '60'),
+      promise: promiseChoices(cadenceOf(thread), form, '60'),
       // Offered to whoever is on duty; ticked when they came to hand over and
       // check out, or ticked it before the form was refused.
       checkOut: { offered: onDuty, checked: checkOut },
@@ -109,7 +109,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
         done: field(form, 'done'),
         pending: field(form, 'pending'),
         next: field(form, 'nextSteps'),
-        nextUpdateAt: nextUpdateFrom(field(form, 'next'), deps.now()),
+        nextUpdateAt: nextUpdateFrom(form, deps.now(), deps.timeZone),
         // With the handover, never before it: the shift ends with the news passed on.
         checkOut: field(form, 'checkOut') === 'on'
       }, handoverHeadings(request.locale), formIdempotency(request, form))

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
-import { badRequest } from '../../../domain/errors.ts'
+import { AppError, badRequest } from '../../../domain/errors.ts'
 import { flaggedBy } from '../../../domain/flags.ts'
 import { CONFIRM_RESEND_MS, followState } from '../../../domain/subscriptions.ts'
 import { KINDS } from '../../../domain/posts.ts'
-import { shiftOnDuty } from '../../../domain/shifts.ts'
+import { nextClockTime, shiftOnDuty } from '../../../domain/shifts.ts'
 import { STATUSES } from '../../../domain/threads.ts'
 import type { Post, Thread } from '../../../domain/views.ts'
 import { type Locale, isolate, translate } from '../../i18n.ts'
@@ -39,16 +39,37 @@ export const NEXT_UPDATE_CHOICES = [15, 30, 60]
 export const cadenceOf = (thread: Thread): number | null => thread.status !== 'resolved' ? thread.cadenceMinutes : null
 
 /**
- * A form's choices of promise: in 15, 30 or 60 min, or none. On a thread with
- * a cadence, "none" keeps the cadence, says so, and is the default.
+ * A form's choices of promise: in 15, 30 or 60 min, at a time of the clock,
+ * or none. On a thread with a cadence, "none" keeps the cadence, says so, and
+ * is the default. A form shown again keeps what was chosen, the time typed too.
  */
-export function promiseChoices (cadence: number | null, chosen: string, fallback: string) {
-  const next = chosen || (cadence !== null ? 'none' : fallback)
-  return { nextChoices: NEXT_UPDATE_CHOICES.map((minutes) => ({ minutes, checked: String(minutes) === next })), noNextUpdate: next === 'none', cadence }
+export function promiseChoices (cadence: number | null, form: Form, fallback: string) {
+  const time = field(form, 'nextAt').trim()
+  const next = time !== '' ? 'at' : field(form, 'next') || (cadence !== null ? 'none' : fallback)
+  return {
+    nextChoices: NEXT_UPDATE_CHOICES.map((minutes) => ({ minutes, checked: String(minutes) === next })),
+    at: { checked: next === 'at', time },
+    noNextUpdate: next === 'none',
+    cadence
+  }
 }
 
-/** The promise a form's choice asks for: minutes from now, or none; anything else is refused. */
-export function nextUpdateFrom (choice: string, now: Date): string | null {
+const CLOCK_TIME = /^([01]?\d|2[0-3])[:h.]([0-5]\d)$/
+
+/**
+ * The promise a form asks for: minutes from now, the next time the
+ * organisation's clock shows the time typed ("by 07:30", when the day shift
+ * is in), or none; anything else is refused. A time typed is the choice made,
+ * whichever button was left ticked.
+ */
+export function nextUpdateFrom (form: Form, now: Date, timeZone: string): string | null {
+  const choice = field(form, 'next')
+  const time = field(form, 'nextAt').trim()
+  if (time !== '' || choice === 'at') {
+    const clock = CLOCK_TIME.exec(time)
+    if (clock === null) throw new AppError(400, 'invalid_next_update', 'Give the time of the next update as HH:MM, e.g. 14:15.', undefined, 'errors.invalid_next_update.time')
+    return nextClockTime(now, timeZone, Number(clock[1]), Number(clock[2])).toISOString()
+  }
   if (choice === '' || choice === 'none') return null
   if (!/^\d{1,5}$/.test(choice)) throw badRequest('invalid_next_update', 'The next update must be promised for a time within the coming week.')
   return new Date(now.getTime() + Number(choice) * 60_000).toISOString()
@@ -181,7 +202,7 @@ async function threadPageContext (
       replyTo,
       kinds: KINDS.map((value) => ({ value, selected: value === kind })),
       statuses: STATUSES.map((value) => ({ value, selected: value === status })),
-      promise: promiseChoices(cadenceOf(thread), field(form, 'next'), replyTo === undefined ? DEFAULT_NEXT_UPDATE : 'none'),
+      promise: promiseChoices(cadenceOf(thread), form, replyTo === undefined ? DEFAULT_NEXT_UPDATE : 'none'),
       // The Reply link leads here to write: the message field takes the focus.
       focus: extras.composeError !== undefined || replyTo !== undefined
     },

@@ -52,7 +52,7 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
         kind,
         replyTo: optionalId(field(form, 'replyTo')) ?? null,
         status: field(form, 'status') || undefined,
-        nextUpdateAt: official ? nextUpdateFrom(field(form, 'next'), deps.now()) : null
+        nextUpdateAt: official ? nextUpdateFrom(form, deps.now(), deps.timeZone) : null
       }, formIdempotency(request, form))
       return reply.redirect(`/t/${threadId}#p-${post.id}`, 303)
     } catch (err) {
