@@ -36,9 +36,12 @@ export function validatePassword (password: string): void {
 /** A character that shows: not a space, nor an invisible one (zero-width, a Hangul or Braille blank). */
 const VISIBLE = /[^\p{White_Space}\p{Cf}\u115F\u1160\u3164\uFFA0\u2800]/u
 
-/** A name as shown beside posts: trimmed, 1 to 80 characters, one of which shows; throws a 400 otherwise. */
+/**
+ * A name as shown beside posts: on one line (tabs and line breaks are
+ * spaces), trimmed, 1 to 80 characters, one of which shows; throws a 400 otherwise.
+ */
 export function validateName (input: string): string {
-  const name = storable(input).trim()
+  const name = storable(input).replace(/[\t\n\r\v\f\u0085\u2028\u2029]+/g, ' ').trim()
   if (name.length < 1 || name.length > 80 || !VISIBLE.test(name)) throw badRequest('invalid_name', 'The name must be 1 to 80 characters long.')
   return name
 }

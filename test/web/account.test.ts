@@ -163,6 +163,10 @@ t.test('a refused name says why, keeps what was written and the name it was', as
   const french = await submitForm(app, cookies, '/account?lang=fr', '/account/name', { name: '' })
   t.match(french.body, /Le nom doit compter de 1 à 80 caractères\./, 'in French for a French reader')
   t.equal((await app.inject({ url: '/api/v1/me', cookies })).json().name, 'Ada Reader', 'the name is the one it was')
+  // Tabs and line breaks would break the lines a name is set in (an e-mail, the audit log): spaces.
+  t.equal((await submitForm(app, cookies, '/account', '/account/name', { name: 'Ada\tMaria\r\nReader ' })).statusCode, 303)
+  t.equal((await app.inject({ url: '/api/v1/me', cookies })).json().name, 'Ada Maria Reader', 'a name is one line')
+  t.equal((await submitForm(app, cookies, '/account', '/account/name', { name: 'Ada Reader' })).statusCode, 303)
   const forged = await app.inject({ method: 'POST', url: '/account/name', cookies, payload: { name: 'Forged' } })
   t.equal(forged.statusCode, 403, 'without its CSRF token: refused')
   t.equal((await app.inject({ url: '/api/v1/me', cookies })).json().name, 'Ada Reader')
