@@ -174,7 +174,11 @@ function checkNewPost (author: Actor, input: NewPost, now: Date): CheckedPost {
   const official = kind !== 'comment'
   const wantsStatus = input.status !== undefined || (input.nextUpdateAt ?? null) !== null
   if (wantsStatus && !staff) throw forbidden('staff_only', 'Only staff set the status or promise the next update.')
-  if (wantsStatus && !official) throw badRequest('status_on_comment', 'A comment cannot set the status or the next update; post an update.')
+  if (wantsStatus && !official) {
+    // Said of what was asked: a status, or else a promise.
+    const what = input.status !== undefined ? 'status' : 'next'
+    throw new AppError(400, 'status_on_comment', 'A comment cannot set the status or the next update; post an update.', undefined, `errors.status_on_comment.${what}`)
+  }
   const status = input.status === undefined ? null : validateStatus(input.status)
   return { body: validateBody(input.body), kind, replyTo: input.replyTo ?? null, status, nextUpdateAt: validatePromise(input.nextUpdateAt, now) }
 }

@@ -91,7 +91,7 @@ t.test('staff post an update with a status and a promise from the form', async (
   // A status chosen for a comment would be lost unseen: refused, the text kept.
   const resolvedComment = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'All fixed, closing.', kind: 'comment', status: 'resolved', next: '30' })
   t.equal(resolvedComment.statusCode, 400)
-  t.match(resolvedComment.body, /A comment cannot set the status or the next update/)
+  t.match(resolvedComment.body, /A comment cannot change the status: post an update, or leave the status as it is\./, 'said of the status chosen, not of a promise it did not make')
   t.match(resolvedComment.body, /All fixed, closing\./, 'the text is kept')
   // Answering a customer as a comment: the form still sends its ticked promise, which a comment leaves.
   const note = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Just a note', kind: 'comment', status: '', next: '30' })

@@ -57,6 +57,8 @@ export const en = {
   'errors.invalid_next_update.date': 'The next update time is not a valid date.',
   'errors.invalid_next_update.time': 'Give the time of the next update, e.g. 14:15.',
   'errors.status_on_comment': 'A comment cannot set the status or the next update: post an update, or choose “no promise”.',
+  'errors.status_on_comment.status': 'A comment cannot change the status: post an update, or leave the status as it is.',
+  'errors.status_on_comment.next': 'A comment cannot promise the next update: post an update, or choose “no promise”.',
   'errors.invalid_reply': 'You can only reply to a post of the same thread.',
   'errors.invalid_reason': 'Give a reason of 1 to 500 characters.',
   'errors.post_not_in_thread': 'That post is not in this thread.',

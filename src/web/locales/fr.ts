@@ -58,6 +58,8 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.invalid_next_update.date': 'L’heure du prochain point n’est pas une date valide.',
   'errors.invalid_next_update.time': 'Indiquez l’heure du prochain point, par exemple 14:15.',
   'errors.status_on_comment': 'Un commentaire ne change pas l’état et ne promet pas de prochain point : publiez un point de situation, ou choisissez « aucune promesse ».',
+  'errors.status_on_comment.status': 'Un commentaire ne change pas l’état : publiez un point de situation, ou laissez l’état tel qu’il est.',
+  'errors.status_on_comment.next': 'Un commentaire ne promet pas de prochain point : publiez un point de situation, ou choisissez « aucune promesse ».',
   'errors.invalid_reply': 'Vous ne pouvez répondre qu’à un message du même fil.',
   'errors.invalid_reason': 'Donnez un motif de 1 à 500 caractères.',
   'errors.post_not_in_thread': 'Ce message n’est pas dans ce fil.',
