@@ -4,15 +4,44 @@ import { dismissFlags, flagPost, hideFlagged, listFlagQueue } from '../../../dom
 import { AUDIT_PAGE, auditActors, listAudit, postAndPinSummary, setAnswer } from '../../../domain/moderation.ts'
 import { getPost, listRevisions } from '../../../domain/posts.ts'
 import { getThread, updateThread } from '../../../domain/threads.ts'
-import { translate } from '../../i18n.ts'
+import { type Locale, hasMessage, translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, optionalId, parseId, unchanged } from './shared.ts'
 import { moderate } from './thread-page.ts'
 
 interface IdParam { id: string }
 
-/** Shows the value of an audit row's before or after, compactly. */
-const shown = (value: unknown): string => value === null || value === undefined ? '' : JSON.stringify(value)
+/** One field of an audit row's before or after, as a moderator reads it: its name, and its value in words. */
+interface AuditField { label: string, text?: string, time?: string, post?: number, long?: boolean }
+
+// Fields whose values are words of ours (a role, a shift, a status), by their message key's prefix.
+const WORDS: Record<string, string> = { role: 'role.', shift: 'shift.badge.', status: 'status.' }
+/** A long text (a post's body) is shown cut after this many characters; its post has it whole. */
+const TEXT_SHOWN = 200
+
+/**
+ * An audit row's before or after, field by field, in the reader's language:
+ * "Locked: yes", "Role: Technician", not {"locked":true}. A field this page
+ * does not know is shown as it was recorded.
+ */
+function auditFields (locale: Locale, value: unknown): AuditField[] {
+  if (value === null || typeof value !== 'object') return value === null || value === undefined ? [] : [{ label: '', text: JSON.stringify(value) }]
+  return Object.entries(value as Record<string, unknown>).map(([key, raw]) => {
+    const labelKey = `audit.field.${key}`
+    const label = hasMessage(labelKey) ? translate(locale, labelKey) : key
+    if (raw === null || raw === undefined) return { label, text: '—' }
+    if (typeof raw === 'boolean') return { label, text: translate(locale, raw ? 'audit.yes' : 'audit.no') }
+    if ((key === 'pinnedPostId' || key === 'answeredBy') && typeof raw === 'number') return { label, post: raw, text: translate(locale, 'moderation.audit.postN', { id: raw }) }
+    if (key === 'nextUpdateAt' && typeof raw === 'string') return { label, time: raw }
+    if (key === 'slowModeSeconds' && typeof raw === 'number') return { label, text: translate(locale, 'duration.seconds', { seconds: raw }) }
+    if (key === 'cadenceMinutes' && typeof raw === 'number') return { label, text: translate(locale, 'duration.minutes', { minutes: raw }) }
+    if ((key === 'day' || key === 'evening' || key === 'night') && typeof raw === 'number') return { label, text: `${String(raw).padStart(2, '0')}:00` }
+    const words = WORDS[key]
+    if (words !== undefined && typeof raw === 'string' && hasMessage(`${words}${raw}`)) return { label, text: translate(locale, `${words}${raw}`) }
+    if (typeof raw === 'string') return raw.length > TEXT_SHOWN ? { label, text: `${raw.slice(0, TEXT_SHOWN)}…`, long: true } : { label, text: raw }
+    return { label, text: typeof raw === 'number' ? String(raw) : JSON.stringify(raw) }
+  })
+}
 
 /** The moderators' pages and the forms of the moderation tools on the thread page. */
 const moderationPages: FastifyPluginAsync = async (fastify) => {
@@ -141,7 +170,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
       // Filtered by someone who is no longer (or never was) a user: the choice says so, not "Anyone".
       unknownActor: actorId !== undefined && !actors.some((actor) => actor.id === actorId),
       older: rows.length === AUDIT_PAGE ? `/mod/audit?${older}` : null,
-      rows: rows.map((row) => ({ ...row, beforeText: shown(row.before), afterText: shown(row.after) }))
+      rows: rows.map((row) => ({ ...row, beforeFields: auditFields(request.locale, row.before), afterFields: auditFields(request.locale, row.after) }))
     })
   })
 }
