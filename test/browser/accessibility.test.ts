@@ -202,6 +202,10 @@ if (browserAvailable(t)) {
         return new Set([...range.getClientRects()].map((box) => Math.round(box.top))).size > 1
       }).map((heading) => heading.textContent))
       t.same(broken, [], `${path}: no heading broken mid-word`)
+      if (path.startsWith('/admin/users')) {
+        const save = await page.locator('#users tbody tr').first().locator('button[type="submit"]').boundingBox()
+        t.ok(save !== null && save.x >= 0 && save.x + save.width <= 390, `${path}: a user's Save button is in view, not off to the side`)
+      }
     }
   })
 
