@@ -243,11 +243,17 @@
 
   // A time typed for the next update is the choice made (the server takes it
   // so): its button is ticked with it, for the form to say what it will send.
+  // Another choice made after it lets the time go: the form sends what it shows.
   document.addEventListener('input', function (event) {
     var input = event.target
-    if (!(input instanceof HTMLInputElement) || input.name !== 'nextAt' || input.value === '' || !input.form) return
-    var at = input.form.querySelector('input[name="next"][value="at"]')
-    if (at) at.checked = true
+    if (!(input instanceof HTMLInputElement) || !input.form) return
+    if (input.name === 'nextAt' && input.value !== '') {
+      var at = input.form.querySelector('input[name="next"][value="at"]')
+      if (at) at.checked = true
+    } else if (input.name === 'next' && input.value !== 'at') {
+      var time = input.form.querySelector('input[name="nextAt"]')
+      if (time) time.value = ''
+    }
   })
 
   // A link to a post (/posts/N) finds it wherever it is in its thread; when

@@ -54,13 +54,15 @@ export function isDatabaseUnavailable (err: unknown): boolean {
 // rights changed. Starting, these stop the instance (waiting would not mend
 // them); for a request, the database is as away as if it were down.
 const CONNECTION_REFUSED = new Set(['3D000', '28000', '28P01'])
-const NOT_ACCEPTING = /is not currently accepting connections/
+// 55000 is said of other states too: this one comes from the check of the
+// database at connection (its routine, whatever the server's language).
+const NOT_ACCEPTING = 'CheckMyDatabase'
 
 /** Whether a new connection was refused by a server that is up (see `CONNECTION_REFUSED`). */
 export function isConnectionRefused (err: unknown): boolean {
   if (!(err instanceof Error)) return false
-  const code = (err as { code?: unknown }).code
-  return typeof code === 'string' && (CONNECTION_REFUSED.has(code) || (code === '55000' && NOT_ACCEPTING.test(err.message)))
+  const { code, routine } = err as { code?: unknown, routine?: unknown }
+  return typeof code === 'string' && (CONNECTION_REFUSED.has(code) || (code === '55000' && routine === NOT_ACCEPTING))
 }
 
 /** How long `waitForDatabase` waits between tries: soon at first, then every few seconds. */

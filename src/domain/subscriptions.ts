@@ -4,6 +4,7 @@ import type { Database, PostKind, Shift, ThreadStatus } from '../db/database.ts'
 import { type Actor, requireSignedIn } from './actors.ts'
 import type { Deps } from './deps.ts'
 import { notFound } from './errors.ts'
+import { ID_MAX } from './views.ts'
 
 /**
  * Following an incident by e-mail: each official post (an update or a
@@ -158,8 +159,9 @@ export interface News {
 /**
  * Claims, for the pass `by`, follows of confirmed addresses whose thread has
  * official posts not sent to them yet, and reads what to send each. A claim
- * lasts `CLAIM_MS`; the pass renews it before each e-mail (`holdClaim`), so
- * another instance takes a follow over only from a pass that stopped.
+ * lasts `CLAIM_MS`; the pass renews it before each e-mail (`holdClaim`), and
+ * another pass takes over a follow only from one that stopped or fell
+ * behind (a slow relay): never both send it.
  */
 export async function claimNews (deps: Deps, by: string, batch: number): Promise<News[]> {
   const now = deps.now()
@@ -287,14 +289,21 @@ export interface LinkSigner {
   readConfirmToken: (token: string, emailOf: (userId: number) => Promise<string | undefined>) => Promise<{ userId: number, email: string } | null>
 }
 
+const SIGNATURE = /^[\w-]{32}$/
+
 export function linkSigner (secret: string): LinkSigner {
   // A key of their own, derived from the secret: nothing else signed with
   // the secret (a cookie, say) can be passed off as one of these links. What
   // is signed is a JSON array, so no two different links sign the same text.
   const key = createHmac('sha256', secret).update('sitrep follow links, v1').digest()
   const mac = (...what: Array<string | number>) => createHmac('sha256', key).update(JSON.stringify(what)).digest('base64url').slice(0, 32)
-  const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
-  const ids = (parts: string[]) => parts.every((part) => /^[1-9]\d{0,9}$/.test(part)) ? parts.map(Number) : null
+  // A signature is 32 characters of base64url: anything else (a link mangled
+  // by a mail client) is refused before it is compared, byte for byte.
+  const same = (given: string, expected: string) => SIGNATURE.test(given) && timingSafeEqual(Buffer.from(given), Buffer.from(expected))
+  const ids = (parts: string[]) => {
+    const numbers = parts.map((part) => /^[1-9]\d{0,9}$/.test(part) ? Number(part) : NaN)
+    return numbers.every((id) => id <= ID_MAX) ? numbers : null
+  }
   return {
     stopToken: (userId, threadId) => `${userId}.${threadId}.${mac('stop', userId, threadId)}`,
     readStopToken: (token) => {
@@ -308,7 +317,7 @@ export function linkSigner (secret: string): LinkSigner {
     readConfirmToken: async (token, emailOf) => {
       const [user = '', signature = '', ...rest] = token.split('.')
       const numbers = ids([user])
-      if (numbers === null || rest.length > 0 || signature.length !== 32) return null
+      if (numbers === null || rest.length > 0 || !SIGNATURE.test(signature)) return null
       const userId = numbers[0]!
       const email = await emailOf(userId)
       if (email === undefined) return null

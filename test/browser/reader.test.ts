@@ -109,6 +109,8 @@ if (browserAvailable(t)) {
     // A time typed for the next update ticks its choice.
     await page.locator('input[name="nextAt"]').fill('07:30')
     t.ok(await page.locator('input[name="next"][value="at"]').isChecked(), 'typing a time chooses it')
+    await page.locator('input[name="next"][value="15"]').check()
+    t.equal(await page.locator('input[name="nextAt"]').inputValue(), '', 'another choice made after lets the time go, so the form sends what it shows')
     await page.goto(`/t/${thread.id}`)
     t.equal(await page.locator('#status').inputValue(), '', 'once taken, the form starts from its defaults again')
   })

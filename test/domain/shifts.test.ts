@@ -48,4 +48,6 @@ t.test('the next time the clock shows a time: today, tomorrow once passed, acros
   // Paris goes from 02:00 to 03:00 in the night of 28 to 29 March 2026.
   t.equal(nextClockTime(at('2026-03-28T23:30:00Z'), 'Europe/Paris', 7, 30).toISOString(), '2026-03-29T05:30:00.000Z', 'summer time begun in between')
   t.equal(nextClockTime(at('2026-10-24T22:30:00Z'), 'Europe/Paris', 7, 30).toISOString(), '2026-10-25T06:30:00.000Z', 'summer time ended in between')
+  // 02:30 does not exist in Paris that night: 01:45 to 03:30 is the 45 min the clocks show.
+  t.equal(nextClockTime(at('2026-03-29T00:45:00Z'), 'Europe/Paris', 2, 30).toISOString(), '2026-03-29T01:30:00.000Z', 'a time the clocks skip: after the change, never before now')
 })

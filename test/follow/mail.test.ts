@@ -148,6 +148,18 @@ t.test('the stop link asks, then stops with one click, signed out; a link cut sh
   t.match(cut.body, /This link is not valid: it may have been cut short/)
   const forged = stop.replace(`.${fire.id}.`, `.${storage.id}.`)
   t.equal((await app.inject({ method: 'POST', url: forged })).statusCode, 400, 'nor one made for another incident')
+  // Mangled by a mail client, or made up: refused as links, never a 500.
+  const mangled = [
+    `/unsubscribe/1.1.${'é'.repeat(32)}`,
+    `/confirm-email/${customer.actor.id}.${'é'.repeat(32)}`,
+    '/confirm-email/9999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    '/unsubscribe/9999999999.1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    '/unsubscribe/1.2',
+    '/confirm-email/x'
+  ]
+  for (const url of mangled) {
+    for (const method of ['GET', 'POST'] as const) t.equal((await app.inject({ method, url })).statusCode, 400, `${method} ${url}: 400`)
+  }
 
   const asked = await app.inject({ url: stop })
   t.equal(asked.statusCode, 200)

@@ -49,9 +49,9 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
     let retried = 0
     let dropped = 0
     let firstError: unknown
-    const send = async (news: News) => {
+    const send = async (news: News): Promise<'done' | 'deferred'> => {
       // Still this pass's, and still followed: else another pass has it, or nobody wants it.
-      if (!await holdClaim(deps, by, news)) return
+      if (!await holdClaim(deps, by, news)) return 'done'
       if (news.posts.length > 0) {
         try {
           await mailer.deliver(newsMail(news, stopUrl(news.userId, news.thread.id, news.locale), { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
@@ -62,13 +62,14 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
           // with whatever came since.
           if (!isPermanent(err)) {
             retried++
-            return
+            return 'deferred'
           }
           dropped++
         }
       }
       await newsSent(fastify.db, by, news)
       if (news.posts.length > 0) sent++
+      return 'done'
     }
     try {
       // Batch after batch while there is news: a post to thousands of
@@ -76,14 +77,19 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
       while (!closing) {
         const due = await claimNews(deps, by, batch)
         if (due.length === 0) break
-        const failedBefore = retried
-        // As many at a time as the mailer keeps connections.
+        // As many at a time as the mailer keeps connections; each goes on to
+        // the end of the batch, whatever befell the other (the database away).
         let next = 0
-        await Promise.all(Array.from({ length: mailer.connections }, async () => {
-          while (next < due.length && !closing) await send(due[next++]!)
+        let delivered = 0
+        const workers = await Promise.allSettled(Array.from({ length: mailer.connections }, async () => {
+          while (next < due.length && !closing) {
+            if (await send(due[next++]!) === 'done') delivered++
+          }
         }))
-        // The mail server refusing everything: the next pass tries again.
-        if (retried - failedBefore === due.length) break
+        const failed = workers.find((worker) => worker.status === 'rejected')
+        if (failed !== undefined) throw failed.reason
+        // Nothing in the batch went (the mail server refusing everything): the next pass tries again.
+        if (delivered === 0) break
       }
     } finally {
       // What this pass claimed and did not send goes to whichever pass comes next, at once.
