@@ -3,8 +3,8 @@ import { type Kysely, sql } from 'kysely'
 import type { Database, PostKind, Shift, ThreadStatus } from '../db/database.ts'
 import { type Actor, requireSignedIn } from './actors.ts'
 import type { Deps } from './deps.ts'
-import { notFound } from './errors.ts'
-import { ID_MAX } from './views.ts'
+import { getThread } from './threads.ts'
+import { type Thread, idFrom } from './views.ts'
 
 /**
  * Following an incident by e-mail: each official post (an update or a
@@ -15,9 +15,9 @@ import { ID_MAX } from './views.ts'
 /** How long a pass holds the follows it claimed; one whose e-mail did not go is tried again after. */
 const CLAIM_MS = 2 * 60_000
 /** At most one link to confirm an address in this time: a form cannot be made to flood someone's mailbox. */
-export const CONFIRM_RESEND_MS = 10 * 60_000
+const CONFIRM_RESEND_MS = 10 * 60_000
 /** An e-mail names at most this many updates; the others are on the page it links to. */
-export const NEWS_PER_MAIL = 10
+const NEWS_PER_MAIL = 10
 
 export interface Following {
   threadId: number
@@ -30,22 +30,20 @@ export interface FollowState {
   following: boolean
   /** Their address is confirmed: e-mails go. */
   confirmed: boolean
-  /** A link to confirm it was sent lately (unconfirmed only). */
-  confirmMailedAt: Date | null
+  /** Not confirmed, and no link to confirm it went lately: one may be asked for. */
+  canResend: boolean
 }
 
-async function requireThread (db: Kysely<Database>, threadId: number): Promise<void> {
-  const thread = await db.selectFrom('threads').select('id').where('id', '=', threadId).executeTakeFirst()
-  if (thread === undefined) throw notFound('thread')
-}
+/** Whether a link to confirm an address may go, the last one having gone at `last`. */
+const mayResend = (last: Date | null, now: Date) => last === null || now.getTime() - last.getTime() >= CONFIRM_RESEND_MS
 
 /**
  * Starts following: from now on, not the posts already there. Following
- * again changes nothing.
+ * again changes nothing. Returns the thread followed.
  */
-export async function follow (deps: Deps, actor: Actor | null, threadId: number): Promise<void> {
+export async function follow (deps: Deps, actor: Actor | null, threadId: number): Promise<Thread> {
   const user = requireSignedIn(actor)
-  await requireThread(deps.db, threadId)
+  const thread = await getThread(deps.db, threadId)
   await deps.db.insertInto('subscriptions')
     .values({
       user_id: user.id,
@@ -56,22 +54,23 @@ export async function follow (deps: Deps, actor: Actor | null, threadId: number)
     .onConflict((oc) => oc.columns(['user_id', 'thread_id']).doNothing())
     .execute()
   deps.readerActed(user.id)
+  return thread
 }
 
 /** Stops following; stopping again changes nothing. */
-export async function unfollow (deps: Deps, userId: number, threadId: number): Promise<boolean> {
-  const result = await deps.db.deleteFrom('subscriptions').where('user_id', '=', userId).where('thread_id', '=', threadId).executeTakeFirst()
+export async function unfollow (deps: Deps, userId: number, threadId: number): Promise<void> {
+  await deps.db.deleteFrom('subscriptions').where('user_id', '=', userId).where('thread_id', '=', threadId).execute()
   deps.readerActed(userId)
-  return result.numDeletedRows > 0n
 }
 
-export async function followState (db: Kysely<Database>, userId: number, threadId: number): Promise<FollowState> {
-  const row = await db.selectFrom('users')
+export async function followState (deps: Deps, userId: number, threadId: number): Promise<FollowState> {
+  const row = await deps.db.selectFrom('users')
     .leftJoin('subscriptions', (join) => join.onRef('subscriptions.user_id', '=', 'users.id').on('subscriptions.thread_id', '=', threadId))
     .select(['users.email_confirmed_at', 'users.confirm_mailed_at', 'subscriptions.thread_id'])
     .where('users.id', '=', userId)
     .executeTakeFirstOrThrow()
-  return { following: row.thread_id !== null, confirmed: row.email_confirmed_at !== null, confirmMailedAt: row.confirm_mailed_at }
+  const confirmed = row.email_confirmed_at !== null
+  return { following: row.thread_id !== null, confirmed, canResend: !confirmed && mayResend(row.confirm_mailed_at, deps.now()) }
 }
 
 /** The incidents a user follows, the latest first. */
@@ -92,20 +91,24 @@ export async function followedBy (db: Kysely<Database>, userId: number): Promise
  */
 export async function claimConfirmMail (deps: Deps, userId: number): Promise<{ before: Date | null } | null> {
   const now = deps.now()
-  return await deps.db.transaction().execute(async (trx) => {
+  const claim = await deps.db.transaction().execute(async (trx) => {
     const user = await trx.selectFrom('users').select(['email_confirmed_at', 'confirm_mailed_at'])
       .where('id', '=', userId).forUpdate().executeTakeFirst()
     if (user === undefined || user.email_confirmed_at !== null) return null
     const before = user.confirm_mailed_at
-    if (before !== null && now.getTime() - before.getTime() < CONFIRM_RESEND_MS) return null
+    if (!mayResend(before, now)) return null
     await trx.updateTable('users').set({ confirm_mailed_at: now }).where('id', '=', userId).execute()
     return { before }
   })
+  // Their pages no longer offer to send it again.
+  if (claim !== null) deps.readerActed(userId)
+  return claim
 }
 
 /** Gives back a claim whose e-mail could not go: the user may ask again at once. */
-export async function releaseConfirmMail (db: Kysely<Database>, userId: number, before: Date | null): Promise<void> {
-  await db.updateTable('users').set({ confirm_mailed_at: before }).where('id', '=', userId).execute()
+export async function releaseConfirmMail (deps: Deps, userId: number, before: Date | null): Promise<void> {
+  await deps.db.updateTable('users').set({ confirm_mailed_at: before }).where('id', '=', userId).execute()
+  deps.readerActed(userId)
 }
 
 /**
@@ -301,8 +304,8 @@ export function linkSigner (secret: string): LinkSigner {
   // by a mail client) is refused before it is compared, byte for byte.
   const same = (given: string, expected: string) => SIGNATURE.test(given) && timingSafeEqual(Buffer.from(given), Buffer.from(expected))
   const ids = (parts: string[]) => {
-    const numbers = parts.map((part) => /^[1-9]\d{0,9}$/.test(part) ? Number(part) : NaN)
-    return numbers.every((id) => id <= ID_MAX) ? numbers : null
+    const numbers = parts.map(idFrom)
+    return numbers.every((id) => id !== undefined) ? numbers as number[] : null
   }
   return {
     stopToken: (userId, threadId) => `${userId}.${threadId}.${mac('stop', userId, threadId)}`,

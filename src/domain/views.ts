@@ -51,6 +51,13 @@ export interface Post {
 /** The largest id a row can have (PostgreSQL's integer). */
 export const ID_MAX = 2_147_483_647
 
+/** A positive id written in text (an address, a form, a link), or undefined. */
+export function idFrom (raw: unknown): number | undefined {
+  if (typeof raw !== 'string' || !/^\d{1,10}$/.test(raw)) return undefined
+  const id = Number(raw)
+  return id >= 1 && id <= ID_MAX ? id : undefined
+}
+
 export const iso = (date: Date | null): string | null => date === null ? null : date.toISOString()
 
 /** What a reader may see of a post: a hidden post keeps its place, not its text. */

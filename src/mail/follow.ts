@@ -1,6 +1,6 @@
 import type { News, NewsPost } from '../domain/subscriptions.ts'
 import { type Locale, isolate, translate } from '../web/i18n.ts'
-import { makeDateFormatter } from '../web/views.ts'
+import { type DateFormatter, dateFormatterFor } from '../web/views.ts'
 import type { MailMessage } from './deliver.ts'
 
 export interface FollowMailOptions {
@@ -18,7 +18,7 @@ export interface FollowMailOptions {
  */
 export function newsMail (news: News, stopUrl: string, options: FollowMailOptions): MailMessage {
   const { locale, thread } = news
-  const format = formatterFor(options.timeZone)
+  const format = dateFormatterFor(options.timeZone)
   const count = news.posts.length
   const state = [
     translate(locale, 'mail.follow.status', { status: translate(locale, `status.${thread.status}`) }),
@@ -54,18 +54,7 @@ export function newsMail (news: News, stopUrl: string, options: FollowMailOption
 const BIDI = /[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff]/
 const inSubject = (title: string): string => BIDI.test(title) ? isolate(title) : title
 
-/** The organisation's clock, one formatter for each time zone: e-mails go by the hundred. */
-const formatters = new Map<string, ReturnType<typeof makeDateFormatter>>()
-function formatterFor (timeZone: string): ReturnType<typeof makeDateFormatter> {
-  let format = formatters.get(timeZone)
-  if (format === undefined) {
-    format = makeDateFormatter(timeZone)
-    formatters.set(timeZone, format)
-  }
-  return format
-}
-
-function postText (locale: Locale, post: NewsPost, format: ReturnType<typeof makeDateFormatter>): string {
+function postText (locale: Locale, post: NewsPost, format: DateFormatter): string {
   const by = post.shift === null
     ? translate(locale, 'mail.follow.by', { name: isolate(post.authorName) })
     : translate(locale, 'mail.follow.byShift', { name: isolate(post.authorName), shift: translate(locale, `shift.badge.${post.shift}`) })

@@ -1,6 +1,6 @@
 import type { AlertRecipient, OverdueThread } from '../domain/alerts.ts'
 import { isolate, translate } from '../web/i18n.ts'
-import { makeDateFormatter } from '../web/views.ts'
+import { dateFormatterFor } from '../web/views.ts'
 import type { MailMessage } from './deliver.ts'
 
 export interface OverdueMailOptions {
@@ -12,7 +12,7 @@ export interface OverdueMailOptions {
 
 /** The alert for one overdue thread, to one staff member, in their language. */
 export function overdueMail (thread: OverdueThread, to: AlertRecipient, options: OverdueMailOptions): MailMessage {
-  const format = makeDateFormatter(options.timeZone)
+  const format = dateFormatterFor(options.timeZone)
   const locale = to.locale
   return {
     to: to.email,

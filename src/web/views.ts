@@ -96,6 +96,18 @@ export function makeDateFormatter (timeZone: string) {
   }
 }
 
+export type DateFormatter = ReturnType<typeof makeDateFormatter>
+const zoneFormatters = new Map<string, DateFormatter>()
+/** The formatter of a time zone, made once for the process: e-mails go by the hundred, each asking for it. */
+export function dateFormatterFor (timeZone: string): DateFormatter {
+  let format = zoneFormatters.get(timeZone)
+  if (format === undefined) {
+    format = makeDateFormatter(timeZone)
+    zoneFormatters.set(timeZone, format)
+  }
+  return format
+}
+
 const localeOf = (options: Handlebars.HelperOptions): Locale => options.data.root.locale as Locale
 
 function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {

@@ -110,7 +110,7 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
       return 'sent'
     } catch (err) {
       fastify.log.warn({ err, userId: user.id }, 'could not send the link to confirm an address')
-      await releaseConfirmMail(fastify.db, user.id, claim.before)
+      await releaseConfirmMail(deps, user.id, claim.before)
       return 'failed'
     }
   })

@@ -34,8 +34,7 @@ const followPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Params: ThreadParams }>('/t/:id/follow', { config: perAddressLimit(20) }, async (request, reply) => {
     const user = requireSignedIn(request.actor)
     if (fastify.mailer === null) throw noMail()
-    const thread = await getThread(db, parseId(request.params.id, 'thread'))
-    await follow(deps, user, thread.id)
+    const thread = await follow(deps, user, parseId(request.params.id, 'thread'))
     // An address not confirmed yet gets the link to confirm it, once in a while at most.
     if (await fastify.sendConfirmLink(user, thread.title) === 'failed') return await mailFailed(request, reply, thread.id)
     return reply.redirect(`${threadPath(thread)}#follow`, 303)
@@ -46,7 +45,6 @@ const followPages: FastifyPluginAsync = async (fastify) => {
     if (fastify.mailer === null) throw noMail()
     const thread = await getThread(db, parseId(request.params.id, 'thread'))
     if (await fastify.sendConfirmLink(user, thread.title) === 'failed') return await mailFailed(request, reply, thread.id)
-    deps.readerActed(user.id)
     return reply.redirect(`${threadPath(thread)}#follow`, 303)
   })
 

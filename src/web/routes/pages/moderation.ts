@@ -66,8 +66,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     // Read-only ticked alone, crisis mode off and left off, is asked for as
     // such: refused, and said why, not dropped unseen. (Crisis mode turned
     // off takes read-only with it, whatever its box says.)
-    const readOnlyAlone = readOnlyTicked && !crisisMode && unchanged(form, 'crisisMode', 'off')
-    const crisisReadOnly = (crisisMode || readOnlyAlone) && readOnlyTicked
+    const crisisReadOnly = crisisMode ? readOnlyTicked : readOnlyTicked && unchanged(form, 'crisisMode', 'off')
     const onOff = (on: boolean) => on ? 'on' : 'off'
     return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, {
       ...(!unchanged(form, 'crisisMode', onOff(crisisMode)) && { crisisMode }),

@@ -6,7 +6,7 @@ import type { Actor } from '../../../domain/actors.ts'
 import { AppError, type Missing, notFound } from '../../../domain/errors.ts'
 import type { IdempotencyKey } from '../../../domain/idempotency.ts'
 import { type PostQuery, listPosts } from '../../../domain/posts.ts'
-import { ID_MAX, type Post } from '../../../domain/views.ts'
+import { ID_MAX, type Post, idFrom } from '../../../domain/views.ts'
 import { type Locale, hasMessage, translate, waitOf } from '../../i18n.ts'
 
 /** What a form posts: strings, or lists when a field repeats. */
@@ -28,11 +28,7 @@ export function parseId (raw: unknown, what: Missing): number {
 }
 
 /** A positive id from a query string or a form, or undefined. */
-export function optionalId (raw: unknown): number | undefined {
-  if (typeof raw !== 'string' || !/^\d{1,10}$/.test(raw)) return undefined
-  const id = Number(raw)
-  return id >= 1 && id <= ID_MAX ? id : undefined
-}
+export const optionalId = idFrom
 
 // Words that are already sub-pages of a thread cannot be its slug.
 const RESERVED_SLUGS = new Set(['timeline', 'posts', 'pin', 'unpin', 'settings', 'handover', 'cadence'])

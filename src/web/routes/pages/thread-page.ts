@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type Actor, isModerator, isStaff } from '../../../domain/actors.ts'
 import { AppError, badRequest } from '../../../domain/errors.ts'
 import { flaggedBy } from '../../../domain/flags.ts'
-import { CONFIRM_RESEND_MS, followState } from '../../../domain/subscriptions.ts'
+import { followState } from '../../../domain/subscriptions.ts'
 import { KINDS } from '../../../domain/posts.ts'
 import { nextClockTime, shiftOnDuty } from '../../../domain/shifts.ts'
 import { STATUSES } from '../../../domain/threads.ts'
@@ -225,14 +225,7 @@ async function threadPageContext (
 async function followBox (fastify: FastifyInstance, actor: Actor | null, threadId: number, error: string | undefined) {
   // Without a mail server, nothing would go: no box.
   if (actor === null || fastify.mailer === null) return null
-  const state = await followState(fastify.db, actor.id, threadId)
-  const lastLink = state.confirmMailedAt?.getTime()
-  return {
-    ...state,
-    email: actor.email,
-    canResend: !state.confirmed && (lastLink === undefined || fastify.deps.now().getTime() - lastLink >= CONFIRM_RESEND_MS),
-    error
-  }
+  return { ...await followState(fastify.deps, actor.id, threadId), email: actor.email, error }
 }
 
 /**
