@@ -11,6 +11,12 @@ export interface Config {
   port: number
   /** A PostgreSQL URL; undefined means the embedded database in `dataDir`. */
   databaseUrl: string | undefined
+  /**
+   * Read replicas of the database at `databaseUrl` (DATABASE_REPLICA_URLS):
+   * readers' pages are read from them once they hold every event the instance
+   * knows of. None by default.
+   */
+  databaseReplicaUrls: string[]
   dataDir: string
   sessionSecret: string
   logLevel: LogLevel
@@ -44,7 +50,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const host = parseHost(env.HOST)
   const port = parsePort(env.PORT)
   const dataDir = resolve(env.DATA_DIR?.trim() || './data')
-  const databaseUrl = parseDatabaseUrl(env.DATABASE_URL)
+  const databaseUrl = parseDatabaseUrl('DATABASE_URL', env.DATABASE_URL)
+  const databaseReplicaUrls = parseReplicaUrls(env.DATABASE_REPLICA_URLS, databaseUrl)
   const logLevel = parseLogLevel(env.LOG_LEVEL)
   const publicUrl = parsePublicUrl(env.PUBLIC_URL, host, port)
   const smtpUrl = parseSmtpUrl(env.SMTP_URL)
@@ -56,7 +63,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const sessionSecret = env.SESSION_SECRET !== undefined
     ? parseSessionSecret(env.SESSION_SECRET)
     : keptSessionSecret(dataDir)
-  return { host, port, databaseUrl, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, mailFrom, tzDisplay, liveSocketsPerIp, pageCache, trustProxy }
+  return { host, port, databaseUrl, databaseReplicaUrls, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, mailFrom, tzDisplay, liveSocketsPerIp, pageCache, trustProxy }
 }
 
 // A name as DNS has them: letters, digits and inner hyphens, dot-separated.
@@ -113,18 +120,25 @@ function parsePort (value: string | undefined): number {
   return port
 }
 
-function parseDatabaseUrl (value: string | undefined): string | undefined {
+function parseDatabaseUrl (variable: string, value: string | undefined): string | undefined {
   if (value === undefined || value.trim() === '') return undefined
   let url: URL
   try {
-    url = new URL(value)
+    url = new URL(value.trim())
   } catch {
-    throw new ConfigError('DATABASE_URL', 'is not a URL (expected postgres://user@host:port/database)')
+    throw new ConfigError(variable, 'is not a URL (expected postgres://user@host:port/database)')
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError('DATABASE_URL', `must start with postgres:// (got ${url.protocol}//)`)
+    throw new ConfigError(variable, `must start with postgres:// (got ${url.protocol}//)`)
   }
-  return value
+  return value.trim()
+}
+
+/** Comma-separated PostgreSQL URLs of replicas of DATABASE_URL's server. */
+function parseReplicaUrls (value: string | undefined, databaseUrl: string | undefined): string[] {
+  if (value === undefined || value.trim() === '') return []
+  if (databaseUrl === undefined) throw new ConfigError('DATABASE_REPLICA_URLS', 'needs DATABASE_URL, the server they replicate (the embedded database has no replicas)')
+  return value.split(',').filter((entry) => entry.trim() !== '').map((entry) => parseDatabaseUrl('DATABASE_REPLICA_URLS', entry)!)
 }
 
 function parseLogLevel (value: string | undefined): LogLevel {

@@ -34,6 +34,7 @@ t.test('every variable is read', async (t) => {
     HOST: '0.0.0.0',
     PORT: '8080',
     DATABASE_URL: 'postgres://sitrep@db.internal:5432/sitrep',
+    DATABASE_REPLICA_URLS: 'postgres://sitrep@replica-1.internal/sitrep, postgresql://sitrep@replica-2.internal:6432/sitrep',
     DATA_DIR: '/var/lib/sitrep',
     SESSION_SECRET: SECRET,
     LOG_LEVEL: 'WARN',
@@ -47,6 +48,7 @@ t.test('every variable is read', async (t) => {
     host: '0.0.0.0',
     port: 8080,
     databaseUrl: 'postgres://sitrep@db.internal:5432/sitrep',
+    databaseReplicaUrls: ['postgres://sitrep@replica-1.internal/sitrep', 'postgresql://sitrep@replica-2.internal:6432/sitrep'],
     dataDir: '/var/lib/sitrep',
     sessionSecret: SECRET,
     logLevel: 'warn',
@@ -63,6 +65,7 @@ t.test('every variable is read', async (t) => {
   t.equal(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: 'postgresql://localhost/sitrep' }).databaseUrl, 'postgresql://localhost/sitrep')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, HOST: '0.0.0.0', PORT: '4000' }).publicUrl, 'http://127.0.0.1:4000', 'a wildcard host is shown as the loopback address')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: '' }).databaseUrl, undefined, 'an empty value counts as unset')
+  t.same(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: 'postgres://localhost/sitrep' }).databaseReplicaUrls, [], 'no replicas unless named')
 })
 
 t.test('a bad value stops with a message naming its variable', async (t) => {
@@ -77,6 +80,9 @@ t.test('a bad value stops with a message naming its variable', async (t) => {
     { PORT: '80.5' },
     { DATABASE_URL: 'mysql://x' },
     { DATABASE_URL: 'not a url' },
+    { DATABASE_REPLICA_URLS: 'postgres://replica.internal/sitrep' },
+    { DATABASE_REPLICA_URLS: 'postgres://replica.internal/sitrep,mysql://x', DATABASE_URL: 'postgres://db.internal/sitrep' },
+    { DATABASE_REPLICA_URLS: 'replica.internal', DATABASE_URL: 'postgres://db.internal/sitrep' },
     { LOG_LEVEL: 'loud' },
     { TZ_DISPLAY: 'Mars/Base' },
     { PUBLIC_URL: 'ftp://x' },

@@ -16,6 +16,8 @@ export interface DatabaseHandle {
   url: string | undefined
   /** The embedded database itself, for its notifications. */
   pglite?: PGlite
+  /** Read replicas of the server (`replicaUrls`), for readers' queries (`ReadReplicas`); none when embedded. */
+  replicas: Kysely<Database>[]
   close: () => Promise<void>
 }
 
@@ -24,6 +26,8 @@ export interface ConnectOptions {
   /** Where the embedded database keeps its files; 'memory://' keeps nothing. */
   dataDir: string
   poolSize?: number
+  /** Read replicas of the server at `databaseUrl`. */
+  replicaUrls?: readonly string[]
   onPoolError?: (err: Error) => void
 }
 
@@ -98,22 +102,12 @@ export async function waitForDatabase (url: string, onWait: (err: Error, waitedM
 
 export async function connectDatabase (options: ConnectOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl !== undefined) {
-    const pool = new pg.Pool({
-      connectionString: options.databaseUrl,
-      max: options.poolSize ?? 20,
-      connectionTimeoutMillis: 5_000,
-      idleTimeoutMillis: 30_000
-    })
-    // An idle client that loses its server must not take the process down;
-    // the pool replaces it on the next checkout.
-    pool.on('error', (err) => options.onPoolError?.(err))
-    // A client checked out of the pool has lost the pool's listener: a server
-    // gone mid-request would be an unhandled 'error' event and end the process.
-    // The request's own query fails with it, and the pool drops the client when
-    // it comes back.
-    pool.on('connect', (client) => client.on('error', () => {}))
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingPool(pool) }) })
-    return { db, kind: 'server', url: options.databaseUrl, close: () => db.destroy() }
+    const db = serverDatabase(options.databaseUrl, { max: options.poolSize ?? 20, connectionTimeoutMillis: 5_000 }, options.onPoolError)
+    // A replica that does not answer soon is passed over for the primary: readers must not wait on it.
+    const replicas = (options.replicaUrls ?? []).map((url) =>
+      serverDatabase(url, { max: Math.ceil((options.poolSize ?? 20) / 2), connectionTimeoutMillis: 1_000 }, options.onPoolError))
+    const close = async () => { await Promise.all([db, ...replicas].map((each) => each.destroy())) }
+    return { db, kind: 'server', url: options.databaseUrl, replicas, close }
   }
 
   if (options.dataDir.startsWith('memory://')) return await openEmbedded(options.dataDir)
@@ -140,6 +134,20 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
   }
 }
 
+/** A pool of connections to the PostgreSQL server at `url`. */
+function serverDatabase (url: string, limits: { max: number, connectionTimeoutMillis: number }, onPoolError?: (err: Error) => void): Kysely<Database> {
+  const pool = new pg.Pool({ connectionString: url, ...limits, idleTimeoutMillis: 30_000 })
+  // An idle client that loses its server must not take the process down;
+  // the pool replaces it on the next checkout.
+  pool.on('error', (err) => onPoolError?.(err))
+  // A client checked out of the pool has lost the pool's listener: a server
+  // gone mid-request would be an unhandled 'error' event and end the process.
+  // The request's own query fails with it, and the pool drops the client when
+  // it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}))
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingPool(pool) }) })
+}
+
 async function openEmbedded (dir: string): Promise<DatabaseHandle> {
   const pglite = await PGlite.create(dir)
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
@@ -149,7 +157,7 @@ async function openEmbedded (dir: string): Promise<DatabaseHandle> {
     // closes it only then: one opened and never queried is closed here.
     if (!pglite.closed) await pglite.close()
   }
-  return { db, kind: 'embedded', url: undefined, pglite, close }
+  return { db, kind: 'embedded', url: undefined, pglite, replicas: [], close }
 }
 
 /** The embedded database's lock file: it holds the pid of the one process using it. */

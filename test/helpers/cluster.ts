@@ -23,6 +23,11 @@ export interface ClusterOptions {
    * durability is the point so the server runs exactly as it would in service.
    */
   durable?: boolean
+  /**
+   * A hot standby of this cluster instead of a new one: copied from it by
+   * `pg_basebackup`, then replaying its WAL as it streams, read-only.
+   */
+  standbyOf?: Cluster
 }
 
 export interface Cluster {
@@ -35,6 +40,28 @@ export interface Cluster {
   crash: () => Promise<void>
   /** Starts it again on the same port; it recovers from its WAL first. */
   start: () => Promise<void>
+}
+
+/** Runs one statement on the database at `url` and returns its rows. */
+export async function sqlOn<R extends Record<string, unknown> = Record<string, unknown>> (url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<R>(text, values)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+/** Waits until the standby has replayed everything its primary has written by now. */
+export async function caughtUp (primary: Cluster, standby: Cluster): Promise<void> {
+  const [{ lsn }] = await sqlOn<{ lsn: string }>(primary.url(), 'select pg_current_wal_lsn()::text as lsn') as [{ lsn: string }]
+  for (let tries = 0; tries < 500; tries++) {
+    const [row] = await sqlOn<{ behind: boolean }>(standby.url(), 'select coalesce(pg_last_wal_replay_lsn() < $1::pg_lsn, true) as behind', [lsn])
+    if (row?.behind === false) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error('the standby did not catch up with its primary within 10 s')
 }
 
 interface Account { uid: number, gid: number }
@@ -117,7 +144,12 @@ export async function startCluster (t: Test, options: ClusterOptions = {}): Prom
     await pgCtl(['-l', log, '-w', '-t', '60', '-o', settings, 'start'])
   }
 
-  await run(join(PG_BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], asServer)
+  if (options.standbyOf === undefined) {
+    await run(join(PG_BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], asServer)
+  } else {
+    // -R: the copy starts as a standby of the primary, streaming from it.
+    await run(join(PG_BIN, 'pg_basebackup'), ['-D', data, '-h', '127.0.0.1', '-p', String(options.standbyOf.port), '-U', 'postgres', '-R', '-X', 'stream', '--no-sync', '-c', 'fast'], asServer)
+  }
   // Another test may take the port between the look and the start: then another port.
   for (let attempt = 1; ; attempt++) {
     port = await freePort()

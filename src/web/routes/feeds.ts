@@ -38,7 +38,7 @@ const sendAtom = (reply: FastifyReply, feed: Feed, locale: string) => reply
  * A thread's feed has one entry per official update, newest first.
  */
 const feedRoutes: FastifyPluginAsync = async (fastify) => {
-  const { db, deps, views } = fastify
+  const { deps, views } = fastify
   const base = fastify.config.publicUrl
   const formatDate = makeDateFormatter(fastify.config.tzDisplay)
   // Entry titles are HTML in Atom (type="html"): a title is text, so it is escaped.
@@ -49,12 +49,16 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.get('/feed.atom', async (request, reply) => {
     const locale = request.locale
     const now = deps.now()
-    // The latest by activity are among the open ones and as many resolved ones.
-    const { open, resolved } = await listIncidents(db, { limit: FEED_ENTRIES, withOpen: true })
-    const threads = [...open, ...resolved]
-      .map((thread) => ({ thread, activity: new Date(thread.lastPostAt ?? thread.createdAt) }))
-      .sort((a, b) => b.activity.getTime() - a.activity.getTime() || b.thread.id - a.thread.id)
-      .slice(0, FEED_ENTRIES)
+    const { threads, pinnedPosts } = await fastify.pageCache.read(null, async (db) => {
+      // The latest by activity are among the open ones and as many resolved ones.
+      const { open, resolved } = await listIncidents(db, { limit: FEED_ENTRIES, withOpen: true })
+      const threads = [...open, ...resolved]
+        .map((thread) => ({ thread, activity: new Date(thread.lastPostAt ?? thread.createdAt) }))
+        .sort((a, b) => b.activity.getTime() - a.activity.getTime() || b.thread.id - a.thread.id)
+        .slice(0, FEED_ENTRIES)
+      // Every entry's current state, in one query.
+      return { threads, pinnedPosts: await loadPosts(db, threads.flatMap(({ thread }) => thread.pinnedPostId === null ? [] : [thread.pinnedPostId])) }
+    })
     const feed = new Feed({
       id: `${base}/`,
       title: translate(locale, 'feed.site.title'),
@@ -65,8 +69,6 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
       updated: threads[0]?.activity ?? now,
       generator: false
     })
-    // Every entry's current state, in one query.
-    const pinnedPosts = await loadPosts(db, threads.flatMap(({ thread }) => thread.pinnedPostId === null ? [] : [thread.pinnedPostId]))
     for (const { thread, activity } of threads) {
       const kept = thread.pinnedPostId === null ? undefined : pinnedPosts.get(thread.pinnedPostId)
       const pinned = kept === undefined ? null : postForReader(kept, false)
@@ -85,8 +87,12 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Params: { id: string } }>('/t/:id/feed.atom', async (request, reply) => {
     const locale = request.locale
-    const thread = await getThread(db, parseId(request.params.id, 'thread'))
-    const updates = (await allPosts(db, thread.id, { kind: 'update' }, null))
+    const threadId = parseId(request.params.id, 'thread')
+    const { thread, posts } = await fastify.pageCache.read(threadId, async (db) => {
+      const thread = await getThread(db, threadId)
+      return { thread, posts: await allPosts(db, thread.id, { kind: 'update' }, null) }
+    })
+    const updates = posts
       .filter((post) => !post.hidden)
       .reverse()
       .slice(0, FEED_ENTRIES)

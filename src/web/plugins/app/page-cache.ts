@@ -4,12 +4,15 @@ import { promisify } from 'node:util'
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Kysely } from 'kysely'
+import type { Database } from '../../../db/database.ts'
 import { type Actor, isStaff } from '../../../domain/actors.ts'
 import { type DutyNow, dutyNow } from '../../../domain/duty.ts'
 import { overloaded } from '../../../domain/errors.ts'
 import type { ActiveSession } from '../../../domain/sessions.ts'
 import { LOCALE_COOKIE, type Locale, fromAcceptLanguage, isLocale, pickLocale } from '../../i18n.ts'
 import { type ThreadView, loadThreadView } from '../../routes/pages/thread-view.ts'
+import { ReadReplicas } from '../../read-replicas.ts'
 import { type Cached, ThreadCache, isFailure } from '../../thread-cache.ts'
 import { CSRF_COOKIE } from '../external/security.ts'
 import { SESSION_COOKIE } from './auth.ts'
@@ -95,6 +98,14 @@ export interface PageCache {
    * viewer, signed in or not.
    */
   threadView: (threadId: number, official: boolean) => Promise<ThreadView>
+  /**
+   * Reads what a reader's page shows of a thread (null: of every thread, as
+   * the incident list does): from a read replica (DATABASE_REPLICA_URLS) once
+   * it holds every event of the thread committed to this instance's
+   * knowledge, else from the primary. A reader told their post is saved finds
+   * it on the next page they load, as without replicas.
+   */
+  read: <T>(threadId: number | null, load: (db: Kysely<Database>) => Promise<T>) => Promise<T>
   /**
    * Who is on duty, shown on every page: read at most every few seconds, and
    * at once after a check-in, handover or check-out on this instance.
@@ -451,9 +462,30 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     inTurn(() => answer(request, reply, cached.value))
   })
 
+  // The latest event of each thread this instance knows committed, which a
+  // replica must hold to be read: every thread's as the primary said when
+  // the instance began to listen, then each event as it commits or is heard.
+  const knownSeq = new Map<number, number>()
+  const replicas = new ReadReplicas(fastify.db, fastify.database.replicas, fastify.log, now)
+  const learn = async (): Promise<void> => {
+    if (replicas.count === 0) return
+    const rows = await fastify.db.selectFrom('threads').select(['id', 'last_seq']).execute()
+    for (const { id, last_seq: seq } of rows) knownSeq.set(id, Math.max(seq, knownSeq.get(id) ?? 0))
+  }
+  let learned = learn()
+  await learned
+  const read = async <T>(threadId: number | null, load: (db: Kysely<Database>) => Promise<T>): Promise<T> => {
+    await learned
+    // While this instance does not listen, events committed elsewhere go unheard here.
+    if (!fastify.notifications.listening) return await load(fastify.db)
+    return await replicas.read(() => threadId === null ? [...knownSeq] : [[threadId, knownSeq.get(threadId) ?? 0]], load)
+  }
+  if (replicas.count > 0) fastify.log.info({ replicas: replicas.count }, 'readers\' pages read from replicas that hold the events known here')
+
   // Our own events come back from the relay's notifications: they must not drop a page rendered since.
   const seenSeq = new Map<number, number>()
   const dropThread = (threadId: number, seq: number): void => {
+    if (seq > (knownSeq.get(threadId) ?? 0)) knownSeq.set(threadId, seq)
     if (seq <= (seenSeq.get(threadId) ?? 0)) return
     seenSeq.set(threadId, seq)
     pages.dropThread(threadId)
@@ -469,7 +501,11 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   }
   // Events committed while this instance did not listen went unheard: what
   // was kept then may lack another instance's post.
-  fastify.notifications.onListening(dropAll)
+  fastify.notifications.onListening(() => {
+    dropAll()
+    // Until the primary says what was missed, replicas are not read.
+    learned = learn().catch((err: unknown) => fastify.log.warn({ err }, 'could not read the threads\' latest events; replicas may lag behind them for a few seconds'))
+  })
   // Short-lived: a check-in on another instance shows here within seconds, not a page's 30.
   const duty = (): Promise<DutyNow> => {
     if (!enabled) return dutyNow(fastify.db, fastify.deps.now())
@@ -483,11 +519,12 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
 
   // Kept at most `maxAgeMs` too: a user's new name, say, comes with no event.
   const threadView = async (threadId: number, official: boolean): Promise<ThreadView> => {
-    if (!enabled) return await loadThreadView(fastify.db, threadId, { official })
+    const load = () => read(threadId, (db) => loadThreadView(db, threadId, { official }))
+    if (!enabled) return await load()
     const key = `${threadId}:${official ? 'official' : 'all'}`
     const cached = threadViews.get(key)
     if (cached !== undefined && fresh(cached)) return cached.value
-    return await threadViews.make(key, threadId, () => loadThreadView(fastify.db, threadId, { official }))
+    return await threadViews.make(key, threadId, load)
   }
 
   const rendered = (fullKey: string, page: CachedPage, render: () => Promise<string | Buffer>): Promise<Entry> =>
@@ -576,5 +613,5 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     }
   }
 
-  fastify.decorate('pageCache', { send, threadView, duty, dropThread, dropAll, readerActed, frontDoor })
+  fastify.decorate('pageCache', { send, threadView, read, duty, dropThread, dropAll, readerActed, frontDoor })
 }, { name: 'page-cache', dependencies: ['security'] })

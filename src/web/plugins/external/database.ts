@@ -25,6 +25,7 @@ export interface DatabasePluginOptions {
 export default fp<DatabasePluginOptions>(async (fastify, { config, database: given }) => {
   const database = given ?? await connectDatabase({
     databaseUrl: config.databaseUrl,
+    replicaUrls: config.databaseReplicaUrls,
     dataDir: config.dataDir,
     // The message alone: pg hangs the whole client, settings and all, on the error.
     onPoolError: (err) => fastify.log.warn({ err: err.message }, 'database connection lost; the pool will reconnect')

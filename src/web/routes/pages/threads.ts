@@ -27,8 +27,11 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
   fastify.get('/t/:id/:slug', { config: { cachedPage } }, showThread)
 
   fastify.get<{ Params: ThreadParams }>('/t/:id/timeline', async (request, reply) => {
-    const thread = await getThread(fastify.db, parseId(request.params.id, 'thread'))
-    const updates = await allPosts(fastify.db, thread.id, { kind: 'update' }, request.actor)
+    const threadId = parseId(request.params.id, 'thread')
+    const { thread, updates } = await fastify.pageCache.read(threadId, async (db) => {
+      const thread = await getThread(db, threadId)
+      return { thread, updates: await allPosts(db, thread.id, { kind: 'update' }, request.actor) }
+    })
     return reply.page('timeline', {
       title: thread.title,
       thread,
