@@ -1,7 +1,7 @@
 import AjvCompiler from '@fastify/ajv-compiler'
 import rateLimit from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify'
 import { type IncomingMessage, type RequestListener, type ServerResponse, createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
@@ -26,11 +26,16 @@ import authPages from './web/routes/pages/auth.ts'
 import forumPages from './web/routes/pages/index.ts'
 import feedRoutes from './web/routes/feeds.ts'
 import liveRoutes from './web/routes/live.ts'
+import { networkOf } from './web/networks.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     deps: Deps
+  }
+  interface FastifyRequest {
+    /** The client as the per-address limits count it (`networkOf`): its address, or its IPv6 /64. */
+    network: string
   }
 }
 
@@ -108,6 +113,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     frameworkErrors: (error, request, reply) => sendFrameworkError(error, request, reply as FastifyReply)
   })
   app.decorate('config', config)
+  // The per-address limits count a client by its network (an IPv6 client's /64).
+  app.decorateRequest('network', { getter (this: FastifyRequest) { return networkOf(this.ip) } })
 
   // One line per request, with nothing secret in it: no headers, no bodies.
   app.addHook('onResponse', async (request, reply) => {

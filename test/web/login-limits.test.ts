@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createLimiter } from '../../src/domain/limiter.ts'
 import { AppError } from '../../src/domain/errors.ts'
+import { networkOf } from '../../src/web/networks.ts'
 import { PASSWORD, buildTestApp, cookieFrom, csrfFieldOf, makeUser } from '../helpers/app.ts'
 
 t.test('ten failed sign-ins to one account from one address: the next waits, from elsewhere it works', async (t) => {
@@ -20,6 +21,32 @@ t.test('ten failed sign-ins to one account from one address: the next waits, fro
   t.equal((await attempt(PASSWORD, '198.51.100.9')).statusCode, 303, 'no lockout: the technician signs in from their own address')
   advance(15 * 60_000)
   t.equal((await attempt(PASSWORD, '203.0.113.7')).statusCode, 303, 'and the window ends by itself')
+})
+
+t.test('an IPv6 client counts by its /64: changing the address within it starts no new count', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const page = await app.inject({ url: '/login' })
+  const csrf = { cookie: cookieFrom(page, 'sitrep_csrf')!, field: csrfFieldOf(page.body) }
+  const attempt = (password: string, remoteAddress: string) =>
+    app.inject({ method: 'POST', url: '/login', remoteAddress, cookies: { sitrep_csrf: csrf.cookie }, payload: { _csrf: csrf.field, email: tech.actor.email, password } })
+  for (let i = 1; i <= 10; i++) t.equal((await attempt('wrong password', `2001:db8:5:6::${i.toString(16)}`)).statusCode, 401)
+  const refused = await attempt(PASSWORD, '2001:db8:5:6:ffff:1:2:3')
+  t.equal(refused.statusCode, 429, 'ten guesses from ten addresses of one /64 lock that /64 out of the account')
+  t.match(refused.body, /Too many attempts/)
+  t.equal((await attempt(PASSWORD, '2001:db8:5:7::1')).statusCode, 303, 'the next /64 is another client: the technician signs in')
+
+  for (let i = 1; i <= 10; i++) t.equal((await attempt('wrong password', '203.0.113.20')).statusCode, 401)
+  t.equal((await attempt(PASSWORD, '::ffff:203.0.113.20')).statusCode, 429, 'an IPv4 address written as IPv6 is the same client')
+})
+
+t.test('networks as the limits count them', async (t) => {
+  t.equal(networkOf('203.0.113.7'), '203.0.113.7')
+  t.equal(networkOf('::ffff:203.0.113.7'), '203.0.113.7')
+  t.equal(networkOf('2001:db8:5:6::1'), '2001:db8:5:6::/64')
+  t.equal(networkOf('2001:0db8:0005:0006:ffff:1:2:3'), '2001:db8:5:6::/64', 'however it is written')
+  t.not(networkOf('2001:db8:5:7::1'), networkOf('2001:db8:5:6::1'))
+  t.equal(networkOf('::1'), '::/64')
 })
 
 t.test('behind a proxy named in TRUST_PROXY, each client it forwards has its own limits; a client cannot claim another address', async (t) => {

@@ -19,7 +19,7 @@ const tokensRoutes: FastifyPluginAsync = async (fastify) => {
     }
   }, async (request, reply) => {
     const { email, password } = request.body
-    const actor = await fastify.loginAttempts.verify(email, request.ip, isKnownBrowser(request, email),
+    const actor = await fastify.loginAttempts.verify(email, request.network, isKnownBrowser(request, email),
       async () => await verifyCredentials(fastify.db, email, password))
     if (actor === null) throw new AppError(401, 'invalid_credentials', 'Wrong e-mail address or password.')
     // A retry with the same key gets the same token; the password is no part of what is kept.

@@ -74,19 +74,19 @@ const accountPages: FastifyPluginAsync = async (fastify) => {
     try {
       if (field(form, 'password') !== field(form, 'again')) throw badRequest('password_mismatch', 'The two new passwords differ.')
       // The session already proves this browser is the user's: only this address's own failures count against it.
-      fastify.loginAttempts.check(user.email, request.ip, true)
+      fastify.loginAttempts.check(user.email, request.network, true)
       await changePassword(db, user, {
         current: field(form, 'current'),
         password: field(form, 'password'),
         revokeTokens: field(form, 'revokeTokens') === 'on'
       }, deps.now())
     } catch (err) {
-      if (err instanceof AppError && err.code === 'wrong_password') fastify.loginAttempts.failed(user.email, request.ip)
+      if (err instanceof AppError && err.code === 'wrong_password') fastify.loginAttempts.failed(user.email, request.network)
       if (!isFormError(err)) throw err
       if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter))
       return await showAccount(request, reply.code(err.statusCode), { error: messageOf(request.locale, err), wrong: PASSWORD_FIELD[err.code] ?? 'current' })
     }
-    fastify.loginAttempts.succeeded(user.email, request.ip)
+    fastify.loginAttempts.succeeded(user.email, request.network)
     // Every session ended with the change; this browser goes on with a new one.
     await reply.signIn(user)
     rememberBrowser(reply, user.email)

@@ -95,7 +95,7 @@ const authPages: FastifyPluginAsync = async (fastify) => {
   /** The account of the form's e-mail and password, checked within the sign-in limits; null when they do not match. */
   const checkCredentials = async (request: FastifyRequest, form: LoginForm): Promise<Actor | null> => {
     const email = String(form.email ?? '')
-    return await fastify.loginAttempts.verify(email, request.ip, isKnownBrowser(request, email),
+    return await fastify.loginAttempts.verify(email, request.network, isKnownBrowser(request, email),
       async () => await verifyCredentials(fastify.db, email, String(form.password ?? '')))
   }
   /** Signs the account in, and back to where the reader came from. */
