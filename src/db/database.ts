@@ -21,6 +21,8 @@ export interface UsersTable {
   /** Set once its owner followed the link sent to it: only then is it written to about incidents. */
   email_confirmed_at: NullableTimestamp
   confirm_mailed_at: NullableTimestamp
+  /** When its mail server refused it as a recipient; cleared when it is confirmed again. */
+  email_refused_at: NullableTimestamp
 }
 
 export interface SessionsTable {

@@ -32,6 +32,8 @@ export interface FollowState {
   confirmed: boolean
   /** Not confirmed, and no link to confirm it went lately: one may be asked for. */
   canResend: boolean
+  /** Its mail server refused it as a recipient: nothing goes to it until it is confirmed again. */
+  refused: boolean
 }
 
 /** Whether a link to confirm an address may go, the last one having gone at `last`. */
@@ -66,11 +68,22 @@ export async function unfollow (deps: Deps, userId: number, threadId: number): P
 export async function followState (deps: Deps, userId: number, threadId: number): Promise<FollowState> {
   const row = await deps.db.selectFrom('users')
     .leftJoin('subscriptions', (join) => join.onRef('subscriptions.user_id', '=', 'users.id').on('subscriptions.thread_id', '=', threadId))
-    .select(['users.email_confirmed_at', 'users.confirm_mailed_at', 'subscriptions.thread_id'])
+    .select(['users.email_confirmed_at', 'users.confirm_mailed_at', 'users.email_refused_at', 'subscriptions.thread_id'])
     .where('users.id', '=', userId)
     .executeTakeFirstOrThrow()
   const confirmed = row.email_confirmed_at !== null
-  return { following: row.thread_id !== null, confirmed, canResend: !confirmed && mayResend(row.confirm_mailed_at, deps.now()) }
+  return {
+    following: row.thread_id !== null,
+    confirmed,
+    canResend: !confirmed && mayResend(row.confirm_mailed_at, deps.now()),
+    refused: !confirmed && row.email_refused_at !== null
+  }
+}
+
+/** Whether the mail server of the user's address refused it, and it was not confirmed again since. */
+export async function isAddressRefused (db: Kysely<Database>, userId: number): Promise<boolean> {
+  const row = await db.selectFrom('users').select(['email_confirmed_at', 'email_refused_at']).where('id', '=', userId).executeTakeFirst()
+  return row !== undefined && row.email_confirmed_at === null && row.email_refused_at !== null
 }
 
 /** The incidents a user follows, the latest first. */
@@ -118,7 +131,7 @@ export async function releaseConfirmMail (deps: Deps, userId: number, before: Da
 export async function confirmAddress (deps: Deps, userId: number, email: string): Promise<boolean> {
   const confirmed = await deps.db.transaction().execute(async (trx) => {
     const row = await trx.updateTable('users')
-      .set({ email_confirmed_at: deps.now() })
+      .set({ email_confirmed_at: deps.now(), email_refused_at: null })
       .where('id', '=', userId).where('email', '=', email).where('email_confirmed_at', 'is', null)
       .returning('id')
       .executeTakeFirst()
@@ -131,6 +144,23 @@ export async function confirmAddress (deps: Deps, userId: number, email: string)
   })
   if (confirmed) deps.readerActed(userId)
   return confirmed
+}
+
+/**
+ * The mail server of the user's address refused it as a recipient (no such
+ * mailbox): it is no longer confirmed, so nothing more is sent to it (each
+ * refusal weighs against the forum's mail with the servers it writes to),
+ * and its owner may ask for a link to confirm it again (as often as any such
+ * link). Only if the user still has that address. Returns whether it was theirs.
+ */
+export async function addressRefused (deps: Deps, userId: number, email: string): Promise<boolean> {
+  const row = await deps.db.updateTable('users')
+    .set({ email_confirmed_at: null, email_refused_at: deps.now() })
+    .where('id', '=', userId).where('email', '=', email)
+    .returning('id')
+    .executeTakeFirst()
+  if (row !== undefined) deps.readerActed(userId)
+  return row !== undefined
 }
 
 /** One official post, as an e-mail tells it. */

@@ -18,6 +18,20 @@ export interface Mailer {
   close: () => void
 }
 
+/** An SMTP refusal for good (5xx), as opposed to "try again later" (4xx) or a connection lost. */
+export function isPermanent (err: unknown): boolean {
+  const code = (err as { responseCode?: unknown }).responseCode
+  return typeof code === 'number' && code >= 500 && code < 600
+}
+
+/**
+ * The recipient's address refused for good (a 5xx to `RCPT TO`: no such
+ * mailbox, say), as opposed to the message or the sender refused (`DATA`,
+ * `MAIL FROM`), which says nothing of the address.
+ */
+export const isRecipientRefused = (err: unknown): boolean =>
+  isPermanent(err) && (err as { command?: unknown }).command === 'RCPT TO'
+
 /** Connections kept open to the mail server, each sending one message at a time. */
 const CONNECTIONS = 2
 

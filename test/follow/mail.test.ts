@@ -298,12 +298,12 @@ t.test('a pass that lost its claim sends nothing; nor one whose follow was stopp
   t.notOk(await holdClaim(app.deps, 'slow-pass', slow.find((news) => news.userId === two.actor.id)!), 'nor to a follow stopped meanwhile')
 })
 
-t.test('an e-mail the mail server refused for good (no such mailbox) is not tried again', async (t) => {
+t.test('a message the mail server refused for good is not tried again; the next update goes all the same', async (t) => {
   const thread = await openThread(app, technician, { title: 'Bounces' })
-  await confirmedFollower('gone@example.org', thread.id)
-  await official(thread.id, 'To a mailbox that is gone.')
+  await confirmedFollower('picky@example.org', thread.id)
+  await official(thread.id, 'A message the server will not take.')
   mailbox.refusing = true
-  mailbox.refusalCode = 550
+  mailbox.refusalCode = 554
   t.teardown(() => { mailbox.refusing = false; mailbox.refusalCode = 451 })
   await app.sendNews()
   mailbox.refusing = false
@@ -311,6 +311,58 @@ t.test('an e-mail the mail server refused for good (no such mailbox) is not trie
   received.length = 0
   await app.sendNews()
   t.same(about('Bounces'), [], 'not sent again and again')
+  await official(thread.id, 'The next one.')
+  await app.sendNews()
+  t.match(about('Bounces')[0]?.text, /The next one\./, 'the address was not at fault: it still gets the next update')
+})
+
+t.test('an address its mail server refuses (no such mailbox) gets nothing more until its owner confirms it again', async (t) => {
+  const thread = await openThread(app, technician, { title: 'Gone mailbox' })
+  const gone = await confirmedFollower('gone@example.org', thread.id)
+  mailbox.unknownRecipients.add('gone@example.org')
+  t.teardown(() => { mailbox.unknownRecipients.delete('gone@example.org') })
+  await official(thread.id, 'First update.')
+  mailbox.recipientsAsked.length = 0
+  await app.sendNews()
+  t.same(mailbox.recipientsAsked, ['gone@example.org'], 'tried once')
+  for (const body of ['Second update.', 'Third update.']) {
+    await official(thread.id, body)
+    advance(3 * 60_000)
+    await app.sendNews()
+  }
+  t.same(mailbox.recipientsAsked, ['gone@example.org'], 'and never again, however many updates come')
+
+  const goneCookies = await signIn(app, gone)
+  const box = await followBox(thread.id, goneCookies)
+  t.match(box, /The mail server of <bdi>gone@example\.org<\/bdi> refused to take our e-mail for this address\. Nothing more is sent to it until you confirm it again\./, 'the follower is told on the incident’s page')
+  t.match(box, /action="\/t\/\d+\/follow\/resend"/, 'with the button to confirm it again')
+  t.match((await app.inject({ url: '/account', cookies: goneCookies })).body, /id="mail-refused"[^>]*>The mail server of <bdi>gone@example\.org<\/bdi> refused/, 'and on their account page')
+
+  // The mailbox exists again (a full disk emptied, an account restored): the owner confirms it.
+  mailbox.unknownRecipients.delete('gone@example.org')
+  received.length = 0
+  t.equal((await post(goneCookies, `/t/${thread.id}`, `/t/${thread.id}/follow/resend`)).statusCode, 303)
+  const [link] = received.filter((mail) => recipientOf(mail) === 'gone@example.org')
+  t.ok(link, 'a link to confirm it went')
+  t.equal((await app.inject({ method: 'POST', url: linkIn(link!, '/confirm-email') })).statusCode, 200)
+  t.notMatch((await app.inject({ url: '/account', cookies: goneCookies })).body, /id="mail-refused"/, 'confirmed, the warning is gone')
+  received.length = 0
+  await official(thread.id, 'Fourth update.')
+  await app.sendNews()
+  t.match(about('Gone mailbox')[0]?.text, /Fourth update\./, 'and updates go to it again')
+})
+
+t.test('a link to confirm an address its mail server refuses says so on the incident’s page', async (t) => {
+  const thread = await openThread(app, technician, { title: 'Typo address' })
+  const typo = await makeUser(app, 'customer', { email: 'typo@example.org' })
+  mailbox.unknownRecipients.add('typo@example.org')
+  t.teardown(() => { mailbox.unknownRecipients.delete('typo@example.org') })
+  const typoCookies = await signIn(app, typo)
+  const res = await post(typoCookies, `/t/${thread.id}`, `/t/${thread.id}/follow`)
+  t.equal(res.statusCode, 303)
+  const box = await followBox(thread.id, typoCookies)
+  t.match(box, /The mail server of <bdi>typo@example\.org<\/bdi> refused to take our e-mail/, 'not "we sent you a link"')
+  t.notMatch(box, /we sent a link/)
 })
 
 t.test('an English follower of a long night gets the latest ten updates, told of the earlier ones; a handover names the next shift', async (t) => {

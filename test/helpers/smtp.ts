@@ -9,20 +9,29 @@ export interface Mailbox {
   received: ParsedMail[]
   /** While true, the server refuses every message, as a mail relay in trouble does. */
   refusing: boolean
-  /** How it refuses: 451 (try again later) unless set, or 550 (no such mailbox, for good). */
+  /** How it refuses a message: 451 (try again later) unless set, or 554 (refused for good, for what it says). */
   refusalCode: number
+  /** Addresses it refuses as recipients, for good (550 to RCPT TO: no such mailbox). */
+  unknownRecipients: Set<string>
+  /** Every address a client asked it to deliver to (RCPT TO), refused or not, in order. */
+  recipientsAsked: string[]
 }
 
 /** A real SMTP server on a free port of this machine, keeping every message it receives; closed at the end of `t`. */
 export async function startMailbox (t: Test): Promise<Mailbox> {
-  const mailbox: Mailbox = { url: '', received: [], refusing: false, refusalCode: 451 }
+  const mailbox: Mailbox = { url: '', received: [], refusing: false, refusalCode: 451, unknownRecipients: new Set(), recipientsAsked: [] }
   const smtp = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
+    onRcptTo (address, _session, callback) {
+      mailbox.recipientsAsked.push(address.address)
+      if (!mailbox.unknownRecipients.has(address.address)) return callback()
+      callback(Object.assign(new Error('no such mailbox'), { responseCode: 550 }))
+    },
     onData (stream, _session, callback) {
       if (mailbox.refusing) {
         stream.resume()
-        stream.on('end', () => callback(Object.assign(new Error(mailbox.refusalCode >= 500 ? 'no such mailbox' : 'try again later'), { responseCode: mailbox.refusalCode })))
+        stream.on('end', () => callback(Object.assign(new Error(mailbox.refusalCode >= 500 ? 'message refused' : 'try again later'), { responseCode: mailbox.refusalCode })))
         return
       }
       simpleParser(stream).then((mail) => { mailbox.received.push(mail); callback() }, callback)

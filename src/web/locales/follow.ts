@@ -11,11 +11,13 @@ export const followEn = {
   'follow.resend': 'Send the link again',
   'follow.resendLater': 'You can ask for the link again in a few minutes.',
   'follow.notSent': 'The e-mail could not be sent just now. Try again in a few minutes.',
+  'follow.refused': 'The mail server of {email} refused to take our e-mail for this address. Nothing more is sent to it until you confirm it again.',
 
   'account.follow.title': 'Incidents you follow by e-mail',
   'account.follow.none': 'You follow no incident by e-mail. Each incident’s page has a button to follow it.',
   'account.follow.stop': 'Stop',
   'account.follow.stopLabel': 'Stop the e-mails about {title}',
+  'account.follow.refused': 'The mail server of {email} refused to take our e-mail for this address: nothing more is sent to it until you confirm it again, with the button on the page of an incident you follow.',
 
   'stop.title': 'Stop the e-mails',
   'stop.ask': 'Stop the e-mails about {title}?',
@@ -54,11 +56,13 @@ export const followFr: Record<keyof typeof followEn, string> = {
   'follow.resend': 'Renvoyer le lien',
   'follow.resendLater': 'Vous pourrez redemander le lien dans quelques minutes.',
   'follow.notSent': 'L’e-mail n’a pas pu partir pour l’instant. Réessayez dans quelques minutes.',
+  'follow.refused': 'Le serveur de messagerie de {email} a refusé de prendre notre e-mail pour cette adresse. Plus rien ne lui est envoyé tant que vous ne l’avez pas confirmée à nouveau.',
 
   'account.follow.title': 'Incidents suivis par e-mail',
   'account.follow.none': 'Vous ne suivez aucun incident par e-mail. La page de chaque incident a un bouton pour le suivre.',
   'account.follow.stop': 'Arrêter',
   'account.follow.stopLabel': 'Ne plus recevoir d’e-mails sur {title}',
+  'account.follow.refused': 'Le serveur de messagerie de {email} a refusé de prendre notre e-mail pour cette adresse : plus rien ne lui est envoyé tant que vous ne l’avez pas confirmée à nouveau, avec le bouton sur la page d’un incident que vous suivez.',
 
   'stop.title': 'Ne plus recevoir ces e-mails',
   'stop.ask': 'Ne plus recevoir d’e-mails sur {title} ?',

@@ -1,15 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { Actor } from '../../../domain/actors.ts'
-import { type LinkSigner, type News, claimConfirmMail, claimNews, holdClaim, linkSigner, newsSent, releaseClaims, releaseConfirmMail } from '../../../domain/subscriptions.ts'
+import { type LinkSigner, type News, addressRefused, claimConfirmMail, claimNews, holdClaim, linkSigner, newsSent, releaseClaims, releaseConfirmMail } from '../../../domain/subscriptions.ts'
+import { isPermanent, isRecipientRefused } from '../../../mail/deliver.ts'
 import { confirmMail, newsMail } from '../../../mail/follow.ts'
 import type { Locale } from '../../i18n.ts'
-
-/** An SMTP refusal for good (5xx), as opposed to "try again later" (4xx) or a connection lost. */
-const isPermanent = (err: unknown): boolean => {
-  const code = (err as { responseCode?: unknown }).responseCode
-  return typeof code === 'number' && code >= 500 && code < 600
-}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,9 +14,10 @@ declare module 'fastify' {
     sendNews: () => Promise<number>
     /**
      * Sends the user a link to confirm their address, unless one went lately:
-     * 'sent', 'already' (sent lately, or confirmed), or 'failed' (the mail server away).
+     * 'sent', 'already' (sent lately, or confirmed), 'refused' (the address
+     * itself, by its mail server), or 'failed' (the mail server away).
      */
-    sendConfirmLink: (user: Actor, title: string) => Promise<'sent' | 'already' | 'failed'>
+    sendConfirmLink: (user: Actor, title: string) => Promise<'sent' | 'already' | 'refused' | 'failed'>
   }
 }
 
@@ -57,14 +53,16 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
           await mailer.deliver(newsMail(news, stopUrl(news.userId, news.thread.id, news.locale), { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
         } catch (err) {
           firstError ??= err
-          // Refused for good (5xx: no such mailbox, say): not tried again.
-          // Else its claim stands, and it is tried again once that lapses,
-          // with whatever came since.
+          // Refused for good (5xx): not tried again. The address itself
+          // refused (no such mailbox): nothing more goes to it until its owner
+          // confirms it again. Else its claim stands, and it is tried again
+          // once that lapses, with whatever came since.
           if (!isPermanent(err)) {
             retried++
             return 'deferred'
           }
           dropped++
+          if (isRecipientRefused(err)) await addressRefused(deps, news.userId, news.email)
         }
       }
       await newsSent(fastify.db, by, news)
@@ -110,6 +108,10 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
       return 'sent'
     } catch (err) {
       fastify.log.warn({ err, userId: user.id }, 'could not send the link to confirm an address')
+      if (isRecipientRefused(err)) {
+        await addressRefused(deps, user.id, user.email)
+        return 'refused'
+      }
       await releaseConfirmMail(deps, user.id, claim.before)
       return 'failed'
     }

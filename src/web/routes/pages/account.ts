@@ -3,7 +3,7 @@ import { changePassword, renameSelf } from '../../../domain/account.ts'
 import { requireSignedIn } from '../../../domain/actors.ts'
 import { AppError, badRequest } from '../../../domain/errors.ts'
 import { PASSWORD_MIN } from '../../../domain/passwords.ts'
-import { followedBy } from '../../../domain/subscriptions.ts'
+import { followedBy, isAddressRefused } from '../../../domain/subscriptions.ts'
 import { countActiveApiTokens } from '../../../domain/tokens.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
@@ -46,6 +46,7 @@ const accountPages: FastifyPluginAsync = async (fastify) => {
       // The incidents followed by e-mail; none without a mail server.
       mailOn: fastify.mailer !== null,
       follows: fastify.mailer === null ? [] : await followedBy(db, user.id),
+      mailRefused: fastify.mailer !== null && await isAddressRefused(db, user.id),
       ...extras
     })
   }
