@@ -138,7 +138,9 @@ function parseDatabaseUrl (variable: string, value: string | undefined): string 
 function parseReplicaUrls (value: string | undefined, databaseUrl: string | undefined): string[] {
   if (value === undefined || value.trim() === '') return []
   if (databaseUrl === undefined) throw new ConfigError('DATABASE_REPLICA_URLS', 'needs DATABASE_URL, the server they replicate (the embedded database has no replicas)')
-  return value.split(',').filter((entry) => entry.trim() !== '').map((entry) => parseDatabaseUrl('DATABASE_REPLICA_URLS', entry)!)
+  const entries = value.split(',').filter((entry) => entry.trim() !== '')
+  if (entries.length === 0) throw new ConfigError('DATABASE_REPLICA_URLS', 'names no URL (expected postgres://user@host:port/database, comma-separated)')
+  return entries.map((entry) => parseDatabaseUrl('DATABASE_REPLICA_URLS', entry)!)
 }
 
 function parseLogLevel (value: string | undefined): LogLevel {

@@ -83,6 +83,7 @@ t.test('a bad value stops with a message naming its variable', async (t) => {
     { DATABASE_REPLICA_URLS: 'postgres://replica.internal/sitrep' },
     { DATABASE_REPLICA_URLS: 'postgres://replica.internal/sitrep,mysql://x', DATABASE_URL: 'postgres://db.internal/sitrep' },
     { DATABASE_REPLICA_URLS: 'replica.internal', DATABASE_URL: 'postgres://db.internal/sitrep' },
+    { DATABASE_REPLICA_URLS: ' , ,', DATABASE_URL: 'postgres://db.internal/sitrep' },
     { LOG_LEVEL: 'loud' },
     { TZ_DISPLAY: 'Mars/Base' },
     { PUBLIC_URL: 'ftp://x' },

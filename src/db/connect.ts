@@ -103,9 +103,18 @@ export async function waitForDatabase (url: string, onWait: (err: Error, waitedM
 export async function connectDatabase (options: ConnectOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl !== undefined) {
     const db = serverDatabase(options.databaseUrl, { max: options.poolSize ?? 20, connectionTimeoutMillis: 5_000 }, options.onPoolError)
-    // A replica that does not answer soon is passed over for the primary: readers must not wait on it.
-    const replicas = (options.replicaUrls ?? []).map((url) =>
-      serverDatabase(url, { max: Math.ceil((options.poolSize ?? 20) / 2), connectionTimeoutMillis: 1_000 }, options.onPoolError))
+    // A replica that does not answer soon, or stops answering (a network cut
+    // in two, a server frozen), is passed over for the primary: readers must
+    // not wait on it. Its slow queries are ended by the server; a silent one by
+    // the client, and its dead connections found by TCP keep-alive.
+    const replicas = (options.replicaUrls ?? []).map((url) => serverDatabase(url, {
+      max: Math.ceil((options.poolSize ?? 20) / 2),
+      connectionTimeoutMillis: 1_000,
+      statement_timeout: REPLICA_QUERY_MS,
+      query_timeout: REPLICA_QUERY_MS + 500,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000
+    }, options.onPoolError))
     const close = async () => { await Promise.all([db, ...replicas].map((each) => each.destroy())) }
     return { db, kind: 'server', url: options.databaseUrl, replicas, close }
   }
@@ -134,9 +143,12 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
   }
 }
 
+/** How long a query may take on a read replica before the primary is asked instead. */
+const REPLICA_QUERY_MS = 2_000
+
 /** A pool of connections to the PostgreSQL server at `url`. */
-function serverDatabase (url: string, limits: { max: number, connectionTimeoutMillis: number }, onPoolError?: (err: Error) => void): Kysely<Database> {
-  const pool = new pg.Pool({ connectionString: url, ...limits, idleTimeoutMillis: 30_000 })
+function serverDatabase (url: string, settings: pg.PoolConfig, onPoolError?: (err: Error) => void): Kysely<Database> {
+  const pool = new pg.Pool({ connectionString: url, idleTimeoutMillis: 30_000, ...settings })
   // An idle client that loses its server must not take the process down;
   // the pool replaces it on the next checkout.
   pool.on('error', (err) => onPoolError?.(err))

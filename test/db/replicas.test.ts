@@ -1,5 +1,6 @@
+import net from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import type { Post, Thread } from '../../src/domain/views.ts'
@@ -20,8 +21,8 @@ const clock = { now: () => new Date(Date.now() + offset) }
 /** Past the age at which a kept page is rendered again before it is served. */
 const ageThePages = () => { offset += 61_000 }
 
-async function startApp (): Promise<FastifyInstance> {
-  const config = { ...loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac' }), databaseUrl, databaseReplicaUrls: [replicaUrl] }
+async function startApp (replica = replicaUrl): Promise<FastifyInstance> {
+  const config = { ...loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac' }), databaseUrl, databaseReplicaUrls: [replica] }
   const app = await buildApp(config, { now: () => clock.now(), postingLimits: [] })
   t.teardown(() => app.close())
   return app
@@ -103,6 +104,67 @@ t.test('an instance started while its replica lags shows what was posted before 
   const res = await second.inject({ url: `/t/${thread.id}` })
   t.equal(res.statusCode, 200)
   t.match(res.body, /Room 3 back under 25 degrees\./, 'the new instance knows the thread\'s latest event from the primary, and does not read the lagging replica')
+})
+
+t.test('another instance\'s readers find an acknowledged post too, on pages read for their request', async (t) => {
+  await caughtUp(primary, standby)
+  await pauseReplay(standby)
+  t.teardown(() => resumeReplay(standby))
+  const other = await startApp()
+  t.match((await other.inject({ url: `/t/${thread.id}/timeline` })).body, /Cooling lost in room 3/)
+  const update = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Cold aisle at 24 degrees.' })
+  t.ok(update.id > 0, 'acknowledged by the first instance')
+  // Asked at once of the other, before it may have heard of the post.
+  t.match((await other.inject({ url: `/t/${thread.id}/timeline` })).body, /Cold aisle at 24 degrees\./, 'the other instance\'s timeline has it')
+  t.match((await other.inject({ url: `/t/${thread.id}?after=0` })).body, /Cold aisle at 24 degrees\./, 'and its thread read from the start')
+})
+
+/**
+ * A TCP relay to the standby that can go silent, as a network cut in two or a
+ * frozen server does: connections stay open, and nothing more goes through.
+ */
+async function silentRelay (t: Test, port: number): Promise<{ url: string, silence: () => void }> {
+  let silent = false
+  const pairs: net.Socket[][] = []
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1')
+    for (const socket of [client, upstream]) socket.on('error', () => {})
+    pairs.push([client, upstream])
+    if (silent) return
+    client.pipe(upstream)
+    upstream.pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of pairs.flat()) socket.destroy()
+    server.close()
+  })
+  return {
+    url: `postgres://postgres@127.0.0.1:${(server.address() as net.AddressInfo).port}/sitrep`,
+    silence: () => {
+      silent = true
+      for (const [client, upstream] of pairs) {
+        client!.unpipe()
+        upstream!.unpipe()
+      }
+    }
+  }
+}
+
+t.test('a replica gone silent keeps no reader waiting: the primary answers', async (t) => {
+  await caughtUp(primary, standby)
+  const relay = await silentRelay(t, standby.port)
+  const behindRelay = await startApp(relay.url)
+  t.match((await behindRelay.inject({ url: `/t/${thread.id}/timeline` })).body, /Cooling lost in room 3/, 'read through the relay while it passes things on')
+  relay.silence()
+  const update = await apiAs<Post>(behindRelay, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Generator test at 16:00.' })
+  t.ok(update.id > 0)
+  const timeline = await behindRelay.inject({ url: `/t/${thread.id}/timeline` })
+  t.equal(timeline.statusCode, 200, 'the timeline comes')
+  t.match(timeline.body, /Generator test at 16:00\./)
+  const threadPage = await behindRelay.inject({ url: `/t/${thread.id}` })
+  t.equal(threadPage.statusCode, 200, 'and so does the thread page')
+  t.match(threadPage.body, /Generator test at 16:00\./)
 })
 
 t.test('a replica that fails is passed over for the primary, and read again once it is back', async (t) => {

@@ -101,9 +101,8 @@ export interface PageCache {
   /**
    * Reads what a reader's page shows of a thread (null: of every thread, as
    * the incident list does): from a read replica (DATABASE_REPLICA_URLS) once
-   * it holds every event of the thread committed to this instance's
-   * knowledge, else from the primary. A reader told their post is saved finds
-   * it on the next page they load, as without replicas.
+   * it holds every event of the thread the primary holds, else from the
+   * primary (`ReadReplicas`).
    */
   read: <T>(threadId: number | null, load: (db: Kysely<Database>) => Promise<T>) => Promise<T>
   /**
@@ -462,30 +461,13 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     inTurn(() => answer(request, reply, cached.value))
   })
 
-  // The latest event of each thread this instance knows committed, which a
-  // replica must hold to be read: every thread's as the primary said when
-  // the instance began to listen, then each event as it commits or is heard.
-  const knownSeq = new Map<number, number>()
   const replicas = new ReadReplicas(fastify.db, fastify.database.replicas, fastify.log, now)
-  const learn = async (): Promise<void> => {
-    if (replicas.count === 0) return
-    const rows = await fastify.db.selectFrom('threads').select(['id', 'last_seq']).execute()
-    for (const { id, last_seq: seq } of rows) knownSeq.set(id, Math.max(seq, knownSeq.get(id) ?? 0))
-  }
-  let learned = learn()
-  await learned
-  const read = async <T>(threadId: number | null, load: (db: Kysely<Database>) => Promise<T>): Promise<T> => {
-    await learned
-    // While this instance does not listen, events committed elsewhere go unheard here.
-    if (!fastify.notifications.listening) return await load(fastify.db)
-    return await replicas.read(() => threadId === null ? [...knownSeq] : [[threadId, knownSeq.get(threadId) ?? 0]], load)
-  }
-  if (replicas.count > 0) fastify.log.info({ replicas: replicas.count }, 'readers\' pages read from replicas that hold the events known here')
+  const read = <T>(threadId: number | null, load: (db: Kysely<Database>) => Promise<T>): Promise<T> => replicas.read(threadId, load)
+  if (replicas.count > 0) fastify.log.info({ replicas: replicas.count }, 'readers\' pages read from replicas that hold what the primary holds')
 
   // Our own events come back from the relay's notifications: they must not drop a page rendered since.
   const seenSeq = new Map<number, number>()
   const dropThread = (threadId: number, seq: number): void => {
-    if (seq > (knownSeq.get(threadId) ?? 0)) knownSeq.set(threadId, seq)
     if (seq <= (seenSeq.get(threadId) ?? 0)) return
     seenSeq.set(threadId, seq)
     pages.dropThread(threadId)
@@ -501,11 +483,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   }
   // Events committed while this instance did not listen went unheard: what
   // was kept then may lack another instance's post.
-  fastify.notifications.onListening(() => {
-    dropAll()
-    // Until the primary says what was missed, replicas are not read.
-    learned = learn().catch((err: unknown) => fastify.log.warn({ err }, 'could not read the threads\' latest events; replicas may lag behind them for a few seconds'))
-  })
+  fastify.notifications.onListening(dropAll)
   // Short-lived: a check-in on another instance shows here within seconds, not a page's 30.
   const duty = (): Promise<DutyNow> => {
     if (!enabled) return dutyNow(fastify.db, fastify.deps.now())
