@@ -2,14 +2,14 @@ import t from 'tap'
 import type { Thread } from '../../src/domain/views.ts'
 import { makeUser } from '../helpers/app.ts'
 import { browserAvailable, launchBrowser, serveTo } from '../helpers/browser.ts'
-import { appOnCluster } from '../helpers/cluster.ts'
+import { appOnCluster, serverBinariesAvailable } from '../helpers/cluster.ts'
 import { apiAs } from '../helpers/pages.ts'
 import { waitUntil } from '../helpers/server.ts'
 
 // A page served "as of" while the database was away catches up by itself
 // once it is back, and then says so no more: the app runs on a private
 // cluster this test crashes and starts again.
-if (browserAvailable(t)) {
+if (browserAvailable(t) && serverBinariesAvailable(t)) {
   const browser = await launchBrowser(t)
   const { cluster, app, advance } = await appOnCluster(t)
   const site = await serveTo(browser, app)

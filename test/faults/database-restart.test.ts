@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import t from 'tap'
-import { startCluster } from '../helpers/cluster.ts'
+import { serverBinariesAvailable, startCluster } from '../helpers/cluster.ts'
 import { oneTo, startReader } from '../helpers/reader.ts'
 import { type Answer, call, makeAccount, pause, startServer, waitUntil } from '../helpers/server.ts'
 
 t.test('the database crashes and restarts while technicians post: nothing acknowledged is lost, the app comes back by itself', async (t) => {
+  if (!serverBinariesAvailable(t)) return
   const cluster = await startCluster(t, { durable: true })
   const databaseUrl = await cluster.createDatabase('sitrep')
   const server = await startServer(t, databaseUrl)

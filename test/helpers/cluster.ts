@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +14,26 @@ const run = promisify(execFile)
 
 /** The server binaries installed with the distribution's PostgreSQL; PG_BIN points elsewhere. */
 export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin'
+
+/**
+ * Whether this machine has PostgreSQL's server programs, which the tests
+ * that crash, restart or replicate a database of their own need. Without
+ * them those tests are skipped with a plain reason (`npm test` passes on a
+ * machine with no PostgreSQL at all, on the embedded database), except under
+ * CI=true, where they are a failure: CI must never pass by running nothing.
+ */
+export function serverBinariesAvailable (t: Test): boolean {
+  const missing = ['initdb', 'pg_ctl', 'postgres', 'pg_basebackup'].filter((program) => !existsSync(join(PG_BIN, program)))
+  if (missing.length === 0) return true
+  const reason = `the tests with a database server of their own did not run: no ${missing.join(', ')} in ${PG_BIN}. Install PostgreSQL's server (\`apt-get install postgresql\`), or set PG_BIN to where its programs are`
+  if (process.env.CI === 'true') {
+    t.fail(reason)
+  } else {
+    console.error(`# ${reason}`)
+    t.plan(0, reason)
+  }
+  return false
+}
 
 export interface ClusterOptions {
   /**

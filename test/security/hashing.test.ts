@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { hashPassword, verifyPassword } from '../../src/domain/passwords.ts'
-import { startCluster } from '../helpers/cluster.ts'
+import { serverBinariesAvailable, startCluster } from '../helpers/cluster.ts'
 import { until } from '../helpers/live.ts'
 import { startServer } from '../helpers/server.ts'
 
@@ -47,6 +47,7 @@ t.test('hashing happens in a process of lower priority, which comes back if it d
 })
 
 t.test('the server starts its hashing process before the first sign-in, not in the middle of a flood', async (t) => {
+  if (!serverBinariesAvailable(t)) return
   const cluster = await startCluster(t)
   const server = await startServer(t, await cluster.createDatabase('sitrep'))
   const pid = server.pid()
