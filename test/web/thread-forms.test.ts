@@ -1,4 +1,5 @@
 import t from 'tap'
+import { BODY_MAX } from '../../src/domain/posts.ts'
 import type { Post, Thread } from '../../src/domain/views.ts'
 import { buildTestApp, csrfFieldOf, makeUser } from '../helpers/app.ts'
 import { apiAs, sectionById, signIn, submitForm } from '../helpers/pages.ts'
@@ -397,4 +398,28 @@ t.test('each post shows its number, which the answer form and replies refer to',
   t.match(sectionById((await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-language': 'fr' } })).body, `p-${update.id}`), new RegExp(`class="post__number">n° ${update.id}<`), 'in French, "n°"')
   const reply = sectionById((await app.inject({ url: `/t/${thread.id}?replyTo=${update.id}&lang=fr`, cookies: await signIn(app, tech) })).body, 'compose')
   t.match(reply, new RegExp(`En réponse au message <a href="/posts/${update.id}">n° ${update.id}</a>`), 'a reply names it the same way')
+})
+
+t.test('a comment as long as allowed goes through the form whatever its script: Cyrillic, Chinese, emoji', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const customer = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Dorm network', body: 'Down in block C.' })
+  const cookies = await signIn(app, customer)
+  const csrf = csrfFieldOf((await app.inject({ url: `/t/${thread.id}`, cookies })).body)
+  // As a browser sends it: URL-encoded, each byte of UTF-8 as %XX. The text
+  // box counts characters in UTF-16, as the post's check does: an emoji is two.
+  for (const [script, unit] of [['Cyrillic', 'Связь'], ['Chinese', '网络中断了'], ['emoji', '🔥🧯']] as const) {
+    const text = unit.repeat(BODY_MAX).slice(0, BODY_MAX)
+    const sent = await app.inject({
+      method: 'POST',
+      url: `/t/${thread.id}/posts`,
+      cookies,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ _csrf: csrf, idempotencyKey: `long-${script}`, body: text }).toString()
+    })
+    t.equal(sent.statusCode, 303, `${BODY_MAX.toLocaleString('en')} characters of ${script} are taken`)
+  }
+  const posts = (await apiAs<{ posts: Post[] }>(app, tech, 'GET', `/threads/${thread.id}/posts`)).posts
+  t.equal(posts.filter((post) => post.kind === 'comment').length, 3, 'all three are there')
 })

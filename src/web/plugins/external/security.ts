@@ -67,6 +67,9 @@ export function helmetHeaders (options: HelmetOptions): Record<string, string> {
   return headers
 }
 
+/** Bytes of a form's body: the longest post, each character URL-encoded at its longest, and room for the other fields. */
+const FORM_BODY_LIMIT = 20_000 * 9 + 16 * 1024
+
 export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
   const https = config.publicUrl.startsWith('https:')
   const headers = Object.freeze(helmetHeaders(helmetOptions(https)))
@@ -76,7 +79,10 @@ export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
     done()
   })
   await fastify.register(cookie, { secret: config.sessionSecret })
-  await fastify.register(formbody, { bodyLimit: 64 * 1024 })
+  // A post of the longest allowed (20,000 characters, counted as the text
+  // box and the post's check count them: in UTF-16), as a browser encodes it:
+  // each byte of UTF-8 as %XX, up to nine bytes for each of those characters.
+  await fastify.register(formbody, { bodyLimit: FORM_BODY_LIMIT })
   await fastify.register(csrf, {
     sessionPlugin: '@fastify/cookie',
     cookieKey: CSRF_COOKIE,
