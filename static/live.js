@@ -229,6 +229,10 @@
     var minutes = overdue ? Math.max(1, Math.floor(-ms / 60000)) : Math.ceil(ms / 60000)
     var template = text(overdue ? 'overdue' : 'next-update')
     if (!template) return
+    // Rewritten only when what it says changes (it is looked at every few seconds).
+    var shown = (overdue ? '-' : '+') + minutes
+    if (line.getAttribute('data-shown') === shown) return
+    line.setAttribute('data-shown', shown)
     // Built from text nodes around the line's own <time>: nothing is parsed as HTML.
     line.textContent = ''
     template.split(/(\{time\}|\{duration\})/).forEach(function (part) {
@@ -264,6 +268,8 @@
     if (event.thread) leaveOverdue(event.thread)
     var lockedNotice = document.getElementById('locked-notice')
     if (event.thread && lockedNotice) lockedNotice.hidden = !event.thread.locked
+    var signInPrompt = document.getElementById('sign-in-prompt')
+    if (event.thread && signInPrompt) signInPrompt.hidden = event.thread.locked || event.thread.crisisReadOnly
     var crisis = document.getElementById('crisis-banner')
     if (event.thread && crisis) {
       crisis.hidden = !event.thread.crisisMode
@@ -510,7 +516,8 @@
     })
   }
 
+  // Every few seconds: a promise turns overdue the moment it is missed, not up to half a minute later.
   tick()
-  window.setInterval(tick, 30000)
+  window.setInterval(tick, 5000)
   connect()
 })()

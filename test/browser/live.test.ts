@@ -276,6 +276,30 @@ if (browserAvailable(t)) {
     await t.resolves(line.filter({ hasText: `On duty now: ${names[next]!}` }).waitFor({ timeout: LIVE_MS }), 'a minute past the hour, the next shift is on duty')
   })
 
+  t.test('a reader on a phone, at the top of a long thread, sees that new posts came, and is led to them', async (t) => {
+    const thread = await newThread('Campus network down')
+    // The current state pinned on top, as long as they are on such a day: the posts start screens below.
+    const state = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, {
+      body: Array.from({ length: 12 }, (_, i) => `${i + 1}. Building ${i + 1}: fibre cut between the core and the distribution switch; a crew is on site.`).join('\n\n')
+    })
+    await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: state.id })
+    for (let i = 2; i <= 30; i++) await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: `Building ${i} checked.` })
+    const { context, page } = await site.open({ viewport: { width: 390, height: 844 } })
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+    t.equal(await page.evaluate(() => window.scrollY), 0, 'the reader stays at the top, where the current state is')
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Core switch replaced.' })
+    const marker = page.locator('#new-posts')
+    await t.resolves(marker.filter({ hasText: 'New posts below: 1' }).waitFor({ timeout: LIVE_MS }), 'the marker shows')
+    const box = await marker.boundingBox()
+    t.ok(box !== null && box.y >= 0 && box.y + box.height <= 844 && box.x >= 0 && box.x + box.width <= 390, 'within the screen, not somewhere down the page')
+    t.ok(await page.locator('#posts').evaluate((posts) => posts.getBoundingClientRect().top > 844), 'while the posts start below the screen')
+    await marker.click()
+    await t.resolves(page.waitForFunction(() => (document.querySelector('.post:last-child')?.getBoundingClientRect().top ?? -1) >= 0 &&
+      (document.querySelector('.post:last-child')?.getBoundingClientRect().top ?? 9999) < 844, null, { timeout: LIVE_MS }), 'the click leads down to the new post')
+  })
+
   t.test('a reader on an earlier stretch of a long thread still hears of a new official update', async (t) => {
     const thread = await newThread('Tape library jammed')
     for (let i = 2; i <= PAGE_SIZE + 1; i++) await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: `Step ${i}.` })
@@ -311,6 +335,22 @@ if (browserAvailable(t)) {
     const next = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Monitoring.' })
     await page.locator(`#p-${next.id}`).waitFor({ timeout: LIVE_MS })
     t.equal(await page.locator(`#p-${next.id} a[href*="replyTo="]`).count(), 1, 'once it is open again, the Reply link is there')
+  })
+
+  t.test('an anonymous reader is invited to sign in to comment only while the thread takes comments, live too', async (t) => {
+    const thread = await newThread('Core router swap')
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { locked: true })
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+    const invitation = page.getByRole('link', { name: 'Sign in to comment' })
+    t.notOk(await invitation.isVisible(), 'a locked thread invites nobody to sign in to comment')
+    t.ok(await page.locator('#locked-notice').isVisible(), 'it says it is locked')
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { locked: false })
+    await t.resolves(invitation.waitFor({ state: 'visible', timeout: LIVE_MS }), 'unlocked, the invitation comes back live')
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { locked: true })
+    await t.resolves(invitation.waitFor({ state: 'hidden', timeout: LIVE_MS }), 'locked again, it goes')
   })
 
   t.test("a lock arriving while a customer writes closes their form live, their text kept; unlocked, it works again", async (t) => {

@@ -325,3 +325,35 @@ t.test('every page links its Atom feeds in the head', async (t) => {
   const page = (await app.inject({ url: `/t/${thread.id}` })).body
   t.ok(page.includes(`<link rel="alternate" type="application/atom+xml" href="/t/${thread.id}/feed.atom" title="${escaped('\u2068Feeds & co\u2069 (official updates)')}">`), 'the thread\'s own feed too')
 })
+
+t.test('a long thread leads straight to its latest posts, and a customer to the comment box; each Reply says to which post', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician', { name: 'Nora Night' })
+  const customer = await makeUser(app, 'customer')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Campus network down', body: 'All buildings.' })
+  const links = (html: string) => sectionById(html.replace('<nav class="thread__links"', '<nav id="links" class="thread__links"'), 'links')
+
+  const anonymous = (await app.inject({ url: `/t/${thread.id}` })).body
+  t.match(links(anonymous), /<a href="#latest">Latest posts<\/a>/, 'anyone is offered the latest posts')
+  t.match(anonymous, /<span id="latest"><\/span>\s*(<p class="empty">|<\/section>|$)/m, 'which is where the posts end')
+  t.notMatch(links(anonymous), /#compose/, 'an anonymous reader is offered no comment box to go to')
+
+  const cookies = await signIn(app, customer)
+  const signedIn = (await app.inject({ url: `/t/${thread.id}`, cookies })).body
+  t.match(links(signedIn), /<a class="button button--small" href="#compose">Write a comment<\/a>/, 'a customer is led to the comment box')
+  t.match(signedIn, /aria-label="Reply to #\d+, by \u2068Nora Night\u2069">Reply<\/a>/, 'a Reply link says to which post, for a screen reader')
+  const french = (await app.inject({ url: `/t/${thread.id}`, cookies: { ...cookies, sitrep_lang: 'fr' } })).body
+  t.match(links(french), /href="#compose">Écrire un commentaire<\/a>/)
+  t.match(french, /aria-label="Répondre au n° \d+, de \u2068Nora Night\u2069">Répondre<\/a>/)
+
+  const stretch = (await app.inject({ url: `/t/${thread.id}?after=0` })).body
+  t.ok(stretch.includes('Latest posts'), 'a stretch from the start offers the latest posts too')
+})
+
+t.test('the sign-up form says how long a password must be, before it is refused', async (t) => {
+  const { app } = await buildTestApp(t)
+  const english = (await app.inject({ url: '/register' })).body
+  t.match(english, /<p class="hint" id="register-password-hint">At least 8 characters\./)
+  t.match(english, /name="password"[^>]*minlength="8"[^>]*aria-describedby="register-password-hint"/)
+  t.match((await app.inject({ url: '/register', headers: { 'accept-language': 'fr' } })).body, /Au moins 8 caractères\./)
+})

@@ -29,7 +29,7 @@ t.test('a customer comments through the form, and replies to a post', async (t) 
   t.match(sectionById(after, `p-${match![2]}`), /Building B printers too\./, 'the comment is there')
 
   const first = (await apiAs<{ posts: Post[] }>(app, tech, 'GET', `/threads/${thread.id}/posts`)).posts[0]!
-  t.match(sectionById(page, `p-${first.id}`), new RegExp(`href="/t/${thread.id}\\?replyTo=${first.id}#body">Reply</a>`), 'each post has a reply link, to the message box')
+  t.match(sectionById(page, `p-${first.id}`), new RegExp(`href="/t/${thread.id}\\?replyTo=${first.id}#body" aria-label="Reply to #${first.id}, by [^"]+">Reply</a>`), 'each post has a reply link, to the message box')
   const replyPage = (await app.inject({ url: `/t/${thread.id}?replyTo=${first.id}`, cookies })).body
   t.match(replyPage, new RegExp(`<input type="hidden" name="replyTo" value="${first.id}">`), 'which fills the hidden field')
   const reply = await app.inject({

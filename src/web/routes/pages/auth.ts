@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { RateLimitOptions } from '@fastify/rate-limit'
 import type { Actor } from '../../../domain/actors.ts'
 import { AppError, tooMany } from '../../../domain/errors.ts'
+import { PASSWORD_MIN } from '../../../domain/passwords.ts'
 import { createUser, verifyCredentials } from '../../../domain/users.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { translate } from '../../i18n.ts'
@@ -85,6 +86,7 @@ const authPages: FastifyPluginAsync = async (fastify) => {
       name: form.name ?? '',
       next: safeNext(form.next),
       loginHref: keepingNext('/login', safeNext(form.next)),
+      passwordMin: PASSWORD_MIN,
       error: error?.message,
       // The field the refusal is about: marked, and given the focus.
       wrong: error === undefined ? undefined : error.code === 'invalid_name' ? 'name' : error.code.startsWith('password') ? 'password' : 'email'
