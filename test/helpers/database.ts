@@ -1,11 +1,25 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import type { Test } from 'tap'
 
 /**
  * A fresh, empty database for one test file: a new database on the server of
  * DATABASE_URL when set, else an in-memory embedded one. `drop` removes it.
  */
 export interface TestDatabase { databaseUrl: string | undefined, dataDir: string, drop: () => Promise<void> }
+
+/**
+ * Whether the tests run on a PostgreSQL server (DATABASE_URL), which a test
+ * of what only a server has needs: connections of its own beside the app's
+ * (to hold a lock, to cut the app's LISTEN). On the embedded database, one
+ * process's single connection, it is skipped with the reason; CI sets
+ * DATABASE_URL, and runs it.
+ */
+export function onDatabaseServer (t: Test, what: string): boolean {
+  if (process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '') return true
+  t.plan(0, `${what}: only on a PostgreSQL server (set DATABASE_URL)`)
+  return false
+}
 
 export async function createTestDatabase (): Promise<TestDatabase> {
   const serverUrl = process.env.DATABASE_URL
