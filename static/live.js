@@ -31,6 +31,11 @@
   var SILENT_ON_RETURN = 45000
   // A socket that stays open this long has really come back: the backoff starts again from its shortest.
   var STABLE_AFTER = 10000
+  // A page whose socket never opened after this many tries (a proxy or a
+  // firewall that lets no WebSocket through) asks the API for news instead,
+  // every half a minute or so, while it goes on trying the socket.
+  var POLL_AFTER_FAILURES = 3
+  var POLL_EVERY = 30000
 
   var ANNOUNCE_AFTER = 5000
   var announcedState = 'live'
@@ -38,6 +43,11 @@
 
   var socket = null
   var attempt = 0
+  var everOpened = false
+  var failedOpens = 0
+  var pollTimer = null
+  // News found by asking the API: the marker offers to load the page again.
+  var newsToLoad = false
   var retryTimer = null
   var silenceTimer = null
   var stableTimer = null
@@ -124,6 +134,11 @@
 
   function updateMarker () {
     if (!marker) return
+    if (newsToLoad) {
+      marker.textContent = text('news-reload')
+      marker.hidden = false
+      return
+    }
     if (later > 0) {
       marker.textContent = text('new-posts-later', { count: later })
       marker.hidden = false
@@ -443,6 +458,8 @@
     var current = new WebSocket(url)
     socket = current
     current.onopen = function () {
+      everOpened = true
+      stopPolling()
       showState('live')
       lastFrameAt = Date.now()
       resetSilence()
@@ -452,7 +469,8 @@
       stableTimer = window.setTimeout(function () { if (socket === current) attempt = 0 }, STABLE_AFTER)
     }
     current.onmessage = function (message) { onFrame(message.data) }
-    current.onclose = function () {
+    current.onclose = function (close) {
+      if (!everOpened && !close.wasClean) failedOpens++
       if (socket !== current) return
       socket = null
       window.clearTimeout(silenceTimer)
@@ -465,10 +483,37 @@
   // same moment does not come back at the same moment.
   function scheduleReconnect () {
     if (retryTimer !== null) return
-    showState(navigator.onLine === false ? 'offline' : 'reconnecting')
+    if (!everOpened && failedOpens >= POLL_AFTER_FAILURES) startPolling()
+    showState(navigator.onLine === false ? 'offline' : pollTimer !== null ? 'polling' : 'reconnecting')
     var ceiling = Math.min(MAX_DELAY, BASE_DELAY * Math.pow(2, attempt))
     attempt++
     retryTimer = window.setTimeout(connect, Math.random() * ceiling)
+  }
+
+  // No WebSocket gets through: the thread's state, from the API, says
+  // whether anything happened since the page was made (its last seq).
+  function startPolling () {
+    if (pollTimer !== null) return
+    pollTimer = window.setTimeout(poll, POLL_EVERY / 2 + Math.random() * POLL_EVERY / 2)
+  }
+
+  function stopPolling () {
+    window.clearTimeout(pollTimer)
+    pollTimer = null
+  }
+
+  function poll () {
+    window.fetch('/api/v1/threads/' + encodeURIComponent(threadId) + '?lang=' + lang, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+      .then(function (response) { return response.ok ? response.json() : null })
+      .then(function (thread) {
+        if (!thread || typeof thread.lastSeq !== 'number' || thread.lastSeq <= lastSeq || newsToLoad) return
+        newsToLoad = true
+        updateMarker()
+        announce(text('news-reload'))
+      }, function () {})
+      .then(function () {
+        if (pollTimer !== null) pollTimer = window.setTimeout(poll, POLL_EVERY / 2 + Math.random() * POLL_EVERY)
+      })
   }
 
   document.addEventListener('visibilitychange', function () {
@@ -501,6 +546,10 @@
   }, { passive: true })
   if (marker) {
     marker.addEventListener('click', function () {
+      if (newsToLoad) {
+        location.reload()
+        return
+      }
       if (later > 0) {
         location.href = location.pathname + (officialOnly ? '?view=official' : '')
         return

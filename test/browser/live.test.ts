@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import type { Thread } from '../../src/domain/views.ts'
@@ -298,6 +300,49 @@ if (browserAvailable(t)) {
     await marker.click()
     await t.resolves(page.waitForFunction(() => (document.querySelector('.post:last-child')?.getBoundingClientRect().top ?? -1) >= 0 &&
       (document.querySelector('.post:last-child')?.getBoundingClientRect().top ?? 9999) < 844, null, { timeout: LIVE_MS }), 'the click leads down to the new post')
+  })
+
+  t.test('where no WebSocket gets through, the page asks for news instead, and offers to load it again', async (t) => {
+    const thread = await newThread('Proxy blocks sockets')
+    // A proxy in front that passes pages and API calls on, and refuses every WebSocket, as some do.
+    const target = new URL(site.base)
+    const proxy = createServer((request, response) => {
+      const upstream = httpRequest({ host: target.hostname, port: target.port, path: request.url, method: request.method, headers: request.headers }, (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(response)
+      })
+      upstream.on('error', () => response.destroy())
+      request.pipe(upstream)
+    })
+    proxy.on('upgrade', (_request, socket) => { socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n') })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => { proxy.closeAllConnections(); proxy.close() })
+    const behindProxy = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+    for (const lang of ['en', 'fr'] as const) {
+      const { context, page } = await site.open({ baseURL: behindProxy, ...(lang === 'fr' && { locale: 'fr-FR' }) })
+      t.teardown(() => context.close())
+      await page.clock.install()
+      await page.goto(`/t/${thread.id}`)
+      // Half a minute at a time of the page's clock, the socket's tries failing meanwhile.
+      const passTime = async (until: () => Promise<boolean>) => {
+        for (let i = 0; i < 20 && !await until(); i++) {
+          await page.clock.runFor(10_000)
+          await page.waitForTimeout(100)
+        }
+      }
+      const status = page.locator('#live-status')
+      const polling = lang === 'en' ? 'Live updates cannot get through this network: this page checks for news every half a minute.' : 'Les mises à jour en direct ne passent pas sur ce réseau'
+      await passTime(async () => ((await status.textContent()) ?? '').includes(polling))
+      t.match(await status.textContent(), polling, `${lang}: the reader is told live updates do not get through, and that the page checks for news`)
+      const body = `News for the ${lang} reader.`
+      await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body })
+      const marker = page.locator('#new-posts')
+      const offer = lang === 'en' ? 'There is news since this page was loaded. Load it again' : 'Du nouveau depuis le chargement de cette page. La recharger'
+      await passTime(() => marker.filter({ hasText: offer }).isVisible())
+      t.ok(await marker.filter({ hasText: offer }).isVisible(), `${lang}: within half a minute or so, the page says there is news`)
+      await Promise.all([page.waitForEvent('load'), marker.click()])
+      t.equal((await bodies(page)).at(-1), body, `${lang}: and loads itself again with it`)
+    }
   })
 
   t.test('a reader on an earlier stretch of a long thread still hears of a new official update', async (t) => {
