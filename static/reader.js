@@ -4,7 +4,8 @@
 // - on a thread, "while you were away: N updates, M comments" (per browser);
 // - drafts of the forms' text kept in this browser until the server takes them;
 // - a key of its own for each form on the page;
-// - who is on duty read again every five minutes (staff: with the overdue updates, every minute).
+// - who is on duty read again every five minutes (staff: with the overdue updates, every minute),
+//   and on the incident list, the incidents too, every minute.
 (function () {
   'use strict'
 
@@ -274,6 +275,8 @@
   // replaced only when its list of incidents changes, so it is not read out
   // again every minute; its minutes are brought up to date in place.
   var dutyBox = document.getElementById('duty')
+  // The incident list left open: a new incident, a status, a promise missed show within a minute.
+  var incidentList = document.getElementById('incident-list')
   if (dutyBox && 'fetch' in window && 'DOMParser' in window) {
     var staffPage = dutyBox.querySelector('.duty__actions') !== null
     window.setInterval(function () {
@@ -287,6 +290,14 @@
           var duty = document.getElementById('duty')
           var freshDuty = fresh.getElementById('duty')
           if (duty && freshDuty) duty.replaceWith(document.importNode(freshDuty, true))
+          var list = document.getElementById('incident-list')
+          var freshList = fresh.getElementById('incident-list')
+          if (list && freshList) {
+            // Compared as shown, its times in the reader's zone: replaced only when something changed.
+            var shown = document.importNode(freshList, true)
+            localiseTimes(shown)
+            if (list.textContent !== shown.textContent) list.replaceWith(shown)
+          }
           var slot = document.getElementById('staff-alerts-slot')
           var freshSlot = fresh.getElementById('staff-alerts-slot')
           if (!slot || !freshSlot) return
@@ -294,7 +305,7 @@
           else countOn(slot, freshSlot)
         })
         .catch(function () {})
-    }, staffPage ? 60000 : 300000)
+    }, staffPage || incidentList ? 60000 : 300000)
   }
 
   // The same overdue updates, later: their minutes count on, quietly (the

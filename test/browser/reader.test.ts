@@ -237,6 +237,23 @@ if (browserAvailable(t)) {
     t.equal(await page.locator('#staff-alerts').count(), 0, 'no staff banner on a reader\'s page')
   })
 
+  t.test('the incident list left open shows a new incident, and a status changed, within a minute', async (t) => {
+    const known = await newThread('Wifi flaky in library')
+    const { context, page } = await site.open({ timezoneId: 'America/New_York' })
+    t.teardown(() => context.close())
+    await page.clock.install()
+    await page.goto('/')
+    await page.evaluate(() => { (window as unknown as { kept: boolean }).kept = true })
+    const fresh = await newThread('Second outage: student portal')
+    await apiAs(app, tech, 'PATCH', `/threads/${known.id}`, { status: 'identified' })
+    await page.clock.fastForward('01:05')
+    await t.resolves(page.locator('#incident-list a', { hasText: 'Second outage: student portal' }).waitFor({ timeout: 5000 }), 'the new incident is listed')
+    t.match(await page.locator('.incident', { hasText: 'Wifi flaky in library' }).textContent(), /Identified/, 'with the status as it is now')
+    t.equal(await page.evaluate(() => (window as unknown as { kept?: boolean }).kept), true, 'without a reload')
+    const time = page.locator(`#incident-list .incident:has(a[href^="/t/${fresh.id}"]) time`).first()
+    t.equal(await time.getAttribute('data-local'), '', 'its times in the reader\'s own zone, as the rest of the page')
+  })
+
   t.test('staff preview their Markdown as it will be posted', async (t) => {
     const thread = await newThread('DNS resolution slow')
     const { context, page } = await site.open()
