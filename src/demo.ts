@@ -385,10 +385,6 @@ function promiseAfter (steps: Step[], index: number, now: Date): Date {
   return new Date(Math.ceil(target / (5 * MINUTE)) * 5 * MINUTE)
 }
 
-function clockTime (date: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(date)
-}
-
 async function tell (
   db: Kysely<Database>,
   story: Story,
@@ -409,19 +405,20 @@ async function tell (
     clock = step.at
     const author = person(step.author)
     const beat = step.beat
+    // The promise is the post's own: each reader sees it under the post, in their time zone.
     const promise = beat?.status === 'resolved' ? null : promiseAfter(steps, index, now)
-    const promised = promise === null ? '' : `\n\n_Next update by ${clockTime(promise, timeZone)}._`
+    const nextUpdateAt = promise?.toISOString() ?? null
 
     if (threadId === undefined) {
       const opening = beat!
-      const thread = await createThread(deps, author, { title: story.title, body: `${opening.body}${promised}`, status: opening.status })
+      const thread = await createThread(deps, author, { title: story.title, body: opening.body, status: opening.status, nextUpdateAt })
       threadId = thread.id
       continue
     }
     if (step.handover !== undefined) {
       const { from, to, state } = step.handover
-      const body = `**Handover: ${from} shift to ${to} shift.** ${state} ${person(to).name} takes over from ${author.name}.${promised}`
-      await createPost(deps, author, threadId, { body, kind: 'handover', nextUpdateAt: promise?.toISOString() ?? null })
+      const body = `**Handover: ${from} shift to ${to} shift.** ${state} ${person(to).name} takes over from ${author.name}.`
+      await createPost(deps, author, threadId, { body, kind: 'handover', nextUpdateAt })
       continue
     }
     if (beat === null) continue
@@ -429,10 +426,10 @@ async function tell (
     if (beat.lock === true) await updateThread(deps, moderator, threadId, { locked: true })
     const official = isOfficial(step)
     const input: NewPost = {
-      body: official ? `${beat.body}${promised}` : beat.body,
+      body: beat.body,
       kind: official ? 'update' : 'comment',
       replyTo: beat.replyTo === undefined ? null : labels.get(beat.replyTo)!,
-      ...(official && { status: beat.status, nextUpdateAt: promise?.toISOString() ?? null })
+      ...(official && { status: beat.status, nextUpdateAt })
     }
     const post = await createPost(deps, author, threadId, input)
     if (beat.label !== undefined) labels.set(beat.label, post.id)

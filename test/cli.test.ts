@@ -173,6 +173,8 @@ t.test('the demo loads a live incident and a resolved one, once', async (t) => {
     t.ok(posts.some((p: { author: { role: string } }) => p.author.role === 'customer'), 'customers ask')
     t.ok(posts.some((p: { replyTo: number | null }) => p.replyTo !== null), 'and get replies')
     t.same(posts.map((p: { status: string | null }) => p.status).filter(Boolean), ['investigating', 'identified', 'monitoring'])
+    t.notOk(posts.some((p: { body: string }) => /Next update by/.test(p.body)), 'no promise written in a post\'s text, in one time zone')
+    t.ok(official.every((p: { nextUpdateAt: string | null }) => p.nextUpdateAt !== null), 'each official update promises the next as the forum does, shown in each reader\'s zone')
     const gaps = official.slice(1).map((p: { createdAt: string }, i: number) => Date.parse(p.createdAt) - Date.parse(official[i].createdAt))
     t.ok(Math.max(...gaps) <= 60 * 60_000, 'an official update at least every hour')
 
