@@ -50,10 +50,13 @@ t.test('a thread\'s feed has its official updates, newest first, and no comments
   const { app } = await buildTestApp(t, { env: { PUBLIC_URL: 'https://status.example.org' } })
   const tech = await makeUser(app, 'technician', { name: 'Nina <Night> & co' })
   const customer = await makeUser(app, 'customer')
+  // Two hours from now, on the minute (the feed says the time to the minute, in UTC here).
+  const promised = new Date(Math.ceil((Date.now() + 2 * 3_600_000) / 60_000) * 60_000)
+  const clock = `${String(promised.getUTCHours()).padStart(2, '0')}:${String(promised.getUTCMinutes()).padStart(2, '0')}`
   const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Core <router> & fibre ]]> down', body: 'Router **down**.' })
   await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'A customer comment' })
   const second = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, {
-    body: 'Rerouted <script>alert(1)</script> via the backup link.', status: 'monitoring'
+    body: 'Rerouted <script>alert(1)</script> via the backup link.', status: 'monitoring', nextUpdateAt: promised.toISOString()
   })
 
   const res = await app.inject({ url: `/t/${thread.id}/feed.atom` })
@@ -70,7 +73,9 @@ t.test('a thread\'s feed has its official updates, newest first, and no comments
   t.match(entries[0]!.content, /Rerouted &lt;script&gt;alert\(1\)&lt;\/script&gt; via the backup link\./, 'the newest first, its sanitised HTML')
   t.match(entries[0]!.title, /Official update, .+: Monitoring/)
   t.equal(entries[0]!.link, `https://status.example.org/posts/${second.id}`, 'each entry links to its post\'s own address, which leads to where it is in a long thread')
+  t.match(entries[0]!.content, new RegExp(`<p><em>Next update by [^<]*${clock}[^<]*</em></p>`), 'with the next update it promised')
   t.match(entries[1]!.content, /Router <strong>down<\/strong>\./)
+  t.notMatch(entries[1]!.content, /Next update by/, 'an update that promised nothing says nothing of it')
   t.equal(entries[0]!.author, 'Nina &lt;Night&gt; &amp; co', 'the author, escaped')
   for (const entry of entries) t.match(entry.updated, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/)
   t.notMatch(xml, /<script/i, 'no script anywhere')

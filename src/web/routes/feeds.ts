@@ -120,7 +120,10 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
         date: latest(post),
         published: new Date(post.createdAt),
         author: [{ name: post.author.name }],
-        content: post.html ?? ''
+        // The promise it made, as the page shows it under the post: a feed reader has no time zone of ours.
+        content: (post.html ?? '') + (post.nextUpdateAt === null
+          ? ''
+          : `<p><em>${escape(translate(locale, 'post.nextUpdateBy', { time: formatDate(locale, new Date(post.nextUpdateAt)) }))}</em></p>`)
       })
     }
     return sendAtom(reply, feed, locale)
