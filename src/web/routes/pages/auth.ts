@@ -138,14 +138,18 @@ const authPages: FastifyPluginAsync = async (fastify) => {
   })
 
   // A link or a typed address to /logout: the page offers the button (signing out is a form, with its CSRF token).
-  fastify.get('/logout', async (request, reply) => {
-    if (request.actor === null) return reply.redirect('/', 303)
+  fastify.get<{ Querystring: { done?: string } }>('/logout', async (request, reply) => {
+    if (request.actor === null) {
+      // Signed out, it says so: on a shared computer, the next person should not find the session open.
+      if (request.query.done === '1') return reply.page('logout', { title: translate(request.locale, 'logout.doneTitle'), signedOut: true })
+      return reply.redirect('/', 303)
+    }
     return reply.page('logout', { title: translate(request.locale, 'logout.title'), csrf: csrfToken(request, reply), name: request.actor.name })
   })
 
   fastify.post('/logout', async (_request, reply) => {
     await reply.signOut()
-    return reply.redirect('/', 303)
+    return reply.redirect('/logout?done=1', 303)
   })
 
   // For the page's own script: a token to send in x-csrf-token with the session cookie.
