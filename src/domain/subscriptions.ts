@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { type Kysely, sql } from 'kysely'
+import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { Database, PostKind, Shift, ThreadStatus } from '../db/database.ts'
 import { type Actor, requireSignedIn } from './actors.ts'
 import type { Deps } from './deps.ts'
@@ -16,6 +16,14 @@ import { type Thread, idFrom } from './views.ts'
 const CLAIM_MS = 2 * 60_000
 /** At most one link to confirm an address in this time: a form cannot be made to flood someone's mailbox. */
 const CONFIRM_RESEND_MS = 10 * 60_000
+/**
+ * Links to confirm an address sent to one mailbox in an hour, whatever the
+ * accounts: alice+1@ and alice+2@ are one mailbox, and accounts made with
+ * someone else's address must not flood it.
+ */
+const CONFIRM_PER_MAILBOX_PER_HOUR = 3
+/** The mailbox an address delivers to: lower case, its "+tag" left out (the index `users_mailbox` is on the same). */
+const mailboxOf = (email: RawBuilder<unknown> | string) => sql<string>`lower(regexp_replace(${email}, '\\+[^@]*@', '@'))`
 /** An e-mail names at most this many updates; the others are on the page it links to. */
 const NEWS_PER_MAIL = 10
 
@@ -105,11 +113,17 @@ export async function followedBy (db: Kysely<Database>, userId: number): Promise
 export async function claimConfirmMail (deps: Deps, userId: number): Promise<{ before: Date | null } | null> {
   const now = deps.now()
   const claim = await deps.db.transaction().execute(async (trx) => {
-    const user = await trx.selectFrom('users').select(['email_confirmed_at', 'confirm_mailed_at'])
+    const user = await trx.selectFrom('users').select(['email', 'email_confirmed_at', 'confirm_mailed_at'])
       .where('id', '=', userId).forUpdate().executeTakeFirst()
     if (user === undefined || user.email_confirmed_at !== null) return null
     const before = user.confirm_mailed_at
     if (!mayResend(before, now)) return null
+    const { sent } = await trx.selectFrom('users')
+      .select(sql<number>`count(*)::int`.as('sent'))
+      .where(mailboxOf(sql.ref('email')), '=', mailboxOf(user.email))
+      .where('confirm_mailed_at', '>', new Date(now.getTime() - 60 * 60_000))
+      .executeTakeFirstOrThrow()
+    if (sent >= CONFIRM_PER_MAILBOX_PER_HOUR) return null
     await trx.updateTable('users').set({ confirm_mailed_at: now }).where('id', '=', userId).execute()
     return { before }
   })

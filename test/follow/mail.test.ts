@@ -365,6 +365,24 @@ t.test('a link to confirm an address its mail server refuses says so on the inci
   t.notMatch(box, /we sent a link/)
 })
 
+t.test('accounts made with one mailbox\'s address, +tags and capitals apart, get it three links to confirm an hour, not one each', async (t) => {
+  const thread = await openThread(app, technician, { title: 'Mailbox flood' })
+  received.length = 0
+  for (const email of ['victim+1@example.org', 'Victim+2@Example.org', 'victim@example.org', 'victim+4@example.org', 'victim+5@example.org']) {
+    const account = await makeUser(app, 'customer', { email })
+    t.equal((await post(await signIn(app, account), `/t/${thread.id}`, `/t/${thread.id}/follow`)).statusCode, 303)
+  }
+  const toVictim = () => received.filter((mail) => /^victim(\+\d)?@example\.org$/i.test(recipientOf(mail)))
+  t.equal(toVictim().length, 3, 'three links went to the mailbox, whatever the accounts')
+  const other = await makeUser(app, 'customer', { email: 'bystander@example.org' })
+  await post(await signIn(app, other), `/t/${thread.id}`, `/t/${thread.id}/follow`)
+  t.ok(received.some((mail) => recipientOf(mail) === 'bystander@example.org'), 'another mailbox gets its own')
+  advance(61 * 60_000)
+  const later = await makeUser(app, 'customer', { email: 'victim+6@example.org' })
+  await post(await signIn(app, later), `/t/${thread.id}`, `/t/${thread.id}/follow`)
+  t.equal(toVictim().length, 4, 'an hour on, the mailbox may be sent one again')
+})
+
 t.test('an English follower of a long night gets the latest ten updates, told of the earlier ones; a handover names the next shift', async (t) => {
   const thread = await openThread(app, technician, { title: 'Long night' })
   await confirmedFollower('night-reader@example.org', thread.id)
