@@ -32,10 +32,11 @@
   // A socket that stays open this long has really come back: the backoff starts again from its shortest.
   var STABLE_AFTER = 10000
   // A page whose socket never opened after this many tries (a proxy or a
-  // firewall that lets no WebSocket through) asks the API for news instead,
-  // every half a minute or so, while it goes on trying the socket.
+  // firewall that lets no WebSocket through, or a server shedding new
+  // sockets) asks the API for news instead, about once a minute while it is
+  // in view, until it finds some, and goes on trying the socket.
   var POLL_AFTER_FAILURES = 3
-  var POLL_EVERY = 30000
+  var POLL_EVERY = 60000
 
   var ANNOUNCE_AFTER = 5000
   var announcedState = 'live'
@@ -45,6 +46,7 @@
   var attempt = 0
   var everOpened = false
   var failedOpens = 0
+  var polling = false
   var pollTimer = null
   // News found by asking the API: the marker offers to load the page again.
   var newsToLoad = false
@@ -268,7 +270,8 @@
       if (Date.parse(parts[1] || '') <= Date.now()) current = parts[0]
     }
     var name = current && text('shift-' + current)
-    if (name) line.textContent = text('on-duty', { shift: name })
+    var said = name && text('on-duty', { shift: name })
+    if (said && line.textContent !== said) line.textContent = said
   }
 
   // What moves with the clock alone.
@@ -460,6 +463,11 @@
     current.onopen = function () {
       everOpened = true
       stopPolling()
+      // The socket replays what the page missed: the posts come, and the marker counts them.
+      if (newsToLoad) {
+        newsToLoad = false
+        updateMarker()
+      }
       showState('live')
       lastFrameAt = Date.now()
       resetSilence()
@@ -484,7 +492,7 @@
   function scheduleReconnect () {
     if (retryTimer !== null) return
     if (!everOpened && failedOpens >= POLL_AFTER_FAILURES) startPolling()
-    showState(navigator.onLine === false ? 'offline' : pollTimer !== null ? 'polling' : 'reconnecting')
+    showState(navigator.onLine === false ? 'offline' : polling ? 'polling' : 'reconnecting')
     var ceiling = Math.min(MAX_DELAY, BASE_DELAY * Math.pow(2, attempt))
     attempt++
     retryTimer = window.setTimeout(connect, Math.random() * ceiling)
@@ -493,31 +501,40 @@
   // No WebSocket gets through: the thread's state, from the API, says
   // whether anything happened since the page was made (its last seq).
   function startPolling () {
-    if (pollTimer !== null) return
-    pollTimer = window.setTimeout(poll, POLL_EVERY / 2 + Math.random() * POLL_EVERY / 2)
+    polling = true
+    schedulePoll()
   }
 
   function stopPolling () {
+    polling = false
     window.clearTimeout(pollTimer)
     pollTimer = null
   }
 
+  // Not while the tab is hidden (it asks again once in view), nor once news is found.
+  function schedulePoll () {
+    if (!polling || newsToLoad || pollTimer !== null || document.hidden) return
+    pollTimer = window.setTimeout(poll, POLL_EVERY / 2 + Math.random() * POLL_EVERY)
+  }
+
   function poll () {
+    pollTimer = null
+    if (!polling || document.hidden) return
     window.fetch('/api/v1/threads/' + encodeURIComponent(threadId) + '?lang=' + lang, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
       .then(function (response) { return response.ok ? response.json() : null })
       .then(function (thread) {
-        if (!thread || typeof thread.lastSeq !== 'number' || thread.lastSeq <= lastSeq || newsToLoad) return
+        // The socket opened meanwhile: it brings what happened.
+        if (!polling || !thread || typeof thread.lastSeq !== 'number' || thread.lastSeq <= lastSeq) return
         newsToLoad = true
         updateMarker()
         announce(text('news-reload'))
       }, function () {})
-      .then(function () {
-        if (pollTimer !== null) pollTimer = window.setTimeout(poll, POLL_EVERY / 2 + Math.random() * POLL_EVERY)
-      })
+      .then(schedulePoll)
   }
 
   document.addEventListener('visibilitychange', function () {
     if (document.hidden) return
+    schedulePoll()
     unreadWhileHidden = 0
     updateTitle()
     tick()

@@ -277,6 +277,9 @@
   var dutyBox = document.getElementById('duty')
   // The incident list left open: a new incident, a status, a promise missed show within a minute.
   var incidentList = document.getElementById('incident-list')
+  // An anonymous reader's list is revalidated from the cache (a 304 when
+  // nothing changed); a signed-in reader's is rendered for them: every five minutes.
+  var listForAnyone = incidentList !== null && !document.querySelector('form[action="/logout"]')
   if (dutyBox && 'fetch' in window && 'DOMParser' in window) {
     var staffPage = dutyBox.querySelector('.duty__actions') !== null
     window.setInterval(function () {
@@ -293,10 +296,9 @@
           var list = document.getElementById('incident-list')
           var freshList = fresh.getElementById('incident-list')
           if (list && freshList) {
-            // Compared as shown, its times in the reader's zone: replaced only when something changed.
             var shown = document.importNode(freshList, true)
             localiseTimes(shown)
-            if (list.textContent !== shown.textContent) list.replaceWith(shown)
+            patchList(list, shown)
           }
           var slot = document.getElementById('staff-alerts-slot')
           var freshSlot = fresh.getElementById('staff-alerts-slot')
@@ -305,7 +307,46 @@
           else countOn(slot, freshSlot)
         })
         .catch(function () {})
-    }, staffPage || incidentList ? 60000 : 300000)
+    }, staffPage || listForAnyone ? 60000 : 300000)
+  }
+
+  // The incident list as read again, compared as shown (its times in the
+  // reader's zone): the same incidents in the same places have only the rows
+  // that changed replaced (a status, a promise, its minutes overdue), else the
+  // whole list. The link a keyboard user is on keeps the focus.
+  function patchList (list, shown) {
+    var rows = list.querySelectorAll('li.incident')
+    var freshRows = shown.querySelectorAll('li.incident')
+    var same = rows.length === freshRows.length
+    for (var i = 0; same && i < rows.length; i++) same = placeOf(rows[i]) === placeOf(freshRows[i])
+    if (!same) {
+      if (list.textContent !== shown.textContent) replaceKeepingFocus(list, shown)
+      return
+    }
+    for (var j = 0; j < rows.length; j++) {
+      if (rows[j].textContent !== freshRows[j].textContent) replaceKeepingFocus(rows[j], freshRows[j])
+    }
+  }
+
+  // An incident's row and where it stands: its thread (a renamed title keeps it) and its group.
+  function placeOf (row) {
+    var link = row.querySelector('a[href^="/t/"]')
+    var group = row.closest('section')
+    return (link ? link.getAttribute('href').split('/').slice(0, 3).join('/') : '') + '|' + (group ? group.getAttribute('aria-labelledby') : '')
+  }
+
+  function replaceKeepingFocus (current, fresh) {
+    var active = document.activeElement
+    var href = active && current.contains(active) ? active.getAttribute('href') : null
+    current.replaceWith(fresh)
+    if (!href) return
+    var links = fresh.querySelectorAll('a[href]')
+    for (var i = 0; i < links.length; i++) {
+      if (links[i].getAttribute('href') === href) {
+        links[i].focus({ preventScroll: true })
+        return
+      }
+    }
   }
 
   // The same overdue updates, later: their minutes count on, quietly (the

@@ -306,7 +306,9 @@ if (browserAvailable(t)) {
     const thread = await newThread('Proxy blocks sockets')
     // A proxy in front that passes pages and API calls on, and refuses every WebSocket, as some do.
     const target = new URL(site.base)
+    let asked = 0
     const proxy = createServer((request, response) => {
+      if (request.url?.startsWith(`/api/v1/threads/${thread.id}?`) === true) asked++
       const upstream = httpRequest({ host: target.hostname, port: target.port, path: request.url, method: request.method, headers: request.headers }, (answer) => {
         response.writeHead(answer.statusCode ?? 502, answer.headers)
         answer.pipe(response)
@@ -323,15 +325,15 @@ if (browserAvailable(t)) {
       t.teardown(() => context.close())
       await page.clock.install()
       await page.goto(`/t/${thread.id}`)
-      // Half a minute at a time of the page's clock, the socket's tries failing meanwhile.
+      // Ten seconds at a time of the page's clock, the socket's tries failing meanwhile.
       const passTime = async (until: () => Promise<boolean>) => {
-        for (let i = 0; i < 20 && !await until(); i++) {
+        for (let i = 0; i < 30 && !await until(); i++) {
           await page.clock.runFor(10_000)
           await page.waitForTimeout(100)
         }
       }
       const status = page.locator('#live-status')
-      const polling = lang === 'en' ? 'Live updates cannot get through this network: this page checks for news every half a minute.' : 'Les mises à jour en direct ne passent pas sur ce réseau'
+      const polling = lang === 'en' ? 'Live updates are not getting through: this page checks for news about once a minute.' : 'Les mises à jour en direct ne passent pas'
       await passTime(async () => ((await status.textContent()) ?? '').includes(polling))
       t.match(await status.textContent(), polling, `${lang}: the reader is told live updates do not get through, and that the page checks for news`)
       const body = `News for the ${lang} reader.`
@@ -339,7 +341,11 @@ if (browserAvailable(t)) {
       const marker = page.locator('#new-posts')
       const offer = lang === 'en' ? 'There is news since this page was loaded. Load it again' : 'Du nouveau depuis le chargement de cette page. La recharger'
       await passTime(() => marker.filter({ hasText: offer }).isVisible())
-      t.ok(await marker.filter({ hasText: offer }).isVisible(), `${lang}: within half a minute or so, the page says there is news`)
+      t.ok(await marker.filter({ hasText: offer }).isVisible(), `${lang}: within a minute or so, the page says there is news`)
+      const askedBefore = asked
+      await page.clock.runFor(300_000)
+      await page.waitForTimeout(200)
+      t.equal(asked, askedBefore, `${lang}: once it has news, the page stops asking`)
       await Promise.all([page.waitForEvent('load'), marker.click()])
       t.equal((await bodies(page)).at(-1), body, `${lang}: and loads itself again with it`)
     }

@@ -41,6 +41,10 @@ t.test('under pressure, anonymous renders and new sockets are shed; cached pages
   t.equal(socket.statusCode, 503, 'a new live socket waits')
   t.same(socket.json(), { error: { code: 'overloaded', message: 'The server is too busy. Try again in a moment.' } })
   t.equal(socket.headers['retry-after'], '5')
+  const asked = await app.inject({ url: `/api/v1/threads/${thread.id}` })
+  t.equal(asked.statusCode, 503, 'nor is an anonymous page asking the API for news (no socket got through) answered')
+  t.equal(asked.headers['retry-after'], '5')
+  t.equal((await app.inject({ url: `/api/v1/threads/${thread.id}`, headers: tech.auth })).statusCode, 200, 'staff and scripts with a token are')
 
   const post = await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body: 'Spare switch in.' } })
   t.equal(post.statusCode, 201, "a technician's update goes through")

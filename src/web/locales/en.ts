@@ -245,7 +245,7 @@ export const en = {
   'live.live': 'Live: new posts appear as they come.',
   'live.reconnecting': 'Connection lost. Reconnecting…',
   'live.offline': 'Offline. The page will catch up when the connection is back.',
-  'live.polling': 'Live updates cannot get through this network: this page checks for news every half a minute.',
+  'live.polling': 'Live updates are not getting through: this page checks for news about once a minute.',
   'live.newsReload': 'There is news since this page was loaded. Load it again',
   'live.newPosts': 'New posts below: {count}',
   'live.newPostsLater': 'New posts since: {count}. Go to the latest',

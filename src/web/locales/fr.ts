@@ -246,7 +246,7 @@ export const fr: Record<keyof typeof en, string> = {
   'live.live': 'En direct : les nouveaux messages s’affichent dès leur arrivée.',
   'live.reconnecting': 'Connexion perdue. Reconnexion…',
   'live.offline': 'Hors ligne. La page se mettra à jour au retour de la connexion.',
-  'live.polling': 'Les mises à jour en direct ne passent pas sur ce réseau : cette page vérifie toutes les trente secondes s’il y a du nouveau.',
+  'live.polling': 'Les mises à jour en direct ne passent pas : cette page vérifie environ chaque minute s’il y a du nouveau.',
   'live.newsReload': 'Du nouveau depuis le chargement de cette page. La recharger',
   'live.newPosts': 'Nouveaux messages plus bas : {count}',
   'live.newPostsLater': 'Nouveaux messages depuis : {count}. Aller aux derniers',

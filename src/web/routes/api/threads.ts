@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { listPosts, createPost, type NewPost, type PostQuery } from '../../../domain/posts.ts'
 import { createThread, getThread, listIncidents, pinPost, unpinPost, updateThread, type NewThread, type ThreadPatch } from '../../../domain/threads.ts'
+import { overloaded } from '../../../domain/errors.ts'
+import { SHED_RETRY_AFTER } from '../../plugins/app/pressure.ts'
 import { idempotencyOf } from './idempotency.ts'
 import { type IdParams, answers, idParams, listOf, nullableString, postResponse, threadResponse } from './schemas.ts'
 
@@ -41,7 +43,10 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
     return await reply.code(201).send(thread)
   })
 
+  // Also what a page asks once a minute where no live socket gets through:
+  // while the process is overloaded, anonymous callers wait, as page renders and new sockets do.
   fastify.get<{ Params: IdParams }>('/threads/:id', { schema: { params: idParams, response: answers({ 200: threadResponse }) } }, async (request) => {
+    if (request.actor === null && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
     return await getThread(fastify.db, request.params.id)
   })
 
