@@ -49,7 +49,7 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.get('/feed.atom', async (request, reply) => {
     const locale = request.locale
     const now = deps.now()
-    const { threads, pinnedPosts } = await fastify.pageCache.read(null, async (db) => {
+    const { threads, pinnedPosts } = await fastify.pageCache.read(async (db) => {
       // The latest by activity are among the open ones and as many resolved ones.
       const { open, resolved } = await listIncidents(db, { limit: FEED_ENTRIES, withOpen: true })
       const threads = [...open, ...resolved]
@@ -88,7 +88,7 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.get<{ Params: { id: string } }>('/t/:id/feed.atom', async (request, reply) => {
     const locale = request.locale
     const threadId = parseId(request.params.id, 'thread')
-    const { thread, posts } = await fastify.pageCache.read(threadId, async (db) => {
+    const { thread, posts } = await fastify.pageCache.read(async (db) => {
       const thread = await getThread(db, threadId)
       return { thread, posts: await allPosts(db, thread.id, { kind: 'update' }, null) }
     })

@@ -99,12 +99,11 @@ export interface PageCache {
    */
   threadView: (threadId: number, official: boolean) => Promise<ThreadView>
   /**
-   * Reads what a reader's page shows of a thread (null: of every thread, as
-   * the incident list does): from a read replica (DATABASE_REPLICA_URLS) once
-   * it holds every event of the thread the primary holds, else from the
-   * primary (`ReadReplicas`).
+   * Reads what a reader's page shows: from a read replica
+   * (DATABASE_REPLICA_URLS) once it holds all the primary held when asked,
+   * else from the primary (`ReadReplicas`).
    */
-  read: <T>(threadId: number | null, load: (db: Kysely<Database>) => Promise<T>) => Promise<T>
+  read: <T>(load: (db: Kysely<Database>) => Promise<T>) => Promise<T>
   /**
    * Who is on duty, shown on every page: read at most every few seconds, and
    * at once after a check-in, handover or check-out on this instance.
@@ -462,7 +461,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   })
 
   const replicas = new ReadReplicas(fastify.db, fastify.database.replicas, fastify.log, now)
-  const read = <T>(threadId: number | null, load: (db: Kysely<Database>) => Promise<T>): Promise<T> => replicas.read(threadId, load)
+  const read = <T>(load: (db: Kysely<Database>) => Promise<T>): Promise<T> => replicas.read(load)
   if (replicas.count > 0) fastify.log.info({ replicas: replicas.count }, 'readers\' pages read from replicas that hold what the primary holds')
 
   // Our own events come back from the relay's notifications: they must not drop a page rendered since.
@@ -497,7 +496,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
 
   // Kept at most `maxAgeMs` too: a user's new name, say, comes with no event.
   const threadView = async (threadId: number, official: boolean): Promise<ThreadView> => {
-    const load = () => read(threadId, (db) => loadThreadView(db, threadId, { official }))
+    const load = () => read((db) => loadThreadView(db, threadId, { official }))
     if (!enabled) return await load()
     const key = `${threadId}:${official ? 'official' : 'all'}`
     const cached = threadViews.get(key)

@@ -57,7 +57,7 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
       const now = deps.now()
       // An empty ?before= is the first page.
       const before = request.query.before === '' ? undefined : request.query.before
-      const list = await fastify.pageCache.read(null, (db) => listIncidents(db, { before, limit: RESOLVED_PER_PAGE, withOpen: true }))
+      const list = await fastify.pageCache.read((db) => listIncidents(db, { before, limit: RESOLVED_PER_PAGE, withOpen: true }))
       const row = (thread: Thread) => ({
         thread,
         href: threadPath(thread),

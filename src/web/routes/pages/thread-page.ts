@@ -132,7 +132,7 @@ async function threadPageContext (
   // The latest posts are what nearly everyone reads: read from the database once per event.
   const stored = after === undefined && before === undefined
     ? await fastify.pageCache.threadView(threadId, official)
-    : await fastify.pageCache.read(threadId, (db) => loadThreadView(db, threadId, { official, after, before }))
+    : await fastify.pageCache.read((db) => loadThreadView(db, threadId, { official, after, before }))
   const view = forViewer(stored, request.actor)
   const { thread, posts, pinned } = view
   const viewer = viewerOf(request.actor, thread)

@@ -28,7 +28,7 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Params: ThreadParams }>('/t/:id/timeline', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
-    const { thread, updates } = await fastify.pageCache.read(threadId, async (db) => {
+    const { thread, updates } = await fastify.pageCache.read(async (db) => {
       const thread = await getThread(db, threadId)
       return { thread, updates: await allPosts(db, thread.id, { kind: 'update' }, request.actor) }
     })
