@@ -24,15 +24,16 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
    * place is given back once, when the connection ends, whatever became of it.
    */
   const reserve = (request: FastifyRequest): () => void => {
-    const network = request.network
-    perIp.set(network, (perIp.get(network) ?? 0) + 1)
+    // Counted by address, an IPv6 one too: a campus network gives one /64 to thousands of readers.
+    const ip = request.ip
+    perIp.set(ip, (perIp.get(ip) ?? 0) + 1)
     let given = false
     const release = (): void => {
       if (given) return
       given = true
-      const left = (perIp.get(network) ?? 1) - 1
-      if (left === 0) perIp.delete(network)
-      else perIp.set(network, left)
+      const left = (perIp.get(ip) ?? 1) - 1
+      if (left === 0) perIp.delete(ip)
+      else perIp.set(ip, left)
     }
     // An upgrade injected without a connection (`injectWS`) has none: its WebSocket's close gives the place back.
     const connection: Socket | undefined = request.raw.socket
@@ -77,7 +78,7 @@ const liveRoutes: FastifyPluginAsync = async (fastify) => {
       // Readers already connected keep their sockets; new ones wait while the process is overloaded (staff excepted).
       if (!isStaff(request.actor) && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
       if (!sameOrigin(request)) throw forbidden('foreign_origin', 'This page may not open a live stream here.')
-      if ((perIp.get(request.network) ?? 0) >= config.liveSocketsPerIp) {
+      if ((perIp.get(request.ip) ?? 0) >= config.liveSocketsPerIp) {
         throw tooMany('too_many_sockets', 'Too many live connections from this address.', 30)
       }
       // A plain GET opens no socket: it only hears the 426 below.
