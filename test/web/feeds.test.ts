@@ -73,7 +73,7 @@ t.test('a thread\'s feed has its official updates, newest first, and no comments
   t.match(entries[0]!.content, /Rerouted &lt;script&gt;alert\(1\)&lt;\/script&gt; via the backup link\./, 'the newest first, its sanitised HTML')
   t.match(entries[0]!.title, /Official update, .+: Monitoring/)
   t.equal(entries[0]!.link, `https://status.example.org/posts/${second.id}`, 'each entry links to its post\'s own address, which leads to where it is in a long thread')
-  t.match(entries[0]!.content, new RegExp(`<p><em>Next update by [^<]*${clock}[^<]*</em></p>`), 'with the next update it promised')
+  t.match(entries[0]!.content, new RegExp(`<p><em>Next update by [^<]*${clock}[^<]* (UTC|GMT)</em></p>`), 'with the next update it promised, its time zone named')
   t.match(entries[1]!.content, /Router <strong>down<\/strong>\./)
   t.notMatch(entries[1]!.content, /Next update by/, 'an update that promised nothing says nothing of it')
   t.equal(entries[0]!.author, 'Nina &lt;Night&gt; &amp; co', 'the author, escaped')

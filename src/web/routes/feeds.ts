@@ -120,10 +120,11 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
         date: latest(post),
         published: new Date(post.createdAt),
         author: [{ name: post.author.name }],
-        // The promise it made, as the page shows it under the post: a feed reader has no time zone of ours.
+        // The promise it made, as the page shows it under the post; in full, its
+        // time zone named: a feed reader has no script to put it in the reader's.
         content: (post.html ?? '') + (post.nextUpdateAt === null
           ? ''
-          : `<p><em>${escape(translate(locale, 'post.nextUpdateBy', { time: formatDate(locale, new Date(post.nextUpdateAt)) }))}</em></p>`)
+          : `<p><em>${escape(translate(locale, 'post.nextUpdateBy', { time: formatDate(locale, new Date(post.nextUpdateAt), 'full') }))}</em></p>`)
       })
     }
     return sendAtom(reply, feed, locale)
