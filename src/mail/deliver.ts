@@ -25,12 +25,28 @@ export function isPermanent (err: unknown): boolean {
 }
 
 /**
- * The recipient's address refused for good (a 5xx to `RCPT TO`: no such
- * mailbox, say), as opposed to the message or the sender refused (`DATA`,
- * `MAIL FROM`), which says nothing of the address.
+ * The message itself refused for good (a 5xx once it was sent, to `DATA`:
+ * its content, its size), which sending again would not change. A 5xx to the
+ * sender or by the relay's policy is the relay's setting, which its operator
+ * mends: what it refused waits, as for a 4xx.
  */
-export const isRecipientRefused = (err: unknown): boolean =>
-  isPermanent(err) && (err as { command?: unknown }).command === 'RCPT TO'
+export const isMessageRefused = (err: unknown): boolean =>
+  isPermanent(err) && (err as { command?: unknown }).command === 'DATA'
+
+/**
+ * The recipient's address itself refused for good: a 5xx to `RCPT TO` that
+ * says the mailbox is not there (550, 551, 553; with an enhanced status,
+ * 5.1.x, "bad address", or 5.2.1, "mailbox disabled"). Not a refusal of the
+ * message or the sender (`DATA`, `MAIL FROM`), nor a relay's policy (5.7.x:
+ * relaying denied, authentication needed), which say nothing of the address.
+ */
+export function isRecipientRefused (err: unknown): boolean {
+  const { command, responseCode, response } = err as { command?: unknown, responseCode?: unknown, response?: unknown }
+  if (command !== 'RCPT TO' || typeof responseCode !== 'number') return false
+  const status = typeof response === 'string' ? /^\d{3}[ -](5\.\d{1,3}\.\d{1,3})\b/.exec(response)?.[1] : undefined
+  if (status !== undefined) return status.startsWith('5.1.') || status === '5.2.1'
+  return responseCode === 550 || responseCode === 551 || responseCode === 553
+}
 
 /** Connections kept open to the mail server, each sending one message at a time. */
 const CONNECTIONS = 2

@@ -1,6 +1,6 @@
 import type { ParsedMail } from 'mailparser'
 import t from 'tap'
-import { claimNews, follow, holdClaim, unfollow } from '../../src/domain/subscriptions.ts'
+import { claimNews, follow, followState, holdClaim, unfollow } from '../../src/domain/subscriptions.ts'
 import { PASSWORD, buildSecondInstance, buildTestApp, cookieFrom, csrfFieldOf, makeUser } from '../helpers/app.ts'
 import { act, openThread, writePost } from '../helpers/api.ts'
 import { type Cookies, sectionById, signIn } from '../helpers/pages.ts'
@@ -350,6 +350,31 @@ t.test('an address its mail server refuses (no such mailbox) gets nothing more u
   await official(thread.id, 'Fourth update.')
   await app.sendNews()
   t.match(about('Gone mailbox')[0]?.text, /Fourth update\./, 'and updates go to it again')
+})
+
+t.test('a relay refusing every recipient by policy, or very many at once, unconfirms nobody', async (t) => {
+  const thread = await openThread(app, technician, { title: 'Relay trouble' })
+  const followers = await Promise.all(['r1', 'r2'].map((name) => confirmedFollower(`${name}@example.org`, thread.id)))
+  await official(thread.id, 'First update.')
+  mailbox.relayDenied = true
+  t.teardown(() => { mailbox.relayDenied = false })
+  await app.sendNews()
+  mailbox.relayDenied = false
+  for (const follower of followers) t.equal((await followState(app.deps, follower.actor.id, thread.id)).confirmed, true, 'a 5.7.1 says nothing of the address: it stays confirmed')
+  advance(3 * 60_000)
+  received.length = 0
+  await app.sendNews()
+  t.same(about('Relay trouble').map(recipientOf).sort(), ['r1@example.org', 'r2@example.org'], 'and gets the update once the relay takes it')
+
+  const crowd = await openThread(app, technician, { title: 'Refused crowd' })
+  const many = await Promise.all(Array.from({ length: 7 }, (_, i) => confirmedFollower(`gone${i}@example.org`, crowd.id)))
+  for (const user of many) mailbox.unknownRecipients.add(user.actor.email)
+  t.teardown(() => { for (const user of many) mailbox.unknownRecipients.delete(user.actor.email) })
+  await official(crowd.id, 'To many gone mailboxes.')
+  await app.sendNews()
+  const states = await Promise.all(many.map((user) => followState(app.deps, user.actor.id, crowd.id)))
+  t.equal(states.filter((state) => state.refused).length, 5, 'five addresses at most are taken for gone in one pass')
+  t.equal(states.filter((state) => state.confirmed).length, 2, 'the others wait for the next pass')
 })
 
 t.test('a link to confirm an address its mail server refuses says so on the incident’s page', async (t) => {

@@ -13,18 +13,21 @@ export interface Mailbox {
   refusalCode: number
   /** Addresses it refuses as recipients, for good (550 to RCPT TO: no such mailbox). */
   unknownRecipients: Set<string>
+  /** While true, it refuses every recipient by policy (554 5.7.1 to RCPT TO), as a misconfigured relay does. */
+  relayDenied: boolean
   /** Every address a client asked it to deliver to (RCPT TO), refused or not, in order. */
   recipientsAsked: string[]
 }
 
 /** A real SMTP server on a free port of this machine, keeping every message it receives; closed at the end of `t`. */
 export async function startMailbox (t: Test): Promise<Mailbox> {
-  const mailbox: Mailbox = { url: '', received: [], refusing: false, refusalCode: 451, unknownRecipients: new Set(), recipientsAsked: [] }
+  const mailbox: Mailbox = { url: '', received: [], refusing: false, refusalCode: 451, unknownRecipients: new Set(), relayDenied: false, recipientsAsked: [] }
   const smtp = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     onRcptTo (address, _session, callback) {
       mailbox.recipientsAsked.push(address.address)
+      if (mailbox.relayDenied) return callback(Object.assign(new Error('5.7.1 Relay access denied'), { responseCode: 554 }))
       if (!mailbox.unknownRecipients.has(address.address)) return callback()
       callback(Object.assign(new Error('no such mailbox'), { responseCode: 550 }))
     },

@@ -2,9 +2,15 @@ import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { Actor } from '../../../domain/actors.ts'
 import { type LinkSigner, type News, addressRefused, claimConfirmMail, claimNews, holdClaim, linkSigner, newsSent, releaseClaims, releaseConfirmMail } from '../../../domain/subscriptions.ts'
-import { isPermanent, isRecipientRefused } from '../../../mail/deliver.ts'
+import { isMessageRefused, isRecipientRefused } from '../../../mail/deliver.ts'
 import { confirmMail, newsMail } from '../../../mail/follow.ts'
 import type { Locale } from '../../i18n.ts'
+
+/**
+ * Addresses taken for gone in one pass at most: a relay that refuses every
+ * recipient (misconfigured, its policy changed) must not unconfirm them all.
+ */
+const REFUSED_ADDRESSES_PER_PASS = 5
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -44,6 +50,8 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
     let sent = 0
     let retried = 0
     let dropped = 0
+    let refusedAddresses = 0
+    let heldBack = 0
     let firstError: unknown
     const send = async (news: News): Promise<'done' | 'deferred'> => {
       // Still this pass's, and still followed: else another pass has it, or nobody wants it.
@@ -53,16 +61,23 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
           await mailer.deliver(newsMail(news, stopUrl(news.userId, news.thread.id, news.locale), { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
         } catch (err) {
           firstError ??= err
-          // Refused for good (5xx): not tried again. The address itself
-          // refused (no such mailbox): nothing more goes to it until its owner
-          // confirms it again. Else its claim stands, and it is tried again
-          // once that lapses, with whatever came since.
-          if (!isPermanent(err)) {
+          // The message refused for good (5xx to its content): not tried
+          // again. The address itself refused (no such mailbox): nothing more
+          // goes to it until its owner confirms it again; but many in one pass
+          // say more of the relay than of the addresses, and those wait. Else
+          // (4xx, no answer, the relay's policy) its claim stands, and it is
+          // tried again once that lapses, with whatever came since.
+          const gone = isRecipientRefused(err) && refusedAddresses < REFUSED_ADDRESSES_PER_PASS
+          if (isRecipientRefused(err) && !gone) heldBack++
+          if (!gone && !isMessageRefused(err)) {
             retried++
             return 'deferred'
           }
           dropped++
-          if (isRecipientRefused(err)) await addressRefused(deps, news.userId, news.email)
+          if (gone) {
+            refusedAddresses++
+            await addressRefused(deps, news.userId, news.email)
+          }
         }
       }
       await newsSent(fastify.db, by, news)
@@ -93,7 +108,8 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
       // What this pass claimed and did not send goes to whichever pass comes next, at once.
       if (closing) await releaseClaims(fastify.db, by)
     }
-    if (firstError !== undefined) fastify.log.warn({ err: firstError, sent, retried, dropped }, 'some updates to followers could not be sent')
+    if (firstError !== undefined) fastify.log.warn({ err: firstError, sent, retried, dropped, refusedAddresses }, 'some updates to followers could not be sent')
+    if (heldBack > 0) fastify.log.error({ refusedAddresses, heldBack }, 'the mail server refused many followers\' addresses in one pass; the others wait: check the relay of SMTP_URL')
     return sent
   })
 
