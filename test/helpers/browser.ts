@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { type TestApp, PASSWORD, type TestUser, buildTestApp } from './app.ts'
 import { listen } from './live.ts'
+import { cannotRun } from './skip.ts'
 
 /** Debian's Chromium; CHROMIUM_PATH points elsewhere. Nothing is downloaded. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -26,14 +27,7 @@ export const CHROMIUM_ARGS = [
  */
 export function browserAvailable (t: Test): boolean {
   if (existsSync(CHROMIUM_PATH)) return true
-  const reason = `the browser tests did not run: no Chromium at ${CHROMIUM_PATH}. Install it with \`apt-get install chromium\` (or set CHROMIUM_PATH)`
-  if (process.env.CI === 'true') {
-    t.fail(reason)
-  } else {
-    console.error(`# ${reason}`)
-    t.plan(0, reason)
-  }
-  return false
+  return cannotRun(t, `the browser tests did not run: no Chromium at ${CHROMIUM_PATH}. Install it with \`apt-get install chromium\` (or set CHROMIUM_PATH)`)
 }
 
 export interface Site extends TestApp {

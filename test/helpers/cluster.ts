@@ -9,6 +9,7 @@ import pg from 'pg'
 import type { Test } from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
+import { cannotRun } from './skip.ts'
 
 const run = promisify(execFile)
 
@@ -25,14 +26,7 @@ export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin'
 export function serverBinariesAvailable (t: Test): boolean {
   const missing = ['initdb', 'pg_ctl', 'postgres', 'pg_basebackup'].filter((program) => !existsSync(join(PG_BIN, program)))
   if (missing.length === 0) return true
-  const reason = `the tests with a database server of their own did not run: no ${missing.join(', ')} in ${PG_BIN}. Install PostgreSQL's server (\`apt-get install postgresql\`), or set PG_BIN to where its programs are`
-  if (process.env.CI === 'true') {
-    t.fail(reason)
-  } else {
-    console.error(`# ${reason}`)
-    t.plan(0, reason)
-  }
-  return false
+  return cannotRun(t, `the tests with a database server of their own did not run: no ${missing.join(', ')} in ${PG_BIN}. Install PostgreSQL's server (\`apt-get install postgresql\`), or set PG_BIN to where its programs are`)
 }
 
 export interface ClusterOptions {
