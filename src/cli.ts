@@ -237,13 +237,21 @@ async function main (argv: string[]): Promise<number> {
   if (name === undefined) throw new UsageError('no command given (see: npm run sitrep -- help)')
   const command = COMMANDS[name]
   if (command === undefined) throw new UsageError(`unknown command "${name}" (see: npm run sitrep -- help)`)
-  let values
+  let parsed
   try {
-    values = parseArgs({ args, options: command.options, strict: true, allowPositionals: false }).values
+    parsed = parseArgs({ args, options: command.options, strict: true, allowPositionals: false, tokens: true })
   } catch (err) {
     // parseArgs explains itself in sentences; the first one is the reason.
     throw new UsageError(`${name}: ${describe(err).split('. ')[0]!}`)
   }
+  // parseArgs keeps the last of an option given twice: which one was meant is for the person to say.
+  const given = new Set<string>()
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue
+    if (given.has(token.name)) throw new UsageError(`${name}: option '--${token.name}' is given twice`)
+    given.add(token.name)
+  }
+  const values = parsed.values
   await command.run(values, loadConfig())
   return 0
 }

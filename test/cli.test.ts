@@ -111,6 +111,8 @@ t.test('the admin command line', async (t) => {
       [['user:create', '--name', 'No Mail', '--role', 'admin'], /--email/],
       [user(['--role', 'admin']), /password/, {}],
       [['token:create', '--mail', 'nadia@example.org'], /--mail/],
+      [['token:create', '--email', 'nadia@example.org', '--email', 'boss@example.org'], /option '--email' is given twice/],
+      [user(['--role', 'customer', '--role', 'admin']), /option '--role' is given twice/],
       [['token:create', '--email', 'nadia@example.org', '--label', 'z'.repeat(101)], /at most 100 characters/],
       [['user:delete'], /unknown command/],
       [[], /no command/],
