@@ -426,6 +426,25 @@ t.test('an English follower of a long night gets the latest ten updates, told of
   t.match(mail?.text, /To stop: https:\/\/status\.example\.org\/unsubscribe\/[\w.-]+\?lang=en/)
 })
 
+t.test('a script or an app of the user\'s own follows through the API as the page does', async (t) => {
+  const thread = await openThread(app, technician, { title: 'API follow' })
+  const user = await makeUser(app, 'customer', { email: 'app-user@example.org' })
+  const call = (method: 'GET' | 'PUT' | 'DELETE', url: string, as: Record<string, string> = user.auth) => app.inject({ method, url: `/api/v1${url}`, headers: as })
+  t.same((await call('GET', `/threads/${thread.id}/follow`)).json(), { following: false, confirmed: false, canResend: true, refused: false })
+  received.length = 0
+  const followed = await call('PUT', `/threads/${thread.id}/follow`)
+  t.equal(followed.statusCode, 200)
+  t.same(followed.json(), { following: true, confirmed: false, canResend: false, refused: false }, 'following, the address to confirm')
+  t.same(received.map(recipientOf), ['app-user@example.org'], 'the link to confirm it went, as from the page')
+  t.equal((await call('PUT', `/threads/${thread.id}/follow`)).statusCode, 200, 'following again changes nothing')
+  t.equal(received.length, 1, 'nor sends the link again so soon')
+  t.same((await call('GET', '/me/follows')).json(), { follows: [{ threadId: thread.id, title: 'API follow', status: 'investigating' }] })
+  t.same((await call('DELETE', `/threads/${thread.id}/follow`)).json(), { following: false, confirmed: false, canResend: false, refused: false }, 'stopped')
+  t.same((await call('GET', '/me/follows')).json(), { follows: [] })
+  t.equal((await call('GET', `/threads/${thread.id}/follow`, {})).statusCode, 401, 'signed in only')
+  t.equal((await call('PUT', '/threads/999999/follow')).statusCode, 404, 'an incident that does not exist')
+})
+
 t.test('without a mail server, nobody is offered to follow', async (t) => {
   const { app: quiet } = await buildTestApp(t)
   const user = await makeUser(quiet, 'customer')
@@ -433,4 +452,5 @@ t.test('without a mail server, nobody is offered to follow', async (t) => {
   const userCookies = await signIn(quiet, user)
   t.notMatch((await quiet.inject({ url: `/t/${thread.id}`, cookies: userCookies })).body, /id="follow"/)
   t.notMatch((await quiet.inject({ url: '/account', cookies: userCookies })).body, /id="follows"/)
+  t.equal((await quiet.inject({ method: 'PUT', url: `/api/v1/threads/${thread.id}/follow`, headers: user.auth })).statusCode, 404, 'nor through the API')
 })

@@ -222,6 +222,10 @@ const ROUTES: Record<string, Row> = {
   // JSON API: reading
   'GET /api/v1/csrf': { expect: anyone(200), call: () => ({ url: '/api/v1/csrf' }) },
   'GET /api/v1/me': { expect: api(SIGNED_IN, 200), call: () => ({ url: '/api/v1/me' }) },
+  'GET /api/v1/me/follows': { expect: api(SIGNED_IN, 200), call: () => ({ url: '/api/v1/me/follows' }) },
+  'GET /api/v1/threads/:id/follow': { expect: api(SIGNED_IN, 200), call: (s) => ({ url: `/api/v1/threads/${s.thread.id}/follow` }) },
+  'PUT /api/v1/threads/:id/follow': { expect: api(SIGNED_IN, 200), call: (s) => ({ url: `/api/v1/threads/${s.thread.id}/follow` }) },
+  'DELETE /api/v1/threads/:id/follow': { expect: api(SIGNED_IN, 200), call: (s) => ({ url: `/api/v1/threads/${s.thread.id}/follow` }) },
   'GET /api/v1/threads': { expect: anyone(200), call: () => ({ url: '/api/v1/threads' }) },
   'GET /api/v1/threads/:id': { expect: anyone(200), call: (s) => ({ url: `/api/v1/threads/${s.thread.id}` }) },
   'GET /api/v1/threads/:id/posts': { expect: anyone(200), call: (s) => ({ url: `/api/v1/threads/${s.thread.id}/posts` }) },

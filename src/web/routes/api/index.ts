@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { PRIVATE_CACHE_CONTROL } from '../../plugins/app/page-cache.ts'
 import adminRoutes from './admin.ts'
+import followRoutes from './follows.ts'
 import moderationRoutes from './moderation.ts'
 import postsRoutes from './posts.ts'
 import previewRoutes from './preview.ts'
@@ -23,6 +24,7 @@ const apiRoutes: FastifyPluginAsync = async (fastify) => {
   await fastify.register(shiftsRoutes)
   await fastify.register(moderationRoutes)
   await fastify.register(adminRoutes)
+  await fastify.register(followRoutes)
 }
 
 export default apiRoutes

@@ -33,6 +33,9 @@ export const statusResponse = fields({ status: string })
 export const tokenResponse = fields({ token: string })
 export const newTokenResponse = fields({ id: integer, token: string })
 export const htmlResponse = fields({ html: string })
+/** A signed-in user's follow of an incident by e-mail (`FollowState`). */
+export const followResponse = fields({ following: boolean, confirmed: boolean, canResend: boolean, refused: boolean })
+export const followsResponse = listOf('follows', fields({ threadId: integer, title: string, status: string }))
 
 /** The contract's error shape, for every route's 4xx and 5xx answers. */
 const errorResponse = fields({ error: fields({ code: string, message: string }) })

@@ -15,7 +15,7 @@ interface TokenParams { token: string }
 const MAIL_RETRY_AFTER = 300
 
 /** Without a mail server nothing would go: there is nothing to follow by e-mail. */
-const noMail = () => new AppError(404, 'not_found', 'There is nothing here.', undefined, 'errors.not_found')
+export const noMail = () => new AppError(404, 'not_found', 'There is nothing here.', undefined, 'errors.not_found')
 const invalidLink = () => new AppError(400, 'invalid_link', 'This link is not valid: it may have been cut short.', undefined, 'errors.invalid_link')
 
 /**
