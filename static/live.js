@@ -517,14 +517,34 @@
     pollTimer = window.setTimeout(poll, POLL_EVERY / 2 + Math.random() * POLL_EVERY)
   }
 
+  // The official updates alone: news is an update or a handover after the
+  // last one the page shows, not a comment it would not show.
+  function newsSince () {
+    var base = '/api/v1/threads/' + encodeURIComponent(threadId)
+    if (!officialOnly) {
+      return fetchJson(base + '?lang=' + lang).then(function (thread) {
+        return thread !== null && typeof thread.lastSeq === 'number' && thread.lastSeq > lastSeq
+      })
+    }
+    var shown = posts ? posts.querySelectorAll(':scope > .post') : []
+    var last = shown.length > 0 ? Number(shown[shown.length - 1].getAttribute('data-post-id')) || 0 : 0
+    return fetchJson(base + '/posts?kind=update&limit=1&after=' + last + '&lang=' + lang).then(function (found) {
+      return found !== null && Array.isArray(found.posts) && found.posts.length > 0
+    })
+  }
+
+  function fetchJson (url) {
+    return window.fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+      .then(function (response) { return response.ok ? response.json() : null })
+  }
+
   function poll () {
     pollTimer = null
     if (!polling || document.hidden) return
-    window.fetch('/api/v1/threads/' + encodeURIComponent(threadId) + '?lang=' + lang, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
-      .then(function (response) { return response.ok ? response.json() : null })
-      .then(function (thread) {
+    newsSince()
+      .then(function (news) {
         // The socket opened meanwhile: it brings what happened.
-        if (!polling || !thread || typeof thread.lastSeq !== 'number' || thread.lastSeq <= lastSeq) return
+        if (!polling || !news) return
         newsToLoad = true
         updateMarker()
         announce(text('news-reload'))

@@ -308,7 +308,7 @@ if (browserAvailable(t)) {
     const target = new URL(site.base)
     let asked = 0
     const proxy = createServer((request, response) => {
-      if (request.url?.startsWith(`/api/v1/threads/${thread.id}?`) === true) asked++
+      if (request.url?.startsWith(`/api/v1/threads/${thread.id}?`) === true || request.url?.startsWith(`/api/v1/threads/${thread.id}/posts?`) === true) asked++
       const upstream = httpRequest({ host: target.hostname, port: target.port, path: request.url, method: request.method, headers: request.headers }, (answer) => {
         response.writeHead(answer.statusCode ?? 502, answer.headers)
         answer.pipe(response)
@@ -349,6 +349,32 @@ if (browserAvailable(t)) {
       await Promise.all([page.waitForEvent('load'), marker.click()])
       t.equal((await bodies(page)).at(-1), body, `${lang}: and loads itself again with it`)
     }
+
+    // The official updates alone: a comment is no news to that page.
+    const { context, page } = await site.open({ baseURL: behindProxy })
+    t.teardown(() => context.close())
+    await page.clock.install()
+    await page.goto(`/t/${thread.id}?view=official`)
+    const status = page.locator('#live-status')
+    for (let i = 0; i < 30 && !((await status.textContent()) ?? '').includes('checks for news'); i++) {
+      await page.clock.runFor(10_000)
+      await page.waitForTimeout(100)
+    }
+    await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Any news?' })
+    const askedAtComment = asked
+    // Two polls at most 90 s apart each: up to three minutes of the page's clock.
+    for (let i = 0; i < 30 && asked < askedAtComment + 2; i++) {
+      await page.clock.runFor(10_000)
+      await page.waitForTimeout(100)
+    }
+    t.ok(asked >= askedAtComment + 2, 'the official view asked twice since the comment')
+    t.notOk(await page.locator('#new-posts').isVisible(), 'and found no news in it')
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Official news.' })
+    for (let i = 0; i < 15 && !await page.locator('#new-posts').isVisible(); i++) {
+      await page.clock.runFor(10_000)
+      await page.waitForTimeout(100)
+    }
+    t.ok(await page.locator('#new-posts', { hasText: 'There is news since this page was loaded' }).isVisible(), 'an official update is')
   })
 
   t.test('a reader on an earlier stretch of a long thread still hears of a new official update', async (t) => {

@@ -44,6 +44,7 @@ t.test('under pressure, anonymous renders and new sockets are shed; cached pages
   const asked = await app.inject({ url: `/api/v1/threads/${thread.id}` })
   t.equal(asked.statusCode, 503, 'nor is an anonymous page asking the API for news (no socket got through) answered')
   t.equal(asked.headers['retry-after'], '5')
+  t.equal((await app.inject({ url: `/api/v1/threads/${thread.id}/posts?kind=update&limit=1&after=0` })).statusCode, 503, 'nor an official-only page asking for updates')
   t.equal((await app.inject({ url: `/api/v1/threads/${thread.id}`, headers: tech.auth })).statusCode, 200, 'staff and scripts with a token are')
 
   const post = await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body: 'Spare switch in.' } })

@@ -43,8 +43,9 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
     return await reply.code(201).send(thread)
   })
 
-  // Also what a page asks once a minute where no live socket gets through:
-  // while the process is overloaded, anonymous callers wait, as page renders and new sockets do.
+  // Also what a page asks about once a minute where no live socket gets
+  // through: while the process is overloaded, anonymous callers wait, as page
+  // renders and new sockets do.
   fastify.get<{ Params: IdParams }>('/threads/:id', { schema: { params: idParams, response: answers({ 200: threadResponse }) } }, async (request) => {
     if (request.actor === null && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
     return await getThread(fastify.db, request.params.id)
@@ -82,7 +83,11 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
       },
       response: answers({ 200: listOf('posts', postResponse) })
     }
-  }, async (request) => ({ posts: await listPosts(fastify.db, request.params.id, request.query, request.actor) }))
+  }, async (request) => {
+    // What an official-only page asks where no live socket gets through: shed for anonymous callers, as above.
+    if (request.actor === null && fastify.underPressure()) throw overloaded(SHED_RETRY_AFTER)
+    return { posts: await listPosts(fastify.db, request.params.id, request.query, request.actor) }
+  })
 
   fastify.post<{ Params: IdParams, Body: NewPost }>('/threads/:id/posts', {
     schema: {
