@@ -310,15 +310,24 @@ if (browserAvailable(t)) {
     const proxy = createServer((request, response) => {
       if (request.url?.startsWith(`/api/v1/threads/${thread.id}?`) === true || request.url?.startsWith(`/api/v1/threads/${thread.id}/posts?`) === true) asked++
       const upstream = httpRequest({ host: target.hostname, port: target.port, path: request.url, method: request.method, headers: request.headers }, (answer) => {
+        answer.on('error', () => response.destroy())
         response.writeHead(answer.statusCode ?? 502, answer.headers)
         answer.pipe(response)
       })
-      upstream.on('error', () => response.destroy())
+      // A browser closing its page cuts its connections: nothing of it is the test's concern.
+      for (const stream of [request, response, upstream]) stream.on('error', () => { upstream.destroy(); response.destroy() })
       request.pipe(upstream)
     })
-    proxy.on('upgrade', (_request, socket) => { socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n') })
+    proxy.on('clientError', (_err, socket) => socket.destroy())
+    proxy.on('upgrade', (_request, socket) => {
+      socket.on('error', () => {})
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n')
+    })
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-    t.teardown(() => { proxy.closeAllConnections(); proxy.close() })
+    t.teardown(() => new Promise<void>((resolve) => {
+      proxy.closeAllConnections()
+      proxy.close(() => resolve())
+    }))
     const behindProxy = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
     for (const lang of ['en', 'fr'] as const) {
       const { context, page } = await site.open({ baseURL: behindProxy, ...(lang === 'fr' && { locale: 'fr-FR' }) })
