@@ -19,7 +19,7 @@ export interface Mailer {
 }
 
 /** An SMTP refusal for good (5xx), as opposed to "try again later" (4xx) or a connection lost. */
-export function isPermanent (err: unknown): boolean {
+function isPermanent (err: unknown): boolean {
   const code = (err as { responseCode?: unknown }).responseCode
   return typeof code === 'number' && code >= 500 && code < 600
 }

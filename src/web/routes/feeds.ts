@@ -3,13 +3,13 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Feed } from 'feed'
 import Handlebars from 'handlebars'
 import { loadPosts } from '../../domain/posts.ts'
-import { getThread, listIncidents } from '../../domain/threads.ts'
+import { listIncidents } from '../../domain/threads.ts'
 import { INVISIBLE_CONTROLS } from '../../domain/text.ts'
 import { type Post, postForReader } from '../../domain/views.ts'
 import { isolate, translate } from '../i18n.ts'
 import { PUBLIC_CACHE_CONTROL } from '../plugins/app/page-cache.ts'
 import { makeDateFormatter } from '../views.ts'
-import { allPosts, parseId, promiseOf, threadPath } from './pages/shared.ts'
+import { parseId, promiseOf, threadPath, threadUpdates } from './pages/shared.ts'
 
 /** How many entries a feed carries: feed readers only look at the newest. */
 const FEED_ENTRIES = 50
@@ -88,11 +88,8 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.get<{ Params: { id: string } }>('/t/:id/feed.atom', async (request, reply) => {
     const locale = request.locale
     const threadId = parseId(request.params.id, 'thread')
-    const { thread, posts } = await fastify.pageCache.read(async (db) => {
-      const thread = await getThread(db, threadId)
-      return { thread, posts: await allPosts(db, thread.id, { kind: 'update' }, null) }
-    })
-    const updates = posts
+    const { thread, updates: all } = await fastify.pageCache.read((db) => threadUpdates(db, threadId, null))
+    const updates = all
       .filter((post) => !post.hidden)
       .reverse()
       .slice(0, FEED_ENTRIES)

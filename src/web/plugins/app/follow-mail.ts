@@ -67,8 +67,9 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
           // say more of the relay than of the addresses, and those wait. Else
           // (4xx, no answer, the relay's policy) its claim stands, and it is
           // tried again once that lapses, with whatever came since.
-          const gone = isRecipientRefused(err) && refusedAddresses < REFUSED_ADDRESSES_PER_PASS
-          if (isRecipientRefused(err) && !gone) heldBack++
+          const mailboxRefused = isRecipientRefused(err)
+          const gone = mailboxRefused && refusedAddresses < REFUSED_ADDRESSES_PER_PASS
+          if (mailboxRefused && !gone) heldBack++
           if (!gone && !isMessageRefused(err)) {
             retried++
             return 'deferred'

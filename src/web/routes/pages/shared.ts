@@ -6,7 +6,8 @@ import type { Actor } from '../../../domain/actors.ts'
 import { AppError, type Missing, notFound } from '../../../domain/errors.ts'
 import type { IdempotencyKey } from '../../../domain/idempotency.ts'
 import { type PostQuery, listPosts } from '../../../domain/posts.ts'
-import { ID_MAX, type Post, idFrom } from '../../../domain/views.ts'
+import { getThread } from '../../../domain/threads.ts'
+import { ID_MAX, type Post, type Thread, idFrom } from '../../../domain/views.ts'
 import { type Locale, hasMessage, translate, waitOf } from '../../i18n.ts'
 
 /** What a form posts: strings, or lists when a field repeats. */
@@ -109,6 +110,12 @@ export function formIdempotency (request: FastifyRequest, form: Form | undefined
 
 /** The most posts one request reads at a time (the domain's own ceiling). */
 export const PAGE_SIZE = 200
+
+/** A thread and its official updates and handovers, oldest first: its timeline and its feed. */
+export async function threadUpdates (db: Kysely<Database>, threadId: number, viewer: Actor | null): Promise<{ thread: Thread, updates: Post[] }> {
+  const thread = await getThread(db, threadId)
+  return { thread, updates: await allPosts(db, thread.id, { kind: 'update' }, viewer) }
+}
 
 /** Every post of a thread matching the query, page after page. */
 export async function allPosts (db: Kysely<Database>, threadId: number, query: Omit<PostQuery, 'after' | 'limit'>, viewer: Actor | null): Promise<Post[]> {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { createPost } from '../../../domain/posts.ts'
-import { getThread, pinPost, unpinPost, updateThread } from '../../../domain/threads.ts'
-import { allPosts, type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId, unchanged } from './shared.ts'
+import { pinPost, unpinPost, updateThread } from '../../../domain/threads.ts'
+import { type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId, threadUpdates, unchanged } from './shared.ts'
 import { type ThreadQuery, moderate, nextUpdateFrom, renderThread, threadPageHtml } from './thread-page.ts'
 
 interface ThreadParams { id: string, slug?: string }
@@ -28,10 +28,7 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Params: ThreadParams }>('/t/:id/timeline', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
-    const { thread, updates } = await fastify.pageCache.read(async (db) => {
-      const thread = await getThread(db, threadId)
-      return { thread, updates: await allPosts(db, thread.id, { kind: 'update' }, request.actor) }
-    })
+    const { thread, updates } = await fastify.pageCache.read((db) => threadUpdates(db, threadId, request.actor))
     return reply.page('timeline', {
       title: thread.title,
       thread,
