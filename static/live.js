@@ -214,17 +214,37 @@
     current.replaceWith(element)
   }
 
-  // The pinned state shows a copy of a post: an edit to the post shows there too.
+  // The pinned state, and the earlier ones, show copies of posts: an edit to
+  // a post, or its hiding, shows there too.
   function refreshPinnedCopy (post, html) {
-    var copy = document.querySelector('#current-state-slot [data-post-id="' + post.id + '"]')
-    if (!copy || !html) return
-    var element = fragment(html)
-    if (!element) return
-    element.removeAttribute('id')
-    element.classList.remove('post--pinned')
-    var actions = element.querySelector('.post__actions')
-    if (actions) actions.remove()
-    copy.replaceWith(element)
+    if (!html) return
+    var copies = document.querySelectorAll('#current-state-slot [data-post-id="' + post.id + '"], #pin-history [data-post-id="' + post.id + '"]')
+    for (var i = 0; i < copies.length; i++) {
+      var element = fragment(html)
+      if (!element) return
+      element.removeAttribute('id')
+      element.classList.remove('post--pinned')
+      var actions = element.querySelector('.post__actions')
+      if (actions) actions.remove()
+      copies[i].replaceWith(element)
+    }
+  }
+
+  // A pinned state that ends goes on top of the earlier states, as this page
+  // showed it, under the line saying who pinned it and from when to when.
+  function keepEarlierState (postId, metaHtml) {
+    var history = document.getElementById('pin-history')
+    var list = history && history.querySelector('.pin-history__list')
+    var copy = document.querySelector('#current-state-slot [data-post-id="' + postId + '"]')
+    var meta = fragment(metaHtml)
+    if (!list || !copy || !meta) return
+    var item = document.createElement('li')
+    item.className = 'pin-history__item'
+    item.appendChild(meta)
+    item.appendChild(copy)
+    list.insertBefore(item, list.firstChild)
+    history.querySelector('summary').textContent = text('earlier-states', { count: list.children.length })
+    history.hidden = false
   }
 
   // "Next update due by 14:15 (in 12 min)" counts down while the page stays
@@ -300,6 +320,7 @@
       replaceById('thread-state', event.stateView)
       tick()
     }
+    if (event.unpinnedView && event.unpinned) keepEarlierState(event.unpinned.postId, event.unpinnedView)
     if (event.pinnedView !== undefined) {
       var slot = document.getElementById('current-state-slot')
       if (slot) slot.innerHTML = event.pinnedView

@@ -80,9 +80,9 @@ export async function flagPost (deps: Deps, actor: Actor | null, postId: number,
 async function unpinHidden (trx: Transaction<Database>, deps: Deps, threadId: number | null, emit: (event: ThreadEvent) => void): Promise<void> {
   if (threadId === null) return
   await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', threadId).execute()
-  await closePin(trx, threadId, deps.now())
+  const unpinned = await closePin(trx, threadId, deps.now())
   const row = await trx.selectFrom('threads').selectAll().where('id', '=', threadId).executeTakeFirstOrThrow()
-  emit(await appendEvent(trx, threadId, 'thread.updated', { thread: toThread(row), pinnedPost: null }))
+  emit(await appendEvent(trx, threadId, 'thread.updated', { thread: toThread(row), pinnedPost: null, unpinned }))
 }
 
 const openFlags = (db: Kysely<Database> | Transaction<Database>, postId: number) =>

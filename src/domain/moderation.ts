@@ -62,10 +62,10 @@ export async function postAndPinSummary (deps: Deps, actor: Actor | null, thread
     const { post } = await insertPost(trx, deps, moderator, before, { body, kind: 'update', replyTo: null, status: null, nextUpdateAt: before.next_update_at })
     emit(await appendEvent(trx, threadId, 'post.created', { post }))
     await trx.updateTable('threads').set({ pinned_post_id: post.id }).where('id', '=', threadId).execute()
-    await recordPin(trx, moderator, threadId, post.id, deps.now())
+    const unpinned = await recordPin(trx, moderator, threadId, post.id, deps.now())
     await recordAudit(trx, moderator, { action: 'thread.pin', threadId, postId: post.id, before: { pinnedPostId: before.pinned_post_id }, after: { pinnedPostId: post.id } })
     const thread = toThread(await trx.selectFrom('threads').selectAll().where('id', '=', threadId).executeTakeFirstOrThrow())
-    emit(await appendEvent(trx, threadId, 'thread.updated', { thread, pinnedPost: post }))
+    emit(await appendEvent(trx, threadId, 'thread.updated', { thread, pinnedPost: post, unpinned }))
     return post
   }))
 }

@@ -350,9 +350,9 @@ export async function hidePost (deps: Deps, actor: Actor | null, postId: number,
     if (thread.pinned_post_id === postId) {
       // A hidden post cannot stay the current state.
       await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', thread.id).execute()
-      await closePin(trx, thread.id, deps.now())
+      const unpinned = await closePin(trx, thread.id, deps.now())
       const row = await trx.selectFrom('threads').selectAll().where('id', '=', thread.id).executeTakeFirstOrThrow()
-      emit(await appendEvent(trx, thread.id, 'thread.updated', { thread: toThread(row), pinnedPost: null }))
+      emit(await appendEvent(trx, thread.id, 'thread.updated', { thread: toThread(row), pinnedPost: null, unpinned }))
     }
     return hidden
   }))

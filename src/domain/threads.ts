@@ -209,9 +209,9 @@ export async function pinPost (deps: Deps, actor: Actor | null, threadId: number
     // Pinned already (a double click, two moderators at once): nothing changes, nothing is recorded twice.
     if (before.pinned_post_id === postId) return toThread(before)
     await trx.updateTable('threads').set({ pinned_post_id: postId }).where('id', '=', threadId).execute()
-    await recordPin(trx, moderator, threadId, postId, deps.now())
+    const unpinned = await recordPin(trx, moderator, threadId, postId, deps.now())
     await recordAudit(trx, moderator, { action: 'thread.pin', threadId, postId, before: { pinnedPostId: before.pinned_post_id }, after: { pinnedPostId: postId } })
-    emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId), pinnedPost: await loadPost(trx, postId) }))
+    emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId), pinnedPost: await loadPost(trx, postId), unpinned }))
     return await reloadThread(trx, threadId)
   })
 }
@@ -229,9 +229,9 @@ export async function unpinPost (deps: Deps, actor: Actor | null, threadId: numb
     }
     if (before.pinned_post_id === null) return toThread(before)
     await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', threadId).execute()
-    await closePin(trx, threadId, deps.now())
+    const unpinned = await closePin(trx, threadId, deps.now())
     await recordAudit(trx, moderator, { action: 'thread.unpin', threadId, before: { pinnedPostId: before.pinned_post_id }, after: { pinnedPostId: null } })
-    emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId), pinnedPost: null }))
+    emit(await appendEvent(trx, threadId, 'thread.updated', { thread: await reloadThread(trx, threadId), pinnedPost: null, unpinned }))
     return await reloadThread(trx, threadId)
   })
 }

@@ -1,5 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely'
 import type { Database } from '../db/database.ts'
+import type { EndedPin } from '../domain/pins.ts'
 import { type Post, type Thread, postForReader } from '../domain/views.ts'
 
 /** Every event a thread's log can hold, with its payload: a wrong payload does not compile. */
@@ -12,8 +13,11 @@ export interface ThreadEventMap {
   'post.updated': { post: Post }
   'post.hidden': { post: Post }
   'post.restored': { post: Post }
-  /** `pinnedPost` comes with a change of the pinned post: the post, or null once unpinned. */
-  'thread.updated': { thread: Thread, pinnedPost?: Post | null }
+  /**
+   * `pinnedPost` comes with a change of the pinned post: the post, or null once
+   * unpinned; `unpinned` then says which pinned state ended, by whom it was pinned and when.
+   */
+  'thread.updated': { thread: Thread, pinnedPost?: Post | null, unpinned?: EndedPin | null }
 }
 
 export type ThreadEventType = keyof ThreadEventMap

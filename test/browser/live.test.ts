@@ -184,6 +184,13 @@ if (browserAvailable(t)) {
     await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: next.id })
     await t.resolves(reader.locator(`#p-${next.id}.post--pinned`).waitFor({ timeout: LIVE_MS }), 'the newly pinned post is marked')
     t.notMatch(await reader.locator(`#p-${update.id}`).getAttribute('class'), /post--pinned/, 'the one before no longer')
+    // The state it replaced goes to the earlier states, as it was last shown, saying who pinned it.
+    const history = (page: Page) => page.locator('#pin-history')
+    await t.resolves(history(reader).locator('summary', { hasText: 'Earlier states (1)' }).waitFor({ timeout: LIVE_MS }), 'the earlier states count it')
+    t.match(await history(reader).locator('.pin-history__item').first().textContent(), /Pinned by Mo Derator[\s\S]*Rebuild at 60 %/, 'with its text as edited')
+    await t.resolves(history(readers[1]!.page).locator('summary', { hasText: 'États précédents (1)' }).waitFor({ timeout: LIVE_MS }), 'in French too')
+    t.match(await history(readers[1]!.page).locator('.pin-history__meta').textContent(), /Épinglé par Mo Derator/)
+    t.equal(await history(reader).locator('.post__body', { hasText: 'Rebuild done.' }).count(), 0, 'not the current state')
 
     // The moderator's page, open since before that pin, offers what it now allows.
     await t.resolves(modPage.locator(`#p-${next.id} form[action$="/unpin"] button`, { hasText: 'Unpin' }).waitFor({ timeout: LIVE_MS }), 'Unpin on the newly pinned post')
@@ -191,6 +198,16 @@ if (browserAvailable(t)) {
     await modPage.locator(`#p-${next.id} form[action$="/unpin"] button`).click()
     await modPage.locator(`#p-${next.id} form[action$="/pin"]`).waitFor({ timeout: LIVE_MS })
     t.equal((await apiAs<Thread>(app, mod, 'GET', `/threads/${thread.id}`)).pinnedPostId, null, 'its Unpin takes the new pin down, with no conflict')
+
+    // Unpinned, it goes on top of the earlier states; a post hidden since is hidden there too.
+    await t.resolves(history(reader).locator('summary', { hasText: 'Earlier states (2)' }).waitFor({ timeout: LIVE_MS }), 'the unpinned state joins them')
+    t.match(await history(reader).locator('.pin-history__item').first().textContent(), /Rebuild done\./, 'newest first')
+    await apiAs(app, mod, 'POST', `/posts/${update.id}/hide`, { reason: 'Wrong figures' })
+    await t.resolves(history(reader).locator('.post__body', { hasText: 'Rebuild at 60 %' }).waitFor({ state: 'detached', timeout: LIVE_MS }), 'a hidden post loses its text there too')
+    // What the open page shows is what the page shows once loaded again.
+    const live = await history(reader).innerText()
+    await reader.reload()
+    t.equal(await history(reader).innerText(), live, 'the same earlier states as a fresh page')
   })
 
   t.test('"official updates only" leaves live comments out; "N new posts" shows when scrolled away', async (t) => {

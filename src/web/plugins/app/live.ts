@@ -82,6 +82,8 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
     if (event.pinnedPost !== undefined) {
       rendered.pinnedView = event.pinnedPost === null ? '' : fastify.views.partial('current-state', { pinned: event.pinnedPost, locale })
     }
+    // The state that ended goes to the earlier states: the page moves its copy of the post there, under this line.
+    if (event.unpinned != null) rendered.unpinnedView = fastify.views.partial('pin-history-meta', { ...event.unpinned, locale })
     return rendered
   }
   const hub = new Hub({
