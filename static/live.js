@@ -48,6 +48,8 @@
   var failedOpens = 0
   var polling = false
   var pollTimer = null
+  // A question to the API on its way: no other is asked meanwhile.
+  var pollPending = false
   // News found by asking the API: the marker offers to load the page again.
   var newsToLoad = false
   var retryTimer = null
@@ -534,7 +536,7 @@
 
   // Not while the tab is hidden (it asks again once in view), nor once news is found.
   function schedulePoll () {
-    if (!polling || newsToLoad || pollTimer !== null || document.hidden) return
+    if (!polling || newsToLoad || pollTimer !== null || pollPending || document.hidden) return
     pollTimer = window.setTimeout(poll, POLL_EVERY / 2 + Math.random() * POLL_EVERY)
   }
 
@@ -561,7 +563,8 @@
 
   function poll () {
     pollTimer = null
-    if (!polling || document.hidden) return
+    if (!polling || newsToLoad || document.hidden) return
+    pollPending = true
     newsSince()
       .then(function (news) {
         // The socket opened meanwhile: it brings what happened.
@@ -570,7 +573,10 @@
         updateMarker()
         announce(text('news-reload'))
       }, function () {})
-      .then(schedulePoll)
+      .then(function () {
+        pollPending = false
+        schedulePoll()
+      })
   }
 
   document.addEventListener('visibilitychange', function () {
