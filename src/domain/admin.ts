@@ -8,6 +8,7 @@ import { endAllSessions } from './sessions.ts'
 import { endDuty } from './duty.ts'
 import { SHIFTS } from './shifts.ts'
 import { type TokenKey, issueApiToken, issueOnce, revokeApiTokenById, tokenLabel } from './tokens.ts'
+import { isStorable } from './text.ts'
 import { ROLES } from './users.ts'
 
 export interface UserSummary { id: number, email: string, name: string, role: Role, shift: Shift | null, createdAt: string }
@@ -32,6 +33,8 @@ export const CUSTOMERS_SHOWN = 100
  */
 export async function findUsers (db: Kysely<Database>, actor: Actor | null, search = ''): Promise<{ staff: UserSummary[], customers: UserSummary[], more: boolean }> {
   const staff = await listStaff(db, actor)
+  // A search no name could hold (U+0000) finds no one.
+  if (!isStorable(search)) return { staff, customers: [], more: false }
   const pattern = `%${search.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
   const customers = await db.selectFrom('users').select(USER_COLUMNS)
     .where('role', '=', 'customer')

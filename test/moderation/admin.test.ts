@@ -199,6 +199,14 @@ t.test('every action the audit log records has words in both languages', async (
     t.ok(hasMessage(`audit.action.${action}`), `${action} has words`)
     t.not(translate('fr', `audit.action.${action}`), translate('en', `audit.action.${action}`), `${action} in French`)
   }
+  // And every field its rows say was changed: "Flags: 3", not "flags: 3".
+  const fields = new Set([...sources.matchAll(/(?:before|after): \{([^\n]*)/g)].flatMap((m) => [...m[1]!.matchAll(/(\w+): /g)].map((k) => k[1]!)))
+  for (const field of ['before', 'after']) fields.delete(field)
+  t.ok(fields.size >= 10, `the fields found: ${[...fields].join(', ')}`)
+  for (const field of fields) {
+    t.ok(hasMessage(`audit.field.${field}`), `${field} has words`)
+    t.not(translate('fr', `audit.field.${field}`), translate('en', `audit.field.${field}`), `${field} in French`)
+  }
 })
 
 t.test('a technician made a customer is on duty no more, and no longer leads', async (t) => {
@@ -266,6 +274,9 @@ t.test('with thousands of customers, the users\' page lists the staff and the ne
   const one = rows((await app.inject({ url: `/admin/users?q=${encodeURIComponent('NINA newhire')}`, cookies })).body)
   t.same(one, [admin.actor.id, tech.actor.id, newhire.actor.id], 'or by name, whatever the case')
   t.same(rows((await app.inject({ url: '/admin/users?q=%25', cookies })).body), [admin.actor.id, tech.actor.id], 'a % is a character sought, not a wildcard')
+  const nul = await app.inject({ url: '/admin/users?q=%00', cookies })
+  t.equal(nul.statusCode, 200, 'a search for a character no name holds (U+0000) is no error')
+  t.same(rows(nul.body), [admin.actor.id, tech.actor.id], 'and finds no customer')
 
   const csrf = /name="_csrf" value="([^"]+)"/.exec(found.body)![1]!
   const promoted = await app.inject({ method: 'POST', url: `/admin/users/${newhire.actor.id}`, cookies, payload: { _csrf: csrf, role: 'technician', shift: 'night', q: 'nina' } })
