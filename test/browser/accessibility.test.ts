@@ -205,6 +205,29 @@ if (browserAvailable(t)) {
       if (path.startsWith('/admin/users')) {
         const save = await page.locator('#users tbody tr').first().locator('button[type="submit"]').boundingBox()
         t.ok(save !== null && save.x >= 0 && save.x + save.width <= 390, `${path}: a user's Save button is in view, not off to the side`)
+        // Each cell holds what it shows: no address running under the next
+        // column, no menu cut to "Équipe de" so that day and night look alike.
+        const spilling = await page.locator('#users tbody td').evaluateAll((cells) => cells.flatMap((cell) => {
+          const box = cell.getBoundingClientRect()
+          const range = document.createRange()
+          range.selectNodeContents(cell)
+          const inside = [...range.getClientRects(), ...[...cell.querySelectorAll('select, button')].map((control) => control.getBoundingClientRect())]
+          return inside.some((part) => part.width > 0 && (part.left < box.left - 0.5 || part.right > box.right + 0.5)) ? [cell.textContent!.trim().slice(0, 40)] : []
+        }))
+        t.same(spilling, [], `${path}: every cell holds its contents`)
+        const cut = await page.locator('#users select').evaluateAll((menus) => menus.flatMap((menu) => {
+          const select = menu as HTMLSelectElement
+          const probe = document.createElement('span')
+          probe.style.cssText = `font: ${getComputedStyle(select).font}; white-space: nowrap; position: absolute; visibility: hidden`
+          probe.textContent = select.options[select.selectedIndex]!.text
+          document.body.append(probe)
+          // The words, the menu's padding, and its arrow (about 20 px) side by side.
+          const style = getComputedStyle(select)
+          const fits = probe.getBoundingClientRect().width + parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) + 20 <= select.clientWidth
+          probe.remove()
+          return fits ? [] : [probe.textContent]
+        }))
+        t.same(cut, [], `${path}: every menu shows its choice whole`)
       }
     }
   })
