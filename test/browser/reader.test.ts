@@ -35,6 +35,28 @@ if (browserAvailable(t)) {
     t.equal(await noScript.locator('#time-zone').textContent(), 'Times are shown in UTC.', 'which the footer names, for a phone that shows no title')
   })
 
+  t.test('a time typed for the next update is by the clock the page shows: the device\'s, or without script the organisation\'s', async (t) => {
+    const thread = await newThread('Fibre cut on the campus ring')
+    const inTwoHours = new Date(Date.now() + 2 * 3600_000)
+    const clockIn = (timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(inTwoHours)
+    for (const javaScriptEnabled of [true, false]) {
+      const { context, page } = await site.open({ timezoneId: 'Pacific/Auckland', javaScriptEnabled })
+      t.teardown(() => context.close())
+      await site.signIn(page, tech)
+      await page.goto(`/t/${thread.id}`)
+      // With its script, the page shows Auckland's times; without, the organisation's (UTC here).
+      const typed = clockIn(javaScriptEnabled ? 'Pacific/Auckland' : 'UTC')
+      await page.locator('#body').fill(`Splicing team on site by ${typed}.`)
+      await page.locator('input[name="next"][value="at"]').check()
+      await page.locator('input[name="nextAt"]').fill(typed)
+      await page.locator('#compose button[type="submit"]').click()
+      await page.waitForURL(/#p-\d+$/)
+      const promised = new Date((await app.inject({ url: `/api/v1/threads/${thread.id}` })).json().nextUpdateAt)
+      t.ok(Math.abs(promised.getTime() - inTwoHours.getTime()) < 60_000, `${javaScriptEnabled ? 'with' : 'without'} script: promised in two hours, as typed (${promised.toISOString()})`)
+      t.match(await page.locator('#next-update').textContent(), typed, 'and the page says so, at the time typed')
+    }
+  })
+
   t.test('back on a thread, "while you were away" counts the updates and comments', async (t) => {
     const thread = await newThread('Backup jobs failing')
     const { context, page } = await site.open()

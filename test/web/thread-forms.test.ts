@@ -257,6 +257,16 @@ t.test('staff promise the next update for a time of the clock: today, or tomorro
   t.equal(clock(second), clock(earlier))
   t.ok(second.getTime() > now.getTime() + 22 * 3600_000, 'a time passed today: tomorrow')
 
+  // A page whose script showed the times in the device's zone says so: the time typed is by that clock.
+  const newYork = (date: Date) => new Intl.DateTimeFormat('en-GB', { timeZone: 'America/New_York', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(date)
+  t.equal((await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Vendor due at nine, New York time.', kind: 'update', next: 'at', nextAt: newYork(later), nextAtZone: 'America/New_York' })).statusCode, 303)
+  const third = await promised()
+  t.ok(Math.abs(third.getTime() - later.getTime()) < 60_000, 'promised for the time typed, by the clock of the zone the page showed')
+  for (const nextAtZone of ['Mars/Olympus_Mons', 'x'.repeat(100)]) {
+    t.equal((await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'A zone that is none.', kind: 'update', next: 'at', nextAt: clock(later), nextAtZone })).statusCode, 303)
+    t.ok(Math.abs((await promised()).getTime() - later.getTime()) < 60_000, `a zone that is none (${nextAtZone.slice(0, 20)}): the organisation's clock`)
+  }
+
   for (const nextAt of ['', '25:00', 'soon']) {
     const refused = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Kept text.', kind: 'update', next: 'at', nextAt })
     t.equal(refused.statusCode, 400, `"${nextAt}" is refused`)

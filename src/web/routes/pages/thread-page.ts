@@ -57,10 +57,11 @@ export function promiseChoices (cadence: number | null, form: Form, fallback: st
 const CLOCK_TIME = /^([01]?\d|2[0-3])[:h.]([0-5]\d)$/
 
 /**
- * The promise a form asks for: minutes from now, the next time the
- * organisation's clock shows the time typed ("by 07:30", when the day shift
- * is in), or none; anything else is refused. A time typed is the choice made,
- * whichever button was left ticked.
+ * The promise a form asks for: minutes from now, the next time the clock
+ * shows the time typed ("by 07:30", when the day shift is in), or none;
+ * anything else is refused. A time typed is the choice made, whichever button
+ * was left ticked. The clock is the one the page showed its times in: the
+ * device's, which the page's script names, or else the organisation's.
  */
 export function nextUpdateFrom (form: Form, now: Date, timeZone: string): string | null {
   const choice = field(form, 'next')
@@ -68,11 +69,21 @@ export function nextUpdateFrom (form: Form, now: Date, timeZone: string): string
   if (time !== '' || choice === 'at') {
     const clock = CLOCK_TIME.exec(time)
     if (clock === null) throw new AppError(400, 'invalid_next_update', 'Give the time of the next update as HH:MM, e.g. 14:15.', undefined, 'errors.invalid_next_update.time')
-    return nextClockTime(now, timeZone, Number(clock[1]), Number(clock[2])).toISOString()
+    return nextClockTime(now, zoneOr(field(form, 'nextAtZone'), timeZone), Number(clock[1]), Number(clock[2])).toISOString()
   }
   if (choice === '' || choice === 'none') return null
   if (!/^\d{1,5}$/.test(choice)) throw badRequest('invalid_next_update', 'The next update must be promised for a time within the coming week.')
   return new Date(now.getTime() + Number(choice) * 60_000).toISOString()
+}
+
+/** `zone` when it is a time zone's name (`Europe/Paris`), else `fallback`. */
+function zoneOr (zone: string, fallback: string): string {
+  if (zone === '' || zone.length > 64) return fallback
+  try {
+    return new Intl.DateTimeFormat('en', { timeZone: zone }).resolvedOptions().timeZone
+  } catch {
+    return fallback
+  }
 }
 export const DEFAULT_NEXT_UPDATE = '30'
 
