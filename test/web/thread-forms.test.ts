@@ -326,6 +326,14 @@ t.test('a technician\'s Reply writes a comment that promises nothing, unless the
   t.equal(answered.statusCode, 303)
   const after = (await apiAs<Thread>(app, tech, 'GET', `/threads/${thread.id}`))
   t.equal(after.nextUpdateAt, null, 'the thread\'s promise is untouched')
+
+  // On a resolved incident, the form offers no promise as a given: a post-mortem promises nothing.
+  await apiAs(app, tech, 'PATCH', `/threads/${thread.id}`, { status: 'resolved' })
+  const resolved = await compose(`/t/${thread.id}`)
+  t.match(resolved, /<input type="radio" name="next" value="none" checked>/, 'a resolved incident\'s form promises nothing unless asked')
+  t.notMatch(resolved, /value="30" checked/)
+  const handover = sectionById((await app.inject({ url: `/t/${thread.id}/handover`, cookies })).body, 'handover')
+  t.match(handover, /<input type="radio" name="next" value="none" checked>/, 'nor does its handover form')
 })
 
 t.test('two people editing one post: the second save does not wipe the first\'s change', async (t) => {

@@ -85,7 +85,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
       from,
       to: nextShift(from, deps.shiftHours),
       form: { done: field(form, 'done'), pending: field(form, 'pending'), next: field(form, 'nextSteps') },
-      promise: promiseChoices(cadenceOf(thread), form, '60'),
+      promise: promiseChoices(cadenceOf(thread), form, thread.status !== 'resolved' ? '60' : 'none'),
       // Offered to whoever is on duty; ticked when they came to hand over and
       // check out, or ticked it before the form was refused.
       checkOut: { offered: onDuty, checked: checkOut },

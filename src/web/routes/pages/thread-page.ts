@@ -213,7 +213,8 @@ async function threadPageContext (
       replyTo,
       kinds: KINDS.map((value) => ({ value, selected: value === kind })),
       statuses: STATUSES.map((value) => ({ value, selected: value === status })),
-      promise: promiseChoices(cadenceOf(thread), form, replyTo === undefined ? DEFAULT_NEXT_UPDATE : 'none'),
+      // A resolved incident promises nothing unless reopened: its form does not offer "in 30 min" as a given.
+      promise: promiseChoices(cadenceOf(thread), form, replyTo === undefined && thread.status !== 'resolved' ? DEFAULT_NEXT_UPDATE : 'none'),
       // The Reply link leads here to write: the message field takes the focus.
       focus: extras.composeError !== undefined || replyTo !== undefined
     },
