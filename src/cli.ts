@@ -150,7 +150,7 @@ async function withDatabase (config: Config, work: (database: DatabaseHandle) =>
   const { migrateToLatest } = await import('./db/migrate.ts')
   const database = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 })
   try {
-    await migrateToLatest(database.db)
+    await database.unhurried(migrateToLatest)
     await work(database)
   } finally {
     await database.close()

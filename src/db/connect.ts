@@ -18,6 +18,12 @@ export interface DatabaseHandle {
   pglite?: PGlite
   /** Read replicas of the server (`replicaUrls`), for readers' queries (`ReadReplicas`); none when embedded. */
   replicas: Kysely<Database>[]
+  /**
+   * Runs work that may take long (migrations) on a connection of its own,
+   * without the time limits of the requests' pool; on the embedded database,
+   * on it as it is.
+   */
+  unhurried: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>
   close: () => Promise<void>
 }
 
@@ -34,11 +40,32 @@ export interface ConnectOptions {
 // Node's own, for a server that cannot be reached or went away.
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
 // PostgreSQL's: 57P01-57P03 a server shutting down, crashed or starting up,
-// 53300 no connection slot left. Class 08 (connection exceptions) is checked apart.
-const SERVER_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300'])
-// pg and pg-pool say these with no code; Kysely the last one, once this
-// instance has closed its database as it stops (another instance can answer).
-const CLIENT_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|driver has already been destroyed)/
+// 53300 no connection slot left; and the requests' time limits
+// (`REQUEST_LIMITS`): 57014 a query ended by statement_timeout, 55P03 a lock
+// not had within lock_timeout, 25P03 a transaction left idle ended. Class 08
+// (connection exceptions) is checked apart.
+const SERVER_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '57014', '55P03', '25P03'])
+// pg and pg-pool say these with no code (the last of them, a server silent
+// past query_timeout); Kysely the last one, once this instance has closed
+// its database as it stops (another instance can answer).
+const CLIENT_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Query read timeout|driver has already been destroyed)/
+
+/**
+ * A request's time on the primary. A server that stops answering (frozen, a
+ * network cut in two), a row lock held by another session, a runaway query:
+ * each ends in a 503 the client may try again, not a request hanging as long
+ * as the fault lasts. The server ends what it can (statement_timeout,
+ * lock_timeout); the client, a server that says nothing at all (query_timeout),
+ * and TCP keep-alive finds the connections that died.
+ */
+const REQUEST_LIMITS = {
+  lock_timeout: 5_000,
+  statement_timeout: 8_000,
+  query_timeout: 10_000,
+  idle_in_transaction_session_timeout: 30_000,
+  keepAlive: true,
+  keepAliveInitialDelayMillis: 10_000
+} satisfies pg.PoolConfig
 
 /**
  * Whether an error means the database cannot be reached right now, as opposed
@@ -102,7 +129,8 @@ export async function waitForDatabase (url: string, onWait: (err: Error, waitedM
 
 export async function connectDatabase (options: ConnectOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl !== undefined) {
-    const db = serverDatabase(options.databaseUrl, { max: options.poolSize ?? 20, connectionTimeoutMillis: 5_000 }, options.onPoolError)
+    const url = options.databaseUrl
+    const db = serverDatabase(url, { max: options.poolSize ?? 20, connectionTimeoutMillis: 5_000, ...REQUEST_LIMITS }, options.onPoolError)
     // A replica that does not answer soon, or stops answering (a network cut
     // in two, a server frozen), is passed over for the primary: readers must
     // not wait on it. Its slow queries are ended by the server; a silent one by
@@ -116,7 +144,15 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
       keepAliveInitialDelayMillis: 10_000
     }, options.onPoolError))
     const close = async () => { await Promise.all([db, ...replicas].map((each) => each.destroy())) }
-    return { db, kind: 'server', url: options.databaseUrl, replicas, close }
+    const unhurried = async <T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T> => {
+      const own = serverDatabase(url, { max: 2, connectionTimeoutMillis: 5_000, keepAlive: true }, options.onPoolError)
+      try {
+        return await work(own)
+      } finally {
+        await own.destroy()
+      }
+    }
+    return { db, kind: 'server', url, replicas, unhurried, close }
   }
 
   if (options.dataDir.startsWith('memory://')) return await openEmbedded(options.dataDir)
@@ -169,7 +205,7 @@ async function openEmbedded (dir: string): Promise<DatabaseHandle> {
     // closes it only then: one opened and never queried is closed here.
     if (!pglite.closed) await pglite.close()
   }
-  return { db, kind: 'embedded', url: undefined, pglite, replicas: [], close }
+  return { db, kind: 'embedded', url: undefined, pglite, replicas: [], unhurried: async (work) => await work(db), close }
 }
 
 /** The embedded database's lock file: it holds the pid of the one process using it. */

@@ -9,6 +9,14 @@ const CHANNELS = [EVENTS_CHANNEL, AUTH_CHANNEL] as const
 type Handler = (payload: string) => void
 
 /**
+ * How often the connection is asked whether it still answers, and how long
+ * it has to: a connection can die without a word (a server frozen, a network
+ * cut in two, a firewall forgetting it), and would seem to listen forever.
+ */
+export interface Heartbeat { everyMs: number, waitMs: number }
+const HEARTBEAT: Heartbeat = { everyMs: 5_000, waitMs: 3_000 }
+
+/**
  * One LISTEN connection per instance for what PostgreSQL's triggers announce
  * at commit (events, changes to who is signed in), reconnected with a backoff
  * when it is lost. Whoever relies on hearing everything watches `listening`:
@@ -26,7 +34,11 @@ export class Notifications {
   private unlistenEmbedded: (() => void) | null = null
 
   /** On the database the instance uses: its server's URL, or the embedded database itself. */
-  constructor (private readonly database: Pick<DatabaseHandle, 'url' | 'pglite'>, private readonly log: { warn: (obj: object, msg: string) => void }) {}
+  constructor (
+    private readonly database: Pick<DatabaseHandle, 'url' | 'pglite'>,
+    private readonly log: { warn: (obj: object, msg: string) => void },
+    private readonly heartbeat: Heartbeat = HEARTBEAT
+  ) {}
 
   /** Whether every notification committed now will be heard. */
   get listening (): boolean {
@@ -84,7 +96,7 @@ export class Notifications {
   }
 
   private async listen (): Promise<void> {
-    const client = new pg.Client({ connectionString: this.database.url })
+    const client = new pg.Client({ connectionString: this.database.url, keepAlive: true, connectionTimeoutMillis: 5_000 })
     client.on('notification', (message) => this.dispatch(message.channel, message.payload ?? ''))
     client.on('error', (err) => this.reconnect(client, err))
     client.on('end', () => this.reconnect(client, new Error('connection ended')))
@@ -97,10 +109,28 @@ export class Notifications {
       }
       this.client = client
       this.backoffMs = 250
+      this.watch(client)
       for (const handler of this.listeningHandlers) handler()
     } catch (err) {
       this.reconnect(client, err as Error)
     }
+  }
+
+  /** Asks the connection something now and then: one that does not answer in time is lost. */
+  private watch (client: pg.Client): void {
+    const timer = setInterval(() => {
+      if (this.client !== client) {
+        clearInterval(timer)
+        return
+      }
+      const silent = setTimeout(() => {
+        if (this.client === client) this.reconnect(client, new Error(`no answer within ${this.heartbeat.waitMs} ms`))
+      }, this.heartbeat.waitMs)
+      silent.unref()
+      // A failure is the connection's 'error', which reconnects.
+      client.query('select 1').then(() => clearTimeout(silent), () => clearTimeout(silent))
+    }, this.heartbeat.everyMs)
+    timer.unref()
   }
 
   private reconnect (client: pg.Client, err: Error): void {
@@ -118,6 +148,7 @@ export class Notifications {
       void this.listen()
     }, this.backoffMs)
     this.retry.unref()
-    this.backoffMs = Math.min(this.backoffMs * 2, 10_000)
+    // Soon back once the database is: pages say they are as they were until then.
+    this.backoffMs = Math.min(this.backoffMs * 2, 5_000)
   }
 }

@@ -1,52 +1,13 @@
-import net from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import type { Post, Thread } from '../../src/domain/views.ts'
 import { makeUser } from '../helpers/app.ts'
 import { caughtUp, type Cluster, serverBinariesAvailable, sqlOn, startCluster } from '../helpers/cluster.ts'
 import { apiAs } from '../helpers/pages.ts'
+import { relayTo } from '../helpers/relay.ts'
 import { waitUntil } from '../helpers/server.ts'
-
-/**
- * A TCP relay to the standby that keeps what the app asks it (the queries'
- * text goes in the clear), and can go silent, as a network cut in two or a
- * frozen server does: connections stay open, and nothing more goes through.
- */
-interface Relay { url: string, asked: () => string, forget: () => void, silence: () => void }
-
-async function relayTo (t: Test, port: number): Promise<Relay> {
-  let silent = false
-  let asked = ''
-  const pairs: net.Socket[][] = []
-  const server = net.createServer((client) => {
-    const upstream = net.connect(port, '127.0.0.1')
-    for (const socket of [client, upstream]) socket.on('error', () => {})
-    pairs.push([client, upstream])
-    if (silent) return
-    client.on('data', (chunk: Buffer) => { if (!silent) asked += chunk.toString('latin1') })
-    client.pipe(upstream)
-    upstream.pipe(client)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => {
-    for (const socket of pairs.flat()) socket.destroy()
-    server.close()
-  })
-  return {
-    url: `postgres://postgres@127.0.0.1:${(server.address() as net.AddressInfo).port}/sitrep`,
-    asked: () => asked,
-    forget: () => { asked = '' },
-    silence: () => {
-      silent = true
-      for (const [client, upstream] of pairs) {
-        client!.unpipe()
-        upstream!.unpipe()
-      }
-    }
-  }
-}
 
 // Needs PostgreSQL's server programs: without them, skipped with a reason.
 if (serverBinariesAvailable(t)) {
@@ -55,7 +16,7 @@ if (serverBinariesAvailable(t)) {
   const primary = await startCluster(t)
   const databaseUrl = await primary.createDatabase('sitrep')
   const standby = await startCluster(t, { standbyOf: primary })
-  const relay = await relayTo(t, standby.port)
+  const relay = await relayTo(t, standby.url('sitrep'))
 
   let offset = 0
   const clock = { now: () => new Date(Date.now() + offset) }
@@ -154,7 +115,7 @@ if (serverBinariesAvailable(t)) {
 
   t.test('a replica gone silent keeps no reader waiting: the primary answers', async (t) => {
     await caughtUp(primary, standby)
-    const silent = await relayTo(t, standby.port)
+    const silent = await relayTo(t, standby.url('sitrep'))
     const behindRelay = await startApp(silent.url)
     t.match((await behindRelay.inject({ url: `/t/${thread.id}/timeline` })).body, /Cooling lost in room 3/, 'read through the relay while it passes things on')
     silent.silence()

@@ -37,6 +37,9 @@ const gzipAsync = promisify(gzip)
 const brotliAsync = promisify(brotliCompress)
 
 /** Anonymous readers' pages: short-lived here, and for a proxy in front, which may keep serving them while we are down. */
+/** How long a page is kept while the instance does not hear other instances' events. */
+const UNHEARD_MAX_AGE_MS = 1_000
+
 export const PUBLIC_CACHE_CONTROL = 'public, max-age=5, stale-while-revalidate=30, stale-if-error=86400'
 export const PRIVATE_CACHE_CONTROL = 'private, no-store'
 const VARY = 'Accept-Encoding, Accept-Language, Cookie'
@@ -355,7 +358,11 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     return cachedPage(request)
   }
 
-  const fresh = (cached: Cached<unknown>) => !cached.stale && now() - cached.madeAt < maxAgeMs
+  // While this instance does not hear the others' events (its LISTEN
+  // connection lost), a page kept more than a moment may lack one of their
+  // posts: it is as good as stale.
+  const outdated = (cached: Cached<unknown>) => cached.stale || (!fastify.notifications.listening && now() - cached.madeAt >= UNHEARD_MAX_AGE_MS)
+  const fresh = (cached: Cached<unknown>) => !outdated(cached) && now() - cached.madeAt < maxAgeMs
 
   // Which cached page each address led to, as Fastify routed it for an
   // anonymous reader; the language comes from the request. Bounded: any slug
@@ -440,7 +447,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     // again: they wait for it here, not each through Fastify's hooks. (A page
     // only old, or kept while the database is away, is Fastify's to answer at
     // once.)
-    if (cached !== undefined && (!cached.stale || cached.failedAt !== undefined)) return false
+    if (cached !== undefined && (!outdated(cached) || cached.failedAt !== undefined)) return false
     const making = pages.making(fullKey)
     if (making === undefined) return false
     answeredAtDoor++
@@ -577,7 +584,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     // database away, is answered at once while its successor renders. After an
     // event, or a long quiet, readers wait for the new page.
     const failing = cached.failedAt !== undefined
-    const slightlyOld = !cached.stale && now() - cached.madeAt < 2 * maxAgeMs
+    const slightlyOld = !outdated(cached) && now() - cached.madeAt < 2 * maxAgeMs
     if (slightlyOld || failing || fastify.underPressure()) {
       if (pages.making(fullKey) === undefined) rendered(fullKey, page, render).catch((err: unknown) => request.log.warn({ err }, 'could not render a cached page again'))
       return answer(request, reply, failing ? await asOf(cached, request.locale) : cached.value)

@@ -32,7 +32,7 @@ export default fp<DatabasePluginOptions>(async (fastify, { config, database: giv
   })
   const close = given === undefined ? () => database.close() : async () => {}
   try {
-    const applied = await migrateToLatest(database.db)
+    const applied = await database.unhurried(migrateToLatest)
     if (applied.length > 0) fastify.log.info({ migrations: applied }, 'database migrated')
   } catch (err) {
     await close()

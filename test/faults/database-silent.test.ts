@@ -1,0 +1,91 @@
+import type { LightMyRequestResponse } from 'fastify'
+import pg from 'pg'
+import t from 'tap'
+import { buildApp } from '../../src/app.ts'
+import { connectDatabase } from '../../src/db/connect.ts'
+import type { Thread } from '../../src/domain/views.ts'
+import { buildSecondInstance, buildTestApp, makeUser } from '../helpers/app.ts'
+import { onDatabaseServer } from '../helpers/database.ts'
+import { until } from '../helpers/live.ts'
+import { apiAs } from '../helpers/pages.ts'
+import { relayTo } from '../helpers/relay.ts'
+
+// A database that goes down says so at once: connections are refused or cut.
+// One that stops answering says nothing: a server frozen, a network cut in two,
+// a row lock another session holds. Requests must not hang as long as it lasts:
+// they get a 503 to try again, and nothing a client was told is saved goes missing.
+if (onDatabaseServer(t, 'a lock held from another connection, a connection gone silent')) {
+  /** The answer, or 'no answer' if there is none after half a minute: a request left hanging. */
+  const within = (request: Promise<LightMyRequestResponse>) => Promise.race([
+    request,
+    new Promise<'no answer'>((resolve) => setTimeout(() => resolve('no answer'), 30_000).unref())
+  ])
+
+  t.test('a post waiting on a lock another session holds gets a 503, and its retry posts it once', async (t) => {
+    const { app, config } = await buildTestApp(t)
+    const tech = await makeUser(app, 'technician')
+    const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Chiller failure', body: 'Room 2 warming up.' })
+    // An operator's session in psql, say, holding the thread's row.
+    const holder = new pg.Client({ connectionString: config.databaseUrl })
+    await holder.connect()
+    t.teardown(() => holder.end())
+    await holder.query('begin')
+    await holder.query('select * from threads where id = $1 for update', [thread.id])
+
+    const post = () => app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: { ...tech.auth, 'idempotency-key': 'chiller-1' }, payload: { body: 'Spare chiller started.' } })
+    const waited = await within(post())
+    t.not(waited, 'no answer', 'the post is answered while the lock is held')
+    if (waited === 'no answer') return
+    t.equal(waited.statusCode, 503, 'with a 503')
+    t.equal(waited.json().error.code, 'database_unavailable')
+    t.ok(Number(waited.headers['retry-after']) > 0, 'saying when to try again')
+
+    await holder.query('rollback')
+    const retried = await post()
+    t.equal(retried.statusCode, 201, 'tried again once the lock is gone, it is posted')
+    const posts = (await app.inject({ url: `/api/v1/threads/${thread.id}/posts` })).json().posts as Array<{ body: string }>
+    t.equal(posts.filter((p) => p.body === 'Spare chiller started.').length, 1, 'once')
+  })
+
+  t.test('an instance whose database goes silent answers 503 instead of hanging', async (t) => {
+    const first = await buildTestApp(t)
+    const tech = await makeUser(first.app, 'technician')
+    const thread = await apiAs<Thread>(first.app, tech, 'POST', '/threads', { title: 'Core switch reboot', body: 'Planned, 5 minutes.' })
+    const relay = await relayTo(t, first.config.databaseUrl!)
+    const second = await buildSecondInstance(t, first, {}, { databaseUrl: relay.url })
+    t.equal((await apiAs<Thread>(second, tech, 'GET', `/threads/${thread.id}`)).title, 'Core switch reboot', 'it reads through the relay while it passes things on')
+
+    relay.silence()
+    const [post, read] = await Promise.all([
+      within(second.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body: 'Switch back up.' } })),
+      within(second.inject({ url: `/api/v1/threads/${thread.id}`, headers: tech.auth }))
+    ])
+    t.equal(post === 'no answer' ? post : post.statusCode, 503, 'a technician\'s post is answered 503, to try again')
+    t.equal(read === 'no answer' ? read : read.statusCode, 503, 'so is a read')
+    t.ok(await until(() => !second.notifications.listening, 15_000), 'and the instance knows it no longer hears the others')
+    // The network comes back: what was cut fails, and the instance works again.
+    relay.cut()
+  })
+
+  t.test('an instance whose LISTEN connection goes silent stops trusting what it keeps, and shows others\' posts at once', async (t) => {
+    const first = await buildTestApp(t)
+    const tech = await makeUser(first.app, 'technician')
+    const thread = await apiAs<Thread>(first.app, tech, 'POST', '/threads', { title: 'DNS resolver flapping', body: 'Lookups time out.' })
+    const relay = await relayTo(t, first.config.databaseUrl!)
+    // Its queries go straight to the server; only its LISTEN connection goes through the relay.
+    const database = await connectDatabase({ databaseUrl: first.config.databaseUrl, dataDir: 'memory://' })
+    const second = await buildApp(first.config, { database: { ...database, url: relay.url }, postingLimits: [] })
+    t.teardown(async () => {
+      relay.cut()
+      await second.close()
+      await database.close()
+    })
+    t.ok(second.notifications.listening, 'it listens')
+    for (let i = 0; i < 2; i++) t.equal((await second.inject({ url: `/t/${thread.id}` })).statusCode, 200, 'and keeps the page')
+
+    relay.silence()
+    t.ok(await until(() => !second.notifications.listening, 15_000), 'a LISTEN connection that no longer answers is taken for lost')
+    await apiAs(first.app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Resolver 2 taken out of the pool.' })
+    t.match((await second.inject({ url: `/t/${thread.id}` })).body, /Resolver 2 taken out of the pool\./, 'a post made on another instance meanwhile is on its next page')
+  })
+}

@@ -1,0 +1,55 @@
+import net from 'node:net'
+import type { Test } from 'tap'
+
+/**
+ * A TCP relay to a PostgreSQL server that keeps what the app asks it (the
+ * queries' text goes in the clear), and can go silent, as a network cut in two
+ * or a frozen server does: connections stay open, and nothing more goes through.
+ */
+export interface Relay {
+  url: string
+  asked: () => string
+  forget: () => void
+  silence: () => void
+  /** Cuts every connection through it, as a network that comes back does to those that were silent. */
+  cut: () => void
+}
+
+/** A relay to the server of `url`; its own `url` is the same but for the address. */
+export async function relayTo (t: Test, url: string): Promise<Relay> {
+  const target = new URL(url)
+  let silent = false
+  let asked = ''
+  const pairs: net.Socket[][] = []
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname)
+    for (const socket of [client, upstream]) socket.on('error', () => {})
+    pairs.push([client, upstream])
+    if (silent) return
+    client.on('data', (chunk: Buffer) => { if (!silent) asked += chunk.toString('latin1') })
+    client.pipe(upstream)
+    upstream.pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const cut = () => { for (const socket of pairs.flat()) socket.destroy() }
+  t.teardown(() => {
+    cut()
+    server.close()
+  })
+  const relayed = new URL(url)
+  relayed.hostname = '127.0.0.1'
+  relayed.port = String((server.address() as net.AddressInfo).port)
+  return {
+    url: relayed.toString(),
+    asked: () => asked,
+    forget: () => { asked = '' },
+    silence: () => {
+      silent = true
+      for (const [client, upstream] of pairs) {
+        client!.unpipe()
+        upstream!.unpipe()
+      }
+    },
+    cut
+  }
+}
