@@ -1,9 +1,12 @@
+import { createServer } from 'node:http'
 import pino from 'pino'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { waitForDatabase } from './db/connect.ts'
+import { DATABASE_RETRY_AFTER, databaseUnavailable } from './domain/errors.ts'
 import { startHashing } from './domain/passwords.ts'
 import { countUsers } from './domain/users.ts'
+import { fromAcceptLanguage, translate } from './web/i18n.ts'
 
 const WAIT_NOTICE_EVERY_MS = 30_000
 
@@ -12,6 +15,39 @@ const reasonOf = (err: Error): string =>
   err.message !== '' ? err.message : err instanceof AggregateError ? err.errors.map((e: Error) => e.message).join('; ') : String((err as { code?: unknown }).code ?? err.name)
 
 const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.token']
+
+/**
+ * While the instance waits for its database it is up (`/healthz`: a liveness
+ * probe must not take it for dead and restart it, again and again, through the
+ * outage) but not ready (`/readyz`), and any other request is told, in its
+ * reader's language, to come back. Returns what closes it, once the app takes over.
+ */
+async function answerWhileWaiting (host: string, port: number): Promise<() => Promise<void>> {
+  const server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0]!
+    if (path === '/healthz') {
+      response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+      response.end(JSON.stringify({ status: 'ok' }))
+      return
+    }
+    const message = translate(fromAcceptLanguage(request.headers['accept-language']), 'errors.database_unavailable')
+    const json = path === '/readyz' || path.startsWith('/api/') || !(request.headers.accept ?? '').includes('text/html')
+    response.writeHead(503, {
+      'content-type': json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8',
+      'retry-after': String(DATABASE_RETRY_AFTER),
+      'cache-control': 'no-store'
+    })
+    response.end(json ? JSON.stringify({ error: { code: databaseUnavailable().code, message } }) : `${message}\n`)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, resolve)
+  })
+  return async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+}
 
 async function main (): Promise<void> {
   let config
@@ -35,9 +71,12 @@ async function main (): Promise<void> {
 
   // Started while the database is away (the machines coming back after an
   // outage, in any order), the instance waits for it instead of exiting.
+  let waiting: Promise<(() => Promise<void>) | null> | undefined
   if (config.databaseUrl !== undefined) {
     let saidAt = -Infinity
     await waitForDatabase(config.databaseUrl, (err, waitedMs) => {
+      // A port it cannot have is said when the app listens on it.
+      waiting ??= answerWhileWaiting(config.host, config.port).catch(() => null)
       if (waitedMs - saidAt < WAIT_NOTICE_EVERY_MS) return
       saidAt = waitedMs
       logger.warn({ reason: reasonOf(err), waitedSeconds: Math.round(waitedMs / 1000) }, 'the database cannot be reached yet; waiting for it')
@@ -55,6 +94,7 @@ async function main (): Promise<void> {
 
   // Started before readers come: not in the middle of a sign-in flood.
   startHashing().catch((err: unknown) => app.log.warn({ err }, 'could not start the password-hashing process; the first sign-in tries again'))
+  await (await waiting)?.()
   await app.listen({ host: config.host, port: config.port }).catch((err: NodeJS.ErrnoException) => {
     // Said as the variable to change.
     if (err.code === 'EADDRINUSE' || err.code === 'EACCES') throw new Error(`PORT: cannot listen on port ${config.port} (${err.code === 'EACCES' ? 'not allowed' : 'in use'})`)

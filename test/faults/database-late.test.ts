@@ -12,7 +12,6 @@ if (serverBinariesAvailable(t)) {
   const databaseUrl = await cluster.createDatabase('sitrep')
   await cluster.crash()
 
-  const listening = (base: string) => fetch(`${base}/healthz`).then(() => true, () => false)
   const WAITING = 'the database cannot be reached yet; waiting for it'
 
   t.test('an instance started while its database is down waits for it, then serves', async (t) => {
@@ -21,7 +20,19 @@ if (serverBinariesAvailable(t)) {
     // Several tries later: the first ones come a quarter of a second apart.
     await new Promise((resolve) => setTimeout(resolve, 2_000))
     t.ok(server.alive(), 'it is still running')
-    t.notOk(await listening(server.base), 'it takes no request it could not answer yet')
+    // Up, for a liveness probe that would otherwise restart it through the outage; not ready, for the load balancer.
+    const health = await fetch(`${server.base}/healthz`)
+    t.equal(health.status, 200, '/healthz: the process is up')
+    const readiness = await fetch(`${server.base}/readyz`)
+    t.equal(readiness.status, 503, '/readyz: not ready')
+    t.equal(readiness.headers.get('retry-after'), '5')
+    t.same(await readiness.json(), { error: { code: 'database_unavailable', message: 'The database does not answer. Try again in a moment.' } })
+    const api = await fetch(`${server.base}/api/v1/threads`, { headers: { 'accept-language': 'fr' } })
+    t.equal(api.status, 503, 'a request is told to come back')
+    t.match((await api.json()).error.message, /La base de données ne répond pas/, 'in its reader\'s language')
+    const waitingPage = await fetch(`${server.base}/`, { headers: { accept: 'text/html' } })
+    t.equal(waitingPage.status, 503, 'a page too')
+    t.match(await waitingPage.text(), /The database does not answer\. Try again in a moment\./)
     t.equal(server.output().split(WAITING).length - 1, 1, 'it says so once, not at every try')
 
     await cluster.start()
