@@ -16,6 +16,7 @@ import { ReadReplicas } from '../../read-replicas.ts'
 import { type Cached, ThreadCache, isFailure } from '../../thread-cache.ts'
 import { CSRF_COOKIE } from '../external/security.ts'
 import { SESSION_COOKIE } from './auth.ts'
+import { failuresOnce } from './errors.ts'
 import { SHED_RETRY_AFTER } from './pressure.ts'
 
 declare module 'fastify' {
@@ -324,6 +325,7 @@ export function takeTurns (budgetMs: number): (job: () => void) => void {
 export default fp<PageCacheOptions>(async (fastify, options) => {
   const enabled = options.enabled ?? true
   const maxAgeMs = options.maxAgeMs ?? 30_000
+  const renderingAgain = failuresOnce(fastify.log, 'render a kept page again (it is served as it was meanwhile)')
   const inTurn = takeTurns(options.turnBudgetMs ?? 0.25)
   const now = () => fastify.deps.now().getTime()
   const pages = new ThreadCache<Entry>({ maxEntries: options.maxEntries ?? 1_000, now })
@@ -586,7 +588,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     const failing = cached.failedAt !== undefined
     const slightlyOld = !outdated(cached) && now() - cached.madeAt < 2 * maxAgeMs
     if (slightlyOld || failing || fastify.underPressure()) {
-      if (pages.making(fullKey) === undefined) rendered(fullKey, page, render).catch((err: unknown) => request.log.warn({ err }, 'could not render a cached page again'))
+      if (pages.making(fullKey) === undefined) rendered(fullKey, page, render).then(renderingAgain.worked, renderingAgain.failed)
       return answer(request, reply, failing ? await asOf(cached, request.locale) : cached.value)
     }
     try {

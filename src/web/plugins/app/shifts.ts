@@ -4,6 +4,7 @@ import { isStaff } from '../../../domain/actors.ts'
 import { loadShiftHours } from '../../../domain/shifts.ts'
 import { type Mailer, smtpMailer } from '../../../mail/deliver.ts'
 import { overdueMail } from '../../../mail/overdue.ts'
+import { failuresOnce } from './errors.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,10 +30,13 @@ export interface ShiftsPluginOptions {
 export default fp<ShiftsPluginOptions>(async (fastify, options) => {
   const { deps, config } = fastify
   deps.shiftHours = await loadShiftHours(fastify.db)
+  const reading = failuresOnce(fastify.log, 'read the shift schedule (the one read before is kept)')
   const refresh = setInterval(() => {
     loadShiftHours(fastify.db)
-      .then((hours) => { deps.shiftHours = hours })
-      .catch((err: unknown) => fastify.log.warn({ err }, 'could not read the shift schedule'))
+      .then((hours) => {
+        deps.shiftHours = hours
+        reading.worked()
+      }, reading.failed)
   }, options.scheduleRefreshMs ?? 10_000)
   refresh.unref()
 
