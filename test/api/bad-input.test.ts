@@ -106,6 +106,14 @@ t.test('a title with a lone surrogate half is renamed, and audited, as any other
   await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: moderator.auth, payload: { title: thread.title } })
 })
 
+t.test('a preview shows the text as it would be posted: a lone surrogate half replaced, U+0000 refused', async (t) => {
+  const preview = await app.inject({ method: 'POST', url: '/api/v1/preview', headers: customer.auth, payload: { body: 'Fan \uD800 noise' } })
+  assertStatus(t, preview, 200)
+  t.match(preview.json().html, 'Fan \uFFFD noise')
+  t.notOk(/[\uD800-\uDFFF]/.test(preview.json().html), 'no half of a pair left in it')
+  assertError(t, await app.inject({ method: 'POST', url: '/api/v1/preview', headers: customer.auth, payload: { body: 'Fan \u0000 noise' } }), 400, 'invalid_characters')
+})
+
 t.test('bad query strings are a 400', async (t) => {
   for (const query of ['?limit=0', '?limit=201', '?limit=ten', '?after=-1', '?after=x', '?kind=handover']) {
     assertError(t, await app.inject({ url: `${postsUrl}${query}` }), 400)

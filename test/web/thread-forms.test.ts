@@ -39,6 +39,14 @@ t.test('a customer comments through the form, and replies to a post', async (t) 
   t.equal(reply.statusCode, 303)
   t.match((await app.inject({ url: `/t/${thread.id}` })).body, new RegExp(`<a href="/posts/${first.id}">in reply to #${first.id}</a>`))
 
+  // A reply to what is no post (an address edited by hand, a post number beyond any): refused as the API refuses it, the text kept.
+  for (const replyTo of ['abc', '99999999999', '0']) {
+    const astray = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Is it fixed yet?', replyTo })
+    t.equal(astray.statusCode, 400, `a reply to "${replyTo}" is refused`)
+    t.match(sectionById(astray.body, 'compose'), /Is it fixed yet\?/, 'with its text kept')
+  }
+  t.notMatch((await app.inject({ url: `/t/${thread.id}` })).body, /Is it fixed yet/, 'and not posted as a plain comment')
+
   const empty = await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: '   ' })
   t.equal(empty.statusCode, 400)
   t.match(sectionById(empty.body, 'compose'), /role="alert">Write something first\./, 'an empty comment is explained next to the form')

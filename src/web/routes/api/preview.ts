@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { requireSignedIn } from '../../../domain/actors.ts'
 import { renderMarkdown } from '../../../domain/markdown.ts'
 import { BODY_MAX } from '../../../domain/posts.ts'
+import { storable } from '../../../domain/text.ts'
 import { answers, htmlResponse } from './schemas.ts'
 
 /** The HTML a post's Markdown would become, before posting it: signed-in users only. */
@@ -13,7 +14,8 @@ const previewRoutes: FastifyPluginAsync = async (fastify) => {
     }
   }, async (request) => {
     requireSignedIn(request.actor)
-    return { html: renderMarkdown(request.body.body) }
+    // As it would be stored: a lone surrogate half as U+FFFD, U+0000 refused.
+    return { html: renderMarkdown(storable(request.body.body)) }
   })
 }
 

@@ -50,7 +50,8 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
       const post = await createPost(deps, request.actor, threadId, {
         body: field(form, 'body'),
         kind,
-        replyTo: optionalId(field(form, 'replyTo')) ?? null,
+        // A reply to what is no post is refused, as the API refuses it, not posted as a plain comment.
+        replyTo: field(form, 'replyTo') === '' ? null : optionalId(field(form, 'replyTo')) ?? 0,
         status: field(form, 'status') || undefined,
         nextUpdateAt: official ? nextUpdateFrom(form, deps.now(), deps.timeZone) : null
       }, formIdempotency(request, form))
