@@ -303,9 +303,12 @@
   }
 
   function applyThread (event) {
-    if (event.thread) applyTitle(event.thread.title)
-    if (event.thread) applyClosed(event.thread)
-    if (event.thread) leaveOverdue(event.thread)
+    if (event.thread) {
+      applyTitle(event.thread.title)
+      followSettings(event.thread)
+      applyClosed(event.thread)
+      leaveOverdue(event.thread)
+    }
     var lockedNotice = document.getElementById('locked-notice')
     if (event.thread && lockedNotice) lockedNotice.hidden = !event.thread.locked
     var signInPrompt = document.getElementById('sign-in-prompt')
@@ -333,6 +336,28 @@
       for (var i = 0; i < marked.length; i++) markPinned(marked[i])
       var now = pinnedId === null ? null : document.getElementById('p-' + pinnedId)
       if (now) markPinned(now)
+    }
+  }
+
+  // A moderator's settings and crisis forms follow a change made elsewhere. A
+  // field left as the page showed it takes the new value; one being changed
+  // keeps what is typed. Either way its twin (lockedWas...) says what the
+  // thread is now, so that only what this moderator changes is sent.
+  var SETTINGS = [['title', 'text'], ['locked', 'check'], ['slowModeSeconds', 'text'], ['crisisMode', 'check'], ['crisisReadOnly', 'check']]
+  function followSettings (thread) {
+    for (var i = 0; i < SETTINGS.length; i++) {
+      var name = SETTINGS[i][0]
+      var check = SETTINGS[i][1] === 'check'
+      var was = document.querySelector('form input[type="hidden"][name="' + name + 'Was"]')
+      var input = was && was.form.querySelector('input[name="' + name + '"]')
+      if (!input || thread[name] === undefined) continue
+      var now = check ? (thread[name] ? 'on' : 'off') : String(thread[name])
+      var shown = check ? (input.checked ? 'on' : 'off') : input.value
+      if (shown === was.value) {
+        if (check) input.checked = Boolean(thread[name])
+        else input.value = now
+      }
+      was.value = now
     }
   }
 

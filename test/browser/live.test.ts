@@ -528,4 +528,31 @@ if (browserAvailable(t)) {
     await t.resolves(page.locator('h1.thread__title', { hasText: 'DC-2: recovery in progress' }).waitFor({ timeout: LIVE_MS }), 'the heading, at once')
     t.equal(await page.title(), '\u2068DC-2: recovery in progress\u2069 · Sitrep', 'and the tab')
   })
+
+  t.test("a moderator's open settings follow another's changes, but for what they are changing themselves", async (t) => {
+    const thread = await newThread('Mail relay queueing')
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, mod)
+    await page.goto(`/t/${thread.id}`)
+    await waitForLive(page)
+    await page.locator('#settings summary').click()
+    const title = page.locator('#thread-title')
+    const slowMode = page.locator('#slow-mode')
+    const locked = page.locator('#settings input[name="locked"]')
+    // This moderator is setting slow mode; a colleague renames, locks, and sets slow mode too.
+    await slowMode.fill('30')
+    await apiAs(app, mod, 'PATCH', `/threads/${thread.id}`, { title: 'Mail relay: queue draining', locked: true, slowModeSeconds: 120 })
+    await t.resolves(page.locator('h1.thread__title', { hasText: 'queue draining' }).waitFor({ timeout: LIVE_MS }))
+    t.equal(await title.inputValue(), 'Mail relay: queue draining', 'the title field shows the new title')
+    t.ok(await locked.isChecked(), 'the thread shows as locked')
+    t.equal(await slowMode.inputValue(), '30', 'the slow mode being typed is kept')
+    // Saved, it changes what this moderator changed, and undoes nothing of the colleague's.
+    await page.locator('#settings button[type="submit"]').click()
+    await page.waitForLoadState()
+    const after = await apiAs<Thread & { slowModeSeconds: number }>(app, mod, 'GET', `/threads/${thread.id}`)
+    t.equal(after.slowModeSeconds, 30, 'slow mode as this moderator set it')
+    t.equal(after.title, 'Mail relay: queue draining', 'the new title kept')
+    t.equal(after.locked, true, 'still locked')
+  })
 }
