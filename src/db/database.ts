@@ -23,6 +23,8 @@ export interface UsersTable {
   confirm_mailed_at: NullableTimestamp
   /** When its mail server refused it as a recipient; cleared when it is confirmed again. */
   email_refused_at: NullableTimestamp
+  /** When a link to choose a new password was last sent to it. */
+  reset_mailed_at: NullableTimestamp
 }
 
 export interface SessionsTable {

@@ -49,6 +49,16 @@ export async function resetPassword (db: Kysely<Database>, userId: number, passw
   return await storePassword(db, userId, password, { now: options.now, revokeTokens: options.revokeTokens === true, audited: true })
 }
 
+/**
+ * Sets the password of a user who forgot theirs, proven by a link sent to
+ * their address: only the password the link was made for is replaced, so a
+ * link works once. Their sessions end, as with any change.
+ */
+export async function setForgottenPassword (db: Kysely<Database>, userId: number, password: string, replacing: string, now: Date): Promise<PasswordChanged> {
+  validatePassword(password)
+  return await storePassword(db, userId, password, { now, revokeTokens: false, replacing })
+}
+
 async function storePassword (
   db: Kysely<Database>,
   userId: number,

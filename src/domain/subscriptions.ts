@@ -23,7 +23,7 @@ const CONFIRM_RESEND_MS = 10 * 60_000
  */
 const CONFIRM_PER_MAILBOX_PER_HOUR = 3
 /** The mailbox an address delivers to: lower case, its "+tag" left out (the index `users_mailbox` is on the same). */
-const mailboxOf = (email: RawBuilder<unknown> | string) => sql<string>`lower(regexp_replace(${email}, '\\+[^@]*@', '@'))`
+export const mailboxOf = (email: RawBuilder<unknown> | string) => sql<string>`lower(regexp_replace(${email}, '\\+[^@]*@', '@'))`
 /** An e-mail names at most this many updates; the others are on the page it links to. */
 const NEWS_PER_MAIL = 10
 
@@ -118,6 +118,8 @@ export async function claimConfirmMail (deps: Deps, userId: number): Promise<{ b
     if (user === undefined || user.email_confirmed_at !== null) return null
     const before = user.confirm_mailed_at
     if (!mayResend(before, now)) return null
+    // Asks for two accounts of one mailbox at once are counted one after the other.
+    await sql`select pg_advisory_xact_lock(hashtext(${mailboxOf(user.email)}))`.execute(trx)
     const { sent } = await trx.selectFrom('users')
       .select(sql<number>`count(*)::int`.as('sent'))
       .where(mailboxOf(sql.ref('email')), '=', mailboxOf(user.email))

@@ -55,7 +55,7 @@ if (browserAvailable(t)) {
 
   t.test('axe finds no serious or critical violation on any page type', async (t) => {
     const pages: { who: string, user?: typeof tech, paths: string[] }[] = [
-      { who: 'a reader', paths: ['/', `/t/${thread.id}`, `/t/${thread.id}?view=official`, `/t/${thread.id}/timeline`, '/login', '/register', '/logout?done=1'] },
+      { who: 'a reader', paths: ['/', `/t/${thread.id}`, `/t/${thread.id}?view=official`, `/t/${thread.id}/timeline`, '/login', '/register', '/logout?done=1', '/password/forgot'] },
       { who: 'a customer', user: customer, paths: [`/t/${thread.id}`, '/account'] },
       { who: 'a technician', user: tech, paths: ['/', `/t/${thread.id}`, `/t/${thread.id}/handover`, '/new'] },
       { who: 'a moderator', user: mod, paths: [`/t/${thread.id}`, '/mod/flags', '/mod/audit'] },

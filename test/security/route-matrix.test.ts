@@ -152,6 +152,11 @@ const ROUTES: Record<string, Row> = {
     ownAccount: true,
     call: () => ({ url: '/register', body: { name: 'New Reader', email: `reader${++fresh}@example.org`, password: PASSWORD } })
   },
+  'GET /password/forgot': { expect: anyone(200), call: () => ({ url: '/password/forgot' }) },
+  'POST /password/forgot': { expect: anyone(303), call: () => ({ url: '/password/forgot', body: { email: 'nobody@example.org' } }) },
+  // A link someone made up: refused to everyone alike.
+  'GET /password/reset/:token': { expect: anyone(400), call: () => ({ url: `/password/reset/1.9999999999.${'a'.repeat(32)}` }) },
+  'POST /password/reset/:token': { expect: anyone(400), call: () => ({ url: `/password/reset/1.9999999999.${'a'.repeat(32)}`, body: { password: 'a long enough password' } }) },
   'GET /logout': { expect: only(SIGNED_IN, 200, 303), call: () => ({ url: '/logout' }) },
   'POST /logout': { expect: anyone(303), ownAccount: true, call: () => ({ url: '/logout' }) },
   'GET /account': { expect: page(SIGNED_IN), call: () => ({ url: '/account' }) },

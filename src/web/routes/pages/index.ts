@@ -4,6 +4,7 @@ import adminPages from './admin.ts'
 import followPages from './follow.ts'
 import incidentPages from './incidents.ts'
 import moderationPages from './moderation.ts'
+import passwordPages from './password.ts'
 import postPages from './posts.ts'
 import shiftPages from './shifts.ts'
 import threadPages from './threads.ts'
@@ -18,6 +19,7 @@ const forumPages: FastifyPluginAsync = async (fastify) => {
   await fastify.register(adminPages)
   await fastify.register(accountPages)
   await fastify.register(followPages)
+  await fastify.register(passwordPages)
 }
 
 export default forumPages
