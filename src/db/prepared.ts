@@ -2,6 +2,9 @@ import type pg from 'pg'
 import type { Compilable, Kysely, PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely'
 import type { Database } from './database.ts'
 
+/** What pg says of a query it gave up waiting for (query_timeout). */
+const CLIENT_TIMEOUT = 'Query read timeout'
+
 /** SQL texts sent as named prepared statements, and their names. */
 const preparedNames = new Map<string, string>()
 
@@ -23,7 +26,7 @@ export function namingPool (pool: pg.Pool): PostgresPool {
     connect: async (): Promise<PostgresPoolClient> => {
       const client = await pool.connect()
       let stale = false
-      const send = async (text: string, values: unknown[]) => {
+      const sendNamed = async (text: string, values: unknown[]) => {
         const name = preparedNames.get(text)
         if (name === undefined) return await client.query({ text, values })
         try {
@@ -35,6 +38,18 @@ export function namingPool (pool: pg.Pool): PostgresPool {
           if ((err as { code?: unknown }).code !== '0A000') throw err
           stale = true
           return await client.query({ text, values })
+        }
+      }
+      const send = async (text: string, values: unknown[]) => {
+        try {
+          return await sendNamed(text, values)
+        } catch (err) {
+          // A query the client gave up on (query_timeout: a server silent)
+          // may still run once the server answers: a BEGIN, say, that would
+          // put the next request's writes in a transaction nobody commits.
+          // The connection, left mid-query, is closed, not reused.
+          if (err instanceof Error && err.message === CLIENT_TIMEOUT) stale = true
+          throw err
         }
       }
       function query<R> (sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>

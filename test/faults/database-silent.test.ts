@@ -1,4 +1,5 @@
 import type { LightMyRequestResponse } from 'fastify'
+import { sql } from 'kysely'
 import pg from 'pg'
 import t from 'tap'
 import { buildApp } from '../../src/app.ts'
@@ -55,16 +56,50 @@ if (onDatabaseServer(t, 'a lock held from another connection, a connection gone 
     const second = await buildSecondInstance(t, first, {}, { databaseUrl: relay.url })
     t.equal((await apiAs<Thread>(second, tech, 'GET', `/threads/${thread.id}`)).title, 'Core switch reboot', 'it reads through the relay while it passes things on')
 
-    relay.silence()
+    relay.pause()
     const [post, read] = await Promise.all([
       within(second.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body: 'Switch back up.' } })),
       within(second.inject({ url: `/api/v1/threads/${thread.id}`, headers: tech.auth }))
     ])
     t.equal(post === 'no answer' ? post : post.statusCode, 503, 'a technician\'s post is answered 503, to try again')
     t.equal(read === 'no answer' ? read : read.statusCode, 503, 'so is a read')
-    t.ok(await until(() => !second.notifications.listening, 15_000), 'and the instance knows it no longer hears the others')
-    // The network comes back: what was cut fails, and the instance works again.
-    relay.cut()
+    t.ok(await until(() => !second.notifications.listening, 20_000), 'and the instance knows it no longer hears the others')
+
+    // The server answers again: the instance works again by itself, and what it posts now is saved.
+    relay.resume()
+    let again = await second.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body: 'Switch back up, for real.' } })
+    for (let i = 0; i < 50 && again.statusCode === 503; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      again = await second.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: tech.auth, payload: { body: 'Switch back up, for real.' } })
+    }
+    t.equal(again.statusCode, 201, 'a post goes through once the server answers')
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const bodies = (await first.app.inject({ url: `/api/v1/threads/${thread.id}/posts` })).json().posts.map((p: { body: string }) => p.body)
+    t.ok(bodies.includes('Switch back up, for real.'), 'and is saved, as another instance sees')
+    t.notOk(bodies.includes('Switch back up.'), 'the post answered 503 was not')
+    t.ok(await until(() => second.notifications.listening, 20_000), 'it hears the others again')
+  })
+
+  t.test('a query given up on leaves no connection in a transaction for the next request to fall into', async (t) => {
+    const { config } = await buildTestApp(t)
+    const relay = await relayTo(t, config.databaseUrl!)
+    const database = await connectDatabase({ databaseUrl: relay.url, dataDir: 'memory://', poolSize: 1 })
+    t.teardown(async () => {
+      relay.cut()
+      await database.close()
+    })
+    await sql`create table jot (note text)`.execute(database.db)
+    // The server freezes as a transaction begins; the app gives up on it.
+    relay.pause()
+    await t.rejects(database.db.transaction().execute(async (trx) => { await sql`insert into jot values ('lost')`.execute(trx) }), /Query read timeout/)
+    // It thaws, and runs the BEGIN it was sent.
+    relay.resume()
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await sql`insert into jot values ('kept')`.execute(database.db)
+    const seen = await new pg.Client({ connectionString: config.databaseUrl })
+    await seen.connect()
+    t.teardown(() => seen.end())
+    t.same((await seen.query('select note from jot')).rows, [{ note: 'kept' }], 'the next write is committed, not left in that transaction')
   })
 
   t.test('an instance whose LISTEN connection goes silent stops trusting what it keeps, and shows others\' posts at once', async (t) => {

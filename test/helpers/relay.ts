@@ -10,7 +10,11 @@ export interface Relay {
   url: string
   asked: () => string
   forget: () => void
+  /** Nothing goes through any more, either way, for good: what is sent is lost. */
   silence: () => void
+  /** Nothing goes through until `resume`, which sends on what was held: a server frozen, then thawed. */
+  pause: () => void
+  resume: () => void
   /** Cuts every connection through it, as a network that comes back does to those that were silent. */
   cut: () => void
 }
@@ -19,16 +23,26 @@ export interface Relay {
 export async function relayTo (t: Test, url: string): Promise<Relay> {
   const target = new URL(url)
   let silent = false
+  let paused = false
+  let held: Array<() => void> = []
   let asked = ''
   const pairs: net.Socket[][] = []
+  const forward = (to: net.Socket, chunk: Buffer) => {
+    if (silent) return
+    if (paused) held.push(() => to.write(chunk))
+    else to.write(chunk)
+  }
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5432), target.hostname)
-    for (const socket of [client, upstream]) socket.on('error', () => {})
     pairs.push([client, upstream])
-    if (silent) return
-    client.on('data', (chunk: Buffer) => { if (!silent) asked += chunk.toString('latin1') })
-    client.pipe(upstream)
-    upstream.pipe(client)
+    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+      from.on('error', () => {})
+      from.on('close', () => to.destroy())
+      from.on('data', (chunk: Buffer) => {
+        if (from === client && !silent) asked += chunk.toString('latin1')
+        forward(to, chunk)
+      })
+    }
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const cut = () => { for (const socket of pairs.flat()) socket.destroy() }
@@ -43,12 +57,13 @@ export async function relayTo (t: Test, url: string): Promise<Relay> {
     url: relayed.toString(),
     asked: () => asked,
     forget: () => { asked = '' },
-    silence: () => {
-      silent = true
-      for (const [client, upstream] of pairs) {
-        client!.unpipe()
-        upstream!.unpipe()
-      }
+    silence: () => { silent = true },
+    pause: () => { paused = true },
+    resume: () => {
+      paused = false
+      const sending = held
+      held = []
+      for (const send of sending) send()
     },
     cut
   }
