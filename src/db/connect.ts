@@ -59,9 +59,9 @@ const CLIENT_MESSAGES = /^(Connection terminated|timeout exceeded when trying to
  * and TCP keep-alive finds the connections that died.
  */
 const REQUEST_LIMITS = {
-  lock_timeout: 5_000,
-  statement_timeout: 8_000,
-  query_timeout: 10_000,
+  lock_timeout: 3_000,
+  statement_timeout: 5_000,
+  query_timeout: 6_000,
   idle_in_transaction_session_timeout: 30_000,
   keepAlive: true,
   keepAliveInitialDelayMillis: 10_000
@@ -80,6 +80,29 @@ export function isDatabaseUnavailable (err: unknown): boolean {
   return err instanceof AggregateError && err.errors.some(isDatabaseUnavailable)
 }
 
+/**
+ * The log of a task run again and again in the background (reading the shift
+ * schedule, rendering a kept page again): its failure is said once, and again
+ * only after it has worked since, so an outage is a line, not one per try. The
+ * database away is said in a word; anything else with its stack.
+ */
+export function failuresOnce (log: { warn: (obj: object, msg: string) => void, info: (msg: string) => void }, what: string): { failed: (err: unknown) => void, worked: () => void } {
+  let failing = false
+  return {
+    failed: (err: unknown): void => {
+      if (failing) return
+      failing = true
+      const away = isDatabaseUnavailable(err) || isConnectionRefused(err)
+      log.warn({ err: away ? (err as Error).message : err }, `could not ${what}; said again once it works`)
+    },
+    worked: (): void => {
+      if (!failing) return
+      failing = false
+      log.info(`can ${what} again`)
+    }
+  }
+}
+
 // A server that is up refusing a new connection: the database taken offline
 // (ALLOW_CONNECTIONS false), dropped or renamed, or the role's password or
 // rights changed. Starting, these stop the instance (waiting would not mend
@@ -88,6 +111,12 @@ const CONNECTION_REFUSED = new Set(['3D000', '28000', '28P01'])
 // 55000 is said of other states too: this one comes from the check of the
 // database at connection (its routine, whatever the server's language).
 const NOT_ACCEPTING = 'CheckMyDatabase'
+
+/** Whether a statement gave up waiting for a lock another session holds (lock_timeout), itself or as the cause of another error. */
+export function isLockWait (err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  return (err as { code?: unknown }).code === '55P03' || isLockWait(err.cause)
+}
 
 /** Whether a new connection was refused by a server that is up (see `CONNECTION_REFUSED`). */
 export function isConnectionRefused (err: unknown): boolean {
@@ -145,7 +174,9 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
     }, options.onPoolError))
     const close = async () => { await Promise.all([db, ...replicas].map((each) => each.destroy())) }
     const unhurried = async <T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T> => {
-      const own = serverDatabase(url, { max: 2, connectionTimeoutMillis: 5_000, keepAlive: true }, options.onPoolError)
+      // No time limit on its statements; but a lock it waits for is given up
+      // soon, as every other session's queries on that table queue behind it.
+      const own = serverDatabase(url, { max: 2, connectionTimeoutMillis: 5_000, lock_timeout: REQUEST_LIMITS.lock_timeout, keepAlive: true }, options.onPoolError)
       try {
         return await work(own)
       } finally {

@@ -7,7 +7,7 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.
 
 // Kysely's FileMigrationProvider wants fs and path injected; importing by URL
 // keeps it working under the TypeScript loader, on every platform.
-class MigrationFolder implements MigrationProvider {
+export class MigrationFolder implements MigrationProvider {
   constructor (private readonly dir: string) {}
 
   async getMigrations (): Promise<Record<string, Migration>> {

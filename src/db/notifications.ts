@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { DatabaseHandle } from './connect.ts'
+import { type DatabaseHandle, failuresOnce } from './connect.ts'
 
 /** What the triggers announce: a thread's new event (`threadId:seq`), and a change to who someone is signed in as (their user id: `migrations/20261206120000_auth_notify.ts`). */
 export const EVENTS_CHANNEL = 'sitrep_events'
@@ -14,7 +14,9 @@ type Handler = (payload: string) => void
  * cut in two, a firewall forgetting it), and would seem to listen forever.
  */
 export interface Heartbeat { everyMs: number, waitMs: number }
-const HEARTBEAT: Heartbeat = { everyMs: 5_000, waitMs: 3_000 }
+const HEARTBEAT: Heartbeat = { everyMs: 5_000, waitMs: 5_000 }
+/** Its name in pg_stat_activity, for an operator looking for it. */
+export const LISTEN_APPLICATION_NAME = 'sitrep-listen'
 
 /**
  * One LISTEN connection per instance for what PostgreSQL's triggers announce
@@ -36,9 +38,13 @@ export class Notifications {
   /** On the database the instance uses: its server's URL, or the embedded database itself. */
   constructor (
     private readonly database: Pick<DatabaseHandle, 'url' | 'pglite'>,
-    private readonly log: { warn: (obj: object, msg: string) => void },
+    log: { warn: (obj: object, msg: string) => void, info: (msg: string) => void },
     private readonly heartbeat: Heartbeat = HEARTBEAT
-  ) {}
+  ) {
+    this.hearing = failuresOnce(log, 'hear the other instances through the database (reconnecting)')
+  }
+
+  private readonly hearing: ReturnType<typeof failuresOnce>
 
   /** Whether every notification committed now will be heard. */
   get listening (): boolean {
@@ -96,7 +102,15 @@ export class Notifications {
   }
 
   private async listen (): Promise<void> {
-    const client = new pg.Client({ connectionString: this.database.url, keepAlive: true, connectionTimeoutMillis: 5_000 })
+    // Neither connecting nor LISTEN may hang on a server gone silent: each is given up in time, and tried again.
+    const client = new pg.Client({
+      connectionString: this.database.url,
+      application_name: LISTEN_APPLICATION_NAME,
+      connectionTimeoutMillis: 5_000,
+      query_timeout: this.heartbeat.waitMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000
+    })
     client.on('notification', (message) => this.dispatch(message.channel, message.payload ?? ''))
     client.on('error', (err) => this.reconnect(client, err))
     client.on('end', () => this.reconnect(client, new Error('connection ended')))
@@ -109,6 +123,7 @@ export class Notifications {
       }
       this.client = client
       this.backoffMs = 250
+      this.hearing.worked()
       this.watch(client)
       for (const handler of this.listeningHandlers) handler()
     } catch (err) {
@@ -142,7 +157,7 @@ export class Notifications {
     client.removeAllListeners()
     client.on('error', () => {})
     void client.end().catch(() => {})
-    this.log.warn({ err: err.message, retryInMs: this.backoffMs }, 'lost the database connection that hears other instances; reconnecting')
+    this.hearing.failed(err)
     this.retry = setTimeout(() => {
       this.retry = null
       void this.listen()

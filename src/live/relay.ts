@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import { failuresOnce } from '../db/connect.ts'
 import type { Database } from '../db/database.ts'
 import { EVENTS_CHANNEL, type Notifications } from '../db/notifications.ts'
 import type { Hub } from './hub.ts'
@@ -10,7 +11,7 @@ export interface RelayOptions {
   notifications: Notifications
   /** How often the log is checked for events whose notification was lost. */
   checkEveryMs?: number
-  log: { warn: (obj: object, msg: string) => void }
+  log: { warn: (obj: object, msg: string) => void, info: (msg: string) => void }
 }
 
 /**
@@ -20,8 +21,10 @@ export interface RelayOptions {
  */
 export class Relay {
   private timer: NodeJS.Timeout | null = null
+  private readonly reading: ReturnType<typeof failuresOnce>
 
   constructor (private readonly options: RelayOptions) {
+    this.reading = failuresOnce(options.log, 'read the event log for the live relay')
     options.notifications.on(EVENTS_CHANNEL, (payload) => {
       const [threadId, seq] = payload.split(':').map(Number)
       if (Number.isInteger(threadId) && Number.isInteger(seq)) this.options.hub.notify(threadId!, seq!)
@@ -49,8 +52,9 @@ export class Relay {
       for (const row of rows) {
         if (row.last_seq > (watched.get(row.id) ?? 0)) this.options.hub.notify(row.id, row.last_seq)
       }
+      this.reading.worked()
     } catch (err) {
-      this.options.log.warn({ err: (err as Error).message }, 'live relay could not read the log')
+      this.reading.failed(err)
     }
   }
 }

@@ -1,12 +1,14 @@
 import type { LightMyRequestResponse } from 'fastify'
-import { sql } from 'kysely'
+import { Migrator, sql } from 'kysely'
 import pg from 'pg'
 import t from 'tap'
 import { buildApp } from '../../src/app.ts'
+import { loadConfig } from '../../src/config.ts'
 import { connectDatabase } from '../../src/db/connect.ts'
+import { MIGRATIONS_DIR, MigrationFolder } from '../../src/db/migrate.ts'
 import type { Thread } from '../../src/domain/views.ts'
 import { buildSecondInstance, buildTestApp, makeUser } from '../helpers/app.ts'
-import { onDatabaseServer } from '../helpers/database.ts'
+import { createTestDatabase, onDatabaseServer } from '../helpers/database.ts'
 import { until } from '../helpers/live.ts'
 import { apiAs } from '../helpers/pages.ts'
 import { relayTo } from '../helpers/relay.ts'
@@ -122,5 +124,45 @@ if (onDatabaseServer(t, 'a lock held from another connection, a connection gone 
     t.ok(await until(() => !second.notifications.listening, 15_000), 'a LISTEN connection that no longer answers is taken for lost')
     await apiAs(first.app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Resolver 2 taken out of the pool.' })
     t.match((await second.inject({ url: `/t/${thread.id}` })).body, /Resolver 2 taken out of the pool\./, 'a post made on another instance meanwhile is on its next page')
+  })
+
+  t.test('a migration that waits for a lock another session holds lets go in turns, and migrates once it is free', async (t) => {
+    const database = await createTestDatabase()
+    t.teardown(() => database.drop())
+    // A database one migration behind, the one that adds a column to users.
+    const older = await connectDatabase({ databaseUrl: database.databaseUrl, dataDir: 'memory://' })
+    const { error } = await new Migrator({ db: older.db, provider: new MigrationFolder(MIGRATIONS_DIR) }).migrateTo('20261210100000_mailbox_index')
+    await older.close()
+    t.equal(error, undefined)
+    // An operator's transaction reading users: the migration's ALTER TABLE must wait for it.
+    const holder = new pg.Client({ connectionString: database.databaseUrl })
+    await holder.connect()
+    t.teardown(() => holder.end())
+    await holder.query('begin')
+    await holder.query('select count(*) from users')
+
+    const config = { ...loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac' }), databaseUrl: database.databaseUrl }
+    let built = false
+    const building = buildApp(config, { postingLimits: [] }).then((app) => {
+      built = true
+      t.teardown(() => app.close())
+      return app
+    })
+    // Meanwhile another session's reads of users are not held up behind the waiting migration for long.
+    await new Promise((resolve) => setTimeout(resolve, 4_000))
+    const reader = new pg.Client({ connectionString: database.databaseUrl })
+    await reader.connect()
+    t.teardown(() => reader.end())
+    const asked = Date.now()
+    await reader.query('select count(*) from users')
+    t.ok(Date.now() - asked < 4_000, `a read of users waited ${Date.now() - asked} ms, not as long as the lock is held`)
+    t.notOk(built, 'the instance does not start on a schema it could not migrate')
+
+    await holder.query('rollback')
+    const app = await building
+    t.ok(built, 'once the lock is gone, it migrates and starts')
+    t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
+    const columns = await sql<{ name: string }>`select column_name as name from information_schema.columns where table_name = 'users' and column_name = 'reset_mailed_at'`.execute(app.db)
+    t.equal(columns.rows.length, 1, 'with the migration it waited for')
   })
 }

@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import WebSocket from 'ws'
 import { buildSecondInstance, buildTestApp, makeUser } from '../helpers/app.ts'
+import { LISTEN_APPLICATION_NAME } from '../../src/db/notifications.ts'
 import { onDatabaseServer } from '../helpers/database.ts'
 import { listen, openLive, until } from '../helpers/live.ts'
 import { signIn } from '../helpers/pages.ts'
@@ -14,7 +15,7 @@ if (onDatabaseServer(t, 'the embedded database has no LISTEN connection to lose'
   /** Cuts every LISTEN connection to the test's database, again and again until stopped. */
   function cutListening (app: FastifyInstance): () => Promise<void> {
     const cut = () => sql`select pg_terminate_backend(pid) from pg_stat_activity
-      where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen %'`.execute(app.db)
+      where datname = current_database() and pid <> pg_backend_pid() and application_name = ${LISTEN_APPLICATION_NAME}`.execute(app.db)
     let cutting = true
     const loop = (async () => {
       while (cutting) {

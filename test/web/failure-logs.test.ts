@@ -1,5 +1,5 @@
 import t from 'tap'
-import { failuresOnce } from '../../src/web/plugins/app/errors.ts'
+import { failuresOnce } from '../../src/db/connect.ts'
 
 // A task the instance runs again and again (reading the shift schedule every
 // 10 s, rendering a kept page again for each reader) fails at every try while

@@ -74,29 +74,6 @@ function classify (err: FastifyError | AppError | Error): ErrorAnswer {
  * link cut short in a chat), for its `frameworkErrors`. No hook has run: it
  * knows nobody, and no language but the one the request asks for.
  */
-/**
- * The log of a task run again and again in the background (reading the shift
- * schedule, rendering a kept page again): its failure is said once, and again
- * only after it has worked since, so an outage is a line, not one per try. The
- * database away is said in a word; anything else with its stack.
- */
-export function failuresOnce (log: { warn: (obj: object, msg: string) => void, info: (msg: string) => void }, what: string) {
-  let failing = false
-  return {
-    failed: (err: unknown): void => {
-      if (failing) return
-      failing = true
-      const away = isDatabaseUnavailable(err) || isConnectionRefused(err)
-      log.warn({ err: away ? (err as Error).message : err }, `could not ${what}; said again once it works`)
-    },
-    worked: (): void => {
-      if (!failing) return
-      failing = false
-      log.info(`can ${what} again`)
-    }
-  }
-}
-
 export function sendFrameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const answer = classify(err)
   // The query string is not parsed yet: its ?lang= is read here, as a reader's choice.

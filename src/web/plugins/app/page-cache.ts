@@ -16,7 +16,7 @@ import { ReadReplicas } from '../../read-replicas.ts'
 import { type Cached, ThreadCache, isFailure } from '../../thread-cache.ts'
 import { CSRF_COOKIE } from '../external/security.ts'
 import { SESSION_COOKIE } from './auth.ts'
-import { failuresOnce } from './errors.ts'
+import { failuresOnce } from '../../../db/connect.ts'
 import { SHED_RETRY_AFTER } from './pressure.ts'
 
 declare module 'fastify' {
@@ -37,10 +37,10 @@ declare module 'fastify' {
 const gzipAsync = promisify(gzip)
 const brotliAsync = promisify(brotliCompress)
 
-/** Anonymous readers' pages: short-lived here, and for a proxy in front, which may keep serving them while we are down. */
 /** How long a page is kept while the instance does not hear other instances' events. */
-const UNHEARD_MAX_AGE_MS = 1_000
+const UNHEARD_MAX_AGE_MS = 2_000
 
+/** Anonymous readers' pages: short-lived here, and for a proxy in front, which may keep serving them while we are down. */
 export const PUBLIC_CACHE_CONTROL = 'public, max-age=5, stale-while-revalidate=30, stale-if-error=86400'
 export const PRIVATE_CACHE_CONTROL = 'private, no-store'
 const VARY = 'Accept-Encoding, Accept-Language, Cookie'
@@ -325,7 +325,7 @@ export function takeTurns (budgetMs: number): (job: () => void) => void {
 export default fp<PageCacheOptions>(async (fastify, options) => {
   const enabled = options.enabled ?? true
   const maxAgeMs = options.maxAgeMs ?? 30_000
-  const renderingAgain = failuresOnce(fastify.log, 'render a kept page again (it is served as it was meanwhile)')
+  const rendering = failuresOnce(fastify.log, 'render the kept pages (they are served as they were meanwhile)')
   const inTurn = takeTurns(options.turnBudgetMs ?? 0.25)
   const now = () => fastify.deps.now().getTime()
   const pages = new ThreadCache<Entry>({ maxEntries: options.maxEntries ?? 1_000, now })
@@ -516,7 +516,15 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   const rendered = (fullKey: string, page: CachedPage, render: () => Promise<string | Buffer>): Promise<Entry> =>
     pages.make(fullKey, page.threadId, async () => {
       options.onRender?.(fullKey)
-      return await makeEntry(await render(), fastify.securityHeaders)
+      try {
+        const entry = await makeEntry(await render(), fastify.securityHeaders)
+        rendering.worked()
+        return entry
+      } catch (err) {
+        // The database away: readers get the page as it was, and the log a line for the outage.
+        if (isFailure(err)) rendering.failed(err)
+        throw err
+      }
     })
 
   /** The page as it was, marked "as of" the time it was rendered: for readers while the database is away. */
@@ -588,7 +596,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     const failing = cached.failedAt !== undefined
     const slightlyOld = !outdated(cached) && now() - cached.madeAt < 2 * maxAgeMs
     if (slightlyOld || failing || fastify.underPressure()) {
-      if (pages.making(fullKey) === undefined) rendered(fullKey, page, render).then(renderingAgain.worked, renderingAgain.failed)
+      if (pages.making(fullKey) === undefined) rendered(fullKey, page, render).catch((err: unknown) => { if (!isFailure(err)) request.log.warn({ err }, 'could not render a kept page again') })
       return answer(request, reply, failing ? await asOf(cached, request.locale) : cached.value)
     }
     try {

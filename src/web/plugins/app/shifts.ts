@@ -4,7 +4,7 @@ import { isStaff } from '../../../domain/actors.ts'
 import { loadShiftHours } from '../../../domain/shifts.ts'
 import { type Mailer, smtpMailer } from '../../../mail/deliver.ts'
 import { overdueMail } from '../../../mail/overdue.ts'
-import { failuresOnce } from './errors.ts'
+import { failuresOnce } from '../../../db/connect.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

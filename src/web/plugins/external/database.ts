@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import type { Kysely } from 'kysely'
 import type { Config } from '../../../config.ts'
-import { type DatabaseHandle, connectDatabase } from '../../../db/connect.ts'
+import { type DatabaseHandle, connectDatabase, isLockWait } from '../../../db/connect.ts'
 import type { Database } from '../../../db/database.ts'
 import { migrateToLatest } from '../../../db/migrate.ts'
 import { Notifications } from '../../../db/notifications.ts'
@@ -32,7 +33,20 @@ export default fp<DatabasePluginOptions>(async (fastify, { config, database: giv
   })
   const close = given === undefined ? () => database.close() : async () => {}
   try {
-    const applied = await database.unhurried(migrateToLatest)
+    // A table a migration changes may be held by another session (an
+    // operator's open transaction): the migration lets go of its turn, so the
+    // other instances' queries do not queue behind it, and tries again.
+    let applied: string[]
+    for (let attempt = 1; ; attempt++) {
+      try {
+        applied = await database.unhurried(migrateToLatest)
+        break
+      } catch (err) {
+        if (!isLockWait(err)) throw err
+        fastify.log.warn({ attempt }, 'the database migration waits for a lock another session holds; trying again')
+        await sleep(Math.min(attempt, 5) * 1_000)
+      }
+    }
     if (applied.length > 0) fastify.log.info({ migrations: applied }, 'database migrated')
   } catch (err) {
     await close()
