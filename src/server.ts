@@ -17,10 +17,11 @@ const reasonOf = (err: Error): string =>
 const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.token']
 
 /**
- * While the instance waits for its database it is up (`/healthz`: a liveness
- * probe must not take it for dead and restart it, again and again, through the
- * outage) but not ready (`/readyz`), and any other request is told, in its
- * reader's language, to come back. Returns what closes it, once the app takes over.
+ * While the instance waits for a database it cannot reach it is up
+ * (`/healthz`: a liveness probe must not take it for dead and restart it,
+ * again and again, through the outage) but not ready (`/readyz`), and any
+ * other request is told, in its reader's language, to come back. Returns what
+ * closes it, once the app takes over.
  */
 async function answerWhileWaiting (host: string, port: number): Promise<() => Promise<void>> {
   const server = createServer((request, response) => {
@@ -75,7 +76,10 @@ async function main (): Promise<void> {
   if (config.databaseUrl !== undefined) {
     let saidAt = -Infinity
     await waitForDatabase(config.databaseUrl, (err, waitedMs) => {
-      // A port it cannot have is said when the app listens on it.
+      // Only while the database cannot be reached: starting otherwise, a
+      // connection refused sends a load balancer's request on to another
+      // instance, where a 503 would go back to the reader. A port it cannot
+      // have is said when the app listens on it.
       waiting ??= answerWhileWaiting(config.host, config.port).catch(() => null)
       if (waitedMs - saidAt < WAIT_NOTICE_EVERY_MS) return
       saidAt = waitedMs
@@ -94,6 +98,7 @@ async function main (): Promise<void> {
 
   // Started before readers come: not in the middle of a sign-in flood.
   startHashing().catch((err: unknown) => app.log.warn({ err }, 'could not start the password-hashing process; the first sign-in tries again'))
+  // Handed over to the app: closed just before it listens on the same port.
   await (await waiting)?.()
   await app.listen({ host: config.host, port: config.port }).catch((err: NodeJS.ErrnoException) => {
     // Said as the variable to change.

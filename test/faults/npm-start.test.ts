@@ -37,7 +37,7 @@ t.test('npm start stopped with SIGTERM stops the server, gracefully', async (t) 
   npm.stdout.on('data', (chunk) => { log += String(chunk) })
   npm.stderr.on('data', (chunk) => { log += String(chunk) })
   const npmExited = new Promise((resolve) => npm.once('exit', resolve))
-  const serving = () => fetch(`http://127.0.0.1:${port}/healthz`).then((res) => res.status === 200, () => false)
+  const serving = () => fetch(`http://127.0.0.1:${port}/readyz`).then((res) => res.status === 200, () => false)
   // Whatever happens, nothing is left listening on the port.
   t.teardown(() => {
     try {

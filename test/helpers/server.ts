@@ -29,7 +29,7 @@ export interface ServerProcess {
 }
 
 export interface StartOptions {
-  /** Whether to wait until it serves (/healthz answers); yes by default. */
+  /** Whether to wait until it serves (/readyz answers 200); yes by default. */
   untilServing?: boolean
 }
 
@@ -74,7 +74,8 @@ export async function startServer (t: Test, databaseUrl: string, options: StartO
     for (;;) {
       if (child !== started) throw new Error(`the server stopped while starting:\n${log.slice(-2000)}`)
       try {
-        if ((await fetch(`http://${host}/healthz`)).status === 200) return
+        // Ready: /healthz answers as soon as the process is up, before its app serves.
+        if ((await fetch(`http://${host}/readyz`)).status === 200) return
       } catch {
         // Not listening yet.
       }
