@@ -581,9 +581,15 @@
     })
   }
 
+  // A question left unanswered is given up after a while: the next one is asked in its turn.
+  var ASK_TIMEOUT = 15000
   function fetchJson (url) {
-    return window.fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+    var controller = 'AbortController' in window ? new AbortController() : null
+    var timer = controller ? window.setTimeout(function () { controller.abort() }, ASK_TIMEOUT) : null
+    var done = function () { window.clearTimeout(timer) }
+    return window.fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', signal: controller ? controller.signal : undefined })
       .then(function (response) { return response.ok ? response.json() : null })
+      .then(function (found) { done(); return found }, function (err) { done(); throw err })
   }
 
   function poll () {

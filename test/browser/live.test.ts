@@ -405,6 +405,50 @@ if (browserAvailable(t)) {
     t.ok(await page.locator('#new-posts', { hasText: 'There is news since this page was loaded' }).isVisible(), 'an official update is')
   })
 
+  t.test('a question for news that gets no answer is given up, and the page goes on asking', async (t) => {
+    const thread = await newThread('Proxy drops requests')
+    const target = new URL(site.base)
+    // A proxy that lets no WebSocket through, and leaves the first question for news unanswered.
+    let asked = 0
+    const proxy = createServer((request, response) => {
+      if (request.url?.startsWith(`/api/v1/threads/${thread.id}?`) === true && ++asked === 1) return
+      const upstream = httpRequest({ host: target.hostname, port: target.port, path: request.url, method: request.method, headers: request.headers }, (answer) => {
+        answer.on('error', () => response.destroy())
+        response.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(response)
+      })
+      for (const stream of [request, response, upstream]) stream.on('error', () => { upstream.destroy(); response.destroy() })
+      request.pipe(upstream)
+    })
+    proxy.on('clientError', (_err, socket) => socket.destroy())
+    proxy.on('upgrade', (_request, socket) => {
+      socket.on('error', () => {})
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n')
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => new Promise<void>((resolve) => {
+      proxy.closeAllConnections()
+      proxy.close(() => resolve())
+    }))
+    const { context, page } = await site.open({ baseURL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` })
+    t.teardown(() => context.close())
+    await page.clock.install()
+    await page.goto(`/t/${thread.id}`)
+    for (let i = 0; i < 30 && asked < 1; i++) {
+      await page.clock.runFor(10_000)
+      await page.waitForTimeout(100)
+    }
+    t.equal(asked, 1, 'the page asked for news, and got no answer')
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'News behind the silent proxy.' })
+    const marker = page.locator('#new-posts', { hasText: 'There is news since this page was loaded' })
+    for (let i = 0; i < 30 && !await marker.isVisible(); i++) {
+      await page.clock.runFor(10_000)
+      await page.waitForTimeout(100)
+    }
+    t.ok(asked >= 2, 'it asked again')
+    t.ok(await marker.isVisible(), 'and found the news')
+  })
+
   t.test('a reader on an earlier stretch of a long thread still hears of a new official update', async (t) => {
     const thread = await newThread('Tape library jammed')
     for (let i = 2; i <= PAGE_SIZE + 1; i++) await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: `Step ${i}.` })
