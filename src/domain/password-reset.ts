@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { type Kysely, sql } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { Deps } from './deps.ts'
-import { mailboxOf } from './subscriptions.ts'
+import { sentToMailbox } from './subscriptions.ts'
 import { isStorable } from './text.ts'
 
 /** How long a link to choose a new password works. */
@@ -70,14 +70,7 @@ export async function claimResetMail (deps: Deps, email: string): Promise<ResetC
     if (user === undefined) return null
     const before = user.reset_mailed_at
     if (before !== null && now.getTime() - before.getTime() < RESET_EVERY_MS) return null
-    // Asks for two accounts of one mailbox at once are counted one after the other.
-    await sql`select pg_advisory_xact_lock(hashtext(${mailboxOf(user.email)}))`.execute(trx)
-    const { sent } = await trx.selectFrom('users')
-      .select(sql<number>`count(*)::int`.as('sent'))
-      .where(mailboxOf(sql.ref('email')), '=', mailboxOf(user.email))
-      .where('reset_mailed_at', '>', new Date(now.getTime() - 60 * 60_000))
-      .executeTakeFirstOrThrow()
-    if (sent >= RESET_PER_MAILBOX_PER_HOUR) return null
+    if (await sentToMailbox(trx, user.email, 'reset_mailed_at', now) >= RESET_PER_MAILBOX_PER_HOUR) return null
     await trx.updateTable('users').set({ reset_mailed_at: now }).where('id', '=', user.id).execute()
     return { userId: user.id, email: user.email, locale: user.locale, passwordHash: user.password_hash, before }
   })

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { type Kysely, type RawBuilder, sql } from 'kysely'
+import { type Kysely, type RawBuilder, type Transaction, sql } from 'kysely'
 import type { Database, PostKind, Shift, ThreadStatus } from '../db/database.ts'
 import { type Actor, requireSignedIn } from './actors.ts'
 import type { Deps } from './deps.ts'
@@ -23,7 +23,21 @@ const CONFIRM_RESEND_MS = 10 * 60_000
  */
 const CONFIRM_PER_MAILBOX_PER_HOUR = 3
 /** The mailbox an address delivers to: lower case, its "+tag" left out (the index `users_mailbox` is on the same). */
-export const mailboxOf = (email: RawBuilder<unknown> | string) => sql<string>`lower(regexp_replace(${email}, '\\+[^@]*@', '@'))`
+const mailboxOf = (email: RawBuilder<unknown> | string) => sql<string>`lower(regexp_replace(${email}, '\\+[^@]*@', '@'))`
+/**
+ * How many accounts of `email`'s mailbox were sent such a link (`sentAt`) in
+ * the last hour. Asks for two accounts of one mailbox at once are counted one
+ * after the other: the mailbox stays locked until the transaction ends.
+ */
+export async function sentToMailbox (trx: Transaction<Database>, email: string, sentAt: 'confirm_mailed_at' | 'reset_mailed_at', now: Date): Promise<number> {
+  await sql`select pg_advisory_xact_lock(hashtext(${mailboxOf(email)}))`.execute(trx)
+  const { sent } = await trx.selectFrom('users')
+    .select(sql<number>`count(*)::int`.as('sent'))
+    .where(mailboxOf(sql.ref('email')), '=', mailboxOf(email))
+    .where(sentAt, '>', new Date(now.getTime() - 60 * 60_000))
+    .executeTakeFirstOrThrow()
+  return sent
+}
 /** An e-mail names at most this many updates; the others are on the page it links to. */
 const NEWS_PER_MAIL = 10
 
@@ -118,14 +132,7 @@ export async function claimConfirmMail (deps: Deps, userId: number): Promise<{ b
     if (user === undefined || user.email_confirmed_at !== null) return null
     const before = user.confirm_mailed_at
     if (!mayResend(before, now)) return null
-    // Asks for two accounts of one mailbox at once are counted one after the other.
-    await sql`select pg_advisory_xact_lock(hashtext(${mailboxOf(user.email)}))`.execute(trx)
-    const { sent } = await trx.selectFrom('users')
-      .select(sql<number>`count(*)::int`.as('sent'))
-      .where(mailboxOf(sql.ref('email')), '=', mailboxOf(user.email))
-      .where('confirm_mailed_at', '>', new Date(now.getTime() - 60 * 60_000))
-      .executeTakeFirstOrThrow()
-    if (sent >= CONFIRM_PER_MAILBOX_PER_HOUR) return null
+    if (await sentToMailbox(trx, user.email, 'confirm_mailed_at', now) >= CONFIRM_PER_MAILBOX_PER_HOUR) return null
     await trx.updateTable('users').set({ confirm_mailed_at: now }).where('id', '=', userId).execute()
     return { before }
   })
