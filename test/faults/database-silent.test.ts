@@ -10,7 +10,7 @@ import type { Thread } from '../../src/domain/views.ts'
 import { buildSecondInstance, buildTestApp, makeUser } from '../helpers/app.ts'
 import { createTestDatabase, onDatabaseServer } from '../helpers/database.ts'
 import { until } from '../helpers/live.ts'
-import { apiAs } from '../helpers/pages.ts'
+import { apiAs, signIn } from '../helpers/pages.ts'
 import { relayTo } from '../helpers/relay.ts'
 
 // A database that goes down says so at once: connections are refused or cut.
@@ -164,5 +164,28 @@ if (onDatabaseServer(t, 'a lock held from another connection, a connection gone 
     t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
     const columns = await sql<{ name: string }>`select column_name as name from information_schema.columns where table_name = 'users' and column_name = 'reset_mailed_at'`.execute(app.db)
     t.equal(columns.rows.length, 1, 'with the migration it waited for')
+  })
+
+  t.test('a language chosen and changed back at once sticks, without waiting for the database to announce the first choice', async (t) => {
+    const first = await buildTestApp(t)
+    const relay = await relayTo(t, first.config.databaseUrl!)
+    // Its announcements come late: its LISTEN connection goes through a relay that holds them.
+    const database = await connectDatabase({ databaseUrl: first.config.databaseUrl, dataDir: 'memory://' })
+    const app = await buildApp(first.config, { database: { ...database, url: relay.url }, postingLimits: [] })
+    t.teardown(async () => {
+      relay.cut()
+      await app.close()
+      await database.close()
+    })
+    const admin = await makeUser(app, 'admin')
+    const cookies = await signIn(app, admin)
+    t.match((await app.inject({ url: '/admin/users', cookies })).body, '<html lang="en"')
+    relay.pause()
+    t.match((await app.inject({ url: '/admin/users?lang=fr', cookies })).body, '<html lang="fr"')
+    t.match((await app.inject({ url: '/admin/users?lang=en', cookies })).body, '<html lang="en"')
+    t.match((await app.inject({ url: '/admin/users', cookies })).body, '<html lang="en"', 'English, as last chosen')
+    const [row] = (await sql<{ locale: string }>`select locale from users where id = ${admin.actor.id}`.execute(app.db)).rows
+    t.equal(row?.locale, 'en', 'and kept so with the account')
+    relay.resume()
   })
 }

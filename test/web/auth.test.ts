@@ -89,6 +89,11 @@ t.test("a signed-in user's choice of language follows the account to another bro
   const first = await signInAs()
   const choice = await app.inject({ url: '/?lang=fr', cookies: { [SESSION_COOKIE]: first } })
   t.match(choice.body, '<html lang="fr"')
+  // The same browser, without the choice in its address nor the cookie it set: the account's language, at once.
+  for (let i = 0; i < 3; i++) {
+    const next = await app.inject({ url: '/', cookies: { [SESSION_COOKIE]: first }, headers: { 'accept-language': 'en' } })
+    t.match(next.body, '<html lang="fr"', 'the next page is in French, not the account as it was kept')
+  }
   const elsewhere = await signInAs()
   const page = await app.inject({ url: '/', cookies: { [SESSION_COOKIE]: elsewhere }, headers: { 'accept-language': 'en' } })
   t.match(page.body, '<html lang="fr"', 'a new session, an English browser: still French')

@@ -27,6 +27,8 @@ declare module 'fastify' {
      * serve a read without asking the database (see `KeptCredentials`).
      */
     keptSession: (token: string) => ActiveSession | undefined
+    /** Drops what is kept of a user's sessions and tokens: the next request reads them again. */
+    forgetKeptUser: (userId: number) => void
   }
   interface FastifyRequest {
     /** The signed-in user, or null for an anonymous reader. */
@@ -71,6 +73,7 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
   const tokens = new KeptCredentials<ActiveToken>(listening, (token, now) => now.getTime() - token.lastUsedAt.getTime() <= TOKEN_TOUCH_EVERY_MS)
   const kept = [sessions, tokens]
   fastify.decorate('keptSession', (token: string) => sessions.get(token, now()))
+  fastify.decorate('forgetKeptUser', (userId: number) => { for (const credentials of kept) credentials.dropUser(userId) })
   notifications.onUserChanged((userId) => {
     for (const credentials of kept) {
       if (userId !== null) credentials.dropUser(userId)

@@ -60,6 +60,9 @@ export default fp(async (fastify) => {
     // every browser and for e-mails; an API call's is for that call alone.
     if (request.actor !== null && isLocale(chosen) && request.actor.locale !== chosen && !request.url.startsWith('/api/')) {
       request.actor = await setPreferredLocale(fastify.db, request.actor, chosen)
+      // Not a moment later, when the database announces it: a second choice
+      // made at once (French, then back to English) must see the first.
+      fastify.forgetKeptUser(request.actor.id)
     }
     request.locale = pickLocale(request)
   })
