@@ -138,12 +138,10 @@ export class Notifications {
         clearInterval(timer)
         return
       }
-      const silent = setTimeout(() => {
-        if (this.client === client) this.reconnect(client, new Error(`no answer within ${this.heartbeat.waitMs} ms`))
-      }, this.heartbeat.waitMs)
-      silent.unref()
-      // A failure is the connection's 'error', which reconnects.
-      client.query('select 1').then(() => clearTimeout(silent), () => clearTimeout(silent))
+      // Given up after `waitMs` (the client's query_timeout), or failed with the connection.
+      client.query('select 1').catch((err: Error) => {
+        if (this.client === client) this.reconnect(client, err)
+      })
     }, this.heartbeat.everyMs)
     timer.unref()
   }

@@ -1,10 +1,10 @@
 import fp from 'fastify-plugin'
+import { failuresOnce } from '../../../db/connect.ts'
 import { type AlertRecipient, type OverdueThread, alertRecipients, claimOverdue, overdueThreads, releaseOverdue } from '../../../domain/alerts.ts'
 import { isStaff } from '../../../domain/actors.ts'
 import { loadShiftHours } from '../../../domain/shifts.ts'
 import { type Mailer, smtpMailer } from '../../../mail/deliver.ts'
 import { overdueMail } from '../../../mail/overdue.ts'
-import { failuresOnce } from '../../../db/connect.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
