@@ -345,9 +345,15 @@ if (browserAvailable(t)) {
     const box = await marker.boundingBox()
     t.ok(box !== null && box.y >= 0 && box.y + box.height <= 844 && box.x >= 0 && box.x + box.width <= 390, 'within the screen, not somewhere down the page')
     t.ok(await page.locator('#posts').evaluate((posts) => posts.getBoundingClientRect().top > 844), 'while the posts start below the screen')
+    // The new post in the list, not the copy of the pinned one at the top.
+    const newPostInView = () => {
+      const top = document.querySelector('#posts > .post:last-child')?.getBoundingClientRect().top
+      return top !== undefined && top >= 0 && top < 844
+    }
+    t.notOk(await page.evaluate(newPostInView), 'the new post is out of sight before the click')
     await marker.click()
-    await t.resolves(page.waitForFunction(() => (document.querySelector('.post:last-child')?.getBoundingClientRect().top ?? -1) >= 0 &&
-      (document.querySelector('.post:last-child')?.getBoundingClientRect().top ?? 9999) < 844, null, { timeout: 10_000 }), 'the click leads down to the new post')
+    await t.resolves(page.waitForFunction(newPostInView, null, { timeout: 10_000 }), 'the click leads down to the new post')
+    t.match(await page.locator('#posts > .post:last-child .post__body').textContent(), /Core switch replaced\./)
   })
 
   t.test('where no WebSocket gets through, the page asks for news instead, and offers to load it again', async (t) => {
