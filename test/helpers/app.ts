@@ -21,12 +21,10 @@ export interface TestApp {
 
 /** An app on its own fresh database, closed and dropped when the test ends. */
 export async function buildTestApp (t: Test, options: AppOptions & { env?: Record<string, string> } = {}): Promise<TestApp> {
+  // Read first: a configuration refused leaves no database behind.
+  const loaded = loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac', ...options.env })
   const database = await createTestDatabase()
-  const config = {
-    ...loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac', ...options.env }),
-    databaseUrl: database.databaseUrl,
-    dataDir: database.dataDir
-  }
+  const config = { ...loaded, databaseUrl: database.databaseUrl, dataDir: database.dataDir }
   let offset = 0
   const now = options.now ?? (() => new Date(Date.now() + offset))
   // The embedded database belongs to the test, not to the app, so a second
@@ -35,15 +33,23 @@ export async function buildTestApp (t: Test, options: AppOptions & { env?: Recor
   // Tests post far faster than any person: the per-user limits are off unless a test asks for them.
   // A test asserts what the app does, not how busy the machine running the suite is:
   // nothing is shed unless a test asks for pressure.
-  const app = await buildApp(config, {
-    ...options,
-    postingLimits: options.postingLimits ?? [],
-    pressure: options.pressure ?? { force: () => false },
-    // E-mails to followers go when a test sends them (app.sendNews), not on a timer of their own.
-    followMail: options.followMail ?? { intervalMs: 24 * 3600_000 },
-    now,
-    ...(embedded !== undefined && { database: embedded })
-  })
+  let app: FastifyInstance
+  try {
+    app = await buildApp(config, {
+      ...options,
+      postingLimits: options.postingLimits ?? [],
+      pressure: options.pressure ?? { force: () => false },
+      // E-mails to followers go when a test sends them (app.sendNews), not on a timer of their own.
+      followMail: options.followMail ?? { intervalMs: 24 * 3600_000 },
+      now,
+      ...(embedded !== undefined && { database: embedded })
+    })
+  } catch (err) {
+    // An app that could not be built leaves no database behind either.
+    await embedded?.close()
+    await database.drop()
+    throw err
+  }
   checkSerialisation(t, app)
   t.teardown(async () => {
     await app.close()
