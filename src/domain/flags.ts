@@ -1,14 +1,13 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { Database, FlagReason } from '../db/database.ts'
-import { type ThreadEvent, appendEvent } from '../live/events.ts'
+import { appendEvent } from '../live/events.ts'
 import { type Actor, requireModerator, requireSignedIn } from './actors.ts'
 import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, conflict, notFound } from './errors.ts'
 import { type IdempotencyKey, answerOnce } from './idempotency.ts'
-import { loadPost } from './posts.ts'
-import { closePin } from './pins.ts'
-import { lockThread, toThread } from './threads.ts'
+import { loadPost, unpinHidden } from './posts.ts'
+import { lockThread } from './threads.ts'
 import type { Post } from './views.ts'
 
 export const FLAG_REASONS: readonly FlagReason[] = ['spam', 'rumour', 'abusive']
@@ -74,15 +73,6 @@ export async function flagPost (deps: Deps, actor: Actor | null, postId: number,
   // Their pages say they flagged it, instead of offering the form again.
   deps.readerActed(user.id)
   return flagged
-}
-
-/** A hidden post cannot stay the current state. */
-async function unpinHidden (trx: Transaction<Database>, deps: Deps, threadId: number | null, emit: (event: ThreadEvent) => void): Promise<void> {
-  if (threadId === null) return
-  await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', threadId).execute()
-  const unpinned = await closePin(trx, threadId, deps.now())
-  const row = await trx.selectFrom('threads').selectAll().where('id', '=', threadId).executeTakeFirstOrThrow()
-  emit(await appendEvent(trx, threadId, 'thread.updated', { thread: toThread(row), pinnedPost: null, unpinned }))
 }
 
 const openFlags = (db: Kysely<Database> | Transaction<Database>, postId: number) =>

@@ -1,7 +1,7 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { Deps } from './deps.ts'
+import { isSignature, linkSignatures } from './link-signatures.ts'
 import { sentToMailbox } from './subscriptions.ts'
 import { isStorable } from './text.ts'
 
@@ -11,7 +11,6 @@ export const RESET_LINK_MS = 60 * 60_000
 const RESET_EVERY_MS = 15 * 60_000
 /** Links sent to one mailbox in an hour, whatever the accounts (alice+1@ and alice+2@ are one). */
 const RESET_PER_MAILBOX_PER_HOUR = 3
-const SIGNATURE = /^[\w-]{32}$/
 
 /** Whom a link goes to, and the password it may replace. */
 export interface ResetClaim {
@@ -29,27 +28,22 @@ export interface ResetClaim {
  * the link, or otherwise), the link no longer works; nothing is stored.
  */
 export function resetLinks (secret: string) {
-  // A key of its own, derived from the secret: nothing else signed with it
-  // (a cookie, a follow link) can be passed off as one of these.
-  const key = createHmac('sha256', secret).update('sitrep password reset links, v1').digest()
-  const mac = (userId: number, expires: number, passwordHash: string) =>
-    createHmac('sha256', key).update(JSON.stringify(['reset', userId, expires, passwordHash])).digest('base64url').slice(0, 32)
+  const { sign, matches } = linkSignatures(secret, 'sitrep password reset links, v1')
   return {
     token: (claim: Pick<ResetClaim, 'userId' | 'passwordHash'>, now: Date): string => {
       const expires = Math.floor((now.getTime() + RESET_LINK_MS) / 1000)
-      return `${claim.userId}.${expires}.${mac(claim.userId, expires, claim.passwordHash)}`
+      return `${claim.userId}.${expires}.${sign('reset', claim.userId, expires, claim.passwordHash)}`
     },
     /** The user a link is for, and the password it replaces; null for a link expired, used or not ours. */
     read: async (db: Kysely<Database>, token: string, now: Date): Promise<{ userId: number, passwordHash: string } | null> => {
       const match = /^(\d{1,10})\.(\d{1,12})\.([\w-]+)$/.exec(token)
-      if (match === null || !SIGNATURE.test(match[3]!)) return null
+      if (match === null || !isSignature(match[3]!)) return null
       const userId = Number(match[1])
       const expires = Number(match[2])
       if (userId > 2_147_483_647 || expires * 1000 <= now.getTime()) return null
       const user = await db.selectFrom('users').select('password_hash').where('id', '=', userId).executeTakeFirst()
       if (user === undefined) return null
-      const expected = mac(userId, expires, user.password_hash)
-      return timingSafeEqual(Buffer.from(match[3]!), Buffer.from(expected)) ? { userId, passwordHash: user.password_hash } : null
+      return matches(match[3]!, 'reset', userId, expires, user.password_hash) ? { userId, passwordHash: user.password_hash } : null
     }
   }
 }

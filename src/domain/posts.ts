@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { Database, PostKind, ThreadRow, ThreadStatus } from '../db/database.ts'
-import { appendEvent, appendEvents } from '../live/events.ts'
+import { type ThreadEvent, appendEvent, appendEvents } from '../live/events.ts'
 import { type Actor, isModerator, isStaff, requireModerator, requireSignedIn } from './actors.ts'
 import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
@@ -347,15 +347,18 @@ export async function hidePost (deps: Deps, actor: Actor | null, postId: number,
     await recordAudit(trx, moderator, { action: 'post.hide', threadId: thread.id, postId, before: { hidden: false }, after: { hidden: true }, reason })
     const hidden = await loadPost(trx, postId)
     emit(await appendEvent(trx, thread.id, 'post.hidden', { post: hidden }))
-    if (thread.pinned_post_id === postId) {
-      // A hidden post cannot stay the current state.
-      await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', thread.id).execute()
-      const unpinned = await closePin(trx, thread.id, deps.now())
-      const row = await trx.selectFrom('threads').selectAll().where('id', '=', thread.id).executeTakeFirstOrThrow()
-      emit(await appendEvent(trx, thread.id, 'thread.updated', { thread: toThread(row), pinnedPost: null, unpinned }))
-    }
+    await unpinHidden(trx, deps, thread.pinned_post_id === postId ? thread.id : null, emit)
     return hidden
   }))
+}
+
+/** A hidden post cannot stay the current state. */
+export async function unpinHidden (trx: Transaction<Database>, deps: Deps, threadId: number | null, emit: (event: ThreadEvent) => void): Promise<void> {
+  if (threadId === null) return
+  await trx.updateTable('threads').set({ pinned_post_id: null }).where('id', '=', threadId).execute()
+  const unpinned = await closePin(trx, threadId, deps.now())
+  const row = await trx.selectFrom('threads').selectAll().where('id', '=', threadId).executeTakeFirstOrThrow()
+  emit(await appendEvent(trx, threadId, 'thread.updated', { thread: toThread(row), pinnedPost: null, unpinned }))
 }
 
 /** A moderator's decision on a post ends its open flags: they leave the queue. */

@@ -1,8 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
 import { type Kysely, type RawBuilder, type Transaction, sql } from 'kysely'
 import type { Database, PostKind, Shift, ThreadStatus } from '../db/database.ts'
 import { type Actor, requireSignedIn } from './actors.ts'
 import type { Deps } from './deps.ts'
+import { isSignature, linkSignatures } from './link-signatures.ts'
 import { getThread } from './threads.ts'
 import { type Thread, idFrom } from './views.ts'
 
@@ -345,39 +345,30 @@ export interface LinkSigner {
   readConfirmToken: (token: string, emailOf: (userId: number) => Promise<string | undefined>) => Promise<{ userId: number, email: string } | null>
 }
 
-const SIGNATURE = /^[\w-]{32}$/
-
 export function linkSigner (secret: string): LinkSigner {
-  // A key of their own, derived from the secret: nothing else signed with
-  // the secret (a cookie, say) can be passed off as one of these links. What
-  // is signed is a JSON array, so no two different links sign the same text.
-  const key = createHmac('sha256', secret).update('sitrep follow links, v1').digest()
-  const mac = (...what: Array<string | number>) => createHmac('sha256', key).update(JSON.stringify(what)).digest('base64url').slice(0, 32)
-  // A signature is 32 characters of base64url: anything else (a link mangled
-  // by a mail client) is refused before it is compared, byte for byte.
-  const same = (given: string, expected: string) => SIGNATURE.test(given) && timingSafeEqual(Buffer.from(given), Buffer.from(expected))
+  const { sign, matches } = linkSignatures(secret, 'sitrep follow links, v1')
   const ids = (parts: string[]) => {
     const numbers = parts.map(idFrom)
     return numbers.every((id) => id !== undefined) ? numbers as number[] : null
   }
   return {
-    stopToken: (userId, threadId) => `${userId}.${threadId}.${mac('stop', userId, threadId)}`,
+    stopToken: (userId, threadId) => `${userId}.${threadId}.${sign('stop', userId, threadId)}`,
     readStopToken: (token) => {
       const [user = '', thread = '', signature = '', ...rest] = token.split('.')
       const numbers = ids([user, thread])
       if (numbers === null || rest.length > 0) return null
       const [userId, threadId] = numbers as [number, number]
-      return same(signature, mac('stop', userId, threadId)) ? { userId, threadId } : null
+      return matches(signature, 'stop', userId, threadId) ? { userId, threadId } : null
     },
-    confirmToken: (userId, email) => `${userId}.${mac('confirm', userId, email)}`,
+    confirmToken: (userId, email) => `${userId}.${sign('confirm', userId, email)}`,
     readConfirmToken: async (token, emailOf) => {
       const [user = '', signature = '', ...rest] = token.split('.')
       const numbers = ids([user])
-      if (numbers === null || rest.length > 0 || !SIGNATURE.test(signature)) return null
+      if (numbers === null || rest.length > 0 || !isSignature(signature)) return null
       const userId = numbers[0]!
       const email = await emailOf(userId)
       if (email === undefined) return null
-      return same(signature, mac('confirm', userId, email)) ? { userId, email } : null
+      return matches(signature, 'confirm', userId, email) ? { userId, email } : null
     }
   }
 }

@@ -1,17 +1,17 @@
-import type { LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { Migrator, sql } from 'kysely'
 import pg from 'pg'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { MIGRATIONS_DIR, MigrationFolder } from '../../src/db/migrate.ts'
 import type { Thread } from '../../src/domain/views.ts'
-import { buildSecondInstance, buildTestApp, makeUser } from '../helpers/app.ts'
+import { type TestApp, buildSecondInstance, buildTestApp, makeUser } from '../helpers/app.ts'
 import { createTestDatabase, onDatabaseServer } from '../helpers/database.ts'
 import { until } from '../helpers/live.ts'
 import { apiAs, signIn } from '../helpers/pages.ts'
-import { relayTo } from '../helpers/relay.ts'
+import { type Relay, relayTo } from '../helpers/relay.ts'
 
 // A database that goes down says so at once: connections are refused or cut.
 // One that stops answering says nothing: a server frozen, a network cut in two,
@@ -23,6 +23,19 @@ if (onDatabaseServer(t, 'a lock held from another connection, a connection gone 
     request,
     new Promise<'no answer'>((resolve) => setTimeout(() => resolve('no answer'), 30_000).unref())
   ])
+
+  /** Another instance whose queries go straight to the server, and only its LISTEN connection through a relay. */
+  async function listeningThroughRelay (t: Test, first: TestApp): Promise<{ relay: Relay, app: FastifyInstance }> {
+    const relay = await relayTo(t, first.config.databaseUrl!)
+    const database = await connectDatabase({ databaseUrl: first.config.databaseUrl, dataDir: 'memory://' })
+    const app = await buildApp(first.config, { database: { ...database, url: relay.url }, postingLimits: [] })
+    t.teardown(async () => {
+      relay.cut()
+      await app.close()
+      await database.close()
+    })
+    return { relay, app }
+  }
 
   t.test('a post waiting on a lock another session holds gets a 503, and its retry posts it once', async (t) => {
     const { app, config } = await buildTestApp(t)
@@ -108,15 +121,7 @@ if (onDatabaseServer(t, 'a lock held from another connection, a connection gone 
     const first = await buildTestApp(t)
     const tech = await makeUser(first.app, 'technician')
     const thread = await apiAs<Thread>(first.app, tech, 'POST', '/threads', { title: 'DNS resolver flapping', body: 'Lookups time out.' })
-    const relay = await relayTo(t, first.config.databaseUrl!)
-    // Its queries go straight to the server; only its LISTEN connection goes through the relay.
-    const database = await connectDatabase({ databaseUrl: first.config.databaseUrl, dataDir: 'memory://' })
-    const second = await buildApp(first.config, { database: { ...database, url: relay.url }, postingLimits: [] })
-    t.teardown(async () => {
-      relay.cut()
-      await second.close()
-      await database.close()
-    })
+    const { relay, app: second } = await listeningThroughRelay(t, first)
     t.ok(second.notifications.listening, 'it listens')
     for (let i = 0; i < 2; i++) t.equal((await second.inject({ url: `/t/${thread.id}` })).statusCode, 200, 'and keeps the page')
 
@@ -168,15 +173,8 @@ if (onDatabaseServer(t, 'a lock held from another connection, a connection gone 
 
   t.test('a language chosen and changed back at once sticks, without waiting for the database to announce the first choice', async (t) => {
     const first = await buildTestApp(t)
-    const relay = await relayTo(t, first.config.databaseUrl!)
     // Its announcements come late: its LISTEN connection goes through a relay that holds them.
-    const database = await connectDatabase({ databaseUrl: first.config.databaseUrl, dataDir: 'memory://' })
-    const app = await buildApp(first.config, { database: { ...database, url: relay.url }, postingLimits: [] })
-    t.teardown(async () => {
-      relay.cut()
-      await app.close()
-      await database.close()
-    })
+    const { relay, app } = await listeningThroughRelay(t, first)
     const admin = await makeUser(app, 'admin')
     const cookies = await signIn(app, admin)
     t.match((await app.inject({ url: '/admin/users', cookies })).body, '<html lang="en"')
