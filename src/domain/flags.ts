@@ -6,16 +6,13 @@ import { recordAudit } from './audit.ts'
 import { type Deps, commitThenPublish } from './deps.ts'
 import { badRequest, conflict, notFound } from './errors.ts'
 import { type IdempotencyKey, answerOnce } from './idempotency.ts'
-import { loadPost, unpinHidden } from './posts.ts'
+import { PENDING_REVIEW, loadPost, unpinHidden } from './posts.ts'
 import { lockThread } from './threads.ts'
 import type { Post } from './views.ts'
 
 export const FLAG_REASONS: readonly FlagReason[] = ['spam', 'rumour', 'abusive']
 /** Flags from this many distinct users hide a customer's comment until a moderator reviews it. */
 export const FLAGS_TO_HIDE = 3
-/** The hide reason of a comment hidden by its flags; pages translate it. */
-export const PENDING_REVIEW = 'pending review'
-
 export function validateFlagReason (reason: string): FlagReason {
   if (!FLAG_REASONS.includes(reason as FlagReason)) throw badRequest('invalid_flag_reason', `The reason must be one of ${FLAG_REASONS.join(', ')}.`)
   return reason as FlagReason

@@ -334,17 +334,36 @@ export async function editPost (deps: Deps, actor: Actor | null, postId: number,
   })
 }
 
-/** Hides a post with a reason; it keeps its place, and nothing is deleted. */
+/** The hide reason of a comment hidden by its flags until a moderator reviews it; pages translate it. */
+export const PENDING_REVIEW = 'pending review'
+
+/**
+ * Hides a post with a reason; it keeps its place, and nothing is deleted. A
+ * post the readers' flags hid pending review takes the moderator's reason: the
+ * hide is that review. A post already hidden with another reason keeps it, and
+ * the moderator is told.
+ */
 export async function hidePost (deps: Deps, actor: Actor | null, postId: number, input: { reason: string }, idem?: IdempotencyKey): Promise<Post> {
   const moderator = requireModerator(actor)
   const reason = storable(input.reason).trim()
   if (reason.length < 1 || reason.length > REASON_MAX) throw badRequest('invalid_reason', `Give a reason of 1 to ${REASON_MAX} characters.`)
   return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, moderator.id, idem, 200, async () => {
     const { thread, post } = await lockPostThread(trx, postId)
-    if (post.hidden) return post
+    const pending = post.hidden && post.hiddenReason === PENDING_REVIEW
+    if (post.hidden && !pending) {
+      if (post.hiddenReason === reason) return post
+      throw conflict('already_hidden', 'This post is already hidden, with another reason, which stands: restore it first to hide it with yours.')
+    }
     await trx.updateTable('posts').set({ hidden_at: deps.now(), hidden_by: moderator.id, hidden_reason: reason }).where('id', '=', postId).execute()
     await closeFlags(trx, moderator, postId, 'hidden', deps.now())
-    await recordAudit(trx, moderator, { action: 'post.hide', threadId: thread.id, postId, before: { hidden: false }, after: { hidden: true }, reason })
+    await recordAudit(trx, moderator, {
+      action: 'post.hide',
+      threadId: thread.id,
+      postId,
+      before: pending ? { hidden: true, reason: PENDING_REVIEW } : { hidden: false },
+      after: { hidden: true },
+      reason
+    })
     const hidden = await loadPost(trx, postId)
     emit(await appendEvent(trx, thread.id, 'post.hidden', { post: hidden }))
     await unpinHidden(trx, deps, thread.pinned_post_id === postId ? thread.id : null, emit)

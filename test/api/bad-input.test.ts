@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { BODY_LIMIT } from '../../src/app.ts'
 import { BODY_MAX } from '../../src/domain/posts.ts'
@@ -197,6 +198,31 @@ t.test('an unsupported content type is bad input: 400, as the contract says', as
     assertError(t, res, 400)
   }
   t.equal(await countPosts(), before, 'nothing was posted')
+})
+
+t.test('a body sent with a Content-Encoding is refused for it, compressed or not, and nothing is posted', async (t) => {
+  const before = await countPosts()
+  const json = JSON.stringify({ body: 'Sent as gzip' })
+  const sent = [
+    ['gzip', gzipSync(json), 'application/json'],
+    ['gzip', json, 'application/json'],
+    ['br', json, 'application/json'],
+    ['deflate, gzip', json, 'application/json']
+  ] as const
+  for (const [encoding, payload, contentType] of sent) {
+    const res = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'content-type': contentType, 'content-encoding': encoding }, payload })
+    assertError(t, res, 400, 'unsupported_encoding')
+    t.match(res.json().error.message, /uncompressed/)
+  }
+  const french = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'content-type': 'application/json', 'content-encoding': 'gzip', 'accept-language': 'fr' }, payload: json })
+  t.match(french.json().error.message, /sans compression/, 'in French too')
+  const cookies = await signIn(app, customer)
+  const form = await app.inject({ method: 'POST', url: `/t/${thread.id}/posts`, cookies, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, payload: gzipSync('body=Hello') })
+  t.equal(form.statusCode, 400, 'a form too')
+  t.match(form.body, /Send the request uncompressed/)
+  t.equal(await countPosts(), before, 'nothing was posted')
+  const identity = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'content-type': 'application/json', 'content-encoding': 'identity' }, payload: json })
+  assertStatus(t, identity, 201, 'identity is no encoding: taken')
 })
 
 t.test('a reply names a post of the same thread', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Post } from '../../src/domain/views.ts'
-import { buildTestApp, makeUser, type TestUser } from '../helpers/app.ts'
+import { buildTestApp, csrfFieldOf, makeUser, type TestUser } from '../helpers/app.ts'
 import { act, assertError, assertStatus, openThread, readPosts, writePost } from '../helpers/api.ts'
 import { signIn } from '../helpers/pages.ts'
 
@@ -79,6 +79,31 @@ t.test('hiding needs a reason', async (t) => {
   const post = await writePost(app, author, thread.id, { body: 'Hmm' })
   assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${post.id}/hide`, headers: moderator.auth, payload: { reason: '   ' } }), 400, 'invalid_reason')
   t.equal((await seenBy(null, thread.id, post.id)).hidden, false, 'still visible')
+})
+
+t.test('a post already hidden keeps its reason: a second moderator hiding it is told, by the API and on the page', async (t) => {
+  const second = await makeUser(app, 'moderator')
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, author, thread.id, { body: 'Call this number for a refund' })
+  const page = `/t/${thread.id}`
+  // The second moderator opened the thread while the post was still shown.
+  const cookies = await signIn(app, second)
+  const opened = await app.inject({ url: page, cookies })
+  await act(app, moderator, 'POST', `/api/v1/posts/${post.id}/hide`, { reason: 'Scam' })
+
+  const again = await app.inject({ method: 'POST', url: `/api/v1/posts/${post.id}/hide`, headers: second.auth, payload: { reason: 'Spam' } })
+  assertError(t, again, 409, 'already_hidden')
+  t.equal((await seenBy(null, thread.id, post.id)).hiddenReason, 'Scam', 'the first reason stands')
+  const same = await act(app, moderator, 'POST', `/api/v1/posts/${post.id}/hide`, { reason: 'Scam' })
+  t.equal(same.json().hiddenReason, 'Scam', 'the same hide sent again answers the post as it is')
+
+  const form = await app.inject({ method: 'POST', url: `/posts/${post.id}/hide`, cookies, payload: { _csrf: csrfFieldOf(opened.body), reason: 'Spam' } })
+  t.equal(form.statusCode, 409)
+  t.match(form.body, /This post is already hidden, with the reason shown on it, which stands\. To hide it with yours, restore it first\./, 'the page says why nothing changed')
+  t.match(form.body, /Hidden by a moderator: .*Scam/, 'and shows the reason that stands')
+  const french = await app.inject({ method: 'POST', url: `/posts/${post.id}/hide`, cookies: { ...cookies, sitrep_lang: 'fr' }, payload: { _csrf: csrfFieldOf(opened.body), reason: 'Spam' } })
+  t.match(french.body, /Ce message est déjà masqué/, 'in French too')
+  t.equal((await seenBy(null, thread.id, post.id)).hiddenReason, 'Scam')
 })
 
 t.test('a hidden post cannot be pinned', async (t) => {

@@ -218,6 +218,27 @@ t.test("a moderator's own hide or restore on the thread closes the comment's ope
   t.notOk((await queue()).some((entry) => entry.post.id === hidden.id), 'hidden on the thread: out of the queue')
 })
 
+t.test('a comment hidden pending review, hidden on the thread with a reason, takes that reason and leaves the queue', async (t) => {
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, author, thread.id, { body: 'Refunds at this link' })
+  for (let i = 0; i < FLAGS_TO_HIDE; i++) assertStatus(t, await flag(flaggers[i]!, post.id, 'spam'), 201)
+  const start = (await eventLog(app, thread.id)).length
+  published.length = 0
+  const hidden = (await act(app, moderator, 'POST', `/api/v1/posts/${post.id}/hide`, { reason: 'Phishing link' })).json()
+  t.equal(hidden.hiddenReason, 'Phishing link')
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === post.id)!.hiddenReason, 'Phishing link', 'readers read the moderator\'s reason')
+  t.notOk((await queue()).some((entry) => entry.post.id === post.id), 'reviewed: out of the queue')
+  t.same((await eventLog(app, thread.id, start)).map((e) => e.type), ['post.hidden'], 'one event')
+  t.ok(published.some((e) => e.type === 'post.hidden' && e.post?.hiddenReason === 'Phishing link'), 'pushed live with the new reason')
+  const row = await app.db.selectFrom('audit_log').selectAll().where('post_id', '=', post.id).orderBy('id', 'desc').executeTakeFirstOrThrow()
+  t.equal(row.action, 'post.hide')
+  t.same(row.before, { hidden: true, reason: 'pending review' })
+  t.equal(row.reason, 'Phishing link')
+  const page = await app.inject({ url: `/t/${thread.id}` })
+  t.match(page.body, /Hidden by a moderator: .*Phishing link/)
+  t.notMatch(page.body, /Hidden pending review/)
+})
+
 t.test('in read-only crisis mode, customers cannot edit their comments either', async (t) => {
   const thread = await openThread(app, tech)
   const comment = await writePost(app, author, thread.id, { body: 'Any news?' })

@@ -5,6 +5,7 @@ import formbody from '@fastify/formbody'
 import fp from 'fastify-plugin'
 import helmet, { type HelmetOptions } from 'helmet'
 import type { Config } from '../../../config.ts'
+import { badRequest } from '../../../domain/errors.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -77,6 +78,15 @@ export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
   fastify.addHook('onRequest', (_request, reply, done) => {
     reply.headers(headers)
     done()
+  })
+  // A body is read as it comes: one compressed (Content-Encoding: gzip...)
+  // would be read as text and refused for what it seems to say, or worse,
+  // taken. Refused for what it is, as a body of the wrong type is (400).
+  fastify.addHook('preParsing', async (request) => {
+    const encoding = request.headers['content-encoding']
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      throw badRequest('unsupported_encoding', 'Send the body uncompressed: no Content-Encoding is accepted.')
+    }
   })
   await fastify.register(cookie, { secret: config.sessionSecret })
   // A post of the longest allowed (20,000 characters, counted as the text
