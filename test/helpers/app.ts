@@ -6,7 +6,8 @@ import { type Config, loadConfig } from '../../src/config.ts'
 import type { Role, Shift } from '../../src/db/database.ts'
 import type { Actor } from '../../src/domain/actors.ts'
 import { createApiToken } from '../../src/domain/tokens.ts'
-import { createUser } from '../../src/domain/users.ts'
+import { hashPassword } from '../../src/domain/passwords.ts'
+import { toActor } from '../../src/domain/users.ts'
 import { createTestDatabase } from './database.ts'
 import { type DatabaseHandle, connectDatabase } from '../../src/db/connect.ts'
 
@@ -101,16 +102,20 @@ export const PASSWORD = 'correct horse battery staple'
 export interface TestUser { actor: Actor, token: string, auth: { authorization: string } }
 
 let counter = 0
+let passwordHash: Promise<string> | undefined
 /** A user made directly in the database, with an API token. */
 export async function makeUser (app: FastifyInstance, role: Role, fields: { name?: string, shift?: Shift, email?: string } = {}): Promise<TestUser> {
   counter++
-  const actor = await createUser(app.db, {
+  passwordHash ??= hashPassword(PASSWORD)
+  const row = await app.db.insertInto('users').values({
     email: fields.email ?? `${role}${counter}@example.org`,
     name: fields.name ?? `${role[0]!.toUpperCase()}${role.slice(1)} ${counter}`,
-    password: PASSWORD,
+    password_hash: await passwordHash,
     role,
-    shift: role === 'technician' ? (fields.shift ?? 'day') : null
-  })
+    shift: role === 'technician' ? (fields.shift ?? 'day') : null,
+    locale: null
+  }).returningAll().executeTakeFirstOrThrow()
+  const actor = toActor(row)
   const token = await createApiToken(app.db, actor.id)
   return { actor, token, auth: { authorization: `Bearer ${token}` } }
 }
