@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Database, Role, Shift } from '../db/database.ts'
 import { type Actor, requireAdmin } from './actors.ts'
@@ -9,7 +10,7 @@ import { endDuty } from './duty.ts'
 import { SHIFTS } from './shifts.ts'
 import { type TokenKey, issueApiToken, issueOnce, revokeApiTokenById, tokenLabel } from './tokens.ts'
 import { isStorable } from './text.ts'
-import { ROLES } from './users.ts'
+import { ROLES, createUser } from './users.ts'
 
 export interface UserSummary { id: number, email: string, name: string, role: Role, shift: Shift | null, createdAt: string }
 
@@ -53,6 +54,46 @@ export async function listStaff (db: Kysely<Database>, actor: Actor | null): Pro
 }
 
 export interface UserPatch { role?: string, shift?: string | null }
+
+/** How long a link to choose a password works when an admin gives it: a new account's, a week; another's, a day. */
+export const NEW_ACCOUNT_LINK_MS = 7 * 24 * 60 * 60_000
+export const GIVEN_LINK_MS = 24 * 60 * 60_000
+
+/** Whom a link to choose a password is for, with the password it replaces (the link works until it changes). */
+export interface LinkOwner { user: UserSummary, locale: 'en' | 'fr' | null, passwordHash: string }
+
+const LINK_OWNER_COLUMNS = [...USER_COLUMNS, 'locale', 'password_hash'] as const
+
+/**
+ * An admin makes an account for someone: a colleague called in for the
+ * night, a customer on the phone. Its password is one nobody knows, until
+ * its owner chooses theirs with the link the admin gives them.
+ */
+export async function addUser (deps: Deps, actor: Actor | null, input: { email: string, name: string, role: string, shift: string | null }): Promise<LinkOwner> {
+  const admin = requireAdmin(actor)
+  return await deps.db.transaction().execute(async (trx) => {
+    const created = await createUser(trx, { email: input.email, name: input.name, role: input.role as Role, shift: input.shift as Shift | null, password: randomBytes(24).toString('base64url') })
+    await recordAudit(trx, admin, { action: 'user.create', targetUserId: created.id, after: { role: created.role, shift: created.shift } })
+    return toLinkOwner(await trx.selectFrom('users').select(LINK_OWNER_COLUMNS).where('id', '=', created.id).executeTakeFirstOrThrow())
+  })
+}
+
+/**
+ * An admin gives someone a link to choose a new password: one who forgot
+ * theirs where the forum sends no e-mail, or whose e-mail does not come.
+ */
+export async function passwordLinkFor (deps: Deps, actor: Actor | null, userId: number): Promise<LinkOwner> {
+  const admin = requireAdmin(actor)
+  return await deps.db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('users').select(LINK_OWNER_COLUMNS).where('id', '=', userId).executeTakeFirst()
+    if (row === undefined) throw notFound('user')
+    await recordAudit(trx, admin, { action: 'user.reset', targetUserId: userId })
+    return toLinkOwner(row)
+  })
+}
+
+const toLinkOwner = (row: Parameters<typeof toSummary>[0] & { locale: 'en' | 'fr' | null, password_hash: string }): LinkOwner =>
+  ({ user: toSummary(row), locale: row.locale, passwordHash: row.password_hash })
 
 /**
  * Changes a user's role or a technician's shift. A new role takes effect at

@@ -30,8 +30,9 @@ export interface ResetClaim {
 export function resetLinks (secret: string) {
   const { sign, matches } = linkSignatures(secret, 'sitrep password reset links, v1')
   return {
-    token: (claim: Pick<ResetClaim, 'userId' | 'passwordHash'>, now: Date): string => {
-      const expires = Math.floor((now.getTime() + RESET_LINK_MS) / 1000)
+    /** A link for `claim`, working for `lifeMs` (an hour, unless an admin gives it). */
+    token: (claim: Pick<ResetClaim, 'userId' | 'passwordHash'>, now: Date, lifeMs = RESET_LINK_MS): string => {
+      const expires = Math.floor((now.getTime() + lifeMs) / 1000)
       return `${claim.userId}.${expires}.${sign('reset', claim.userId, expires, claim.passwordHash)}`
     },
     /** The user a link is for, and the password it replaces; null for a link expired, used or not ours. */

@@ -1,6 +1,19 @@
 import { type Locale, translate } from '../web/i18n.ts'
 import type { MailMessage } from './deliver.ts'
 
+/**
+ * The link to choose a password an admin gives: for an account just made
+ * for its owner, or for one who cannot sign in. `days` it works.
+ */
+export function givenLinkMail (to: { email: string, locale: Locale }, url: string, made: { newAccount: boolean, by: string, days: number, publicUrl: string }): MailMessage {
+  const kind = made.newAccount ? 'welcome' : 'given'
+  return {
+    to: to.email,
+    subject: translate(to.locale, `mail.${kind}.subject`),
+    text: translate(to.locale, `mail.${kind}.body`, { url, by: made.by, days: String(made.days), site: made.publicUrl })
+  }
+}
+
 /** The link to choose a new password, sent to whoever asked for it at /password/forgot. */
 export function resetMail (to: { email: string, locale: Locale }, resetUrl: string): MailMessage {
   return {

@@ -79,6 +79,30 @@ if (browserAvailable(t)) {
     }
   })
 
+  t.test('an admin adds a person: the form, its refusal and the link shown pass axe', async (t) => {
+    const { context, page } = await site.open({ colorScheme: 'light', bypassCSP: true })
+    t.teardown(() => context.close())
+    await site.signIn(page, admin)
+    await page.goto('/admin/users')
+    await page.locator('#add-user summary').click()
+    const fill = async (email: string) => {
+      await page.locator('#add-name').fill('Nadia Night')
+      await page.locator('#add-email').fill(email)
+      await page.locator('#add-role').selectOption('technician')
+      await Promise.all([page.waitForLoadState('load'), page.locator('#add-user button[type="submit"]').click()])
+    }
+    // A technician without a shift: refused, the form open with the reason.
+    await fill('nadia@example.org')
+    t.match(await page.locator('#add-user-error').textContent(), /A technician needs a shift/, 'the reason is said')
+    t.equal(await page.locator('#add-email').inputValue(), 'nadia@example.org', 'what was typed is kept')
+    t.same(await seriousViolations(page), [], 'the refused form passes axe')
+    await page.locator('#add-shift').selectOption('night')
+    await Promise.all([page.waitForLoadState('load'), page.locator('#add-user button[type="submit"]').click()])
+    t.match(await page.locator('#password-link').textContent(), /Account made for Nadia Night\./, 'the account is made')
+    t.match(await page.locator('#password-link-url').inputValue(), /\/password\/reset\//, 'with the link to pass on')
+    t.same(await seriousViolations(page), [], 'the answer with the link passes axe')
+  })
+
   t.test('a customer posts a comment with the keyboard alone', async (t) => {
     const { context, page } = await site.open()
     t.teardown(() => context.close())
@@ -203,8 +227,12 @@ if (browserAvailable(t)) {
       }).map((heading) => heading.textContent))
       t.same(broken, [], `${path}: no heading broken mid-word`)
       if (path.startsWith('/admin/users')) {
-        const save = await page.locator('#users tbody tr').first().locator('button[type="submit"]').boundingBox()
-        t.ok(save !== null && save.x >= 0 && save.x + save.width <= 390, `${path}: a user's Save button is in view, not off to the side`)
+        const buttons = await page.locator('#users tbody tr').first().locator('button[type="submit"]').evaluateAll((found) => found.map((button) => {
+          const box = button.getBoundingClientRect()
+          return { text: button.textContent, left: box.left, right: box.right }
+        }))
+        t.same(buttons.map((button) => button.text), path.includes('lang=fr') ? ['Enregistrer', 'Lien de mot de passe'] : ['Save', 'Password link'], `${path}: a user's row has its buttons`)
+        t.ok(buttons.every((button) => button.left >= 0 && button.right <= 390), `${path}: a user's Save and Password link buttons are in view, not off to the side`)
         // Each cell holds what it shows: no address running under the next
         // column, no menu cut to "Équipe de" so that day and night look alike.
         const spilling = await page.locator('#users tbody td').evaluateAll((cells) => cells.flatMap((cell) => {

@@ -217,6 +217,12 @@ const ROUTES: Record<string, Row> = {
     expect: form(ADMINS),
     call: async () => ({ url: `/admin/users/${(await newUser('customer')).actor.id}`, body: { role: 'moderator', shift: '' } })
   },
+  // The link to choose a password is shown on the answer itself, once: a 200, not a redirect.
+  'POST /admin/users': { expect: only(ADMINS, 200, 401), call: () => ({ url: '/admin/users', body: { name: 'Newly Added', email: `added${++fresh}@example.org`, role: 'customer', shift: '' } }) },
+  'POST /admin/users/:id/password-link': {
+    expect: only(ADMINS, 200, 401),
+    call: async () => ({ url: `/admin/users/${(await newUser('customer')).actor.id}/password-link` })
+  },
   'GET /admin/tokens': { expect: page(ADMINS), call: () => ({ url: '/admin/tokens' }) },
   // The new token is shown on the answer itself, once: a 200, not a redirect.
   'POST /admin/tokens': { expect: only(ADMINS, 200, 401), call: () => ({ url: '/admin/tokens', body: { userId: String(commenter.actor.id) } }) },

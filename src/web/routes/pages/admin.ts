@@ -1,23 +1,38 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { CUSTOMERS_SHOWN, changeUser, createTokenFor, findUsers, listStaff, listTokens, revokeToken } from '../../../domain/admin.ts'
+import { CUSTOMERS_SHOWN, GIVEN_LINK_MS, type LinkOwner, NEW_ACCOUNT_LINK_MS, addUser, changeUser, createTokenFor, findUsers, listStaff, listTokens, passwordLinkFor, revokeToken } from '../../../domain/admin.ts'
+import { resetLinks } from '../../../domain/password-reset.ts'
 import { SHIFTS } from '../../../domain/shifts.ts'
 import { LABEL_MAX, tokenKey } from '../../../domain/tokens.ts'
 import { ROLES } from '../../../domain/users.ts'
+import { givenLinkMail } from '../../../mail/password.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
 import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, optionalId, parseId } from './shared.ts'
 
 interface IdParam { id: string }
 
+/** A link to choose a password, given by an admin: shown once, on the answer, and e-mailed when the forum sends e-mail. */
+interface Given { newAccount: boolean, name: string, email: string, url: string, days: number, mailed: boolean, mailFailed: boolean }
+
 /** The admins' pages: users and roles, API tokens. */
 const adminPages: FastifyPluginAsync = async (fastify) => {
-  const { db, deps } = fastify
+  const { db, deps, config } = fastify
+  const links = resetLinks(config.sessionSecret)
 
   const signInFirst = (request: FastifyRequest, reply: FastifyReply) => reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303)
 
   /** The users' table; a refused change is said on its row, with what the admin chose kept. */
-  const showUsers = async (request: FastifyRequest, reply: FastifyReply, search: string, refused?: { userId: number, role: string, shift: string, error: string }) => {
+  const showUsers = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    search: string,
+    refused?: { userId: number, role: string, shift: string, error: string },
+    extras: { given?: Given, add?: { form: Form, error: string } } = {}
+  ) => {
     const found = await findUsers(db, request.actor, search)
+    const { given, add } = extras
+    const addRole = field(add?.form, 'role') || 'customer'
+    const addShift = field(add?.form, 'shift')
     const users = [...found.staff, ...found.customers]
     // Back from a change (?changed=id): it says whose, and what they are now.
     const changedId = refused === undefined ? optionalId((request.query as Record<string, unknown>).changed) : undefined
@@ -40,6 +55,15 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
         }
       }),
       refused: refused === undefined ? undefined : { ...refused, name: users.find((user) => user.id === refused.userId)?.name ?? '' },
+      given,
+      add: {
+        name: field(add?.form, 'name'),
+        email: field(add?.form, 'email'),
+        error: add?.error,
+        roles: ROLES.map((role) => ({ role, selected: role === addRole })),
+        shifts: SHIFTS.map((shift) => ({ shift, selected: shift === addShift }))
+      },
+      mails: fastify.mailer !== null,
       changed: changed === undefined
         ? undefined
         : {
@@ -70,6 +94,47 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       if (!isFormError(err) || request.actor === null) throw err
       return await showUsers(request, reply.code(err.statusCode), search, { userId, role, shift, error: messageOf(request.locale, err) })
     }
+  })
+
+  /**
+   * Makes the link for `owner`, e-mails it when the forum sends e-mail (in
+   * their language, else the admin's), and says so: the admin passes it on
+   * if the e-mail does not come.
+   */
+  const give = async (request: FastifyRequest, owner: LinkOwner, newAccount: boolean): Promise<Given> => {
+    const lifeMs = newAccount ? NEW_ACCOUNT_LINK_MS : GIVEN_LINK_MS
+    const locale = owner.locale ?? request.locale
+    const url = `${config.publicUrl}/password/reset/${links.token({ userId: owner.user.id, passwordHash: owner.passwordHash }, deps.now(), lifeMs)}?lang=${locale}${newAccount ? '&welcome=1' : ''}`
+    const days = lifeMs / (24 * 60 * 60_000)
+    const given: Given = { newAccount, name: owner.user.name, email: owner.user.email, url, days, mailed: false, mailFailed: false }
+    if (fastify.mailer === null) return given
+    try {
+      await fastify.mailer.deliver(givenLinkMail({ email: owner.user.email, locale }, url, { newAccount, by: request.actor?.name ?? '', days, publicUrl: config.publicUrl }))
+      given.mailed = true
+    } catch (err) {
+      request.log.warn({ err, userId: owner.user.id }, 'could not send a link to choose a password')
+      given.mailFailed = true
+    }
+    return given
+  }
+
+  fastify.post<{ Body: Form }>('/admin/users', async (request, reply) => {
+    const role = field(request.body, 'role')
+    const shift = field(request.body, 'shift')
+    try {
+      // The shift menu is there for every role: it counts for technicians only.
+      const owner = await addUser(deps, request.actor, { email: field(request.body, 'email'), name: field(request.body, 'name'), role, shift: role === 'technician' ? (shift || null) : null })
+      // The link is on this answer alone: never kept, nor cached.
+      return await showUsers(request, reply.header('cache-control', 'no-store'), '', undefined, { given: await give(request, owner, true) })
+    } catch (err) {
+      if (!isFormError(err) || request.actor === null) throw err
+      return await showUsers(request, reply.code(err.statusCode), '', undefined, { add: { form: request.body, error: messageOf(request.locale, err) } })
+    }
+  })
+
+  fastify.post<{ Params: IdParam, Body: Form }>('/admin/users/:id/password-link', async (request, reply) => {
+    const owner = await passwordLinkFor(deps, request.actor, parseId(request.params.id, 'user'))
+    return await showUsers(request, reply.header('cache-control', 'no-store'), field(request.body, 'q'), undefined, { given: await give(request, owner, false) })
   })
 
   const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, form?: Form, created?: { token: string, ownerId: number, label: string | null } } = {}) => {

@@ -49,14 +49,18 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
     return await reply.redirect('/password/forgot?sent=1', 303)
   })
 
-  const showReset = (request: FastifyRequest, reply: FastifyReply, token: string, state: { invalid?: boolean, error?: string }) =>
-    reply.page('password-reset', {
-      title: translate(request.locale, 'password.reset.title'),
+  const showReset = (request: FastifyRequest, reply: FastifyReply, token: string, state: { invalid?: boolean, error?: string }) => {
+    // A new account's link (an admin made it): its first password, not a new one.
+    const welcome = (request.query as Record<string, unknown>).welcome === '1'
+    return reply.page('password-reset', {
+      title: translate(request.locale, welcome ? 'password.welcome.title' : 'password.reset.title'),
       csrf: csrfToken(request, reply),
       token,
+      welcome,
       passwordMin: PASSWORD_MIN,
       ...state
     })
+  }
 
   fastify.get<{ Params: TokenParams }>('/password/reset/:token', async (request, reply) => {
     const { token } = request.params

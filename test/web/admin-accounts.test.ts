@@ -1,0 +1,163 @@
+import type { FastifyInstance } from 'fastify'
+import t from 'tap'
+import { buildTestApp, cookieFrom, csrfFieldOf, makeUser, PASSWORD } from '../helpers/app.ts'
+import { until } from '../helpers/live.ts'
+import { type Cookies, signIn } from '../helpers/pages.ts'
+import { recipientOf, startMailbox } from '../helpers/smtp.ts'
+
+// The night the fire starts, an admin calls in a technician from another
+// team: from the users' page, they make the account, and its owner gets a
+// link to choose a password, by e-mail and from the admin's hands. An admin
+// also gives a link to someone who cannot sign in, where the forum sends no
+// e-mail.
+
+const DAY_MS = 24 * 60 * 60_000
+
+/** Sends a form anonymously, as a browser would, with the page's CSRF token. */
+async function sendAnonymously (app: FastifyInstance, page: string, fields: Record<string, string>) {
+  const res = await app.inject({ url: page })
+  return await app.inject({ method: 'POST', url: page.split('?')[0]!, cookies: { sitrep_csrf: cookieFrom(res, 'sitrep_csrf')! }, payload: { _csrf: csrfFieldOf(res.body), ...fields } })
+}
+
+const signsInWith = async (app: FastifyInstance, email: string, password: string): Promise<boolean> =>
+  (await sendAnonymously(app, '/login', { email, password })).statusCode === 303
+
+/** The users' page as the admin sees it, and its form sent. */
+async function adminForm (app: FastifyInstance, cookies: Cookies, action: string, fields: Record<string, string>) {
+  const page = await app.inject({ url: '/admin/users', cookies })
+  return await app.inject({ method: 'POST', url: action, cookies, payload: { _csrf: csrfFieldOf(page.body), ...fields } })
+}
+
+/** The link shown on the admin's answer. */
+const shownLink = (html: string): string | undefined => /id="password-link-url"[^>]*value="([^"]+)"/.exec(html)?.[1]?.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&')
+
+t.test('with e-mail: an admin adds a technician, who chooses a password by the link and signs in', async (t) => {
+  const mailbox = await startMailbox(t)
+  const { app, advance } = await buildTestApp(t, { env: { SMTP_URL: mailbox.url, PUBLIC_URL: 'https://status.example.org' } })
+  const admin = await makeUser(app, 'admin', { name: 'Ada Admin' })
+  const cookies = await signIn(app, admin)
+
+  const page = await app.inject({ url: '/admin/users', cookies })
+  t.match(page.body, /<summary>Add a person<\/summary>/, 'the users\' page offers to add a person')
+  t.match(page.body, /They get an e-mail with a link to choose their password/)
+
+  const added = await adminForm(app, cookies, '/admin/users', { name: 'Tom Nightshift', email: 'Tom@Example.org', role: 'technician', shift: 'night' })
+  t.equal(added.statusCode, 200)
+  t.equal(added.headers['cache-control'], 'no-store', 'the link is never kept by a cache')
+  t.match(added.body, /Account made for <bdi>Tom Nightshift<\/bdi>\. A link to choose a password was e-mailed to Tom@Example\.org\./)
+  t.match(added.body, /works for 7 days, and once/)
+  const link = shownLink(added.body)
+  t.match(link, /^https:\/\/status\.example\.org\/password\/reset\/[\w.-]+\?lang=en&welcome=1$/, 'and the link is shown, to pass on')
+  const row = /<tr data-user-id="(\d+)"[^>]*>\s*<td><bdi>Tom Nightshift<\/bdi>[\s\S]*?<\/tr>/.exec(added.body)
+  t.ok(row, 'the new account is in the table')
+  t.match(row?.[0], /<option value="technician" selected>/, 'a technician')
+  t.match(row?.[0], /<option value="night" selected>/, 'of the night shift')
+
+  await until(() => mailbox.received.length >= 1, 5_000)
+  const [mail] = mailbox.received
+  t.match(recipientOf(mail!), /^tom@example\.org$/i, 'to the address given')
+  t.equal(mail!.subject, 'Your account on the Sitrep forum')
+  t.match(mail!.text, /Ada Admin made you an account on the Sitrep forum at https:\/\/status\.example\.org/)
+  t.ok(mail!.text?.includes(link!), 'the e-mail holds the same link')
+
+  const audit = await app.db.selectFrom('audit_log').selectAll().where('target_user_id', '=', Number(row![1])).execute()
+  t.same(audit.map((entry) => [entry.action, entry.actor_id, entry.after]), [['user.create', admin.actor.id, { role: 'technician', shift: 'night' }]], 'the audit log says which admin made it')
+
+  const path = new URL(link!).pathname + new URL(link!).search
+  const choose = await app.inject({ url: path })
+  t.equal(choose.statusCode, 200)
+  t.match(choose.body, /<h1>Choose your password<\/h1>/, 'the link opens on the account\'s first password')
+  t.match(choose.body, /An account was made for you on this forum/)
+  t.notOk(await signsInWith(app, 'tom@example.org', PASSWORD), 'nobody knows its password until then')
+
+  advance(6 * DAY_MS)
+  const set = await sendAnonymously(app, path, { password: 'the night is long' })
+  t.equal(set.statusCode, 303, 'six days later, the link still works')
+  t.ok(await signsInWith(app, 'tom@example.org', 'the night is long'), 'and Tom signs in with the password chosen')
+  t.equal((await app.inject({ url: path })).statusCode, 400, 'once')
+})
+
+t.test('a refused person is said why, with the form as it was sent, and nobody is made', async (t) => {
+  const { app } = await buildTestApp(t)
+  const admin = await makeUser(app, 'admin')
+  const taken = await makeUser(app, 'customer', { email: 'taken@example.org' })
+  const cookies = await signIn(app, admin)
+  const count = async () => (await app.db.selectFrom('users').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n
+  const before = await count()
+  const cases: [Record<string, string>, number, RegExp][] = [
+    [{ name: 'Bad Mail', email: 'not an address', role: 'customer', shift: '' }, 400, /The e-mail address is not valid/],
+    [{ name: 'Again', email: 'TAKEN@example.org', role: 'moderator', shift: '' }, 409, /An account with this e-mail address already exists/],
+    [{ name: 'No Shift', email: 'noshift@example.org', role: 'technician', shift: '' }, 400, /A technician needs a shift/],
+    [{ name: '   ', email: 'blank@example.org', role: 'customer', shift: '' }, 400, /The name must be 1 to 80 characters long/],
+    [{ name: 'Boss', email: 'boss@example.org', role: 'overlord', shift: '' }, 400, /The role must be customer, technician, moderator or admin/]
+  ]
+  for (const [fields, status, reason] of cases) {
+    const res = await adminForm(app, cookies, '/admin/users', fields)
+    t.equal(res.statusCode, status, `${fields.email}: ${status}`)
+    t.match(res.body, reason, `${fields.email}: the reason is said`)
+    t.match(res.body, /<details id="add-user" class="admin-add" open>/, `${fields.email}: the form is open`)
+    t.match(res.body, new RegExp(`id="add-email"[^>]*value="${fields.email}"`), `${fields.email}: with what was typed`)
+    t.notMatch(res.body, /id="password-link"/, `${fields.email}: no link`)
+  }
+  t.equal(await count(), before, 'nobody was made')
+  t.equal((await app.db.selectFrom('users').select('name').where('id', '=', taken.actor.id).executeTakeFirstOrThrow()).name, taken.actor.name, 'the account with that address is untouched')
+  // A shift chosen for another role than technician is left out, not refused.
+  const customer = await adminForm(app, cookies, '/admin/users', { name: 'Cy Customer', email: 'cy@example.org', role: 'customer', shift: 'day' })
+  t.equal(customer.statusCode, 200)
+  t.equal((await app.db.selectFrom('users').select('shift').where('email', '=', 'cy@example.org').executeTakeFirstOrThrow()).shift, null)
+
+  const french = await adminForm(app, { ...cookies, sitrep_lang: 'fr' }, '/admin/users', { name: 'Pas De Mail', email: 'nope', role: 'customer', shift: '' })
+  t.match(french.body, /<summary>Ajouter une personne<\/summary>/)
+  t.match(french.body, /<p class="form-error" role="alert" id="add-user-error">L’adresse e-mail n’est pas valide\.<\/p>/, 'in French too')
+})
+
+t.test('without e-mail: the admin is shown the link to pass on; a link for an existing account ends its old password once used', async (t) => {
+  const { app, advance } = await buildTestApp(t)
+  const admin = await makeUser(app, 'admin')
+  const cookies = await signIn(app, admin)
+  t.match((await app.inject({ url: '/admin/users', cookies })).body, /This forum sends no e-mail: you are shown a link/)
+  t.match((await app.inject({ url: '/password/forgot' })).body, /ask one of its administrators for a link to choose a new password/, 'the forgotten-password page sends people to the admins')
+
+  const added = await adminForm(app, cookies, '/admin/users', { name: 'Mo Derator', email: 'mo@example.org', role: 'moderator', shift: '' })
+  t.match(added.body, /Pass <bdi>Mo Derator<\/bdi> this link yourself: this forum sends no e-mail\./)
+  t.ok(shownLink(added.body), 'the link is shown')
+
+  // Someone who forgot their password, on a forum that sends no e-mail.
+  const forgetful = await makeUser(app, 'customer', { name: 'Fay Forgetful' })
+  const elsewhere = await signIn(app, forgetful)
+  const given = await adminForm(app, cookies, `/admin/users/${forgetful.actor.id}/password-link`, {})
+  t.equal(given.statusCode, 200)
+  t.equal(given.headers['cache-control'], 'no-store')
+  t.match(given.body, /Their link to choose a new password \(works for 1 day, and once; the old password works until then\)/)
+  const link = shownLink(given.body)!
+  t.notMatch(link, /welcome/, 'not a welcome: the account has a password')
+  const path = new URL(link).pathname + new URL(link).search
+  t.match((await app.inject({ url: path })).body, /<h1>Choose a new password<\/h1>/)
+  t.ok(await signsInWith(app, forgetful.actor.email, PASSWORD), 'the old password works until the link is used')
+  const audit = await app.db.selectFrom('audit_log').selectAll().where('target_user_id', '=', forgetful.actor.id).execute()
+  t.same(audit.map((entry) => [entry.action, entry.actor_id]), [['user.reset', admin.actor.id]], 'the audit log says which admin gave it')
+
+  t.equal((await sendAnonymously(app, path, { password: 'remembered at last' })).statusCode, 303)
+  t.ok(await signsInWith(app, forgetful.actor.email, 'remembered at last'), 'the new password works')
+  t.notOk(await signsInWith(app, forgetful.actor.email, PASSWORD), 'the old one no more')
+  t.equal((await app.inject({ url: '/account', cookies: elsewhere })).statusCode, 303, 'and the sessions it had are ended')
+
+  const late = await adminForm(app, cookies, `/admin/users/${forgetful.actor.id}/password-link`, {})
+  advance(DAY_MS + 60_000)
+  const latePath = new URL(shownLink(late.body)!).pathname
+  t.match((await app.inject({ url: latePath })).body, /This link has expired or was already used/, 'a day later, it no longer works')
+})
+
+t.test('only admins add people or give links', async (t) => {
+  const { app } = await buildTestApp(t)
+  const moderator = await makeUser(app, 'moderator')
+  const customer = await makeUser(app, 'customer')
+  const cookies = await signIn(app, moderator)
+  const page = await app.inject({ url: '/', cookies })
+  const sent = async (action: string) => await app.inject({ method: 'POST', url: action, cookies, payload: { _csrf: csrfFieldOf(page.body), name: 'Sneaky', email: 'sneaky@example.org', role: 'admin', shift: '' } })
+  t.equal((await sent('/admin/users')).statusCode, 403)
+  t.equal((await sent(`/admin/users/${customer.actor.id}/password-link`)).statusCode, 403)
+  t.equal(await app.db.selectFrom('users').select('id').where('email', '=', 'sneaky@example.org').executeTakeFirst(), undefined, 'nobody was made')
+  const audit = await app.db.selectFrom('audit_log').select('action').where('target_user_id', '=', customer.actor.id).execute()
+  t.same(audit, [], 'no link was given')
+})
