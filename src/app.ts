@@ -119,7 +119,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // One line per request, with nothing secret in it: no headers, no bodies.
   app.addHook('onResponse', async (request, reply) => {
     // A signed link's address is its secret: its route's pattern is logged instead.
-    const url = request.routeOptions.config.signedLink === true ? request.routeOptions.url : request.url.split('?')[0]
+    const { signedLink, secretPath } = request.routeOptions.config
+    const url = signedLink === true || secretPath === true ? request.routeOptions.url : request.url.split('?')[0]
     request.log.info({ method: request.method, url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 

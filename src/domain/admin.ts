@@ -8,9 +8,11 @@ import { badRequest, conflict, notFound } from './errors.ts'
 import { endAllSessions } from './sessions.ts'
 import { endDuty } from './duty.ts'
 import { SHIFTS } from './shifts.ts'
+import { type IdempotencyKey, answerOnce } from './idempotency.ts'
+import { hashPassword } from './passwords.ts'
 import { type TokenKey, issueApiToken, issueOnce, revokeApiTokenById, tokenLabel } from './tokens.ts'
 import { isStorable } from './text.ts'
-import { ROLES, createUser } from './users.ts'
+import { ROLES, findUserByEmail, insertUser, validateNewUser } from './users.ts'
 
 export interface UserSummary { id: number, email: string, name: string, role: Role, shift: Shift | null, createdAt: string }
 
@@ -62,38 +64,53 @@ export const GIVEN_LINK_MS = 24 * 60 * 60_000
 /** Whom a link to choose a password is for, with the password it replaces (the link works until it changes). */
 export interface LinkOwner { user: UserSummary, locale: 'en' | 'fr' | null, passwordHash: string }
 
-const LINK_OWNER_COLUMNS = [...USER_COLUMNS, 'locale', 'password_hash'] as const
+/** A link given: whom for, and whether it is new (not the same form sent again: a double click, a reload of its answer). */
+export interface GivenLink { owner: LinkOwner, fresh: boolean }
 
 /**
  * An admin makes an account for someone: a colleague called in for the
  * night, a customer on the phone. Its password is one nobody knows, until
- * its owner chooses theirs with the link the admin gives them.
+ * its owner chooses theirs with the link the admin gives them. The same form
+ * sent again is the same person, not a refusal: the admin is given the link
+ * again.
  */
-export async function addUser (deps: Deps, actor: Actor | null, input: { email: string, name: string, role: string, shift: string | null }): Promise<LinkOwner> {
+export async function addUser (deps: Deps, actor: Actor | null, input: { email: string, name: string, role: string, shift: string | null }, idem?: IdempotencyKey): Promise<GivenLink> {
   const admin = requireAdmin(actor)
-  return await deps.db.transaction().execute(async (trx) => {
-    const created = await createUser(trx, { email: input.email, name: input.name, role: input.role as Role, shift: input.shift as Shift | null, password: randomBytes(24).toString('base64url') })
+  const user = validateNewUser({ email: input.email, name: input.name, role: input.role as Role, shift: input.shift as Shift | null, password: randomBytes(24).toString('base64url') })
+  // Hashed before the transaction: no row stays locked while argon2 works.
+  const passwordHash = await hashPassword(user.password)
+  let fresh = false
+  const { userId } = await deps.db.transaction().execute(async (trx) => await answerOnce(trx, admin.id, idem, 200, async () => {
+    if (await findUserByEmail(trx, user.email) !== undefined) throw conflict('email_taken', 'An account with this e-mail address already exists.')
+    const created = await insertUser(trx, user, passwordHash)
     await recordAudit(trx, admin, { action: 'user.create', targetUserId: created.id, after: { role: created.role, shift: created.shift } })
-    return toLinkOwner(await trx.selectFrom('users').select(LINK_OWNER_COLUMNS).where('id', '=', created.id).executeTakeFirstOrThrow())
-  })
+    fresh = true
+    return { userId: created.id }
+  }))
+  return { owner: await linkOwner(deps.db, userId), fresh }
 }
 
 /**
  * An admin gives someone a link to choose a new password: one who forgot
  * theirs where the forum sends no e-mail, or whose e-mail does not come.
  */
-export async function passwordLinkFor (deps: Deps, actor: Actor | null, userId: number): Promise<LinkOwner> {
+export async function passwordLinkFor (deps: Deps, actor: Actor | null, userId: number, idem?: IdempotencyKey): Promise<GivenLink> {
   const admin = requireAdmin(actor)
-  return await deps.db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('users').select(LINK_OWNER_COLUMNS).where('id', '=', userId).executeTakeFirst()
-    if (row === undefined) throw notFound('user')
+  let fresh = false
+  await deps.db.transaction().execute(async (trx) => await answerOnce(trx, admin.id, idem, 200, async () => {
+    await linkOwner(trx, userId)
     await recordAudit(trx, admin, { action: 'user.reset', targetUserId: userId })
-    return toLinkOwner(row)
-  })
+    fresh = true
+    return {}
+  }))
+  return { owner: await linkOwner(deps.db, userId), fresh }
 }
 
-const toLinkOwner = (row: Parameters<typeof toSummary>[0] & { locale: 'en' | 'fr' | null, password_hash: string }): LinkOwner =>
-  ({ user: toSummary(row), locale: row.locale, passwordHash: row.password_hash })
+async function linkOwner (db: Kysely<Database>, userId: number): Promise<LinkOwner> {
+  const row = await db.selectFrom('users').select([...USER_COLUMNS, 'locale', 'password_hash']).where('id', '=', userId).executeTakeFirst()
+  if (row === undefined) throw notFound('user')
+  return { user: toSummary(row), locale: row.locale, passwordHash: row.password_hash }
+}
 
 /**
  * Changes a user's role or a technician's shift. A new role takes effect at

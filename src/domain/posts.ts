@@ -349,7 +349,9 @@ export async function hidePost (deps: Deps, actor: Actor | null, postId: number,
   if (reason.length < 1 || reason.length > REASON_MAX) throw badRequest('invalid_reason', `Give a reason of 1 to ${REASON_MAX} characters.`)
   return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, moderator.id, idem, 200, async () => {
     const { thread, post } = await lockPostThread(trx, postId)
-    const pending = post.hidden && post.hiddenReason === PENDING_REVIEW
+    // Hidden by the flags, not by a moderator who gave that reason: nobody hid it.
+    const pending = post.hidden && post.hiddenReason === PENDING_REVIEW &&
+      (await trx.selectFrom('posts').select('hidden_by').where('id', '=', postId).executeTakeFirstOrThrow()).hidden_by === null
     if (post.hidden && !pending) {
       if (post.hiddenReason === reason) return post
       throw conflict('already_hidden', 'This post is already hidden, with another reason, which stands: restore it first to hide it with yours.')

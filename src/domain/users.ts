@@ -64,7 +64,11 @@ export async function createUser (db: Kysely<Database>, input: NewUser): Promise
   const user = validateNewUser(input)
   const taken = await findUserByEmail(db, user.email)
   if (taken !== undefined) throw conflict('email_taken', 'An account with this e-mail address already exists.')
-  const passwordHash = await hashPassword(user.password)
+  return await insertUser(db, user, await hashPassword(user.password))
+}
+
+/** Inserts a checked new user with their password's hash; an address taken meanwhile is a 409. */
+export async function insertUser (db: Kysely<Database>, user: NewUser, passwordHash: string): Promise<Actor> {
   try {
     const row = await db.insertInto('users')
       .values({ email: user.email, name: user.name, role: user.role, shift: user.shift ?? null, password_hash: passwordHash, locale: null })

@@ -3,14 +3,14 @@ import type { MailMessage } from './deliver.ts'
 
 /**
  * The link to choose a password an admin gives: for an account just made
- * for its owner, or for one who cannot sign in. `days` it works.
+ * for its owner (working for a week), or for one who cannot sign in (a day).
  */
-export function givenLinkMail (to: { email: string, locale: Locale }, url: string, made: { newAccount: boolean, by: string, days: number, publicUrl: string }): MailMessage {
+export function givenLinkMail (to: { email: string, locale: Locale }, url: string, made: { newAccount: boolean, by: string, publicUrl: string }): MailMessage {
   const kind = made.newAccount ? 'welcome' : 'given'
   return {
     to: to.email,
     subject: translate(to.locale, `mail.${kind}.subject`),
-    text: translate(to.locale, `mail.${kind}.body`, { url, by: made.by, days: String(made.days), site: made.publicUrl })
+    text: translate(to.locale, `mail.${kind}.body`, { url, by: made.by, site: made.publicUrl })
   }
 }
 

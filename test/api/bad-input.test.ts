@@ -223,6 +223,11 @@ t.test('a body sent with a Content-Encoding is refused for it, compressed or not
   t.equal(await countPosts(), before, 'nothing was posted')
   const identity = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'content-type': 'application/json', 'content-encoding': 'identity' }, payload: json })
   assertStatus(t, identity, 201, 'identity is no encoding: taken')
+  // A request with no body has nothing compressed to read: it is answered as any other.
+  for (const url of ['/', `/t/${thread.id}`, '/api/v1/threads', '/healthz']) {
+    assertStatus(t, await app.inject({ url, headers: { 'content-encoding': 'gzip' } }), 200, `GET ${url} with the header: 200`)
+  }
+  assertStatus(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${(await readPosts(app, thread.id)).at(-1)!.id}/restore`, headers: { ...moderator.auth, 'content-encoding': 'gzip' } }), 200, 'a POST with no body too')
 })
 
 t.test('a reply names a post of the same thread', async (t) => {

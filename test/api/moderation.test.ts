@@ -104,6 +104,11 @@ t.test('a post already hidden keeps its reason: a second moderator hiding it is 
   const french = await app.inject({ method: 'POST', url: `/posts/${post.id}/hide`, cookies: { ...cookies, sitrep_lang: 'fr' }, payload: { _csrf: csrfFieldOf(opened.body), reason: 'Spam' } })
   t.match(french.body, /Ce message est déjà masqué/, 'in French too')
   t.equal((await seenBy(null, thread.id, post.id)).hiddenReason, 'Scam')
+
+  // A moderator's reason that reads as the flags' own is still a moderator's: it stands too.
+  const worded = await writePost(app, author, thread.id, { body: 'Odd claim' })
+  await act(app, moderator, 'POST', `/api/v1/posts/${worded.id}/hide`, { reason: 'pending review' })
+  assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${worded.id}/hide`, headers: second.auth, payload: { reason: 'Spam' } }), 409, 'already_hidden')
 })
 
 t.test('a hidden post cannot be pinned', async (t) => {

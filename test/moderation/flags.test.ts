@@ -4,7 +4,7 @@ import { FLAGS_TO_HIDE } from '../../src/domain/flags.ts'
 import type { ThreadEvent } from '../../src/live/events.ts'
 import { buildTestApp, makeUser, type TestUser } from '../helpers/app.ts'
 import { act, assertError, assertStatus, eventLog, openThread, readPosts, writePost } from '../helpers/api.ts'
-import { sectionById, signIn } from '../helpers/pages.ts'
+import { sectionById, signIn, submitForm } from '../helpers/pages.ts'
 
 const published: ThreadEvent[] = []
 const { app } = await buildTestApp(t, { onEvents: (events) => published.push(...events) })
@@ -237,6 +237,19 @@ t.test('a comment hidden pending review, hidden on the thread with a reason, tak
   const page = await app.inject({ url: `/t/${thread.id}` })
   t.match(page.body, /Hidden by a moderator: .*Phishing link/)
   t.notMatch(page.body, /Hidden pending review/)
+
+  // From the thread's page: the comment hidden pending review offers its Hide form beside Restore.
+  const other = await writePost(app, author, thread.id, { body: 'Free money here' })
+  for (let i = 0; i < FLAGS_TO_HIDE; i++) assertStatus(t, await flag(flaggers[i]!, other.id, 'spam'), 201)
+  const cookies = await signIn(app, moderator)
+  const seen = sectionById((await app.inject({ url: `/t/${thread.id}`, cookies })).body, `p-${other.id}`)
+  t.match(seen, new RegExp(`action="/posts/${other.id}/restore"`), 'Restore is offered')
+  t.match(seen, new RegExp(`action="/posts/${other.id}/hide"`), 'and Hide, with a reason')
+  t.notMatch(sectionById((await app.inject({ url: `/t/${thread.id}`, cookies })).body, `p-${post.id}`), new RegExp(`action="/posts/${post.id}/hide"`), 'not on one a moderator hid')
+  const sent = await submitForm(app, cookies, `/t/${thread.id}`, `/posts/${other.id}/hide`, { reason: 'Scam' })
+  t.equal(sent.statusCode, 303)
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === other.id)!.hiddenReason, 'Scam', 'the page\'s hide reviews it')
+  t.notOk((await queue()).some((entry) => entry.post.id === other.id), 'out of the queue')
 })
 
 t.test('in read-only crisis mode, customers cannot edit their comments either', async (t) => {

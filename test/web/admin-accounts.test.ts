@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { pino } from 'pino'
 import t from 'tap'
 import { buildTestApp, cookieFrom, csrfFieldOf, makeUser, PASSWORD } from '../helpers/app.ts'
 import { until } from '../helpers/live.ts'
@@ -13,19 +14,23 @@ import { recipientOf, startMailbox } from '../helpers/smtp.ts'
 
 const DAY_MS = 24 * 60 * 60_000
 
-/** Sends a form anonymously, as a browser would, with the page's CSRF token. */
+/** Opens a page anonymously and sends its (first) form, as a browser would, with the page's CSRF token. */
 async function sendAnonymously (app: FastifyInstance, page: string, fields: Record<string, string>) {
   const res = await app.inject({ url: page })
-  return await app.inject({ method: 'POST', url: page.split('?')[0]!, cookies: { sitrep_csrf: cookieFrom(res, 'sitrep_csrf')! }, payload: { _csrf: csrfFieldOf(res.body), ...fields } })
+  const action = /<form method="post" action="([^"]+)"/.exec(res.body)?.[1]?.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&') ?? page
+  return await app.inject({ method: 'POST', url: action, cookies: { sitrep_csrf: cookieFrom(res, 'sitrep_csrf')! }, payload: { _csrf: csrfFieldOf(res.body), ...fields } })
 }
 
 const signsInWith = async (app: FastifyInstance, email: string, password: string): Promise<boolean> =>
   (await sendAnonymously(app, '/login', { email, password })).statusCode === 303
 
-/** The users' page as the admin sees it, and its form sent. */
-async function adminForm (app: FastifyInstance, cookies: Cookies, action: string, fields: Record<string, string>) {
+/** The users' page as the admin sees it, and its form sent (twice with `times`, as a double click does). */
+async function adminForm (app: FastifyInstance, cookies: Cookies, action: string, fields: Record<string, string>, times = 1) {
   const page = await app.inject({ url: '/admin/users', cookies })
-  return await app.inject({ method: 'POST', url: action, cookies, payload: { _csrf: csrfFieldOf(page.body), ...fields } })
+  const key = /name="idempotencyKey" value="([^"]+)"/.exec(page.body)?.[1] ?? ''
+  let res
+  for (let i = 0; i < times; i++) res = await app.inject({ method: 'POST', url: action, cookies, payload: { _csrf: csrfFieldOf(page.body), idempotencyKey: key, ...fields } })
+  return res!
 }
 
 /** The link shown on the admin's answer. */
@@ -33,7 +38,10 @@ const shownLink = (html: string): string | undefined => /id="password-link-url"[
 
 t.test('with e-mail: an admin adds a technician, who chooses a password by the link and signs in', async (t) => {
   const mailbox = await startMailbox(t)
-  const { app, advance } = await buildTestApp(t, { env: { SMTP_URL: mailbox.url, PUBLIC_URL: 'https://status.example.org' } })
+  // What the instance logs, as its operator reads it.
+  const logged: string[] = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => { logged.push(line) } })
+  const { app, advance } = await buildTestApp(t, { logger, env: { SMTP_URL: mailbox.url, PUBLIC_URL: 'https://status.example.org' } })
   const admin = await makeUser(app, 'admin', { name: 'Ada Admin' })
   const cookies = await signIn(app, admin)
 
@@ -41,11 +49,12 @@ t.test('with e-mail: an admin adds a technician, who chooses a password by the l
   t.match(page.body, /<summary>Add a person<\/summary>/, 'the users\' page offers to add a person')
   t.match(page.body, /They get an e-mail with a link to choose their password/)
 
-  const added = await adminForm(app, cookies, '/admin/users', { name: 'Tom Nightshift', email: 'Tom@Example.org', role: 'technician', shift: 'night' })
-  t.equal(added.statusCode, 200)
+  // Sent twice, as a double click does: the second answer is the one shown.
+  const added = await adminForm(app, cookies, '/admin/users', { name: 'Tom Nightshift', email: 'Tom@Example.org', role: 'technician', shift: 'night' }, 2)
+  t.equal(added.statusCode, 200, 'the same form sent again is not refused')
   t.equal(added.headers['cache-control'], 'no-store', 'the link is never kept by a cache')
-  t.match(added.body, /Account made for <bdi>Tom Nightshift<\/bdi>\. A link to choose a password was e-mailed to Tom@Example\.org\./)
-  t.match(added.body, /works for 7 days, and once/)
+  t.match(added.body, /Account made for <bdi>Tom Nightshift<\/bdi>\. A link to choose a password is e-mailed to Tom@Example\.org\./)
+  t.match(added.body, /works for a week, and once/)
   const link = shownLink(added.body)
   t.match(link, /^https:\/\/status\.example\.org\/password\/reset\/[\w.-]+\?lang=en&welcome=1$/, 'and the link is shown, to pass on')
   const row = /<tr data-user-id="(\d+)"[^>]*>\s*<td><bdi>Tom Nightshift<\/bdi>[\s\S]*?<\/tr>/.exec(added.body)
@@ -63,18 +72,42 @@ t.test('with e-mail: an admin adds a technician, who chooses a password by the l
   const audit = await app.db.selectFrom('audit_log').selectAll().where('target_user_id', '=', Number(row![1])).execute()
   t.same(audit.map((entry) => [entry.action, entry.actor_id, entry.after]), [['user.create', admin.actor.id, { role: 'technician', shift: 'night' }]], 'the audit log says which admin made it')
 
+  t.equal(await app.db.selectFrom('users').select('id').where('email', 'ilike', 'tom@example.org').execute().then((rows) => rows.length), 1, 'one account')
+  t.equal(await app.db.selectFrom('audit_log').select('id').where('action', '=', 'user.create').execute().then((rows) => rows.length), 1, 'made once')
+  t.equal(mailbox.received.length, 1, 'and e-mailed once')
+  const refused = await adminForm(app, cookies, '/admin/users', { name: 'Tom Again', email: 'tom@example.org', role: 'customer', shift: '' })
+  t.equal(refused.statusCode, 409, 'another form for the same address is refused')
+
   const path = new URL(link!).pathname + new URL(link!).search
   const choose = await app.inject({ url: path })
   t.equal(choose.statusCode, 200)
   t.match(choose.body, /<h1>Choose your password<\/h1>/, 'the link opens on the account\'s first password')
   t.match(choose.body, /An account was made for you on this forum/)
+  t.equal(choose.headers['referrer-policy'], 'no-referrer', 'the page tells nobody its address')
   t.notOk(await signsInWith(app, 'tom@example.org', PASSWORD), 'nobody knows its password until then')
 
   advance(6 * DAY_MS)
   const set = await sendAnonymously(app, path, { password: 'the night is long' })
   t.equal(set.statusCode, 303, 'six days later, the link still works')
+  t.equal(set.headers.location, '/login?reset=first')
+  t.match((await app.inject({ url: '/login?reset=first' })).body, /Your password is set\. Sign in with your e-mail address and this password\./, 'the sign-in page says it is set')
   t.ok(await signsInWith(app, 'tom@example.org', 'the night is long'), 'and Tom signs in with the password chosen')
   t.equal((await app.inject({ url: path })).statusCode, 400, 'once')
+  const token = new URL(link!).pathname.split('/').at(-1)!
+  t.ok(logged.some((line) => line.includes('/password/reset/:token')), 'the link\'s uses are logged')
+  t.notOk(logged.some((line) => line.includes(token)), 'but not the link itself')
+})
+
+t.test('a new account\'s link works for a week, not longer', async (t) => {
+  const { app, advance } = await buildTestApp(t)
+  const admin = await makeUser(app, 'admin')
+  const cookies = await signIn(app, admin)
+  const added = await adminForm(app, cookies, '/admin/users', { name: 'Late Larry', email: 'larry@example.org', role: 'customer', shift: '' })
+  const link = new URL(shownLink(added.body)!)
+  advance(7 * DAY_MS + 60_000)
+  const late = await app.inject({ url: link.pathname + link.search })
+  t.equal(late.statusCode, 400)
+  t.match(late.body, /This link has expired or was already used/)
 })
 
 t.test('a refused person is said why, with the form as it was sent, and nobody is made', async (t) => {
@@ -128,7 +161,7 @@ t.test('without e-mail: the admin is shown the link to pass on; a link for an ex
   const given = await adminForm(app, cookies, `/admin/users/${forgetful.actor.id}/password-link`, {})
   t.equal(given.statusCode, 200)
   t.equal(given.headers['cache-control'], 'no-store')
-  t.match(given.body, /Their link to choose a new password \(works for 1 day, and once; the old password works until then\)/)
+  t.match(given.body, /Their link to choose a new password \(works for a day, and once; the old password works until then\)/)
   const link = shownLink(given.body)!
   t.notMatch(link, /welcome/, 'not a welcome: the account has a password')
   const path = new URL(link).pathname + new URL(link).search

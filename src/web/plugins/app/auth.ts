@@ -18,6 +18,8 @@ declare module 'fastify' {
      * of the logs.
      */
     signedLink?: boolean
+    /** An address that is a secret (a link to choose a password) but whose form takes a CSRF token: kept out of the logs too. */
+    secretPath?: boolean
   }
   interface FastifyInstance {
     /** Failed sign-ins per account and address, checked before any password is hashed. */

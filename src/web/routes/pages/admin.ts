@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { CUSTOMERS_SHOWN, GIVEN_LINK_MS, type LinkOwner, NEW_ACCOUNT_LINK_MS, addUser, changeUser, createTokenFor, findUsers, listStaff, listTokens, passwordLinkFor, revokeToken } from '../../../domain/admin.ts'
+import { CUSTOMERS_SHOWN, GIVEN_LINK_MS, type GivenLink, NEW_ACCOUNT_LINK_MS, addUser, changeUser, createTokenFor, findUsers, listStaff, listTokens, passwordLinkFor, revokeToken } from '../../../domain/admin.ts'
 import { resetLinks } from '../../../domain/password-reset.ts'
 import { SHIFTS } from '../../../domain/shifts.ts'
 import { LABEL_MAX, tokenKey } from '../../../domain/tokens.ts'
@@ -12,7 +12,7 @@ import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, 
 interface IdParam { id: string }
 
 /** A link to choose a password, given by an admin: shown once, on the answer, and e-mailed when the forum sends e-mail. */
-interface Given { newAccount: boolean, name: string, email: string, url: string, days: number, mailed: boolean, mailFailed: boolean }
+interface Given { newAccount: boolean, name: string, email: string, url: string, mailed: boolean }
 
 /** The admins' pages: users and roles, API tokens. */
 const adminPages: FastifyPluginAsync = async (fastify) => {
@@ -64,6 +64,8 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
         shifts: SHIFTS.map((shift) => ({ shift, selected: shift === addShift }))
       },
       mails: fastify.mailer !== null,
+      // The forms' key: the same form sent twice (a double click, a reload of the answer) acts once.
+      formKey: newFormKey(),
       changed: changed === undefined
         ? undefined
         : {
@@ -97,25 +99,21 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
   })
 
   /**
-   * Makes the link for `owner`, e-mails it when the forum sends e-mail (in
-   * their language, else the admin's), and says so: the admin passes it on
-   * if the e-mail does not come.
+   * Makes the link for `given.owner`, and e-mails it when the forum sends
+   * e-mail (in their language, else the admin's) and the link is new: in the
+   * background, so a mail relay in trouble does not hold the admin's page.
+   * The admin is shown it too, to pass it on if the e-mail does not come.
    */
-  const give = async (request: FastifyRequest, owner: LinkOwner, newAccount: boolean): Promise<Given> => {
+  const give = (request: FastifyRequest, { owner, fresh }: GivenLink, newAccount: boolean): Given => {
     const lifeMs = newAccount ? NEW_ACCOUNT_LINK_MS : GIVEN_LINK_MS
     const locale = owner.locale ?? request.locale
     const url = `${config.publicUrl}/password/reset/${links.token({ userId: owner.user.id, passwordHash: owner.passwordHash }, deps.now(), lifeMs)}?lang=${locale}${newAccount ? '&welcome=1' : ''}`
-    const days = lifeMs / (24 * 60 * 60_000)
-    const given: Given = { newAccount, name: owner.user.name, email: owner.user.email, url, days, mailed: false, mailFailed: false }
-    if (fastify.mailer === null) return given
-    try {
-      await fastify.mailer.deliver(givenLinkMail({ email: owner.user.email, locale }, url, { newAccount, by: request.actor?.name ?? '', days, publicUrl: config.publicUrl }))
-      given.mailed = true
-    } catch (err) {
-      request.log.warn({ err, userId: owner.user.id }, 'could not send a link to choose a password')
-      given.mailFailed = true
+    const mailer = fastify.mailer
+    if (mailer !== null && fresh) {
+      mailer.deliver(givenLinkMail({ email: owner.user.email, locale }, url, { newAccount, by: request.actor?.name ?? '', publicUrl: config.publicUrl }))
+        .catch((err: unknown) => { fastify.log.warn({ err, userId: owner.user.id }, 'could not send a link to choose a password') })
     }
-    return given
+    return { newAccount, name: owner.user.name, email: owner.user.email, url, mailed: mailer !== null }
   }
 
   fastify.post<{ Body: Form }>('/admin/users', async (request, reply) => {
@@ -123,9 +121,10 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     const shift = field(request.body, 'shift')
     try {
       // The shift menu is there for every role: it counts for technicians only.
-      const owner = await addUser(deps, request.actor, { email: field(request.body, 'email'), name: field(request.body, 'name'), role, shift: role === 'technician' ? (shift || null) : null })
+      const input = { email: field(request.body, 'email'), name: field(request.body, 'name'), role, shift: role === 'technician' ? (shift || null) : null }
+      const given = await addUser(deps, request.actor, input, formIdempotency(request, request.body))
       // The link is on this answer alone: never kept, nor cached.
-      return await showUsers(request, reply.header('cache-control', 'no-store'), '', undefined, { given: await give(request, owner, true) })
+      return await showUsers(request, reply.header('cache-control', 'no-store'), '', undefined, { given: give(request, given, true) })
     } catch (err) {
       if (!isFormError(err) || request.actor === null) throw err
       return await showUsers(request, reply.code(err.statusCode), '', undefined, { add: { form: request.body, error: messageOf(request.locale, err) } })
@@ -133,8 +132,8 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
   })
 
   fastify.post<{ Params: IdParam, Body: Form }>('/admin/users/:id/password-link', async (request, reply) => {
-    const owner = await passwordLinkFor(deps, request.actor, parseId(request.params.id, 'user'))
-    return await showUsers(request, reply.header('cache-control', 'no-store'), field(request.body, 'q'), undefined, { given: await give(request, owner, false) })
+    const given = await passwordLinkFor(deps, request.actor, parseId(request.params.id, 'user'), formIdempotency(request, request.body))
+    return await showUsers(request, reply.header('cache-control', 'no-store'), field(request.body, 'q'), undefined, { given: give(request, given, false) })
   })
 
   const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, form?: Form, created?: { token: string, ownerId: number, label: string | null } } = {}) => {

@@ -68,9 +68,10 @@ export function safeNext (next: unknown): string {
 const keepingNext = (path: string, next: string): string => next === '/' ? path : `${path}?next=${encodeURIComponent(next)}`
 
 const authPages: FastifyPluginAsync = async (fastify) => {
-  const showLogin = (request: FastifyRequest, reply: FastifyReply, form: LoginForm, error?: string, passwordReset = false) =>
+  const showLogin = (request: FastifyRequest, reply: FastifyReply, form: LoginForm, error?: string, passwordReset: 'new' | 'first' | false = false) =>
     reply.page('login', {
       passwordReset,
+      firstPassword: passwordReset === 'first',
       title: translate(request.locale, 'auth.login.title'),
       csrf: csrfToken(request, reply),
       email: form.email ?? '',
@@ -93,9 +94,10 @@ const authPages: FastifyPluginAsync = async (fastify) => {
       wrong: error === undefined ? undefined : error.code === 'invalid_name' ? 'name' : error.code.startsWith('password') ? 'password' : 'email'
     })
 
-  // ?reset=1: back from choosing a new password (/password/reset), to sign in with it.
+  // ?reset=1: back from choosing a new password (/password/reset), to sign in
+  // with it; ?reset=first: a new account's first, chosen with an admin's link.
   fastify.get<{ Querystring: { next?: string, reset?: string } }>('/login', async (request, reply) =>
-    showLogin(request, reply, { next: request.query.next }, undefined, request.query.reset === '1'))
+    showLogin(request, reply, { next: request.query.next }, undefined, request.query.reset === '1' ? 'new' : request.query.reset === 'first' ? 'first' : false))
 
   /** The account of the form's e-mail and password, checked within the sign-in limits; null when they do not match. */
   const checkCredentials = async (request: FastifyRequest, form: LoginForm): Promise<Actor | null> => {

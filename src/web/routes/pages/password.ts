@@ -52,6 +52,8 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
   const showReset = (request: FastifyRequest, reply: FastifyReply, token: string, state: { invalid?: boolean, error?: string }) => {
     // A new account's link (an admin made it): its first password, not a new one.
     const welcome = (request.query as Record<string, unknown>).welcome === '1'
+    // The page's address is the link: no other site, nor its own files' requests, are told it.
+    reply.header('referrer-policy', 'no-referrer')
     return reply.page('password-reset', {
       title: translate(request.locale, welcome ? 'password.welcome.title' : 'password.reset.title'),
       csrf: csrfToken(request, reply),
@@ -62,13 +64,14 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
     })
   }
 
-  fastify.get<{ Params: TokenParams }>('/password/reset/:token', async (request, reply) => {
+  // The link is a secret until used: its address is kept out of the logs.
+  fastify.get<{ Params: TokenParams }>('/password/reset/:token', { config: { secretPath: true } }, async (request, reply) => {
     const { token } = request.params
     const valid = await links.read(fastify.db, token, deps.now())
     return await showReset(request, valid === null ? reply.code(400) : reply, token, { invalid: valid === null })
   })
 
-  fastify.post<{ Params: TokenParams, Body: Form }>('/password/reset/:token', { config: perAddressLimit(20) }, async (request, reply) => {
+  fastify.post<{ Params: TokenParams, Body: Form }>('/password/reset/:token', { config: { ...perAddressLimit(20), secretPath: true } }, async (request, reply) => {
     const { token } = request.params
     const valid = await links.read(fastify.db, token, deps.now())
     if (valid === null) return await showReset(request, reply.code(400), token, { invalid: true })
@@ -81,7 +84,7 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
       return await showReset(request, reply.code(err.statusCode), token, { error: messageOf(request.locale, err) })
     }
     // The sessions ended with the change, this browser's too.
-    return await reply.redirect('/login?reset=1', 303)
+    return await reply.redirect((request.query as Record<string, unknown>).welcome === '1' ? '/login?reset=first' : '/login?reset=1', 303)
   })
 }
 
