@@ -7,6 +7,7 @@ import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { LOCK_FILE } from '../src/db/connect.ts'
 import { DEMO_PASSWORD } from '../src/demo.ts'
+import { NOT_SHEDDING } from './helpers/app.ts'
 import { type Run, runCli } from './helpers/cli.ts'
 import { createTestDatabase } from './helpers/database.ts'
 
@@ -31,7 +32,7 @@ async function freshPlace (t: Test) {
   /** The app on the same database, opened only while the command line is not running. */
   const withApp = async (work: (app: FastifyInstance) => Promise<void>): Promise<void> => {
     const config = { ...loadConfig({ SESSION_SECRET, DATA_DIR: dataDir }), databaseUrl: database.databaseUrl }
-    const app = await buildApp(config)
+    const app = await buildApp(config, NOT_SHEDDING)
     try {
       await work(app)
     } finally {

@@ -6,7 +6,7 @@ import t from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { type Config, loadConfig } from '../../src/config.ts'
 import { LOCK_FILE, connectDatabase } from '../../src/db/connect.ts'
-import { makeUser } from '../helpers/app.ts'
+import { NOT_SHEDDING, makeUser } from '../helpers/app.ts'
 
 // Always the embedded database on disk, whatever DATABASE_URL says: it is what
 // a newcomer runs on, and it must keep its data across restarts.
@@ -22,7 +22,7 @@ const inUse = (pid: number) =>
   `the embedded database in ${dataDir} is in use by process ${pid} (stop the server first, or set DATABASE_URL)`
 
 t.test('the core flow runs on the embedded database and outlives a restart', async (t) => {
-  let app = await buildApp(config)
+  let app = await buildApp(config, NOT_SHEDDING)
   let threadId: number
   let pinnedId: number
   let technicianAuth: { authorization: string }
@@ -65,7 +65,7 @@ t.test('the core flow runs on the embedded database and outlives a restart', asy
     await app.close()
   }
 
-  app = await buildApp(config)
+  app = await buildApp(config, NOT_SHEDDING)
   try {
     const thread = (await app.inject({ url: `/api/v1/threads/${threadId}` })).json()
     t.match(thread, { status: 'identified', pinnedPostId: pinnedId, postCount: 3 }, 'after a restart the thread is all there')
@@ -83,7 +83,7 @@ t.test('one process at a time opens the embedded database', async (t) => {
   try {
     t.equal(readFileSync(join(dataDir, LOCK_FILE), 'utf8').trim(), String(process.pid), 'the lock names its process')
     await t.rejects(connectDatabase({ databaseUrl: undefined, dataDir }), { message: inUse(process.pid) }, 'a second opener is refused, saying why')
-    await t.rejects(buildApp(config), { message: inUse(process.pid) }, 'and so is a second app')
+    await t.rejects(buildApp(config, NOT_SHEDDING), { message: inUse(process.pid) }, 'and so is a second app')
   } finally {
     await first.close()
   }

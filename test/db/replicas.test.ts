@@ -3,7 +3,7 @@ import t from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import type { Post, Thread } from '../../src/domain/views.ts'
-import { makeUser } from '../helpers/app.ts'
+import { NOT_SHEDDING, makeUser } from '../helpers/app.ts'
 import { caughtUp, type Cluster, serverBinariesAvailable, sqlOn, startCluster } from '../helpers/cluster.ts'
 import { apiAs } from '../helpers/pages.ts'
 import { relayTo } from '../helpers/relay.ts'
@@ -25,7 +25,7 @@ if (serverBinariesAvailable(t)) {
 
   async function startApp (replicaUrl = relay.url): Promise<FastifyInstance> {
     const config = { ...loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac' }), databaseUrl, databaseReplicaUrls: [replicaUrl] }
-    const app = await buildApp(config, { now: () => clock.now(), postingLimits: [] })
+    const app = await buildApp(config, { ...NOT_SHEDDING, now: () => clock.now(), postingLimits: [] })
     t.teardown(() => app.close())
     return app
   }

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config.ts'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { MIGRATIONS_DIR, MigrationFolder } from '../../src/db/migrate.ts'
 import type { Thread } from '../../src/domain/views.ts'
-import { type TestApp, buildSecondInstance, buildTestApp, makeUser } from '../helpers/app.ts'
+import { NOT_SHEDDING, type TestApp, buildSecondInstance, buildTestApp, makeUser } from '../helpers/app.ts'
 import { createTestDatabase, onDatabaseServer } from '../helpers/database.ts'
 import { until } from '../helpers/live.ts'
 import { apiAs, signIn } from '../helpers/pages.ts'
@@ -28,7 +28,7 @@ if (onDatabaseServer(t, 'a lock held from another connection, a connection gone 
   async function listeningThroughRelay (t: Test, first: TestApp): Promise<{ relay: Relay, app: FastifyInstance }> {
     const relay = await relayTo(t, first.config.databaseUrl!)
     const database = await connectDatabase({ databaseUrl: first.config.databaseUrl, dataDir: 'memory://' })
-    const app = await buildApp(first.config, { database: { ...database, url: relay.url }, postingLimits: [] })
+    const app = await buildApp(first.config, { ...NOT_SHEDDING, database: { ...database, url: relay.url }, postingLimits: [] })
     t.teardown(async () => {
       relay.cut()
       await app.close()
@@ -148,7 +148,7 @@ if (onDatabaseServer(t, 'a lock held from another connection, a connection gone 
 
     const config = { ...loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac' }), databaseUrl: database.databaseUrl }
     let built = false
-    const building = buildApp(config, { postingLimits: [] }).then((app) => {
+    const building = buildApp(config, { ...NOT_SHEDDING, postingLimits: [] }).then((app) => {
       built = true
       t.teardown(() => app.close())
       return app

@@ -32,14 +32,12 @@ export async function buildTestApp (t: Test, options: AppOptions & { env?: Recor
   // instance can share it and outlive the first.
   const embedded = database.databaseUrl === undefined ? await connectDatabase({ databaseUrl: undefined, dataDir: 'memory://' }) : undefined
   // Tests post far faster than any person: the per-user limits are off unless a test asks for them.
-  // A test asserts what the app does, not how busy the machine running the suite is:
-  // nothing is shed unless a test asks for pressure.
   let app: FastifyInstance
   try {
     app = await buildApp(config, {
       ...options,
       postingLimits: options.postingLimits ?? [],
-      pressure: options.pressure ?? { force: () => false },
+      pressure: options.pressure ?? NOT_SHEDDING.pressure,
       // E-mails to followers go when a test sends them (app.sendNews), not on a timer of their own.
       followMail: options.followMail ?? { intervalMs: 24 * 3600_000 },
       now,
@@ -96,6 +94,13 @@ function checkSerialisation (t: Test, app: FastifyInstance): void {
     return payload
   })
 }
+
+/**
+ * For an app a test builds itself: a test asserts what the app does, not how
+ * busy the machine running the suite is, so nothing is shed unless a test
+ * asks for pressure.
+ */
+export const NOT_SHEDDING = { pressure: { force: () => false } } satisfies AppOptions
 
 export const PASSWORD = 'correct horse battery staple'
 

@@ -9,6 +9,7 @@ import pg from 'pg'
 import type { Test } from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
+import { NOT_SHEDDING } from './app.ts'
 import { cannotRun } from './skip.ts'
 
 const run = promisify(execFile)
@@ -205,6 +206,7 @@ export async function appOnCluster (t: Test): Promise<{ cluster: Cluster, app: F
   const databaseUrl = await cluster.createDatabase('sitrep')
   let offset = 0
   const app = await buildApp({ ...loadConfig({ SESSION_SECRET: 'test-secret-that-is-long-enough-for-hmac' }), databaseUrl }, {
+    ...NOT_SHEDDING,
     now: () => new Date(Date.now() + offset),
     postingLimits: []
   })

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.ts'
 import { type Run, runCli } from '../helpers/cli.ts'
 import { createTestDatabase } from '../helpers/database.ts'
 import { type Cookies, signIn } from '../helpers/pages.ts'
-import type { TestUser } from '../helpers/app.ts'
+import { NOT_SHEDDING, type TestUser } from '../helpers/app.ts'
 
 const SESSION_SECRET = 'password-cli-test-secret-long-enough-for-hmac'
 const OLD = 'correct horse battery staple'
@@ -31,7 +31,7 @@ function sitrep (args: string[], options: { input?: string, password?: string } 
 
 /** The app on the same database, open only while the command line is not (the embedded database takes one process). */
 async function withApp (work: (app: FastifyInstance) => Promise<void>): Promise<void> {
-  const app = await buildApp({ ...loadConfig({ SESSION_SECRET, DATA_DIR: dataDir }), databaseUrl: database.databaseUrl })
+  const app = await buildApp({ ...loadConfig({ SESSION_SECRET, DATA_DIR: dataDir }), databaseUrl: database.databaseUrl }, NOT_SHEDDING)
   try {
     await work(app)
   } finally {
