@@ -12,7 +12,7 @@ import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { hashPassword } from './passwords.ts'
 import { type TokenKey, issueApiToken, issueOnce, revokeApiTokenById, tokenLabel } from './tokens.ts'
 import { isStorable } from './text.ts'
-import { ROLES, findUserByEmail, insertUser, validateNewUser } from './users.ts'
+import { ROLES, insertUser, refuseTakenEmail, validateNewUser } from './users.ts'
 
 export interface UserSummary { id: number, email: string, name: string, role: Role, shift: Shift | null, createdAt: string }
 
@@ -81,7 +81,7 @@ export async function addUser (deps: Deps, actor: Actor | null, input: { email: 
   const passwordHash = await hashPassword(user.password)
   let fresh = false
   const { userId } = await deps.db.transaction().execute(async (trx) => await answerOnce(trx, admin.id, idem, 200, async () => {
-    if (await findUserByEmail(trx, user.email) !== undefined) throw conflict('email_taken', 'An account with this e-mail address already exists.')
+    await refuseTakenEmail(trx, user.email)
     const created = await insertUser(trx, user, passwordHash)
     await recordAudit(trx, admin, { action: 'user.create', targetUserId: created.id, after: { role: created.role, shift: created.shift } })
     fresh = true
@@ -96,14 +96,14 @@ export async function addUser (deps: Deps, actor: Actor | null, input: { email: 
  */
 export async function passwordLinkFor (deps: Deps, actor: Actor | null, userId: number, idem?: IdempotencyKey): Promise<GivenLink> {
   const admin = requireAdmin(actor)
-  let fresh = false
+  // Read once: in the transaction when the link is new, after it when the same form came again.
+  let owner: LinkOwner | undefined
   await deps.db.transaction().execute(async (trx) => await answerOnce(trx, admin.id, idem, 200, async () => {
-    await linkOwner(trx, userId)
+    owner = await linkOwner(trx, userId)
     await recordAudit(trx, admin, { action: 'user.reset', targetUserId: userId })
-    fresh = true
     return {}
   }))
-  return { owner: await linkOwner(deps.db, userId), fresh }
+  return owner === undefined ? { owner: await linkOwner(deps.db, userId), fresh: false } : { owner, fresh: true }
 }
 
 async function linkOwner (db: Kysely<Database>, userId: number): Promise<LinkOwner> {

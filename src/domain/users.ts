@@ -62,9 +62,16 @@ export function validateNewUser (input: NewUser): NewUser {
 
 export async function createUser (db: Kysely<Database>, input: NewUser): Promise<Actor> {
   const user = validateNewUser(input)
-  const taken = await findUserByEmail(db, user.email)
-  if (taken !== undefined) throw conflict('email_taken', 'An account with this e-mail address already exists.')
+  // Before the hash: an address taken costs no argon2.
+  await refuseTakenEmail(db, user.email)
   return await insertUser(db, user, await hashPassword(user.password))
+}
+
+const emailTaken = () => conflict('email_taken', 'An account with this e-mail address already exists.')
+
+/** Throws a 409 when an account has this address, whatever its capitals. */
+export async function refuseTakenEmail (db: Kysely<Database>, email: string): Promise<void> {
+  if (await findUserByEmail(db, email) !== undefined) throw emailTaken()
 }
 
 /** Inserts a checked new user with their password's hash; an address taken meanwhile is a 409. */
@@ -77,7 +84,7 @@ export async function insertUser (db: Kysely<Database>, user: NewUser, passwordH
     return toActor(row)
   } catch (err) {
     // Two sign-ups with one address at the same moment: the unique index decides.
-    if ((err as { code?: string }).code === '23505') throw conflict('email_taken', 'An account with this e-mail address already exists.')
+    if ((err as { code?: string }).code === '23505') throw emailTaken()
     throw err
   }
 }

@@ -9,7 +9,8 @@ export function givenLinkMail (to: { email: string, locale: Locale }, url: strin
   const kind = made.newAccount ? 'welcome' : 'given'
   return {
     to: to.email,
-    subject: translate(to.locale, `mail.${kind}.subject`),
+    // For an existing account, the subject of any link to choose a new password.
+    subject: translate(to.locale, made.newAccount ? 'mail.welcome.subject' : 'mail.reset.subject'),
     text: translate(to.locale, `mail.${kind}.body`, { url, by: made.by, site: made.publicUrl })
   }
 }
