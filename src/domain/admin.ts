@@ -64,8 +64,13 @@ export const GIVEN_LINK_MS = 24 * 60 * 60_000
 /** Whom a link to choose a password is for, with the password it replaces (the link works until it changes). */
 export interface LinkOwner { user: UserSummary, locale: 'en' | 'fr' | null, passwordHash: string }
 
-/** A link given: whom for, and whether it is new (not the same form sent again: a double click, a reload of its answer). */
-export interface GivenLink { owner: LinkOwner, fresh: boolean }
+/**
+ * A link given: whom for, when (its life counts from then), and whether it
+ * is new (not the same form sent again: a double click, a reload of its
+ * answer). The same form sent again is given the same time, so the same link
+ * as the first answer, the one e-mailed.
+ */
+export interface GivenLink { owner: LinkOwner, givenAt: Date, fresh: boolean }
 
 /**
  * An admin makes an account for someone: a colleague called in for the
@@ -80,14 +85,14 @@ export async function addUser (deps: Deps, actor: Actor | null, input: { email: 
   // Hashed before the transaction: no row stays locked while argon2 works.
   const passwordHash = await hashPassword(user.password)
   let fresh = false
-  const { userId } = await deps.db.transaction().execute(async (trx) => await answerOnce(trx, admin.id, idem, 200, async () => {
+  const { userId, givenAt } = await deps.db.transaction().execute(async (trx) => await answerOnce<{ userId: number } & Given>(trx, admin.id, idem, 200, async () => {
     await refuseTakenEmail(trx, user.email)
     const created = await insertUser(trx, user, passwordHash)
     await recordAudit(trx, admin, { action: 'user.create', targetUserId: created.id, after: { role: created.role, shift: created.shift } })
     fresh = true
-    return { userId: created.id }
+    return { userId: created.id, givenAt: deps.now().toISOString() }
   }))
-  return { owner: await linkOwner(deps.db, userId), fresh }
+  return { owner: await linkOwner(deps.db, userId), givenAt: givenAtOf(deps, givenAt), fresh }
 }
 
 /**
@@ -98,13 +103,19 @@ export async function passwordLinkFor (deps: Deps, actor: Actor | null, userId: 
   const admin = requireAdmin(actor)
   // Read once: in the transaction when the link is new, after it when the same form came again.
   let owner: LinkOwner | undefined
-  await deps.db.transaction().execute(async (trx) => await answerOnce(trx, admin.id, idem, 200, async () => {
+  const { givenAt } = await deps.db.transaction().execute(async (trx) => await answerOnce<Given>(trx, admin.id, idem, 200, async () => {
     owner = await linkOwner(trx, userId)
     await recordAudit(trx, admin, { action: 'user.reset', targetUserId: userId })
-    return {}
+    return { givenAt: deps.now().toISOString() }
   }))
-  return owner === undefined ? { owner: await linkOwner(deps.db, userId), fresh: false } : { owner, fresh: true }
+  return owner === undefined
+    ? { owner: await linkOwner(deps.db, userId), givenAt: givenAtOf(deps, givenAt), fresh: false }
+    : { owner, givenAt: givenAtOf(deps, givenAt), fresh: true }
 }
+
+/** When a link was given, as its answer keeps it; answers kept before the time was have none, and are given now. */
+type Given = { givenAt?: string }
+const givenAtOf = (deps: Deps, givenAt: string | undefined): Date => givenAt === undefined ? deps.now() : new Date(givenAt)
 
 async function linkOwner (db: Kysely<Database>, userId: number): Promise<LinkOwner> {
   const row = await db.selectFrom('users').select([...USER_COLUMNS, 'locale', 'password_hash']).where('id', '=', userId).executeTakeFirst()

@@ -104,10 +104,10 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
    * background, so a mail relay in trouble does not hold the admin's page.
    * The admin is shown it too, to pass it on if the e-mail does not come.
    */
-  const give = (request: FastifyRequest, { owner, fresh }: GivenLink, newAccount: boolean): Given => {
+  const give = (request: FastifyRequest, { owner, givenAt, fresh }: GivenLink, newAccount: boolean): Given => {
     const lifeMs = newAccount ? NEW_ACCOUNT_LINK_MS : GIVEN_LINK_MS
     const locale = owner.locale ?? request.locale
-    const url = `${config.publicUrl}/password/reset/${links.token({ userId: owner.user.id, passwordHash: owner.passwordHash }, deps.now(), lifeMs)}?lang=${locale}${newAccount ? '&welcome=1' : ''}`
+    const url = `${config.publicUrl}/password/reset/${links.token({ userId: owner.user.id, passwordHash: owner.passwordHash }, givenAt, lifeMs)}?lang=${locale}${newAccount ? '&welcome=1' : ''}`
     const mailer = fastify.mailer
     if (mailer !== null && fresh) {
       mailer.deliver(givenLinkMail({ email: owner.user.email, locale }, url, { newAccount, by: request.actor?.name ?? '', publicUrl: config.publicUrl }))
