@@ -18,6 +18,10 @@ import { type Relay, relayTo } from '../helpers/relay.ts'
 // a row lock another session holds. Requests must not hang as long as it lasts:
 // they get a 503 to try again, and nothing a client was told is saved goes missing.
 if (onDatabaseServer(t, 'a lock held from another connection, a connection gone silent')) {
+  // Each part has an app and a database of its own, and spends most of its
+  // time waiting for a time limit to pass: they wait side by side.
+  t.jobs = 3
+
   /** The answer, or 'no answer' if there is none after half a minute: a request left hanging. */
   const within = (request: Promise<LightMyRequestResponse>) => Promise.race([
     request,
