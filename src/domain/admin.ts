@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Database, Role, Shift } from '../db/database.ts'
 import { type Actor, requireAdmin } from './actors.ts'
@@ -65,12 +65,14 @@ export const GIVEN_LINK_MS = 24 * 60 * 60_000
 export interface LinkOwner { user: UserSummary, locale: 'en' | 'fr' | null, passwordHash: string }
 
 /**
- * A link given: whom for, when (its life counts from then), and whether it
- * is new (not the same form sent again: a double click, a reload of its
- * answer). The same form sent again is given the same time, so the same link
- * as the first answer, the one e-mailed.
+ * A link given: whom for, when (its life counts from then), whether it is
+ * new (not the same form sent again: a double click, a reload of its
+ * answer), and whether it is spent. The same form sent again is given the
+ * same time, so the same link as the first answer, the one e-mailed; once
+ * that link was used (or the password changed otherwise), it is spent, and
+ * the form sent again gives no link: a new one is another form.
  */
-export interface GivenLink { owner: LinkOwner, givenAt: Date, fresh: boolean }
+export interface GivenLink { owner: LinkOwner, givenAt: Date, fresh: boolean, spent: boolean }
 
 /**
  * An admin makes an account for someone: a colleague called in for the
@@ -85,14 +87,14 @@ export async function addUser (deps: Deps, actor: Actor | null, input: { email: 
   // Hashed before the transaction: no row stays locked while argon2 works.
   const passwordHash = await hashPassword(user.password)
   let fresh = false
-  const { userId, givenAt } = await deps.db.transaction().execute(async (trx) => await answerOnce<{ userId: number } & Given>(trx, admin.id, idem, 200, async () => {
+  const answer = await deps.db.transaction().execute(async (trx) => await answerOnce<{ userId: number } & Given>(trx, admin.id, idem, 200, async () => {
     await refuseTakenEmail(trx, user.email)
     const created = await insertUser(trx, user, passwordHash)
     await recordAudit(trx, admin, { action: 'user.create', targetUserId: created.id, after: { role: created.role, shift: created.shift } })
     fresh = true
-    return { userId: created.id, givenAt: deps.now().toISOString() }
+    return { userId: created.id, ...given(deps, passwordHash) }
   }))
-  return { owner: await linkOwner(deps.db, userId), givenAt: givenAtOf(deps, givenAt), fresh }
+  return givenLink(deps, await linkOwner(deps.db, answer.userId), answer, fresh)
 }
 
 /**
@@ -103,19 +105,34 @@ export async function passwordLinkFor (deps: Deps, actor: Actor | null, userId: 
   const admin = requireAdmin(actor)
   // Read once: in the transaction when the link is new, after it when the same form came again.
   let owner: LinkOwner | undefined
-  const { givenAt } = await deps.db.transaction().execute(async (trx) => await answerOnce<Given>(trx, admin.id, idem, 200, async () => {
+  const answer = await deps.db.transaction().execute(async (trx) => await answerOnce<Given>(trx, admin.id, idem, 200, async () => {
     owner = await linkOwner(trx, userId)
     await recordAudit(trx, admin, { action: 'user.reset', targetUserId: userId })
-    return { givenAt: deps.now().toISOString() }
+    return given(deps, owner.passwordHash)
   }))
-  return owner === undefined
-    ? { owner: await linkOwner(deps.db, userId), givenAt: givenAtOf(deps, givenAt), fresh: false }
-    : { owner, givenAt: givenAtOf(deps, givenAt), fresh: true }
+  return owner === undefined ? givenLink(deps, await linkOwner(deps.db, userId), answer, false) : givenLink(deps, owner, answer, true)
 }
 
-/** When a link was given, as its answer keeps it; answers kept before the time was have none, and are given now. */
-type Given = { givenAt?: string }
-const givenAtOf = (deps: Deps, givenAt: string | undefined): Date => givenAt === undefined ? deps.now() : new Date(givenAt)
+/**
+ * What the answer of a form that gives a link keeps of it: when, and a
+ * fingerprint of the password it replaces (not the link, which is not kept
+ * anywhere: it is made again from these). Answers kept before these were
+ * have neither: their link is made now, for the password of now.
+ */
+type Given = { givenAt?: string, replaces?: string }
+
+const fingerprint = (passwordHash: string): string => createHash('sha256').update(passwordHash).digest('base64url')
+
+const given = (deps: Deps, passwordHash: string): Required<Given> => ({ givenAt: deps.now().toISOString(), replaces: fingerprint(passwordHash) })
+
+function givenLink (deps: Deps, owner: LinkOwner, answer: Given, fresh: boolean): GivenLink {
+  return {
+    owner,
+    givenAt: answer.givenAt === undefined ? deps.now() : new Date(answer.givenAt),
+    fresh,
+    spent: answer.replaces !== undefined && answer.replaces !== fingerprint(owner.passwordHash)
+  }
+}
 
 async function linkOwner (db: Kysely<Database>, userId: number): Promise<LinkOwner> {
   const row = await db.selectFrom('users').select([...USER_COLUMNS, 'locale', 'password_hash']).where('id', '=', userId).executeTakeFirst()

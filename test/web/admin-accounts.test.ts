@@ -14,6 +14,14 @@ import { recipientOf, startMailbox } from '../helpers/smtp.ts'
 
 const DAY_MS = 24 * 60 * 60_000
 
+/** Moves the clock on by `ms`, the admin's page opened once a day meanwhile, as an admin on call does: their session stays. */
+async function onCall (app: FastifyInstance, cookies: Cookies, advance: (ms: number) => void, ms: number): Promise<void> {
+  for (let left = ms; left > 0; left -= DAY_MS / 2) {
+    advance(Math.min(left, DAY_MS / 2))
+    await app.inject({ url: '/admin/users', cookies })
+  }
+}
+
 /** Opens a page anonymously and sends its (first) form, as a browser would, with the page's CSRF token. */
 async function sendAnonymously (app: FastifyInstance, page: string, fields: Record<string, string>) {
   const res = await app.inject({ url: page })
@@ -24,14 +32,16 @@ async function sendAnonymously (app: FastifyInstance, page: string, fields: Reco
 const signsInWith = async (app: FastifyInstance, email: string, password: string): Promise<boolean> =>
   (await sendAnonymously(app, '/login', { email, password })).statusCode === 303
 
-/**
- * The users' page as the admin sees it, and its form sent; sent again after
- * `again` (as a reload of the answer does, a while later), the second answer.
- */
-async function adminForm (app: FastifyInstance, cookies: Cookies, action: string, fields: Record<string, string>, again?: (first: LightMyRequestResponse) => void) {
+/** The users' page as the admin sees it, and a form of it filled in: each call sends it, as a reload of its answer sends it again. */
+async function filledForm (app: FastifyInstance, cookies: Cookies, action: string, fields: Record<string, string>): Promise<() => Promise<LightMyRequestResponse>> {
   const page = await app.inject({ url: '/admin/users', cookies })
   const key = /name="idempotencyKey" value="([^"]+)"/.exec(page.body)?.[1] ?? ''
-  const send = async () => await app.inject({ method: 'POST', url: action, cookies, payload: { _csrf: csrfFieldOf(page.body), idempotencyKey: key, ...fields } })
+  return async () => await app.inject({ method: 'POST', url: action, cookies, payload: { _csrf: csrfFieldOf(page.body), idempotencyKey: key, ...fields } })
+}
+
+/** The form sent; sent again after `again` (a reload of its answer, a while later), the second answer. */
+async function adminForm (app: FastifyInstance, cookies: Cookies, action: string, fields: Record<string, string>, again?: (first: LightMyRequestResponse) => void) {
+  const send = await filledForm(app, cookies, action, fields)
   const first = await send()
   if (again === undefined) return first
   again(first)
@@ -55,7 +65,10 @@ t.test('with e-mail: an admin adds a technician, who chooses a password by the l
   t.match(page.body, /They get an e-mail with a link to choose their password/)
 
   // Sent again a minute later (a reload of the answer): the second answer is the one shown.
-  const added = await adminForm(app, cookies, '/admin/users', { name: 'Tom Nightshift', email: 'Tom@Example.org', role: 'technician', shift: 'night' }, () => advance(60_000))
+  const addTom = await filledForm(app, cookies, '/admin/users', { name: 'Tom Nightshift', email: 'Tom@Example.org', role: 'technician', shift: 'night' })
+  await addTom()
+  advance(60_000)
+  const added = await addTom()
   t.equal(added.statusCode, 200, 'the same form sent again is not refused')
   t.equal(added.headers['cache-control'], 'no-store', 'the link is never kept by a cache')
   t.match(added.body, /Account made for <bdi>Tom Nightshift<\/bdi>\. A link to choose a password is e-mailed to Tom@Example\.org\./)
@@ -91,13 +104,18 @@ t.test('with e-mail: an admin adds a technician, who chooses a password by the l
   t.equal(choose.headers['referrer-policy'], 'no-referrer', 'the page tells nobody its address')
   t.notOk(await signsInWith(app, 'tom@example.org', PASSWORD), 'nobody knows its password until then')
 
-  advance(6 * DAY_MS)
+  await onCall(app, cookies, advance, 6 * DAY_MS)
   const set = await sendAnonymously(app, path, { password: 'the night is long' })
   t.equal(set.statusCode, 303, 'six days later, the link still works')
   t.equal(set.headers.location, '/login?reset=first')
   t.match((await app.inject({ url: '/login?reset=first' })).body, /Your password is set\. Sign in with your e-mail address and this password\./, 'the sign-in page says it is set')
   t.ok(await signsInWith(app, 'tom@example.org', 'the night is long'), 'and Tom signs in with the password chosen')
   t.equal((await app.inject({ url: path })).statusCode, 400, 'once')
+  const reloaded = await addTom()
+  t.equal(reloaded.statusCode, 200, 'the form sent again once the link is used is not refused')
+  t.match(reloaded.body, /Account made for <bdi>Tom Nightshift<\/bdi>\. The link this form gave no longer works: it was used, or it has expired\./, 'it says the link is spent')
+  t.equal(shownLink(reloaded.body), undefined, 'and gives no link that would set the password again')
+  t.equal(mailbox.received.length, 1, 'nor e-mails one')
   const token = new URL(link!).pathname.split('/').at(-1)!
   t.ok(logged.some((line) => line.includes('/password/reset/:token')), 'the link\'s uses are logged')
   t.notOk(logged.some((line) => line.includes(token)), 'but not the link itself')
@@ -107,12 +125,17 @@ t.test('a new account\'s link works for a week, not longer', async (t) => {
   const { app, advance } = await buildTestApp(t)
   const admin = await makeUser(app, 'admin')
   const cookies = await signIn(app, admin)
-  const added = await adminForm(app, cookies, '/admin/users', { name: 'Late Larry', email: 'larry@example.org', role: 'customer', shift: '' })
-  const link = new URL(shownLink(added.body)!)
-  advance(7 * DAY_MS + 60_000)
+  const addLarry = await filledForm(app, cookies, '/admin/users', { name: 'Late Larry', email: 'larry@example.org', role: 'customer', shift: '' })
+  const link = new URL(shownLink((await addLarry()).body)!)
+  await onCall(app, cookies, advance, 7 * DAY_MS - 60_000)
+  t.equal((await app.inject({ url: link.pathname + link.search })).statusCode, 200, 'a minute before the week is out, it works')
+  advance(2 * 60_000)
   const late = await app.inject({ url: link.pathname + link.search })
   t.equal(late.statusCode, 400)
   t.match(late.body, /This link has expired or was already used/)
+  const reloaded = await addLarry()
+  t.match(reloaded.body, /The link this form gave no longer works: it was used, or it has expired\./, 'the form sent again then says so')
+  t.equal(shownLink(reloaded.body), undefined, 'and gives no link')
 })
 
 t.test('a refused person is said why, with the form as it was sent, and nobody is made', async (t) => {
@@ -162,14 +185,25 @@ t.test('without e-mail: the admin is shown the link to pass on; a link for an ex
 
   // Someone who forgot their password, on a forum that sends no e-mail.
   const forgetful = await makeUser(app, 'customer', { name: 'Fay Forgetful' })
+  await app.db.updateTable('users').set({ locale: 'fr' }).where('id', '=', forgetful.actor.id).execute()
   const elsewhere = await signIn(app, forgetful)
-  let firstLink: string | undefined
-  const again = await adminForm(app, cookies, `/admin/users/${forgetful.actor.id}/password-link`, {}, (first) => {
-    firstLink = shownLink(first.body)
-    advance(60_000)
-  })
+  const giveFay = await filledForm(app, cookies, `/admin/users/${forgetful.actor.id}/password-link`, {})
+  const firstLink = shownLink((await giveFay()).body)
+  advance(60_000)
+  const again = await giveFay()
   t.equal(again.statusCode, 200, 'the same form sent again a minute later is not refused')
   t.equal(shownLink(again.body), firstLink, 'and shows the same link')
+  t.match(firstLink, /\?lang=fr$/, 'in the language of its owner')
+
+  // The admin tries the link in their own browser: it shows in French, for that page alone.
+  const tried = await app.inject({ url: new URL(firstLink!).pathname + new URL(firstLink!).search, cookies })
+  t.match(tried.body, /<html lang="fr"/, 'the link opens in French')
+  t.equal(cookieFrom(tried, 'sitrep_lang'), undefined, 'without making French this browser\'s language')
+  t.match((await app.inject({ url: '/admin/users', cookies })).body, /<html lang="en"/, 'the admin\'s next page is in English')
+  const adminLocale = await app.db.selectFrom('users').select('locale').where('id', '=', admin.actor.id).executeTakeFirstOrThrow()
+  t.not(adminLocale.locale, 'fr', 'nor their account\'s')
+  t.equal(cookieFrom(await app.inject({ url: new URL(firstLink!).pathname + new URL(firstLink!).search }), 'sitrep_lang'), 'fr', 'opened by its owner, not signed in, French stays for the sign-in after it')
+
   const given = await adminForm(app, cookies, `/admin/users/${forgetful.actor.id}/password-link`, {})
   t.equal(given.statusCode, 200)
   t.equal(given.headers['cache-control'], 'no-store')
@@ -177,7 +211,7 @@ t.test('without e-mail: the admin is shown the link to pass on; a link for an ex
   const link = shownLink(given.body)!
   t.notMatch(link, /welcome/, 'not a welcome: the account has a password')
   const path = new URL(link).pathname + new URL(link).search
-  t.match((await app.inject({ url: path })).body, /<h1>Choose a new password<\/h1>/)
+  t.match((await app.inject({ url: path })).body, /<h1>Choisir un nouveau mot de passe<\/h1>/, 'in French, its owner\'s language')
   t.ok(await signsInWith(app, forgetful.actor.email, PASSWORD), 'the old password works until the link is used')
   const audit = await app.db.selectFrom('audit_log').selectAll().where('target_user_id', '=', forgetful.actor.id).execute()
   t.same(audit.map((entry) => [entry.action, entry.actor_id]), [['user.reset', admin.actor.id], ['user.reset', admin.actor.id]], 'the audit log says which admin gave it, once a form')
@@ -186,9 +220,14 @@ t.test('without e-mail: the admin is shown the link to pass on; a link for an ex
   t.ok(await signsInWith(app, forgetful.actor.email, 'remembered at last'), 'the new password works')
   t.notOk(await signsInWith(app, forgetful.actor.email, PASSWORD), 'the old one no more')
   t.equal((await app.inject({ url: '/account', cookies: elsewhere })).statusCode, 303, 'and the sessions it had are ended')
+  const spent = await giveFay()
+  t.match(spent.body, /The link this form gave no longer works: it was used, or it has expired\./, 'the first form sent again now says its link is spent')
+  t.equal(shownLink(spent.body), undefined, 'and gives none')
 
   const late = await adminForm(app, cookies, `/admin/users/${forgetful.actor.id}/password-link`, {})
-  advance(DAY_MS + 60_000)
+  advance(DAY_MS - 60_000)
+  t.equal((await app.inject({ url: new URL(shownLink(late.body)!).pathname })).statusCode, 200, 'a minute before the day is out, it works')
+  advance(2 * 60_000)
   const latePath = new URL(shownLink(late.body)!).pathname
   t.match((await app.inject({ url: latePath })).body, /This link has expired or was already used/, 'a day later, it no longer works')
 })
@@ -200,8 +239,11 @@ t.test('only admins add people or give links', async (t) => {
   const cookies = await signIn(app, moderator)
   const page = await app.inject({ url: '/', cookies })
   const sent = async (action: string) => await app.inject({ method: 'POST', url: action, cookies, payload: { _csrf: csrfFieldOf(page.body), name: 'Sneaky', email: 'sneaky@example.org', role: 'admin', shift: '' } })
-  t.equal((await sent('/admin/users')).statusCode, 403)
-  t.equal((await sent(`/admin/users/${customer.actor.id}/password-link`)).statusCode, 403)
+  for (const action of ['/admin/users', `/admin/users/${customer.actor.id}/password-link`]) {
+    const res = await sent(action)
+    t.equal(res.statusCode, 403, `${action}: refused`)
+    t.match(res.body, /Only admins may do this\./, `${action}: for the moderator's role, not for the form`)
+  }
   t.equal(await app.db.selectFrom('users').select('id').where('email', '=', 'sneaky@example.org').executeTakeFirst(), undefined, 'nobody was made')
   const audit = await app.db.selectFrom('audit_log').select('action').where('target_user_id', '=', customer.actor.id).execute()
   t.same(audit, [], 'no link was given')

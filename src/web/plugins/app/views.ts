@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import type { FastifyRequest } from 'fastify'
 import { setPreferredLocale } from '../../../domain/users.ts'
 import { LOCALES, LOCALE_COOKIE, type Locale, isLocale, pickLocale } from '../../i18n.ts'
 import { type PostFragments, makePostFragments } from '../../post-fragments.ts'
@@ -47,6 +48,12 @@ function languageLinks (here: string, current: Locale) {
   })
 }
 
+/** An address sent to someone (a link in an e-mail, or passed on by an admin): its `lang` is the sender's guess, for that page alone. */
+const isSentLink = (request: FastifyRequest): boolean => {
+  const { signedLink, secretPath } = request.routeOptions.config
+  return signedLink === true || secretPath === true
+}
+
 export default fp(async (fastify) => {
   const views = loadViews(VIEWS_DIR, { timeZone: fastify.config.tzDisplay })
   const secure = fastify.config.publicUrl.startsWith('https:')
@@ -57,8 +64,10 @@ export default fp(async (fastify) => {
   fastify.addHook('onRequest', async (request) => {
     const chosen = (request.query as Record<string, unknown> | undefined)?.lang
     // A signed-in user's choice on the pages is kept with the account, for
-    // every browser and for e-mails; an API call's is for that call alone.
-    if (request.actor !== null && isLocale(chosen) && request.actor.locale !== chosen && !request.url.startsWith('/api/')) {
+    // every browser and for e-mails; an API call's is for that call alone,
+    // and so is a link's that was sent to someone (in their language: an
+    // admin opening it is not choosing it).
+    if (request.actor !== null && isLocale(chosen) && request.actor.locale !== chosen && !request.url.startsWith('/api/') && !isSentLink(request)) {
       request.actor = await setPreferredLocale(fastify.db, request.actor, chosen)
       // Not a moment later, when the database announces it: a second choice
       // made at once (French, then back to English) must see the first.
@@ -69,8 +78,10 @@ export default fp(async (fastify) => {
   fastify.decorateReply('pageHtml', function (name: string, context: Record<string, unknown> = {}) {
     const request = this.request
     const chosen = (request.query as Record<string, unknown> | undefined)?.lang
-    // An explicit choice of language sticks, for readers without an account too.
-    if (isLocale(chosen) && request.cookies[LOCALE_COOKIE] !== chosen) {
+    // An explicit choice of language sticks, for readers without an account
+    // too: a sent link's for the one it was sent to (on the sign-in page
+    // after it), not for a signed-in person opening it.
+    if (isLocale(chosen) && request.cookies[LOCALE_COOKIE] !== chosen && !(isSentLink(request) && request.actor !== null)) {
       this.setCookie(LOCALE_COOKIE, chosen, { path: '/', maxAge: YEAR_SECONDS, sameSite: 'lax', httpOnly: true, secure })
     }
     // A page re-rendered after a failed POST names the page it belongs to.

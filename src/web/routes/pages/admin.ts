@@ -12,7 +12,8 @@ import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, 
 interface IdParam { id: string }
 
 /** A link to choose a password, given by an admin: shown once, on the answer, and e-mailed when the forum sends e-mail. */
-interface Given { newAccount: boolean, name: string, email: string, url: string, mailed: boolean }
+/** A link given, as the admin is shown it; none when it no longer works (`gone`: used, or expired). */
+interface Given { newAccount: boolean, name: string, email: string, url: string | undefined, gone: boolean, mailed: boolean }
 
 /** The admins' pages: users and roles, API tokens. */
 const adminPages: FastifyPluginAsync = async (fastify) => {
@@ -104,16 +105,19 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
    * background, so a mail relay in trouble does not hold the admin's page.
    * The admin is shown it too, to pass it on if the e-mail does not come.
    */
-  const give = (request: FastifyRequest, { owner, givenAt, fresh }: GivenLink, newAccount: boolean): Given => {
+  const give = (request: FastifyRequest, { owner, givenAt, fresh, spent }: GivenLink, newAccount: boolean): Given => {
     const lifeMs = newAccount ? NEW_ACCOUNT_LINK_MS : GIVEN_LINK_MS
+    const mailer = fastify.mailer
+    const shown = { newAccount, name: owner.user.name, email: owner.user.email, mailed: mailer !== null }
+    // The same form sent again once its link was used, or has expired: no link that would not work.
+    if (spent || givenAt.getTime() + lifeMs <= deps.now().getTime()) return { ...shown, url: undefined, gone: true }
     const locale = owner.locale ?? request.locale
     const url = `${config.publicUrl}/password/reset/${links.token({ userId: owner.user.id, passwordHash: owner.passwordHash }, givenAt, lifeMs)}?lang=${locale}${newAccount ? '&welcome=1' : ''}`
-    const mailer = fastify.mailer
     if (mailer !== null && fresh) {
       mailer.deliver(givenLinkMail({ email: owner.user.email, locale }, url, { newAccount, by: request.actor?.name ?? '', publicUrl: config.publicUrl }))
         .catch((err: unknown) => { fastify.log.warn({ err, userId: owner.user.id }, 'could not send a link to choose a password') })
     }
-    return { newAccount, name: owner.user.name, email: owner.user.email, url, mailed: mailer !== null }
+    return { ...shown, url, gone: false }
   }
 
   fastify.post<{ Body: Form }>('/admin/users', async (request, reply) => {
