@@ -145,17 +145,20 @@ t.test('a refused person is said why, with the form as it was sent, and nobody i
   const cookies = await signIn(app, admin)
   const count = async () => (await app.db.selectFrom('users').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n
   const before = await count()
-  const cases: [Record<string, string>, number, RegExp][] = [
-    [{ name: 'Bad Mail', email: 'not an address', role: 'customer', shift: '' }, 400, /The e-mail address is not valid/],
-    [{ name: 'Again', email: 'TAKEN@example.org', role: 'moderator', shift: '' }, 409, /An account with this e-mail address already exists/],
-    [{ name: 'No Shift', email: 'noshift@example.org', role: 'technician', shift: '' }, 400, /A technician needs a shift/],
-    [{ name: '   ', email: 'blank@example.org', role: 'customer', shift: '' }, 400, /The name must be 1 to 80 characters long/],
-    [{ name: 'Boss', email: 'boss@example.org', role: 'overlord', shift: '' }, 400, /The role must be customer, technician, moderator or admin/]
+  const cases: [Record<string, string>, number, RegExp, string][] = [
+    [{ name: 'Bad Mail', email: 'not an address', role: 'customer', shift: '' }, 400, /The e-mail address is not valid/, 'add-email'],
+    [{ name: 'Again', email: 'TAKEN@example.org', role: 'moderator', shift: '' }, 409, /An account with this e-mail address already exists/, 'add-email'],
+    [{ name: 'No Shift', email: 'noshift@example.org', role: 'technician', shift: '' }, 400, /A technician needs a shift/, 'add-shift'],
+    [{ name: '   ', email: 'blank@example.org', role: 'customer', shift: '' }, 400, /The name must be 1 to 80 characters long/, 'add-name'],
+    [{ name: 'Boss', email: 'boss@example.org', role: 'overlord', shift: '' }, 400, /The role must be customer, technician, moderator or admin/, 'add-role']
   ]
-  for (const [fields, status, reason] of cases) {
+  for (const [fields, status, reason, wrong] of cases) {
     const res = await adminForm(app, cookies, '/admin/users', fields)
     t.equal(res.statusCode, status, `${fields.email}: ${status}`)
     t.match(res.body, reason, `${fields.email}: the reason is said`)
+    const marked = [...res.body.matchAll(/<(?:input|select) id="(add-[a-z]+)"[^>]*aria-invalid="true"[^>]*>/g)]
+    t.same(marked.map((m) => m[1]), [wrong], `${fields.email}: the field it is about is marked, and only it`)
+    t.match(marked[0]?.[0], /aria-describedby="(add-user-error|add-user-error add-shift-hint)"[^>]*autofocus/, `${fields.email}: described by the reason, and focused`)
     t.match(res.body, /<details id="add-user" class="admin-add" open>/, `${fields.email}: the form is open`)
     t.match(res.body, new RegExp(`id="add-email"[^>]*value="${fields.email}"`), `${fields.email}: with what was typed`)
     t.notMatch(res.body, /id="password-link"/, `${fields.email}: no link`)

@@ -12,6 +12,16 @@ import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, 
 interface IdParam { id: string }
 
 /** A link to choose a password, given by an admin: shown once, on the answer, and e-mailed when the forum sends e-mail. */
+/** The field of the "Add a person" form a refusal is about: it is marked, and takes the focus. */
+type AddField = 'name' | 'email' | 'role' | 'shift'
+const ADD_FIELD: Partial<Record<string, AddField>> = {
+  invalid_name: 'name',
+  invalid_role: 'role',
+  invalid_shift: 'shift',
+  shift_required: 'shift',
+  shift_for_technicians: 'shift'
+}
+
 /** A link given, as the admin is shown it; none when it no longer works (`gone`: used, or expired). */
 interface Given { newAccount: boolean, name: string, email: string, url: string | undefined, gone: boolean, mailed: boolean }
 
@@ -28,7 +38,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     reply: FastifyReply,
     search: string,
     refused?: { userId: number, role: string, shift: string, error: string },
-    extras: { given?: Given, add?: { form: Form, error: string } } = {}
+    extras: { given?: Given, add?: { form: Form, error: string, wrong: AddField } } = {}
   ) => {
     const found = await findUsers(db, request.actor, search)
     const { given, add } = extras
@@ -61,6 +71,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
         name: field(add?.form, 'name'),
         email: field(add?.form, 'email'),
         error: add?.error,
+        wrong: add?.wrong,
         roles: ROLES.map((role) => ({ role, selected: role === addRole })),
         shifts: SHIFTS.map((shift) => ({ shift, selected: shift === addShift }))
       },
@@ -131,7 +142,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       return await showUsers(request, reply.header('cache-control', 'no-store'), '', undefined, { given: give(request, given, true) })
     } catch (err) {
       if (!isFormError(err) || request.actor === null) throw err
-      return await showUsers(request, reply.code(err.statusCode), '', undefined, { add: { form: request.body, error: messageOf(request.locale, err) } })
+      return await showUsers(request, reply.code(err.statusCode), '', undefined, { add: { form: request.body, error: messageOf(request.locale, err), wrong: ADD_FIELD[err.code] ?? 'email' } })
     }
   })
 
