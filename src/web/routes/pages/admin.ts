@@ -11,7 +11,6 @@ import { type Form, field, formIdempotency, isFormError, messageOf, newFormKey, 
 
 interface IdParam { id: string }
 
-/** A link to choose a password, given by an admin: shown once, on the answer, and e-mailed when the forum sends e-mail. */
 /** The field of the "Add a person" form a refusal is about: it is marked, and takes the focus. */
 type AddField = 'name' | 'email' | 'role' | 'shift'
 const ADD_FIELD: Partial<Record<string, AddField>> = {
@@ -22,7 +21,11 @@ const ADD_FIELD: Partial<Record<string, AddField>> = {
   shift_for_technicians: 'shift'
 }
 
-/** A link given, as the admin is shown it; none when it no longer works (`gone`: used, or expired). */
+/**
+ * A link to choose a password, given by an admin: shown once, on the answer,
+ * and e-mailed when the forum sends e-mail; none when the same form comes
+ * again and its link no longer works (`gone`: used, or expired).
+ */
 interface Given { newAccount: boolean, name: string, email: string, url: string | undefined, gone: boolean, mailed: boolean }
 
 /** The admins' pages: users and roles, API tokens. */
