@@ -15,6 +15,8 @@ interface IdParam { id: string }
 type AddField = 'name' | 'email' | 'role' | 'shift'
 const ADD_FIELD: Partial<Record<string, AddField>> = {
   invalid_name: 'name',
+  invalid_email: 'email',
+  email_taken: 'email',
   invalid_role: 'role',
   invalid_shift: 'shift',
   shift_required: 'shift',
@@ -41,7 +43,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     reply: FastifyReply,
     search: string,
     refused?: { userId: number, role: string, shift: string, error: string },
-    extras: { given?: Given, add?: { form: Form, error: string, wrong: AddField } } = {}
+    extras: { given?: Given, add?: { form: Form, error: string, wrong: AddField | undefined } } = {}
   ) => {
     const found = await findUsers(db, request.actor, search)
     const { given, add } = extras
@@ -145,7 +147,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       return await showUsers(request, reply.header('cache-control', 'no-store'), '', undefined, { given: give(request, given, true) })
     } catch (err) {
       if (!isFormError(err) || request.actor === null) throw err
-      return await showUsers(request, reply.code(err.statusCode), '', undefined, { add: { form: request.body, error: messageOf(request.locale, err), wrong: ADD_FIELD[err.code] ?? 'email' } })
+      return await showUsers(request, reply.code(err.statusCode), '', undefined, { add: { form: request.body, error: messageOf(request.locale, err), wrong: ADD_FIELD[err.code] } })
     }
   })
 
