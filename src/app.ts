@@ -9,7 +9,7 @@ import type { DatabaseHandle } from './db/connect.ts'
 import { type Deps, makeDeps } from './domain/deps.ts'
 import { overloaded } from './domain/errors.ts'
 import type { ThreadEvent } from './live/events.ts'
-import authPlugin from './web/plugins/app/auth.ts'
+import authPlugin, { isSecretAddress } from './web/plugins/app/auth.ts'
 import errorsPlugin, { sendFrameworkError } from './web/plugins/app/errors.ts'
 import livePlugin, { type LivePluginOptions } from './web/plugins/app/live.ts'
 import pageCachePlugin, { type PageCacheOptions } from './web/plugins/app/page-cache.ts'
@@ -119,8 +119,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // One line per request, with nothing secret in it: no headers, no bodies.
   app.addHook('onResponse', async (request, reply) => {
     // A signed link's address is its secret: its route's pattern is logged instead.
-    const { signedLink, secretPath } = request.routeOptions.config
-    const url = signedLink === true || secretPath === true ? request.routeOptions.url : request.url.split('?')[0]
+    const url = isSecretAddress(request) ? request.routeOptions.url : request.url.split('?')[0]
     request.log.info({ method: request.method, url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 

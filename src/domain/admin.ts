@@ -58,21 +58,22 @@ export async function listStaff (db: Kysely<Database>, actor: Actor | null): Pro
 export interface UserPatch { role?: string, shift?: string | null }
 
 /** How long a link to choose a password works when an admin gives it: a new account's, a week; another's, a day. */
-export const NEW_ACCOUNT_LINK_MS = 7 * 24 * 60 * 60_000
-export const GIVEN_LINK_MS = 24 * 60 * 60_000
+const NEW_ACCOUNT_LINK_MS = 7 * 24 * 60 * 60_000
+const GIVEN_LINK_MS = 24 * 60 * 60_000
 
 /** Whom a link to choose a password is for, with the password it replaces (the link works until it changes). */
 export interface LinkOwner { user: UserSummary, locale: 'en' | 'fr' | null, passwordHash: string }
 
 /**
- * A link given: whom for, when (its life counts from then), whether it is
- * new (not the same form sent again: a double click, a reload of its
- * answer), and whether it is spent. The same form sent again is given the
- * same time, so the same link as the first answer, the one e-mailed; once
- * that link was used (or the password changed otherwise), it is spent, and
- * the form sent again gives no link: a new one is another form.
+ * A link given: whom for, when and for how long (`lifeMs` from `givenAt`),
+ * whether it is new (not the same form sent again: a double click, a reload
+ * of its answer), and whether it is spent. The same form sent again is given
+ * the same time, so the same link as the first answer, the one e-mailed;
+ * once that link was used (or the password changed otherwise), or its life
+ * is over, it is spent, and the form sent again gives no link: a new one is
+ * another form.
  */
-export interface GivenLink { owner: LinkOwner, givenAt: Date, fresh: boolean, spent: boolean }
+export interface GivenLink { owner: LinkOwner, givenAt: Date, lifeMs: number, fresh: boolean, spent: boolean }
 
 /**
  * An admin makes an account for someone: a colleague called in for the
@@ -87,14 +88,14 @@ export async function addUser (deps: Deps, actor: Actor | null, input: { email: 
   // Hashed before the transaction: no row stays locked while argon2 works.
   const passwordHash = await hashPassword(user.password)
   let fresh = false
-  const answer = await deps.db.transaction().execute(async (trx) => await answerOnce<{ userId: number } & Given>(trx, admin.id, idem, 200, async () => {
+  const answer = await deps.db.transaction().execute(async (trx) => await answerOnce<{ userId: number } & KeptLink>(trx, admin.id, idem, 200, async () => {
     await refuseTakenEmail(trx, user.email)
     const created = await insertUser(trx, user, passwordHash)
     await recordAudit(trx, admin, { action: 'user.create', targetUserId: created.id, after: { role: created.role, shift: created.shift } })
     fresh = true
-    return { userId: created.id, ...given(deps, passwordHash) }
+    return { userId: created.id, ...keptLink(deps, passwordHash) }
   }))
-  return givenLink(deps, await linkOwner(deps.db, answer.userId), answer, fresh)
+  return givenLink(deps, await linkOwner(deps.db, answer.userId), answer, NEW_ACCOUNT_LINK_MS, fresh)
 }
 
 /**
@@ -105,12 +106,12 @@ export async function passwordLinkFor (deps: Deps, actor: Actor | null, userId: 
   const admin = requireAdmin(actor)
   // Read once: in the transaction when the link is new, after it when the same form came again.
   let owner: LinkOwner | undefined
-  const answer = await deps.db.transaction().execute(async (trx) => await answerOnce<Given>(trx, admin.id, idem, 200, async () => {
+  const answer = await deps.db.transaction().execute(async (trx) => await answerOnce<KeptLink>(trx, admin.id, idem, 200, async () => {
     owner = await linkOwner(trx, userId)
     await recordAudit(trx, admin, { action: 'user.reset', targetUserId: userId })
-    return given(deps, owner.passwordHash)
+    return keptLink(deps, owner.passwordHash)
   }))
-  return owner === undefined ? givenLink(deps, await linkOwner(deps.db, userId), answer, false) : givenLink(deps, owner, answer, true)
+  return owner === undefined ? givenLink(deps, await linkOwner(deps.db, userId), answer, GIVEN_LINK_MS, false) : givenLink(deps, owner, answer, GIVEN_LINK_MS, true)
 }
 
 /**
@@ -119,19 +120,17 @@ export async function passwordLinkFor (deps: Deps, actor: Actor | null, userId: 
  * anywhere: it is made again from these). Answers kept before these were
  * have neither: their link is made now, for the password of now.
  */
-type Given = { givenAt?: string, replaces?: string }
+type KeptLink = { givenAt?: string, replaces?: string }
 
 const fingerprint = (passwordHash: string): string => createHash('sha256').update(passwordHash).digest('base64url')
 
-const given = (deps: Deps, passwordHash: string): Required<Given> => ({ givenAt: deps.now().toISOString(), replaces: fingerprint(passwordHash) })
+const keptLink = (deps: Deps, passwordHash: string): Required<KeptLink> => ({ givenAt: deps.now().toISOString(), replaces: fingerprint(passwordHash) })
 
-function givenLink (deps: Deps, owner: LinkOwner, answer: Given, fresh: boolean): GivenLink {
-  return {
-    owner,
-    givenAt: answer.givenAt === undefined ? deps.now() : new Date(answer.givenAt),
-    fresh,
-    spent: answer.replaces !== undefined && answer.replaces !== fingerprint(owner.passwordHash)
-  }
+function givenLink (deps: Deps, owner: LinkOwner, answer: KeptLink, lifeMs: number, fresh: boolean): GivenLink {
+  const now = deps.now()
+  const givenAt = answer.givenAt === undefined ? now : new Date(answer.givenAt)
+  const used = answer.replaces !== undefined && answer.replaces !== fingerprint(owner.passwordHash)
+  return { owner, givenAt, lifeMs, fresh, spent: used || givenAt.getTime() + lifeMs <= now.getTime() }
 }
 
 async function linkOwner (db: Kysely<Database>, userId: number): Promise<LinkOwner> {

@@ -187,6 +187,15 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
   })
 }, { name: 'auth', dependencies: ['database', 'security'] })
 
+/**
+ * An address that is a secret sent to someone (`signedLink`, `secretPath`):
+ * the log names its route, not it; its `lang` is the sender's guess.
+ */
+export function isSecretAddress (request: FastifyRequest): boolean {
+  const { signedLink, secretPath } = request.routeOptions.config
+  return signedLink === true || secretPath === true
+}
+
 export function csrfToken (request: FastifyRequest, reply: FastifyReply): string {
   return reply.generateCsrf({ userInfo: request.sessionId ?? 'anonymous' })
 }

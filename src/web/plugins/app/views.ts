@@ -1,10 +1,9 @@
 import fp from 'fastify-plugin'
-import type { FastifyRequest } from 'fastify'
 import { setPreferredLocale } from '../../../domain/users.ts'
 import { LOCALES, LOCALE_COOKIE, type Locale, isLocale, pickLocale } from '../../i18n.ts'
 import { type PostFragments, makePostFragments } from '../../post-fragments.ts'
 import { type Views, loadViews, VIEWS_DIR } from '../../views.ts'
-import { csrfToken } from './auth.ts'
+import { csrfToken, isSecretAddress } from './auth.ts'
 import { PRIVATE_CACHE_CONTROL } from './page-cache.ts'
 
 declare module 'fastify' {
@@ -48,12 +47,6 @@ function languageLinks (here: string, current: Locale) {
   })
 }
 
-/** An address sent to someone (a link in an e-mail, or passed on by an admin): its `lang` is the sender's guess, for that page alone. */
-const isSentLink = (request: FastifyRequest): boolean => {
-  const { signedLink, secretPath } = request.routeOptions.config
-  return signedLink === true || secretPath === true
-}
-
 export default fp(async (fastify) => {
   const views = loadViews(VIEWS_DIR, { timeZone: fastify.config.tzDisplay })
   const secure = fastify.config.publicUrl.startsWith('https:')
@@ -67,7 +60,7 @@ export default fp(async (fastify) => {
     // every browser and for e-mails; an API call's is for that call alone,
     // and so is a link's that was sent to someone (in their language: an
     // admin opening it is not choosing it).
-    if (request.actor !== null && isLocale(chosen) && request.actor.locale !== chosen && !request.url.startsWith('/api/') && !isSentLink(request)) {
+    if (request.actor !== null && isLocale(chosen) && request.actor.locale !== chosen && !request.url.startsWith('/api/') && !isSecretAddress(request)) {
       request.actor = await setPreferredLocale(fastify.db, request.actor, chosen)
       // Not a moment later, when the database announces it: a second choice
       // made at once (French, then back to English) must see the first.
@@ -81,7 +74,7 @@ export default fp(async (fastify) => {
     // An explicit choice of language sticks, for readers without an account
     // too: a sent link's for the one it was sent to (on the sign-in page
     // after it), not for a signed-in person opening it.
-    if (isLocale(chosen) && request.cookies[LOCALE_COOKIE] !== chosen && !(isSentLink(request) && request.actor !== null)) {
+    if (isLocale(chosen) && request.cookies[LOCALE_COOKIE] !== chosen && !(isSecretAddress(request) && request.actor !== null)) {
       this.setCookie(LOCALE_COOKIE, chosen, { path: '/', maxAge: YEAR_SECONDS, sameSite: 'lax', httpOnly: true, secure })
     }
     // A page re-rendered after a failed POST names the page it belongs to.

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { CUSTOMERS_SHOWN, GIVEN_LINK_MS, type GivenLink, NEW_ACCOUNT_LINK_MS, addUser, changeUser, createTokenFor, findUsers, listStaff, listTokens, passwordLinkFor, revokeToken } from '../../../domain/admin.ts'
+import { CUSTOMERS_SHOWN, type GivenLink, addUser, changeUser, createTokenFor, findUsers, listStaff, listTokens, passwordLinkFor, revokeToken } from '../../../domain/admin.ts'
 import { resetLinks } from '../../../domain/password-reset.ts'
 import { SHIFTS } from '../../../domain/shifts.ts'
 import { LABEL_MAX, tokenKey } from '../../../domain/tokens.ts'
@@ -121,12 +121,11 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
    * background, so a mail relay in trouble does not hold the admin's page.
    * The admin is shown it too, to pass it on if the e-mail does not come.
    */
-  const give = (request: FastifyRequest, { owner, givenAt, fresh, spent }: GivenLink, newAccount: boolean): Given => {
-    const lifeMs = newAccount ? NEW_ACCOUNT_LINK_MS : GIVEN_LINK_MS
+  const give = (request: FastifyRequest, { owner, givenAt, lifeMs, fresh, spent }: GivenLink, newAccount: boolean): Given => {
     const mailer = fastify.mailer
     const shown = { newAccount, name: owner.user.name, email: owner.user.email, mailed: mailer !== null }
     // The same form sent again once its link was used, or has expired: no link that would not work.
-    if (spent || givenAt.getTime() + lifeMs <= deps.now().getTime()) return { ...shown, url: undefined, gone: true }
+    if (spent) return { ...shown, url: undefined, gone: true }
     const locale = owner.locale ?? request.locale
     const url = `${config.publicUrl}/password/reset/${links.token({ userId: owner.user.id, passwordHash: owner.passwordHash }, givenAt, lifeMs)}?lang=${locale}${newAccount ? '&welcome=1' : ''}`
     if (mailer !== null && fresh) {
