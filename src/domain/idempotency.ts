@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Kysely, Transaction } from 'kysely'
+import stringify from 'safe-stable-stringify'
 import type { Database } from '../db/database.ts'
 import { badRequest, conflict } from './errors.ts'
 import { isStorable } from './text.ts'
@@ -13,7 +14,14 @@ export interface IdempotencyKey {
 /** How long a key is remembered: a retry comes within minutes; the sweep deletes keys older than this. */
 export const KEY_LIFETIME_MS = 24 * 60 * 60_000
 
-export const hashRequest = (request: unknown) => createHash('sha256').update(JSON.stringify(request)).digest('base64url')
+/**
+ * A request's fingerprint, its object keys in order: a retry rebuilt from a
+ * map, its fields in another order, is the same request.
+ */
+export const hashRequest = (request: unknown) => createHash('sha256').update(stringify(request) ?? '').digest('base64url')
+
+/** The fingerprint before, keys as sent: a key claimed with it (up to a day before) is still recognised. */
+const hashAsSent = (request: unknown) => createHash('sha256').update(JSON.stringify(request)).digest('base64url')
 
 export type Claim<T> = { fresh: true } | { fresh: false, answer: T }
 
@@ -34,7 +42,7 @@ async function claimKey<T> (trx: Transaction<Database>, userId: number, idem: Id
   const stored = await trx.selectFrom('idempotency_keys').select(['request_hash', 'response'])
     .where('user_id', '=', userId).where('key', '=', idem.key)
     .executeTakeFirstOrThrow()
-  if (stored.request_hash !== requestHash) {
+  if (stored.request_hash !== requestHash && stored.request_hash !== hashAsSent(idem.request)) {
     throw conflict('idempotency_mismatch', 'This Idempotency-Key was used for a different request.')
   }
   return { fresh: false, answer: stored.response as T }

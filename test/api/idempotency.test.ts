@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import t from 'tap'
 import { hashRequest } from '../../src/domain/idempotency.ts'
 import { PASSWORD, buildSecondInstance, buildTestApp, makeUser, type TestUser } from '../helpers/app.ts'
@@ -46,6 +47,35 @@ t.test('concurrent requests with one key post once', async (t) => {
   t.equal(new Set(answers.map((res) => res.json().id)).size, 1, 'all of them name the same post')
   const comments = (await readPosts(app, thread.id)).filter((p) => p.kind === 'comment')
   t.equal(comments.length, 1, 'one post only')
+})
+
+t.test('a retry with its fields in another order is the same request', async (t) => {
+  const thread = await openThread(app, tech)
+  const first = await app.inject({
+    method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: { ...tech.auth, 'idempotency-key': 'order-1', 'content-type': 'application/json' },
+    payload: '{"body":"Cooling restored in room 3.","status":"monitoring","kind":"update"}'
+  })
+  assertStatus(t, first, 201)
+  const again = await app.inject({
+    method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: { ...tech.auth, 'idempotency-key': 'order-1', 'content-type': 'application/json' },
+    payload: '{"kind":"update","status":"monitoring","body":"Cooling restored in room 3."}'
+  })
+  assertStatus(t, again, 201)
+  t.equal(again.json().id, first.json().id, 'the first answer')
+  t.equal((await readPosts(app, thread.id)).filter((p) => p.body === 'Cooling restored in room 3.').length, 1, 'posted once')
+})
+
+t.test('a key claimed by the version before, its fingerprint taken of the fields as sent, is still recognised', async (t) => {
+  const thread = await openThread(app, tech)
+  const payload = { body: 'Claimed before the upgrade.' }
+  const first = await post(alice, thread.id, 'upgrade-1', payload)
+  assertStatus(t, first, 201)
+  const asSent = createHash('sha256').update(JSON.stringify({ route: '/api/v1/threads/:id/posts', params: { id: thread.id }, body: payload })).digest('base64url')
+  await app.db.updateTable('idempotency_keys').set({ request_hash: asSent }).where('user_id', '=', alice.actor.id).where('key', '=', 'upgrade-1').execute()
+  const again = await post(alice, thread.id, 'upgrade-1', payload)
+  assertStatus(t, again, 201)
+  t.equal(again.json().id, first.json().id, 'the first answer, not a conflict')
+  assertError(t, await post(alice, thread.id, 'upgrade-1', { body: 'Another text.' }), 409, 'idempotency_mismatch')
 })
 
 t.test('the same key with another request is a conflict', async (t) => {
