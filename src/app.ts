@@ -4,13 +4,14 @@ import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify'
 import { type IncomingMessage, type RequestListener, type ServerResponse, createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
+import type { FastifyValidationResult } from 'fastify/types/schema.js'
 import type { Config } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
 import { type Deps, makeDeps } from './domain/deps.ts'
 import { overloaded } from './domain/errors.ts'
 import type { ThreadEvent } from './live/events.ts'
 import authPlugin, { isSecretAddress } from './web/plugins/app/auth.ts'
-import errorsPlugin, { sendFrameworkError } from './web/plugins/app/errors.ts'
+import errorsPlugin, { answerClientError, sendFrameworkError } from './web/plugins/app/errors.ts'
 import livePlugin, { type LivePluginOptions } from './web/plugins/app/live.ts'
 import pageCachePlugin, { type PageCacheOptions } from './web/plugins/app/page-cache.ts'
 import pressurePlugin, { type PressureOptions } from './web/plugins/app/pressure.ts'
@@ -76,7 +77,37 @@ const AJV_OPTIONS = { removeAdditional: false, allErrors: false } as const
 const buildValidator: AjvCompiler.ValidatorFactory = (externalSchemas) => {
   const fromUrl = validators(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } })
   const fromBody = validators(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } })
-  return (route) => route.httpPart === 'body' ? fromBody(route) : fromUrl(route)
+  // Fastify takes any validating function with its errors beside it; the factory's type names Ajv's own.
+  return (route) => route.httpPart === 'body' ? fromBody(route) : wholeNumbersInDigits(route.schema, fromUrl(route)) as ReturnType<typeof fromUrl>
+}
+
+/**
+ * A whole number in the URL is written in digits. Ajv's coercion would read
+ * "Infinity", "1e400", "0x10" or " 1" as numbers too, and an infinite one
+ * passes the schema's bounds (a database error later, not a 400): such a
+ * part is refused as "abc" is, before the schema's own checks.
+ */
+function wholeNumbersInDigits (schema: unknown, validate: FastifyValidationResult): FastifyValidationResult {
+  const properties = (schema as { properties?: Record<string, { type?: unknown, anyOf?: Array<{ type?: unknown }> }> }).properties ?? {}
+  const integers = Object.keys(properties).filter((key) => {
+    const property = properties[key]!
+    return property.type === 'integer' || property.anyOf?.some((choice) => choice.type === 'integer') === true
+  })
+  if (integers.length === 0) return validate
+  const checked: FastifyValidationResult = (data: Record<string, unknown> | null) => {
+    for (const key of integers) {
+      const value = data?.[key]
+      const written = Array.isArray(value) ? value : [value]
+      if (written.some((part) => typeof part === 'string' && !/^-?[0-9]+$/.test(part))) {
+        checked.errors = [{ keyword: 'type', instancePath: `/${key}`, schemaPath: `#/properties/${key}/type`, params: { type: 'integer' }, message: 'must be integer' }]
+        return false
+      }
+    }
+    const valid = validate(data)
+    checked.errors = validate.errors
+    return valid
+  }
+  return checked
 }
 
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -110,7 +141,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     forceCloseConnections: 'idle',
     schemaController: { compilersFactory: { buildValidator } },
     // An address the router cannot read ("/%", a parameter too long) is bad input, in the contract's shape.
-    frameworkErrors: (error, request, reply) => sendFrameworkError(error, request, reply as FastifyReply)
+    frameworkErrors: (error, request, reply) => sendFrameworkError(error, request, reply as FastifyReply),
+    // So is what Node's HTTP parser refuses before the router (a header too large, a malformed request).
+    clientErrorHandler: answerClientError
   })
   app.decorate('config', config)
   // The per-address limits count a client by its network (an IPv6 client's /64).

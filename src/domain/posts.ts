@@ -183,11 +183,20 @@ function checkNewPost (author: Actor, input: NewPost, now: Date): CheckedPost {
   return { body: validateBody(input.body), kind, replyTo: input.replyTo ?? null, status, nextUpdateAt: validatePromise(input.nextUpdateAt, now) }
 }
 
+/**
+ * An ISO 8601 date and time that says its offset from UTC. Without one, a
+ * time would be read by the server process's own clock, which nothing the
+ * caller knows of: a script would promise the wrong hour without a word.
+ */
+const DATE_TIME_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})$/
+
 /** A promised next update: a valid time within the coming week, or none. */
 export function validatePromise (value: string | null | undefined, now: Date): Date | null {
   if (value === undefined || value === null) return null
   const nextUpdateAt = new Date(value)
-  if (Number.isNaN(nextUpdateAt.getTime())) throw new AppError(400, 'invalid_next_update', 'The next update time is not a valid date.', undefined, 'errors.invalid_next_update.date')
+  if (!DATE_TIME_WITH_OFFSET.test(value) || Number.isNaN(nextUpdateAt.getTime())) {
+    throw new AppError(400, 'invalid_next_update', 'The next update time must be a date and time with its offset from UTC, e.g. 2026-11-25T16:30:00Z.', undefined, 'errors.invalid_next_update.date')
+  }
   if (nextUpdateAt.getTime() <= now.getTime() || nextUpdateAt.getTime() > now.getTime() + PROMISE_HORIZON_MS) {
     throw badRequest('invalid_next_update', 'The next update must be promised for a time within the coming week.')
   }

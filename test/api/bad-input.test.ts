@@ -1,9 +1,11 @@
+import { connect } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { BODY_LIMIT } from '../../src/app.ts'
 import { BODY_MAX } from '../../src/domain/posts.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { assertError, assertStatus, inFuture, openThread, readPosts, writePost } from '../helpers/api.ts'
+import { listen } from '../helpers/live.ts'
 import { signIn } from '../helpers/pages.ts'
 
 const { app } = await buildTestApp(t)
@@ -43,6 +45,22 @@ t.test(`a post is at most ${BODY_MAX} characters`, async (t) => {
   assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/posts/${own}`, headers: customer.auth, payload: { body: 'b'.repeat(BODY_MAX + 1) } }), 400, 'body_too_long')
   assertError(t, await app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Too long', body: 'c'.repeat(BODY_MAX + 1) } }), 400, 'body_too_long')
   t.equal(await countPosts(), before, 'nothing was posted')
+})
+
+t.test('a call that takes no body is answered when it comes typed as JSON with none, as client libraries send it', async (t) => {
+  const post = await writePost(app, customer, thread.id, { body: 'Soon hidden, and back.' })
+  const json = { 'content-type': 'application/json' }
+  assertStatus(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${post.id}/hide`, headers: { ...moderator.auth, ...json }, payload: '{"reason":"test"}' }), 200)
+  const restored = await app.inject({ method: 'POST', url: `/api/v1/posts/${post.id}/restore`, headers: { ...moderator.auth, ...json } })
+  assertStatus(t, restored, 200)
+  t.equal(restored.json().hidden, false, 'the post is back')
+  const update = await writePost(app, tech, thread.id, { body: 'The current state, pinned a moment.' })
+  assertStatus(t, await app.inject({ method: 'PUT', url: `/api/v1/threads/${thread.id}/pin`, headers: moderator.auth, payload: { postId: update.id } }), 200)
+  const unpinned = await app.inject({ method: 'DELETE', url: `/api/v1/threads/${thread.id}/pin`, headers: { ...moderator.auth, 'content-type': 'application/json; charset=utf-8' } })
+  assertStatus(t, unpinned, 200)
+  t.equal(unpinned.json().pinnedPostId, null, 'nothing is pinned')
+  // A call that needs a body still says so.
+  assertError(t, await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, ...json } }), 400, 'invalid_request')
 })
 
 t.test('an empty body is refused', async (t) => {
@@ -119,6 +137,13 @@ t.test('bad query strings are a 400', async (t) => {
   for (const query of ['?limit=0', '?limit=201', '?limit=ten', '?after=-1', '?after=x', '?kind=handover']) {
     assertError(t, await app.inject({ url: `${postsUrl}${query}` }), 400)
   }
+  // Numbers a JavaScript reader would take, but not written in digits: an
+  // infinite one would pass the bounds and fail in the database.
+  for (const query of ['?after=Infinity', '?after=1e400', '?limit=-Infinity', '?limit=Infinity', '?limit=0x10', '?after=%201']) {
+    assertError(t, await app.inject({ url: `${postsUrl}${query}` }), 400, 'invalid_request')
+  }
+  assertError(t, await app.inject({ url: '/api/v1/threads?limit=Infinity' }), 400, 'invalid_request')
+  assertError(t, await app.inject({ url: '/api/v1/audit?threadId=Infinity', headers: moderator.auth }), 400, 'invalid_request')
 })
 
 t.test('an address the router cannot read is a 400 in the contract\'s shape; one of slashes is a 404 page', async (t) => {
@@ -168,8 +193,8 @@ t.test('unknown things are a 404', async (t) => {
 
 t.test('a promise that is not a date is told so, in French as in English', async (t) => {
   const say = async (nextUpdateAt: string, language: string) => (await app.inject({ method: 'POST', url: postsUrl, headers: { ...tech.auth, 'accept-language': language }, payload: { body: 'Update.', nextUpdateAt } })).json().error.message as string
-  t.equal(await say('tomorrow', 'en'), 'The next update time is not a valid date.')
-  t.equal(await say('tomorrow', 'fr'), 'L’heure du prochain point n’est pas une date valide.')
+  t.equal(await say('tomorrow', 'en'), 'The next update time must be a date and time with its offset from UTC, e.g. 2026-11-25T16:30:00Z.')
+  t.equal(await say('tomorrow', 'fr'), 'L’heure du prochain point doit être une date et une heure avec leur décalage par rapport à UTC, par exemple 2026-11-25T16:30:00Z.')
   t.equal(await say(new Date(Date.now() + 8 * 24 * 3_600_000).toISOString(), 'fr'), 'Le prochain point doit être promis pour un moment de la semaine à venir.', 'a date too far is told apart')
 })
 
@@ -183,21 +208,31 @@ t.test('a 404 says what is missing, in French as in English', async (t) => {
 })
 
 t.test('an id that is not a positive integer is a 400', async (t) => {
-  for (const id of ['abc', '0', '-1', '1.5', '99999999999']) {
-    assertError(t, await app.inject({ url: `/api/v1/threads/${id}` }), 400)
-    assertError(t, await app.inject({ url: `/api/v1/posts/${id}` }), 400)
+  for (const id of ['abc', '0', '-1', '1.5', '99999999999', 'Infinity', '-Infinity', '1e400', '0x1', '%201']) {
+    assertError(t, await app.inject({ url: `/api/v1/threads/${id}` }), 400, 'invalid_request')
+    assertError(t, await app.inject({ url: `/api/v1/posts/${id}` }), 400, 'invalid_request')
+    assertError(t, await app.inject({ url: `/api/v1/threads/${id}/pins` }), 400, 'invalid_request')
   }
-  assertError(t, await app.inject({ method: 'POST', url: '/api/v1/threads/abc/posts', headers: customer.auth, payload: { body: 'x' } }), 400)
-  assertError(t, await app.inject({ method: 'PATCH', url: '/api/v1/posts/abc', headers: customer.auth, payload: { body: 'x' } }), 400)
+  for (const id of ['abc', 'Infinity']) {
+    assertError(t, await app.inject({ method: 'POST', url: `/api/v1/threads/${id}/posts`, headers: customer.auth, payload: { body: 'x' } }), 400)
+    assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/posts/${id}`, headers: customer.auth, payload: { body: 'x' } }), 400)
+    assertError(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${id}/hide`, headers: moderator.auth, payload: { reason: 'x' } }), 400)
+    assertError(t, await app.inject({ method: 'DELETE', url: `/api/v1/threads/${id}/pin`, headers: moderator.auth }), 400)
+  }
 })
 
 t.test('an unsupported content type is bad input: 400, as the contract says', async (t) => {
   const before = await countPosts()
   for (const contentType of ['application/xml', 'text/plain', 'multipart/form-data; boundary=x', 'application/octet-stream', 'image/png']) {
     const res = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'content-type': contentType }, payload: '<body>Hello</body>' })
-    assertError(t, res, 400)
+    assertError(t, res, 400, 'unsupported_media_type')
   }
   t.equal(await countPosts(), before, 'nothing was posted')
+  // A call that reads no body refuses one of a type not taken all the same.
+  const hidden = await writePost(app, customer, thread.id, { body: 'To be hidden, then restored.' })
+  await app.inject({ method: 'POST', url: `/api/v1/posts/${hidden.id}/hide`, headers: moderator.auth, payload: { reason: 'test' } })
+  const restore = await app.inject({ method: 'POST', url: `/api/v1/posts/${hidden.id}/restore`, headers: { ...moderator.auth, 'content-type': 'text/plain' }, payload: 'hello' })
+  assertError(t, restore, 400, 'unsupported_media_type')
 })
 
 t.test('a body sent with a Content-Encoding is refused for it, compressed or not, and nothing is posted', async (t) => {
@@ -228,6 +263,22 @@ t.test('a body sent with a Content-Encoding is refused for it, compressed or not
     assertStatus(t, await app.inject({ url, headers: { 'content-encoding': 'gzip' } }), 200, `GET ${url} with the header: 200`)
   }
   assertStatus(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${(await readPosts(app, thread.id)).at(-1)!.id}/restore`, headers: { ...moderator.auth, 'content-encoding': 'gzip' } }), 200, 'a POST with no body too')
+})
+
+t.test('a promised time says its offset from UTC: without one, it would be read by the server\'s clock', async (t) => {
+  const at = new Date(app.deps.now().getTime() + 60 * 60_000)
+  at.setUTCMilliseconds(0)
+  const promise = (nextUpdateAt: string) => app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'Update with a promise.', nextUpdateAt } })
+  const local = at.toISOString().replace(/\.\d+Z$/, '')
+  for (const nextUpdateAt of [local, local.replace('T', ' '), local.slice(0, 16), local.slice(0, 10), at.toUTCString()]) {
+    assertError(t, await promise(nextUpdateAt), 400, 'invalid_next_update')
+  }
+  const inParis = new Date(at.getTime() + 2 * 3_600_000).toISOString().replace('Z', '+02:00')
+  for (const nextUpdateAt of [at.toISOString(), `${local}Z`, `${local.replace('T', ' ')}Z`, inParis]) {
+    const res = await promise(nextUpdateAt)
+    assertStatus(t, res, 201)
+    t.equal(res.json().nextUpdateAt, at.toISOString(), `${nextUpdateAt}: the same moment`)
+  }
 })
 
 t.test('a reply names a post of the same thread', async (t) => {
@@ -308,4 +359,38 @@ t.test('a token that is not valid is told so in the language asked for', async (
   t.equal(french.json().error.message, 'Le jeton d’API n’est pas valide.')
   const english = await app.inject({ url: '/api/v1/me', headers: { authorization: 'Bearer nope' } })
   t.equal(english.json().error.message, 'The API token is not valid.')
+})
+
+/** Sends raw bytes and reads the answer until the server closes the connection. */
+async function rawRequest (host: string, bytes: string): Promise<{ status: number, headers: string, body: string }> {
+  const [hostname, port] = host.split(':')
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(bytes))
+    let text = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => { text += chunk })
+    socket.on('close', () => resolve(text))
+    socket.on('error', reject)
+  })
+  const [head = '', body = ''] = answer.split('\r\n\r\n')
+  return { status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body }
+}
+
+t.test('a request the HTTP parser refuses before any route is answered in the contract\'s shape', async (t) => {
+  const host = await listen(app)
+  const cases = [
+    { what: 'a header section over 16 KB', bytes: `GET /api/v1/threads HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, status: 431, code: 'too_large' },
+    { what: 'a request line that is no request', bytes: 'GARBAGE\r\n\r\n', status: 400, code: 'invalid_request' },
+    { what: 'a length that is no number', bytes: `POST ${postsUrl} HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}`, status: 400, code: 'invalid_request' }
+  ]
+  for (const { what, bytes, status, code } of cases) {
+    const answer = await rawRequest(host, bytes)
+    t.equal(answer.status, status, `${what}: ${status}`)
+    t.match(answer.headers, /content-type: application\/json/, `${what}: JSON`)
+    const body = JSON.parse(answer.body) as { error?: { code?: unknown, message?: unknown } }
+    t.same(Object.keys(body), ['error'], `${what}: the error alone`)
+    t.same(Object.keys(body.error ?? {}).sort(), ['code', 'message'], `${what}: a code and a message`)
+    t.equal(body.error?.code, code, `${what}: ${code}`)
+    t.match(body.error?.message, /\w+/, `${what}: the message says something`)
+  }
 })

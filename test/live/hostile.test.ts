@@ -189,4 +189,6 @@ t.test('a plain GET of the live address gets an error in the API\'s shape', asyn
   t.equal(res.headers.upgrade, 'websocket', 'naming the protocol to upgrade to')
   assertError(t, await app.inject({ url: '/api/v1/threads/999999/live' }), 404, 'not_found')
   assertError(t, await app.inject({ url: `/api/v1/threads/${thread.id}/live?since=-1` }), 400)
+  assertError(t, await app.inject({ url: `/api/v1/threads/${thread.id}/live?since=-Infinity` }), 400, 'invalid_request')
+  assertError(t, await app.inject({ url: '/api/v1/threads/Infinity/live' }), 400, 'invalid_request')
 })

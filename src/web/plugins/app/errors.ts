@@ -1,6 +1,8 @@
+import { STATUS_CODES } from 'node:http'
 import { createRequire } from 'node:module'
+import type { Duplex } from 'node:stream'
 import type { ErrorObject } from 'ajv'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { isConnectionRefused, isDatabaseUnavailable } from '../../../db/connect.ts'
 import { AppError, databaseUnavailable } from '../../../domain/errors.ts'
@@ -97,6 +99,26 @@ export function sendFrameworkError (err: FastifyError, request: FastifyRequest, 
   // Our words, not the router's (which repeat the address back).
   const message = hasMessage(key) ? translate(locale, key) : answer.message
   return reply.send({ error: { code: answer.code, message } })
+}
+
+/**
+ * What Node's HTTP parser refuses before Fastify sees a request (a header
+ * section too large, a malformed request line or length), for Fastify's
+ * `clientErrorHandler`: answered in the contract's shape, in English, as
+ * nothing read says which language the client reads, and the connection closed.
+ */
+export function answerClientError (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A connection reset has nothing left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'too_large']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request_timeout'] : [400, 'invalid_request']
+  this.log.debug({ code: err.code }, 'request refused by the HTTP parser')
+  if (socket.writable) {
+    const body = JSON.stringify({ error: { code, message: translate('en', `errors.${code}`) } })
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
 }
 
 export function wantsHtml (request: FastifyRequest): boolean {

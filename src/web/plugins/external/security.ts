@@ -68,6 +68,8 @@ export function helmetHeaders (options: HelmetOptions): Record<string, string> {
   return headers
 }
 
+const JSON_TYPE = /^\s*application\/json\s*(;|$)/i
+
 /** Bytes of a form's body: the longest post, each character URL-encoded at its longest, and room for the other fields. */
 const FORM_BODY_LIMIT = 20_000 * 9 + 16 * 1024
 
@@ -75,8 +77,12 @@ export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
   const https = config.publicUrl.startsWith('https:')
   const headers = Object.freeze(helmetHeaders(helmetOptions(https)))
   fastify.decorate('securityHeaders', headers)
-  fastify.addHook('onRequest', (_request, reply, done) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers)
+    // No body at all, said to be JSON (client libraries type every request,
+    // a DELETE's too), is read as no body, not as JSON that is not there.
+    const { 'content-length': length, 'transfer-encoding': chunked, 'content-type': type } = request.headers
+    if ((length === undefined || length === '0') && chunked === undefined && type !== undefined && JSON_TYPE.test(type)) delete request.headers['content-type']
     done()
   })
   // A body is read as it comes: one compressed (Content-Encoding: gzip...)
@@ -95,6 +101,9 @@ export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
   // box and the post's check count them: in UTF-16), as a browser encodes it:
   // each byte of UTF-8 as %XX, up to nine bytes for each of those characters.
   await fastify.register(formbody, { bodyLimit: FORM_BODY_LIMIT })
+  // Bodies are JSON or forms: text is of a type not taken, as XML is, not a
+  // body read as a string and refused for not being an object.
+  fastify.removeContentTypeParser('text/plain')
   await fastify.register(csrf, {
     sessionPlugin: '@fastify/cookie',
     cookieKey: CSRF_COOKIE,
