@@ -240,7 +240,7 @@ t.test("a moderator's settings sent from a page opened before another's change d
   t.match(blank.body, /role="alert">The title must be 1 to 200 characters long/)
 })
 
-t.test('staff promise the next update for a time of the clock: today, or tomorrow once it has passed', async (t) => {
+t.test('staff promise the next update for a time of the clock: today, or tomorrow once it has passed, but not one passed a moment ago', async (t) => {
   const { app } = await buildTestApp(t, { env: { TZ_DISPLAY: 'Europe/Paris' } })
   const tech = await makeUser(app, 'technician', { shift: 'night' })
   const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Power cut in DC-2', body: 'On generators.' })
@@ -259,11 +259,20 @@ t.test('staff promise the next update for a time of the clock: today, or tomorro
   t.equal(clock(first), clock(later), 'promised for the time typed, by the organisation\u2019s clock')
   t.ok(Math.abs(first.getTime() - later.getTime()) < 60_000, 'today')
 
-  const earlier = new Date(now.getTime() - 3600_000)
+  const earlier = new Date(now.getTime() - 3 * 3600_000)
   t.equal((await submitForm(app, cookies, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Next one when the day shift is in.', kind: 'update', next: 'at', nextAt: clock(earlier) })).statusCode, 303)
   const second = await promised()
   t.equal(clock(second), clock(earlier))
-  t.ok(second.getTime() > now.getTime() + 22 * 3600_000, 'a time passed today: tomorrow')
+  t.ok(second.getTime() > now.getTime() + 20 * 3600_000, 'a time passed hours ago: tomorrow')
+
+  // The form begun at 16:55 and sent at 17:21 with "by 17:00": not a promise for tomorrow.
+  for (const [ago, what] of [[20 * 60_000, 'twenty minutes ago'], [0, 'this very minute'], [110 * 60_000, 'under two hours ago']] as const) {
+    const slipped = await submitForm(app, cookies, `/t/${thread.id}?lang=en`, `/t/${thread.id}/posts`, { body: 'Written a while ago.', kind: 'update', next: 'at', nextAt: clock(new Date(now.getTime() - ago)) })
+    t.equal(slipped.statusCode, 400, `a time passed ${what} is refused`)
+    t.match(slipped.body, /That time has just passed: give a time still to come\./, 'saying why')
+    t.match(slipped.body, /Written a while ago\./, 'the text kept')
+    t.equal((await promised()).getTime(), second.getTime(), 'the promise as it was')
+  }
 
   // A page whose script showed the times in the device's zone says so: the time typed is by that clock.
   const newYork = (date: Date) => new Intl.DateTimeFormat('en-GB', { timeZone: 'America/New_York', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(date)
@@ -284,6 +293,8 @@ t.test('staff promise the next update for a time of the clock: today, or tomorro
   }
   const french = await submitForm(app, cookies, `/t/${thread.id}?lang=fr`, `/t/${thread.id}/posts`, { body: 'Texte.', kind: 'update', next: 'at', nextAt: '' })
   t.match(french.body, /Indiquez l’heure du prochain point, par exemple 14:15\./)
+  const passed = await submitForm(app, cookies, `/t/${thread.id}?lang=fr`, `/t/${thread.id}/posts`, { body: 'Texte.', kind: 'update', next: 'at', nextAt: clock(now) })
+  t.match(passed.body, /Cette heure vient de passer\u00a0: indiquez une heure encore à venir\./)
 })
 
 t.test('authors edit their posts; others cannot', async (t) => {

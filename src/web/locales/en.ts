@@ -58,6 +58,7 @@ export const en = {
   'errors.invalid_slow_mode': 'Slow mode must be 0 to 3600 seconds.',
   'errors.invalid_next_update': 'The next update must be promised for a time within the coming week.',
   'errors.invalid_next_update.date': 'The next update time must be a date and time with its offset from UTC, e.g. 2026-11-25T16:30:00Z.',
+  'errors.invalid_next_update.passed': 'That time has just passed: give a time still to come.',
   'errors.invalid_next_update.time': 'Give the time of the next update, e.g. 14:15.',
   'errors.status_on_comment': 'A comment cannot set the status or the next update: post an update, or choose “no promise”.',
   'errors.status_on_comment.status': 'A comment cannot change the status: post an update, or leave the status as it is.',

@@ -59,6 +59,7 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.invalid_slow_mode': 'Le mode lent va de 0 à 3600 secondes.',
   'errors.invalid_next_update': 'Le prochain point doit être promis pour un moment de la semaine à venir.',
   'errors.invalid_next_update.date': 'L’heure du prochain point doit être une date et une heure avec leur décalage par rapport à UTC, par exemple 2026-11-25T16:30:00Z.',
+  'errors.invalid_next_update.passed': 'Cette heure vient de passer : indiquez une heure encore à venir.',
   'errors.invalid_next_update.time': 'Indiquez l’heure du prochain point, par exemple 14:15.',
   'errors.status_on_comment': 'Un commentaire ne change pas l’état et ne promet pas de prochain point : publiez un point de situation, ou choisissez « aucune promesse ».',
   'errors.status_on_comment.status': 'Un commentaire ne change pas l’état : publiez un point de situation, ou laissez l’état tel qu’il est.',

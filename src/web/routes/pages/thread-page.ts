@@ -55,10 +55,14 @@ export function promiseChoices (cadence: number | null, form: Form, fallback: st
 }
 
 const CLOCK_TIME = /^([01]?\d|2[0-3])[:h.]([0-5]\d)$/
+const DAY_MS = 24 * 60 * 60_000
+/** A time of the clock passed less than this long ago is refused; one passed longer ago is for tomorrow. */
+const JUST_PASSED_MS = 2 * 60 * 60_000
 
 /**
  * The promise a form asks for: minutes from now, the next time the clock
- * shows the time typed ("by 07:30", when the day shift is in), or none;
+ * shows the time typed ("by 07:30", when the day shift is in; refused when
+ * it passed less than two hours ago), or none;
  * anything else is refused. A time typed is the choice made, whichever button
  * was left ticked. The clock is the one the page showed its times in: the
  * device's, which the page's script names, or else the organisation's.
@@ -69,7 +73,13 @@ export function nextUpdateFrom (form: Form, now: Date, timeZone: string): string
   if (time !== '' || choice === 'at') {
     const clock = CLOCK_TIME.exec(time)
     if (clock === null) throw new AppError(400, 'invalid_next_update', 'Give the time of the next update as HH:MM, e.g. 14:15.', undefined, 'errors.invalid_next_update.time')
-    return nextClockTime(now, zoneOr(field(form, 'nextAtZone'), timeZone), Number(clock[1]), Number(clock[2])).toISOString()
+    const at = nextClockTime(now, zoneOr(field(form, 'nextAtZone'), timeZone), Number(clock[1]), Number(clock[2]))
+    // A time passed a moment ago is a slip (the form was begun earlier), not
+    // a promise for the same time tomorrow: readers would be told to wait a day.
+    if (at.getTime() - now.getTime() > DAY_MS - JUST_PASSED_MS) {
+      throw new AppError(400, 'invalid_next_update', 'That time has just passed: give a time still to come.', undefined, 'errors.invalid_next_update.passed')
+    }
+    return at.toISOString()
   }
   if (choice === '' || choice === 'none') return null
   if (!/^\d{1,5}$/.test(choice)) throw badRequest('invalid_next_update', 'The next update must be promised for a time within the coming week.')
