@@ -367,17 +367,19 @@ export async function hidePost (deps: Deps, actor: Actor | null, postId: number,
     }
     await trx.updateTable('posts').set({ hidden_at: deps.now(), hidden_by: moderator.id, hidden_reason: reason }).where('id', '=', postId).execute()
     await closeFlags(trx, moderator, postId, 'hidden', deps.now())
+    // The log says what the hide unpinned, as it does for the flags' hide.
+    const unpinned = thread.pinned_post_id === postId
     await recordAudit(trx, moderator, {
       action: 'post.hide',
       threadId: thread.id,
       postId,
-      before: pending ? { hidden: true, reason: PENDING_REVIEW } : { hidden: false },
-      after: { hidden: true },
+      before: { ...(pending ? { hidden: true, reason: PENDING_REVIEW } : { hidden: false }), ...(unpinned && { pinnedPostId: postId }) },
+      after: { hidden: true, ...(unpinned && { pinnedPostId: null }) },
       reason
     })
     const hidden = await loadPost(trx, postId)
     emit(await appendEvent(trx, thread.id, 'post.hidden', { post: hidden }))
-    await unpinHidden(trx, deps, thread.pinned_post_id === postId ? thread.id : null, emit)
+    await unpinHidden(trx, deps, unpinned ? thread.id : null, emit)
     return hidden
   }))
 }

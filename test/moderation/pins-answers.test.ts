@@ -39,6 +39,27 @@ t.test('pin history lists earlier pins, newest first', async (t) => {
   t.same(rows[1]!.after, { pinnedPostId: second.id })
 })
 
+t.test('hiding the pinned state unpins it, and the audit log says so', async (t) => {
+  const thread = await openThread(app, tech)
+  const state = await writePost(app, tech, thread.id, { body: 'State: posted in the wrong incident.' })
+  const other = await writePost(app, tech, thread.id, { body: 'Another update, not pinned.' })
+  await act(app, moderator, 'PUT', `/api/v1/threads/${thread.id}/pin`, { postId: state.id })
+  await act(app, moderator, 'POST', `/api/v1/posts/${state.id}/hide`, { reason: 'Wrong incident' })
+  t.equal((await app.inject({ url: `/api/v1/threads/${thread.id}` })).json().pinnedPostId, null, 'nothing is pinned')
+  await act(app, moderator, 'POST', `/api/v1/posts/${other.id}/hide`, { reason: 'Duplicate' })
+  const hides = await app.db.selectFrom('audit_log').select(['post_id', 'before', 'after']).where('thread_id', '=', thread.id).where('action', '=', 'post.hide').orderBy('id').execute()
+  t.same(hides.map((row) => [row.post_id, row.before, row.after]), [
+    [state.id, { hidden: false, pinnedPostId: state.id }, { hidden: true, pinnedPostId: null }],
+    [other.id, { hidden: false }, { hidden: true }]
+  ], 'the pinned one\'s hide records its unpinning; the other\'s records its hide alone')
+
+  const page = await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=en`, cookies: await signIn(app, moderator) })
+  const row = /<tr data-action="post\.hide">[\s\S]*?<\/tr>/g
+  const rows = page.body.match(row) ?? []
+  t.equal(rows.length, 2, 'both hides are on the audit page')
+  t.equal(rows.filter((html) => html.includes('Pinned')).length, 1, 'one of them says what was pinned')
+})
+
 t.test('pinning the post already pinned (a double click, two moderators at once) records nothing twice', async (t) => {
   const thread = await openThread(app, tech)
   const state = await writePost(app, tech, thread.id, { body: 'State: power back on feed B.' })
