@@ -646,7 +646,8 @@
         return
       }
       if (later > 0) {
-        location.href = location.pathname + (officialOnly ? '?view=official' : '')
+        // The latest posts, at their end, where the new ones are.
+        location.href = location.pathname + (officialOnly ? '?view=official' : '') + '#latest'
         return
       }
       var first = unseen[0]

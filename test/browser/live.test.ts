@@ -460,8 +460,12 @@ if (browserAvailable(t)) {
     t.equal((await bodies(page)).length, shown, 'though not added to a stretch that does not end the thread')
     const marker = page.locator('#new-posts')
     await t.resolves(marker.filter({ hasText: 'New posts since: 1. Go to the latest' }).waitFor({ timeout: LIVE_MS }), 'a sighted reader sees it too')
-    await Promise.all([page.waitForURL(new RegExp(`/t/${thread.id}$`)), marker.click()])
+    await Promise.all([page.waitForURL(new RegExp(`/t/${thread.id}#latest$`)), marker.click()])
     t.equal((await bodies(page)).at(-1), 'Library back online.', 'and is led to the latest posts')
+    await t.resolves(page.locator('#posts > .post', { hasText: 'Library back online.' }).last().evaluate(async (post) => await new Promise<void>((resolve, reject) => {
+      // In view: where the news is, not at the top of the page's 200 posts.
+      new IntersectionObserver((entries, observer) => { observer.disconnect(); entries[0]!.isIntersecting ? resolve() : reject(new Error(`not in view, at ${window.scrollY}`)) }).observe(post)
+    })), 'in view, at the end of the page')
   })
 
   t.test('live posts offer no Reply to a customer who cannot comment here (a locked thread)', async (t) => {

@@ -52,7 +52,7 @@ t.test('a thread longer than a page opens on its latest posts, and every stretch
   const earlier = await get(latestLinks['Earlier posts']!)
   t.same(shownIds(earlier), ids.slice(0, 5), 'the earlier posts are the five before')
   t.notOk(growsLive(earlier), 'an older stretch does not grow at its end')
-  t.same(pager(earlier), { 'Later posts': `${home}?after=${ids[4]}`, 'Latest posts': home }, 'it leads forward, and back to the latest')
+  t.same(pager(earlier), { 'Later posts': `${home}?after=${ids[4]}`, 'Latest posts': `${home}#latest` }, 'it leads forward, and back to the end of the latest posts')
 
   const fromStart = await get(latestLinks['From the first post']!)
   t.same(shownIds(fromStart), ids.slice(0, PAGE_SIZE), 'from the first post: the first page of the thread')

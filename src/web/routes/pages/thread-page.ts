@@ -210,7 +210,8 @@ async function threadPageContext (
       earlier: view.earlier && firstShown !== undefined ? `${path}${pageQuery}before=${firstShown.id}` : null,
       first: view.earlier ? `${path}${pageQuery}after=0` : null,
       later: view.later && lastShown !== undefined ? `${path}${pageQuery}after=${lastShown.id}` : null,
-      latest: after === undefined && before === undefined ? null : path + viewQuery
+      // At the end of the latest posts, where the news is, not at the top of 200 of them.
+      latest: after === undefined && before === undefined ? null : `${path}${viewQuery}#latest`
     },
     // A page that reaches the thread's last post grows with the new ones, live.
     complete: !view.later,
