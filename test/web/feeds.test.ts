@@ -107,6 +107,15 @@ t.test('the site feed has each incident, the most recently active first', async 
   t.same(entries.map((entry) => entry.id), [`http://127.0.0.1:3000/t/${quiet.id}`, `http://127.0.0.1:3000/t/${busy.id}`], 'the latest activity first')
   t.equal(entries[0]!.title, 'Old &lt;b&gt;incident&lt;/b&gt; (Identified)', 'a title is text, not markup')
   t.match(entries[0]!.content, /New <strong>finding<\/strong>\./, 'the current state in the entry')
+
+  // The promise in full, its date and time zone named: a feed reader has no script to put it in the reader's.
+  const promised = new Date(Math.ceil((app.deps.now().getTime() + 90 * 60_000) / 60_000) * 60_000)
+  await apiAs(app, tech, 'POST', `/threads/${busy.id}/posts`, { body: 'Next one soon.', nextUpdateAt: promised.toISOString() })
+  const full = (locale: 'en' | 'fr') => new Intl.DateTimeFormat(locale === 'en' ? 'en-GB' : 'fr-FR', { dateStyle: 'full', timeStyle: 'long', timeZone: 'UTC' }).format(promised)
+  for (const locale of ['en', 'fr'] as const) {
+    const entry = entriesOf((await app.inject({ url: `/feed.atom?lang=${locale}` })).body).find((one) => one.id.endsWith(`/t/${busy.id}`))
+    t.match(entry?.content, `>${full(locale)}<`, `${locale}: the promise shown with its date and zone`)
+  }
 })
 
 t.test('the site feed of a new site is empty but valid', async (t) => {
