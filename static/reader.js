@@ -55,11 +55,12 @@
   }
 
   localiseTimes(document)
-  // The times are the reader's own now: the footer says so, not the organisation's zone.
-  var zoneNote = document.getElementById('time-zone')
-  if (zoneNote && formats.full && zoneNote.getAttribute('data-local')) zoneNote.textContent = zoneNote.getAttribute('data-local')
   // A time typed for the next update is a time of the same clock: the device's.
   var deviceZone = formats.full ? formats.full.resolvedOptions().timeZone : ''
+  // The times are the reader's own now: the footer says so, and names the
+  // zone (a printed page is read away from the device), not the organisation's.
+  var zoneNote = document.getElementById('time-zone')
+  if (zoneNote && formats.full && zoneNote.getAttribute('data-local')) zoneNote.textContent = zoneNote.getAttribute('data-local').replace('{zone}', deviceZone)
   var zoneFields = document.querySelectorAll('input[name="nextAtZone"]')
   for (var z = 0; z < zoneFields.length && deviceZone; z++) zoneFields[z].value = deviceZone
   // Posts and states arriving live carry the server's times: localise them too.

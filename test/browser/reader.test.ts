@@ -25,7 +25,11 @@ if (browserAvailable(t)) {
     await time.and(page.locator('[data-local]')).waitFor()
     t.equal(await time.textContent(), inZone('Pacific/Auckland', { dateStyle: 'medium', timeStyle: 'short' }), 'in Auckland, Auckland\'s clock')
     t.equal(await time.getAttribute('title'), inZone('Pacific/Auckland', { dateStyle: 'full', timeStyle: 'long' }), 'the full date, with its zone, on hover')
-    t.equal(await page.locator('#time-zone').textContent(), 'Times are shown in your device’s time zone.', 'and the footer says whose clock it is')
+    t.equal(await page.locator('#time-zone').textContent(), 'Times are shown in your device’s time zone (Pacific/Auckland).', 'and the footer says whose clock it is')
+    await page.goto(`/t/${thread.id}/timeline`)
+    await page.emulateMedia({ media: 'print' })
+    t.ok(await page.locator('#time-zone', { hasText: 'Pacific/Auckland' }).isVisible(), 'printed, the logbook still says whose clock its times are by')
+    t.ok(await page.locator('.site-footer a').isHidden(), 'without the footer\'s links')
 
     const { context: plain, page: noScript } = await site.open({ timezoneId: 'Pacific/Auckland', javaScriptEnabled: false })
     t.teardown(() => plain.close())

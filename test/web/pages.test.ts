@@ -298,7 +298,7 @@ t.test('errors show the styled error page in the reader\'s language', async (t) 
 
 t.test("every page says which time zone its times are in, the organisation's", async (t) => {
   const utc = await buildTestApp(t)
-  t.match((await utc.app.inject({ url: '/' })).body, /<p class="site-footer__zone" id="time-zone" data-local="Times are shown in your device’s time zone\.">Times are shown in UTC\.<\/p>/)
+  t.match((await utc.app.inject({ url: '/' })).body, /<p class="site-footer__zone" id="time-zone" data-local="Times are shown in your device’s time zone \(\{zone\}\)\.">Times are shown in UTC\.<\/p>/)
   const paris = await buildTestApp(t, { env: { TZ_DISPLAY: 'Europe/Paris' } })
   t.match((await paris.app.inject({ url: '/' })).body, /Times are shown in Central European Time \(Europe\/Paris\)\./)
   t.match((await paris.app.inject({ url: '/?lang=fr' })).body, /Les heures sont données en heure d’Europe centrale \(Europe\/Paris\)\./)

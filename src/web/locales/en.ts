@@ -111,7 +111,7 @@ export const en = {
   'layout.tools': 'Moderation and administration',
   'layout.feed': 'Subscribe to the incidents (Atom feed)',
   'layout.timesIn': 'Times are shown in {zone}.',
-  'layout.timesLocal': 'Times are shown in your device’s time zone.',
+  'layout.timesLocal': 'Times are shown in your device’s time zone ({zone}).',
   'language.en': 'English',
   'language.fr': 'Français',
   'form.cancel': 'Cancel',

@@ -112,7 +112,7 @@ export const fr: Record<keyof typeof en, string> = {
   'layout.tools': 'Modération et administration',
   'layout.feed': 'S’abonner aux incidents (flux Atom)',
   'layout.timesIn': 'Les heures sont données en {zone}.',
-  'layout.timesLocal': 'Les heures sont données dans le fuseau horaire de votre appareil.',
+  'layout.timesLocal': 'Les heures sont données dans le fuseau horaire de votre appareil ({zone}).',
   'language.en': 'English',
   'language.fr': 'Français',
   'form.cancel': 'Annuler',
