@@ -450,8 +450,12 @@
       if (items[i].kind === 'comment') comments++
       else updates++
     }
-    if (updates + comments === 0) return
-    away.textContent = text('away', { updates: counted('updates', updates), comments: counted('comments', comments) })
+    // What there is, and no "0 comments" (the official view shows none).
+    var news = []
+    if (updates > 0) news.push(counted('updates', updates))
+    if (comments > 0) news.push(counted('comments', comments))
+    if (news.length === 0) return
+    away.textContent = text('away', { news: news.join(', ') })
     away.hidden = false
   }
 

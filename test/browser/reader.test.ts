@@ -80,6 +80,15 @@ if (browserAvailable(t)) {
     await page.reload()
     t.ok(await page.locator('#while-away').isHidden(), 'once seen, they are not news any more')
 
+    // The official updates alone: no word of comments, which that view does not show.
+    await page.goto(`/t/${thread.id}?view=official`)
+    await page.goto('/')
+    await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'Any news on the restore?' })
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Restore of last night\'s set under way.' })
+    await page.goto(`/t/${thread.id}?view=official`)
+    await away.waitFor()
+    t.equal(await away.textContent(), 'While you were away: 1 official update.', 'only what there is')
+
     const { context: other, page: otherPage } = await site.open()
     t.teardown(() => other.close())
     await otherPage.goto(`/t/${thread.id}`)

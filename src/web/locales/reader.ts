@@ -1,7 +1,7 @@
 // What the thread page's script says to a reader, in both languages; en.ts and
 // fr.ts spread them in. The page hands them to the script as data attributes.
 export const readerEn = {
-  'reader.away': 'While you were away: {updates}, {comments}.',
+  'reader.away': 'While you were away: {news}.',
   'reader.updates.one': '{count} official update',
   'reader.updates.other': '{count} official updates',
   'reader.comments.one': '{count} comment',
@@ -13,7 +13,7 @@ export const readerEn = {
 }
 
 export const readerFr: Record<keyof typeof readerEn, string> = {
-  'reader.away': 'Pendant votre absence : {updates}, {comments}.',
+  'reader.away': 'Pendant votre absence : {news}.',
   'reader.updates.one': '{count} point de situation',
   'reader.updates.other': '{count} points de situation',
   'reader.comments.one': '{count} commentaire',
