@@ -3,7 +3,7 @@ import type { Database, Shift } from '../db/database.ts'
 import { type Actor, requireAdmin } from './actors.ts'
 import { recordAudit } from './audit.ts'
 import type { Deps } from './deps.ts'
-import { badRequest } from './errors.ts'
+import { AppError, badRequest } from './errors.ts'
 
 /** Hour (0-23, in the organisation's time zone) at which each shift starts. */
 export interface ShiftHours { day: number, evening: number, night: number }
@@ -141,6 +141,12 @@ export function validateShiftHours (input: Partial<Record<keyof ShiftHours, unkn
   if (new Set(SHIFTS.map((shift) => hours[shift])).size !== SHIFTS.length) {
     throw badRequest('invalid_shift_hours', 'Two shifts cannot start at the same hour.')
   }
+  // Around the clock from the day shift's start, the evening comes before the
+  // night: an evening at 6 (meant for 16) would make a day shift of 16 hours.
+  const after = (shift: Shift) => (hours[shift] - hours.day + 24) % 24
+  if (after('evening') > after('night')) {
+    throw new AppError(400, 'invalid_shift_hours', 'The shifts follow one another around the clock: day, then evening, then night.', undefined, 'errors.invalid_shift_hours.order')
+  }
   return hours
 }
 
@@ -168,16 +174,21 @@ export function shiftSchedule (deps: Deps): ShiftSchedule {
 export async function updateShiftHours (deps: Deps, actor: Actor | null, input: Partial<Record<keyof ShiftHours, unknown>>): Promise<ShiftSchedule> {
   const admin = requireAdmin(actor)
   const hours = validateShiftHours(input)
-  await deps.db.transaction().execute(async (trx) => {
+  const changed = await deps.db.transaction().execute(async (trx) => {
     const before = await trx.selectFrom('shift_schedule').selectAll().where('id', '=', 1).forUpdate().executeTakeFirstOrThrow()
     const previous = { day: before.day_start, evening: before.evening_start, night: before.night_start }
+    // The form saved as it was changes nothing, and the log says nothing of it.
+    if (SHIFTS.every((shift) => previous[shift] === hours[shift])) return false
     await trx.updateTable('shift_schedule')
       .set({ day_start: hours.day, evening_start: hours.evening, night_start: hours.night, updated_at: deps.now() })
       .where('id', '=', 1)
       .execute()
     await recordAudit(trx, admin, { action: 'shifts.update', before: previous, after: hours })
+    return true
   })
-  deps.shiftHours = hours
-  deps.dutyChanged()
+  if (changed) {
+    deps.shiftHours = hours
+    deps.dutyChanged()
+  }
   return shiftSchedule(deps)
 }

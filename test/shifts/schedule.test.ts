@@ -24,6 +24,12 @@ t.test('anyone reads the schedule; only admins change it', async (t) => {
   }
   assertError(t, await app.inject({ method: 'PUT', url: '/api/v1/shifts', headers: admin.auth, payload: { day: 7, evening: 7, night: 23 } }), 400, 'invalid_shift_hours')
   assertError(t, await app.inject({ method: 'PUT', url: '/api/v1/shifts', headers: admin.auth, payload: { day: 7, evening: 24, night: 23 } }), 400, 'invalid_shift_hours')
+  // The evening at 6, meant for 16: a day shift of 16 hours and an evening of one.
+  for (const payload of [{ day: 7, evening: 6, night: 23 }, { day: 7, evening: 23, night: 15 }, { day: 22, evening: 14, night: 6 }]) {
+    const misordered = await app.inject({ method: 'PUT', url: '/api/v1/shifts', headers: admin.auth, payload })
+    assertError(t, misordered, 400, 'invalid_shift_hours')
+    t.equal(misordered.json().error.message, 'The shifts follow one another around the clock: day, then evening, then night.')
+  }
   t.same((await app.inject({ url: '/api/v1/shifts' })).json().day, 7, 'nothing changed')
 })
 
@@ -42,6 +48,8 @@ t.test('a new schedule moves the shift stamped on new posts, and is audited', as
   const handover = await writePost(app, moderator, thread.id, { body: 'Over to the night', kind: 'handover' })
   t.equal(handover.handoverTo, 'night', 'the next shift in the new schedule takes over')
 
+  // The same schedule saved again changes nothing, and the log says nothing.
+  t.equal((await app.inject({ method: 'PUT', url: '/api/v1/shifts', headers: admin.auth, payload: { day: 6, evening: 13, night: 21 } })).statusCode, 200)
   const audit = await app.db.selectFrom('audit_log').selectAll().where('action', '=', 'shifts.update').execute()
   t.equal(audit.length, 1, 'one audit row')
   t.equal(audit[0]!.actor_id, admin.actor.id)
@@ -63,6 +71,11 @@ t.test('admins set the schedule from a page that works without JavaScript', asyn
   const bad = await submitForm(app, cookies, '/admin/shifts', '/admin/shifts', { day: '7', evening: '7', night: '23' })
   t.equal(bad.statusCode, 400)
   t.match(bad.body, /Each shift starts at a different whole hour/)
+
+  const misordered = await submitForm(app, cookies, '/admin/shifts?lang=fr', '/admin/shifts', { day: '7', evening: '6', night: '23' })
+  t.equal(misordered.statusCode, 400)
+  t.match(misordered.body, /Les équipes se suivent dans l’ordre de la journée\u00a0: jour, puis soir, puis nuit\./, 'a schedule out of order is refused, saying why')
+  await app.inject({ url: '/admin/shifts?lang=en', cookies })
 
   const saved = await submitForm(app, cookies, '/admin/shifts', '/admin/shifts', { day: '8', evening: '16', night: '0' })
   t.equal(saved.statusCode, 303)

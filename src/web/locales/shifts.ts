@@ -2,6 +2,7 @@
 export const shiftsEn = {
   'errors.admin_only': 'Only admins may do this.',
   'errors.invalid_shift_hours': 'Each shift starts at a different whole hour, from 0 to 23.',
+  'errors.invalid_shift_hours.order': 'The shifts follow one another around the clock: day, then evening, then night.',
   'errors.invalid_cadence': 'The cadence must be 1 to 1440 minutes, or empty for none.',
   'errors.empty_handover': 'Say at least what was done, what is pending or the next steps.',
 
@@ -56,6 +57,7 @@ export const shiftsEn = {
 export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
   'errors.admin_only': 'Seuls les administrateurs peuvent faire cela.',
   'errors.invalid_shift_hours': 'Chaque équipe commence à une heure pleine différente, de 0 à 23.',
+  'errors.invalid_shift_hours.order': 'Les équipes se suivent dans l’ordre de la journée : jour, puis soir, puis nuit.',
   'errors.invalid_cadence': 'Le rythme va de 1 à 1440 minutes, ou reste vide pour aucun.',
   'errors.empty_handover': 'Dites au moins ce qui a été fait, ce qui reste en cours ou les prochaines étapes.',
 
