@@ -58,7 +58,13 @@ t.test('the handover form posts it, and the page marks the shift boundary', asyn
 
   const empty = await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, { done: '', pending: '', nextSteps: '', next: '30' })
   t.equal(empty.statusCode, 400)
-  t.match(empty.body, /Say at least what was done/)
+  t.match(empty.body, /<p class="form-error" id="handover-error" role="alert">Say at least what was done/)
+  t.match(empty.body, /<textarea id="done" name="done"[^>]*aria-invalid="true" aria-describedby="handover-error" autofocus>/, 'the first box is marked and takes the focus')
+  const noTime = await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, { done: 'Rebooted the core.', pending: '', nextSteps: '', next: 'at', nextAt: '' })
+  t.equal(noTime.statusCode, 400)
+  t.match(noTime.body, /<input type="time" name="nextAt"[^>]*aria-invalid="true" aria-describedby="handover-error" autofocus>/, 'a promise without its time: the time box')
+  t.notMatch(noTime.body, /<textarea id="done"[^>]*aria-invalid/, 'not the text, which is kept')
+  t.match(noTime.body, />Rebooted the core\.<\/textarea>/)
 
   const sent = await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, {
     done: 'Rebooted the core.', pending: 'Fibre repair.', nextSteps: 'Call the carrier at 06:00.', next: '60'

@@ -111,6 +111,14 @@ t.test('staff open an incident through the form', async (t) => {
   t.match(neither.body, /<input id="title"[^>]*aria-invalid="true" autofocus>/, 'the first takes the focus')
   t.match(neither.body, /<textarea id="body"[^>]*aria-invalid="true">/, 'the second is marked, without the focus')
   t.equal(neither.body.match(/role="alert"/g)?.length, 2, 'and nothing is said twice')
+  // "By a time of the clock" with no time: the time box is marked and takes the focus, the text kept.
+  const noTime = await submitForm(app, cookies, '/new', '/new', { title: 'Disk array', body: 'Rebuilding.', status: 'investigating', next: 'at', nextAt: '' })
+  t.equal(noTime.statusCode, 400)
+  t.match(noTime.body, /id="next-error" role="alert">Give the time of the next update, e\.g\. 14:15\.<\/p>/)
+  t.match(noTime.body, /<input type="time" name="nextAt"[^>]*aria-invalid="true" aria-describedby="next-error" autofocus>/, 'the time box is marked and takes the focus')
+  t.notMatch(noTime.body, /<(input id="title"|textarea id="body")[^>]*aria-invalid/, 'the fields filled in are not')
+  const both = await submitForm(app, cookies, '/new', '/new', { title: ' ', body: 'Rebuilding.', status: 'investigating', next: 'at', nextAt: '' })
+  t.match(both.body, /<input id="title"[^>]*aria-invalid="true" autofocus>/, 'a title missing too takes the focus first')
 
   const created = await submitForm(app, cookies, '/new', '/new', { title: 'Power cut in building C', body: 'UPS on battery.', status: 'identified' })
   t.equal(created.statusCode, 303)

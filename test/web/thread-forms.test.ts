@@ -271,6 +271,9 @@ t.test('staff promise the next update for a time of the clock: today, or tomorro
     t.equal(slipped.statusCode, 400, `a time passed ${what} is refused`)
     t.match(slipped.body, /That time has just passed: give a time still to come\./, 'saying why')
     t.match(slipped.body, /Written a while ago\./, 'the text kept')
+    const compose = sectionById(slipped.body, 'compose')
+    t.match(compose, /<input type="time" name="nextAt"[^>]*aria-invalid="true" aria-describedby="compose-error" autofocus>/, 'the time box marked, with the focus')
+    t.notMatch(compose, /<textarea id="body"[^>]*aria-invalid/, 'not the message')
     t.equal((await promised()).getTime(), second.getTime(), 'the promise as it was')
   }
 

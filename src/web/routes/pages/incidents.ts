@@ -81,18 +81,19 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
 
   const showNewForm = (request: FastifyRequest, reply: FastifyReply, form: Form, err?: AppError) => {
     const errors = err === undefined ? {} : fieldErrors(request.locale, form, err)
+    const focus = FIELDS.find((name) => errors[name] !== undefined)
     return reply.page('new-incident', {
       title: translate(request.locale, 'newIncident.title'),
       csrf: csrfToken(request, reply),
       formKey: newFormKey(),
       statuses: STATUSES.map((status) => ({ status, selected: status === (field(form, 'status') || 'investigating') })),
       form: { title: field(form, 'title'), body: field(form, 'body') },
-      promise: promiseChoices(null, form, DEFAULT_NEXT_UPDATE),
+      promise: promiseChoices(null, form, DEFAULT_NEXT_UPDATE, errors.next === undefined ? undefined : { errorId: 'next-error', focus: focus === 'next' }),
       // A refusal about no field in particular is said on top.
       error: err === undefined || FIELD_OF_ERROR[err.code] !== undefined ? undefined : messageOf(request.locale, err),
       // Each message goes beside the field it is about; the first of them takes the focus.
       errors,
-      focus: FIELDS.find((name) => errors[name] !== undefined)
+      focus
     })
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { requireStaff } from '../../../domain/actors.ts'
 import { checkIn, checkOut } from '../../../domain/duty.ts'
+import type { AppError } from '../../../domain/errors.ts'
 import { postHandover } from '../../../domain/handover.ts'
 import { requireAdmin } from '../../../domain/actors.ts'
 import { SHIFTS, nextShift, shiftOfAuthor, shiftSchedule, updateShiftHours } from '../../../domain/shifts.ts'
@@ -23,6 +24,9 @@ export const handoverHeadings = (locale: Locale) => ({
   pending: translate(locale, 'handover.heading.pending'),
   next: translate(locale, 'handover.heading.next')
 })
+
+/** The part of the handover form a refusal is about. */
+const HANDOVER_FIELD: Partial<Record<string, 'done' | 'next'>> = { empty_handover: 'done', invalid_next_update: 'next' }
 
 /** The shift schedule for admins, duty check-in and check-out, the handover form and the thread's cadence. */
 const shiftPages: FastifyPluginAsync = async (fastify) => {
@@ -70,11 +74,12 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
   })
 
   /** The handover form; `checkOut`: whether its box to check out is ticked. */
-  const showHandover = async (request: FastifyRequest, reply: FastifyReply, threadId: number, form: Form, checkOut: boolean, error?: string) => {
+  const showHandover = async (request: FastifyRequest, reply: FastifyReply, threadId: number, form: Form, checkOut: boolean, refused?: AppError) => {
     const staff = requireStaff(request.actor)
     const thread = await getThread(fastify.db, threadId)
     const from = shiftOfAuthor(staff, deps.now(), deps.timeZone, deps.shiftHours, 'handover') ?? 'day'
     const onDuty = (await fastify.pageCache.duty()).onDuty.some((person) => person.userId === staff.id)
+    const wrong = refused === undefined ? undefined : HANDOVER_FIELD[refused.code]
     return reply.page('handover', {
       title: translate(request.locale, 'handover.title'),
       here: `/t/${thread.id}/handover`,
@@ -85,11 +90,13 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
       from,
       to: nextShift(from, deps.shiftHours),
       form: { done: field(form, 'done'), pending: field(form, 'pending'), next: field(form, 'nextSteps') },
-      promise: promiseChoices(cadenceOf(thread), form, thread.status !== 'resolved' ? '60' : 'none'),
+      promise: promiseChoices(cadenceOf(thread), form, thread.status !== 'resolved' ? '60' : 'none', wrong === 'next' ? { errorId: 'handover-error', focus: true } : undefined),
       // Offered to whoever is on duty; ticked when they came to hand over and
       // check out, or ticked it before the form was refused.
       checkOut: { offered: onDuty, checked: checkOut },
-      error
+      error: refused === undefined ? undefined : messageOf(request.locale, refused),
+      // Nothing written: the first box is marked, and takes the focus.
+      emptyWrong: wrong === 'done'
     })
   }
 
@@ -116,7 +123,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
       return reply.redirect(`/t/${threadId}#p-${post.id}`, 303)
     } catch (err) {
       if (!isFormError(err) || err.statusCode === 403) throw err
-      return await showHandover(request, reply.code(err.statusCode), threadId, form, field(form, 'checkOut') === 'on', messageOf(request.locale, err))
+      return await showHandover(request, reply.code(err.statusCode), threadId, form, field(form, 'checkOut') === 'on', err)
     }
   })
 

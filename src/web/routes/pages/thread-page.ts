@@ -19,6 +19,8 @@ export interface ThreadQuery { view?: string, after?: string, before?: string, r
 export interface ThreadPageExtras {
   /** A failed update or comment: shown next to its form, which keeps what was typed. */
   composeError?: string
+  /** Whether that refusal was of the next update's promise, not of the message. */
+  composePromise?: boolean
   form?: Form
   /** A failed moderation action: shown at the top. */
   actionError?: string
@@ -41,16 +43,19 @@ export const cadenceOf = (thread: Thread): number | null => thread.status !== 'r
 /**
  * A form's choices of promise: in 15, 30 or 60 min, at a time of the clock,
  * or none. On a thread with a cadence, "none" keeps the cadence, says so, and
- * is the default. A form shown again keeps what was chosen, the time typed too.
+ * is the default. A form shown again keeps what was chosen, the time typed too;
+ * refused for its promise (`wrong`), its time box is marked, described by the
+ * refusal, and takes the focus unless a field above it was wrong too.
  */
-export function promiseChoices (cadence: number | null, form: Form, fallback: string) {
+export function promiseChoices (cadence: number | null, form: Form, fallback: string, wrong?: { errorId: string, focus: boolean }) {
   const time = field(form, 'nextAt').trim()
   const next = time !== '' ? 'at' : field(form, 'next') || (cadence !== null ? 'none' : fallback)
   return {
     nextChoices: NEXT_UPDATE_CHOICES.map((minutes) => ({ minutes, checked: String(minutes) === next })),
     at: { checked: next === 'at', time },
     noNextUpdate: next === 'none',
-    cadence
+    cadence,
+    wrong
   }
 }
 
@@ -170,6 +175,7 @@ async function threadPageContext (
   const postsBytes = postsOf(fastify, stored, view, viewer, locale, flagged)
 
   const form = extras.form ?? {}
+  const promiseRefused = extras.composePromise === true
   const replyTo = optionalId(field(form, 'replyTo')) ?? optionalId(query.replyTo)
   // A reply answers someone: a comment, promising nothing, unless its writer chooses otherwise.
   const kind = field(form, 'kind') || (replyTo === undefined ? 'update' : 'comment')
@@ -225,9 +231,12 @@ async function threadPageContext (
       kinds: KINDS.map((value) => ({ value, selected: value === kind })),
       statuses: STATUSES.map((value) => ({ value, selected: value === status })),
       // A resolved incident promises nothing unless reopened: its form does not offer "in 30 min" as a given.
-      promise: promiseChoices(cadenceOf(thread), form, replyTo === undefined && thread.status !== 'resolved' ? DEFAULT_NEXT_UPDATE : 'none'),
+      promise: promiseChoices(cadenceOf(thread), form, replyTo === undefined && thread.status !== 'resolved' ? DEFAULT_NEXT_UPDATE : 'none',
+        promiseRefused ? { errorId: 'compose-error', focus: true } : undefined),
+      // Refused for what it says, or for no field in particular: the message is marked.
+      bodyWrong: extras.composeError !== undefined && !promiseRefused,
       // The Reply link leads here to write: the message field takes the focus.
-      focus: extras.composeError !== undefined || replyTo !== undefined
+      focus: (extras.composeError !== undefined && !promiseRefused) || replyTo !== undefined
     },
     summaryBody: extras.summary ?? '',
     composeError: extras.composeError,

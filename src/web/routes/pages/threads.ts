@@ -59,7 +59,7 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
     } catch (err) {
       if (!isFormError(err)) throw err
       if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter))
-      return await renderThread(fastify, request, reply.code(err.statusCode), threadId, {}, { composeError: messageOf(request.locale, err), form })
+      return await renderThread(fastify, request, reply.code(err.statusCode), threadId, {}, { composeError: messageOf(request.locale, err), composePromise: err.code === 'invalid_next_update', form })
     }
   })
 
