@@ -131,7 +131,8 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
     const threadId = parseId(request.params.id, 'thread')
     const raw = field(request.body, 'cadenceMinutes').trim()
     const cadenceMinutes = raw === '' ? null : Number(raw)
-    return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, { cadenceMinutes }), '#cadence')
+    // Refused, its panel opens again with what was typed, and says why there.
+    return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, { cadenceMinutes }), '#cadence', { cadence: raw })
   })
 }
 

@@ -30,6 +30,8 @@ export interface ThreadPageExtras {
   summary?: string
   /** The thread settings as sent, when refused: the panel opens with them. */
   settings?: { title: string, locked: boolean, slowModeSeconds: string }
+  /** The cadence as sent, when refused: its panel opens with it. */
+  cadence?: string
   /** The e-mail about following could not go: said in the box. */
   followError?: string
 }
@@ -244,7 +246,8 @@ async function threadPageContext (
     summaryError: extras.summary === undefined ? undefined : extras.actionError,
     settingsForm: extras.settings,
     settingsError: extras.settings === undefined ? undefined : extras.actionError,
-    actionError: extras.summary === undefined && extras.settings === undefined ? extras.actionError : undefined,
+    cadenceForm: extras.cadence === undefined ? undefined : { value: extras.cadence, error: extras.actionError },
+    actionError: extras.summary === undefined && extras.settings === undefined && extras.cadence === undefined ? extras.actionError : undefined,
     actionPost: extras.actionPost,
     // Back from flagging a comment: said where it stays in view while the page scrolls to the comment.
     flagged: await flaggedNow(db, viewer, optionalId(query.flagged), flagged),
