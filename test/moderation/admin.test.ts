@@ -96,6 +96,12 @@ t.test('a token says what it is for: in the list, on the page, in the audit; rev
   t.match(tooLong.body, /label is at most 100 characters/)
   t.match(tooLong.body, new RegExp(`<option value="${user.actor.id}" selected>`), 'the refused form keeps its owner')
   t.match(tooLong.body, /value="y{101}"/, 'and its label')
+  // No owner chosen (a browser that sends the form without its required choice): the form again, not an error page.
+  const noOwner = await app.inject({ method: 'POST', url: '/admin/tokens', cookies, payload: { _csrf: csrf, idempotencyKey: 'k3', userId: '', label: 'Pager' } })
+  t.equal(noOwner.statusCode, 404)
+  t.match(noOwner.body, /<form[^>]*action="\/admin\/tokens"/, 'the form is shown again')
+  t.match(noOwner.body, /role="alert">There is no such user\./, 'saying why')
+  t.match(noOwner.body, /value="Pager"/, 'with its label kept')
 })
 
 t.test('the admin pages change a role and make a token', async (t) => {

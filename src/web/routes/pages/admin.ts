@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { CUSTOMERS_SHOWN, type GivenLink, addUser, changeUser, createTokenFor, findUsers, listStaff, listTokens, passwordLinkFor, revokeToken } from '../../../domain/admin.ts'
+import { AppError } from '../../../domain/errors.ts'
 import { resetLinks } from '../../../domain/password-reset.ts'
 import { SHIFTS } from '../../../domain/shifts.ts'
 import { LABEL_MAX, tokenKey } from '../../../domain/tokens.ts'
@@ -192,7 +193,9 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       // Shown once, on this answer: only its hash is kept.
       return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, ownerId: userId, label } })
     } catch (err) {
-      if (!isFormError(err) || request.actor === null) throw err
+      // No owner, or one gone meanwhile, is this form's to say, with what was typed.
+      const noOwner = err instanceof AppError && err.messageKey === 'errors.not_found.user'
+      if (!(isFormError(err) || noOwner) || request.actor === null) throw err
       return await showTokens(request, reply.code(err.statusCode), { error: messageOf(request.locale, err), form: request.body })
     }
   })
