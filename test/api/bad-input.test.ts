@@ -103,10 +103,12 @@ t.test('wrong types', async (t) => {
 })
 
 t.test('a null where the API itself writes null means none, and is not refused', async (t) => {
-  const update = await app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'No promise this time.', nextUpdateAt: null, replyTo: null } })
+  const statusBefore = (await app.inject({ url: `/api/v1/threads/${thread.id}` })).json().status
+  const update = await app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'No promise this time.', nextUpdateAt: null, replyTo: null, status: null } })
   assertStatus(t, update, 201)
-  t.same([update.json().kind, update.json().nextUpdateAt, update.json().replyTo], ['update', null, null], 'an update with no promise and no reply')
-  const comment = await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: 'Thanks.', nextUpdateAt: null } })
+  t.same([update.json().kind, update.json().nextUpdateAt, update.json().replyTo, update.json().status], ['update', null, null, null], 'an update with no promise, no reply and no status')
+  t.equal((await app.inject({ url: `/api/v1/threads/${thread.id}` })).json().status, statusBefore, 'the incident\'s status as it was')
+  const comment = await app.inject({ method: 'POST', url: postsUrl, headers: customer.auth, payload: { body: 'Thanks.', nextUpdateAt: null, status: null } })
   assertStatus(t, comment, 201)
   t.equal(comment.json().kind, 'comment', "a customer's comment, not refused as asking for a promise")
   const handover = await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/handover`, headers: tech.auth, payload: { done: 'Restarted.', nextUpdateAt: null } })

@@ -99,7 +99,7 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
           body: { type: 'string' },
           kind: { type: 'string' },
           replyTo: { anyOf: [{ type: 'integer', minimum: 1, maximum: 2_147_483_647 }, { type: 'null' }] },
-          status: { type: 'string' },
+          status: nullableString,
           nextUpdateAt: nullableString
         }
       },
