@@ -52,11 +52,13 @@ export async function resetPassword (db: Kysely<Database>, userId: number, passw
 /**
  * Sets the password of a user who forgot theirs, proven by a link sent to
  * their address: only the password the link was made for is replaced, so a
- * link works once. Their sessions end, as with any change.
+ * link works once. Their sessions end, as with any change, and their API
+ * tokens with them when they choose (the page's choice unless unticked: a
+ * link is how an account taken over is won back).
  */
-export async function setForgottenPassword (db: Kysely<Database>, userId: number, password: string, replacing: string, now: Date): Promise<PasswordChanged> {
+export async function setForgottenPassword (db: Kysely<Database>, userId: number, password: string, replacing: string, now: Date, revokeTokens: boolean): Promise<PasswordChanged> {
   validatePassword(password)
-  return await storePassword(db, userId, password, { now, revokeTokens: false, replacing })
+  return await storePassword(db, userId, password, { now, revokeTokens, replacing })
 }
 
 async function storePassword (

@@ -67,6 +67,36 @@ t.test('the sign-in page leads to it; a link arrives, and sets a new password on
   t.ok(await signsInWith(email, 'a brand new passphrase'))
 })
 
+t.test('an account won back through a link loses the API tokens made with it, unless its owner keeps them', async (t) => {
+  const owner = await makeUser(app, 'technician', { name: 'Tam Taken' })
+  const tokenOf = async () => (await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: owner.actor.email, password: PASSWORD } })).json().token as string
+  const linkFor = async () => {
+    const before = (await mailFor(owner.actor.email, 0)).length
+    await sendForm(app, '/password/forgot', '/password/forgot', { email: owner.actor.email })
+    const mails = await mailFor(owner.actor.email, before + 1)
+    return linkIn(mails.at(-1)!.text ?? '')![1]!
+  }
+  const works = async (token: string) => (await app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } })).statusCode === 200
+
+  // Whoever had the password made a token: the owner's link offers to end it, ticked.
+  const taken = await tokenOf()
+  const path = await linkFor()
+  const page = (await app.inject({ url: path })).body
+  t.match(page, /<input type="checkbox" name="revokeTokens" value="on" checked> Also revoke the 2 API tokens made with this account: whoever had the password may have made them/, 'the page offers to revoke them (the test\'s and the taker\'s), ticked')
+  const refused = await sendForm(app, path, path, { password: 'short', revokeTokens: 'on' })
+  t.match(refused.body, /name="revokeTokens" value="on" checked>/, 'a refused form keeps the choice')
+  t.equal((await sendForm(app, path, path, { password: 'won back at last', revokeTokens: 'on' })).statusCode, 303)
+  t.notOk(await works(taken), 'the token made with the old password no longer works')
+
+  // A script's token, kept by unticking the box.
+  advance(16 * 60_000)
+  const script = (await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: owner.actor.email, password: 'won back at last' } })).json().token as string
+  const second = await linkFor()
+  t.match((await app.inject({ url: `${second}?lang=fr` })).body, /Révoquer aussi le jeton d’API créé avec ce compte/, 'said in French too')
+  t.equal((await sendForm(app, second, second, { password: 'another new passphrase' })).statusCode, 303)
+  t.ok(await works(script), 'unticked, the token stays')
+})
+
 t.test('an address without an account gets the same answer, and no e-mail', async (t) => {
   const before = mailbox.received.length
   const asked = await sendForm(app, '/password/forgot', '/password/forgot', { email: 'nobody@example.org' })

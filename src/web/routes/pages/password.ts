@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { setForgottenPassword } from '../../../domain/account.ts'
 import { type ResetClaim, claimResetMail, releaseResetMail, resetLinks } from '../../../domain/password-reset.ts'
 import { PASSWORD_MIN } from '../../../domain/passwords.ts'
+import { countActiveApiTokens } from '../../../domain/tokens.ts'
 import { resetMail } from '../../../mail/password.ts'
 import { translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
@@ -49,7 +50,7 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
     return await reply.redirect('/password/forgot?sent=1', 303)
   })
 
-  const showReset = (request: FastifyRequest, reply: FastifyReply, token: string, state: { invalid?: boolean, error?: string }) => {
+  const showReset = (request: FastifyRequest, reply: FastifyReply, token: string, state: { invalid?: boolean, error?: string, tokens?: { count: number, revoke: boolean } }) => {
     // A new account's link (an admin made it): its first password, not a new one.
     const welcome = (request.query as Record<string, unknown>).welcome === '1'
     // The page's address is the link: no other site, nor its own files' requests, are told it.
@@ -68,20 +69,24 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
   fastify.get<{ Params: TokenParams }>('/password/reset/:token', { config: { secretPath: true } }, async (request, reply) => {
     const { token } = request.params
     const valid = await links.read(fastify.db, token, deps.now())
-    return await showReset(request, valid === null ? reply.code(400) : reply, token, { invalid: valid === null })
+    if (valid === null) return await showReset(request, reply.code(400), token, { invalid: true })
+    // The account's API tokens end with its password unless the box is unticked.
+    return await showReset(request, reply, token, { tokens: { count: await countActiveApiTokens(fastify.db, valid.userId), revoke: true } })
   })
 
   fastify.post<{ Params: TokenParams, Body: Form }>('/password/reset/:token', { config: { ...perAddressLimit(20), secretPath: true } }, async (request, reply) => {
     const { token } = request.params
     const valid = await links.read(fastify.db, token, deps.now())
     if (valid === null) return await showReset(request, reply.code(400), token, { invalid: true })
+    const revoke = field(request.body, 'revokeTokens') === 'on'
     try {
-      await setForgottenPassword(fastify.db, valid.userId, field(request.body, 'password'), valid.passwordHash, deps.now())
+      await setForgottenPassword(fastify.db, valid.userId, field(request.body, 'password'), valid.passwordHash, deps.now(), revoke)
     } catch (err) {
       if (!isFormError(err)) throw err
       // Changed meanwhile (the link used in another tab): this one is spent.
       if (err.statusCode === 409) return await showReset(request, reply.code(400), token, { invalid: true })
-      return await showReset(request, reply.code(err.statusCode), token, { error: messageOf(request.locale, err) })
+      const tokens = { count: await countActiveApiTokens(fastify.db, valid.userId), revoke }
+      return await showReset(request, reply.code(err.statusCode), token, { error: messageOf(request.locale, err), tokens })
     }
     // The sessions ended with the change, this browser's too.
     return await reply.redirect((request.query as Record<string, unknown>).welcome === '1' ? '/login?reset=first' : '/login?reset=1', 303)
