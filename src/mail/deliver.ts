@@ -1,4 +1,5 @@
 import nodemailer from 'nodemailer'
+import { isolate } from '../web/i18n.ts'
 
 /** One e-mail, already worded in its recipient's language. */
 export interface MailMessage {
@@ -9,6 +10,12 @@ export interface MailMessage {
   /** Further headers, such as List-Unsubscribe. */
   headers?: Record<string, string>
 }
+
+// Right-to-left letters or direction marks: a title that could reorder the words around it.
+const BIDI = /[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff]/
+
+/** A title in a subject, set apart only when it needs it: invisible marks in a subject are read as a spammer's. */
+export const inSubject = (title: string): string => BIDI.test(title) ? isolate(title) : title
 
 /** Sends e-mail; every feature that writes to people goes through it. */
 export interface Mailer {
@@ -70,7 +77,9 @@ export function smtpMailer (smtpUrl: string, from: string): Mailer {
   })
   return {
     async deliver (message) {
-      await transport.sendMail({ from, to: { name: '', address: message.to }, subject: message.subject, text: message.text, ...(message.headers !== undefined && { headers: message.headers }) })
+      // All of it is sent by a program: no out-of-office reply to it.
+      const headers = { 'Auto-Submitted': 'auto-generated', ...message.headers }
+      await transport.sendMail({ from, to: { name: '', address: message.to }, subject: message.subject, text: message.text, headers })
     },
     connections: CONNECTIONS,
     close: () => transport.close()

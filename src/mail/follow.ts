@@ -1,7 +1,7 @@
 import type { News, NewsPost } from '../domain/subscriptions.ts'
 import { type Locale, isolate, translate } from '../web/i18n.ts'
 import { type DateFormatter, dateFormatterFor } from '../web/views.ts'
-import type { MailMessage } from './deliver.ts'
+import { type MailMessage, inSubject } from './deliver.ts'
 
 export interface FollowMailOptions {
   /** PUBLIC_URL, for the links. */
@@ -19,7 +19,8 @@ export interface FollowMailOptions {
 export function newsMail (news: News, stopUrl: string, options: FollowMailOptions): MailMessage {
   const { locale, thread } = news
   const format = dateFormatterFor(options.timeZone)
-  const count = news.posts.length
+  // Every update since the last e-mail, the earlier ones left out of it too.
+  const count = news.posts.length + news.earlier
   const state = [
     translate(locale, 'mail.follow.status', { status: translate(locale, `status.${thread.status}`) }),
     ...(thread.nextUpdateAt !== null && thread.status !== 'resolved'
@@ -43,16 +44,11 @@ export function newsMail (news: News, stopUrl: string, options: FollowMailOption
       'List-Unsubscribe': `<${stopUrl}>`,
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
       // One list per incident, for the reader's mail filters.
-      'List-Id': `<incident-${thread.id}.${new URL(options.publicUrl).hostname}>`,
-      // Sent by a program: no out-of-office reply to it.
-      'Auto-Submitted': 'auto-generated'
+      'List-Id': `<incident-${thread.id}.${new URL(options.publicUrl).hostname}>`
     }
   }
 }
 
-// Right-to-left letters or direction marks: a title that could reorder the words around it.
-const BIDI = /[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff]/
-const inSubject = (title: string): string => BIDI.test(title) ? isolate(title) : title
 
 function postText (locale: Locale, post: NewsPost, format: DateFormatter): string {
   const by = post.shift === null

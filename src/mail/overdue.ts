@@ -1,7 +1,7 @@
 import type { AlertRecipient, OverdueThread } from '../domain/alerts.ts'
 import { isolate, translate } from '../web/i18n.ts'
 import { dateFormatterFor } from '../web/views.ts'
-import type { MailMessage } from './deliver.ts'
+import { type MailMessage, inSubject } from './deliver.ts'
 
 export interface OverdueMailOptions {
   /** PUBLIC_URL, for the link to the thread. */
@@ -16,10 +16,11 @@ export function overdueMail (thread: OverdueThread, to: AlertRecipient, options:
   const locale = to.locale
   return {
     to: to.email,
-    subject: translate(locale, 'mail.overdue.subject', { title: isolate(thread.title) }),
+    subject: translate(locale, 'mail.overdue.subject', { title: inSubject(thread.title) }),
     text: translate(locale, 'mail.overdue.body', {
       title: isolate(thread.title),
-      time: format(locale, new Date(thread.nextUpdateAt), 'time'),
+      // In full, its zone named: read on another clock, or the next morning after a mail outage.
+      time: format(locale, new Date(thread.nextUpdateAt), 'full'),
       minutes: thread.minutes,
       url: `${options.publicUrl}/t/${thread.id}`
     })

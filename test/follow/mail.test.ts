@@ -58,6 +58,7 @@ t.test('following sends a link to confirm the address, in the reader’s languag
   const mail = received[0]!
   t.equal(recipientOf(mail), 'chloe@example.org')
   t.equal(mail.subject, 'Confirmez votre adresse e-mail')
+  t.equal(mail.headers.get('auto-submitted'), 'auto-generated', 'sent by a program: no out-of-office reply to it')
   t.match(mail.text, /Vous avez demandé à suivre «\u00a0\u2068Fire in DC-2\u2069\u00a0» par e-mail/)
   confirmPath = linkIn(mail, '/confirm-email')
   const box = await followBox(fire.id)
@@ -417,7 +418,7 @@ t.test('an English follower of a long night gets the latest ten updates, told of
   await app.sendNews()
   const [mail, ...more] = about('Long night')
   t.equal(more.length, 0, 'one e-mail')
-  t.equal(mail?.subject, '10 new updates: Long night')
+  t.equal(mail?.subject, '11 new updates: Long night', 'counting the one left out')
   t.match(mail?.text, /\n1 earlier update is on the incident’s page\.\n/)
   t.notMatch(mail?.text, /Rack 1 up\./, 'the earliest left out')
   t.match(mail?.text, /Rack 2 up\.[\s\S]*Rack 10 up\.[\s\S]*Over to the next shift\./, 'the others, in order')
