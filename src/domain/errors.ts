@@ -36,4 +36,7 @@ export const tooMany = (code: string, message: string, retryAfter: number) => ne
 export const overloaded = (retryAfter = 5) => new AppError(503, 'overloaded', 'The server is too busy. Try again in a moment.', retryAfter)
 /** Seconds a client is asked to wait while the database is away: about what a server restart takes. */
 export const DATABASE_RETRY_AFTER = 5
+/** Seconds before asking again for an e-mail the mail server did not take. */
+export const MAIL_RETRY_AFTER = 300
+export const mailNotSent = () => new AppError(503, 'mail_not_sent', 'The e-mail could not be sent just now. Try again in a few minutes.', MAIL_RETRY_AFTER)
 export const databaseUnavailable = () => new AppError(503, 'database_unavailable', 'The database does not answer. Try again in a moment.', DATABASE_RETRY_AFTER)

@@ -220,6 +220,19 @@ t.test('with the mail server down, following says the link could not go, and it 
   t.equal((await post(otherCookies, `/t/${fire.id}`, `/t/${fire.id}/follow/resend`)).statusCode, 303)
   t.equal(received.length, 1)
   t.equal(recipientOf(received[0]!), 'other@example.org')
+
+  // Through the API, the same: the follow kept, the link not sent said so, with when to ask again.
+  const caller = await makeUser(app, 'customer', { email: 'caller@example.org' })
+  mailbox.refusing = true
+  const failed = await app.inject({ method: 'PUT', url: `/api/v1/threads/${fire.id}/follow`, headers: { ...caller.auth, 'accept-language': 'fr' } })
+  mailbox.refusing = false
+  t.equal(failed.statusCode, 503)
+  t.equal(failed.headers['retry-after'], '300')
+  t.same(failed.json(), { error: { code: 'mail_not_sent', message: 'L’e-mail n’a pas pu partir pour l’instant. Réessayez dans quelques minutes.' } })
+  t.match((await app.inject({ url: `/api/v1/threads/${fire.id}/follow`, headers: caller.auth })).json(), { following: true, confirmed: false, canResend: true }, 'the follow is kept')
+  received.length = 0
+  t.equal((await app.inject({ method: 'PUT', url: `/api/v1/threads/${fire.id}/follow`, headers: caller.auth })).statusCode, 200, 'asked again, the link goes')
+  t.equal(received.length, 1)
 })
 
 t.test('with two instances, each follower gets each update once; the timer sends without being asked', async (t) => {

@@ -11,6 +11,7 @@ export const followEn = {
   'follow.resend': 'Send the link again',
   'follow.resendLater': 'You can ask for the link again in a few minutes.',
   'follow.notSent': 'The e-mail could not be sent just now. Try again in a few minutes.',
+  'errors.mail_not_sent': 'The e-mail could not be sent just now. Try again in a few minutes.',
   'follow.refused': 'The mail server of {email} refused to take our e-mail for this address. Nothing more is sent to it until you confirm it again.',
 
   'account.follow.title': 'Incidents you follow by e-mail',
@@ -56,6 +57,7 @@ export const followFr: Record<keyof typeof followEn, string> = {
   'follow.resend': 'Renvoyer le lien',
   'follow.resendLater': 'Vous pourrez redemander le lien dans quelques minutes.',
   'follow.notSent': 'L’e-mail n’a pas pu partir pour l’instant. Réessayez dans quelques minutes.',
+  'errors.mail_not_sent': 'L’e-mail n’a pas pu partir pour l’instant. Réessayez dans quelques minutes.',
   'follow.refused': 'Le serveur de messagerie de {email} a refusé de prendre notre e-mail pour cette adresse. Plus rien ne lui est envoyé tant que vous ne l’avez pas confirmée à nouveau.',
 
   'account.follow.title': 'Incidents suivis par e-mail',

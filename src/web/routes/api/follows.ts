@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { requireSignedIn } from '../../../domain/actors.ts'
+import { mailNotSent } from '../../../domain/errors.ts'
 import { follow, followState, followedBy, unfollow } from '../../../domain/subscriptions.ts'
 import { getThread } from '../../../domain/threads.ts'
 import { perAddressLimit } from '../pages/auth.ts'
@@ -34,7 +35,8 @@ const followRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.put<{ Params: IdParams }>('/threads/:id/follow', { config: perAddressLimit(20), schema: { params: idParams, response: answers({ 200: followResponse }) } }, async (request) => {
     const user = signedIn(request)
     const thread = await follow(deps, user, request.params.id)
-    await fastify.sendConfirmLink(user, thread.title)
+    // The follow is kept; the link to confirm the address, not sent, is said so, as the page says it.
+    if (await fastify.sendConfirmLink(user, thread.title) === 'failed') throw mailNotSent()
     return await followState(deps, user.id, thread.id)
   })
 

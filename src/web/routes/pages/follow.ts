@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { requireSignedIn } from '../../../domain/actors.ts'
-import { AppError } from '../../../domain/errors.ts'
+import { AppError, MAIL_RETRY_AFTER } from '../../../domain/errors.ts'
 import { confirmAddress, follow, unfollow } from '../../../domain/subscriptions.ts'
 import { getThread } from '../../../domain/threads.ts'
 import { translate } from '../../i18n.ts'
@@ -12,7 +12,6 @@ interface ThreadParams { id: string }
 interface TokenParams { token: string }
 
 /** Seconds to wait before asking again when the mail server did not take an e-mail. */
-const MAIL_RETRY_AFTER = 300
 
 /** Without a mail server nothing would go: there is nothing to follow by e-mail. */
 export const noMail = () => new AppError(404, 'not_found', 'There is nothing here.', undefined, 'errors.not_found')
