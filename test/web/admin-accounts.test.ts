@@ -66,12 +66,12 @@ t.test('with e-mail: an admin adds a technician, who chooses a password by the l
 
   // Sent again a minute later (a reload of the answer): the second answer is the one shown.
   const addTom = await filledForm(app, cookies, '/admin/users', { name: 'Tom Nightshift', email: 'Tom@Example.org', role: 'technician', shift: 'night' })
-  await addTom()
+  t.match((await addTom()).body, /Account made for <bdi>Tom Nightshift<\/bdi>\. A link to choose a password is e-mailed to Tom@Example\.org\./, 'the mail server took it')
   advance(60_000)
   const added = await addTom()
   t.equal(added.statusCode, 200, 'the same form sent again is not refused')
   t.equal(added.headers['cache-control'], 'no-store', 'the link is never kept by a cache')
-  t.match(added.body, /Account made for <bdi>Tom Nightshift<\/bdi>\. A link to choose a password is e-mailed to Tom@Example\.org\./)
+  t.match(added.body, /Account made for <bdi>Tom Nightshift<\/bdi>\. The link this form gave before, e-mailed to Tom@Example\.org if the mail server took it: pass it on if it did not arrive\./, 'sent again, no second e-mail, and the page says no more than it knows')
   t.match(added.body, /works for a week, and once/)
   const link = shownLink(added.body)
   t.match(link, /^https:\/\/status\.example\.org\/password\/reset\/[\w.-]+\?lang=en&welcome=1$/, 'and the link is shown, to pass on')
@@ -119,6 +119,30 @@ t.test('with e-mail: an admin adds a technician, who chooses a password by the l
   const token = new URL(link!).pathname.split('/').at(-1)!
   t.ok(logged.some((line) => line.includes('/password/reset/:token')), 'the link\'s uses are logged')
   t.notOk(logged.some((line) => line.includes(token)), 'but not the link itself')
+})
+
+t.test('a link whose e-mail the mail server refuses says so: the admin passes it on', async (t) => {
+  const mailbox = await startMailbox(t)
+  const { app } = await buildTestApp(t, { env: { SMTP_URL: mailbox.url, PUBLIC_URL: 'https://status.example.org' } })
+  const admin = await makeUser(app, 'admin')
+  const forgetful = await makeUser(app, 'technician', { name: 'Fay Forgetful', email: 'fay@example.org' })
+  const cookies = await signIn(app, admin)
+  mailbox.refusing = true
+  const refused = await adminForm(app, cookies, `/admin/users/${forgetful.actor.id}/password-link`, {})
+  mailbox.refusing = false
+  t.equal(refused.statusCode, 200)
+  t.match(refused.body, /The e-mail to fay@example\.org could not be sent just now: pass this link on yourself\./, 'not said to be e-mailed')
+  t.ok(shownLink(refused.body), 'the link is shown, to pass on')
+  t.equal(mailbox.received.length, 0)
+  await app.inject({ url: '/admin/users?lang=fr', cookies })
+  mailbox.refusing = true
+  const enFrancais = await adminForm(app, cookies, `/admin/users/${forgetful.actor.id}/password-link`, {})
+  mailbox.refusing = false
+  t.match(enFrancais.body, /L’e-mail à fay@example\.org n’a pas pu partir pour l’instant\u00a0: transmettez ce lien vous-même\./)
+  const sent = await adminForm(app, cookies, `/admin/users/${forgetful.actor.id}/password-link`, {})
+  t.match(sent.body, /Un lien pour choisir un mot de passe est envoyé par e-mail à fay@example\.org\./, 'a new form, once the mail server is back, e-mails it')
+  await until(() => mailbox.received.length >= 1, 5_000)
+  t.equal(recipientOf(mailbox.received[0]!), 'fay@example.org')
 })
 
 t.test('a new account\'s link works for a week, not longer', async (t) => {

@@ -27,9 +27,15 @@ const ADD_FIELD: Partial<Record<string, AddField>> = {
 /**
  * A link to choose a password, given by an admin: shown once, on the answer,
  * and e-mailed when the forum sends e-mail; none when the same form comes
- * again and its link no longer works (`gone`: used, or expired).
+ * again and its link no longer works (`gone`: used, or expired). `mail` says
+ * what became of its e-mail, as far as the answer knows: taken by the mail
+ * server, refused, not answered yet, given before (the same form again), or
+ * none (a forum that sends no e-mail).
  */
-interface Given { newAccount: boolean, name: string, email: string, url: string | undefined, gone: boolean, mailed: boolean }
+interface Given { newAccount: boolean, name: string, email: string, url: string | undefined, gone: boolean, mail: 'sent' | 'failed' | 'slow' | 'before' | 'none' }
+
+/** How long an admin's answer waits for the mail server to take the link's e-mail before saying it is on its way. */
+const MAIL_WAIT_MS = 5_000
 
 /** The admins' pages: users and roles, API tokens. */
 const adminPages: FastifyPluginAsync = async (fastify) => {
@@ -118,22 +124,30 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
 
   /**
    * Makes the link for `given.owner`, and e-mails it when the forum sends
-   * e-mail (in their language, else the admin's) and the link is new: in the
-   * background, so a mail relay in trouble does not hold the admin's page.
-   * The admin is shown it too, to pass it on if the e-mail does not come.
+   * e-mail (in their language, else the admin's) and the link is new. The
+   * answer waits a few seconds at most for the mail server, and says what
+   * became of the e-mail: the admin is shown the link too, to pass it on
+   * when the e-mail did not go.
    */
-  const give = (request: FastifyRequest, { owner, givenAt, lifeMs, fresh, spent }: GivenLink, newAccount: boolean): Given => {
+  const give = async (request: FastifyRequest, { owner, givenAt, lifeMs, fresh, spent }: GivenLink, newAccount: boolean): Promise<Given> => {
     const mailer = fastify.mailer
-    const shown = { newAccount, name: owner.user.name, email: owner.user.email, mailed: mailer !== null }
+    const shown = { newAccount, name: owner.user.name, email: owner.user.email }
     // The same form sent again once its link was used, or has expired: no link that would not work.
-    if (spent) return { ...shown, url: undefined, gone: true }
+    if (spent) return { ...shown, url: undefined, gone: true, mail: mailer === null ? 'none' : 'before' }
     const locale = owner.locale ?? request.locale
     const url = `${config.publicUrl}/password/reset/${links.token({ userId: owner.user.id, passwordHash: owner.passwordHash }, givenAt, lifeMs)}?lang=${locale}${newAccount ? '&welcome=1' : ''}`
-    if (mailer !== null && fresh) {
-      mailer.deliver(givenLinkMail({ email: owner.user.email, locale }, url, { newAccount, by: request.actor?.name ?? '', publicUrl: config.publicUrl }))
-        .catch((err: unknown) => { fastify.log.warn({ err, userId: owner.user.id }, 'could not send a link to choose a password') })
-    }
-    return { ...shown, url, gone: false }
+    if (mailer === null) return { ...shown, url, gone: false, mail: 'none' }
+    if (!fresh) return { ...shown, url, gone: false, mail: 'before' }
+    const sent = mailer.deliver(givenLinkMail({ email: owner.user.email, locale }, url, { newAccount, by: request.actor?.name ?? '', publicUrl: config.publicUrl }))
+      .then(() => 'sent' as const, (err: unknown) => {
+        fastify.log.warn({ err, userId: owner.user.id }, 'could not send a link to choose a password')
+        return 'failed' as const
+      })
+    let timer: NodeJS.Timeout | undefined
+    const slow = new Promise<'slow'>((resolve) => { timer = setTimeout(() => resolve('slow'), MAIL_WAIT_MS) })
+    const mail = await Promise.race([sent, slow])
+    clearTimeout(timer)
+    return { ...shown, url, gone: false, mail }
   }
 
   fastify.post<{ Body: Form }>('/admin/users', async (request, reply) => {
@@ -144,7 +158,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
       const input = { email: field(request.body, 'email'), name: field(request.body, 'name'), role, shift: role === 'technician' ? (shift || null) : null }
       const given = await addUser(deps, request.actor, input, formIdempotency(request, request.body))
       // The link is on this answer alone: never kept, nor cached.
-      return await showUsers(request, reply.header('cache-control', 'no-store'), '', undefined, { given: give(request, given, true) })
+      return await showUsers(request, reply.header('cache-control', 'no-store'), '', undefined, { given: await give(request, given, true) })
     } catch (err) {
       if (!isFormError(err) || request.actor === null) throw err
       return await showUsers(request, reply.code(err.statusCode), '', undefined, { add: { form: request.body, error: messageOf(request.locale, err), wrong: ADD_FIELD[err.code] } })
@@ -153,7 +167,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: IdParam, Body: Form }>('/admin/users/:id/password-link', async (request, reply) => {
     const given = await passwordLinkFor(deps, request.actor, parseId(request.params.id, 'user'), formIdempotency(request, request.body))
-    return await showUsers(request, reply.header('cache-control', 'no-store'), field(request.body, 'q'), undefined, { given: give(request, given, false) })
+    return await showUsers(request, reply.header('cache-control', 'no-store'), field(request.body, 'q'), undefined, { given: await give(request, given, false) })
   })
 
   const showTokens = async (request: FastifyRequest, reply: FastifyReply, extras: { error?: string, form?: Form, created?: { token: string, ownerId: number, label: string | null } } = {}) => {
