@@ -11,7 +11,12 @@ import { lockThread } from './threads.ts'
 import type { Post } from './views.ts'
 
 export const FLAG_REASONS: readonly FlagReason[] = ['spam', 'rumour', 'abusive']
-/** Flags from this many distinct users hide a customer's comment until a moderator reviews it. */
+/**
+ * Flags from this many distinct users hide a customer's comment until a
+ * moderator reviews it: users whose accounts were made before the comment,
+ * so that accounts made to silence it (sign-up asks no proof) do not count.
+ * Theirs still put it in the moderators' queue.
+ */
 export const FLAGS_TO_HIDE = 3
 export function validateFlagReason (reason: string): FlagReason {
   if (!FLAG_REASONS.includes(reason as FlagReason)) throw badRequest('invalid_flag_reason', `The reason must be one of ${FLAG_REASONS.join(', ')}.`)
@@ -50,7 +55,11 @@ export async function flagPost (deps: Deps, actor: Actor | null, postId: number,
     if (inserted === undefined) throw conflict('already_flagged', 'You have already flagged this comment.')
     // Staff words are never hidden by a crowd: their flags wait for a moderator.
     if (post.author.role !== 'customer') return { postId, reason, hidden: false }
-    const { count } = await openFlags(trx, postId).select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow()
+    const { count } = await openFlags(trx, postId)
+      .innerJoin('users', 'users.id', 'flags.user_id')
+      .where('users.created_at', '<=', new Date(post.createdAt))
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .executeTakeFirstOrThrow()
     if (Number(count) < FLAGS_TO_HIDE) return { postId, reason, hidden: false }
     await trx.updateTable('posts').set({ hidden_at: deps.now(), hidden_by: null, hidden_reason: PENDING_REVIEW }).where('id', '=', postId).execute()
     // No moderator did it, but the log says what happened, by whose flag, and what it unpinned.

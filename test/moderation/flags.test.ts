@@ -53,6 +53,26 @@ t.test(`${FLAGS_TO_HIDE} flags from distinct users hide a comment pending review
   t.equal(q[0]!.reasons.rumour, FLAGS_TO_HIDE)
 })
 
+t.test('accounts made after a comment do not hide it with their flags, which still reach the moderators', async (t) => {
+  const thread = await openThread(app, tech)
+  const post = await writePost(app, author, thread.id, { body: 'The generator vendor says Thursday, not Tuesday.' })
+  // Someone who dislikes it signs up three times.
+  const throwaways: TestUser[] = []
+  for (let i = 0; i < FLAGS_TO_HIDE; i++) throwaways.push(await makeUser(app, 'customer'))
+  for (const user of throwaways) {
+    const res = await flag(user, post.id, 'spam')
+    assertStatus(t, res, 201)
+    t.equal(res.json().hidden, false, 'not hidden by an account made after it')
+  }
+  t.equal((await readPosts(app, thread.id)).find((p) => p.id === post.id)!.hidden, false, 'readers still see it')
+  const queued = (await queue()).find((entry) => entry.post.id === post.id)
+  t.equal(queued?.count, FLAGS_TO_HIDE, 'the moderators see every flag')
+  // Accounts older than the comment still count: with two more, it is hidden pending review.
+  assertStatus(t, await flag(flaggers[0]!, post.id), 201)
+  t.equal((await flag(flaggers[1]!, post.id)).json().hidden, false, 'two that count are not enough')
+  t.equal((await flag(flaggers[2]!, post.id)).json().hidden, true, 'three are')
+})
+
 t.test('flags from one user count once', async (t) => {
   const thread = await openThread(app, tech)
   const post = await writePost(app, author, thread.id, { body: 'Buy cheap watches' })
