@@ -82,10 +82,11 @@ const buildValidator: AjvCompiler.ValidatorFactory = (externalSchemas) => {
 }
 
 /**
- * A whole number in the URL is written in digits. Ajv's coercion would read
- * "Infinity", "1e400", "0x10" or " 1" as numbers too, and an infinite one
- * passes the schema's bounds (a database error later, not a 400): such a
- * part is refused as "abc" is, before the schema's own checks.
+ * A whole number in the URL is written in digits, fifteen at most (any more
+ * is past every bound, and 309 of them read as infinite). Ajv's coercion would
+ * read "Infinity", "1e400", "0x10" or " 1" as numbers too, and an infinite one
+ * passes the schema's bounds (a database error later, not a 400): such a part
+ * is refused as "abc" is, before the schema's own checks.
  */
 function wholeNumbersInDigits (schema: unknown, validate: FastifyValidationResult): FastifyValidationResult {
   const properties = (schema as { properties?: Record<string, { type?: unknown, anyOf?: Array<{ type?: unknown }> }> }).properties ?? {}
@@ -98,7 +99,7 @@ function wholeNumbersInDigits (schema: unknown, validate: FastifyValidationResul
     for (const key of integers) {
       const value = data?.[key]
       const written = Array.isArray(value) ? value : [value]
-      if (written.some((part) => typeof part === 'string' && !/^-?[0-9]+$/.test(part))) {
+      if (written.some((part) => typeof part === 'string' && !/^-?[0-9]{1,15}$/.test(part))) {
         checked.errors = [{ keyword: 'type', instancePath: `/${key}`, schemaPath: `#/properties/${key}/type`, params: { type: 'integer' }, message: 'must be integer' }]
         return false
       }

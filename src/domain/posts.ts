@@ -185,17 +185,29 @@ function checkNewPost (author: Actor, input: NewPost, now: Date): CheckedPost {
 }
 
 /**
- * An ISO 8601 date and time that says its offset from UTC. Without one, a
- * time would be read by the server process's own clock, which nothing the
- * caller knows of: a script would promise the wrong hour without a word.
+ * A date and time that says its offset from UTC: ISO 8601 (`2026-11-25T16:30:00Z`,
+ * `…T17:30+01:00`), or HTTP's (`Wed, 25 Nov 2026 16:30:00 GMT`, what
+ * `toUTCString()` writes). Without one, a time would be read by the server
+ * process's own clock, which nothing the caller knows of: a script would
+ * promise the wrong hour without a word.
  */
-const DATE_TIME_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})$/
+const ISO_WITH_OFFSET = /^(\d{4})-(\d{2})-(\d{2})[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})$/
+const HTTP_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/
+
+/** Whether `value` names a moment with its offset, and a day the calendar has (V8 reads 30 February as 2 March). */
+function isZonedDateTime (value: string): boolean {
+  if (HTTP_DATE.test(value)) return true
+  const iso = ISO_WITH_OFFSET.exec(value)
+  if (iso === null) return false
+  const [year, month, day] = [Number(iso[1]), Number(iso[2]), Number(iso[3])]
+  return month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate()
+}
 
 /** A promised next update: a valid time within the coming week, or none. */
 export function validatePromise (value: string | null | undefined, now: Date): Date | null {
   if (value === undefined || value === null) return null
   const nextUpdateAt = new Date(value)
-  if (!DATE_TIME_WITH_OFFSET.test(value) || Number.isNaN(nextUpdateAt.getTime())) {
+  if (!isZonedDateTime(value) || Number.isNaN(nextUpdateAt.getTime())) {
     throw new AppError(400, 'invalid_next_update', 'The next update time must be a date and time with its offset from UTC, e.g. 2026-11-25T16:30:00Z.', undefined, 'errors.invalid_next_update.date')
   }
   if (nextUpdateAt.getTime() <= now.getTime() || nextUpdateAt.getTime() > now.getTime() + PROMISE_HORIZON_MS) {

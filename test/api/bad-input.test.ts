@@ -2,7 +2,7 @@ import { connect } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { BODY_LIMIT } from '../../src/app.ts'
-import { BODY_MAX } from '../../src/domain/posts.ts'
+import { BODY_MAX, validatePromise } from '../../src/domain/posts.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { assertError, assertStatus, inFuture, openThread, readPosts, writePost } from '../helpers/api.ts'
 import { listen } from '../helpers/live.ts'
@@ -47,13 +47,17 @@ t.test(`a post is at most ${BODY_MAX} characters`, async (t) => {
   t.equal(await countPosts(), before, 'nothing was posted')
 })
 
-t.test('a call that takes no body is answered when it comes typed as JSON with none, as client libraries send it', async (t) => {
+t.test('a call that takes no body is answered when it comes typed with none, as client libraries send it', async (t) => {
   const post = await writePost(app, customer, thread.id, { body: 'Soon hidden, and back.' })
   const json = { 'content-type': 'application/json' }
   assertStatus(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${post.id}/hide`, headers: { ...moderator.auth, ...json }, payload: '{"reason":"test"}' }), 200)
   const restored = await app.inject({ method: 'POST', url: `/api/v1/posts/${post.id}/restore`, headers: { ...moderator.auth, ...json } })
   assertStatus(t, restored, 200)
   t.equal(restored.json().hidden, false, 'the post is back')
+  // fetch's empty body is text/plain.
+  assertStatus(t, await app.inject({ method: 'POST', url: `/api/v1/posts/${post.id}/hide`, headers: { ...moderator.auth, ...json }, payload: '{"reason":"again"}' }), 200)
+  const asText = await app.inject({ method: 'POST', url: `/api/v1/posts/${post.id}/restore`, headers: { ...moderator.auth, 'content-type': 'text/plain;charset=UTF-8', 'content-length': '0' } })
+  assertStatus(t, asText, 200)
   const update = await writePost(app, tech, thread.id, { body: 'The current state, pinned a moment.' })
   assertStatus(t, await app.inject({ method: 'PUT', url: `/api/v1/threads/${thread.id}/pin`, headers: moderator.auth, payload: { postId: update.id } }), 200)
   const unpinned = await app.inject({ method: 'DELETE', url: `/api/v1/threads/${thread.id}/pin`, headers: { ...moderator.auth, 'content-type': 'application/json; charset=utf-8' } })
@@ -141,7 +145,7 @@ t.test('bad query strings are a 400', async (t) => {
   }
   // Numbers a JavaScript reader would take, but not written in digits: an
   // infinite one would pass the bounds and fail in the database.
-  for (const query of ['?after=Infinity', '?after=1e400', '?limit=-Infinity', '?limit=Infinity', '?limit=0x10', '?after=%201']) {
+  for (const query of ['?after=Infinity', '?after=1e400', '?limit=-Infinity', '?limit=Infinity', '?limit=0x10', '?after=%201', `?after=${'9'.repeat(309)}`, `?after=${'9'.repeat(16)}`]) {
     assertError(t, await app.inject({ url: `${postsUrl}${query}` }), 400, 'invalid_request')
   }
   assertError(t, await app.inject({ url: '/api/v1/threads?limit=Infinity' }), 400, 'invalid_request')
@@ -272,15 +276,24 @@ t.test('a promised time says its offset from UTC: without one, it would be read 
   at.setUTCMilliseconds(0)
   const promise = (nextUpdateAt: string) => app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'Update with a promise.', nextUpdateAt } })
   const local = at.toISOString().replace(/\.\d+Z$/, '')
-  for (const nextUpdateAt of [local, local.replace('T', ' '), local.slice(0, 16), local.slice(0, 10), at.toUTCString()]) {
+  for (const nextUpdateAt of [local, local.replace('T', ' '), local.slice(0, 16), local.slice(0, 10), at.toUTCString().replace(' GMT', ''), at.toString()]) {
     assertError(t, await promise(nextUpdateAt), 400, 'invalid_next_update')
   }
   const inParis = new Date(at.getTime() + 2 * 3_600_000).toISOString().replace('Z', '+02:00')
-  for (const nextUpdateAt of [at.toISOString(), `${local}Z`, `${local.replace('T', ' ')}Z`, inParis]) {
+  // ISO 8601 with its offset, or HTTP's date (what toUTCString writes), which names GMT.
+  for (const nextUpdateAt of [at.toISOString(), `${local}Z`, `${local.replace('T', ' ')}Z`, inParis, at.toUTCString()]) {
     const res = await promise(nextUpdateAt)
     assertStatus(t, res, 201)
     t.equal(res.json().nextUpdateAt, at.toISOString(), `${nextUpdateAt}: the same moment`)
   }
+})
+
+t.test('a promised day the calendar does not have is refused, not read as a day of the next month', async (t) => {
+  const now = new Date('2026-02-27T12:00:00Z')
+  t.throws(() => validatePromise('2026-02-30T10:00:00Z', now), { code: 'invalid_next_update', messageKey: 'errors.invalid_next_update.date' }, '30 February')
+  t.throws(() => validatePromise('2026-02-29T10:00:00Z', now), { code: 'invalid_next_update' }, '29 February, in a year without it')
+  t.equal(validatePromise('2026-03-02T10:00:00Z', now)?.toISOString(), '2026-03-02T10:00:00.000Z', '2 March itself is taken')
+  t.equal(validatePromise('Sat, 28 Feb 2026 10:00:00 GMT', now)?.toISOString(), '2026-02-28T10:00:00.000Z', 'as is an HTTP date')
 })
 
 t.test('a reply names a post of the same thread', async (t) => {

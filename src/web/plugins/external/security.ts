@@ -68,8 +68,6 @@ export function helmetHeaders (options: HelmetOptions): Record<string, string> {
   return headers
 }
 
-const JSON_TYPE = /^\s*application\/json\s*(;|$)/i
-
 /** Bytes of a form's body: the longest post, each character URL-encoded at its longest, and room for the other fields. */
 const FORM_BODY_LIMIT = 20_000 * 9 + 16 * 1024
 
@@ -79,10 +77,10 @@ export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
   fastify.decorate('securityHeaders', headers)
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers)
-    // No body at all, said to be JSON (client libraries type every request,
-    // a DELETE's too), is read as no body, not as JSON that is not there.
-    const { 'content-length': length, 'transfer-encoding': chunked, 'content-type': type } = request.headers
-    if ((length === undefined || length === '0') && chunked === undefined && type !== undefined && JSON_TYPE.test(type)) delete request.headers['content-type']
+    // No body at all, whatever type it is said to be (client libraries type
+    // every request: fetch's empty body is text), is read as no body.
+    const { 'content-length': length, 'transfer-encoding': chunked } = request.headers
+    if ((length === undefined || length === '0') && chunked === undefined) delete request.headers['content-type']
     done()
   })
   // A body is read as it comes: one compressed (Content-Encoding: gzip...)
