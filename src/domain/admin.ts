@@ -90,7 +90,7 @@ export async function addUser (deps: Deps, actor: Actor | null, input: { email: 
   let fresh = false
   const answer = await deps.db.transaction().execute(async (trx) => await answerOnce<{ userId: number } & KeptLink>(trx, admin.id, idem, 200, async () => {
     await refuseTakenEmail(trx, user.email)
-    const created = await insertUser(trx, user, passwordHash)
+    const created = await insertUser(trx, user, passwordHash, deps.now())
     await recordAudit(trx, admin, { action: 'user.create', targetUserId: created.id, after: { role: created.role, shift: created.shift } })
     fresh = true
     return { userId: created.id, ...keptLink(deps, passwordHash) }

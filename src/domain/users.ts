@@ -60,11 +60,12 @@ export function validateNewUser (input: NewUser): NewUser {
   return { ...input, email, name, shift }
 }
 
-export async function createUser (db: Kysely<Database>, input: NewUser): Promise<Actor> {
+/** `now`: the app's clock, which posts are stamped by (the flags' rule compares the two); else the database's. */
+export async function createUser (db: Kysely<Database>, input: NewUser, now?: Date): Promise<Actor> {
   const user = validateNewUser(input)
   // Before the hash: an address taken costs no argon2.
   await refuseTakenEmail(db, user.email)
-  return await insertUser(db, user, await hashPassword(user.password))
+  return await insertUser(db, user, await hashPassword(user.password), now)
 }
 
 const emailTaken = () => conflict('email_taken', 'An account with this e-mail address already exists.')
@@ -75,10 +76,10 @@ export async function refuseTakenEmail (db: Kysely<Database>, email: string): Pr
 }
 
 /** Inserts a checked new user with their password's hash; an address taken meanwhile is a 409. */
-export async function insertUser (db: Kysely<Database>, user: NewUser, passwordHash: string): Promise<Actor> {
+export async function insertUser (db: Kysely<Database>, user: NewUser, passwordHash: string, now?: Date): Promise<Actor> {
   try {
     const row = await db.insertInto('users')
-      .values({ email: user.email, name: user.name, role: user.role, shift: user.shift ?? null, password_hash: passwordHash, locale: null })
+      .values({ email: user.email, name: user.name, role: user.role, shift: user.shift ?? null, password_hash: passwordHash, locale: null, ...(now !== undefined && { created_at: now }) })
       .returningAll()
       .executeTakeFirstOrThrow()
     return toActor(row)

@@ -129,7 +129,7 @@ const authPages: FastifyPluginAsync = async (fastify) => {
         name: String(form.name ?? ''),
         password: String(form.password ?? ''),
         role: 'customer'
-      })
+      }, fastify.deps.now())
       return await signInAndGo(reply, actor, form)
     } catch (err) {
       if (!(err instanceof AppError) || err.statusCode >= 500) throw err
