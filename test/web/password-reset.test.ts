@@ -10,11 +10,12 @@ import { recipientOf, startMailbox } from '../helpers/smtp.ts'
 // and once. Whoever asks is told the same, whether the address has an account
 // or not, and an address cannot be flooded with links.
 
-/** Loads a page anonymously, then sends its form, with the page's CSRF token and cookie. */
-async function sendForm (app: FastifyInstance, page: string, action: string, fields: Record<string, string>) {
-  const res = await app.inject({ url: page })
+/** Loads a page anonymously, then sends its form, with the page's CSRF token and cookie (from `remoteAddress`, 127.0.0.1 by default). */
+async function sendForm (app: FastifyInstance, page: string, action: string, fields: Record<string, string>, remoteAddress?: string) {
+  const from = remoteAddress === undefined ? {} : { remoteAddress }
+  const res = await app.inject({ url: page, ...from })
   const csrf = cookieFrom(res, 'sitrep_csrf')!
-  return await app.inject({ method: 'POST', url: action, cookies: { sitrep_csrf: csrf }, payload: { _csrf: csrfFieldOf(res.body), ...fields } })
+  return await app.inject({ method: 'POST', url: action, cookies: { sitrep_csrf: csrf }, payload: { _csrf: csrfFieldOf(res.body), ...fields }, ...from })
 }
 
 const mailbox = await startMailbox(t)
@@ -72,7 +73,8 @@ t.test('an account won back through a link loses the API tokens made with it, un
   const tokenOf = async () => (await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: owner.actor.email, password: PASSWORD } })).json().token as string
   const linkFor = async () => {
     const before = (await mailFor(owner.actor.email, 0)).length
-    await sendForm(app, '/password/forgot', '/password/forgot', { email: owner.actor.email })
+    // From an address of its own: the per-address limits are the other tests' to meet.
+    await sendForm(app, '/password/forgot', '/password/forgot', { email: owner.actor.email }, '127.0.0.7')
     const mails = await mailFor(owner.actor.email, before + 1)
     return linkIn(mails.at(-1)!.text ?? '')![1]!
   }
@@ -83,9 +85,10 @@ t.test('an account won back through a link loses the API tokens made with it, un
   const path = await linkFor()
   const page = (await app.inject({ url: path })).body
   t.match(page, /<input type="checkbox" name="revokeTokens" value="on" checked> Also revoke the 2 API tokens made with this account: whoever had the password may have made them/, 'the page offers to revoke them (the test\'s and the taker\'s), ticked')
-  const refused = await sendForm(app, path, path, { password: 'short', revokeTokens: 'on' })
+  const refused = await sendForm(app, path, path, { password: 'short', tokensOffered: '1', revokeTokens: 'on' })
   t.match(refused.body, /name="revokeTokens" value="on" checked>/, 'a refused form keeps the choice')
-  t.equal((await sendForm(app, path, path, { password: 'won back at last', revokeTokens: 'on' })).statusCode, 303)
+  t.match((await sendForm(app, path, path, { password: 'short', tokensOffered: '1' })).body, /name="revokeTokens" value="on">/, 'unticked too')
+  t.equal((await sendForm(app, path, path, { password: 'won back at last', tokensOffered: '1', revokeTokens: 'on' })).statusCode, 303)
   t.notOk(await works(taken), 'the token made with the old password no longer works')
 
   // A script's token, kept by unticking the box.
@@ -93,8 +96,17 @@ t.test('an account won back through a link loses the API tokens made with it, un
   const script = (await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: owner.actor.email, password: 'won back at last' } })).json().token as string
   const second = await linkFor()
   t.match((await app.inject({ url: `${second}?lang=fr` })).body, /Révoquer aussi le jeton d’API créé avec ce compte/, 'said in French too')
-  t.equal((await sendForm(app, second, second, { password: 'another new passphrase' })).statusCode, 303)
+  t.equal((await sendForm(app, second, second, { password: 'another new passphrase', tokensOffered: '1' })).statusCode, 303)
   t.ok(await works(script), 'unticked, the token stays')
+
+  // Opened while the account had no token: one made before the form is sent goes too.
+  advance(16 * 60_000)
+  await app.db.updateTable('api_tokens').set({ revoked_at: app.deps.now() }).where('user_id', '=', owner.actor.id).execute()
+  const third = await linkFor()
+  t.notMatch((await app.inject({ url: third })).body, /name="revokeTokens"/, 'no box to tick, with no token')
+  const late = (await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: owner.actor.email, password: 'another new passphrase' } })).json().token as string
+  t.equal((await sendForm(app, third, third, { password: 'and a third one' })).statusCode, 303)
+  t.notOk(await works(late), 'a token made meanwhile, after the page was opened, is revoked')
 })
 
 t.test('an address without an account gets the same answer, and no e-mail', async (t) => {

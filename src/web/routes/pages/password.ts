@@ -78,7 +78,10 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
     const { token } = request.params
     const valid = await links.read(fastify.db, token, deps.now())
     if (valid === null) return await showReset(request, reply.code(400), token, { invalid: true })
-    const revoke = field(request.body, 'revokeTokens') === 'on'
+    // Unticked, the tokens stay; a page that offered no box (none then) revokes
+    // any made since, as the taker of the account could have.
+    const offered = field(request.body, 'tokensOffered') === '1'
+    const revoke = !offered || field(request.body, 'revokeTokens') === 'on'
     try {
       await setForgottenPassword(fastify.db, valid.userId, field(request.body, 'password'), valid.passwordHash, deps.now(), revoke)
     } catch (err) {
