@@ -55,6 +55,15 @@ export function nextClockTime (now: Date, timeZone: string, hour: number, minute
   return shown(corrected) === wanted && corrected > now ? corrected : at
 }
 
+/**
+ * How many minutes ago the clock of `timeZone` last showed `hour`:`minute`,
+ * by that clock (0 to 1439: 0 when it shows it now), whatever change of the
+ * clocks came in between.
+ */
+export function minutesSinceClockTime (now: Date, timeZone: string, hour: number, minute: number): number {
+  return ((hourIn(now, timeZone) * 60 + minuteIn(now, timeZone)) - (hour * 60 + minute) + DAY_MINUTES) % DAY_MINUTES
+}
+
 /** The shift on duty at `date`, by the clock of `timeZone`. */
 export function shiftAt (date: Date, timeZone: string, hours: ShiftHours = DEFAULT_SHIFT_HOURS): Shift {
   const hour = hourIn(date, timeZone)
@@ -186,9 +195,8 @@ export async function updateShiftHours (deps: Deps, actor: Actor | null, input: 
     await recordAudit(trx, admin, { action: 'shifts.update', before: previous, after: hours })
     return true
   })
-  if (changed) {
-    deps.shiftHours = hours
-    deps.dutyChanged()
-  }
+  // Saved unchanged, it is still the schedule in force: this instance may not have read it yet.
+  deps.shiftHours = hours
+  if (changed) deps.dutyChanged()
   return shiftSchedule(deps)
 }

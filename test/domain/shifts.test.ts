@@ -1,5 +1,5 @@
 import t from 'tap'
-import { nextClockTime, shiftAt, shiftOfAuthor } from '../../src/domain/shifts.ts'
+import { minutesSinceClockTime, nextClockTime, shiftAt, shiftOfAuthor } from '../../src/domain/shifts.ts'
 import type { Actor } from '../../src/domain/actors.ts'
 
 const at = (iso: string) => new Date(iso)
@@ -50,4 +50,13 @@ t.test('the next time the clock shows a time: today, tomorrow once passed, acros
   t.equal(nextClockTime(at('2026-10-24T22:30:00Z'), 'Europe/Paris', 7, 30).toISOString(), '2026-10-25T06:30:00.000Z', 'summer time ended in between')
   // 02:30 does not exist in Paris that night: 01:45 to 03:30 is the 45 min the clocks show.
   t.equal(nextClockTime(at('2026-03-29T00:45:00Z'), 'Europe/Paris', 2, 30).toISOString(), '2026-03-29T01:30:00.000Z', 'a time the clocks skip: after the change, never before now')
+})
+
+t.test('how long ago the clock showed a time, by the clock, over a change of the clocks too', async (t) => {
+  t.equal(minutesSinceClockTime(at('2026-03-10T12:00:00Z'), 'UTC', 12, 0), 0, 'now')
+  t.equal(minutesSinceClockTime(at('2026-03-10T12:00:00Z'), 'UTC', 11, 40), 20, 'twenty minutes ago')
+  t.equal(minutesSinceClockTime(at('2026-03-10T12:00:00Z'), 'UTC', 12, 1), 1439, 'a minute ahead: nearly a day ago')
+  // 03:30 in Paris, the night summer time began at 02:00 (01:00 UTC): the clock says 01:50 was 100 minutes ago.
+  t.equal(minutesSinceClockTime(at('2026-03-29T01:30:00Z'), 'Europe/Paris', 1, 50), 100)
+  t.equal(minutesSinceClockTime(at('2026-03-29T01:30:00Z'), 'Europe/Paris', 14, 15), 13 * 60 + 15, 'yesterday afternoon, by the clock')
 })

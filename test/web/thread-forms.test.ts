@@ -266,8 +266,14 @@ t.test('staff promise the next update for a time of the clock: today, or tomorro
   t.ok(second.getTime() > now.getTime() + 20 * 3600_000, 'a time passed hours ago: tomorrow')
 
   // The form begun at 16:55 and sent at 17:21 with "by 17:00": not a promise for tomorrow.
-  for (const [ago, what] of [[20 * 60_000, 'twenty minutes ago'], [0, 'this very minute'], [110 * 60_000, 'under two hours ago']] as const) {
-    const slipped = await submitForm(app, cookies, `/t/${thread.id}?lang=en`, `/t/${thread.id}/posts`, { body: 'Written a while ago.', kind: 'update', next: 'at', nextAt: clock(new Date(now.getTime() - ago)) })
+  // Counted by the clock, as the form's time is typed: "17:00" when it shows 17:21.
+  const clockAgo = (minutes: number) => {
+    const [hour, minute] = clock(now).split(':').map(Number) as [number, number]
+    const at = (hour * 60 + minute - minutes + 24 * 60) % (24 * 60)
+    return `${String(Math.floor(at / 60)).padStart(2, '0')}:${String(at % 60).padStart(2, '0')}`
+  }
+  for (const [ago, what] of [[20, 'twenty minutes ago'], [0, 'this very minute'], [110, 'under two hours ago']] as const) {
+    const slipped = await submitForm(app, cookies, `/t/${thread.id}?lang=en`, `/t/${thread.id}/posts`, { body: 'Written a while ago.', kind: 'update', next: 'at', nextAt: clockAgo(ago) })
     t.equal(slipped.statusCode, 400, `a time passed ${what} is refused`)
     t.match(slipped.body, /That time has just passed: give a time still to come\./, 'saying why')
     t.match(slipped.body, /Written a while ago\./, 'the text kept')

@@ -4,7 +4,7 @@ import { AppError, badRequest } from '../../../domain/errors.ts'
 import { flaggedBy } from '../../../domain/flags.ts'
 import { followState } from '../../../domain/subscriptions.ts'
 import { KINDS } from '../../../domain/posts.ts'
-import { nextClockTime, shiftOnDuty } from '../../../domain/shifts.ts'
+import { minutesSinceClockTime, nextClockTime, shiftOnDuty } from '../../../domain/shifts.ts'
 import { STATUSES } from '../../../domain/threads.ts'
 import type { Post, Thread } from '../../../domain/views.ts'
 import { type Locale, isolate, translate } from '../../i18n.ts'
@@ -62,9 +62,8 @@ export function promiseChoices (cadence: number | null, form: Form, fallback: st
 }
 
 const CLOCK_TIME = /^([01]?\d|2[0-3])[:h.]([0-5]\d)$/
-const DAY_MS = 24 * 60 * 60_000
-/** A time of the clock passed less than this long ago is refused; one passed longer ago is for tomorrow. */
-const JUST_PASSED_MS = 2 * 60 * 60_000
+/** A time of the clock passed less than this long ago (by the clock) is refused; one passed longer ago is for tomorrow. */
+const JUST_PASSED_MINUTES = 2 * 60
 
 /**
  * The promise a form asks for: minutes from now, the next time the clock
@@ -80,13 +79,14 @@ export function nextUpdateFrom (form: Form, now: Date, timeZone: string): string
   if (time !== '' || choice === 'at') {
     const clock = CLOCK_TIME.exec(time)
     if (clock === null) throw new AppError(400, 'invalid_next_update', 'Give the time of the next update as HH:MM, e.g. 14:15.', undefined, 'errors.invalid_next_update.time')
-    const at = nextClockTime(now, zoneOr(field(form, 'nextAtZone'), timeZone), Number(clock[1]), Number(clock[2]))
+    const zone = zoneOr(field(form, 'nextAtZone'), timeZone)
+    const [hour, minute] = [Number(clock[1]), Number(clock[2])]
     // A time passed a moment ago is a slip (the form was begun earlier), not
     // a promise for the same time tomorrow: readers would be told to wait a day.
-    if (at.getTime() - now.getTime() > DAY_MS - JUST_PASSED_MS) {
+    if (minutesSinceClockTime(now, zone, hour, minute) < JUST_PASSED_MINUTES) {
       throw new AppError(400, 'invalid_next_update', 'That time has just passed: give a time still to come.', undefined, 'errors.invalid_next_update.passed')
     }
-    return at.toISOString()
+    return nextClockTime(now, zone, hour, minute).toISOString()
   }
   if (choice === '' || choice === 'none') return null
   if (!/^\d{1,5}$/.test(choice)) throw badRequest('invalid_next_update', 'The next update must be promised for a time within the coming week.')
@@ -237,8 +237,8 @@ async function threadPageContext (
         promiseRefused ? { errorId: 'compose-error', focus: true } : undefined),
       // Refused for what it says, or for no field in particular: the message is marked.
       bodyWrong: extras.composeError !== undefined && !promiseRefused,
-      // The Reply link leads here to write: the message field takes the focus.
-      focus: (extras.composeError !== undefined && !promiseRefused) || replyTo !== undefined
+      // The Reply link leads here to write: the message field takes the focus (the time box, when it was refused for it).
+      focus: !promiseRefused && (extras.composeError !== undefined || replyTo !== undefined)
     },
     summaryBody: extras.summary ?? '',
     composeError: extras.composeError,
