@@ -183,6 +183,12 @@ t.test('the audit log lists every action, newest first, filterable by thread and
   const byCustomer = sectionById((await app.inject({ url: `/mod/audit?actorId=${customer.actor.id}`, cookies })).body, 'audit-actor')
   t.match(byCustomer, new RegExp(`<option value="${customer.actor.id}" selected>`), 'unless the log is filtered by them (their name is a link in it)')
   t.match(sectionById((await app.inject({ url: '/mod/audit?actorId=999999', cookies })).body, 'audit-actor'), /<option value="999999" selected>user #999999<\/option>/, 'a filter by nobody known says whom, not "Anyone"')
+  // Two of the staff with one name: told apart.
+  const twin = await makeUser(app, 'moderator', { name: moderator.actor.name })
+  const twins = sectionById((await app.inject({ url: '/mod/audit', cookies })).body, 'audit-actor')
+  t.match(twins, new RegExp(`<option value="${moderator.actor.id}">${moderator.actor.name} \\(Moderator, user #${moderator.actor.id}\\)</option>`), 'by their number')
+  t.match(twins, new RegExp(`<option value="${twin.actor.id}">${twin.actor.name} \\(Moderator, user #${twin.actor.id}\\)</option>`))
+  t.match(twins, new RegExp(`<option value="${admin.actor.id}">${admin.actor.name} \\(Administrator\\)</option>`), 'a name nobody else has, alone')
   t.match((await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=fr`, cookies })).body, /Journal d’audit/)
   const hideRow = /<tr data-action="post\.hide">[\s\S]*?<\/tr>/.exec((await app.inject({ url: `/mod/audit?threadId=${thread.id}&lang=en`, cookies })).body)?.[0]
   t.match(hideRow, /<td>Off topic<\/td>/, 'the page shows the reason given')

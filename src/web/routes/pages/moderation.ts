@@ -165,7 +165,8 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     return reply.page('mod-audit', {
       title: translate(request.locale, 'moderation.audit.title'),
       filter: { threadId, actorId },
-      actors,
+      // Two of the staff with one name are told apart by their number.
+      actors: actors.map((one) => ({ ...one, twin: actors.some((other) => other.id !== one.id && other.name === one.name) })),
       // Filtered by someone who is no longer (or never was) a user: the choice says so, not "Anyone".
       unknownActor: actorId !== undefined && !actors.some((actor) => actor.id === actorId),
       older: rows.length === AUDIT_PAGE ? `/mod/audit?${older}` : null,
