@@ -20,7 +20,11 @@ export const KEY_LIFETIME_MS = 24 * 60 * 60_000
  */
 export const hashRequest = (request: unknown) => createHash('sha256').update(stringify(request) ?? '').digest('base64url')
 
-/** The fingerprint before, keys as sent: a key claimed with it (up to a day before) is still recognised. */
+/**
+ * The fingerprint before, keys as sent: a key claimed with it (up to a day
+ * before) is still recognised. Needed for a day after this version starts
+ * (KEY_LIFETIME_MS), then no more.
+ */
 const hashAsSent = (request: unknown) => createHash('sha256').update(JSON.stringify(request)).digest('base64url')
 
 export type Claim<T> = { fresh: true } | { fresh: false, answer: T }

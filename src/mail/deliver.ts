@@ -11,8 +11,8 @@ export interface MailMessage {
   headers?: Record<string, string>
 }
 
-// Right-to-left letters or direction marks: a title that could reorder the words around it.
-const BIDI = /[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff]/
+// Right-to-left letters (the scripts of the BMP and beyond it) or direction marks: a title that could reorder the words around it.
+const BIDI = /[\u0590-\u08ff\u200e\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff\u{10800}-\u{10fff}\u{1e800}-\u{1efff}]/u
 
 /** A title in a subject, set apart only when it needs it: invisible marks in a subject are read as a spammer's. */
 export const inSubject = (title: string): string => BIDI.test(title) ? isolate(title) : title

@@ -49,7 +49,6 @@ export function newsMail (news: News, stopUrl: string, options: FollowMailOption
   }
 }
 
-
 function postText (locale: Locale, post: NewsPost, format: DateFormatter): string {
   const by = post.shift === null
     ? translate(locale, 'mail.follow.by', { name: isolate(post.authorName) })

@@ -11,8 +11,6 @@ import { renderThread } from './thread-page.ts'
 interface ThreadParams { id: string }
 interface TokenParams { token: string }
 
-/** Seconds to wait before asking again when the mail server did not take an e-mail. */
-
 /** Without a mail server nothing would go: there is nothing to follow by e-mail. */
 export const noMail = () => new AppError(404, 'not_found', 'There is nothing here.', undefined, 'errors.not_found')
 const invalidLink = () => new AppError(400, 'invalid_link', 'This link is not valid: it may have been cut short.', undefined, 'errors.invalid_link')
