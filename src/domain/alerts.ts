@@ -50,6 +50,17 @@ export async function claimOverdue (deps: Deps): Promise<OverdueThread[]> {
   return rows.map((row) => toOverdue(row, now))
 }
 
+/** Of these threads, the ones still overdue, with the promise that passed: an alert put off for someone is sent while it stands. */
+export async function stillOverdue (db: Kysely<Database>, threadIds: readonly number[], now: Date): Promise<OverdueThread[]> {
+  if (threadIds.length === 0) return []
+  const rows = await db.selectFrom('threads').select(['id', 'title', 'next_update_at'])
+    .where('id', 'in', threadIds)
+    .where('next_update_at', '<', now)
+    .where('status', '<>', 'resolved')
+    .execute()
+  return rows.map((row) => toOverdue(row, now))
+}
+
 /**
  * Gives a claimed promise back, when its alert could not go (the mail server
  * or the database away): the next pass claims it, and tries again.

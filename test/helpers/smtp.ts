@@ -13,6 +13,8 @@ export interface Mailbox {
   refusalCode: number
   /** Addresses it refuses as recipients, for good (550 to RCPT TO: no such mailbox). */
   unknownRecipients: Set<string>
+  /** Addresses it puts off as recipients (451 to RCPT TO: try again later), as a mailbox's server in trouble does. */
+  deferredRecipients: Set<string>
   /** While true, it refuses every recipient by policy (554 5.7.1 to RCPT TO), as a misconfigured relay does. */
   relayDenied: boolean
   /** Every address a client asked it to deliver to (RCPT TO), refused or not, in order. */
@@ -21,13 +23,14 @@ export interface Mailbox {
 
 /** A real SMTP server on a free port of this machine, keeping every message it receives; closed at the end of `t`. */
 export async function startMailbox (t: Test): Promise<Mailbox> {
-  const mailbox: Mailbox = { url: '', received: [], refusing: false, refusalCode: 451, unknownRecipients: new Set(), relayDenied: false, recipientsAsked: [] }
+  const mailbox: Mailbox = { url: '', received: [], refusing: false, refusalCode: 451, unknownRecipients: new Set(), deferredRecipients: new Set(), relayDenied: false, recipientsAsked: [] }
   const smtp = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     onRcptTo (address, _session, callback) {
       mailbox.recipientsAsked.push(address.address)
       if (mailbox.relayDenied) return callback(Object.assign(new Error('5.7.1 Relay access denied'), { responseCode: 554 }))
+      if (mailbox.deferredRecipients.has(address.address)) return callback(Object.assign(new Error('4.2.0 Mailbox busy, try again later'), { responseCode: 451 }))
       if (!mailbox.unknownRecipients.has(address.address)) return callback()
       callback(Object.assign(new Error('no such mailbox'), { responseCode: 550 }))
     },

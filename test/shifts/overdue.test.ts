@@ -84,6 +84,34 @@ t.test('an alert the mail server refused is sent at the next pass, once', async 
   t.equal(await app.checkOverdue(), 0, 'and not again')
 })
 
+t.test('an alert put off for one of those on duty, sent to the others, is sent to them at the next passes while the promise stands', async (t) => {
+  const other = await openThread(app, technician, { title: 'Backup site unreachable' })
+  await writePost(app, technician, other.id, { body: 'Carrier called.', nextUpdateAt: inFuture(5 * 60_000, app.deps.now().getTime()) })
+  for (const user of [technician, french]) t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: user.auth })).statusCode, 200)
+  advance(6 * 60_000)
+  received.length = 0
+  mailbox.deferredRecipients.add('francoise@example.org')
+  t.equal(await app.checkOverdue(), 1, 'Tom gets it; Françoise\'s mail server says to try later')
+  t.equal(await app.checkOverdue(), 0, 'still putting it off: nothing sent, nothing sent twice')
+  mailbox.deferredRecipients.clear()
+  t.equal(await app.checkOverdue(), 1, 'once it takes mail again, hers goes')
+  t.equal(await app.checkOverdue(), 0, 'once')
+  t.same(received.map((mail) => (mail.to as { text: string }).text).sort(), ['francoise@example.org', 'tom@example.org'], 'each of them told once')
+  t.match(received.find((mail) => (mail.to as { text: string }).text === 'francoise@example.org')?.subject, /Point en retard/, 'in her language')
+
+  // Put off again, and the promise kept meanwhile: nothing more to tell her.
+  await writePost(app, technician, other.id, { body: 'Still on it.', nextUpdateAt: inFuture(5 * 60_000, app.deps.now().getTime()) })
+  advance(6 * 60_000)
+  received.length = 0
+  mailbox.deferredRecipients.add('francoise@example.org')
+  t.equal(await app.checkOverdue(), 1)
+  await writePost(app, technician, other.id, { body: 'Carrier on site.', nextUpdateAt: inFuture(30 * 60_000, app.deps.now().getTime()) })
+  mailbox.deferredRecipients.clear()
+  t.equal(await app.checkOverdue(), 0, 'the update came: the alert put off is dropped')
+  for (const user of [technician, french]) await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: user.auth })
+  await writePost(app, technician, other.id, { body: 'Resolved.', status: 'resolved' })
+})
+
 t.test('an account that never chose a language gets its e-mails in the one its reader signed in with', async (t) => {
   const newcomer = await makeUser(app, 'technician', { name: 'Léa', email: 'lea@example.org' })
   t.equal(newcomer.actor.locale, null)

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
 import { failuresOnce } from '../../../db/connect.ts'
-import { type AlertRecipient, type OverdueThread, alertRecipients, claimOverdue, overdueThreads, releaseOverdue } from '../../../domain/alerts.ts'
+import { type AlertRecipient, type OverdueThread, alertRecipients, claimOverdue, overdueThreads, releaseOverdue, stillOverdue } from '../../../domain/alerts.ts'
 import { isStaff } from '../../../domain/actors.ts'
 import { loadShiftHours } from '../../../domain/shifts.ts'
-import { type Mailer, smtpMailer } from '../../../mail/deliver.ts'
+import { type Mailer, isMessageRefused, isRecipientRefused, smtpMailer } from '../../../mail/deliver.ts'
 import { overdueMail } from '../../../mail/overdue.ts'
 
 declare module 'fastify' {
@@ -43,10 +43,39 @@ export default fp<ShiftsPluginOptions>(async (fastify, options) => {
   const mailer = config.smtpUrl === undefined ? null : smtpMailer(config.smtpUrl, config.mailFrom)
   fastify.decorate('mailer', mailer)
 
+  /**
+   * Alerts the mail server put off for some of their recipients (a 4xx, the
+   * connection lost) while others got them: sent to those again at the next
+   * passes, while the promise that passed stands, for half an hour at most.
+   * Kept by this instance alone, which claimed them: lost if it stops.
+   */
+  const putOff: Array<{ thread: OverdueThread, recipient: AlertRecipient, since: number }> = []
+  const PUT_OFF_MS = 30 * 60_000
+  const sendPutOff = async (mailer: Mailer): Promise<number> => {
+    if (putOff.length === 0) return 0
+    const now = deps.now()
+    const current = new Map((await stillOverdue(fastify.db, [...new Set(putOff.map((one) => one.thread.id))], now)).map((thread) => [thread.id, thread]))
+    let sent = 0
+    for (const one of putOff.splice(0)) {
+      const thread = current.get(one.thread.id)
+      // Posted, promised again or resolved meanwhile, or put off too long: no more news in it.
+      if (thread === undefined || thread.nextUpdateAt !== one.thread.nextUpdateAt || now.getTime() - one.since > PUT_OFF_MS) continue
+      try {
+        await mailer.deliver(overdueMail(thread, one.recipient, { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
+        sent++
+      } catch (err) {
+        fastify.log.warn({ err, threadId: thread.id }, 'could not send an overdue alert')
+        if (!isRecipientRefused(err) && !isMessageRefused(err)) putOff.push(one)
+      }
+    }
+    return sent
+  }
+
   fastify.decorate('checkOverdue', async () => {
     if (mailer === null) return 0
+    const resent = await sendPutOff(mailer)
     const overdue = await claimOverdue(deps)
-    if (overdue.length === 0) return 0
+    if (overdue.length === 0) return resent
     // An alert that reached nobody (the mail server down, as it may be on
     // such a day) is given back, and tried again at the next pass; one that
     // reached some of them is not, or they would get it every 30 s.
@@ -60,18 +89,21 @@ export default fp<ShiftsPluginOptions>(async (fastify, options) => {
       for (const thread of overdue) await release(thread)
       throw err
     }
-    let sent = 0
+    let sent = resent
     for (const thread of overdue) {
       let reached = 0
+      const missed: AlertRecipient[] = []
       for (const recipient of recipients) {
         try {
           await mailer.deliver(overdueMail(thread, recipient, { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
           reached++
         } catch (err) {
           fastify.log.warn({ err, threadId: thread.id }, 'could not send an overdue alert')
+          if (!isRecipientRefused(err) && !isMessageRefused(err)) missed.push(recipient)
         }
       }
       if (reached === 0 && recipients.length > 0) await release(thread)
+      else for (const recipient of missed) putOff.push({ thread, recipient, since: deps.now().getTime() })
       sent += reached
     }
     return sent
