@@ -99,6 +99,14 @@ t.test("a signed-in user's choice of language follows the account to another bro
   t.match(page.body, '<html lang="fr"', 'a new session, an English browser: still French')
   const reader = await app.inject({ url: '/', headers: { 'accept-language': 'en' } })
   t.match(reader.body, '<html lang="en"', 'anonymous readers are not affected')
+
+  // A link from another site shows its language, and chooses nothing for the account.
+  const linked = await app.inject({ url: '/?lang=en', cookies: { [SESSION_COOKIE]: elsewhere }, headers: { 'sec-fetch-site': 'cross-site' } })
+  t.match(linked.body, '<html lang="en"', 'the page in the language of the link')
+  t.equal((await app.db.selectFrom('users').select('locale').where('id', '=', actor.id).executeTakeFirstOrThrow()).locale, 'fr', 'the account\'s language as its owner chose it')
+  const own = await app.inject({ url: '/?lang=en', cookies: { [SESSION_COOKIE]: elsewhere }, headers: { 'sec-fetch-site': 'same-origin' } })
+  t.match(own.body, '<html lang="en"')
+  t.equal((await app.db.selectFrom('users').select('locale').where('id', '=', actor.id).executeTakeFirstOrThrow()).locale, 'en', 'chosen on the site\'s own page, it is kept')
 })
 
 t.test('after signing in, "next" leads back to a page of this site, never elsewhere', async (t) => {

@@ -59,8 +59,11 @@ export default fp(async (fastify) => {
     // A signed-in user's choice on the pages is kept with the account, for
     // every browser and for e-mails; an API call's is for that call alone,
     // and so is a link's that was sent to someone (in their language: an
-    // admin opening it is not choosing it).
-    if (request.actor !== null && isLocale(chosen) && request.actor.locale !== chosen && !request.url.startsWith('/api/') && !isSecretAddress(request)) {
+    // admin opening it is not choosing it). A link from another site shows
+    // the page in its language, but changes nothing kept: a GET is no form,
+    // and another site must not choose for the account (its e-mails too).
+    const fromElsewhere = request.headers['sec-fetch-site'] === 'cross-site'
+    if (request.actor !== null && isLocale(chosen) && request.actor.locale !== chosen && !request.url.startsWith('/api/') && !isSecretAddress(request) && !fromElsewhere) {
       request.actor = await setPreferredLocale(fastify.db, request.actor, chosen)
       // Not a moment later, when the database announces it: a second choice
       // made at once (French, then back to English) must see the first.
