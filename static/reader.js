@@ -262,6 +262,25 @@
     }
   })
 
+  // A resolved incident reopened from its form (another status chosen)
+  // promises the next update as an open one's form does, unless a promise was
+  // chosen meanwhile: news is due again.
+  document.addEventListener('change', function (event) {
+    var select = event.target
+    if (!(select instanceof HTMLSelectElement) || !select.form || !select.hasAttribute('data-reopen-promise')) return
+    if (select.form.hasAttribute('data-promise-chosen')) return
+    var none = select.form.querySelector('input[name="next"][value="none"]')
+    var usual = select.form.querySelector('input[name="next"][value="' + select.getAttribute('data-reopen-promise') + '"]')
+    if (!none || !usual) return
+    var reopened = select.value !== '' && select.value !== 'resolved'
+    if (reopened && none.checked) usual.checked = true
+    else if (!reopened && usual.checked) none.checked = true
+  })
+  document.addEventListener('input', function (event) {
+    var input = event.target
+    if (input instanceof HTMLInputElement && input.form && (input.name === 'next' || input.name === 'nextAt')) input.form.setAttribute('data-promise-chosen', '')
+  })
+
   // A link to a post (/posts/N) finds it wherever it is in its thread; when
   // it is on this page already, the page just goes to it.
   document.addEventListener('click', function (event) {

@@ -14,6 +14,30 @@ if (browserAvailable(t)) {
   const customer = await makeUser(app, 'customer', { name: 'Cleo Customer' })
   const newThread = (title: string) => apiAs<Thread>(app, tech, 'POST', '/threads', { title, body: `${title}: first report.` })
 
+  t.test('reopening a resolved incident from its form promises the next update, as an open one does', async (t) => {
+    const thread = await newThread('Mail queue stuck again')
+    await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Queue drained.', status: 'resolved' })
+    const { context, page } = await site.open()
+    t.teardown(() => context.close())
+    await site.signIn(page, tech)
+    await page.goto(`/t/${thread.id}`)
+    const promise = (minutes: string) => page.locator(`#compose input[name="next"][value="${minutes}"]`)
+    t.ok(await promise('none').isChecked(), 'a resolved incident\'s form promises nothing')
+    await page.locator('#compose select[name="status"]').selectOption('investigating')
+    t.ok(await promise('30').isChecked(), 'reopened, it promises the next update in 30 min')
+    await page.locator('#compose select[name="status"]').selectOption('')
+    t.ok(await promise('none').isChecked(), 'left resolved, nothing again')
+    await promise('15').check()
+    await page.locator('#compose select[name="status"]').selectOption('identified')
+    t.ok(await promise('15').isChecked(), 'a promise chosen by hand stays')
+    await page.locator('#body').fill('It is back: the relay refuses mail again.')
+    await page.locator('#compose button[type="submit"]').click()
+    await page.waitForURL(/#p-\d+$/)
+    const reopened = (await app.inject({ url: `/api/v1/threads/${thread.id}` })).json() as Thread
+    t.equal(reopened.status, 'identified')
+    t.ok(reopened.nextUpdateAt !== null && Math.abs(Date.parse(reopened.nextUpdateAt) - (app.deps.now().getTime() + 15 * 60_000)) < 60_000, 'the next update promised in 15 min')
+  })
+
   t.test('a first-time customer goes from "sign in to comment" to a new account, and is back on the thread to comment', async (t) => {
     const thread = await newThread('Campus Wi-Fi down')
     const { context, page } = await site.open()

@@ -235,6 +235,9 @@ async function threadPageContext (
       // A resolved incident promises nothing unless reopened: its form does not offer "in 30 min" as a given.
       promise: promiseChoices(cadenceOf(thread), form, replyTo === undefined && thread.status !== 'resolved' ? DEFAULT_NEXT_UPDATE : 'none',
         promiseRefused ? { errorId: 'compose-error', focus: true } : undefined),
+      // A resolved incident's form promises nothing; with its script, reopening it
+      // (another status chosen) ticks the usual promise, unless one was chosen or a cadence will make it.
+      reopenPromise: thread.status === 'resolved' && thread.cadenceMinutes === null ? DEFAULT_NEXT_UPDATE : undefined,
       // Refused for what it says, or for no field in particular: the message is marked.
       bodyWrong: extras.composeError !== undefined && !promiseRefused,
       // The Reply link leads here to write: the message field takes the focus (the time box, when it was refused for it).
