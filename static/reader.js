@@ -253,6 +253,8 @@
   document.addEventListener('input', function (event) {
     var input = event.target
     if (!(input instanceof HTMLInputElement) || !input.form) return
+    // A promise chosen by hand stays what it is (below: reopening an incident).
+    if (input.name === 'next' || input.name === 'nextAt') input.form.setAttribute('data-promise-chosen', '')
     if (input.name === 'nextAt' && input.value !== '') {
       var at = input.form.querySelector('input[name="next"][value="at"]')
       if (at) at.checked = true
@@ -275,10 +277,6 @@
     var reopened = select.value !== '' && select.value !== 'resolved'
     if (reopened && none.checked) usual.checked = true
     else if (!reopened && usual.checked) none.checked = true
-  })
-  document.addEventListener('input', function (event) {
-    var input = event.target
-    if (input instanceof HTMLInputElement && input.form && (input.name === 'next' || input.name === 'nextAt')) input.form.setAttribute('data-promise-chosen', '')
   })
 
   // A link to a post (/posts/N) finds it wherever it is in its thread; when

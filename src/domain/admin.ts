@@ -111,7 +111,8 @@ export async function passwordLinkFor (deps: Deps, actor: Actor | null, userId: 
     await recordAudit(trx, admin, { action: 'user.reset', targetUserId: userId })
     return keptLink(deps, owner.passwordHash)
   }))
-  return owner === undefined ? givenLink(deps, await linkOwner(deps.db, userId), answer, GIVEN_LINK_MS, false) : givenLink(deps, owner, answer, GIVEN_LINK_MS, true)
+  const fresh = owner !== undefined
+  return givenLink(deps, owner ?? await linkOwner(deps.db, userId), answer, GIVEN_LINK_MS, fresh)
 }
 
 /**

@@ -173,14 +173,15 @@ function checkNewPost (author: Actor, input: NewPost, now: Date): CheckedPost {
   if (!KINDS.includes(kind)) throw badRequest('invalid_kind', `The kind must be one of ${KINDS.join(', ')}.`)
   if (!staff && kind !== 'comment') throw forbidden('staff_only', 'Only staff post official updates.')
   const official = kind !== 'comment'
-  const wantsStatus = (input.status ?? null) !== null || (input.nextUpdateAt ?? null) !== null
+  const asked = input.status ?? null
+  const wantsStatus = asked !== null || (input.nextUpdateAt ?? null) !== null
   if (wantsStatus && !staff) throw forbidden('staff_only', 'Only staff set the status or promise the next update.')
   if (wantsStatus && !official) {
     // Said of what was asked: a status, or else a promise.
-    const what = (input.status ?? null) !== null ? 'status' : 'next'
+    const what = asked !== null ? 'status' : 'next'
     throw new AppError(400, 'status_on_comment', 'A comment cannot set the status or the next update; post an update.', undefined, `errors.status_on_comment.${what}`)
   }
-  const status = input.status === undefined || input.status === null ? null : validateStatus(input.status)
+  const status = asked === null ? null : validateStatus(asked)
   return { body: validateBody(input.body), kind, replyTo: input.replyTo ?? null, status, nextUpdateAt: validatePromise(input.nextUpdateAt, now) }
 }
 

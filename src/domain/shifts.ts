@@ -37,12 +37,15 @@ function minuteIn (date: Date, timeZone: string): number {
 const HOUR_MS = 60 * 60 * 1000
 const DAY_MINUTES = 24 * 60
 
+/** The minutes since midnight the clock of `timeZone` shows at `date`. */
+const minutesOfDay = (date: Date, timeZone: string): number => hourIn(date, timeZone) * 60 + minuteIn(date, timeZone)
+
 /**
  * The next time the clock of `timeZone` shows `hour`:`minute`, after `now`:
  * today, or tomorrow once it has passed ("next update by 07:30", said at 23:00).
  */
 export function nextClockTime (now: Date, timeZone: string, hour: number, minute: number): Date {
-  const shown = (date: Date) => hourIn(date, timeZone) * 60 + minuteIn(date, timeZone)
+  const shown = (date: Date) => minutesOfDay(date, timeZone)
   const wanted = hour * 60 + minute
   const ahead = (wanted - shown(now) + DAY_MINUTES) % DAY_MINUTES || DAY_MINUTES
   const at = new Date(Math.floor(now.getTime() / 60_000) * 60_000 + ahead * 60_000)
@@ -61,7 +64,7 @@ export function nextClockTime (now: Date, timeZone: string, hour: number, minute
  * clocks came in between.
  */
 export function minutesSinceClockTime (now: Date, timeZone: string, hour: number, minute: number): number {
-  return ((hourIn(now, timeZone) * 60 + minuteIn(now, timeZone)) - (hour * 60 + minute) + DAY_MINUTES) % DAY_MINUTES
+  return (minutesOfDay(now, timeZone) - (hour * 60 + minute) + DAY_MINUTES) % DAY_MINUTES
 }
 
 /** The shift on duty at `date`, by the clock of `timeZone`. */

@@ -55,6 +55,9 @@ export function isRecipientRefused (err: unknown): boolean {
   return responseCode === 550 || responseCode === 551 || responseCode === 553
 }
 
+/** Whether a message that did not go may go later: neither its recipient nor itself was refused for good. */
+export const mayGoLater = (err: unknown): boolean => !isRecipientRefused(err) && !isMessageRefused(err)
+
 /** Connections kept open to the mail server, each sending one message at a time. */
 const CONNECTIONS = 2
 

@@ -3,7 +3,7 @@ import { failuresOnce } from '../../../db/connect.ts'
 import { type AlertRecipient, type OverdueThread, alertRecipients, claimOverdue, overdueThreads, releaseOverdue, stillOverdue } from '../../../domain/alerts.ts'
 import { isStaff } from '../../../domain/actors.ts'
 import { loadShiftHours } from '../../../domain/shifts.ts'
-import { type Mailer, isMessageRefused, isRecipientRefused, smtpMailer } from '../../../mail/deliver.ts'
+import { type Mailer, mayGoLater, smtpMailer } from '../../../mail/deliver.ts'
 import { overdueMail } from '../../../mail/overdue.ts'
 
 declare module 'fastify' {
@@ -51,6 +51,8 @@ export default fp<ShiftsPluginOptions>(async (fastify, options) => {
    */
   const putOff: Array<{ thread: OverdueThread, recipient: AlertRecipient, since: number }> = []
   const PUT_OFF_MS = 30 * 60_000
+  const alert = async (mailer: Mailer, thread: OverdueThread, recipient: AlertRecipient) =>
+    await mailer.deliver(overdueMail(thread, recipient, { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
   const sendPutOff = async (mailer: Mailer): Promise<number> => {
     if (putOff.length === 0) return 0
     const now = deps.now()
@@ -61,11 +63,11 @@ export default fp<ShiftsPluginOptions>(async (fastify, options) => {
       // Posted, promised again or resolved meanwhile, or put off too long: no more news in it.
       if (thread === undefined || thread.nextUpdateAt !== one.thread.nextUpdateAt || now.getTime() - one.since > PUT_OFF_MS) continue
       try {
-        await mailer.deliver(overdueMail(thread, one.recipient, { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
+        await alert(mailer, thread, one.recipient)
         sent++
       } catch (err) {
         fastify.log.warn({ err, threadId: thread.id }, 'could not send an overdue alert')
-        if (!isRecipientRefused(err) && !isMessageRefused(err)) putOff.push(one)
+        if (mayGoLater(err)) putOff.push(one)
       }
     }
     return sent
@@ -95,11 +97,11 @@ export default fp<ShiftsPluginOptions>(async (fastify, options) => {
       const missed: AlertRecipient[] = []
       for (const recipient of recipients) {
         try {
-          await mailer.deliver(overdueMail(thread, recipient, { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
+          await alert(mailer, thread, recipient)
           reached++
         } catch (err) {
           fastify.log.warn({ err, threadId: thread.id }, 'could not send an overdue alert')
-          if (!isRecipientRefused(err) && !isMessageRefused(err)) missed.push(recipient)
+          if (mayGoLater(err)) missed.push(recipient)
         }
       }
       if (reached === 0 && recipients.length > 0) await release(thread)

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { setTimeout as delay } from 'node:timers/promises'
 import { CUSTOMERS_SHOWN, type GivenLink, addUser, changeUser, createTokenFor, findUsers, listStaff, listTokens, passwordLinkFor, revokeToken } from '../../../domain/admin.ts'
 import { AppError } from '../../../domain/errors.ts'
 import { resetLinks } from '../../../domain/password-reset.ts'
@@ -26,13 +27,13 @@ const ADD_FIELD: Partial<Record<string, AddField>> = {
 
 /**
  * A link to choose a password, given by an admin: shown once, on the answer,
- * and e-mailed when the forum sends e-mail; none when the same form comes
- * again and its link no longer works (`gone`: used, or expired). `mail` says
+ * and e-mailed when the forum sends e-mail; none (`url` undefined) when the
+ * same form comes again and its link no longer works: used, or expired. `mail` says
  * what became of its e-mail, as far as the answer knows: taken by the mail
  * server, refused, not answered yet, given before (the same form again), or
  * none (a forum that sends no e-mail).
  */
-interface Given { newAccount: boolean, name: string, email: string, url: string | undefined, gone: boolean, mail: 'sent' | 'failed' | 'slow' | 'before' | 'none' }
+interface Given { newAccount: boolean, name: string, email: string, url: string | undefined, mail: 'sent' | 'failed' | 'slow' | 'before' | 'none' }
 
 /** How long an admin's answer waits for the mail server to take the link's e-mail before saying it is on its way. */
 const MAIL_WAIT_MS = 5_000
@@ -133,21 +134,17 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     const mailer = fastify.mailer
     const shown = { newAccount, name: owner.user.name, email: owner.user.email }
     // The same form sent again once its link was used, or has expired: no link that would not work.
-    if (spent) return { ...shown, url: undefined, gone: true, mail: mailer === null ? 'none' : 'before' }
+    if (spent) return { ...shown, url: undefined, mail: mailer === null ? 'none' : 'before' }
     const locale = owner.locale ?? request.locale
     const url = `${config.publicUrl}/password/reset/${links.token({ userId: owner.user.id, passwordHash: owner.passwordHash }, givenAt, lifeMs)}?lang=${locale}${newAccount ? '&welcome=1' : ''}`
-    if (mailer === null) return { ...shown, url, gone: false, mail: 'none' }
-    if (!fresh) return { ...shown, url, gone: false, mail: 'before' }
+    if (mailer === null) return { ...shown, url, mail: 'none' }
+    if (!fresh) return { ...shown, url, mail: 'before' }
     const sent = mailer.deliver(givenLinkMail({ email: owner.user.email, locale }, url, { newAccount, by: request.actor?.name ?? '', publicUrl: config.publicUrl }))
       .then(() => 'sent' as const, (err: unknown) => {
         fastify.log.warn({ err, userId: owner.user.id }, 'could not send a link to choose a password')
         return 'failed' as const
       })
-    let timer: NodeJS.Timeout | undefined
-    const slow = new Promise<'slow'>((resolve) => { timer = setTimeout(() => resolve('slow'), MAIL_WAIT_MS) })
-    const mail = await Promise.race([sent, slow])
-    clearTimeout(timer)
-    return { ...shown, url, gone: false, mail }
+    return { ...shown, url, mail: await Promise.race([sent, delay(MAIL_WAIT_MS, 'slow' as const, { ref: false })]) }
   }
 
   fastify.post<{ Body: Form }>('/admin/users', async (request, reply) => {
