@@ -35,7 +35,7 @@
     time: formatter({ timeStyle: 'short' }),
     date: formatter({ dateStyle: 'medium' }),
     datetime: formatter({ dateStyle: 'medium', timeStyle: 'short' }),
-    full: formatter({ dateStyle: 'full', timeStyle: 'long' })
+    full: formatter({ weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' })
   }
 
   function localiseTime (element) {

@@ -12,15 +12,17 @@ export type Messages = Record<MessageKey, string>
 
 /**
  * French typography, set once here rather than typed invisibly in every
- * message: a no-break space before : ; ? ! and », after «, and between a
- * number and its unit, so that a phone's narrow line never starts with a
- * colon or leaves "min" alone.
+ * message: a no-break space before : ; ? ! and », after « and "n°", between
+ * a number and its unit and between groups of digits, so that a phone's
+ * narrow line never starts with a colon or leaves "min" or "000" alone.
  */
 export function frenchSpacing (text: string): string {
   return text
     .replace(/ ([:;?!»])/g, '\u00a0$1')
     .replace(/« /g, '«\u00a0')
     .replace(/([\d}]) (s|min|h|j)\b/g, '$1\u00a0$2')
+    .replace(/\bn° /g, 'n°\u00a0')
+    .replace(/(\d) (\d{3})\b/g, '$1\u00a0$2')
 }
 
 const catalogues: Record<Locale, Messages> = {

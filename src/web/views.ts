@@ -64,6 +64,9 @@ const INTL_LOCALE: Record<Locale, string> = { en: 'en-GB', fr: 'fr-FR' }
 
 export type TimeStyle = 'datetime' | 'time' | 'date'
 
+/** The full date, time to the minute and zone: "Monday, 7 December 2026 at 21:55 CET" (dateStyle "full" with timeStyle "long" would add seconds). */
+const FULL: Intl.DateTimeFormatOptions = { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }
+
 /** Date and time formatters per locale and style, made once: Intl formatters are costly to build. */
 export function makeDateFormatter (timeZone: string) {
   const cache = new Map<string, Intl.DateTimeFormat>()
@@ -72,7 +75,7 @@ export function makeDateFormatter (timeZone: string) {
     let format = cache.get(key)
     if (format === undefined) {
       const shape: Intl.DateTimeFormatOptions =
-        style === 'full' ? { dateStyle: 'full', timeStyle: 'long' }
+        style === 'full' ? FULL
           : style === 'time' ? { timeStyle: 'short' }
             : style === 'date' ? { dateStyle: 'medium' }
               : { dateStyle: 'medium', timeStyle: 'short' }

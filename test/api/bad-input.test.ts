@@ -201,7 +201,7 @@ t.test('a promise that is not a date is told so, in French as in English', async
   const say = async (nextUpdateAt: string, language: string) => (await app.inject({ method: 'POST', url: postsUrl, headers: { ...tech.auth, 'accept-language': language }, payload: { body: 'Update.', nextUpdateAt } })).json().error.message as string
   t.equal(await say('tomorrow', 'en'), 'The next update time must be a date and time with its offset from UTC, e.g. 2026-11-25T16:30:00Z.')
   t.equal(await say('tomorrow', 'fr'), 'L’heure du prochain point doit être une date et une heure avec leur décalage par rapport à UTC, par exemple 2026-11-25T16:30:00Z.')
-  t.equal(await say(new Date(Date.now() + 8 * 24 * 3_600_000).toISOString(), 'fr'), 'Le prochain point doit être promis pour un moment de la semaine à venir.', 'a date too far is told apart')
+  t.equal(await say(new Date(Date.now() + 8 * 24 * 3_600_000).toISOString(), 'fr'), 'Le prochain point doit être prévu dans les sept jours à venir.', 'a date too far is told apart')
 })
 
 t.test('a 404 says what is missing, in French as in English', async (t) => {

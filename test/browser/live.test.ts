@@ -117,7 +117,7 @@ if (browserAvailable(t)) {
       await page.clock.fastForward('10:00')
       await t.resolves(line.filter({ hasText: lang === 'en' ? /\(in (9|10) min\)/ : /\(dans (9|10)\u00a0min\)/ }).waitFor({ timeout: LIVE_MS }), `${lang}: ten minutes later, in 10`)
       await page.clock.fastForward('12:00')
-      await t.resolves(line.filter({ hasText: lang === 'en' ? /^Update overdue by [12] min \(was due by/ : /^Point en retard de [12]\u00a0min \(attendu pour/ }).waitFor({ timeout: LIVE_MS }),
+      await t.resolves(line.filter({ hasText: lang === 'en' ? /^Update overdue by [12] min \(was due by/ : /^Point en retard de [12]\u00a0min \(prévu\u00a0:/ }).waitFor({ timeout: LIVE_MS }),
         `${lang}: past the time, overdue`)
       t.match(await line.getAttribute('class'), /next-update--overdue/, 'shown as overdue')
       t.equal(await line.locator('time').getAttribute('datetime'), due, 'still naming the promised time')
@@ -219,7 +219,7 @@ if (browserAvailable(t)) {
     const history = (page: Page) => page.locator('#pin-history')
     await t.resolves(history(reader).locator('summary', { hasText: 'Earlier states (1)' }).waitFor({ timeout: LIVE_MS }), 'the earlier states count it')
     t.match(await history(reader).locator('.pin-history__item').first().textContent(), /Pinned by Mo Derator[\s\S]*Rebuild at 60 %/, 'with its text as edited')
-    await t.resolves(history(readers[1]!.page).locator('summary', { hasText: 'États précédents (1)' }).waitFor({ timeout: LIVE_MS }), 'in French too')
+    await t.resolves(history(readers[1]!.page).locator('summary', { hasText: 'Situations précédentes (1)' }).waitFor({ timeout: LIVE_MS }), 'in French too')
     t.match(await history(readers[1]!.page).locator('.pin-history__meta').textContent(), /Épinglé par Mo Derator/)
     t.equal(await history(reader).locator('.post__body', { hasText: 'Rebuild done.' }).count(), 0, 'not the current state')
 
@@ -377,13 +377,13 @@ if (browserAvailable(t)) {
         }
       }
       const status = page.locator('#live-status')
-      const polling = lang === 'en' ? 'Live updates are not getting through: this page checks for news about once a minute.' : 'Les mises à jour en direct ne passent pas'
+      const polling = lang === 'en' ? 'The live connection is not getting through: this page checks for new posts about once a minute.' : 'Le direct ne passe pas'
       await passTime(async () => ((await status.textContent()) ?? '').includes(polling))
       t.match(await status.textContent(), polling, `${lang}: the reader is told live updates do not get through, and that the page checks for news`)
       const body = `News for the ${lang} reader.`
       await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body })
       const marker = page.locator('#new-posts')
-      const offer = lang === 'en' ? 'There is news since this page was loaded. Load it again' : 'Du nouveau depuis le chargement de cette page. La recharger'
+      const offer = lang === 'en' ? 'There are new posts since this page was loaded. Reload it' : 'Du nouveau depuis le chargement de cette page. Recharger la page'
       await passTime(() => marker.filter({ hasText: offer }).isVisible())
       t.ok(await marker.filter({ hasText: offer }).isVisible(), `${lang}: within a minute or so, the page says there is news`)
       const askedBefore = asked
@@ -420,7 +420,7 @@ if (browserAvailable(t)) {
       await page.clock.runFor(10_000)
       await page.waitForTimeout(100)
     }
-    t.ok(await page.locator('#new-posts', { hasText: 'There is news since this page was loaded' }).isVisible(), 'an official update is')
+    t.ok(await page.locator('#new-posts', { hasText: 'There are new posts since this page was loaded' }).isVisible(), 'an official update is')
   })
 
   t.test('a question for news that gets no answer is given up, and the page goes on asking', async (t) => {
@@ -438,7 +438,7 @@ if (browserAvailable(t)) {
     }
     t.equal(asked, 1, 'the page asked for news, and got no answer')
     await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'News behind the silent proxy.' })
-    const marker = page.locator('#new-posts', { hasText: 'There is news since this page was loaded' })
+    const marker = page.locator('#new-posts', { hasText: 'There are new posts since this page was loaded' })
     for (let i = 0; i < 30 && !await marker.isVisible(); i++) {
       await page.clock.runFor(10_000)
       await page.waitForTimeout(100)
@@ -459,7 +459,7 @@ if (browserAvailable(t)) {
     await t.resolves(page.locator('#live-announce', { hasText: 'New official update by Nora Night' }).waitFor({ timeout: LIVE_MS }), 'announced')
     t.equal((await bodies(page)).length, shown, 'though not added to a stretch that does not end the thread')
     const marker = page.locator('#new-posts')
-    await t.resolves(marker.filter({ hasText: 'New posts since: 1. Go to the latest' }).waitFor({ timeout: LIVE_MS }), 'a sighted reader sees it too')
+    await t.resolves(marker.filter({ hasText: 'New posts: 1. Go to the latest' }).waitFor({ timeout: LIVE_MS }), 'a sighted reader sees it too')
     await Promise.all([page.waitForURL(new RegExp(`/t/${thread.id}#latest$`)), marker.click()])
     t.equal((await bodies(page)).at(-1), 'Library back online.', 'and is led to the latest posts')
     await t.resolves(page.locator('#posts > .post', { hasText: 'Library back online.' }).last().evaluate(async (post) => await new Promise<void>((resolve, reject) => {

@@ -41,7 +41,7 @@ if (serverBinariesAvailable(t)) {
 
     const frenchLater = await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-language': 'fr' } })
     t.equal(frenchLater.statusCode, 200)
-    t.match(frenchLater.body, /cette page est celle de <time/, 'in French for French readers')
+    t.match(frenchLater.body, /cette page date du <time/, 'in French for French readers')
     t.not(french.body, frenchLater.body)
 
     const missing = await app.inject({ url: `/t/${neverShown.id}` })

@@ -95,7 +95,7 @@ t.test('an official update reaches the follower once, in their language, with a 
   const mail = received[0]!
   t.equal(recipientOf(mail), 'chloe@example.org')
   t.equal(mail.subject, 'Nouveau point\u00a0: Fire in DC-2', 'the title as it is: no invisible marks a spam filter would hold against it')
-  t.match(mail.text, /État\u00a0: Sous surveillance/)
+  t.match(mail.text, /Statut\u00a0: Sous surveillance/)
   t.match(mail.text, /Room 3 is \*\*cool\*\* again; servers come back rack by rack\./)
   t.match(mail.text, /par \u2068Tom Tech\u2069, Équipe de jour/)
   t.match(mail.text, new RegExp(`https://status\\.example\\.org/t/${fire.id}\\b`))
@@ -432,7 +432,7 @@ t.test('an English follower of a long night gets the latest ten updates, told of
   const [mail, ...more] = about('Long night')
   t.equal(more.length, 0, 'one e-mail')
   t.equal(mail?.subject, '11 new updates: Long night', 'counting the one left out')
-  t.match(mail?.text, /\n1 earlier update is on the incident’s page\.\n/)
+  t.match(mail?.text, /\n1 more new update, before these, is on the incident’s page\.\n/)
   t.notMatch(mail?.text, /Rack 1 up\./, 'the earliest left out')
   t.match(mail?.text, /Rack 2 up\.[\s\S]*Rack 10 up\.[\s\S]*Over to the next shift\./, 'the others, in order')
   t.match(mail?.text, /Shift handover \(next: (Day|Evening|Night) shift\) · by \u2068Tom Tech\u2069, (Day|Evening|Night) shift\nOver to the next shift\./)

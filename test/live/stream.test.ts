@@ -64,9 +64,15 @@ t.test('a hidden post never reaches readers with its text, live or replayed', as
 })
 
 t.test('refusals: unknown thread, foreign Origin, oversized frame', async (t) => {
-  const { thread, host } = await setUp(t)
+  const { app, thread, host } = await setUp(t)
   await t.rejects(openLive(host, 999999).opened, /404/)
   await t.rejects(openLive(host, thread.id, { headers: { origin: 'https://evil.example' } }).opened, /403/)
+  for (const [language, said] of [['en', /^This page may not open a live stream here\.$/], ['fr', /^Cette page ne peut pas ouvrir de flux en direct ici\.$/]] as const) {
+    const foreign = await app.inject({ url: `/api/v1/threads/${thread.id}/live`, headers: { origin: 'https://evil.example', 'accept-language': language } })
+    t.equal(foreign.statusCode, 403)
+    t.equal(foreign.json().error.code, 'foreign_origin')
+    t.match(foreign.json().error.message, said, `the refusal is said in the caller's language (${language})`)
+  }
   const client = openLive(host, thread.id, { headers: { origin: `http://${host}` } })
   await client.opened
   client.ws.send('x'.repeat(10_000))
@@ -192,6 +198,10 @@ t.test('one address may open only so many live sockets', async (t) => {
   const second = openLive(host, thread.id)
   await Promise.all([first.opened, second.opened])
   await t.rejects(openLive(host, thread.id).opened, /429/)
+  const refused = await app.inject({ url: `/api/v1/threads/${thread.id}/live`, headers: { 'accept-language': 'fr' } })
+  t.equal(refused.statusCode, 429)
+  t.equal(refused.headers['retry-after'], '30', 'with when to try again')
+  t.same(refused.json().error, { code: 'too_many_sockets', message: 'Trop de connexions en direct depuis cette adresse. Fermez quelques onglets et rechargez la page.' }, 'said in French to a French reader')
   first.ws.close()
   await first.closed
   const again = openLive(host, thread.id)

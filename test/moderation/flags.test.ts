@@ -154,7 +154,7 @@ t.test('the page: a flag control on comments, the queue with one-click actions',
   t.equal(res.headers.location, `/t/${thread.id}?flagged=${post.id}#p-${post.id}`, 'back at the comment')
   const thanked = await app.inject({ url: String(res.headers.location), cookies })
   t.match(thanked.body, new RegExp(`role="status">Thank you: comment #${post.id} is flagged, and the moderators will look at it\\.`), 'which says it was flagged')
-  t.match((await app.inject({ url: `/t/${thread.id}?flagged=${post.id}&lang=fr`, cookies })).body, new RegExp(`Merci\u00a0: le commentaire n° ${post.id} est signalé`), 'in French too')
+  t.match((await app.inject({ url: `/t/${thread.id}?flagged=${post.id}&lang=fr`, cookies })).body, new RegExp(`Merci\u00a0: le commentaire n°\u00a0${post.id} est signalé`), 'in French too')
   const reloaded = await kept()
   t.notMatch(reloaded, /role="status">Thank you/, 'once, not on the next visit')
   t.notMatch(reloaded, new RegExp(`action="/posts/${post.id}/flag"`), 'where the page, kept for this reader before, no longer offers to flag it')

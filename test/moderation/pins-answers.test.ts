@@ -28,7 +28,7 @@ t.test('pin history lists earlier pins, newest first', async (t) => {
   t.match(history, /<details/, 'earlier states are collapsed')
   t.match(history, /State one: fire out/)
   t.notMatch(history, /State two/, 'the current state is not in the history')
-  t.match((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, /États précédents/)
+  t.match((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, /Situations précédentes/)
 
   await act(app, moderator, 'DELETE', `/api/v1/threads/${thread.id}/pin`)
   const after = (await app.inject({ url: `/api/v1/threads/${thread.id}/pins` })).json().pins
@@ -150,7 +150,7 @@ t.test('a question links to the update that answers it', async (t) => {
 
   const page = await app.inject({ url: `/t/${thread.id}` })
   t.match(sectionById(page.body, `p-${question.id}`), new RegExp(`href="/posts/${update.id}">Answered in update #${update.id}<`), 'on the page')
-  t.match((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, new RegExp(`Réponse dans le point de situation n° ${update.id}`))
+  t.match((await app.inject({ url: `/t/${thread.id}?lang=fr` })).body, new RegExp(`Réponse dans le point de situation n°\u00a0${update.id}`))
 
   const audit = await app.db.selectFrom('audit_log').selectAll().where('post_id', '=', question.id).executeTakeFirstOrThrow()
   t.same([audit.action, audit.before, audit.after], ['post.answer', { answeredBy: null }, { answeredBy: update.id }])

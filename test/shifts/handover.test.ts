@@ -109,7 +109,7 @@ t.test('the handover form checks its author out once the handover is posted, nev
   t.match(form, /<input type="checkbox" name="checkOut" value="on" checked> Check out once the handover is posted/, 'come to hand over and check out: offered and ticked')
   // A lead handing over on each of several incidents stays on duty until they choose to leave.
   t.match((await app.inject({ url: `/t/${thread.id}/handover`, cookies })).body, /<input type="checkbox" name="checkOut" value="on"> Check out once the handover is posted/, 'come to hand over alone: offered, not ticked')
-  t.match((await app.inject({ url: `/t/${thread.id}/handover?lang=fr`, cookies })).body, /Terminer mon service une fois la relève publiée/)
+  t.match((await app.inject({ url: `/t/${thread.id}/handover?lang=fr`, cookies })).body, /Terminer mon service une fois la passation publiée/)
   await app.inject({ url: `/t/${thread.id}/handover?lang=en`, cookies })
 
   const refused = await submitForm(app, cookies, `/t/${thread.id}/handover`, `/t/${thread.id}/handover`, { done: '', pending: '', nextSteps: '', next: '30', checkOut: 'on' })

@@ -111,7 +111,7 @@ t.test('the site feed has each incident, the most recently active first', async 
   // The promise in full, its date and time zone named: a feed reader has no script to put it in the reader's.
   const promised = new Date(Math.ceil((app.deps.now().getTime() + 90 * 60_000) / 60_000) * 60_000)
   await apiAs(app, tech, 'POST', `/threads/${busy.id}/posts`, { body: 'Next one soon.', nextUpdateAt: promised.toISOString() })
-  const full = (locale: 'en' | 'fr') => new Intl.DateTimeFormat(locale === 'en' ? 'en-GB' : 'fr-FR', { dateStyle: 'full', timeStyle: 'long', timeZone: 'UTC' }).format(promised)
+  const full = (locale: 'en' | 'fr') => new Intl.DateTimeFormat(locale === 'en' ? 'en-GB' : 'fr-FR', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short', timeZone: 'UTC' }).format(promised)
   for (const locale of ['en', 'fr'] as const) {
     const entry = entriesOf((await app.inject({ url: `/feed.atom?lang=${locale}` })).body).find((one) => one.id.endsWith(`/t/${busy.id}`))
     t.match(entry?.content, `>${full(locale)}<`, `${locale}: the promise shown with its date and zone`)

@@ -267,7 +267,7 @@ t.test('French pages are in French, with French dates', async (t) => {
   }
   const thread_ = (await app.inject({ url: `/t/${thread.id}`, headers })).body
   t.match(thread_, /Situation actuelle/)
-  t.match(thread_, /Prochain point attendu d’ici <time[^>]+>(?:[^<]+, )?\d\d:\d\d<\/time> \(dans 30\u00a0min\)/)
+  t.match(thread_, /Prochain point prévu\u00a0: <time[^>]+>(?:[^<]+, )?\d\d:\d\d<\/time> \(dans 30\u00a0min\)/)
   t.match(thread_, /Technicien/)
   t.match(thread_, /Équipe de jour/)
   t.match(thread_, /Connectez-vous pour commenter/)
@@ -353,7 +353,7 @@ t.test('a long thread leads straight to its latest posts, and a customer to the 
   t.match(signedIn, /aria-label="Reply to #\d+, by \u2068Nora Night\u2069">Reply<\/a>/, 'a Reply link says to which post, for a screen reader')
   const french = (await app.inject({ url: `/t/${thread.id}`, cookies: { ...cookies, sitrep_lang: 'fr' } })).body
   t.match(links(french), /href="#compose">Écrire un commentaire<\/a>/)
-  t.match(french, /aria-label="Répondre au n° \d+, de \u2068Nora Night\u2069">Répondre<\/a>/)
+  t.match(french, /aria-label="Répondre au message n°\u00a0\d+, de \u2068Nora Night\u2069">Répondre<\/a>/)
 
   const stretch = (await app.inject({ url: `/t/${thread.id}?after=0` })).body
   t.notMatch(links(stretch), /href="#latest"/, 'a stretch of the thread, which may not end with the latest, does not offer its own end as the latest')

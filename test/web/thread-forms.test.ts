@@ -248,7 +248,7 @@ t.test('staff promise the next update for a time of the clock: today, or tomorro
   const clock = (date: Date) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Paris', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(date)
   const promised = async () => new Date((await apiAs<Thread>(app, tech, 'GET', `/threads/${thread.id}`)).nextUpdateAt!)
   const compose = sectionById((await app.inject({ url: `/t/${thread.id}?lang=en`, cookies })).body, 'compose')
-  t.match(compose, /name="next" value="at"> by a time of the clock:<\/label>\s*<input type="time" name="nextAt"/, 'the form offers it')
+  t.match(compose, /name="next" value="at"> by a set time:<\/label>\s*<input type="time" name="nextAt"/, 'the form offers it')
 
   const now = app.deps.now()
   const later = new Date(now.getTime() + 2 * 3600_000)
@@ -441,9 +441,9 @@ t.test('each post shows its number, which the answer form and replies refer to',
   const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Badge readers down', body: 'Investigating.' })
   const update = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Readers rebooted.' })
   t.match(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, `p-${update.id}`), new RegExp(`class="post__number">#${update.id}<`))
-  t.match(sectionById((await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-language': 'fr' } })).body, `p-${update.id}`), new RegExp(`class="post__number">n° ${update.id}<`), 'in French, "n°"')
+  t.match(sectionById((await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-language': 'fr' } })).body, `p-${update.id}`), new RegExp(`class="post__number">n°\u00a0${update.id}<`), 'in French, "n°"')
   const reply = sectionById((await app.inject({ url: `/t/${thread.id}?replyTo=${update.id}&lang=fr`, cookies: await signIn(app, tech) })).body, 'compose')
-  t.match(reply, new RegExp(`En réponse au message <a href="/posts/${update.id}">n° ${update.id}</a>`), 'a reply names it the same way')
+  t.match(reply, new RegExp(`En réponse au message <a href="/posts/${update.id}">n°\u00a0${update.id}</a>`), 'a reply names it the same way')
 })
 
 t.test('a comment as long as allowed goes through the form whatever its script: Cyrillic, Chinese, emoji', async (t) => {

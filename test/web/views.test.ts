@@ -26,8 +26,8 @@ const post: Post = {
 t.test('a post renders alone, as the live stream sends it', async (t) => {
   const html = views.partial('post', { post, locale: 'en' })
   t.match(html, /^\s*<article class="post post--update" id="p-42" data-post-id="42" data-kind="update">/)
-  t.match(html, /<time datetime="2026-11-25T13:15:00.000Z" title="Wednesday,? 25 November 2026[^"]*14:15:00[^"]*">25 Nov 2026, 14:15<\/time>/,
-    'in the organisation\'s time zone, with the ISO value and the full date')
+  t.match(html, /<time datetime="2026-11-25T13:15:00.000Z" title="Wednesday,? 25 November 2026 at 14:15 CET">25 Nov 2026, 14:15<\/time>/,
+    'in the organisation\'s time zone, with the ISO value and the full date, to the minute')
   t.match(html, /Élise &lt;Martin&gt;/, 'names are escaped')
   t.match(html, /<p>Power is <strong>back<\/strong>\.<\/p>/, 'the sanitised HTML is kept')
   t.match(html, /Evening shift/)
@@ -39,13 +39,13 @@ t.test('a post renders alone, as the live stream sends it', async (t) => {
 t.test('in French, with French dates', async (t) => {
   const html = views.partial('post', { post: { ...post, nextUpdateAt: '2026-11-26T08:00:00.000Z' }, locale: 'fr' })
   t.match(html, />25 nov\. 2026, 14:15<\/time>/)
-  t.match(html, /title="mercredi 25 novembre 2026[^"]*14:15:00[^"]*"/, 'the full date in French')
+  t.match(html, /title="mercredi 25 novembre 2026 à 14:15 UTC\+1"/, 'the full date in French, to the minute')
   t.match(html, /Point de situation/)
   t.match(html, /Technicien/)
   t.match(html, /Équipe du soir/)
   t.match(html, /Sous surveillance/)
-  t.match(html, /en réponse au n° 40/)
-  t.match(html, /Prochain point d’ici <time[^>]*>26 nov\. 2026, 09:00<\/time>/, 'a promise on another day names the day')
+  t.match(html, /en réponse au n°\u00a040/)
+  t.match(html, /Prochain point\u00a0: <time[^>]*>26 nov\. 2026, 09:00<\/time>/, 'a promise on another day names the day')
 })
 
 t.test('a hidden post shows its reason, not its text, when given without it', async (t) => {
@@ -83,9 +83,9 @@ t.test('the thread state and the current state render alone too', async (t) => {
     promise: { at: '2026-11-25T13:10:00.000Z', overdue: true, minutes: 5 }
   })
   t.match(state, /^\s*<div class="thread__state" id="thread-state">/)
-  t.match(state, /Identifié/)
+  t.match(state, /Cause identifiée/)
   t.match(state, /Verrouillé/)
-  t.match(state, /Point en retard de 5\u00a0min \(attendu pour <time[^>]*>14:10<\/time>\)/)
+  t.match(state, /Point en retard de 5\u00a0min \(prévu\u00a0: <time[^>]*>14:10<\/time>\)/)
   t.match(state, /De service\u00a0: Équipe de nuit/)
   const current = views.partial('current-state', { pinned: post, locale: 'en' })
   t.match(current, /^\s*<section class="current-state" id="current-state"/)

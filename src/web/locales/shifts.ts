@@ -58,7 +58,7 @@ export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
   'errors.admin_only': 'Seuls les administrateurs peuvent faire cela.',
   'errors.invalid_shift_hours': 'Chaque équipe commence à une heure pleine différente, de 0 à 23.',
   'errors.invalid_shift_hours.order': 'Les équipes se suivent dans l’ordre de la journée : jour, puis soir, puis nuit.',
-  'errors.invalid_cadence': 'Le rythme va de 1 à 1440 minutes, ou reste vide pour aucun.',
+  'errors.invalid_cadence': 'Le rythme va de 1 à 1 440 minutes, ou reste vide pour aucun.',
   'errors.empty_handover': 'Dites au moins ce qui a été fait, ce qui reste en cours ou les prochaines étapes.',
 
   'adminShifts.title': 'Horaires des équipes',
@@ -72,18 +72,18 @@ export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
   'duty.nobody': 'Personne n’a pris son service.',
   'duty.lead': 'Chef d’équipe : {name}',
   'duty.noLead': 'Pas de chef d’équipe',
-  'duty.leadBadge': 'chef',
-  'duty.since': 'depuis {time}',
+  'duty.leadBadge': 'chef d’équipe',
+  'duty.since': 'prise de service : {time}',
   'duty.checkIn': 'Prendre mon service',
   'duty.checkInLead': 'Je dirige cette équipe',
-  'duty.takeLead': 'Prendre la direction',
+  'duty.takeLead': 'Devenir chef d’équipe',
   'duty.checkOut': 'Terminer mon service',
   'duty.handOverCheckOut': 'Passer le relais et terminer mon service',
   'duty.youAreOnUntil': 'Fin de votre service : {time}, sauf si vous le reprenez.',
   'duty.stayOn': 'Rester de service',
 
   'handover.title': 'Passer le relais à l’équipe suivante',
-  'handover.intro': 'Votre relève clôt votre service ({from}) et ouvre le suivant ({to}). Elle est publiée dans le fil comme point officiel.',
+  'handover.intro': 'Votre passation clôt votre service ({from}) et ouvre celui de l’équipe suivante ({to}). Elle est publiée dans le fil comme point officiel.',
   'handover.link': 'Passer le relais',
   'handover.done': 'Ce qui a été fait',
   'handover.pending': 'Ce qui reste en cours',
@@ -91,14 +91,14 @@ export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
   'handover.heading.done': 'Fait',
   'handover.heading.pending': 'En cours',
   'handover.heading.next': 'Prochaines étapes',
-  'handover.submit': 'Publier la relève',
-  'handover.checkOut': 'Terminer mon service une fois la relève publiée',
+  'handover.submit': 'Publier la passation',
+  'handover.checkOut': 'Terminer mon service une fois la passation publiée',
   'handover.boundary': '{shift}, dirigée par {lead}, a pris le relais à {time}',
   'handover.boundaryNoLead': '{shift} a pris le relais à {time}',
 
   'cadence.title': 'Rythme des points',
-  'cadence.label': 'Minutes avant le prochain point quand un point ne promet rien',
-  'cadence.hint': 'Vide : aucun rythme. Jusqu’à la résolution de l’incident ; 1440 au plus.',
+  'cadence.label': 'Minutes avant le prochain point quand un point n’annonce pas d’heure',
+  'cadence.hint': 'Vide : aucun rythme. Jusqu’à la résolution de l’incident ; 1 440 au plus.',
   'cadence.save': 'Enregistrer le rythme',
   'cadence.current': 'Rythme des points : un point toutes les {minutes} min',
 
@@ -106,5 +106,5 @@ export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
   'alerts.item': '{title} : point en retard de {duration}',
 
   'mail.overdue.subject': 'Point en retard : {title}',
-  'mail.overdue.body': 'Le prochain point de « {title} » était promis pour {time} et a {minutes} min de retard.\n\nPubliez-le maintenant : {url}\n\nVous recevez cet e-mail parce que vous êtes de service sur Sitrep (ou que personne n’a pris son service).'
+  'mail.overdue.body': 'Le prochain point de « {title} » était prévu le {time} et a {minutes} min de retard.\n\nPubliez-le maintenant : {url}\n\nVous recevez cet e-mail parce que vous êtes de service sur Sitrep (ou que personne n’a pris son service).'
 }
