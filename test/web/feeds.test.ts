@@ -65,7 +65,7 @@ t.test('a thread\'s feed has its official updates, newest first, and no comments
   const xml = res.body
   t.doesNotThrow(() => checkWellFormed(xml), 'well-formed XML')
   t.match(xml, /<feed xmlns="http:\/\/www.w3.org\/2005\/Atom" xml:lang="en">/)
-  t.match(xml, /<link rel="self" href="https:\/\/status.example.org\/t\/\d+\/feed.atom"\/>/, 'absolute links from PUBLIC_URL')
+  t.match(xml, /<link rel="self" href="https:\/\/status.example.org\/t\/\d+\/feed.atom\?lang=en"\/>/, 'absolute links from PUBLIC_URL, naming the feed\'s language')
 
   const entries = entriesOf(xml)
   t.equal(entries.length, 2, 'one entry per update, none for the comment')

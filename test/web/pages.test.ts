@@ -329,9 +329,19 @@ t.test('every page links its Atom feeds in the head', async (t) => {
   const { app } = await buildTestApp(t)
   const tech = await makeUser(app, 'technician')
   const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Feeds & co', body: 'x' })
-  t.match((await app.inject({ url: '/' })).body, /<link rel="alternate" type="application\/atom\+xml" href="\/feed.atom"/)
+  t.match((await app.inject({ url: '/' })).body, /<link rel="alternate" type="application\/atom\+xml" href="\/feed.atom\?lang=en"/)
   const page = (await app.inject({ url: `/t/${thread.id}` })).body
-  t.ok(page.includes(`<link rel="alternate" type="application/atom+xml" href="/t/${thread.id}/feed.atom" title="${escaped('\u2068Feeds & co\u2069 (official updates)')}">`), 'the thread\'s own feed too')
+  t.ok(page.includes(`<link rel="alternate" type="application/atom+xml" href="/t/${thread.id}/feed.atom?lang=en" title="${escaped('\u2068Feeds & co\u2069 (official updates)')}">`), 'the thread\'s own feed too')
+
+  // A feed reader sends neither the page's cookie nor its reader's languages: the links name the page's.
+  const french = (await app.inject({ url: `/t/${thread.id}`, headers: { 'accept-language': 'fr' } })).body
+  const links = [...french.matchAll(/href="([^"]*feed\.atom[^"]*)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'))
+  t.same([...new Set(links)].sort(), ['/feed.atom?lang=fr', `/t/${thread.id}/feed.atom?lang=fr`], 'a French page links French feeds')
+  for (const link of links) {
+    const feed = await app.inject({ url: link })
+    t.match(feed.body, /<feed xmlns="http:\/\/www.w3.org\/2005\/Atom" xml:lang="fr">/, `${link} is in French, asked for with no cookie nor Accept-Language`)
+    t.notOk(feed.headers['set-cookie'], 'and it chooses nothing for the browser')
+  }
 })
 
 t.test('a long thread leads straight to its latest posts, and a customer to the comment box; each Reply says to which post', async (t) => {

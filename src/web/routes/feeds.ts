@@ -64,7 +64,7 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
       title: translate(locale, 'feed.site.title'),
       description: translate(locale, 'feed.site.description'),
       link: `${base}/`,
-      feed: `${base}/feed.atom`,
+      feed: `${base}/feed.atom?lang=${locale}`,
       language: locale,
       updated: threads[0]?.activity ?? now,
       generator: false
@@ -98,7 +98,7 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
       id: `${base}/t/${thread.id}`,
       title: translate(locale, 'feed.thread.title', { title: isolate(thread.title) }),
       link,
-      feed: `${base}/t/${thread.id}/feed.atom`,
+      feed: `${base}/t/${thread.id}/feed.atom?lang=${locale}`,
       language: locale,
       updated: updates[0] === undefined ? new Date(thread.createdAt) : latest(updates[0]),
       generator: false
