@@ -1,4 +1,5 @@
 import AjvCompiler from '@fastify/ajv-compiler'
+import { fastifyRequestContext } from '@fastify/request-context'
 import rateLimit from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify'
@@ -177,12 +178,15 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     publish: (events) => {
       app.hub.publish(events)
       for (const event of events) app.pageCache.dropThread(event.threadId, event.seq)
+      app.pageCache.wrote(events)
       options.onEvents?.(events)
     },
     dutyChanged: () => app.pageCache.dropAll(),
     readerActed: (userId) => app.pageCache.readerActed(userId)
   }))
   await app.register(securityPlugin, { config })
+  // What a request wrote, known to the hooks answering it (`pageCache.wrote`).
+  await app.register(fastifyRequestContext)
   // Before the session, CSRF, shift and pressure hooks: a cached page for an anonymous reader needs none of them.
   await app.register(pageCachePlugin, { enabled: config.pageCache, ...options.pageCache })
   frontDoor = app.pageCache.frontDoor

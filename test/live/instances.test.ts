@@ -1,8 +1,8 @@
 import net from 'node:net'
 import t from 'tap'
-import { buildSecondInstance, buildTestApp, makeUser } from '../helpers/app.ts'
+import { buildSecondInstance, buildTestApp, cookieFrom, makeUser } from '../helpers/app.ts'
 import { listen, openLive } from '../helpers/live.ts'
-import { signIn } from '../helpers/pages.ts'
+import { type Cookies, signIn, submitForm } from '../helpers/pages.ts'
 
 t.test('a post on one instance reaches a reader on another', async (t) => {
   const first = await buildTestApp(t)
@@ -26,6 +26,37 @@ t.test('a post on one instance reaches a reader on another', async (t) => {
   t.match(anonymous.body, /Core switch replaced\./, "the other instance's cached page has it too")
   t.match(signedIn.body, /Core switch replaced\./, 'and so has its page for signed-in readers')
   reader.ws.close()
+})
+
+t.test('a writer sent to another instance right after posting finds their post there, though that instance has not heard of it yet', async (t) => {
+  const first = await buildTestApp(t)
+  const second = await buildSecondInstance(t, first)
+  const tech = await makeUser(first.app, 'technician')
+  const thread = (await first.app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Storage array down', body: 'Investigating.' } })).json()
+  const writer = await signIn(first.app, await makeUser(first.app, 'customer'))
+  const watcher = await signIn(second, await makeUser(first.app, 'customer'))
+  // Over HTTP, as a browser asks: what the server answers before Fastify (its front door) is in the way too.
+  const host = await listen(second)
+  const page = async (cookies: Cookies = {}) => await (await fetch(`http://${host}/t/${thread.id}`, {
+    headers: { cookie: Object.entries(cookies).map(([name, value]) => `${name}=${value}`).join('; ') }
+  })).text()
+  // The second instance keeps the page: for readers, and for each one signed in (asked twice: then from the door).
+  for (const cookies of [undefined, undefined, writer, writer, watcher]) t.notMatch(await page(cookies), /Is my data safe\?/)
+
+  // Its LISTEN connection falls behind, as one does for a moment after every commit: what is committed now reaches it late.
+  const listening = (second.notifications as unknown as { client: { connection: { stream: net.Socket } } }).client.connection.stream
+  listening.pause()
+  t.teardown(() => { listening.resume() })
+  const posted = await submitForm(first.app, writer, `/t/${thread.id}`, `/t/${thread.id}/posts`, { body: 'Is my data safe?' })
+  t.equal(posted.statusCode, 303, 'the comment is taken')
+  const seen = cookieFrom(posted, 'sitrep_seen')
+  t.ok(seen, 'and the browser told how far its write went')
+  t.notMatch(await page(watcher), /Is my data safe\?/, 'the other instance has not heard of it yet')
+  t.notMatch(await page({ ...writer, sitrep_seen: `${thread.id}.99` }), /Is my data safe\?/, 'a made-up cookie changes nothing')
+
+  t.match(await page({ ...writer, sitrep_seen: seen! }), /Is my data safe\?/, 'the writer, sent there, finds their comment')
+  t.match(await page(), /Is my data safe\?/, 'and so does every reader after them')
+  t.match(await page(watcher), /Is my data safe\?/)
 })
 
 t.test('an instance that shuts down closes with 1001; the reader resumes on another with since and misses nothing', async (t) => {

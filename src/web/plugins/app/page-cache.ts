@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import { promisify } from 'node:util'
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib'
+import { requestContext } from '@fastify/request-context'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Kysely } from 'kysely'
@@ -11,6 +12,7 @@ import { type Actor, isStaff } from '../../../domain/actors.ts'
 import { type DutyNow, dutyNow } from '../../../domain/duty.ts'
 import { overloaded } from '../../../domain/errors.ts'
 import type { ActiveSession } from '../../../domain/sessions.ts'
+import type { ThreadEvent } from '../../../live/events.ts'
 import { LOCALE_COOKIE, type Locale, fromAcceptLanguage, isLocale, pickLocale } from '../../i18n.ts'
 import { type ThreadView, loadThreadView } from '../../routes/pages/thread-view.ts'
 import { ReadReplicas } from '../../read-replicas.ts'
@@ -123,6 +125,8 @@ export interface PageCache {
   dropAll: () => void
   /** A thread's event `seq` committed: its pages and the incident list are stale (once per seq). */
   dropThread: (threadId: number, seq: number) => void
+  /** Events committed for the request under way: its browser is told how far its own writes went (`SEEN_COOKIE`). */
+  wrote: (events: readonly ThreadEvent[]) => void
   /** A signed-in reader did what their own pages show, with no event (a flag): their pages on this instance are made again. */
   readerActed: (userId: number) => void
   /**
@@ -197,6 +201,38 @@ function readOnce<T> (parse: (value: string) => T, absent: T): (value: string | 
 }
 
 const pickEncoding = readOnce(parseEncoding, 'identity')
+
+/**
+ * The cookie that tells every instance how far its browser's own writes went,
+ * as signed "thread.seq" pairs. Another instance hears of an event a moment
+ * after its commit (its LISTEN); a writer sent there by the load balancer
+ * right after being told their post is saved has that instance drop what it
+ * kept of the thread, as the notification will, instead of seeing the page
+ * without their post.
+ */
+export const SEEN_COOKIE = 'sitrep_seen'
+const SEEN_MAX_AGE_S = 60
+/** The threads it names at most: the latest a browser wrote to. */
+const SEEN_THREADS = 8
+
+declare module '@fastify/request-context' {
+  interface RequestContextData {
+    /** The last event seq committed by the request, per thread. */
+    written?: Map<number, number>
+  }
+}
+
+/** The thread-and-seq pairs of a seen cookie, if its signature holds. */
+function seenIn (request: FastifyRequest, cookie: string): Map<number, number> {
+  const seen = new Map<number, number>()
+  const { valid, value } = request.unsignCookie(cookie)
+  if (!valid || value === null) return seen
+  for (const pair of value.split(',')) {
+    const [threadId, seq] = pair.split('.').map(Number)
+    if (Number.isSafeInteger(threadId) && Number.isSafeInteger(seq)) seen.set(threadId!, seq!)
+  }
+  return seen
+}
 
 function etagMatches (header: string | undefined, etag: string): boolean {
   if (header === undefined) return false
@@ -433,6 +469,8 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     const headers = request.headers
     if (headers.authorization !== undefined) return false
     const cookie = headers.cookie
+    // A writer whose write this instance may not have heard of: Fastify's hooks see to it first.
+    if (cookie !== undefined && cookie.includes(SEEN_COOKIE)) return false
     if (cookie !== undefined && cookie.includes(SESSION_COOKIE)) return personalDoor(request, response, cookie)
     // A chosen language: Fastify reads the cookies.
     if (cookie !== undefined && cookie.includes(LOCALE_COOKIE)) return false
@@ -456,6 +494,13 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     making.then((entry) => { inTurn(() => answerRaw(request, response, entry)) }, () => { fallback(request, response) })
     return true
   }
+
+  // A browser's own writes, which this instance may not have heard of yet, make what it kept of their threads stale.
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    const cookie = request.cookies[SEEN_COOKIE]
+    if (cookie !== undefined) for (const [threadId, seq] of seenIn(request, cookie)) dropThread(threadId, seq)
+    done()
+  })
 
   // A fresh page for an anonymous reader is sent from here, before any other hook.
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -482,6 +527,31 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     threadViews.dropThread(threadId)
     personalPages.dropThread(threadId)
   }
+  const wrote = (events: readonly ThreadEvent[]): void => {
+    const store = requestContext.getStore()
+    if (store === undefined) return
+    const written = store.written ?? new Map<number, number>()
+    for (const event of events) written.set(event.threadId, Math.max(event.seq, written.get(event.threadId) ?? 0))
+    store.written = written
+  }
+  // A browser signed in is told how far its writes went, for the instance its next page comes from.
+  const secure = fastify.config.publicUrl.startsWith('https:')
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    const written = request.requestContext.get('written')
+    if (written !== undefined && request.authVia === 'session') {
+      const earlier = request.cookies[SEEN_COOKIE]
+      const seen = earlier === undefined ? new Map<number, number>() : seenIn(request, earlier)
+      // The latest last: the oldest go when there are too many.
+      for (const [threadId, seq] of written) {
+        seen.delete(threadId)
+        seen.set(threadId, seq)
+      }
+      const value = [...seen].slice(-SEEN_THREADS).map(([threadId, seq]) => `${threadId}.${seq}`).join(',')
+      reply.setCookie(SEEN_COOKIE, value, { path: '/', maxAge: SEEN_MAX_AGE_S, sameSite: 'lax', httpOnly: true, secure, signed: true })
+    }
+    done(null, payload)
+  })
+
   let dutyRead: { value: Promise<DutyNow>, madeAt: number } | undefined
   const dropAll = (): void => {
     pages.dropAll()
@@ -607,5 +677,5 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     }
   }
 
-  fastify.decorate('pageCache', { send, threadView, read, duty, dropThread, dropAll, readerActed, frontDoor })
+  fastify.decorate('pageCache', { send, threadView, read, duty, dropThread, wrote, dropAll, readerActed, frontDoor })
 }, { name: 'page-cache', dependencies: ['security'] })
