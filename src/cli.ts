@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util'
-import { ConfigError, type Config, loadConfig } from './config.ts'
+import { type CommandConfig, ConfigError, loadCommandConfig } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
 import type { Role, Shift } from './db/database.ts'
 import { resetPassword } from './domain/account.ts'
@@ -44,7 +44,7 @@ type Values = Record<string, string | boolean | (string | boolean)[] | undefined
 
 interface Command {
   options: NonNullable<ParseArgsConfig['options']>
-  run: (values: Values, config: Config) => Promise<void>
+  run: (values: Values, config: CommandConfig) => Promise<void>
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -145,7 +145,7 @@ function required (values: Values, flag: string): string {
 }
 
 // The database drivers load only here, so help and bad input answer at once.
-async function withDatabase (config: Config, work: (database: DatabaseHandle) => Promise<void>): Promise<void> {
+async function withDatabase (config: CommandConfig, work: (database: DatabaseHandle) => Promise<void>): Promise<void> {
   const { connectDatabase } = await import('./db/connect.ts')
   const { migrateToLatest } = await import('./db/migrate.ts')
   const database = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 })
@@ -159,7 +159,8 @@ async function withDatabase (config: Config, work: (database: DatabaseHandle) =>
 
 /** SITREP_PASSWORD, else one line of standard input, asked for without echo on a terminal. */
 async function readPassword (): Promise<string> {
-  const fromEnv = process.env.SITREP_PASSWORD
+  // A secret file loaded into the environment ends with a newline, as a line of standard input does: neither is the password's.
+  const fromEnv = process.env.SITREP_PASSWORD?.replace(/\r?\n$/, '')
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv
   if (process.stdin.isTTY) {
     const first = await promptHidden('Password: ')
@@ -252,7 +253,7 @@ async function main (argv: string[]): Promise<number> {
     given.add(token.name)
   }
   const values = parsed.values
-  await command.run(values, loadConfig())
+  await command.run(values, loadCommandConfig())
   return 0
 }
 

@@ -47,6 +47,17 @@ export class ConfigError extends Error {
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const config = loadCommandConfig(env)
+  const sessionSecret = env.SESSION_SECRET !== undefined
+    ? parseSessionSecret(env.SESSION_SECRET)
+    : keptSessionSecret(config.dataDir)
+  return { ...config, sessionSecret }
+}
+
+/** What the admin command line needs: all but the session secret, which it never signs with (nor keeps a new one in DATA_DIR for). */
+export type CommandConfig = Omit<Config, 'sessionSecret'>
+
+export function loadCommandConfig (env: NodeJS.ProcessEnv = process.env): CommandConfig {
   const host = parseHost(env.HOST)
   const port = parsePort(env.PORT)
   const dataDir = resolve(env.DATA_DIR?.trim() || './data')
@@ -60,10 +71,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const liveSocketsPerIp = parsePositiveInteger('LIVE_SOCKETS_PER_IP', env.LIVE_SOCKETS_PER_IP, 200)
   const pageCache = parseOnOff('PAGE_CACHE', env.PAGE_CACHE, true)
   const trustProxy = parseTrustProxy(env.TRUST_PROXY)
-  const sessionSecret = env.SESSION_SECRET !== undefined
-    ? parseSessionSecret(env.SESSION_SECRET)
-    : keptSessionSecret(dataDir)
-  return { host, port, databaseUrl, databaseReplicaUrls, dataDir, sessionSecret, logLevel, publicUrl, smtpUrl, mailFrom, tzDisplay, liveSocketsPerIp, pageCache, trustProxy }
+  return { host, port, databaseUrl, databaseReplicaUrls, dataDir, logLevel, publicUrl, smtpUrl, mailFrom, tzDisplay, liveSocketsPerIp, pageCache, trustProxy }
 }
 
 // A name as DNS has them: letters, digits and inner hyphens, dot-separated.
@@ -106,14 +114,15 @@ function parseTrustProxy (value: string | undefined): string[] | undefined {
 
 function parsePositiveInteger (variable: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value.trim() === '') return fallback
-  const number = Number(value)
+  // In digits: Number() would also read 1e3 and 0x10.
+  const number = /^\s*\d{1,15}\s*$/.test(value) ? Number(value) : NaN
   if (!Number.isInteger(number) || number < 1) throw new ConfigError(variable, `"${value}" is not a whole number above 0`)
   return number
 }
 
 function parsePort (value: string | undefined): number {
   if (value === undefined || value.trim() === '') return 3000
-  const port = Number(value)
+  const port = /^\s*\d{1,5}\s*$/.test(value) ? Number(value) : NaN
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError('PORT', `"${value}" is not a port number (0-65535)`)
   }
@@ -166,6 +175,10 @@ function parsePublicUrl (value: string | undefined, host: string, port: number):
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError('PUBLIC_URL', 'must start with http:// or https://')
   }
+  // Every link the app makes starts at the root: a path here would be dropped without a word.
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+    throw new ConfigError('PUBLIC_URL', `must be an origin alone, without a path (${url.origin}): Sitrep is served at the root of its address`)
+  }
   return url.origin
 }
 
@@ -174,8 +187,9 @@ function parseSmtpUrl (value: string | undefined): string | undefined {
   try {
     const url = new URL(value)
     if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new Error('protocol')
+    if (url.hostname === '') throw new Error('host')
   } catch {
-    throw new ConfigError('SMTP_URL', 'is not an smtp:// or smtps:// URL')
+    throw new ConfigError('SMTP_URL', 'is not an smtp:// or smtps:// URL naming its server')
   }
   return value
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -27,7 +27,7 @@ async function freshPlace (t: Test) {
 
   /** Runs `npm run sitrep -- ...args` the way npm does, without npm. */
   const sitrep = (args: string[], options: { input?: string, env?: Record<string, string> } = {}): Promise<Run> =>
-    runCli({ dataDir, databaseUrl: database.databaseUrl, sessionSecret: SESSION_SECRET }, args, options)
+    runCli({ dataDir, databaseUrl: database.databaseUrl }, args, options)
 
   /** The app on the same database, opened only while the command line is not running. */
   const withApp = async (work: (app: FastifyInstance) => Promise<void>): Promise<void> => {
@@ -67,10 +67,12 @@ t.test('the admin command line', async (t) => {
   t.test('user:create makes a technician, and token:create a token that works', async (t) => {
     const created = await sitrep(
       ['user:create', '--email', 'nadia@example.org', '--name', 'Nadia Benali', '--role', 'technician', '--shift', 'night'],
-      { env: { SITREP_PASSWORD: 'a long night shift password' } }
+      // As a secret file loaded into the environment gives it: with its newline.
+      { env: { SITREP_PASSWORD: 'a long night shift password\n' } }
     )
     t.equal(created.code, 0, 'exits with status 0', { stderr: created.stderr })
     t.match(created.stdout, /technician Nadia Benali <nadia@example.org>/)
+    t.notOk(existsSync(join(dataDir, 'session-secret')), 'without SESSION_SECRET, it keeps no secret of its own in DATA_DIR: it signs nothing')
 
     const issued = await sitrep(['token:create', '--email', 'NADIA@example.org', '--label', 'Paging script'])
     t.equal(issued.code, 0, 'exits with status 0', { stderr: issued.stderr })
@@ -85,7 +87,7 @@ t.test('the admin command line', async (t) => {
       const opened = await app.inject({ method: 'POST', url: '/api/v1/threads', headers: auth, payload: { title: 'Fire in DC-2', body: 'Smoke in room 3.' } })
       t.equal(opened.statusCode, 201, 'the token opens an incident')
       const signIn = await app.inject({ method: 'POST', url: '/api/v1/tokens', payload: { email: 'nadia@example.org', password: 'a long night shift password' } })
-      t.equal(signIn.statusCode, 201, 'the password from SITREP_PASSWORD signs in')
+      t.equal(signIn.statusCode, 201, 'the password from SITREP_PASSWORD signs in, without its newline')
       const kept = await app.db.selectFrom('api_tokens').innerJoin('users', 'users.id', 'api_tokens.user_id').select('label').where('users.email', '=', 'nadia@example.org').orderBy('api_tokens.id').executeTakeFirstOrThrow()
       t.equal(kept.label, 'Paging script', 'the token says what it is for')
     })

@@ -27,6 +27,8 @@ if (serverBinariesAvailable(t)) {
     t.equal(readiness.status, 503, '/readyz: not ready')
     t.equal(readiness.headers.get('retry-after'), '5')
     t.same(await readiness.json(), { error: { code: 'database_unavailable', message: 'The database does not answer. Try again in a moment.' } })
+    const inFrench = await fetch(`${server.base}/readyz`, { headers: { 'accept-language': 'fr' } })
+    t.same(await inFrench.json(), { error: { code: 'database_unavailable', message: 'La base de données ne répond pas. Réessayez dans un instant.' } }, 'and to an operator reading French, in French')
     const api = await fetch(`${server.base}/api/v1/threads`, { headers: { 'accept-language': 'fr' } })
     t.equal(api.status, 503, 'a request is told to come back')
     t.match((await api.json()).error.message, /La base de données ne répond pas/, 'in its reader\'s language')

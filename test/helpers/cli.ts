@@ -10,7 +10,6 @@ export interface CliPlace {
   dataDir: string
   /** The test's database on the server of DATABASE_URL, if any. */
   databaseUrl: string | undefined
-  sessionSecret: string
 }
 
 /**
@@ -19,7 +18,9 @@ export interface CliPlace {
  * process has is not passed on unless given here.
  */
 export function runCli (place: CliPlace, args: string[], options: { input?: string, env?: Record<string, string> } = {}): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: place.dataDir, SESSION_SECRET: place.sessionSecret, LOG_LEVEL: 'silent' }
+  // No SESSION_SECRET: the command line signs nothing with it.
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: place.dataDir, LOG_LEVEL: 'silent' }
+  delete env.SESSION_SECRET
   delete env.DATABASE_URL
   delete env.SITREP_PASSWORD
   if (place.databaseUrl !== undefined) env.DATABASE_URL = place.databaseUrl

@@ -23,7 +23,7 @@ t.teardown(async () => {
 
 /** `npm run sitrep -- ...args`, on the test's database. */
 function sitrep (args: string[], options: { input?: string, password?: string } = {}): Promise<Run> {
-  return runCli({ dataDir, databaseUrl: database.databaseUrl, sessionSecret: SESSION_SECRET }, args, {
+  return runCli({ dataDir, databaseUrl: database.databaseUrl }, args, {
     input: options.input,
     ...(options.password !== undefined && { env: { SITREP_PASSWORD: options.password } })
   })

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { sql } from 'kysely'
 import { DATABASE_RETRY_AFTER, databaseUnavailable } from '../../domain/errors.ts'
+import { pickLocale, translate } from '../i18n.ts'
 import { answers, statusResponse } from './api/schemas.ts'
 
 /** How long the database has to answer before the instance is reported not ready. */
@@ -14,7 +15,7 @@ const healthRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.get('/healthz', status, async () => ({ status: 'ok' }))
 
   // Ready while the database answers: for the load balancer. Always JSON, whatever it accepts.
-  fastify.get('/readyz', status, async (_request, reply) => {
+  fastify.get('/readyz', status, async (request, reply) => {
     let timer: NodeJS.Timeout | undefined
     try {
       await Promise.race([
@@ -23,7 +24,9 @@ const healthRoutes: FastifyPluginAsync = async (fastify) => {
       ])
       return { status: 'ready' }
     } catch {
-      const { code, message } = databaseUnavailable()
+      // Read by people too (an operator's browser): in their language, from what the request carries.
+      const { code } = databaseUnavailable()
+      const message = translate(pickLocale(request), `errors.${code}`)
       return await reply.code(503).header('retry-after', String(DATABASE_RETRY_AFTER)).send({ error: { code, message } })
     } finally {
       clearTimeout(timer)
