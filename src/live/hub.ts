@@ -5,10 +5,16 @@ import { type ThreadEvent, eventsSince, readerEvent } from './events.ts'
 /** The part of a WebSocket the hub needs; `ws` sockets fit it. */
 export interface LiveSocket {
   readonly bufferedAmount: number
+  /** As ws counts it: OPEN (1) while the peer is there. */
+  readonly readyState: number
   /** Sent as a text frame: the bytes are UTF-8 JSON. */
   send: (data: Buffer, options: { binary: false }) => void
   close: (code?: number, reason?: string) => void
 }
+
+const OPEN = 1
+/** A subscriber left, or its peer did: a replay under way stops (its socket closed before `join` could hand back `leave`). */
+const gone = (subscriber: Subscriber): boolean => subscriber.closed || subscriber.socket.readyState !== OPEN
 
 export interface HubOptions {
   db: Kysely<Database>
@@ -156,12 +162,12 @@ export class Hub {
 
   /** Sends a newly joined socket what it missed, up to the channel's seq, then marks it live. */
   private async catchUp (channel: Channel, subscriber: Subscriber): Promise<void> {
-    while (subscriber.seq < channel.seq && !subscriber.closed) {
+    while (subscriber.seq < channel.seq && !gone(subscriber)) {
       const events = await eventsSince(this.db, channel.threadId, subscriber.seq, REPLAY_PAGE)
       if (events.length === 0) break
       for (const event of events) {
         await this.drained(subscriber)
-        if (event.seq > channel.seq || subscriber.closed) break
+        if (event.seq > channel.seq || gone(subscriber)) break
         subscriber.seq = event.seq
         subscriber.socket.send(this.frame(event, subscriber.variant, new Map()), TEXT)
       }
@@ -174,7 +180,7 @@ export class Hub {
   // that asks for the whole log and never reads gets a bounded buffer, then 4008.
   private async drained (subscriber: Subscriber): Promise<void> {
     const deadline = Date.now() + this.drainTimeoutMs
-    while (subscriber.socket.bufferedAmount > this.maxBuffered / 2 && !subscriber.closed) {
+    while (subscriber.socket.bufferedAmount > this.maxBuffered / 2 && !gone(subscriber)) {
       if (Date.now() > deadline) {
         subscriber.closed = true
         subscriber.socket.close(CLOSE_TOO_SLOW, 'too slow, reconnect with since')

@@ -153,6 +153,7 @@ t.test('a replay of a long log to a client that never reads stops at a bounded b
   let largestFrame = 0
   const stuck = {
     bufferedAmount: 0,
+    readyState: 1,
     frames: 0,
     closedWith: null as number | null,
     send (data: Buffer) {
@@ -171,6 +172,7 @@ t.test('a replay of a long log to a client that never reads stops at a bounded b
   const seqs: number[] = []
   const slow = {
     bufferedAmount: 0,
+    readyState: 1,
     send (data: Buffer) {
       seqs.push((JSON.parse(data.toString()) as { seq: number }).seq)
       this.bufferedAmount += Buffer.byteLength(data)
@@ -180,6 +182,19 @@ t.test('a replay of a long log to a client that never reads stops at a bounded b
   }
   await hub.join(thread.id, slow, 0)
   t.same(seqs, Array.from({ length: lastSeq }, (_, i) => i + 1), 'a slow reader gets the whole log, once, in order')
+
+  // A client that asks for the whole log and goes at once: its replay stops there, not 150 frames and seconds later.
+  const gone = {
+    bufferedAmount: 0,
+    readyState: 1,
+    frames: 0,
+    send () {
+      if (++this.frames === 3) this.readyState = 3
+    },
+    close () {}
+  }
+  await hub.join(thread.id, gone, 0)
+  t.equal(gone.frames, 3, 'no frame is made for a socket once closed')
 })
 
 t.test('a plain GET of the live address gets an error in the API\'s shape', async (t) => {
