@@ -108,8 +108,9 @@ async function main (): Promise<void> {
   })
   const where = config.databaseUrl === undefined ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL at DATABASE_URL'
   app.log.info(`Sitrep is serving ${config.publicUrl} on ${where}`)
+  // For the person at the terminal, on standard error: standard output is the JSON log lines.
   if (await countUsers(app.db) === 0) {
-    process.stdout.write([
+    process.stderr.write([
       '',
       'No user yet. Create the first admin with:',
       '  npm run sitrep -- user:create --email you@example.org --name "Your Name" --role admin',

@@ -22,6 +22,8 @@ export interface ServerProcess {
   stop: () => Promise<number | null>
   /** What the process has written to stdout and stderr so far. */
   output: () => string
+  /** What it has written to stdout alone: its log lines. */
+  stdout: () => string
   /** Whether the process runs: a crash or an unhandled rejection ends it. */
   alive: () => boolean
   /** Its process id, while it runs. */
@@ -44,6 +46,7 @@ export async function startServer (t: Test, databaseUrl: string, options: StartO
   let child: ChildProcess | null = null
   let exited: Promise<number | null> = Promise.resolve(null)
   let log = ''
+  let stdout = ''
 
   const start = async ({ untilServing = true }: StartOptions = {}) => {
     if (child !== null) throw new Error('the server is already running')
@@ -62,7 +65,10 @@ export async function startServer (t: Test, databaseUrl: string, options: StartO
       stdio: ['ignore', 'pipe', 'pipe']
     })
     child = started
-    started.stdout!.on('data', (chunk) => { log += String(chunk) })
+    started.stdout!.on('data', (chunk) => {
+      log += String(chunk)
+      stdout += String(chunk)
+    })
     started.stderr!.on('data', (chunk) => { log += String(chunk) })
     exited = new Promise((resolve) => started.once('exit', (code, signal) => {
       log += `\n[exited: ${signal ?? code}]\n`
@@ -108,7 +114,7 @@ export async function startServer (t: Test, databaseUrl: string, options: StartO
   })
 
   await start(options)
-  return { host, base: `http://${host}`, start, kill, stop, output: () => log, alive: () => child !== null, pid: () => child?.pid }
+  return { host, base: `http://${host}`, start, kill, stop, output: () => log, stdout: () => stdout, alive: () => child !== null, pid: () => child?.pid }
 }
 
 export interface Answer {
