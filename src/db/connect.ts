@@ -189,7 +189,12 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
   if (options.dataDir.startsWith('memory://')) return await openEmbedded(options.dataDir)
 
   const pgliteDir = join(options.dataDir, 'pgdata')
-  mkdirSync(pgliteDir, { recursive: true })
+  try {
+    mkdirSync(pgliteDir, { recursive: true })
+  } catch (err) {
+    // Said as the variable to change.
+    throw new Error(`DATA_DIR: cannot keep the embedded database in ${pgliteDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
   const release = lockDataDir(options.dataDir)
   let handle: DatabaseHandle
   try {

@@ -99,6 +99,12 @@ t.test('one process at a time opens the embedded database', async (t) => {
   }
 })
 
+t.test('a DATA_DIR that cannot hold the database is named as the variable to change', async (t) => {
+  const file = join(dataDir, 'not-a-folder')
+  writeFileSync(file, 'a file where a folder should be\n')
+  await t.rejects(connectDatabase({ databaseUrl: undefined, dataDir: file }), { message: /^DATA_DIR: cannot keep the embedded database in \S+ \(ENOTDIR\)$/ })
+})
+
 t.test('a lock left by a process that died is taken over', async (t) => {
   const dead = spawnSync(process.execPath, ['-e', '']).pid
   writeFileSync(join(dataDir, LOCK_FILE), `${dead}\n`)
