@@ -99,7 +99,7 @@ t.test('a post already hidden keeps its reason: a second moderator hiding it is 
 
   const form = await app.inject({ method: 'POST', url: `/posts/${post.id}/hide`, cookies, payload: { _csrf: csrfFieldOf(opened.body), reason: 'Spam' } })
   t.equal(form.statusCode, 409)
-  t.match(form.body, /This post is already hidden, with the reason shown on it, which stands\. To hide it with yours, restore it first\./, 'the page says why nothing changed')
+  t.match(form.body, /This post is already hidden, and the reason shown on it stays\. To hide it with your own reason, restore it first\./, 'the page says why nothing changed')
   t.match(form.body, /Hidden by a moderator: .*Scam/, 'and shows the reason that stands')
   const french = await app.inject({ method: 'POST', url: `/posts/${post.id}/hide`, cookies: { ...cookies, sitrep_lang: 'fr' }, payload: { _csrf: csrfFieldOf(opened.body), reason: 'Spam' } })
   t.match(french.body, /Ce message est déjà masqué/, 'in French too')

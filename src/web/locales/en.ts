@@ -43,7 +43,7 @@ export const en = {
   'errors.staff_only': 'Only technicians, moderators and admins may do this.',
   'errors.moderator_only': 'Only moderators and admins may do this.',
   'errors.not_author': 'Only its author or a moderator may edit this post.',
-  'errors.already_hidden': 'This post is already hidden, with the reason shown on it, which stands. To hide it with yours, restore it first.',
+  'errors.already_hidden': 'This post is already hidden, and the reason shown on it stays. To hide it with your own reason, restore it first.',
   'errors.edited_meanwhile': 'Someone changed this post while you were editing it. It is shown below as it is now, and your text is still in the form: compare them, then save again.',
   'errors.comment_not_pinnable': 'Only an official update can be the current state: post one, then pin it.',
   'errors.pin_changed': 'Another post was pinned meanwhile: it is the current state now. Unpin it from the page as it is now if you mean to.',

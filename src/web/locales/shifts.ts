@@ -7,7 +7,7 @@ export const shiftsEn = {
   'errors.empty_handover': 'Say at least what was done, what is pending or the next steps.',
 
   'adminShifts.title': 'Shift schedule',
-  'adminShifts.intro': 'Each shift starts at the hour set here, by the clock of {timeZone}, and lasts until the next one starts. A technician\'s posts are stamped with their own shift; a moderator\'s or an admin\'s with the shift on duty when they are written.',
+  'adminShifts.intro': 'Each shift starts at the hour set here, by the clock of {timeZone}, and lasts until the next one starts. A technician’s posts are stamped with their own shift; a moderator’s or an admin’s with the shift on duty when they are written.',
   'adminShifts.startsAt': '{shift} starts at (hour, 0 to 23)',
   'adminShifts.save': 'Save the schedule',
   'adminShifts.saved': 'The schedule is saved.',
@@ -42,8 +42,8 @@ export const shiftsEn = {
   'handover.boundaryNoLead': '{shift} took over at {time}',
 
   'cadence.title': 'Update cadence',
-  'cadence.label': 'Minutes until the next update when an update promises nothing',
-  'cadence.hint': 'Empty: no cadence. Until the incident is resolved; at most 1440.',
+  'cadence.label': 'Default minutes to the next update, when an update sets no time',
+  'cadence.hint': 'Leave empty for none. Applies until the incident is resolved; at most 1440.',
   'cadence.save': 'Save the cadence',
   'cadence.current': 'Update cadence: an update every {minutes} min',
 
@@ -98,7 +98,7 @@ export const shiftsFr: Record<keyof typeof shiftsEn, string> = {
 
   'cadence.title': 'Rythme des points',
   'cadence.label': 'Minutes avant le prochain point quand un point n’annonce pas d’heure',
-  'cadence.hint': 'Vide : aucun rythme. Jusqu’à la résolution de l’incident ; 1 440 au plus.',
+  'cadence.hint': 'Laissez vide pour aucun. S’applique jusqu’à la résolution de l’incident ; 1 440 au plus.',
   'cadence.save': 'Enregistrer le rythme',
   'cadence.current': 'Rythme des points : un point toutes les {minutes} min',
 
