@@ -63,11 +63,11 @@ async function waitForHttp (url: string, ms = 60_000): Promise<void> {
 /** Servers measured for memory run with this: a signal makes them collect garbage first. */
 const GC_FLAGS = ['--expose-gc', '--import', './bench/gc-on-signal.ts']
 
-/** Node's flags in `npm start` (before its `--import`): Sitrep is measured as it is run. */
+/** Node's flags in `npm start` (between `node` and its `--import`): Sitrep is measured as it is run. */
 const START_FLAGS = (() => {
   const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
   const words = packageJson.scripts.start.split(/\s+/)
-  return words.slice(1, words.indexOf('--import'))
+  return words.slice(words.indexOf('node') + 1, words.indexOf('--import'))
 })()
 
 async function settledRssKiB (server: ChildProcess): Promise<number> {
