@@ -247,9 +247,6 @@ async function openEmbedded (dir: string): Promise<DatabaseHandle> {
 /** The embedded database's lock file: it holds the pid of the one process using it. */
 export const LOCK_FILE = 'pgdata.lock'
 
-/** The locks this process took, and holds. */
-const heldHere = new Set<string>()
-
 /**
  * PGlite is a single-process database: a second process opening the same files
  * (the server and the admin command line, say) would corrupt them. The lock is
@@ -262,17 +259,13 @@ function lockDataDir (dataDir: string): () => void {
     if (takeLock(file)) break
     if (attempt >= 2) throw new Error(`cannot take the lock ${file}`)
     const holder = lockHolder(file)
-    // A lock naming this process that it did not take was left by an earlier one of the same pid (a container's pid 1, restarted).
-    const alive = holder === process.pid ? heldHere.has(file) : holder !== undefined && isAlive(holder)
-    if (holder !== undefined && alive) {
+    if (holder !== undefined && isAlive(holder)) {
       throw new Error(`the embedded database in ${dataDir} is in use by process ${holder} (stop the server first, or set DATABASE_URL)`)
     }
     removeFile(file)
   }
-  heldHere.add(file)
   const release = () => {
     process.removeListener('exit', release)
-    heldHere.delete(file)
     if (lockHolder(file) === process.pid) removeFile(file)
   }
   process.on('exit', release)

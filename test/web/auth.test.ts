@@ -107,22 +107,6 @@ t.test("a signed-in user's choice of language follows the account to another bro
   const own = await app.inject({ url: '/?lang=en', cookies: { [SESSION_COOKIE]: elsewhere }, headers: { 'sec-fetch-site': 'same-origin' } })
   t.match(own.body, '<html lang="en"')
   t.equal((await app.db.selectFrom('users').select('locale').where('id', '=', actor.id).executeTakeFirstOrThrow()).locale, 'en', 'chosen on the site\'s own page, it is kept')
-
-  // Chosen before signing in, in a browser of its own: the account takes it at sign-in.
-  const chose = await app.inject({ url: '/?lang=fr' })
-  const form = await app.inject({ url: '/login', cookies: { sitrep_lang: cookieFrom(chose, 'sitrep_lang')! } })
-  t.match(form.body, '<html lang="fr"', 'the sign-in page in the language chosen')
-  const csrf = cookieFrom(form, 'sitrep_csrf')!
-  const login = await app.inject({
-    method: 'POST',
-    url: '/login',
-    cookies: { sitrep_csrf: csrf, sitrep_lang: 'fr' },
-    payload: { _csrf: csrfFieldOf(form.body), email: actor.email, password: PASSWORD }
-  })
-  t.equal(login.statusCode, 303)
-  const another = await signInAs()
-  t.match((await app.inject({ url: '/', cookies: { [SESSION_COOKIE]: another }, headers: { 'accept-language': 'en' } })).body, '<html lang="fr"',
-    'the account follows: another browser, and the e-mails, are in French too')
 })
 
 t.test('after signing in, "next" leads back to a page of this site, never elsewhere', async (t) => {

@@ -7,7 +7,6 @@ import { KeptCredentials } from '../../../domain/kept-credentials.ts'
 import { type ActiveSession, SESSION_ABSOLUTE_MS, TOUCH_EVERY_MS, createSession, endSession, resumeSession } from '../../../domain/sessions.ts'
 import { type ActiveToken, TOKEN_TOUCH_EVERY_MS, resumeApiToken } from '../../../domain/tokens.ts'
 import { setPreferredLocale } from '../../../domain/users.ts'
-import { LOCALE_COOKIE, isLocale } from '../../i18n.ts'
 import { sendError } from './errors.ts'
 
 declare module 'fastify' {
@@ -169,11 +168,8 @@ export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
     const old = this.request.cookies[SESSION_COOKIE]
     if (old !== undefined) await endSession(fastify.db, old)
     // An account that never chose a language takes the one its reader reads
-    // in, and one chosen in this browser before signing in (the pages come in
-    // it) is the account's now: its e-mails (overdue alerts, follows) follow.
-    const chosen = this.request.cookies[LOCALE_COOKIE]
-    if (isLocale(chosen) && chosen !== actor.locale) actor = await setPreferredLocale(fastify.db, actor, chosen)
-    else if (actor.locale === null) actor = await setPreferredLocale(fastify.db, actor, this.request.locale)
+    // in: its e-mails (overdue alerts) come in it too.
+    if (actor.locale === null) actor = await setPreferredLocale(fastify.db, actor, this.request.locale)
     const session = await createSession(fastify.db, actor.id, now())
     this.setCookie(SESSION_COOKIE, session.token, cookieOptions)
     this.request.actor = actor
