@@ -22,7 +22,7 @@ export function frenchSpacing (text: string): string {
     .replace(/« /g, '«\u00a0')
     .replace(/([\d}]) (s|min|h|j)\b/g, '$1\u00a0$2')
     .replace(/\bn° /g, 'n°\u00a0')
-    .replace(/(\d) (\d{3})\b/g, '$1\u00a0$2')
+    .replace(/(?<=\d) (?=\d{3}\b)/g, '\u00a0')
 }
 
 const catalogues: Record<Locale, Messages> = {

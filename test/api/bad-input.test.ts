@@ -44,6 +44,8 @@ t.test(`a post is at most ${BODY_MAX} characters`, async (t) => {
   const own = longest.json().id
   assertError(t, await app.inject({ method: 'PATCH', url: `/api/v1/posts/${own}`, headers: customer.auth, payload: { body: 'b'.repeat(BODY_MAX + 1) } }), 400, 'body_too_long')
   assertError(t, await app.inject({ method: 'POST', url: '/api/v1/threads', headers: tech.auth, payload: { title: 'Too long', body: 'c'.repeat(BODY_MAX + 1) } }), 400, 'body_too_long')
+  const french = await app.inject({ method: 'POST', url: postsUrl, headers: { ...customer.auth, 'accept-language': 'fr' }, payload: { body: 'd'.repeat(BODY_MAX + 1) } })
+  t.equal(french.json().error.message, 'Un message compte au plus 20\u00a0000 caractères.', 'in French, the number in one piece: a narrow screen does not break it')
   t.equal(await countPosts(), before, 'nothing was posted')
 })
 

@@ -62,7 +62,7 @@ export const fr: Record<keyof typeof en, string> = {
   'errors.invalid_next_update.passed': 'Cette heure vient de passer : indiquez une heure encore à venir.',
   'errors.invalid_next_update.time': 'Indiquez l’heure du prochain point, par exemple 14:15.',
   'errors.status_on_comment': 'Un commentaire ne change pas le statut et n’annonce pas de prochain point : publiez un point de situation, ou choisissez « pas d’heure annoncée ».',
-  'errors.status_on_comment.status': 'Un commentaire ne change pas l’état : publiez un point de situation, ou laissez l’état tel qu’il est.',
+  'errors.status_on_comment.status': 'Un commentaire ne change pas le statut : publiez un point de situation, ou laissez le statut tel qu’il est.',
   'errors.status_on_comment.next': 'Un commentaire n’annonce pas de prochain point : publiez un point de situation, ou choisissez « pas d’heure annoncée ».',
   'errors.invalid_reply': 'Vous ne pouvez répondre qu’à un message du même fil.',
   'errors.invalid_reason': 'Donnez un motif de 1 à 500 caractères.',

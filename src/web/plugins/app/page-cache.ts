@@ -537,7 +537,8 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
   // A browser signed in is told how far its writes went, for the instance its next page comes from.
   const secure = fastify.config.publicUrl.startsWith('https:')
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    const written = request.requestContext.get('written')
+    // The request's own store, as `wrote` reads it (it is given no request).
+    const written = requestContext.get('written')
     if (written !== undefined && request.authVia === 'session') {
       const earlier = request.cookies[SEEN_COOKIE]
       const seen = earlier === undefined ? new Map<number, number>() : seenIn(request, earlier)
