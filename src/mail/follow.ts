@@ -49,12 +49,18 @@ export function newsMail (news: News, stopUrl: string, options: FollowMailOption
   }
 }
 
+/** A shift's name inside a sentence: "evening shift", "équipe du soir" (the badge's, less its capital). */
+function shiftInSentence (locale: Locale, shift: string): string {
+  const badge = translate(locale, `shift.badge.${shift}`)
+  return badge.charAt(0).toLocaleLowerCase(locale) + badge.slice(1)
+}
+
 function postText (locale: Locale, post: NewsPost, format: DateFormatter): string {
   const by = post.shift === null
     ? translate(locale, 'mail.follow.by', { name: isolate(post.authorName) })
-    : translate(locale, 'mail.follow.byShift', { name: isolate(post.authorName), shift: translate(locale, `shift.badge.${post.shift}`) })
+    : translate(locale, 'mail.follow.byShift', { name: isolate(post.authorName), shift: shiftInSentence(locale, post.shift) })
   const what = post.kind === 'handover' && post.handoverTo !== null
-    ? translate(locale, 'mail.follow.handover', { shift: translate(locale, `shift.badge.${post.handoverTo}`) })
+    ? translate(locale, 'mail.follow.handover', { shift: shiftInSentence(locale, post.handoverTo) })
     : translate(locale, `kind.${post.kind}`)
   const status = post.status === null ? '' : ` · ${translate(locale, `status.${post.status}`)}`
   return `— ${format(locale, post.createdAt, 'full')} · ${what}${status} · ${by}\n${post.body}`
