@@ -12,6 +12,7 @@ export const en = {
   ...followEn,
   'site.name': 'Sitrep',
   'error.title': 'Something went wrong',
+  'error.title.404': 'Not found',
   'error.signInAgain': 'Sign in again',
   'written.heading': 'What you wrote',
   'written.hint': 'It was not sent. Copy it before you leave this page.',

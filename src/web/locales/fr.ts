@@ -13,6 +13,7 @@ export const fr: Record<keyof typeof en, string> = {
   ...followFr,
   'site.name': 'Sitrep',
   'error.title': 'Un problème est survenu',
+  'error.title.404': 'Introuvable',
   'error.signInAgain': 'Se reconnecter',
   'written.heading': 'Ce que vous avez écrit',
   'written.hint': 'Cela n’a pas été envoyé. Copiez-le avant de quitter cette page.',

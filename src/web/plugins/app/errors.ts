@@ -6,7 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { isConnectionRefused, isDatabaseUnavailable } from '../../../db/connect.ts'
 import { AppError, databaseUnavailable } from '../../../domain/errors.ts'
-import { fromAcceptLanguage, hasMessage, isLocale, pickLocale, translate, waitOf } from '../../i18n.ts'
+import { type Locale, fromAcceptLanguage, hasMessage, isLocale, pickLocale, translate, waitOf } from '../../i18n.ts'
 import { pageOfOurs } from '../../routes/pages/shared.ts'
 import { SESSION_COOKIE } from './auth.ts'
 
@@ -87,7 +87,7 @@ export function sendFrameworkError (err: FastifyError, request: FastifyRequest, 
   if (wantsHtml(request)) {
     const html = request.server.views.page('error', {
       locale,
-      title: translate(locale, 'error.title'),
+      title: errorTitle(locale, answer.statusCode),
       statusCode: answer.statusCode,
       message: translate(locale, hasMessage(key) ? key : 'errors.internal'),
       back: { href: '/', label: translate(locale, 'error.back') },
@@ -121,6 +121,12 @@ export function answerClientError (this: FastifyInstance, err: NodeJS.ErrnoExcep
   socket.destroy(err)
 }
 
+/** An error page's heading: what happened where it is plain (nothing at that address), else that something went wrong. */
+function errorTitle (locale: Locale, statusCode: number): string {
+  const key = `error.title.${statusCode}`
+  return translate(locale, hasMessage(key) ? key : 'error.title')
+}
+
 export function wantsHtml (request: FastifyRequest): boolean {
   if (request.url.startsWith('/api/')) return false
   const accept = request.headers.accept ?? ''
@@ -151,7 +157,7 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
     return reply.send({ error: { code: answer.code, message: detailed } })
   }
   return reply.page('error', {
-    title: translate(request.locale, 'error.title'),
+    title: errorTitle(request.locale, answer.statusCode),
     message,
     statusCode: answer.statusCode,
     back: signedOut ? signInAgain(request) : backFrom(request, answer),
