@@ -193,7 +193,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   await app.register(rateLimit, { global: false })
   await app.register(fastifyStatic, { root: STATIC_DIR, prefix: '/static/', maxAge: '1h' })
 
-  await app.register(authPlugin, { config, now })
+  await app.register(authPlugin, { now })
   await app.register(viewsPlugin)
   await app.register(errorsPlugin)
   await app.register(shiftsPlugin)

@@ -45,17 +45,16 @@ const minutesOfDay = (date: Date, timeZone: string): number => hourIn(date, time
  * today, or tomorrow once it has passed ("next update by 07:30", said at 23:00).
  */
 export function nextClockTime (now: Date, timeZone: string, hour: number, minute: number): Date {
-  const shown = (date: Date) => minutesOfDay(date, timeZone)
   const wanted = hour * 60 + minute
-  const ahead = (wanted - shown(now) + DAY_MINUTES) % DAY_MINUTES || DAY_MINUTES
+  const ahead = (wanted - minutesOfDay(now, timeZone) + DAY_MINUTES) % DAY_MINUTES || DAY_MINUTES
   const at = new Date(Math.floor(now.getTime() / 60_000) * 60_000 + ahead * 60_000)
   // A change of the clocks (summer time) in between moves it by the change.
-  const drift = wanted - shown(at)
+  const drift = wanted - minutesOfDay(at, timeZone)
   if (drift === 0) return at
   const corrected = new Date(at.getTime() + (((drift + DAY_MINUTES / 2) % DAY_MINUTES + DAY_MINUTES) % DAY_MINUTES - DAY_MINUTES / 2) * 60_000)
   // A time the clocks skip (02:30, the night summer time begins) never
   // shows: the promise is for the same time after the change, as the clocks say it.
-  return shown(corrected) === wanted && corrected > now ? corrected : at
+  return minutesOfDay(corrected, timeZone) === wanted && corrected > now ? corrected : at
 }
 
 /**

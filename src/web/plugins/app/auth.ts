@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Config } from '../../../config.ts'
 import type { Actor } from '../../../domain/actors.ts'
 import { LoginAttempts } from '../../../domain/login-attempts.ts'
 import { KeptCredentials } from '../../../domain/kept-credentials.ts'
@@ -54,16 +53,10 @@ export const SESSION_COOKIE = 'sitrep_session'
 /** Requests that may change something: their session is read from the database, and CSRF-checked. */
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
-export interface AuthPluginOptions { config: Config, now: () => Date }
+export interface AuthPluginOptions { now: () => Date }
 
-export default fp<AuthPluginOptions>(async (fastify, { config, now }) => {
-  const cookieOptions = {
-    path: '/',
-    httpOnly: true,
-    sameSite: 'lax' as const,
-    secure: config.publicUrl.startsWith('https:'),
-    maxAge: Math.floor(SESSION_ABSOLUTE_MS / 1000)
-  }
+export default fp<AuthPluginOptions>(async (fastify, { now }) => {
+  const cookieOptions = { ...fastify.cookieOptions, maxAge: Math.floor(SESSION_ABSOLUTE_MS / 1000) }
 
   fastify.decorate('loginAttempts', new LoginAttempts(now))
   const { notifications } = fastify

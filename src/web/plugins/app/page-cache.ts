@@ -535,7 +535,6 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     store.written = written
   }
   // A browser signed in is told how far its writes went, for the instance its next page comes from.
-  const secure = fastify.config.publicUrl.startsWith('https:')
   fastify.addHook('onSend', (request, reply, payload, done) => {
     // The request's own store, as `wrote` reads it (it is given no request).
     const written = requestContext.get('written')
@@ -548,7 +547,7 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
         seen.set(threadId, seq)
       }
       const value = [...seen].slice(-SEEN_THREADS).map(([threadId, seq]) => `${threadId}.${seq}`).join(',')
-      reply.setCookie(SEEN_COOKIE, value, { path: '/', maxAge: SEEN_MAX_AGE_S, sameSite: 'lax', httpOnly: true, secure, signed: true })
+      reply.setCookie(SEEN_COOKIE, value, { ...fastify.cookieOptions, maxAge: SEEN_MAX_AGE_S, signed: true })
     }
     done(null, payload)
   })

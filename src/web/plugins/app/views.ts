@@ -49,7 +49,6 @@ function languageLinks (here: string, current: Locale) {
 
 export default fp(async (fastify) => {
   const views = loadViews(VIEWS_DIR, { timeZone: fastify.config.tzDisplay })
-  const secure = fastify.config.publicUrl.startsWith('https:')
   fastify.decorate('views', views)
   fastify.decorate('postFragments', makePostFragments(views))
   fastify.decorateRequest('locale', 'en')
@@ -78,7 +77,7 @@ export default fp(async (fastify) => {
     // too: a sent link's for the one it was sent to (on the sign-in page
     // after it), not for a signed-in person opening it.
     if (isLocale(chosen) && request.cookies[LOCALE_COOKIE] !== chosen && !(isSecretAddress(request) && request.actor !== null)) {
-      this.setCookie(LOCALE_COOKIE, chosen, { path: '/', maxAge: YEAR_SECONDS, sameSite: 'lax', httpOnly: true, secure })
+      this.setCookie(LOCALE_COOKIE, chosen, { ...fastify.cookieOptions, maxAge: YEAR_SECONDS })
     }
     // A page re-rendered after a failed POST names the page it belongs to.
     const here = typeof context.here === 'string' ? context.here : request.method === 'GET' ? request.url : '/'

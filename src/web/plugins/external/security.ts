@@ -11,6 +11,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The security headers every answer carries (CSP, frame-ancestors, nosniff...). */
     securityHeaders: Readonly<Record<string, string>>
+    /** What every cookie of ours is set with: the whole site, first-party, out of scripts' reach, HTTPS-only behind an https:// PUBLIC_URL. */
+    cookieOptions: Readonly<{ path: '/', sameSite: 'lax', httpOnly: true, secure: boolean }>
   }
 }
 
@@ -75,6 +77,8 @@ export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
   const https = config.publicUrl.startsWith('https:')
   const headers = Object.freeze(helmetHeaders(helmetOptions(https)))
   fastify.decorate('securityHeaders', headers)
+  const cookieOptions = Object.freeze({ path: '/', sameSite: 'lax', httpOnly: true, secure: https } as const)
+  fastify.decorate('cookieOptions', cookieOptions)
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers)
     // No body at all, whatever type it is said to be (client libraries type
@@ -105,7 +109,7 @@ export default fp<SecurityPluginOptions>(async (fastify, { config }) => {
   await fastify.register(csrf, {
     sessionPlugin: '@fastify/cookie',
     cookieKey: CSRF_COOKIE,
-    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, signed: true, secure: https },
+    cookieOpts: { ...cookieOptions, signed: true },
     // Binds tokens to the session, so a cookie planted from elsewhere is useless.
     getUserInfo: (request) => request.sessionId ?? 'anonymous',
     csrfOpts: { hmacKey: config.sessionSecret },

@@ -35,14 +35,7 @@ const YEAR_SECONDS = 365 * 24 * 60 * 60
 const accountMark = (secret: string, email: string) => createHmac('sha256', secret).update(email.trim().toLowerCase()).digest('base64url')
 
 export function rememberBrowser (reply: FastifyReply, email: string): void {
-  reply.setCookie(KNOWN_BROWSER_COOKIE, accountMark(reply.server.config.sessionSecret, email), {
-    path: '/',
-    httpOnly: true,
-    sameSite: 'lax',
-    secure: reply.server.config.publicUrl.startsWith('https:'),
-    signed: true,
-    maxAge: YEAR_SECONDS
-  })
+  reply.setCookie(KNOWN_BROWSER_COOKIE, accountMark(reply.server.config.sessionSecret, email), { ...reply.server.cookieOptions, signed: true, maxAge: YEAR_SECONDS })
 }
 
 /** Whether this account signed in from this browser before (and the cookie saying so is ours). */
