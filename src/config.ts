@@ -140,6 +140,10 @@ function parseDatabaseUrl (variable: string, value: string | undefined): string 
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new ConfigError(variable, `must start with postgres:// (got ${url.protocol}//)`)
   }
+  // postgres:sitrep parses as a URL too, and names neither server nor database.
+  if (!/^postgres(ql)?:\/\//i.test(value.trim())) {
+    throw new ConfigError(variable, 'must start with postgres:// (expected postgres://user@host:port/database)')
+  }
   return value.trim()
 }
 

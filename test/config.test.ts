@@ -63,6 +63,7 @@ t.test('every variable is read', async (t) => {
   t.equal(loadConfig({ SESSION_SECRET: SECRET, MAIL_FROM: '"Équipe, nuit" <nuit@example.fr>' }).mailFrom, '"Équipe, nuit" <nuit@example.fr>', 'a quoted name may hold a comma')
   t.equal(loadConfig({ SESSION_SECRET: SECRET }).trustProxy, undefined, 'no proxy is believed unless named')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: 'postgresql://localhost/sitrep' }).databaseUrl, 'postgresql://localhost/sitrep')
+  t.equal(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: 'postgres:///sitrep?host=/run/postgresql' }).databaseUrl, 'postgres:///sitrep?host=/run/postgresql', 'a database on the local Unix socket')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, HOST: '0.0.0.0', PORT: '4000' }).publicUrl, 'http://127.0.0.1:4000', 'a wildcard host is shown as the loopback address')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: '' }).databaseUrl, undefined, 'an empty value counts as unset')
   t.same(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: 'postgres://localhost/sitrep' }).databaseReplicaUrls, [], 'no replicas unless named')
@@ -82,6 +83,7 @@ t.test('a bad value stops with a message naming its variable', async (t) => {
     { PORT: '0x0F5F' },
     { DATABASE_URL: 'mysql://x' },
     { DATABASE_URL: 'not a url' },
+    { DATABASE_URL: 'postgres:sitrep' },
     { DATABASE_REPLICA_URLS: 'postgres://replica.internal/sitrep' },
     { DATABASE_REPLICA_URLS: 'postgres://replica.internal/sitrep,mysql://x', DATABASE_URL: 'postgres://db.internal/sitrep' },
     { DATABASE_REPLICA_URLS: 'replica.internal', DATABASE_URL: 'postgres://db.internal/sitrep' },
