@@ -218,6 +218,9 @@
 
   // The pinned state, and the earlier ones, show copies of posts: an edit to
   // a post, or its hiding, shows there too.
+  // What views/partials/post.hbs leaves out of a post shown inCurrentState.
+  var COPY_LEAVES_OUT = '.post__status, .post__promise, .post__actions, .post__history, .post__mod'
+
   function refreshPinnedCopy (post, html) {
     if (!html) return
     var copies = document.querySelectorAll('#current-state-slot [data-post-id="' + post.id + '"], #pin-history [data-post-id="' + post.id + '"]')
@@ -226,8 +229,10 @@
       if (!element) return
       element.removeAttribute('id')
       element.classList.remove('post--pinned')
-      var actions = element.querySelector('.post__actions')
-      if (actions) actions.remove()
+      // As the page renders the copy: without what the post once set (the
+      // status and promise above it are the current ones) nor what acts on it.
+      var left = element.querySelectorAll(COPY_LEAVES_OUT)
+      for (var j = 0; j < left.length; j++) left[j].remove()
       copies[i].replaceWith(element)
     }
   }

@@ -179,7 +179,7 @@ if (browserAvailable(t)) {
 
   t.test('a moderator pins a new current state; every open page shows it on top', async (t) => {
     const thread = await newThread('Storage array degraded')
-    const update = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Rebuild at 40 %, reads are slow.' })
+    const update = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Rebuild at 40 %, reads are slow.', status: 'identified', nextUpdateAt: new Date(Date.now() + 3 * 3600_000).toISOString() })
     const readers = await Promise.all([site.open(), site.open({ locale: 'fr-FR', extraHTTPHeaders: { 'accept-language': 'fr' } })])
     t.teardown(() => Promise.all(readers.map(({ context }) => context.close())))
     for (const { page } of readers) {
@@ -211,6 +211,13 @@ if (browserAvailable(t)) {
     await apiAs(app, tech, 'PATCH', `/posts/${update.id}`, { body: 'Rebuild at 60 %, reads are slow.' })
     await reader.locator(`#p-${update.id} .post__body`, { hasText: 'Rebuild at 60 %' }).waitFor({ timeout: LIVE_MS })
     t.match(await reader.locator(`#p-${update.id}`).getAttribute('class'), /post--pinned/, 'still marked once edited')
+    // The current state's copy, renewed live, shows what a page loaded now shows: not the status and promise the post once set.
+    for (const page of [reader, modPage]) {
+      await page.locator('#current-state .post__body', { hasText: 'Rebuild at 60 %' }).waitFor({ timeout: LIVE_MS })
+      t.equal(await page.locator('#current-state').locator('.post__status, .post__promise, .post__actions, .post__history').count(), 0,
+        'the edited current state is shown as a page loaded now shows it, without the status, promise and actions the post carries in the list')
+    }
+    t.equal(await modPage.locator(`#p-${update.id} .post__history`).count(), 1, 'the moderator still finds its edit history in the list')
     const next = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Rebuild done.' })
     await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: next.id })
     await t.resolves(reader.locator(`#p-${next.id}.post--pinned`).waitFor({ timeout: LIVE_MS }), 'the newly pinned post is marked')
