@@ -44,6 +44,10 @@
     if (isNaN(date.getTime()) || !formats.full) return
     var shown = element.textContent || ''
     var style = /\d:\d\d/.test(shown) ? (/\d{4}/.test(shown) ? 'datetime' : 'time') : 'date'
+    // A time shown alone for falling on the day of another (a promise, on the
+    // day of its post) may fall on another day in the reader's zone.
+    var ref = new Date(element.getAttribute('data-ref') || '')
+    if (style !== 'date' && !isNaN(ref.getTime())) style = formats.date.format(date) === formats.date.format(ref) ? 'time' : 'datetime'
     element.textContent = formats[style].format(date)
     element.setAttribute('title', formats.full.format(date))
     element.setAttribute('data-local', '')

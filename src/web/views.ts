@@ -141,7 +141,9 @@ function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {
 
   // {{time iso}}: a <time> element in the page's language and the organisation's
   // time zone, with the full date in its title. {{time iso "auto" ref}} shows the
-  // time alone when it falls on the same day as `ref`, else the date too.
+  // time alone when it falls on the same day as `ref`, else the date too; the
+  // element carries `ref` (data-ref), for the script that shows it in the
+  // reader's zone, where the two may fall on different days.
   hbs.registerHelper('time', function (this: unknown, iso: unknown, ...rest: unknown[]) {
     const options = rest.pop() as Handlebars.HelperOptions
     if (typeof iso !== 'string') return ''
@@ -149,11 +151,13 @@ function registerHelpers (hbs: typeof Handlebars, timeZone: string): void {
     if (Number.isNaN(date.getTime())) return ''
     const locale = localeOf(options)
     let style = (typeof rest[0] === 'string' ? rest[0] : 'datetime') as TimeStyle | 'auto'
+    let ref = ''
     if (style === 'auto') {
-      const ref = typeof rest[1] === 'string' ? new Date(rest[1]) : new Date()
-      style = formatDate(locale, date, 'date') === formatDate(locale, ref, 'date') ? 'time' : 'datetime'
+      const refDate = typeof rest[1] === 'string' ? new Date(rest[1]) : new Date()
+      style = formatDate(locale, date, 'date') === formatDate(locale, refDate, 'date') ? 'time' : 'datetime'
+      if (!Number.isNaN(refDate.getTime())) ref = ` data-ref="${escape(refDate.toISOString())}"`
     }
-    const html = `<time datetime="${escape(date.toISOString())}" title="${escape(formatDate(locale, date, 'full'))}">${escape(formatDate(locale, date, style))}</time>`
+    const html = `<time datetime="${escape(date.toISOString())}"${ref} title="${escape(formatDate(locale, date, 'full'))}">${escape(formatDate(locale, date, style))}</time>`
     return new hbs.SafeString(html)
   })
 

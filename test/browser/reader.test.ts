@@ -39,6 +39,23 @@ if (browserAvailable(t)) {
     t.equal(await noScript.locator('#time-zone').textContent(), 'Times are shown in UTC.', 'which the footer names, for a phone that shows no title')
   })
 
+  t.test('a promise shown by its time alone on the day of its post gets its date where, on the reader\'s clock, it falls on the next day', async (t) => {
+    const thread = await newThread('Cooling loop pressure')
+    // Half past the next hour of UTC, and a zone whose midnight falls at that hour.
+    const nextHour = Math.ceil((Date.now() + 1) / 3600_000) * 3600_000
+    const promise = new Date(nextHour + 30 * 60_000)
+    const offset = (24 - new Date(nextHour).getUTCHours()) % 24
+    const timezoneId = offset === 0 ? 'UTC' : `Etc/GMT${offset > 14 ? '+' : '-'}${offset > 14 ? 24 - offset : offset}`
+    const post = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Pump 2 swapped.', nextUpdateAt: promise.toISOString() })
+    const { context, page } = await site.open({ timezoneId })
+    t.teardown(() => context.close())
+    await page.goto(`/t/${thread.id}`)
+    const time = page.locator(`#p-${post.id} .post__promise time`)
+    await time.and(page.locator('[data-local]')).waitFor()
+    t.equal(await time.textContent(), new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: timezoneId }).format(promise),
+      `in ${timezoneId}, with its date: the next day there`)
+  })
+
   t.test('a time typed for the next update is by the clock the page shows: the device\'s, or without script the organisation\'s', async (t) => {
     const thread = await newThread('Fibre cut on the campus ring')
     const inTwoHours = new Date(Date.now() + 2 * 3600_000)

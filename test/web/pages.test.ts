@@ -163,7 +163,7 @@ t.test('the thread page: current state on top, next update, then the posts', asy
   t.match(currentState, /Current state/)
   t.match(currentState, /Fire brigade on site\. <strong>Power cut<\/strong> to SBG2\./, 'the pinned post is in the current-state box')
   t.ok(html.indexOf('id="current-state"') < html.indexOf('id="posts"'), 'above the posts')
-  t.match(html, /Next update due by <time datetime="[^"]+" title="[^"]+">(?:[^<]+, )?\d\d:\d\d<\/time> \(in 30 min\)/)
+  t.match(html, /Next update due by <time datetime="[^"]+" data-ref="[^"]+" title="[^"]+">(?:[^<]+, )?\d\d:\d\d<\/time> \(in 30 min\)/)
 
   const posts = sectionById(html, 'posts')
   t.match(posts, new RegExp(`<article class="post post--update[^"]*" id="p-${update.id}"[^>]*data-kind="update"`))
