@@ -2,6 +2,7 @@ import AjvCompiler from '@fastify/ajv-compiler'
 import { fastifyRequestContext } from '@fastify/request-context'
 import rateLimit from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
+import querystring from 'fast-querystring'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify'
 import { type IncomingMessage, type RequestListener, type ServerResponse, createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
@@ -112,6 +113,16 @@ function wholeNumbersInDigits (schema: unknown, validate: FastifyValidationResul
   return checked
 }
 
+/**
+ * A query string as Fastify reads it, less its empty values: `?after=&limit=`,
+ * a template filled with nothing, asks for the defaults, as leaving them out does.
+ */
+function parseQuery (query: string): Record<string, unknown> {
+  const parsed = querystring.parse(query)
+  for (const name in parsed) if (parsed[name] === '') delete parsed[name]
+  return parsed
+}
+
 export async function buildApp (config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const now = options.now ?? (() => new Date())
   let frontDoor: (request: IncomingMessage, response: ServerResponse, fallback: RequestListener) => boolean = () => false
@@ -142,6 +153,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     // instance stops gets its answer (src/server.ts bounds the wait).
     forceCloseConnections: 'idle',
     schemaController: { compilersFactory: { buildValidator } },
+    routerOptions: { querystringParser: parseQuery },
     // An address the router cannot read ("/%", a parameter too long) is bad input, in the contract's shape.
     frameworkErrors: (error, request, reply) => sendFrameworkError(error, request, reply as FastifyReply),
     // So is what Node's HTTP parser refuses before the router (a header too large, a malformed request).

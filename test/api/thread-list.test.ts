@@ -59,6 +59,7 @@ t.test('a page follows on from the one before, even when its last incident had a
   await act(app, tech, 'PATCH', `/api/v1/threads/${mark.id}`, { status: 'monitoring' })
   t.teardown(async () => { await act(app, tech, 'PATCH', `/api/v1/threads/${mark.id}`, { status: 'resolved' }) })
   t.same((await list(`?before=${cursor}&limit=2`)).threads.map((th) => th.id), [...resolvedIds].reverse().slice(2, 4), 'nor once it reopened')
+  t.same((await list('?before=&limit=')).threads, (await list('')).threads, 'empty values ask for the first page, as leaving them out does')
 })
 
 t.test('a malformed page is a 400', async (t) => {

@@ -88,6 +88,7 @@ t.test('reading posts: in id order, after a post, by kind, a page at a time', as
   t.same(await ids(`?after=${update.id}`), [comment.id, handover.id, reply.id], 'after a post')
   t.same(await ids(`?after=${first!.id}&limit=2`), [update.id, comment.id], 'a page of two')
   t.same(await ids(`?after=${reply.id}`), [], 'nothing after the last')
+  t.same(await ids('?after=&limit=&kind='), [first!.id, update.id, comment.id, handover.id, reply.id], 'empty values ask for the defaults, as leaving them out does')
   t.equal(reply.replyTo, comment.id)
 })
 
