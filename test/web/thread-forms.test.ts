@@ -420,6 +420,21 @@ t.test('a form refused after its writer\'s session ended says so, and gives back
   t.match(refused.body, /<textarea id="written-0" rows="6" readonly>Chiller 2 restarted &lt;at&gt; 14:05 &amp; holding\.<\/textarea>/, 'and the text, to copy')
   t.equal((await apiAs<{ posts: Post[] }>(app, tech, 'GET', `/threads/${thread.id}/posts`)).posts.length, 1, 'nothing was posted')
 
+  // Signed out in another tab (or at the session's end): the browser sends no session cookie at all.
+  const otherTab = await signIn(app, tech)
+  const otherPage = (await app.inject({ url: `/t/${thread.id}`, cookies: otherTab })).body
+  const signedOut = await app.inject({ method: 'POST', url: `/logout`, cookies: otherTab, payload: { _csrf: csrfFieldOf(otherPage) } })
+  t.equal(signedOut.statusCode, 303, 'signed out in one tab')
+  const withoutSession = { sitrep_csrf: otherTab.sitrep_csrf! }
+  const dropped = await app.inject({ method: 'POST', url: `/t/${thread.id}/posts`, cookies: withoutSession, payload: { _csrf: csrfFieldOf(otherPage), body: 'Chiller 3 next.', kind: 'update' } })
+  t.equal(dropped.statusCode, 403)
+  t.match(dropped.body, /Your session ended while this page was open\. Sign in again/, 'a form sent from the other, its cookie gone, says the session ended too')
+  t.match(dropped.body, /readonly>Chiller 3 next\.<\/textarea>/, 'and gives back its text')
+  // A sign-in form is a signed-out reader's own: one refused is a form that expired.
+  const login = await app.inject({ method: 'POST', url: '/login', cookies: withoutSession, payload: { _csrf: 'stale', email: 'someone@example.org', password: 'whatever it is' } })
+  t.equal(login.statusCode, 403)
+  t.notMatch(login.body, /Your session ended/, 'a stale sign-in form is not said to be a session that ended')
+
   // A customer writing while a moderator locks the thread.
   const customerCookies = await signIn(app, customer)
   const customerPage = (await app.inject({ url: `/t/${thread.id}?lang=fr`, cookies: customerCookies })).body

@@ -19,6 +19,12 @@ declare module 'fastify' {
     signedLink?: boolean
     /** An address that is a secret (a link to choose a password) but whose form takes a CSRF token: kept out of the logs too. */
     secretPath?: boolean
+    /**
+     * A form a signed-out reader sends too (signing in, registering, a
+     * forgotten password). Any other form comes from a page rendered for a
+     * signed-in reader: sent without a session, theirs ended meanwhile.
+     */
+    openForm?: boolean
   }
   interface FastifyInstance {
     /** Failed sign-ins per account and address, checked before any password is hashed. */

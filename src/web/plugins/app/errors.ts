@@ -140,8 +140,11 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
   reply.code(answer.statusCode)
   if (answer.retryAfter !== undefined) reply.header('retry-after', String(answer.retryAfter))
   const html = wantsHtml(request)
-  // A form refused because its writer's session ended meanwhile says that, not that the form expired.
-  const signedOut = html && answer.code === 'csrf' && request.actor === null && request.cookies?.[SESSION_COOKIE] !== undefined
+  // A form refused because its writer's session ended meanwhile says that, not
+  // that the form expired: its cookie is still sent, or was dropped (signed
+  // out in another tab, or at the session's end) from a form only the signed-in get.
+  const signedOut = html && answer.code === 'csrf' && request.actor === null &&
+    (request.cookies?.[SESSION_COOKIE] !== undefined || request.routeOptions.config?.openForm !== true)
   // A form that could not be taken says so, and what to do with it.
   const sent = `errors.${answer.code}.sent`
   // A script is told what to send (a CSRF header, a valid Idempotency-Key), not that a form expired.

@@ -26,7 +26,7 @@ export function perAddressLimit (max: number): { rateLimit: RateLimitOptions } {
   }
 }
 
-const loginLimit = perAddressLimit(20)
+const loginLimit = { ...perAddressLimit(20), openForm: true }
 
 /** Remembers, in a signed cookie, which account last signed in from this browser. */
 export const KNOWN_BROWSER_COOKIE = 'sitrep_known'
@@ -145,7 +145,7 @@ const authPages: FastifyPluginAsync = async (fastify) => {
     return reply.page('logout', { title: translate(request.locale, 'logout.title'), csrf: csrfToken(request, reply), name: request.actor.name })
   })
 
-  fastify.post('/logout', async (_request, reply) => {
+  fastify.post('/logout', { config: { openForm: true } }, async (_request, reply) => {
     await reply.signOut()
     return reply.redirect('/logout?done=1', 303)
   })

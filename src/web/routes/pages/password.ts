@@ -39,7 +39,7 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
     }
   }
 
-  fastify.post<{ Body: Form }>('/password/forgot', { config: perAddressLimit(10) }, async (request, reply) => {
+  fastify.post<{ Body: Form }>('/password/forgot', { config: { ...perAddressLimit(10), openForm: true } }, async (request, reply) => {
     if (fastify.mailer !== null) {
       const email = field(request.body, 'email')
       const locale = request.locale
@@ -74,7 +74,7 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
     return await showReset(request, reply, token, { tokens: { count: await countActiveApiTokens(fastify.db, valid.userId), revoke: true } })
   })
 
-  fastify.post<{ Params: TokenParams, Body: Form }>('/password/reset/:token', { config: { ...perAddressLimit(20), secretPath: true } }, async (request, reply) => {
+  fastify.post<{ Params: TokenParams, Body: Form }>('/password/reset/:token', { config: { ...perAddressLimit(20), secretPath: true, openForm: true } }, async (request, reply) => {
     const { token } = request.params
     const valid = await links.read(fastify.db, token, deps.now())
     if (valid === null) return await showReset(request, reply.code(400), token, { invalid: true })
