@@ -67,6 +67,9 @@
   if (zoneNote && formats.full && zoneNote.getAttribute('data-local')) zoneNote.textContent = zoneNote.getAttribute('data-local').replace('{zone}', deviceZone)
   var zoneFields = document.querySelectorAll('input[name="nextAtZone"]')
   for (var z = 0; z < zoneFields.length && deviceZone; z++) zoneFields[z].value = deviceZone
+  // Beside a time to type, whose clock it is.
+  var zoneHints = document.querySelectorAll('.zone-hint[data-local]')
+  for (var h = 0; h < zoneHints.length && deviceZone; h++) zoneHints[h].textContent = zoneHints[h].getAttribute('data-local').replace('{zone}', deviceZone)
   // Posts and states arriving live carry the server's times: localise them too.
   if ('MutationObserver' in window) {
     new MutationObserver(function (records) {

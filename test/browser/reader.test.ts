@@ -69,6 +69,7 @@ if (browserAvailable(t)) {
       const typed = clockIn(javaScriptEnabled ? 'Pacific/Auckland' : 'UTC')
       await page.locator('#body').fill(`Splicing team on site by ${typed}.`)
       await page.locator('input[name="next"][value="at"]').check()
+      t.equal(await page.locator('#compose .zone-hint').textContent(), `time zone: ${javaScriptEnabled ? 'Pacific/Auckland' : 'UTC'}`, 'the clock it is typed by is named beside it')
       await page.locator('input[name="nextAt"]').fill(typed)
       await page.locator('#compose button[type="submit"]').click()
       await page.waitForURL(/#p-\d+$/)

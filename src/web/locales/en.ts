@@ -213,6 +213,7 @@ export const en = {
   'compose.noNextUpdate': 'no promise',
   'compose.atTime': 'by a set time:',
   'compose.atTimeLabel': 'Time of the next update',
+  'compose.atTimeZone': 'time zone: {zone}',
   'compose.keepCadence': 'keep the cadence: in {minutes} min',
   'compose.commentHint': 'A comment sets no status and promises nothing.',
   'compose.updateSubmit': 'Publish',

@@ -214,6 +214,7 @@ export const fr: Record<keyof typeof en, string> = {
   'compose.noNextUpdate': 'pas d’heure annoncée',
   'compose.atTime': 'à une heure précise :',
   'compose.atTimeLabel': 'Heure du prochain point',
+  'compose.atTimeZone': 'fuseau horaire : {zone}',
   'compose.keepCadence': 'garder le rythme : dans {minutes} min',
   'compose.commentHint': 'Un commentaire ne change pas le statut et n’annonce pas de prochain point.',
   'compose.updateSubmit': 'Publier',
