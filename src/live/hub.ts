@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.ts'
+import { type Limiter, createLimiter } from '../domain/limiter.ts'
 import { type ThreadEvent, eventsSince, readerEvent } from './events.ts'
 
 /** The part of a WebSocket the hub needs; `ws` sockets fit it. */
@@ -33,7 +34,20 @@ export interface HubOptions {
 
 /** Close code for a socket that fell behind: reconnect with `since`. */
 export const CLOSE_TOO_SLOW = 4008
-const REPLAY_PAGE = 500
+/** Events read at a time to bring the channel up to date (one reading for all its sockets). */
+const PULL_PAGE = 500
+/**
+ * Events read at a time for one socket's replay, which holds them while its
+ * socket drains: a crowd of sockets that do not read holds a page each.
+ */
+const REPLAY_PAGE = 50
+/**
+ * Replay pages read from the database at once, the others waiting their
+ * turn: a crowd reconnecting with `since` leaves the pool's other
+ * connections to the staff's posts.
+ */
+const REPLAY_READS_AT_ONCE = 4
+const REPLAY_READS_QUEUED = 100_000
 const TEXT = { binary: false } as const
 
 interface Subscriber {
@@ -69,6 +83,7 @@ export class Hub {
   private readonly decorate: HubOptions['decorate']
   private readonly onError: (err: unknown) => void
   private readonly notifyListeners: Array<(threadId: number, seq: number) => void> = []
+  private readonly replayReads: Limiter = createLimiter(REPLAY_READS_AT_ONCE, REPLAY_READS_QUEUED)
 
   constructor (options: HubOptions) {
     this.db = options.db
@@ -163,7 +178,8 @@ export class Hub {
   /** Sends a newly joined socket what it missed, up to the channel's seq, then marks it live. */
   private async catchUp (channel: Channel, subscriber: Subscriber): Promise<void> {
     while (subscriber.seq < channel.seq && !gone(subscriber)) {
-      const events = await eventsSince(this.db, channel.threadId, subscriber.seq, REPLAY_PAGE)
+      // A socket gone while its read waited its turn is not read for.
+      const events = await this.replayReads.run(async () => gone(subscriber) ? [] : await eventsSince(this.db, channel.threadId, subscriber.seq, REPLAY_PAGE))
       if (events.length === 0) break
       for (const event of events) {
         await this.drained(subscriber)
@@ -201,13 +217,13 @@ export class Hub {
         await channel.ready
         let events: ThreadEvent[]
         do {
-          events = await eventsSince(this.db, channel.threadId, channel.seq, REPLAY_PAGE)
+          events = await eventsSince(this.db, channel.threadId, channel.seq, PULL_PAGE)
           for (const event of events) {
             if (event.seq !== channel.seq + 1) continue
             channel.seq = event.seq
             this.dispatch(channel, event)
           }
-        } while (events.length === REPLAY_PAGE)
+        } while (events.length === PULL_PAGE)
       } while (channel.pullAgain)
     })().catch(this.onError).finally(() => { channel.pulling = null })
   }

@@ -197,6 +197,30 @@ t.test('a replay of a long log to a client that never reads stops at a bounded b
   t.equal(gone.frames, 3, 'no frame is made for a socket once closed')
 })
 
+t.test('a crowd of sockets replaying a long log without reading holds a short page of it each, not the log', async (t) => {
+  const { app, thread, post } = await setUp(t)
+  const body = 'Long update, with what was done and what comes next. '.repeat(100)
+  for (let i = 0; i < 200; i++) await post(body)
+  const hub = new Hub({ db: app.db, maxBufferedBytes: 64 * 1024, drainTimeoutMs: 60_000 })
+  const stuck = () => ({
+    bufferedAmount: 0,
+    readyState: 1,
+    frames: 0,
+    send (data: Buffer) { this.frames++; this.bufferedAmount += Buffer.byteLength(data) },
+    close () { this.readyState = 3 }
+  })
+  const before = await memoryInUse()
+  const sockets = Array.from({ length: 40 }, stuck)
+  const joins = sockets.map((socket) => hub.join(thread.id, socket, 0))
+  await until(() => sockets.every((socket) => socket.bufferedAmount > 32 * 1024), 30_000)
+  const held = await memoryInUse() - before
+  // Each replay holding the whole log (200 events of about 11 KB) came to about 2 MiB a socket.
+  t.ok(held < 40 * MiB, `40 replays stuck on sockets that do not read hold ${(held / MiB).toFixed(1)} MiB, not 40 copies of the log`)
+  for (const socket of sockets) socket.readyState = 3
+  await Promise.all(joins)
+  t.ok(sockets.every((socket) => socket.frames < 200), 'and each stopped at its bounded buffer')
+})
+
 t.test('a plain GET of the live address gets an error in the API\'s shape', async (t) => {
   const { app, thread } = await setUp(t)
   const res = await app.inject({ url: `/api/v1/threads/${thread.id}/live` })
