@@ -2,6 +2,7 @@ import http from 'node:http'
 import { type AddressInfo, connect } from 'node:net'
 import pg from 'pg'
 import t from 'tap'
+import WebSocket from 'ws'
 import type { Thread } from '../../src/domain/views.ts'
 import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { apiAs } from '../helpers/pages.ts'
@@ -71,6 +72,29 @@ if (serverBinariesAvailable(t)) {
     t.teardown(() => client.end())
     const { rows } = await client.query<{ body: string }>('select body from posts where thread_id = $1 order by id', [threadId])
     t.same(rows.map((row) => row.body), ['Two disks lost in array B.', 'Rebuild started on the spare disks.'], 'and the update is stored')
+  })
+
+  t.test('a live socket whose reader stopped reading does not hold up the stop: the instance closes every socket and exits cleanly', async (t) => {
+    const instance = await startServer(t, databaseUrl)
+    const opened = await call(instance.base, 'POST', '/api/v1/threads', { token: tech.token, json: { title: 'Chiller plant alarm', body: 'Investigating.' } })
+    const live = `/api/v1/threads/${opened.json.id as number}/live`
+    // A reader whose phone went to sleep: the socket is open, and nothing on it is read any more.
+    const asleep = connect(Number(instance.host.split(':')[1]), '127.0.0.1')
+    asleep.on('error', () => {})
+    t.teardown(() => { asleep.destroy() })
+    asleep.write(`GET ${live} HTTP/1.1\r\nHost: ${instance.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+    const upgrade = await new Promise<string>((resolve) => asleep.once('data', (data) => resolve(String(data))))
+    t.match(upgrade, /^HTTP\/1\.1 101 /, 'its socket was opened')
+    asleep.pause()
+    // And a reader who reads.
+    const awake = new WebSocket(`ws://${instance.host}${live}`)
+    t.teardown(() => awake.terminate())
+    await new Promise((resolve, reject) => { awake.once('open', resolve); awake.once('error', reject) })
+    const awakeClosed = new Promise<number>((resolve) => awake.once('close', (code) => resolve(code)))
+
+    t.equal(await instance.stop(), 0, 'the instance exits cleanly, not cut off by its own deadline')
+    t.equal(await awakeClosed, 1001, 'the reader who reads was told the server is going away, to reconnect elsewhere')
   })
 
   t.test('a request still running when the instance has closed its database is told to try again, not given a 500', async (t) => {

@@ -29,6 +29,8 @@ export interface LivePluginOptions {
 
 /** Close code for a server going away: clients reconnect, elsewhere if need be. */
 export const CLOSE_GOING_AWAY = 1001
+/** How long a socket told the server is going away has to answer, before it is cut. */
+const CLOSE_ANSWER_MS = 1_000
 /** Close code for a reader whose account changed (signed out, another role): they reconnect as who they are now. */
 export const CLOSE_ACCOUNT_CHANGED = 4001
 
@@ -101,7 +103,14 @@ export default fp<LivePluginOptions>(async (fastify, options) => {
     options: { maxPayload: 4096, perMessageDeflate: false },
     preClose: (done) => {
       for (const socket of sockets) socket.close(CLOSE_GOING_AWAY, 'server shutting down')
-      fastify.websocketServer.close(() => done())
+      // The server closes once every socket has: one whose peer stopped
+      // reading never answers the close, and would hold up the stop (and the
+      // connections refused meanwhile) until the process is cut off.
+      const cut = setTimeout(() => { for (const socket of fastify.websocketServer.clients) socket.terminate() }, CLOSE_ANSWER_MS)
+      fastify.websocketServer.close(() => {
+        clearTimeout(cut)
+        done()
+      })
     }
   })
 
