@@ -202,7 +202,9 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
   // Before the session, CSRF, shift and pressure hooks: a cached page for an anonymous reader needs none of them.
   await app.register(pageCachePlugin, { enabled: config.pageCache, ...options.pageCache })
   frontDoor = app.pageCache.frontDoor
-  await app.register(rateLimit, { global: false })
+  // Counted by network, as the other per-address limits; a request whose
+  // connection is already gone (no address) is counted with the others like it.
+  await app.register(rateLimit, { global: false, keyGenerator: (request) => request.network })
   await app.register(fastifyStatic, { root: STATIC_DIR, prefix: '/static/', maxAge: '1h' })
 
   await app.register(authPlugin, { now })

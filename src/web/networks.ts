@@ -7,7 +7,8 @@ import ipaddr from 'ipaddr.js'
  * address written as IPv6 (`::ffff:203.0.113.7`) counts as itself. The same
  * grouping as @fastify/rate-limit's.
  */
-export function networkOf (ip: string): string {
+export function networkOf (ip: string | undefined): string {
+  if (ip === undefined) return ''
   if (!ipaddr.isValid(ip)) return ip
   const address = ipaddr.process(ip)
   if (address.kind() === 'ipv4') return address.toString()

@@ -1,5 +1,6 @@
 import { connect } from 'node:net'
 import { gzipSync } from 'node:zlib'
+import pino from 'pino'
 import t from 'tap'
 import { BODY_LIMIT } from '../../src/app.ts'
 import { BODY_MAX, validatePromise } from '../../src/domain/posts.ts'
@@ -411,3 +412,30 @@ t.test('a request the HTTP parser refuses before any route is answered in the co
     t.match(body.error?.message, /\w+/, `${what}: the message says something`)
   }
 })
+
+t.test('a client whose request breaks off is nobody\'s outage: nothing is logged as an error or as the database gone', async (t) => {
+  // What the instance logs, as its operator reads it.
+  const logged: string[] = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => { logged.push(line) } })
+  const { app: watched } = await buildTestApp(t, { logger })
+  const host = await listen(watched)
+  const [hostname, port] = host.split(':')
+  // A phone losing its signal in the middle of a post: the body stops short, the connection goes.
+  await new Promise<void>((resolve) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(`POST ${postsUrl} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"`)
+      setTimeout(() => socket.destroy(), 100)
+    })
+    socket.on('close', () => resolve())
+    socket.on('error', () => {})
+  })
+  // A chunked body that HTTP cannot read, on a route with a per-address limit.
+  const chunked = await rawRequest(host, 'POST /api/v1/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n')
+  t.equal(chunked.status, 400, 'the unreadable body is a 400')
+  // Both reached the app: give its hooks the time to log what they would.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const lines = logged.map((line) => JSON.parse(line) as { level: number, msg: string })
+  t.same(lines.filter((line) => line.level >= 50).map((line) => line.msg), [], 'no error logged')
+  t.same(lines.filter((line) => line.msg === 'database unavailable'), [], 'and no database said to be unavailable')
+})
+

@@ -33,8 +33,11 @@ function inFrench ({ context, errors }: NonNullable<ErrorAnswer['validation']>):
 
 /** Maps whatever was thrown to the contract's error shape; never a stack trace, never a 500 for bad input. */
 function classify (err: FastifyError | AppError | Error): ErrorAnswer {
-  // A database that went away is an outage to wait out, not a bug: 503, try again.
-  if (isDatabaseUnavailable(err) || isConnectionRefused(err)) err = databaseUnavailable()
+  // A database that went away is an outage to wait out, not a bug: 503, try
+  // again. Not a client's connection reset as it sent its body, which Fastify
+  // marks as the client's (400).
+  const clients = ((err as FastifyError).statusCode ?? 500) < 500
+  if (!clients && (isDatabaseUnavailable(err) || isConnectionRefused(err))) err = databaseUnavailable()
   if (err instanceof AppError) {
     return {
       statusCode: err.statusCode,
