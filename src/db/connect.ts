@@ -2,7 +2,7 @@ import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'no
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PGlite } from '@electric-sql/pglite'
-import { Kysely, PostgresDialect } from 'kysely'
+import { Kysely, PostgresDialect, sql } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import pg from 'pg'
 import type { Database } from './database.ts'
@@ -24,6 +24,12 @@ export interface DatabaseHandle {
    * on it as it is.
    */
   unhurried: <T>(work: (db: Kysely<Database>) => Promise<T>) => Promise<T>
+  /**
+   * Asks the database whether it answers, on a connection of its own: the
+   * requests' pool may be busy (posts queued behind a row lock) while the
+   * database answers.
+   */
+  ping: () => Promise<void>
   close: () => Promise<void>
 }
 
@@ -172,7 +178,9 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000
     }, options.onPoolError))
-    const close = async () => { await Promise.all([db, ...replicas].map((each) => each.destroy())) }
+    const probe = serverDatabase(url, { max: 1, connectionTimeoutMillis: 5_000, ...REQUEST_LIMITS }, options.onPoolError)
+    const ping = async () => { await sql`select 1`.execute(probe) }
+    const close = async () => { await Promise.all([db, probe, ...replicas].map((each) => each.destroy())) }
     const unhurried = async <T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T> => {
       // No time limit on its statements; but a lock it waits for is given up
       // soon, as every other session's queries on that table queue behind it.
@@ -183,7 +191,7 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
         await own.destroy()
       }
     }
-    return { db, kind: 'server', url, replicas, unhurried, close }
+    return { db, kind: 'server', url, replicas, unhurried, ping, close }
   }
 
   if (options.dataDir.startsWith('memory://')) return await openEmbedded(options.dataDir)
@@ -241,7 +249,8 @@ async function openEmbedded (dir: string): Promise<DatabaseHandle> {
     // closes it only then: one opened and never queried is closed here.
     if (!pglite.closed) await pglite.close()
   }
-  return { db, kind: 'embedded', url: undefined, pglite, replicas: [], unhurried: async (work) => await work(db), close }
+  const ping = async () => { await sql`select 1`.execute(db) }
+  return { db, kind: 'embedded', url: undefined, pglite, replicas: [], unhurried: async (work) => await work(db), ping, close }
 }
 
 /** The embedded database's lock file: it holds the pid of the one process using it. */

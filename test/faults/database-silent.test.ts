@@ -67,6 +67,32 @@ if (onDatabaseServer(t, 'a lock held from another connection, a connection gone 
     t.equal(posts.filter((p) => p.body === 'Spare chiller started.').length, 1, 'once')
   })
 
+  t.test('an instance whose posts all wait on a lock is still ready: the database answers', async (t) => {
+    const { app, config } = await buildTestApp(t)
+    const tech = await makeUser(app, 'technician')
+    const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Generator test', body: 'Starting.' })
+    const holder = new pg.Client({ connectionString: config.databaseUrl })
+    await holder.connect()
+    t.teardown(() => holder.end())
+    await holder.query('begin')
+    await holder.query('select * from threads where id = $1 for update', [thread.id])
+    // More posts than the instance has connections, each holding one while it waits for the row.
+    const posts = Array.from({ length: 25 }, (_, i) => app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: { ...tech.auth, 'idempotency-key': `generator-${i}` }, payload: { body: `Generator check ${i}.` } }))
+    let waiting = 0
+    const watcher = new pg.Client({ connectionString: config.databaseUrl })
+    await watcher.connect()
+    t.teardown(() => watcher.end())
+    for (let i = 0; i < 100 && waiting < 15; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 20))
+      waiting = Number((await watcher.query("select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'")).rows[0].count)
+    }
+    t.ok(waiting >= 15, `${waiting} of the instance's connections wait on the lock`)
+    const ready = await app.inject({ url: '/readyz' })
+    t.equal(ready.statusCode, 200, 'the instance is ready: a load balancer keeps sending it readers, whose cached pages it serves')
+    await holder.query('rollback')
+    t.ok((await Promise.all(posts)).every((answer) => answer.statusCode === 201 || answer.statusCode === 503), 'the posts are answered, taken or to try again')
+  })
+
   t.test('an instance whose database goes silent answers 503 instead of hanging', async (t) => {
     const first = await buildTestApp(t)
     const tech = await makeUser(first.app, 'technician')

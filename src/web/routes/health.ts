@@ -1,5 +1,4 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { sql } from 'kysely'
 import { DATABASE_RETRY_AFTER, databaseUnavailable } from '../../domain/errors.ts'
 import { pickLocale, translate } from '../i18n.ts'
 import { answers, statusResponse } from './api/schemas.ts'
@@ -19,7 +18,7 @@ const healthRoutes: FastifyPluginAsync = async (fastify) => {
     let timer: NodeJS.Timeout | undefined
     try {
       await Promise.race([
-        sql`select 1`.execute(fastify.db),
+        fastify.database.ping(),
         new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS) })
       ])
       return { status: 'ready' }
