@@ -2,7 +2,7 @@ import t from 'tap'
 import type { Thread } from '../../src/domain/views.ts'
 import { makeUser } from '../helpers/app.ts'
 import { appOnCluster, serverBinariesAvailable } from '../helpers/cluster.ts'
-import { apiAs, sectionById } from '../helpers/pages.ts'
+import { apiAs, sectionById, signIn } from '../helpers/pages.ts'
 import { waitUntil } from '../helpers/server.ts'
 
 // Needs PostgreSQL's server programs: without them, skipped with a reason.
@@ -22,6 +22,7 @@ if (serverBinariesAvailable(t)) {
     t.equal(english.statusCode, 200)
     t.notMatch(english.body, /notice--as-of/, 'no notice while all is well')
 
+    const customerCookies = await signIn(app, await makeUser(app, 'customer'))
     await cluster.crash()
     const soon = await app.inject({ url: `/t/${thread.id}` })
     t.equal(soon.statusCode, 200, 'a page rendered moments ago is served as it is')
@@ -43,6 +44,12 @@ if (serverBinariesAvailable(t)) {
     t.equal(frenchLater.statusCode, 200)
     t.match(frenchLater.body, /cette page date du <time/, 'in French for French readers')
     t.not(french.body, frenchLater.body)
+
+    // A customer signed in before the outage: who they are cannot be checked, the page kept for everyone can be shown.
+    const signedIn = await app.inject({ url: `/t/${thread.id}`, cookies: customerCookies })
+    t.equal(signedIn.statusCode, 200, 'a signed-in reader gets the kept page too, not an error')
+    t.match(signedIn.body, /Hall B is running hot\./, 'the same page')
+    t.match(signedIn.body, /notice--as-of/, 'as of when it was rendered')
 
     const missing = await app.inject({ url: `/t/${neverShown.id}` })
     t.equal(missing.statusCode, 503, 'a page never rendered cannot be made up: 503')

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { isConnectionRefused, isDatabaseUnavailable } from '../../../db/connect.ts'
 import type { Actor } from '../../../domain/actors.ts'
 import { LoginAttempts } from '../../../domain/login-attempts.ts'
 import { KeptCredentials } from '../../../domain/kept-credentials.ts'
@@ -151,7 +152,14 @@ export default fp<AuthPluginOptions>(async (fastify, { now }) => {
       .then((session) => {
         withSession(request, reply, session)
         done()
-      }, done)
+      }, (err: unknown) => {
+        // While the database is away, a signed-in reader still gets the pages
+        // kept for everyone (a thread, the incidents), as a visitor sees them,
+        // not an error: whoever they are cannot be checked, and nothing can be
+        // written meanwhile anyway.
+        if (reads && request.routeOptions.config.cachedPage !== undefined && (isDatabaseUnavailable(err) || isConnectionRefused(err))) return done()
+        done(err as Error)
+      })
   })
 
   // Anything that changes state with the cookie's authority must prove it came
