@@ -285,7 +285,7 @@
     line.classList.toggle('next-update--overdue', overdue)
   }
 
-  // "On duty now: Day shift" turns to the next shift at its hour: the line
+  // "Scheduled now: Day shift" turns to the next shift at its hour: the line
   // carries the next changes, as "<shift>@<ISO time>" words.
   function refreshDuty () {
     var line = document.getElementById('thread-duty')

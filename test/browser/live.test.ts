@@ -330,7 +330,7 @@ if (browserAvailable(t)) {
     const [next, at] = ((await line.getAttribute('data-changes')) ?? '').split(' ')[0]!.split('@') as [string, string]
     t.notMatch(await line.textContent(), new RegExp(names[next]!), 'before the change, another shift is on duty')
     await page.clock.fastForward(Date.parse(at) - Date.now() + 60_000)
-    await t.resolves(line.filter({ hasText: `On duty now: ${names[next]!}` }).waitFor({ timeout: LIVE_MS }), 'a minute past the hour, the next shift is on duty')
+    await t.resolves(line.filter({ hasText: `Scheduled now: ${names[next]!}` }).waitFor({ timeout: LIVE_MS }), 'a minute past the hour, the next shift is on duty')
   })
 
   t.test('a reader on a phone, at the top of a long thread, sees that new posts came, and is led to them', async (t) => {

@@ -74,6 +74,6 @@ t.test("a moderator's handover in the hour after the change closes the shift tha
 t.test('the thread page names the shift on duty, and carries the next changes for a page left open', async (t) => {
   clock = Date.parse('2026-01-15T13:59:00Z') // 14:59 in Paris
   const line = sectionById((await app.inject({ url: `/t/${thread.id}` })).body, 'thread-duty')
-  t.match(line, />On duty now: Day shift</)
+  t.match(line, />Scheduled now: Day shift</)
   t.match(line, /data-changes="evening@2026-01-15T14:00:00\.000Z night@2026-01-15T22:00:00\.000Z day@2026-01-16T06:00:00\.000Z"/)
 })

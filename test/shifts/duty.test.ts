@@ -32,7 +32,7 @@ t.test('while nobody has checked in, staff are told so and readers are not alarm
   const threadPage = (await app.inject({ url: `/t/${thread.id}` })).body
   t.notMatch(sectionById(threadPage, 'duty'), /Nobody/, 'nor a reader of the thread')
   t.notMatch(threadPage, /<section class="thread__shifts" aria-label/, 'where the empty box is no landmark for a screen reader to stop at')
-  t.match(threadPage, new RegExp(`On duty now: ${shift}`), 'whose state names the shift of the hour')
+  t.match(threadPage, new RegExp(`Scheduled now: ${shift}`), 'whose state names the shift of the hour')
   const staffList = sectionById((await app.inject({ url: '/', cookies: await signIn(app, moderator) })).body, 'duty')
   t.match(staffList, /Nobody has checked in\./, 'staff are told, next to the check-in button')
   t.match(staffList, /action="\/duty\/check-in"/)

@@ -86,7 +86,7 @@ t.test('the thread state and the current state render alone too', async (t) => {
   t.match(state, /Cause identifiée/)
   t.match(state, /Verrouillé/)
   t.match(state, /Point en retard de 5\u00a0min \(prévu\u00a0: <time[^>]*>14:10<\/time>\)/)
-  t.match(state, /De service\u00a0: Équipe de nuit/)
+  t.match(state, /Prévue à cette heure\u00a0: Équipe de nuit/)
   const current = views.partial('current-state', { pinned: post, locale: 'en' })
   t.match(current, /^\s*<section class="current-state" id="current-state"/)
   t.match(current, /data-post-id="42"/)

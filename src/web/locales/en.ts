@@ -167,7 +167,7 @@ export const en = {
   'thread.nextUpdate': 'Next update due by {time} (in {duration})',
   'thread.overdue': 'Update overdue by {duration} (was due by {time})',
   'thread.noPromise': 'No next update has been promised.',
-  'thread.onDuty': 'On duty now: {shift}',
+  'thread.onDuty': 'Scheduled now: {shift}',
   'thread.links': 'This incident',
   'thread.postUpdate': 'Post an update',
   'thread.toComment': 'Write a comment',

@@ -168,7 +168,7 @@ export const fr: Record<keyof typeof en, string> = {
   'thread.nextUpdate': 'Prochain point prévu : {time} (dans {duration})',
   'thread.overdue': 'Point en retard de {duration} (prévu : {time})',
   'thread.noPromise': 'Aucun prochain point n’est annoncé.',
-  'thread.onDuty': 'De service : {shift}',
+  'thread.onDuty': 'Prévue à cette heure : {shift}',
   'thread.links': 'Cet incident',
   'thread.postUpdate': 'Publier un point',
   'thread.toComment': 'Écrire un commentaire',
