@@ -194,6 +194,14 @@
       updateTitle()
     }
     if (isOfficial(post.kind)) announce(text('announce', { name: post.author.name }))
+    else if (repliesToViewer(post)) announce(text('announce-reply', { name: post.author.name }))
+  }
+
+  // A reader waiting for an answer to their question hears of it; the other comments are not read out.
+  function repliesToViewer (post) {
+    var viewer = root.getAttribute('data-viewer-id')
+    var target = post.replyTo && document.getElementById('p-' + post.replyTo)
+    return Boolean(viewer && target && target.getAttribute('data-author-id') === viewer && String(post.author.id) !== viewer)
   }
 
   function replaceById (id, html) {

@@ -289,6 +289,10 @@ if (browserAvailable(t)) {
       const mine = await apiAs<{ id: number }>(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: `My question (${lang}).` })
       const theirs = await apiAs<{ id: number }>(app, other, 'POST', `/threads/${thread.id}/posts`, { body: `Their question (${lang}).` })
       await page.locator(`#p-${theirs.id}`).waitFor({ timeout: LIVE_MS })
+      t.notMatch(await page.locator('#live-announce').textContent(), /Olga/, `${lang}: another's comment is not read out`)
+      await apiAs(app, other, 'POST', `/threads/${thread.id}/posts`, { body: 'Same here.', replyTo: mine.id })
+      const heard = lang === 'en' ? 'New reply to you by Olga Other' : 'Nouvelle réponse à votre message de Olga Other'
+      await t.resolves(page.locator('#live-announce', { hasText: heard }).waitFor({ timeout: LIVE_MS }), `${lang}: a reply to my comment is, for screen readers`)
       const edit = page.locator(`#p-${mine.id} .post__actions a[href="/posts/${mine.id}/edit"]`)
       t.equal((await edit.textContent())?.trim(), lang === 'en' ? 'Edit' : 'Modifier', `${lang}: my comment has its Edit link`)
       t.equal(await page.locator(`#p-${mine.id} .post__flag`).count(), 0, `${lang}: and no form to flag it`)

@@ -258,5 +258,6 @@ export const en = {
   'live.newPosts': 'New posts below: {count}',
   'live.newPostsLater': 'New posts: {count}. Go to the latest',
   'live.announce': 'New official update by {name}',
+  'live.announceReply': 'New reply to you by {name}',
   'cache.asOf': 'The server cannot reach its database just now: this page is as it was at {time}. It will catch up by itself.'
 }
