@@ -8,6 +8,7 @@ import { isConnectionRefused, isDatabaseUnavailable } from '../../../db/connect.
 import { AppError, databaseUnavailable } from '../../../domain/errors.ts'
 import { type Locale, fromAcceptLanguage, hasMessage, isLocale, pickLocale, translate, waitOf } from '../../i18n.ts'
 import { pageOfOurs } from '../../routes/pages/shared.ts'
+import { CSRF_COOKIE } from '../external/security.ts'
 import { SESSION_COOKIE } from './auth.ts'
 
 interface ErrorAnswer {
@@ -145,9 +146,11 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, answer:
   const html = wantsHtml(request)
   // A form refused because its writer's session ended meanwhile says that, not
   // that the form expired: its cookie is still sent, or was dropped (signed
-  // out in another tab, or at the session's end) from a form only the signed-in get.
-  const signedOut = html && answer.code === 'csrf' && request.actor === null &&
-    (request.cookies?.[SESSION_COOKIE] !== undefined || request.routeOptions.config?.openForm !== true)
+  // out in another tab, or at the session's end) from a form only the
+  // signed-in get, sent by a browser that had our pages (their CSRF cookie).
+  const cookies = request.cookies ?? {}
+  const signedOut = html && answer.code === 'csrf' && request.actor === null && (cookies[SESSION_COOKIE] !== undefined ||
+    (cookies[CSRF_COOKIE] !== undefined && request.routeOptions.config?.openForm !== true))
   // A form that could not be taken says so, and what to do with it.
   const sent = `errors.${answer.code}.sent`
   // A script is told what to send (a CSRF header, a valid Idempotency-Key), not that a form expired.
