@@ -228,7 +228,7 @@ t.test('the timeline lists the official updates alone, oldest first', async (t) 
   const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Backbone fibre cut', body: 'Fibre cut near Lille.' })
   await apiAs(app, customer, 'POST', `/threads/${thread.id}/posts`, { body: 'When will it be back?' })
   await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Splicing team on site.', status: 'identified' })
-  await apiAs(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Night shift takes over.', kind: 'handover' })
+  await apiAs(app, tech, 'POST', `/threads/${thread.id}/handover`, { done: 'Night shift takes over.', pending: 'Splice 12 of 48.' })
 
   const res = await app.inject({ url: `/t/${thread.id}/timeline` })
   t.equal(res.statusCode, 200)
@@ -241,6 +241,9 @@ t.test('the timeline lists the official updates alone, oldest first', async (t) 
   t.match(html, /Day shift/)
   t.match(html, /Status: <span class="status status--identified">Identified<\/span>/)
   t.match(html, /Shift handover/)
+  // Headings in order, for screen readers' lists of them: a handover's sections (h3) under an h2 of the page's.
+  const headings = [...html.matchAll(/<h(\d)[\s>]/g)].map((match) => Number(match[1]))
+  t.ok(headings.every((level, i) => i === 0 || level <= headings[i - 1]! + 1), `no heading level skipped (${headings.join(', ')})`)
   assertNoInlineCode(t, html)
 })
 

@@ -242,6 +242,7 @@ export const en = {
   'timeline.opened': 'opened {time}',
   'timeline.back': 'Back to the thread',
   'timeline.empty': 'No official update yet.',
+  'timeline.updates': 'Official updates',
   'timeline.printedAt': 'Printed {time}',
 
   'feed.site.title': 'Sitrep: incidents',

@@ -243,6 +243,7 @@ export const fr: Record<keyof typeof en, string> = {
   'timeline.opened': 'ouvert le {time}',
   'timeline.back': 'Retour au fil',
   'timeline.empty': 'Pas encore de point officiel.',
+  'timeline.updates': 'Points de situation officiels',
   'timeline.printedAt': 'Imprimé le {time}',
 
   'feed.site.title': 'Sitrep : incidents',
