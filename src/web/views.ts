@@ -67,16 +67,20 @@ export type TimeStyle = 'datetime' | 'time' | 'date'
 /** The full date, time to the minute and zone: "Monday, 7 December 2026 at 21:55 CET" (dateStyle "full" with timeStyle "long" would add seconds). */
 const FULL: Intl.DateTimeFormatOptions = { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }
 
+/** Date and time, and the zone they are in, for what no script puts in the reader's zone: "7 Dec 2026, 21:55 CET". */
+const ZONED: Intl.DateTimeFormatOptions = { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }
+
 /** Date and time formatters per locale and style, made once: Intl formatters are costly to build. */
 export function makeDateFormatter (timeZone: string) {
   const cache = new Map<string, Intl.DateTimeFormat>()
-  const formatter = (locale: Locale, style: TimeStyle | 'full') => {
+  const formatter = (locale: Locale, style: TimeStyle | 'full' | 'zoned') => {
     const key = `${locale}:${style}`
     let format = cache.get(key)
     if (format === undefined) {
       const shape: Intl.DateTimeFormatOptions =
         style === 'full' ? FULL
-          : style === 'time' ? { timeStyle: 'short' }
+          : style === 'zoned' ? ZONED
+            : style === 'time' ? { timeStyle: 'short' }
             : style === 'date' ? { dateStyle: 'medium' }
               : { dateStyle: 'medium', timeStyle: 'short' }
       format = new Intl.DateTimeFormat(INTL_LOCALE[locale], { ...shape, timeZone })
@@ -87,7 +91,7 @@ export function makeDateFormatter (timeZone: string) {
   // A page shows the same few hundred instants render after render, and
   // formatting one is the costliest part of a thread page: each is formatted once.
   const formatted = new Map<string, string>()
-  return (locale: Locale, date: Date, style: TimeStyle | 'full' = 'datetime') => {
+  return (locale: Locale, date: Date, style: TimeStyle | 'full' | 'zoned' = 'datetime') => {
     const key = `${locale}:${style}:${date.getTime()}`
     let text = formatted.get(key)
     if (text === undefined) {

@@ -71,7 +71,7 @@ t.test('a thread\'s feed has its official updates, newest first, and no comments
   t.equal(entries.length, 2, 'one entry per update, none for the comment')
   t.notMatch(xml, /A customer comment/)
   t.match(entries[0]!.content, /Rerouted &lt;script&gt;alert\(1\)&lt;\/script&gt; via the backup link\./, 'the newest first, its sanitised HTML')
-  t.match(entries[0]!.title, /Official update, .+: Monitoring/)
+  t.match(entries[0]!.title, /Official update, .+ \d\d:\d\d UTC: Monitoring/, 'titled with its time and the zone it is in')
   t.equal(entries[0]!.link, `https://status.example.org/posts/${second.id}`, 'each entry links to its post\'s own address, which leads to where it is in a long thread')
   t.match(entries[0]!.content, new RegExp(`<p><em>Next update by [^<]*${clock}[^<]* (UTC|GMT)</em></p>`), 'with the next update it promised, its time zone named')
   t.match(entries[1]!.content, /Router <strong>down<\/strong>\./)

@@ -104,7 +104,8 @@ const feedRoutes: FastifyPluginAsync = async (fastify) => {
       generator: false
     })
     for (const post of updates) {
-      const when = formatDate(locale, new Date(post.createdAt))
+      // Its zone named: a feed reader has no script to put it in the reader's.
+      const when = formatDate(locale, new Date(post.createdAt), 'zoned')
       const kind = translate(locale, `kind.${post.kind}`)
       const title = post.status === null
         ? translate(locale, 'feed.entry.title', { kind, when })
