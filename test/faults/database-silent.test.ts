@@ -41,16 +41,21 @@ if (onDatabaseServer(t, 'a lock held from another connection, a connection gone 
     return { relay, app }
   }
 
+  /** An operator's session in psql, say, holding a thread's row until it rolls back. */
+  async function holdThreadRow (t: Test, databaseUrl: string, threadId: number): Promise<pg.Client> {
+    const holder = new pg.Client({ connectionString: databaseUrl })
+    await holder.connect()
+    t.teardown(() => holder.end())
+    await holder.query('begin')
+    await holder.query('select * from threads where id = $1 for update', [threadId])
+    return holder
+  }
+
   t.test('a post waiting on a lock another session holds gets a 503, and its retry posts it once', async (t) => {
     const { app, config } = await buildTestApp(t)
     const tech = await makeUser(app, 'technician')
     const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Chiller failure', body: 'Room 2 warming up.' })
-    // An operator's session in psql, say, holding the thread's row.
-    const holder = new pg.Client({ connectionString: config.databaseUrl })
-    await holder.connect()
-    t.teardown(() => holder.end())
-    await holder.query('begin')
-    await holder.query('select * from threads where id = $1 for update', [thread.id])
+    const holder = await holdThreadRow(t, config.databaseUrl!, thread.id)
 
     const post = () => app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: { ...tech.auth, 'idempotency-key': 'chiller-1' }, payload: { body: 'Spare chiller started.' } })
     const waited = await within(post())
@@ -71,11 +76,7 @@ if (onDatabaseServer(t, 'a lock held from another connection, a connection gone 
     const { app, config } = await buildTestApp(t)
     const tech = await makeUser(app, 'technician')
     const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Generator test', body: 'Starting.' })
-    const holder = new pg.Client({ connectionString: config.databaseUrl })
-    await holder.connect()
-    t.teardown(() => holder.end())
-    await holder.query('begin')
-    await holder.query('select * from threads where id = $1 for update', [thread.id])
+    const holder = await holdThreadRow(t, config.databaseUrl!, thread.id)
     // More posts than the instance has connections, each holding one while it waits for the row.
     const posts = Array.from({ length: 25 }, (_, i) => app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/posts`, headers: { ...tech.auth, 'idempotency-key': `generator-${i}` }, payload: { body: `Generator check ${i}.` } }))
     let waiting = 0
