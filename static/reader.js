@@ -298,16 +298,17 @@
   })
 
   // Pages stay open for hours: who is on duty is read again while the page
-  // is in view, every five minutes for a thread's readers (a crowd's worth
-  // of pages, whose posts come live anyway), every minute for staff, whose pages also carry until when they
+  // is in view, every five minutes for readers (a crowd's worth of cached
+  // pages), every minute for staff, whose pages also carry until when they
   // are on and the banner of overdue updates. The banner, an alert, is
   // replaced only when its list of incidents changes, so it is not read out
   // again every minute; its minutes are brought up to date in place.
   var dutyBox = document.getElementById('duty')
-  // The incident list left open: a new incident, a status, a promise missed
-  // show within a minute, signed in or not (the list kept for each reader
-  // until an incident changes costs a lookup).
+  // The incident list left open: a new incident, a status, a promise missed show within a minute.
   var incidentList = document.getElementById('incident-list')
+  // An anonymous reader's list is revalidated from the cache (a 304 when
+  // nothing changed); a signed-in reader's is rendered for them: every five minutes.
+  var listForAnyone = incidentList !== null && !document.querySelector('form[action="/logout"]')
   if (dutyBox && 'fetch' in window && 'DOMParser' in window) {
     var staffPage = dutyBox.querySelector('.duty__actions') !== null
     window.setInterval(function () {
@@ -335,7 +336,7 @@
           else countOn(slot, freshSlot)
         })
         .catch(function () {})
-    }, staffPage || incidentList !== null ? 60000 : 300000)
+    }, staffPage || listForAnyone ? 60000 : 300000)
   }
 
   // The incident list as read again, compared as shown (its times in the

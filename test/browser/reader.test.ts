@@ -321,18 +321,6 @@ if (browserAvailable(t)) {
     t.equal(await time.getAttribute('data-local'), '', 'its times in the reader\'s own zone, as the rest of the page')
   })
 
-  t.test('a signed-in reader\'s incident list left open follows within a minute too', async (t) => {
-    const known = await newThread('Campus VPN refusing logins')
-    const { context, page } = await site.open()
-    t.teardown(() => context.close())
-    await site.signIn(page, customer)
-    await page.clock.install()
-    await page.goto('/')
-    await apiAs(app, tech, 'PATCH', `/threads/${known.id}`, { status: 'identified' })
-    await page.clock.fastForward('01:05')
-    await t.resolves(page.locator('.incident', { hasText: 'Campus VPN refusing logins' }).filter({ hasText: 'Identified' }).waitFor({ timeout: 5000 }), 'its status as it is now')
-  })
-
   t.test('staff preview their Markdown as it will be posted', async (t) => {
     const thread = await newThread('DNS resolution slow')
     const { context, page } = await site.open()
