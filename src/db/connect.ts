@@ -256,15 +256,10 @@ async function openEmbedded (dir: string): Promise<DatabaseHandle> {
 /** The embedded database's lock file: it holds the pid of the one process using it. */
 export const LOCK_FILE = 'pgdata.lock'
 
-/** The lock files this process holds. */
-const heldLocks = new Set<string>()
-
 /**
  * PGlite is a single-process database: a second process opening the same files
  * (the server and the admin command line, say) would corrupt them. The lock is
- * a file created exclusively; one left by a process that died is taken over,
- * and so is one naming this process that it does not hold: a process
- * restarted in a container often gets the pid its predecessor had.
+ * a file created exclusively; one left by a process that died is taken over.
  * Returns the function that releases it, also run if the process exits first.
  */
 function lockDataDir (dataDir: string): () => void {
@@ -273,16 +268,13 @@ function lockDataDir (dataDir: string): () => void {
     if (takeLock(file)) break
     if (attempt >= 2) throw new Error(`cannot take the lock ${file}`)
     const holder = lockHolder(file)
-    const stale = holder === process.pid ? !heldLocks.has(file) : holder === undefined || !isAlive(holder)
-    if (!stale) {
+    if (holder !== undefined && isAlive(holder)) {
       throw new Error(`the embedded database in ${dataDir} is in use by process ${holder} (stop the server first, or set DATABASE_URL)`)
     }
     removeFile(file)
   }
-  heldLocks.add(file)
   const release = () => {
     process.removeListener('exit', release)
-    if (!heldLocks.delete(file)) return
     if (lockHolder(file) === process.pid) removeFile(file)
   }
   process.on('exit', release)

@@ -115,16 +115,3 @@ t.test('a lock left by a process that died is taken over', async (t) => {
     await database.close()
   }
 })
-
-t.test('a lock naming this process, left by an earlier one that had the same pid, is taken over', async (t) => {
-  // A server restarted in a container often gets its predecessor's pid.
-  writeFileSync(join(dataDir, LOCK_FILE), `${process.pid}\n`)
-  const database = await connectDatabase({ databaseUrl: undefined, dataDir })
-  try {
-    t.equal(readFileSync(join(dataDir, LOCK_FILE), 'utf8').trim(), String(process.pid), 'the lock is held')
-    await t.rejects(connectDatabase({ databaseUrl: undefined, dataDir }), { message: inUse(process.pid) }, 'and a second opener in this process is still refused')
-  } finally {
-    await database.close()
-  }
-  t.notOk(existsSync(join(dataDir, LOCK_FILE)), 'closing releases it')
-})
