@@ -256,6 +256,9 @@ async function openEmbedded (dir: string): Promise<DatabaseHandle> {
 /** The embedded database's lock file: it holds the pid of the one process using it. */
 export const LOCK_FILE = 'pgdata.lock'
 
+/** The lock files this process holds. */
+const heldLocks = new Set<string>()
+
 /**
  * PGlite is a single-process database: a second process opening the same files
  * (the server and the admin command line, say) would corrupt them. The lock is
@@ -268,13 +271,21 @@ function lockDataDir (dataDir: string): () => void {
     if (takeLock(file)) break
     if (attempt >= 2) throw new Error(`cannot take the lock ${file}`)
     const holder = lockHolder(file)
+    // This process's own number, on a lock it does not hold: its predecessor's
+    // in a container restarted, or a process of another container on the same
+    // volume (pids repeat across containers). Only the operator can tell which.
+    if (holder === process.pid && !heldLocks.has(file)) {
+      throw new Error(`the embedded database in ${dataDir} is locked by process ${holder}, which is this process's own number: another container using the same DATA_DIR, or a server that stopped without letting go. If no other process uses it, delete ${file}`)
+    }
     if (holder !== undefined && isAlive(holder)) {
       throw new Error(`the embedded database in ${dataDir} is in use by process ${holder} (stop the server first, or set DATABASE_URL)`)
     }
     removeFile(file)
   }
+  heldLocks.add(file)
   const release = () => {
     process.removeListener('exit', release)
+    if (!heldLocks.delete(file)) return
     if (lockHolder(file) === process.pid) removeFile(file)
   }
   process.on('exit', release)

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -115,3 +115,17 @@ t.test('a lock left by a process that died is taken over', async (t) => {
     await database.close()
   }
 })
+
+t.test('a lock naming this process\'s own number, which it does not hold, is not taken over: the message says what to check', async (t) => {
+  // Pids repeat across containers: another container on the same volume may be writing.
+  writeFileSync(join(dataDir, LOCK_FILE), `${process.pid}\n`)
+  await t.rejects(connectDatabase({ databaseUrl: undefined, dataDir }), {
+    message: new RegExp(`is locked by process ${process.pid}, which is this process's own number: another container using the same DATA_DIR, or a server that stopped without letting go\\. If no other process uses it, delete \\S+${LOCK_FILE}$`)
+  })
+  t.equal(readFileSync(join(dataDir, LOCK_FILE), 'utf8').trim(), String(process.pid), 'the lock is left as it was')
+  unlinkSync(join(dataDir, LOCK_FILE))
+  const database = await connectDatabase({ databaseUrl: undefined, dataDir })
+  await database.close()
+  t.pass('once the operator deletes it, the database opens')
+})
+
