@@ -153,11 +153,13 @@ export default fp<AuthPluginOptions>(async (fastify, { now }) => {
         withSession(request, reply, session)
         done()
       }, (err: unknown) => {
-        // While the database is away, a signed-in reader still gets the pages
-        // kept for everyone (a thread, the incidents), as a visitor sees them,
-        // not an error: whoever they are cannot be checked, and nothing can be
-        // written meanwhile anyway.
-        if (reads && request.routeOptions.config.cachedPage !== undefined && (isDatabaseUnavailable(err) || isConnectionRefused(err))) return done()
+        // While the database is away (this instance has lost its LISTEN
+        // connection too: not a pool only busy), a signed-in reader still gets
+        // the pages kept for everyone (a thread, the incidents), as a visitor
+        // sees them, not an error: whoever they are cannot be checked, and
+        // nothing can be written meanwhile anyway.
+        const away = !fastify.notifications.listening && (isDatabaseUnavailable(err) || isConnectionRefused(err))
+        if (away && reads && request.routeOptions.config.cachedPage !== undefined) return done()
         done(err as Error)
       })
   })
