@@ -291,7 +291,7 @@ if (browserAvailable(t)) {
       await page.locator(`#p-${theirs.id}`).waitFor({ timeout: LIVE_MS })
       t.notMatch(await page.locator('#live-announce').textContent(), /Olga/, `${lang}: another's comment is not read out`)
       await apiAs(app, other, 'POST', `/threads/${thread.id}/posts`, { body: 'Same here.', replyTo: mine.id })
-      const heard = lang === 'en' ? 'New reply to you by Olga Other' : 'Nouvelle réponse à votre message de Olga Other'
+      const heard = lang === 'en' ? 'New reply to you by Olga Other' : 'Nouvelle réponse de Olga Other à votre message'
       await t.resolves(page.locator('#live-announce', { hasText: heard }).waitFor({ timeout: LIVE_MS }), `${lang}: a reply to my comment is, for screen readers`)
       const edit = page.locator(`#p-${mine.id} .post__actions a[href="/posts/${mine.id}/edit"]`)
       t.equal((await edit.textContent())?.trim(), lang === 'en' ? 'Edit' : 'Modifier', `${lang}: my comment has its Edit link`)

@@ -260,6 +260,6 @@ export const fr: Record<keyof typeof en, string> = {
   'live.newPosts': 'Nouveaux messages plus bas : {count}',
   'live.newPostsLater': 'Nouveaux messages : {count}. Aller aux plus récents',
   'live.announce': 'Nouveau point de situation de {name}',
-  'live.announceReply': 'Nouvelle réponse à votre message de {name}',
+  'live.announceReply': 'Nouvelle réponse de {name} à votre message',
   'cache.asOf': 'Le serveur ne parvient pas à joindre sa base de données : cette page date du {time}. Elle se mettra à jour d’elle-même.'
 }
