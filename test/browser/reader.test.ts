@@ -41,11 +41,13 @@ if (browserAvailable(t)) {
 
   t.test('a promise shown by its time alone on the day of its post gets its date where, on the reader\'s clock, it falls on the next day', async (t) => {
     const thread = await newThread('Cooling loop pressure')
-    // Half past the next hour of UTC, and a zone whose midnight falls at that hour.
-    const nextHour = Math.ceil((Date.now() + 1) / 3600_000) * 3600_000
-    const promise = new Date(nextHour + 30 * 60_000)
-    const offset = (24 - new Date(nextHour).getUTCHours()) % 24
-    const timezoneId = offset === 0 ? 'UTC' : `Etc/GMT${offset > 14 ? '+' : '-'}${offset > 14 ? 24 - offset : offset}`
+    // Half past the next hour of UTC (the one after, should that be UTC's
+    // midnight, when UTC's own days differ too), and a zone whose midnight falls at that hour.
+    let boundary = Math.ceil((Date.now() + 1) / 3600_000) * 3600_000
+    if (new Date(boundary).getUTCHours() === 0) boundary += 3600_000
+    const promise = new Date(boundary + 30 * 60_000)
+    const offset = 24 - new Date(boundary).getUTCHours()
+    const timezoneId = `Etc/GMT${offset > 14 ? '+' : '-'}${offset > 14 ? 24 - offset : offset}`
     const post = await apiAs<{ id: number }>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Pump 2 swapped.', nextUpdateAt: promise.toISOString() })
     const { context, page } = await site.open({ timezoneId })
     t.teardown(() => context.close())
