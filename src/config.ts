@@ -192,8 +192,11 @@ function parseSmtpUrl (value: string | undefined): string | undefined {
     const url = new URL(value)
     if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new Error('protocol')
     if (url.hostname === '') throw new Error('host')
+    // Read as the mail library reads them, at the first mail: a bad escape (%ZZ) is said now.
+    decodeURIComponent(url.username)
+    decodeURIComponent(url.password)
   } catch {
-    throw new ConfigError('SMTP_URL', 'is not an smtp:// or smtps:// URL naming its server')
+    throw new ConfigError('SMTP_URL', 'is not an smtp:// or smtps:// URL naming its server (user and password %-encoded)')
   }
   return value
 }

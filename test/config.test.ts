@@ -64,6 +64,7 @@ t.test('every variable is read', async (t) => {
   t.equal(loadConfig({ SESSION_SECRET: SECRET }).trustProxy, undefined, 'no proxy is believed unless named')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: 'postgresql://localhost/sitrep' }).databaseUrl, 'postgresql://localhost/sitrep')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: 'postgres:///sitrep?host=/run/postgresql' }).databaseUrl, 'postgres:///sitrep?host=/run/postgresql', 'a database on the local Unix socket')
+  t.equal(loadConfig({ SESSION_SECRET: SECRET, SMTP_URL: 'smtp://desk%40corp:p%40ss@mail.example.org:587' }).smtpUrl, 'smtp://desk%40corp:p%40ss@mail.example.org:587', 'a user and password %-encoded')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, HOST: '0.0.0.0', PORT: '4000' }).publicUrl, 'http://127.0.0.1:4000', 'a wildcard host is shown as the loopback address')
   t.equal(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: '' }).databaseUrl, undefined, 'an empty value counts as unset')
   t.same(loadConfig({ SESSION_SECRET: SECRET, DATABASE_URL: 'postgres://localhost/sitrep' }).databaseReplicaUrls, [], 'no replicas unless named')
@@ -95,6 +96,7 @@ t.test('a bad value stops with a message naming its variable', async (t) => {
     { SMTP_URL: 'http://mail.example.org' },
     { SMTP_URL: 'smtp://' },
     { SMTP_URL: 'smtp:garbage' },
+    { SMTP_URL: 'smtp://user:p%ZZ@mail.example.org:587' },
     { PUBLIC_URL: 'https://example.org/status' },
     { LIVE_SOCKETS_PER_IP: '1e2' },
     { MAIL_FROM: 'Status desk' },
