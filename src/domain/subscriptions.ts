@@ -305,9 +305,21 @@ async function officialPostsSince (db: Kysely<Database>, threadId: number, after
 
 /**
  * Renews the pass's claim on a follow right before its e-mail goes: false
- * when the follow was stopped meanwhile, or is no longer this pass's.
+ * when the follow was stopped meanwhile, or is no longer this pass's; or when
+ * a post it would send was hidden since the pass read it (a moderator's
+ * second thoughts, seconds after the post): the follow is then let go, and
+ * the next pass reads its news again, without it.
  */
 export async function holdClaim (deps: Deps, by: string, news: News): Promise<boolean> {
+  const hidden = news.posts.length === 0
+    ? undefined
+    : await deps.db.selectFrom('posts').select('id').where('id', 'in', news.posts.map((post) => post.id)).where('hidden_at', 'is not', null).executeTakeFirst()
+  if (hidden !== undefined) {
+    await deps.db.updateTable('subscriptions').set({ claimed_by: null, claimed_until: null })
+      .where('user_id', '=', news.userId).where('thread_id', '=', news.thread.id).where('claimed_by', '=', by)
+      .execute()
+    return false
+  }
   const held = await deps.db.updateTable('subscriptions')
     .set({ claimed_until: new Date(deps.now().getTime() + CLAIM_MS) })
     .where('user_id', '=', news.userId)

@@ -312,6 +312,24 @@ t.test('a pass that lost its claim sends nothing; nor one whose follow was stopp
   t.notOk(await holdClaim(app.deps, 'slow-pass', slow.find((news) => news.userId === two.actor.id)!), 'nor to a follow stopped meanwhile')
 })
 
+t.test('an update hidden while a pass is sending is not sent by it: the next pass sends the rest', async (t) => {
+  const thread = await openThread(app, technician, { title: 'Second thoughts' })
+  await confirmedFollower('second@example.org', thread.id)
+  await official(thread.id, 'Generators on.')
+  const slip = await official(thread.id, 'Console password is hunter2.')
+  // The pass has read its news; a moderator hides the slip before its e-mail goes.
+  const [news] = await claimNews(app.deps, 'sending-pass', 10)
+  t.same(news!.posts.map((post) => post.body), ['Generators on.', 'Console password is hunter2.'])
+  t.equal((await act(app, moderator, 'POST', `/api/v1/posts/${slip.id}/hide`, { reason: 'a password' })).statusCode, 200)
+  t.notOk(await holdClaim(app.deps, 'sending-pass', news!), 'that pass does not send it')
+  received.length = 0
+  await app.sendNews()
+  const sent = about('Second thoughts')
+  t.same(sent.map(recipientOf), ['second@example.org'], 'the next pass, at once, sends the follower what is left')
+  t.match(sent[0]!.text, /Generators on\./)
+  t.notMatch(sent[0]!.text, /hunter2/, 'without the hidden post')
+})
+
 t.test('a message the mail server refused for good is not tried again; the next update goes all the same', async (t) => {
   const thread = await openThread(app, technician, { title: 'Bounces' })
   await confirmedFollower('picky@example.org', thread.id)
