@@ -181,6 +181,8 @@ export interface SubscriptionsTable {
   /** The mail pass holding the follow, and until when. */
   claimed_by: string | null
   claimed_until: NullableTimestamp
+  /** When the follower was last e-mailed about the thread; null: never. */
+  mailed_at: NullableTimestamp
 }
 
 export interface Database {

@@ -14,6 +14,12 @@ import { type Thread, idFrom } from './views.ts'
 
 /** How long a pass holds the follows it claimed; one whose e-mail did not go is tried again after. */
 const CLAIM_MS = 2 * 60_000
+/**
+ * The least time between two e-mails to a follower about one thread: the
+ * first update after a quiet spell goes at once; those that follow it within
+ * minutes go together, rather than a mail each.
+ */
+export const FOLLOW_MAIL_GAP_MS = 5 * 60_000
 /** At most one link to confirm an address in this time: a form cannot be made to flood someone's mailbox. */
 const CONFIRM_RESEND_MS = 10 * 60_000
 /**
@@ -229,6 +235,7 @@ export async function claimNews (deps: Deps, by: string, batch: number): Promise
       join users u on u.id = s.user_id and u.email_confirmed_at is not null
       where t.last_official_post_id > 0
         and (s.claimed_until is null or s.claimed_until < ${now})
+        and (s.mailed_at is null or s.mailed_at <= ${new Date(now.getTime() - FOLLOW_MAIL_GAP_MS)})
       order by s.thread_id, s.user_id
       limit ${batch}
       for update of s skip locked
@@ -329,10 +336,19 @@ export async function holdClaim (deps: Deps, by: string, news: News): Promise<bo
   return held.numUpdatedRows > 0n
 }
 
-/** The e-mail of `news` went (or had nothing to say): the follow's mark moves past it, and the pass lets it go. */
-export async function newsSent (db: Kysely<Database>, by: string, news: News): Promise<void> {
+/**
+ * The e-mail of `news` went (or had nothing to say, or was refused for good):
+ * the follow's mark moves past it, and the pass lets it go. `deliveredAt`:
+ * when it was taken by the mail server, which the next e-mail waits a gap after.
+ */
+export async function newsSent (db: Kysely<Database>, by: string, news: News, deliveredAt: Date | null): Promise<void> {
   await db.updateTable('subscriptions')
-    .set((eb) => ({ mailed_through: eb.fn('greatest', ['mailed_through', sql.lit(news.through)]), claimed_by: null, claimed_until: null }))
+    .set((eb) => ({
+      mailed_through: eb.fn('greatest', ['mailed_through', sql.lit(news.through)]),
+      claimed_by: null,
+      claimed_until: null,
+      ...(deliveredAt !== null && { mailed_at: deliveredAt })
+    }))
     .where('user_id', '=', news.userId)
     .where('thread_id', '=', news.thread.id)
     .where('claimed_by', '=', by)

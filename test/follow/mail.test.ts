@@ -1,6 +1,6 @@
 import type { ParsedMail } from 'mailparser'
 import t from 'tap'
-import { claimNews, follow, followState, holdClaim, unfollow } from '../../src/domain/subscriptions.ts'
+import { FOLLOW_MAIL_GAP_MS, claimNews, follow, followState, holdClaim, unfollow } from '../../src/domain/subscriptions.ts'
 import { PASSWORD, buildSecondInstance, buildTestApp, cookieFrom, csrfFieldOf, makeUser } from '../helpers/app.ts'
 import { act, openThread, writePost } from '../helpers/api.ts'
 import { type Cookies, sectionById, signIn } from '../helpers/pages.ts'
@@ -18,6 +18,8 @@ customer.actor.locale = 'fr'
 const fire = await openThread(app, technician, { title: 'Fire in DC-2' })
 const storage = await openThread(app, technician, { title: 'Storage slow' })
 const cookies = await signIn(app, customer)
+// Each test starts after a quiet spell: its followers' next e-mail goes at once.
+t.beforeEach(() => { advance(FOLLOW_MAIL_GAP_MS) })
 
 /** Sends a form of the page at `page` as the signed-in user, with its CSRF token. */
 async function post (cookies: Cookies, page: string, action: string) {
@@ -252,7 +254,9 @@ t.test('with two instances, each follower gets each update once; the timer sends
   t.same(received.map(recipientOf).sort(), ['chloe@example.org', 'reader@example.org'])
   await second.close()
 
-  const timed = await buildSecondInstance(t, test, { followMail: { intervalMs: 100 } })
+  // On the same clock as the first: the followers were e-mailed by it a moment ago.
+  const timed = await buildSecondInstance(t, test, { followMail: { intervalMs: 100 }, now: app.deps.now })
+  advance(FOLLOW_MAIL_GAP_MS)
   received.length = 0
   await official(storage.id, 'Monitoring for an hour.')
   const deadline = Date.now() + 10_000
@@ -310,6 +314,26 @@ t.test('a pass that lost its claim sends nothing; nor one whose follow was stopp
   t.same(about('Claims').map(recipientOf), ['one@example.org'], 'another pass took over, and sent it once')
   t.notOk(await holdClaim(app.deps, 'slow-pass', slow.find((news) => news.userId === one.actor.id)!), 'the first pass, back, no longer holds it, and sends nothing')
   t.notOk(await holdClaim(app.deps, 'slow-pass', slow.find((news) => news.userId === two.actor.id)!), 'nor to a follow stopped meanwhile')
+})
+
+t.test('on a busy night, updates minutes apart: the first goes at once, the next ones wait a few minutes and go together', async (t) => {
+  const thread = await openThread(app, technician, { title: 'Busy night' })
+  await confirmedFollower('night@example.org', thread.id)
+  received.length = 0
+  await official(thread.id, 'Cooling back in hall A.')
+  await app.sendNews()
+  t.equal(about('Busy night').length, 1, 'the first update after a quiet spell goes at once')
+  await official(thread.id, 'Hall B next.')
+  await app.sendNews()
+  advance(2 * 60_000)
+  await official(thread.id, 'Hall B cooling too.')
+  await app.sendNews()
+  t.equal(about('Busy night').length, 1, 'the next ones, minutes later, wait')
+  advance(FOLLOW_MAIL_GAP_MS - 2 * 60_000)
+  await app.sendNews()
+  const [, second] = about('Busy night')
+  t.equal(about('Busy night').length, 2, 'then go')
+  t.match(second?.text, /Hall B next\.[\s\S]*Hall B cooling too\./, 'together, in one e-mail')
 })
 
 t.test('an update hidden while a pass is sending is not sent by it: the next pass sends the rest', async (t) => {

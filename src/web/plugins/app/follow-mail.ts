@@ -56,9 +56,11 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
     const send = async (news: News): Promise<'done' | 'deferred'> => {
       // Still this pass's, and still followed: else another pass has it, or nobody wants it.
       if (!await holdClaim(deps, by, news)) return 'done'
+      let delivered = false
       if (news.posts.length > 0) {
         try {
           await mailer.deliver(newsMail(news, stopUrl(news.userId, news.thread.id, news.locale), { publicUrl: config.publicUrl, timeZone: config.tzDisplay }))
+          delivered = true
         } catch (err) {
           firstError ??= err
           // The message refused for good (5xx to its content): not tried
@@ -81,7 +83,7 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
           }
         }
       }
-      await newsSent(fastify.db, by, news)
+      await newsSent(fastify.db, by, news, delivered ? deps.now() : null)
       if (news.posts.length > 0) sent++
       return 'done'
     }
