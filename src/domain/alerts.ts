@@ -84,8 +84,12 @@ export async function alertRecipients (db: Kysely<Database>, now: Date): Promise
     .where('users.role', '<>', 'customer')
     .orderBy('users.id')
     .execute()
-  const rows = onDuty.length > 0
-    ? onDuty
-    : await db.selectFrom('users').select(['email', 'name', 'locale']).where('role', '<>', 'customer').orderBy('id').execute()
+  if (onDuty.length === 0) return await allStaff(db)
+  return onDuty.map((row) => ({ email: row.email, name: row.name, locale: row.locale ?? 'en' }))
+}
+
+/** Every staff member: an alert's recipients when nobody on duty can get it. */
+export async function allStaff (db: Kysely<Database>): Promise<AlertRecipient[]> {
+  const rows = await db.selectFrom('users').select(['email', 'name', 'locale']).where('role', '<>', 'customer').orderBy('id').execute()
   return rows.map((row) => ({ email: row.email, name: row.name, locale: row.locale ?? 'en' }))
 }

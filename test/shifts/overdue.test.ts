@@ -112,6 +112,26 @@ t.test('an alert put off for one of those on duty, sent to the others, is sent t
   await writePost(app, technician, other.id, { body: 'Resolved.', status: 'resolved' })
 })
 
+t.test('an alert whose only addressee on duty has no mailbox goes to the rest of the staff, once', async (t) => {
+  const ghost = await makeUser(app, 'technician', { name: 'Gus Gone', email: 'gone@example.org' })
+  mailbox.unknownRecipients.add('gone@example.org')
+  t.teardown(() => { mailbox.unknownRecipients.delete('gone@example.org') })
+  const other = await openThread(app, technician, { title: 'Chiller alarm' })
+  await writePost(app, technician, other.id, { body: 'Checking the chiller.', nextUpdateAt: inFuture(5 * 60_000, app.deps.now().getTime()) })
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: ghost.auth })).statusCode, 200)
+  t.teardown(async () => {
+    await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: ghost.auth })
+    // He leaves the staff: the tests after this one count those who remain.
+    await app.db.updateTable('users').set({ role: 'customer' }).where('id', '=', ghost.actor.id).execute()
+  })
+  advance(6 * 60_000)
+  received.length = 0
+  t.equal(await app.checkOverdue(), 3, 'his mail server refuses the address: the three other staff members are told instead')
+  t.same(received.map((mail) => (mail.to as { text: string }).text).sort(), ['francoise@example.org', 'off@example.org', 'tom@example.org'])
+  t.equal(await app.checkOverdue(), 0, 'once, not again at every pass')
+  await writePost(app, technician, other.id, { body: 'Chiller fixed.', status: 'resolved' })
+})
+
 t.test('an account that never chose a language gets its e-mails in the one its reader signed in with', async (t) => {
   const newcomer = await makeUser(app, 'technician', { name: 'Léa', email: 'lea@example.org' })
   t.equal(newcomer.actor.locale, null)

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
 import { failuresOnce } from '../../../db/connect.ts'
-import { type AlertRecipient, type OverdueThread, alertRecipients, claimOverdue, overdueThreads, releaseOverdue, stillOverdue } from '../../../domain/alerts.ts'
+import { type AlertRecipient, type OverdueThread, alertRecipients, allStaff, claimOverdue, overdueThreads, releaseOverdue, stillOverdue } from '../../../domain/alerts.ts'
 import { isStaff } from '../../../domain/actors.ts'
 import { loadShiftHours } from '../../../domain/shifts.ts'
-import { type Mailer, mayGoLater, smtpMailer } from '../../../mail/deliver.ts'
+import { type Mailer, isRecipientRefused, mayGoLater, smtpMailer } from '../../../mail/deliver.ts'
 import { overdueMail } from '../../../mail/overdue.ts'
 
 declare module 'fastify' {
@@ -95,16 +95,26 @@ export default fp<ShiftsPluginOptions>(async (fastify, options) => {
     for (const thread of overdue) {
       let reached = 0
       const missed: AlertRecipient[] = []
-      for (const recipient of recipients) {
-        try {
-          await alert(mailer, thread, recipient)
-          reached++
-        } catch (err) {
-          fastify.log.warn({ err, threadId: thread.id }, 'could not send an overdue alert')
-          if (mayGoLater(err)) missed.push(recipient)
+      const refused = new Set<string>()
+      const sendTo = async (list: AlertRecipient[]) => {
+        for (const recipient of list) {
+          try {
+            await alert(mailer, thread, recipient)
+            reached++
+          } catch (err) {
+            fastify.log.warn({ err, threadId: thread.id }, 'could not send an overdue alert')
+            if (isRecipientRefused(err)) refused.add(recipient.email)
+            else if (mayGoLater(err)) missed.push(recipient)
+          }
         }
       }
-      if (reached === 0 && recipients.length > 0) await release(thread)
+      await sendTo(recipients)
+      // Every address on duty refused for good (no such mailbox): the rest of
+      // the staff are told instead, or the alert would reach nobody, and be
+      // tried again every pass for as long as the promise stands.
+      const allRefused = recipients.length > 0 && refused.size === recipients.length
+      if (allRefused) await sendTo((await allStaff(fastify.db)).filter((recipient) => !refused.has(recipient.email)))
+      if (reached === 0 && recipients.length > 0 && missed.length > 0) await release(thread)
       else for (const recipient of missed) putOff.push({ thread, recipient, since: deps.now().getTime() })
       sent += reached
     }
