@@ -20,17 +20,6 @@ export async function recordPin (trx: Transaction<Database>, actor: Actor, threa
   return ended
 }
 
-/**
- * Whether the thread's last pinned state was this post, ended by its hide
- * (at `hiddenAt` or after, in the same transaction): nothing was pinned or
- * unpinned since.
- */
-export async function endedByHide (trx: Transaction<Database>, threadId: number, postId: number, hiddenAt: Date): Promise<boolean> {
-  const last = await trx.selectFrom('pins').select(['post_id', 'unpinned_at'])
-    .where('thread_id', '=', threadId).orderBy('id', 'desc').limit(1).executeTakeFirst()
-  return last !== undefined && last.post_id === postId && last.unpinned_at !== null && last.unpinned_at >= hiddenAt
-}
-
 export async function closePin (trx: Transaction<Database>, threadId: number, now: Date): Promise<EndedPin | null> {
   const row = await trx.updateTable('pins').from('users').set({ unpinned_at: now })
     .whereRef('users.id', '=', 'pins.pinned_by')

@@ -10,7 +10,7 @@ import { type IdempotencyKey, answerOnce } from './idempotency.ts'
 import { renderMarkdown } from './markdown.ts'
 import { storable } from './text.ts'
 import { checkCrisisMode, checkPostingLimits } from './limits.ts'
-import { closePin, endedByHide, recordPin } from './pins.ts'
+import { closePin } from './pins.ts'
 import { nextShift, shiftOfAuthor } from './shifts.ts'
 import { lockThread, toThread, validateStatus } from './threads.ts'
 import { type Post, iso, postForReader } from './views.ts'
@@ -418,28 +418,12 @@ export async function restorePost (deps: Deps, actor: Actor | null, postId: numb
   return await commitThenPublish(deps, async (trx, emit) => await answerOnce(trx, moderator.id, idem, 200, async () => {
     const { thread, post } = await lockPostThread(trx, postId)
     if (!post.hidden) return post
-    const { hidden_at: hiddenAt } = await trx.selectFrom('posts').select('hidden_at').where('id', '=', postId).executeTakeFirstOrThrow()
     await trx.updateTable('posts').set({ hidden_at: null, hidden_by: null, hidden_reason: null }).where('id', '=', postId).execute()
     // A moderator who restores it has judged its flags: one more flag must not hide it again at once.
     await closeFlags(trx, moderator, postId, 'dismissed', deps.now())
-    // The current state its hide took down comes back with it, unless another
-    // was pinned, or it was unpinned, since: restoring undoes the hide.
-    const repinned = thread.pinned_post_id === null && hiddenAt !== null && await endedByHide(trx, thread.id, postId, hiddenAt)
-    await recordAudit(trx, moderator, {
-      action: 'post.restore',
-      threadId: thread.id,
-      postId,
-      before: { hidden: true, reason: post.hiddenReason, ...(repinned && { pinnedPostId: null }) },
-      after: { hidden: false, ...(repinned && { pinnedPostId: postId }) }
-    })
+    await recordAudit(trx, moderator, { action: 'post.restore', threadId: thread.id, postId, before: { hidden: true, reason: post.hiddenReason }, after: { hidden: false } })
     const restored = await loadPost(trx, postId)
     emit(await appendEvent(trx, thread.id, 'post.restored', { post: restored }))
-    if (repinned) {
-      await trx.updateTable('threads').set({ pinned_post_id: postId }).where('id', '=', thread.id).execute()
-      const unpinned = await recordPin(trx, moderator, thread.id, postId, deps.now())
-      const row = await trx.selectFrom('threads').selectAll().where('id', '=', thread.id).executeTakeFirstOrThrow()
-      emit(await appendEvent(trx, thread.id, 'thread.updated', { thread: toThread(row), pinnedPost: restored, unpinned }))
-    }
     return restored
   }))
 }

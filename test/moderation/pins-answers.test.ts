@@ -39,25 +39,6 @@ t.test('pin history lists earlier pins, newest first', async (t) => {
   t.same(rows[1]!.after, { pinnedPostId: second.id })
 })
 
-t.test('restoring a hidden pinned state pins it again, unless the thread moved on', async (t) => {
-  const thread = await openThread(app, tech)
-  const state = await writePost(app, tech, thread.id, { body: 'State: generators on, cooling back.' })
-  const other = await writePost(app, tech, thread.id, { body: 'Another update.' })
-  await act(app, moderator, 'PUT', `/api/v1/threads/${thread.id}/pin`, { postId: state.id })
-  await act(app, moderator, 'POST', `/api/v1/posts/${state.id}/hide`, { reason: 'Checking the figures' })
-  await act(app, moderator, 'POST', `/api/v1/posts/${state.id}/restore`)
-  t.equal((await app.inject({ url: `/api/v1/threads/${thread.id}` })).json().pinnedPostId, state.id, 'restored, it is the current state again: the restore undoes the hide')
-  t.match(sectionById((await app.inject({ url: `/t/${thread.id}` })).body, 'current-state'), /State: generators on, cooling back\./, 'on top of the page')
-  const restores = await app.db.selectFrom('audit_log').select(['before', 'after']).where('thread_id', '=', thread.id).where('action', '=', 'post.restore').execute()
-  t.same(restores.map((row) => [row.before, row.after]), [[{ hidden: true, reason: 'Checking the figures', pinnedPostId: null }, { hidden: false, pinnedPostId: state.id }]], 'and the audit log says the restore pinned it')
-
-  await act(app, moderator, 'POST', `/api/v1/posts/${state.id}/hide`, { reason: 'Checking the figures' })
-  await act(app, moderator, 'PUT', `/api/v1/threads/${thread.id}/pin`, { postId: other.id })
-  await act(app, moderator, 'DELETE', `/api/v1/threads/${thread.id}/pin`)
-  await act(app, moderator, 'POST', `/api/v1/posts/${state.id}/restore`)
-  t.equal((await app.inject({ url: `/api/v1/threads/${thread.id}` })).json().pinnedPostId, null, 'restored after another was pinned and unpinned since, it is not pinned again')
-})
-
 t.test('hiding the pinned state unpins it, and the audit log says so', async (t) => {
   const thread = await openThread(app, tech)
   const state = await writePost(app, tech, thread.id, { body: 'State: posted in the wrong incident.' })
