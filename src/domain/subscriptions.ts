@@ -62,6 +62,8 @@ export interface FollowState {
   canResend: boolean
   /** Its mail server refused it as a recipient: nothing goes to it until it is confirmed again. */
   refused: boolean
+  /** Not confirmed, and a link to confirm it was sent (it may be waiting in the mailbox). */
+  linkSent: boolean
 }
 
 /** Whether a link to confirm an address may go, the last one having gone at `last`. */
@@ -104,7 +106,8 @@ export async function followState (deps: Deps, userId: number, threadId: number)
     following: row.thread_id !== null,
     confirmed,
     canResend: !confirmed && mayResend(row.confirm_mailed_at, deps.now()),
-    refused: !confirmed && row.email_refused_at !== null
+    refused: !confirmed && row.email_refused_at !== null,
+    linkSent: !confirmed && row.confirm_mailed_at !== null
   }
 }
 
@@ -127,10 +130,11 @@ export async function followedBy (db: Kysely<Database>, userId: number): Promise
 
 /**
  * Takes the right to send a link to confirm the user's address, at most once
- * in `CONFIRM_RESEND_MS`: null when one went lately, or the address is confirmed.
+ * in `CONFIRM_RESEND_MS`: null when one went lately, or the address is
+ * confirmed; 'limited' when its mailbox was sent its links for the hour.
  * Returns the time it was sent before, to give it back if this one cannot go.
  */
-export async function claimConfirmMail (deps: Deps, userId: number): Promise<{ before: Date | null } | null> {
+export async function claimConfirmMail (deps: Deps, userId: number): Promise<{ before: Date | null } | 'limited' | null> {
   const now = deps.now()
   const claim = await deps.db.transaction().execute(async (trx) => {
     const user = await trx.selectFrom('users').select(['email', 'email_confirmed_at', 'confirm_mailed_at'])
@@ -138,12 +142,12 @@ export async function claimConfirmMail (deps: Deps, userId: number): Promise<{ b
     if (user === undefined || user.email_confirmed_at !== null) return null
     const before = user.confirm_mailed_at
     if (!mayResend(before, now)) return null
-    if (await sentToMailbox(trx, user.email, 'confirm_mailed_at', now) >= CONFIRM_PER_MAILBOX_PER_HOUR) return null
+    if (await sentToMailbox(trx, user.email, 'confirm_mailed_at', now) >= CONFIRM_PER_MAILBOX_PER_HOUR) return 'limited'
     await trx.updateTable('users').set({ confirm_mailed_at: now }).where('id', '=', userId).execute()
     return { before }
   })
   // Their pages no longer offer to send it again.
-  if (claim !== null) deps.readerActed(userId)
+  if (claim !== null && claim !== 'limited') deps.readerActed(userId)
   return claim
 }
 

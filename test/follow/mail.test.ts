@@ -449,12 +449,17 @@ t.test('a link to confirm an address its mail server refuses says so on the inci
 t.test('accounts made with one mailbox\'s address, +tags and capitals apart, get it three links to confirm an hour, not one each', async (t) => {
   const thread = await openThread(app, technician, { title: 'Mailbox flood' })
   received.length = 0
+  const answers = []
   for (const email of ['victim+1@example.org', 'Victim+2@Example.org', 'victim@example.org', 'victim+4@example.org', 'victim+5@example.org']) {
     const account = await makeUser(app, 'customer', { email })
-    t.equal((await post(await signIn(app, account), `/t/${thread.id}`, `/t/${thread.id}/follow`)).statusCode, 303)
+    answers.push(await post(await signIn(app, account), `/t/${thread.id}`, `/t/${thread.id}/follow`))
   }
   const toVictim = () => received.filter((mail) => /^victim(\+\d)?@example\.org$/i.test(recipientOf(mail)))
   t.equal(toVictim().length, 3, 'three links went to the mailbox, whatever the accounts')
+  t.same(answers.map((answer) => answer.statusCode), [303, 303, 303, 429, 429], 'the fourth and fifth are told theirs may not go yet')
+  const limited = sectionById(answers[3]!.body, 'follow')
+  t.match(limited, /This mailbox was sent three links to confirm it in the last hour/, 'and why')
+  t.match(limited, /no link to confirm <bdi>victim\+4@example\.org<\/bdi> has gone yet/, 'not that one was sent')
   const other = await makeUser(app, 'customer', { email: 'bystander@example.org' })
   await post(await signIn(app, other), `/t/${thread.id}`, `/t/${thread.id}/follow`)
   t.ok(received.some((mail) => recipientOf(mail) === 'bystander@example.org'), 'another mailbox gets its own')
@@ -490,16 +495,16 @@ t.test('a script or an app of the user\'s own follows through the API as the pag
   const thread = await openThread(app, technician, { title: 'API follow' })
   const user = await makeUser(app, 'customer', { email: 'app-user@example.org' })
   const call = (method: 'GET' | 'PUT' | 'DELETE', url: string, as: Record<string, string> = user.auth) => app.inject({ method, url: `/api/v1${url}`, headers: as })
-  t.same((await call('GET', `/threads/${thread.id}/follow`)).json(), { following: false, confirmed: false, canResend: true, refused: false })
+  t.same((await call('GET', `/threads/${thread.id}/follow`)).json(), { following: false, confirmed: false, canResend: true, refused: false, linkSent: false })
   received.length = 0
   const followed = await call('PUT', `/threads/${thread.id}/follow`)
   t.equal(followed.statusCode, 200)
-  t.same(followed.json(), { following: true, confirmed: false, canResend: false, refused: false }, 'following, the address to confirm')
+  t.same(followed.json(), { following: true, confirmed: false, canResend: false, refused: false, linkSent: true }, 'following, the address to confirm, its link sent')
   t.same(received.map(recipientOf), ['app-user@example.org'], 'the link to confirm it went, as from the page')
   t.equal((await call('PUT', `/threads/${thread.id}/follow`)).statusCode, 200, 'following again changes nothing')
   t.equal(received.length, 1, 'nor sends the link again so soon')
   t.same((await call('GET', '/me/follows')).json(), { follows: [{ threadId: thread.id, title: 'API follow', status: 'investigating' }] })
-  t.same((await call('DELETE', `/threads/${thread.id}/follow`)).json(), { following: false, confirmed: false, canResend: false, refused: false }, 'stopped')
+  t.same((await call('DELETE', `/threads/${thread.id}/follow`)).json(), { following: false, confirmed: false, canResend: false, refused: false, linkSent: true }, 'stopped')
   t.same((await call('GET', '/me/follows')).json(), { follows: [] })
   t.equal((await call('GET', `/threads/${thread.id}/follow`, {})).statusCode, 401, 'signed in only')
   t.equal((await call('PUT', '/threads/999999/follow')).statusCode, 404, 'an incident that does not exist')

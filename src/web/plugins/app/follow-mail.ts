@@ -23,7 +23,7 @@ declare module 'fastify' {
      * 'sent', 'already' (sent lately, or confirmed), 'refused' (the address
      * itself, by its mail server), or 'failed' (the mail server away).
      */
-    sendConfirmLink: (user: Actor, title: string) => Promise<'sent' | 'already' | 'refused' | 'failed'>
+    sendConfirmLink: (user: Actor, title: string) => Promise<'sent' | 'already' | 'limited' | 'refused' | 'failed'>
   }
 }
 
@@ -120,6 +120,8 @@ export default fp<FollowMailOptions>(async (fastify, options) => {
     if (mailer === null) return 'failed'
     const claim = await claimConfirmMail(deps, user.id)
     if (claim === null) return 'already'
+    // Its mailbox was sent its links for the hour (accounts made with one address).
+    if (claim === 'limited') return 'limited'
     const locale = user.locale ?? 'en'
     const url = `${config.publicUrl}/confirm-email/${links.confirmToken(user.id, user.email)}?lang=${locale}`
     try {

@@ -34,7 +34,7 @@ export const tokenResponse = fields({ token: string })
 export const newTokenResponse = fields({ id: integer, token: string })
 export const htmlResponse = fields({ html: string })
 /** A signed-in user's follow of an incident by e-mail (`FollowState`). */
-export const followResponse = fields({ following: boolean, confirmed: boolean, canResend: boolean, refused: boolean })
+export const followResponse = fields({ following: boolean, confirmed: boolean, canResend: boolean, refused: boolean, linkSent: boolean })
 export const followsResponse = listOf('follows', fields({ threadId: integer, title: string, status: string }))
 
 /** The contract's error shape, for every route's 4xx and 5xx answers. */

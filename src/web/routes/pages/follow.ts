@@ -13,6 +13,8 @@ interface TokenParams { token: string }
 
 /** Without a mail server nothing would go: there is nothing to follow by e-mail. */
 export const noMail = () => new AppError(404, 'not_found', 'There is nothing here.', undefined, 'errors.not_found')
+/** How long a mailbox sent its links for the hour waits, at most, for the next. */
+const MAILBOX_RETRY_AFTER = 3600
 const invalidLink = () => new AppError(400, 'invalid_link', 'This link is not valid: it may have been cut short.', undefined, 'errors.invalid_link')
 
 /**
@@ -22,10 +24,10 @@ const invalidLink = () => new AppError(400, 'invalid_link', 'This link is not va
 const followPages: FastifyPluginAsync = async (fastify) => {
   const { db, deps } = fastify
 
-  /** The thread page again, its e-mail box saying the e-mail could not go. */
-  const mailFailed = (request: FastifyRequest, reply: FastifyReply, threadId: number) => {
-    reply.code(503).header('retry-after', String(MAIL_RETRY_AFTER))
-    return renderThread(fastify, request, reply, threadId, {}, { followError: translate(request.locale, 'follow.notSent') })
+  /** The thread page again, its e-mail box saying the e-mail could not go (the mail server away), or may not yet (its mailbox's links for the hour sent). */
+  const notSent = (request: FastifyRequest, reply: FastifyReply, threadId: number, why: 'failed' | 'limited') => {
+    reply.code(why === 'failed' ? 503 : 429).header('retry-after', String(why === 'failed' ? MAIL_RETRY_AFTER : MAILBOX_RETRY_AFTER))
+    return renderThread(fastify, request, reply, threadId, {}, { followError: translate(request.locale, why === 'failed' ? 'follow.notSent' : 'follow.mailboxLimit') })
   }
 
   fastify.post<{ Params: ThreadParams }>('/t/:id/follow', { config: perAddressLimit(20) }, async (request, reply) => {
@@ -33,7 +35,8 @@ const followPages: FastifyPluginAsync = async (fastify) => {
     if (fastify.mailer === null) throw noMail()
     const thread = await follow(deps, user, parseId(request.params.id, 'thread'))
     // An address not confirmed yet gets the link to confirm it, once in a while at most.
-    if (await fastify.sendConfirmLink(user, thread.title) === 'failed') return await mailFailed(request, reply, thread.id)
+    const link = await fastify.sendConfirmLink(user, thread.title)
+    if (link === 'failed' || link === 'limited') return await notSent(request, reply, thread.id, link)
     return reply.redirect(`${threadPath(thread)}#follow`, 303)
   })
 
@@ -41,7 +44,8 @@ const followPages: FastifyPluginAsync = async (fastify) => {
     const user = requireSignedIn(request.actor)
     if (fastify.mailer === null) throw noMail()
     const thread = await getThread(db, parseId(request.params.id, 'thread'))
-    if (await fastify.sendConfirmLink(user, thread.title) === 'failed') return await mailFailed(request, reply, thread.id)
+    const link = await fastify.sendConfirmLink(user, thread.title)
+    if (link === 'failed' || link === 'limited') return await notSent(request, reply, thread.id, link)
     return reply.redirect(`${threadPath(thread)}#follow`, 303)
   })
 
