@@ -125,7 +125,11 @@ t.test('a lock naming this process\'s own number, which it does not hold, is not
   t.equal(readFileSync(join(dataDir, LOCK_FILE), 'utf8').trim(), String(process.pid), 'the lock is left as it was')
   unlinkSync(join(dataDir, LOCK_FILE))
   const database = await connectDatabase({ databaseUrl: undefined, dataDir })
-  await database.close()
-  t.pass('once the operator deletes it, the database opens')
+  try {
+    t.equal(readFileSync(join(dataDir, LOCK_FILE), 'utf8').trim(), String(process.pid), 'once the operator deletes it, the database opens, and holds the lock')
+    t.ok((await database.db.selectFrom('threads').select('id').execute()).length > 0, 'with the data written before')
+  } finally {
+    await database.close()
+  }
 })
 
