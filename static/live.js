@@ -224,11 +224,11 @@
     current.replaceWith(element)
   }
 
-  // The pinned state, and the earlier ones, show copies of posts: an edit to
-  // a post, or its hiding, shows there too.
   // What views/partials/post.hbs leaves out of a post shown inCurrentState.
   var COPY_LEAVES_OUT = '.post__status, .post__promise, .post__actions, .post__history, .post__mod'
 
+  // The pinned state, and the earlier ones, show copies of posts: an edit to
+  // a post, or its hiding, shows there too.
   function refreshPinnedCopy (post, html) {
     if (!html) return
     var copies = document.querySelectorAll('#current-state-slot [data-post-id="' + post.id + '"], #pin-history [data-post-id="' + post.id + '"]')

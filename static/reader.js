@@ -62,14 +62,12 @@
   // A time typed for the next update is a time of the same clock: the device's.
   var deviceZone = formats.full ? formats.full.resolvedOptions().timeZone : ''
   // The times are the reader's own now: the footer says so, and names the
-  // zone (a printed page is read away from the device), not the organisation's.
-  var zoneNote = document.getElementById('time-zone')
-  if (zoneNote && formats.full && zoneNote.getAttribute('data-local')) zoneNote.textContent = zoneNote.getAttribute('data-local').replace('{zone}', deviceZone)
+  // zone (a printed page is read away from the device), not the
+  // organisation's; so does the hint beside a time to type.
+  var zoneNotes = document.querySelectorAll('#time-zone[data-local], .zone-hint[data-local]')
+  for (var n = 0; n < zoneNotes.length && deviceZone; n++) zoneNotes[n].textContent = zoneNotes[n].getAttribute('data-local').replace('{zone}', deviceZone)
   var zoneFields = document.querySelectorAll('input[name="nextAtZone"]')
   for (var z = 0; z < zoneFields.length && deviceZone; z++) zoneFields[z].value = deviceZone
-  // Beside a time to type, whose clock it is.
-  var zoneHints = document.querySelectorAll('.zone-hint[data-local]')
-  for (var h = 0; h < zoneHints.length && deviceZone; h++) zoneHints[h].textContent = zoneHints[h].getAttribute('data-local').replace('{zone}', deviceZone)
   // Posts and states arriving live carry the server's times: localise them too.
   if ('MutationObserver' in window) {
     new MutationObserver(function (records) {

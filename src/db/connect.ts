@@ -98,7 +98,7 @@ export function failuresOnce (log: { warn: (obj: object, msg: string) => void, i
     failed: (err: unknown): void => {
       if (failing) return
       failing = true
-      const away = isDatabaseUnavailable(err) || isConnectionRefused(err)
+      const away = isDatabaseAway(err)
       log.warn({ err: away ? (err as Error).message : err }, `could not ${what}; said again once it works`)
     },
     worked: (): void => {
@@ -130,6 +130,9 @@ export function isConnectionRefused (err: unknown): boolean {
   const { code, routine } = err as { code?: unknown, routine?: unknown }
   return typeof code === 'string' && (CONNECTION_REFUSED.has(code) || (code === '55000' && routine === NOT_ACCEPTING))
 }
+
+/** The database away for a request: out of reach, or refusing new connections; to wait out and try again. */
+export const isDatabaseAway = (err: unknown): boolean => isDatabaseUnavailable(err) || isConnectionRefused(err)
 
 /** How long `waitForDatabase` waits between tries: soon at first, then every few seconds. */
 const FIRST_RETRY_MS = 250

@@ -322,22 +322,20 @@ async function officialPostsSince (db: Kysely<Database>, threadId: number, after
  * the next pass reads its news again, without it.
  */
 export async function holdClaim (deps: Deps, by: string, news: News): Promise<boolean> {
-  const hidden = news.posts.length === 0
-    ? undefined
-    : await deps.db.selectFrom('posts').select('id').where('id', 'in', news.posts.map((post) => post.id)).where('hidden_at', 'is not', null).executeTakeFirst()
-  if (hidden !== undefined) {
-    await deps.db.updateTable('subscriptions').set({ claimed_by: null, claimed_until: null })
-      .where('user_id', '=', news.userId).where('thread_id', '=', news.thread.id).where('claimed_by', '=', by)
-      .execute()
-    return false
-  }
-  const held = await deps.db.updateTable('subscriptions')
-    .set({ claimed_until: new Date(deps.now().getTime() + CLAIM_MS) })
+  const ids = news.posts.map((post) => post.id)
+  const claim = deps.db.updateTable('subscriptions')
     .where('user_id', '=', news.userId)
     .where('thread_id', '=', news.thread.id)
     .where('claimed_by', '=', by)
+  const held = await claim
+    .set({ claimed_until: new Date(deps.now().getTime() + CLAIM_MS) })
+    .$if(ids.length > 0, (q) => q.where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('posts').select('id').where('id', 'in', ids).where('hidden_at', 'is not', null)))))
     .executeTakeFirst()
-  return held.numUpdatedRows > 0n
+  if (held.numUpdatedRows > 0n) return true
+  // Not held: lost, stopped, or one of its posts hidden; still this pass's, it is let go.
+  if (ids.length > 0) await claim.set({ claimed_by: null, claimed_until: null }).execute()
+  return false
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { isConnectionRefused, isDatabaseUnavailable } from '../../../db/connect.ts'
+import { isDatabaseAway } from '../../../db/connect.ts'
 import type { Actor } from '../../../domain/actors.ts'
 import { LoginAttempts } from '../../../domain/login-attempts.ts'
 import { KeptCredentials } from '../../../domain/kept-credentials.ts'
@@ -158,7 +158,7 @@ export default fp<AuthPluginOptions>(async (fastify, { now }) => {
         // the pages kept for everyone (a thread, the incidents), as a visitor
         // sees them, not an error: whoever they are cannot be checked, and
         // nothing can be written meanwhile anyway.
-        const away = !fastify.notifications.listening && (isDatabaseUnavailable(err) || isConnectionRefused(err))
+        const away = !fastify.notifications.listening && isDatabaseAway(err)
         if (away && reads && request.routeOptions.config.cachedPage !== undefined) return done()
         done(err as Error)
       })

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream'
 import type { ErrorObject } from 'ajv'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { isConnectionRefused, isDatabaseUnavailable } from '../../../db/connect.ts'
+import { isDatabaseAway } from '../../../db/connect.ts'
 import { AppError, databaseUnavailable } from '../../../domain/errors.ts'
 import { type Locale, fromAcceptLanguage, hasMessage, isLocale, pickLocale, translate, waitOf } from '../../i18n.ts'
 import { pageOfOurs } from '../../routes/pages/shared.ts'
@@ -38,7 +38,7 @@ function classify (err: FastifyError | AppError | Error): ErrorAnswer {
   // again. Not a client's connection reset as it sent its body, which Fastify
   // marks as the client's (400).
   const clients = ((err as FastifyError).statusCode ?? 500) < 500
-  if (!clients && (isDatabaseUnavailable(err) || isConnectionRefused(err))) err = databaseUnavailable()
+  if (!clients && isDatabaseAway(err)) err = databaseUnavailable()
   if (err instanceof AppError) {
     return {
       statusCode: err.statusCode,

@@ -13,8 +13,14 @@ interface TokenParams { token: string }
 
 /** Without a mail server nothing would go: there is nothing to follow by e-mail. */
 export const noMail = () => new AppError(404, 'not_found', 'There is nothing here.', undefined, 'errors.not_found')
-/** How long a mailbox sent its links for the hour waits, at most, for the next. */
-const MAILBOX_RETRY_AFTER = 3600
+/**
+ * A link to confirm an address that did not go: the mail server away, or its
+ * mailbox sent its links for the hour (then an hour at most to wait).
+ */
+const NOT_SENT = {
+  failed: { statusCode: 503, retryAfter: MAIL_RETRY_AFTER, message: 'follow.notSent' },
+  limited: { statusCode: 429, retryAfter: 3600, message: 'follow.mailboxLimit' }
+} as const
 const invalidLink = () => new AppError(400, 'invalid_link', 'This link is not valid: it may have been cut short.', undefined, 'errors.invalid_link')
 
 /**
@@ -24,10 +30,11 @@ const invalidLink = () => new AppError(400, 'invalid_link', 'This link is not va
 const followPages: FastifyPluginAsync = async (fastify) => {
   const { db, deps } = fastify
 
-  /** The thread page again, its e-mail box saying the e-mail could not go (the mail server away), or may not yet (its mailbox's links for the hour sent). */
-  const notSent = (request: FastifyRequest, reply: FastifyReply, threadId: number, why: 'failed' | 'limited') => {
-    reply.code(why === 'failed' ? 503 : 429).header('retry-after', String(why === 'failed' ? MAIL_RETRY_AFTER : MAILBOX_RETRY_AFTER))
-    return renderThread(fastify, request, reply, threadId, {}, { followError: translate(request.locale, why === 'failed' ? 'follow.notSent' : 'follow.mailboxLimit') })
+  /** The thread page again, its e-mail box saying why the link did not go. */
+  const notSent = (request: FastifyRequest, reply: FastifyReply, threadId: number, why: keyof typeof NOT_SENT) => {
+    const { statusCode, retryAfter, message } = NOT_SENT[why]
+    reply.code(statusCode).header('retry-after', String(retryAfter))
+    return renderThread(fastify, request, reply, threadId, {}, { followError: translate(request.locale, message) })
   }
 
   fastify.post<{ Params: ThreadParams }>('/t/:id/follow', { config: perAddressLimit(20) }, async (request, reply) => {
