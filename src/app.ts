@@ -1,5 +1,4 @@
 import AjvCompiler from '@fastify/ajv-compiler'
-import { fastifyRequestContext } from '@fastify/request-context'
 import rateLimit from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
 import querystring from 'fast-querystring'
@@ -9,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyValidationResult } from 'fastify/types/schema.js'
 import type { Config } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
-import { type Deps, makeDeps } from './domain/deps.ts'
+import { type Deps, makeDeps, withPublished } from './domain/deps.ts'
 import { overloaded } from './domain/errors.ts'
 import type { ThreadEvent } from './live/events.ts'
 import authPlugin, { isSecretAddress } from './web/plugins/app/auth.ts'
@@ -39,8 +38,12 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The client as the per-address limits count it (`networkOf`): its address, or its IPv6 /64. */
     network: string
+    /** The app's deps, for what this request writes: the page cache learns what it wrote (`pageCache.wrote`). */
+    deps: Deps
   }
 }
+
+const REQUEST_DEPS = Symbol('request deps')
 
 export interface AppOptions {
   /** The clock; tests move it instead of sleeping. */
@@ -190,15 +193,20 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     publish: (events) => {
       app.hub.publish(events)
       for (const event of events) app.pageCache.dropThread(event.threadId, event.seq)
-      app.pageCache.wrote(events)
       options.onEvents?.(events)
     },
     dutyChanged: () => app.pageCache.dropAll(),
     readerActed: (userId) => app.pageCache.readerActed(userId)
   }))
+  // Made when first asked for, by a route: no cost to the requests answered without.
+  app.decorateRequest(REQUEST_DEPS, null)
+  app.decorateRequest('deps', {
+    getter (this: FastifyRequest) {
+      const request = this as FastifyRequest & { [REQUEST_DEPS]: Deps | null }
+      return request[REQUEST_DEPS] ??= withPublished(app.deps, (events) => { app.pageCache.wrote(request, events) })
+    }
+  })
   await app.register(securityPlugin, { config })
-  // What a request wrote, known to the hooks answering it (`pageCache.wrote`).
-  await app.register(fastifyRequestContext)
   // Before the session, CSRF, shift and pressure hooks: a cached page for an anonymous reader needs none of them.
   await app.register(pageCachePlugin, { enabled: config.pageCache, ...options.pageCache })
   frontDoor = app.pageCache.frontDoor

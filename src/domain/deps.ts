@@ -35,6 +35,24 @@ export function makeDeps (db: Kysely<Database>, options: Partial<Omit<Deps, 'db'
 }
 
 /**
+ * The same deps, with `published` told of each transaction's events too, once
+ * they are published: a request learns what it wrote, with no context carried
+ * through every asynchronous call of the process.
+ */
+export function withPublished (deps: Deps, published: (events: ThreadEvent[]) => void): Deps {
+  return {
+    ...deps,
+    // The schedule in force is the instance's, read and set on `deps` itself (`updateShiftHours` sets it).
+    get shiftHours () { return deps.shiftHours },
+    set shiftHours (hours) { deps.shiftHours = hours },
+    publish: (events) => {
+      deps.publish(events)
+      published(events)
+    }
+  }
+}
+
+/**
  * Runs `work` in one transaction; the events it emits are published only after
  * the commit, so no reader ever sees a change that was rolled back.
  */

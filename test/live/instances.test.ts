@@ -57,6 +57,17 @@ t.test('a writer sent to another instance right after posting finds their post t
   t.match(await page({ ...writer, sitrep_seen: seen! }), /Is my data safe\?/, 'the writer, sent there, finds their comment')
   t.match(await page(), /Is my data safe\?/, 'and so does every reader after them')
   t.match(await page(watcher), /Is my data safe\?/)
+
+  // Any route that writes tells the browser so: a moderator hides the comment.
+  const moderator = await signIn(first.app, await makeUser(first.app, 'moderator'))
+  const comment = await first.app.db.selectFrom('posts').select('id').where('thread_id', '=', thread.id).where('body', '=', 'Is my data safe?').executeTakeFirstOrThrow()
+  const hidden = await submitForm(first.app, moderator, `/t/${thread.id}`, `/posts/${comment.id}/hide`, { reason: 'Asked by mail.' })
+  t.equal(hidden.statusCode, 303, 'the comment is hidden')
+  const seenHidden = cookieFrom(hidden, 'sitrep_seen')
+  t.ok(seenHidden, 'and the moderator told how far that went')
+  t.match(await page(), /Is my data safe\?/, 'the other instance has not heard of it yet')
+  await page({ ...moderator, sitrep_seen: seenHidden! })
+  t.notMatch(await page(), /Is my data safe\?/, 'once the moderator is sent there, readers no longer see it')
 })
 
 t.test('an instance that shuts down closes with 1001; the reader resumes on another with since and misses nothing', async (t) => {

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto'
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import { promisify } from 'node:util'
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib'
-import { requestContext } from '@fastify/request-context'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Kysely } from 'kysely'
@@ -125,8 +124,8 @@ export interface PageCache {
   dropAll: () => void
   /** A thread's event `seq` committed: its pages and the incident list are stale (once per seq). */
   dropThread: (threadId: number, seq: number) => void
-  /** Events committed for the request under way: its browser is told how far its own writes went (`SEEN_COOKIE`). */
-  wrote: (events: readonly ThreadEvent[]) => void
+  /** Events committed by a request: its browser is told how far its own writes went (`SEEN_COOKIE`). */
+  wrote: (request: FastifyRequest, events: readonly ThreadEvent[]) => void
   /** A signed-in reader did what their own pages show, with no event (a flag): their pages on this instance are made again. */
   readerActed: (userId: number) => void
   /**
@@ -215,10 +214,10 @@ const SEEN_MAX_AGE_S = 60
 /** The threads it names at most: the latest a browser wrote to. */
 const SEEN_THREADS = 8
 
-declare module '@fastify/request-context' {
-  interface RequestContextData {
-    /** The last event seq committed by the request, per thread. */
-    written?: Map<number, number>
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The last event seq committed by the request, per thread (`pageCache.wrote`). */
+    written: Map<number, number> | null
   }
 }
 
@@ -527,18 +526,15 @@ export default fp<PageCacheOptions>(async (fastify, options) => {
     threadViews.dropThread(threadId)
     personalPages.dropThread(threadId)
   }
-  const wrote = (events: readonly ThreadEvent[]): void => {
-    const store = requestContext.getStore()
-    if (store === undefined) return
-    const written = store.written ?? new Map<number, number>()
+  fastify.decorateRequest('written', null)
+  const wrote = (request: FastifyRequest, events: readonly ThreadEvent[]): void => {
+    const written = request.written ??= new Map<number, number>()
     for (const event of events) written.set(event.threadId, Math.max(event.seq, written.get(event.threadId) ?? 0))
-    store.written = written
   }
   // A browser signed in is told how far its writes went, for the instance its next page comes from.
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    // The request's own store, as `wrote` reads it (it is given no request).
-    const written = requestContext.get('written')
-    if (written !== undefined && request.authVia === 'session') {
+    const written = request.written
+    if (written !== null && request.authVia === 'session') {
       const earlier = request.cookies[SEEN_COOKIE]
       const seen = earlier === undefined ? new Map<number, number>() : seenIn(request, earlier)
       // The latest last: the oldest go when there are too many.

@@ -12,7 +12,6 @@ import { type IdParams, answers, followResponse, followsResponse, idParams } fro
  * incident by e-mail"): for a script or an app of the signed-in user's own.
  */
 const followRoutes: FastifyPluginAsync = async (fastify) => {
-  const { deps } = fastify
   const signedIn = (request: FastifyRequest) => {
     const user = requireSignedIn(request.actor)
     if (fastify.mailer === null) throw noMail()
@@ -27,24 +26,24 @@ const followRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.get<{ Params: IdParams }>('/threads/:id/follow', { schema: { params: idParams, response: answers({ 200: followResponse }) } }, async (request) => {
     const user = signedIn(request)
     const thread = await getThread(fastify.db, request.params.id)
-    return await followState(deps, user.id, thread.id)
+    return await followState(request.deps, user.id, thread.id)
   })
 
   // Following again changes nothing, but sends the link to confirm the address
   // again when it may go: a call that found the mail server away is tried again as it is.
   fastify.put<{ Params: IdParams }>('/threads/:id/follow', { config: perAddressLimit(20), schema: { params: idParams, response: answers({ 200: followResponse }) } }, async (request) => {
     const user = signedIn(request)
-    const thread = await follow(deps, user, request.params.id)
+    const thread = await follow(request.deps, user, request.params.id)
     // The follow is kept; the link to confirm the address, not sent, is said so, as the page says it.
     if (await fastify.sendConfirmLink(user, thread.title) === 'failed') throw mailNotSent()
-    return await followState(deps, user.id, thread.id)
+    return await followState(request.deps, user.id, thread.id)
   })
 
   fastify.delete<{ Params: IdParams }>('/threads/:id/follow', { schema: { params: idParams, response: answers({ 200: followResponse }) } }, async (request) => {
     const user = signedIn(request)
     const thread = await getThread(fastify.db, request.params.id)
-    await unfollow(deps, user.id, thread.id)
-    return await followState(deps, user.id, thread.id)
+    await unfollow(request.deps, user.id, thread.id)
+    return await followState(request.deps, user.id, thread.id)
   })
 }
 

@@ -10,24 +10,22 @@ const hour = { type: 'integer' } as const
 
 /** The shift schedule, duty and handovers. */
 const shiftsRoutes: FastifyPluginAsync = async (fastify) => {
-  const { deps } = fastify
-
-  fastify.get('/shifts', { schema: { response: answers({ 200: scheduleResponse }) } }, async () => shiftSchedule(deps))
+  fastify.get('/shifts', { schema: { response: answers({ 200: scheduleResponse }) } }, async (request) => shiftSchedule(request.deps))
 
   fastify.put<{ Body: ShiftHours }>('/shifts', {
     schema: { body: { type: 'object', required: ['day', 'evening', 'night'], properties: { day: hour, evening: hour, night: hour } }, response: answers({ 200: scheduleResponse }) }
-  }, async (request) => await updateShiftHours(deps, request.actor, request.body))
+  }, async (request) => await updateShiftHours(request.deps, request.actor, request.body))
 
-  fastify.get('/duty', { schema: { response: answers({ 200: dutyResponse }) } }, async () => await dutyNow(fastify.db, deps.now()))
+  fastify.get('/duty', { schema: { response: answers({ 200: dutyResponse }) } }, async (request) => await dutyNow(fastify.db, request.deps.now()))
 
   // The body is optional (none is a check-in too): `{"lead": true}` takes the lead, and a
   // `lead` that is not a boolean is a mistake to say, not to ignore.
   fastify.post<{ Body: { lead?: boolean } }>('/duty/check-in', {
     preValidation: (request, _reply, done) => { request.body ??= {}; done() },
     schema: { body: { type: 'object', properties: { lead: { type: 'boolean' } } }, response: answers({ 200: dutyResponse }) }
-  }, async (request) => await checkIn(deps, request.actor, { lead: request.body.lead === true }, idempotencyOf(request)))
+  }, async (request) => await checkIn(request.deps, request.actor, { lead: request.body.lead === true }, idempotencyOf(request)))
 
-  fastify.post('/duty/check-out', { schema: { response: answers({ 200: dutyResponse }) } }, async (request) => await checkOut(deps, request.actor, idempotencyOf(request)))
+  fastify.post('/duty/check-out', { schema: { response: answers({ 200: dutyResponse }) } }, async (request) => await checkOut(request.deps, request.actor, idempotencyOf(request)))
 
   // The three notes become the post's Markdown, with headings in the poster's language.
   fastify.post<{ Params: IdParams, Body: HandoverNotes }>('/threads/:id/handover', {
@@ -40,7 +38,7 @@ const shiftsRoutes: FastifyPluginAsync = async (fastify) => {
       response: answers({ 201: postResponse })
     }
   }, async (request, reply) => {
-    const post = await postHandover(deps, request.actor, request.params.id, request.body, handoverHeadings(request.locale), idempotencyOf(request))
+    const post = await postHandover(request.deps, request.actor, request.params.id, request.body, handoverHeadings(request.locale), idempotencyOf(request))
     return await reply.code(201).send(post)
   })
 }

@@ -10,8 +10,6 @@ import { type IdParams, answers, idParams, listOf, nullableString, postResponse,
 const THREADS_LIMIT = 500
 
 const threadsRoutes: FastifyPluginAsync = async (fastify) => {
-  const { deps } = fastify
-
   // Open incidents, all of them, then resolved ones a page at a time: with
   // more to come, a Link header names the next page (?before= its cursor).
   fastify.get<{ Querystring: { before?: string, limit?: number } }>('/threads', {
@@ -39,7 +37,7 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
       response: answers({ 201: threadResponse })
     }
   }, async (request, reply) => {
-    const thread = await createThread(deps, request.actor, request.body, idempotencyOf(request))
+    const thread = await createThread(request.deps, request.actor, request.body, idempotencyOf(request))
     return await reply.code(201).send(thread)
   })
 
@@ -68,7 +66,7 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
       },
       response: answers({ 200: threadResponse })
     }
-  }, async (request) => await updateThread(deps, request.actor, request.params.id, request.body))
+  }, async (request) => await updateThread(request.deps, request.actor, request.params.id, request.body))
 
   fastify.get<{ Params: IdParams, Querystring: PostQuery }>('/threads/:id/posts', {
     schema: {
@@ -106,7 +104,7 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
       response: answers({ 201: postResponse })
     }
   }, async (request, reply) => {
-    const post = await createPost(deps, request.actor, request.params.id, request.body, idempotencyOf(request))
+    const post = await createPost(request.deps, request.actor, request.params.id, request.body, idempotencyOf(request))
     return await reply.code(201).send(post)
   })
 
@@ -116,10 +114,10 @@ const threadsRoutes: FastifyPluginAsync = async (fastify) => {
       body: { type: 'object', required: ['postId'], properties: { postId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } },
       response: answers({ 200: threadResponse })
     }
-  }, async (request) => await pinPost(deps, request.actor, request.params.id, request.body.postId))
+  }, async (request) => await pinPost(request.deps, request.actor, request.params.id, request.body.postId))
 
   fastify.delete<{ Params: IdParams }>('/threads/:id/pin', { schema: { params: idParams, response: answers({ 200: threadResponse }) } },
-    async (request) => await unpinPost(deps, request.actor, request.params.id))
+    async (request) => await unpinPost(request.deps, request.actor, request.params.id))
 }
 
 export default threadsRoutes

@@ -21,7 +21,7 @@ const PASSWORD_FIELD: Record<string, string> = {
 
 /** A signed-in user's own account: who they are here, their name, their password and the incidents they follow. */
 const accountPages: FastifyPluginAsync = async (fastify) => {
-  const { db, deps } = fastify
+  const { db } = fastify
 
   interface Extras {
     changed?: boolean
@@ -60,7 +60,7 @@ const accountPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Body: Form }>('/account/name', { config: perAddressLimit(10) }, async (request, reply) => {
     const name = field(request.body, 'name')
     try {
-      await renameSelf(deps, request.actor, name)
+      await renameSelf(request.deps, request.actor, name)
     } catch (err) {
       if (!isFormError(err)) throw err
       return await showAccount(request, reply.code(err.statusCode), { nameError: messageOf(request.locale, err), name })
@@ -80,7 +80,7 @@ const accountPages: FastifyPluginAsync = async (fastify) => {
         current: field(form, 'current'),
         password: field(form, 'password'),
         revokeTokens: field(form, 'revokeTokens') === 'on'
-      }, deps.now())
+      }, request.deps.now())
     } catch (err) {
       if (err instanceof AppError && err.code === 'wrong_password') fastify.loginAttempts.failed(user.email, request.network)
       if (!isFormError(err)) throw err

@@ -40,7 +40,7 @@ const MAIL_WAIT_MS = 5_000
 
 /** The admins' pages: users and roles, API tokens. */
 const adminPages: FastifyPluginAsync = async (fastify) => {
-  const { db, deps, config } = fastify
+  const { db, config } = fastify
   const links = resetLinks(config.sessionSecret)
 
   const signInFirst = (request: FastifyRequest, reply: FastifyReply) => reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303)
@@ -113,7 +113,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     // Back to the list as it was searched.
     const search = field(request.body, 'q')
     try {
-      await changeUser(deps, request.actor, userId, { role, shift: role === 'technician' ? (shift || null) : null })
+      await changeUser(request.deps, request.actor, userId, { role, shift: role === 'technician' ? (shift || null) : null })
       // An admin who just gave up the role has no page here any more.
       const list = `/admin/users?${new URLSearchParams({ ...(search !== '' && { q: search }), changed: String(userId) }).toString()}`
       return reply.redirect(request.actor?.id === userId && role !== 'admin' ? '/' : `${list}#user-${userId}`, 303)
@@ -153,7 +153,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     try {
       // The shift menu is there for every role: it counts for technicians only.
       const input = { email: field(request.body, 'email'), name: field(request.body, 'name'), role, shift: role === 'technician' ? (shift || null) : null }
-      const given = await addUser(deps, request.actor, input, formIdempotency(request, request.body))
+      const given = await addUser(request.deps, request.actor, input, formIdempotency(request, request.body))
       // The link is on this answer alone: never kept, nor cached.
       return await showUsers(request, reply.header('cache-control', 'no-store'), '', undefined, { given: await give(request, given, true) })
     } catch (err) {
@@ -163,7 +163,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
   })
 
   fastify.post<{ Params: IdParam, Body: Form }>('/admin/users/:id/password-link', async (request, reply) => {
-    const given = await passwordLinkFor(deps, request.actor, parseId(request.params.id, 'user'), formIdempotency(request, request.body))
+    const given = await passwordLinkFor(request.deps, request.actor, parseId(request.params.id, 'user'), formIdempotency(request, request.body))
     return await showUsers(request, reply.header('cache-control', 'no-store'), field(request.body, 'q'), undefined, { given: await give(request, given, false) })
   })
 
@@ -200,7 +200,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
     try {
       const userId = optionalId(field(request.body, 'userId')) ?? 0
       // The form sent again (a reload of this answer) shows the same token, and makes no other.
-      const { token, label } = await createTokenFor(deps, request.actor, userId, tokenKey(formIdempotency(request, request.body), fastify.config.sessionSecret), field(request.body, 'label'))
+      const { token, label } = await createTokenFor(request.deps, request.actor, userId, tokenKey(formIdempotency(request, request.body), fastify.config.sessionSecret), field(request.body, 'label'))
       // Shown once, on this answer: only its hash is kept.
       return await showTokens(request, reply.header('cache-control', 'no-store'), { created: { token, ownerId: userId, label } })
     } catch (err) {
@@ -213,7 +213,7 @@ const adminPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: IdParam }>('/admin/tokens/:id/revoke', async (request, reply) => {
     const tokenId = parseId(request.params.id, 'token')
-    await revokeToken(deps, request.actor, tokenId)
+    await revokeToken(request.deps, request.actor, tokenId)
     return reply.redirect(`/admin/tokens?revoked=${tokenId}`, 303)
   })
 }

@@ -28,7 +28,7 @@ const invalidLink = () => new AppError(400, 'invalid_link', 'This link is not va
  * links e-mails carry (stop, confirm an address), which work signed out.
  */
 const followPages: FastifyPluginAsync = async (fastify) => {
-  const { db, deps } = fastify
+  const { db } = fastify
 
   /** The thread page again, its e-mail box saying why the link did not go. */
   const notSent = (request: FastifyRequest, reply: FastifyReply, threadId: number, why: keyof typeof NOT_SENT) => {
@@ -40,7 +40,7 @@ const followPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Params: ThreadParams }>('/t/:id/follow', { config: perAddressLimit(20) }, async (request, reply) => {
     const user = requireSignedIn(request.actor)
     if (fastify.mailer === null) throw noMail()
-    const thread = await follow(deps, user, parseId(request.params.id, 'thread'))
+    const thread = await follow(request.deps, user, parseId(request.params.id, 'thread'))
     // An address not confirmed yet gets the link to confirm it, once in a while at most.
     const link = await fastify.sendConfirmLink(user, thread.title)
     if (link === 'failed' || link === 'limited') return await notSent(request, reply, thread.id, link)
@@ -59,13 +59,13 @@ const followPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Params: ThreadParams }>('/t/:id/unfollow', async (request, reply) => {
     const user = requireSignedIn(request.actor)
     const thread = await getThread(db, parseId(request.params.id, 'thread'))
-    await unfollow(deps, user.id, thread.id)
+    await unfollow(request.deps, user.id, thread.id)
     return reply.redirect(`${threadPath(thread)}#follow`, 303)
   })
 
   fastify.post<{ Params: ThreadParams }>('/account/follows/:id/stop', async (request, reply) => {
     const user = requireSignedIn(request.actor)
-    await unfollow(deps, user.id, parseId(request.params.id, 'thread'))
+    await unfollow(request.deps, user.id, parseId(request.params.id, 'thread'))
     return reply.redirect('/account#follows', 303)
   })
 
@@ -86,7 +86,7 @@ const followPages: FastifyPluginAsync = async (fastify) => {
       const follow = fastify.followLinks.readStopToken(request.params.token)
       if (follow === null) throw invalidLink()
       const thread = await getThread(db, follow.threadId)
-      if (stop) await unfollow(deps, follow.userId, follow.threadId)
+      if (stop) await unfollow(request.deps, follow.userId, follow.threadId)
       return reply.page('stop-mail', {
         title: translate(request.locale, 'stop.title'),
         threadTitle: thread.title,
@@ -103,7 +103,7 @@ const followPages: FastifyPluginAsync = async (fastify) => {
       const emailOf = async (userId: number) => (await db.selectFrom('users').select('email').where('id', '=', userId).executeTakeFirst())?.email
       const owner = await fastify.followLinks.readConfirmToken(request.params.token, emailOf)
       if (owner === null) throw invalidLink()
-      if (confirm) await confirmAddress(deps, owner.userId, owner.email)
+      if (confirm) await confirmAddress(request.deps, owner.userId, owner.email)
       return reply.page('confirm-email', {
         title: translate(request.locale, 'confirm.title'),
         email: owner.email,

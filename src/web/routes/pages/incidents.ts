@@ -49,12 +49,10 @@ function fieldErrors (locale: FastifyRequest['locale'], form: Form, err: AppErro
 }
 
 const incidentPages: FastifyPluginAsync = async (fastify) => {
-  const { deps } = fastify
-
   // ?before= (older resolved incidents) is rendered for each request; the first page is cached.
   fastify.get<{ Querystring: { before?: string } }>('/', { config: { cachedPage: () => ({ key: 'incidents', threadId: null }) } }, async (request, reply) =>
     await fastify.pageCache.send(request, reply, async () => {
-      const now = deps.now()
+      const now = request.deps.now()
       // An empty ?before= is the first page.
       const before = request.query.before === '' ? undefined : request.query.before
       const list = await fastify.pageCache.read((db) => listIncidents(db, { before, limit: RESOLVED_PER_PAGE, withOpen: true }))
@@ -68,7 +66,7 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
         // The language links of the cached list must not carry one reader's query;
         // an older page is rendered for its request, and keeps its place.
         here: before === undefined ? '/' : `/?before=${encodeURIComponent(before)}`,
-        duty: { ...dutyOnPage(await fastify.pageCache.duty(), request.actor, deps), shiftNow: shiftAt(now, deps.timeZone, deps.shiftHours) },
+        duty: { ...dutyOnPage(await fastify.pageCache.duty(), request.actor, request.deps), shiftNow: shiftAt(now, request.deps.timeZone, request.deps.shiftHours) },
         title: translate(request.locale, 'incidents.title'),
         now: now.toISOString(),
         canCreate: isStaff(request.actor),
@@ -106,11 +104,11 @@ const incidentPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Body: Form }>('/new', async (request, reply) => {
     const form = request.body ?? {}
     try {
-      const thread = await createThread(deps, request.actor, {
+      const thread = await createThread(request.deps, request.actor, {
         title: field(form, 'title'),
         body: field(form, 'body'),
         status: field(form, 'status') || undefined,
-        nextUpdateAt: nextUpdateFrom(form, deps.now(), deps.timeZone)
+        nextUpdateAt: nextUpdateFrom(form, request.deps.now(), request.deps.timeZone)
       }, formIdempotency(request, form))
       return reply.redirect(threadPath(thread), 303)
     } catch (err) {

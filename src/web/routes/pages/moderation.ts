@@ -45,7 +45,7 @@ function auditFields (locale: Locale, value: unknown): AuditField[] {
 
 /** The moderators' pages and the forms of the moderation tools on the thread page. */
 const moderationPages: FastifyPluginAsync = async (fastify) => {
-  const { db, deps } = fastify
+  const { db } = fastify
 
   const signInFirst = (request: FastifyRequest, reply: FastifyReply) => reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303)
 
@@ -54,7 +54,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     const body = field(request.body, 'body')
     // A refused summary comes back in its form, as typed.
     return await moderate(fastify, request, reply, threadId,
-      () => postAndPinSummary(deps, request.actor, threadId, { body }, formIdempotency(request, request.body)), '#current-state', { summary: body })
+      () => postAndPinSummary(request.deps, request.actor, threadId, { body }, formIdempotency(request, request.body)), '#current-state', { summary: body })
   })
 
   fastify.post<{ Params: IdParam, Body: Form }>('/t/:id/crisis', async (request, reply) => {
@@ -68,7 +68,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     // off takes read-only with it, whatever its box says.)
     const crisisReadOnly = crisisMode ? readOnlyTicked : readOnlyTicked && unchanged(form, 'crisisMode', 'off')
     const onOff = (on: boolean) => on ? 'on' : 'off'
-    return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, {
+    return await moderate(fastify, request, reply, threadId, () => updateThread(request.deps, request.actor, threadId, {
       ...(!unchanged(form, 'crisisMode', onOff(crisisMode)) && { crisisMode }),
       ...(!unchanged(form, 'crisisReadOnly', onOff(crisisReadOnly)) && { crisisReadOnly })
     }), '#mod-tools')
@@ -78,7 +78,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     const post = await getPost(db, parseId(request.params.id, 'post'), request.actor)
     return await moderate(fastify, request, reply, post.threadId, async () => {
       try {
-        await flagPost(deps, request.actor, post.id, { reason: field(request.body, 'reason') })
+        await flagPost(request.deps, request.actor, post.id, { reason: field(request.body, 'reason') })
       } catch (err) {
         // Flagged before (a second click, another tab): the same thanks, not an error.
         if (!(err instanceof AppError && err.code === 'already_flagged')) throw err
@@ -93,7 +93,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
     const updateId = given === '' ? null : optionalId(given)
     return await moderate(fastify, request, reply, post.threadId, async () => {
       if (updateId === undefined) throw badRequest('invalid_answer', 'The answer must be a visible update of the same thread.')
-      return await setAnswer(deps, request.actor, post.id, updateId)
+      return await setAnswer(request.deps, request.actor, post.id, updateId)
     }, `#p-${post.id}`)
   })
 
@@ -136,7 +136,7 @@ const moderationPages: FastifyPluginAsync = async (fastify) => {
       const postId = parseId(request.params.id, 'post')
       try {
         // A double click is answered as the first click was, not "no open flag".
-        await run(deps, request.actor, postId, formIdempotency(request, request.body))
+        await run(request.deps, request.actor, postId, formIdempotency(request, request.body))
         return reply.redirect('/mod/flags', 303)
       } catch (err) {
         // A colleague handled them first, from the same queue: nothing is wrong, the queue as it is now says what is left.

@@ -16,7 +16,7 @@ interface TokenParams { token: string }
  * address (when the forum sends e-mail), working for an hour and once.
  */
 const passwordPages: FastifyPluginAsync = async (fastify) => {
-  const { config, deps } = fastify
+  const { config } = fastify
   const links = resetLinks(config.sessionSecret)
 
   fastify.get<{ Querystring: { sent?: string } }>('/password/forgot', async (request, reply) =>
@@ -30,12 +30,12 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
   // Sent in the background: an address with an account takes no longer to
   // answer than one without, and the answer is the same.
   const send = async (claim: ResetClaim, locale: 'en' | 'fr'): Promise<void> => {
-    const url = `${config.publicUrl}/password/reset/${links.token(claim, deps.now())}?lang=${locale}`
+    const url = `${config.publicUrl}/password/reset/${links.token(claim, fastify.deps.now())}?lang=${locale}`
     try {
       await fastify.mailer!.deliver(resetMail({ email: claim.email, locale }, url))
     } catch (err) {
       fastify.log.warn({ err, userId: claim.userId }, 'could not send a link to choose a new password')
-      await releaseResetMail(deps, claim)
+      await releaseResetMail(fastify.deps, claim)
     }
   }
 
@@ -43,7 +43,7 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
     if (fastify.mailer !== null) {
       const email = field(request.body, 'email')
       const locale = request.locale
-      void claimResetMail(deps, email)
+      void claimResetMail(request.deps, email)
         .then((claim) => claim === null ? undefined : send(claim, claim.locale ?? locale))
         .catch((err: unknown) => fastify.log.warn({ err }, 'could not send a link to choose a new password'))
     }
@@ -68,7 +68,7 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
   // The link is a secret until used: its address is kept out of the logs.
   fastify.get<{ Params: TokenParams }>('/password/reset/:token', { config: { secretPath: true } }, async (request, reply) => {
     const { token } = request.params
-    const valid = await links.read(fastify.db, token, deps.now())
+    const valid = await links.read(fastify.db, token, request.deps.now())
     if (valid === null) return await showReset(request, reply.code(400), token, { invalid: true })
     // The account's API tokens end with its password unless the box is unticked.
     return await showReset(request, reply, token, { tokens: { count: await countActiveApiTokens(fastify.db, valid.userId), revoke: true } })
@@ -76,14 +76,14 @@ const passwordPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: TokenParams, Body: Form }>('/password/reset/:token', { config: { ...perAddressLimit(20), secretPath: true, openForm: true } }, async (request, reply) => {
     const { token } = request.params
-    const valid = await links.read(fastify.db, token, deps.now())
+    const valid = await links.read(fastify.db, token, request.deps.now())
     if (valid === null) return await showReset(request, reply.code(400), token, { invalid: true })
     // Unticked, the tokens stay; a page that offered no box (none then) revokes
     // any made since, as the taker of the account could have.
     const offered = field(request.body, 'tokensOffered') === '1'
     const revoke = !offered || field(request.body, 'revokeTokens') === 'on'
     try {
-      await setForgottenPassword(fastify.db, valid.userId, field(request.body, 'password'), valid.passwordHash, deps.now(), revoke)
+      await setForgottenPassword(fastify.db, valid.userId, field(request.body, 'password'), valid.passwordHash, request.deps.now(), revoke)
     } catch (err) {
       if (!isFormError(err)) throw err
       // Changed meanwhile (the link used in another tab): this one is spent.

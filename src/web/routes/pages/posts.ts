@@ -11,7 +11,7 @@ import { mayEdit, moderate, viewerOf } from './thread-page.ts'
 interface PostParams { id: string }
 
 const postPages: FastifyPluginAsync = async (fastify) => {
-  const { db, deps } = fastify
+  const { db } = fastify
 
   const showEditForm = async (request: FastifyRequest, reply: FastifyReply, post: Post, body: string, error?: string, changed = false) => {
     const thread = await getThread(db, post.threadId)
@@ -59,7 +59,7 @@ const postPages: FastifyPluginAsync = async (fastify) => {
     const postId = parseId(request.params.id, 'post')
     const body = field(request.body, 'body')
     try {
-      const post = await editPost(deps, request.actor, postId, { body, editedAt: field(request.body, 'editedAt') || null })
+      const post = await editPost(request.deps, request.actor, postId, { body, editedAt: field(request.body, 'editedAt') || null })
       return reply.redirect(await postAddress(post), 303)
     } catch (err) {
       if (!isFormError(err) || err.statusCode === 403) throw err
@@ -71,12 +71,12 @@ const postPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Params: PostParams, Body: Form }>('/posts/:id/hide', async (request, reply) => {
     const post = await getPost(db, parseId(request.params.id, 'post'), request.actor)
     return await moderate(fastify, request, reply, post.threadId,
-      () => hidePost(deps, request.actor, post.id, { reason: field(request.body, 'reason') }), `#p-${post.id}`)
+      () => hidePost(request.deps, request.actor, post.id, { reason: field(request.body, 'reason') }), `#p-${post.id}`)
   })
 
   fastify.post<{ Params: PostParams }>('/posts/:id/restore', async (request, reply) => {
     const post = await getPost(db, parseId(request.params.id, 'post'), request.actor)
-    return await moderate(fastify, request, reply, post.threadId, () => restorePost(deps, request.actor, post.id), `#p-${post.id}`)
+    return await moderate(fastify, request, reply, post.threadId, () => restorePost(request.deps, request.actor, post.id), `#p-${post.id}`)
   })
 }
 

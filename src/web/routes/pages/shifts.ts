@@ -30,10 +30,8 @@ const HANDOVER_FIELD: Partial<Record<string, 'done' | 'next'>> = { empty_handove
 
 /** The shift schedule for admins, duty check-in and check-out, the handover form and the thread's cadence. */
 const shiftPages: FastifyPluginAsync = async (fastify) => {
-  const { deps } = fastify
-
   const showSchedule = (request: FastifyRequest, reply: FastifyReply, form: Form | null, error?: string) => {
-    const schedule = shiftSchedule(deps)
+    const schedule = shiftSchedule(request.deps)
     return reply.page('admin-shifts', {
       title: translate(request.locale, 'adminShifts.title'),
       here: '/admin/shifts',
@@ -55,7 +53,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Body: Form }>('/admin/shifts', async (request, reply) => {
     const form = request.body ?? {}
     try {
-      await updateShiftHours(deps, request.actor, { day: hourOf(field(form, 'day')), evening: hourOf(field(form, 'evening')), night: hourOf(field(form, 'night')) })
+      await updateShiftHours(request.deps, request.actor, { day: hourOf(field(form, 'day')), evening: hourOf(field(form, 'evening')), night: hourOf(field(form, 'night')) })
       return reply.redirect('/admin/shifts?saved=1', 303)
     } catch (err) {
       if (!isFormError(err) || err.statusCode === 403) throw err
@@ -64,12 +62,12 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
   })
 
   fastify.post<{ Body: Form }>('/duty/check-in', async (request, reply) => {
-    await checkIn(deps, request.actor, { lead: field(request.body, 'lead') === 'on' })
+    await checkIn(request.deps, request.actor, { lead: field(request.body, 'lead') === 'on' })
     return reply.redirect(backTo(request.body), 303)
   })
 
   fastify.post<{ Body: Form }>('/duty/check-out', async (request, reply) => {
-    await checkOut(deps, request.actor)
+    await checkOut(request.deps, request.actor)
     return reply.redirect(backTo(request.body), 303)
   })
 
@@ -77,7 +75,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
   const showHandover = async (request: FastifyRequest, reply: FastifyReply, threadId: number, form: Form, checkOut: boolean, refused?: AppError) => {
     const staff = requireStaff(request.actor)
     const thread = await getThread(fastify.db, threadId)
-    const from = shiftOfAuthor(staff, deps.now(), deps.timeZone, deps.shiftHours, 'handover') ?? 'day'
+    const from = shiftOfAuthor(staff, request.deps.now(), request.deps.timeZone, request.deps.shiftHours, 'handover') ?? 'day'
     const onDuty = (await fastify.pageCache.duty()).onDuty.some((person) => person.userId === staff.id)
     const wrong = refused === undefined ? undefined : HANDOVER_FIELD[refused.code]
     return reply.page('handover', {
@@ -88,7 +86,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
       thread,
       threadHref: threadPath(thread),
       from,
-      to: nextShift(from, deps.shiftHours),
+      to: nextShift(from, request.deps.shiftHours),
       form: { done: field(form, 'done'), pending: field(form, 'pending'), next: field(form, 'nextSteps') },
       promise: promiseChoices(cadenceOf(thread), form, thread.status !== 'resolved' ? '60' : 'none', wrong === 'next' ? { errorId: 'handover-error', focus: true } : undefined),
       // Offered to whoever is on duty; ticked when they came to hand over and
@@ -112,11 +110,11 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
     const threadId = parseId(request.params.id, 'thread')
     const form = request.body ?? {}
     try {
-      const post = await postHandover(deps, request.actor, threadId, {
+      const post = await postHandover(request.deps, request.actor, threadId, {
         done: field(form, 'done'),
         pending: field(form, 'pending'),
         next: field(form, 'nextSteps'),
-        nextUpdateAt: nextUpdateFrom(form, deps.now(), deps.timeZone),
+        nextUpdateAt: nextUpdateFrom(form, request.deps.now(), request.deps.timeZone),
         // With the handover, never before it: the shift ends with the news passed on.
         checkOut: field(form, 'checkOut') === 'on'
       }, handoverHeadings(request.locale), formIdempotency(request, form))
@@ -132,7 +130,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
     const raw = field(request.body, 'cadenceMinutes').trim()
     const cadenceMinutes = raw === '' ? null : Number(raw)
     // Refused, its panel opens again with what was typed, and says why there.
-    return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, { cadenceMinutes }), '#cadence', { cadence: raw })
+    return await moderate(fastify, request, reply, threadId, () => updateThread(request.deps, request.actor, threadId, { cadenceMinutes }), '#cadence', { cadence: raw })
   })
 }
 

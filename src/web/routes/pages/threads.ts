@@ -8,8 +8,6 @@ interface ThreadParams { id: string, slug?: string }
 
 /** "none" promises nothing; a number of minutes promises the next update that far from now. */
 const threadPages: FastifyPluginAsync = async (fastify) => {
-  const { deps } = fastify
-
   const showThread = async (request: FastifyRequest<{ Params: ThreadParams, Querystring: ThreadQuery }>, reply: FastifyReply) => {
     const threadId = parseId(request.params.id, 'thread')
     return await fastify.pageCache.send(request, reply, () => threadPageHtml(fastify, request, reply, threadId, request.query))
@@ -34,7 +32,7 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
       thread,
       updates,
       threadFeed: { href: `/t/${thread.id}/feed.atom`, title: thread.title },
-      now: deps.now().toISOString()
+      now: request.deps.now().toISOString()
     })
   })
 
@@ -47,13 +45,13 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
     // comment is refused, with the text kept: it would be lost unseen.
     const official = kind !== 'comment'
     try {
-      const post = await createPost(deps, request.actor, threadId, {
+      const post = await createPost(request.deps, request.actor, threadId, {
         body: field(form, 'body'),
         kind,
         // A reply to what is no post is refused, as the API refuses it, not posted as a plain comment.
         replyTo: field(form, 'replyTo') === '' ? null : optionalId(field(form, 'replyTo')) ?? 0,
         status: field(form, 'status') || undefined,
-        nextUpdateAt: official ? nextUpdateFrom(form, deps.now(), deps.timeZone) : null
+        nextUpdateAt: official ? nextUpdateFrom(form, request.deps.now(), request.deps.timeZone) : null
       }, formIdempotency(request, form))
       return reply.redirect(`/t/${threadId}#p-${post.id}`, 303)
     } catch (err) {
@@ -66,13 +64,13 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
   fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/pin', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
     const postId = optionalId(field(request.body, 'postId')) ?? 0
-    return await moderate(fastify, request, reply, threadId, () => pinPost(deps, request.actor, threadId, postId), '#current-state')
+    return await moderate(fastify, request, reply, threadId, () => pinPost(request.deps, request.actor, threadId, postId), '#current-state')
   })
 
   fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/unpin', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
     const postId = optionalId(field(request.body, 'postId'))
-    return await moderate(fastify, request, reply, threadId, () => unpinPost(deps, request.actor, threadId, { ...(postId !== undefined && { postId }) }))
+    return await moderate(fastify, request, reply, threadId, () => unpinPost(request.deps, request.actor, threadId, { ...(postId !== undefined && { postId }) }))
   })
 
   fastify.post<{ Params: ThreadParams, Body: Form }>('/t/:id/settings', async (request, reply) => {
@@ -83,7 +81,7 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
     const slowMode = field(form, 'slowModeSeconds').trim()
     // A title left as the page showed it is not sent: a colleague's rename meanwhile stands.
     const title = field(form, 'title')
-    return await moderate(fastify, request, reply, threadId, () => updateThread(deps, request.actor, threadId, {
+    return await moderate(fastify, request, reply, threadId, () => updateThread(request.deps, request.actor, threadId, {
       ...(form?.title !== undefined && !unchanged(form, 'title', title) && { title }),
       ...(!unchanged(form, 'locked', locked) && { locked: locked === 'on' }),
       ...(slowMode !== '' && !unchanged(form, 'slowModeSeconds', slowMode) && { slowModeSeconds: Number(slowMode) })
