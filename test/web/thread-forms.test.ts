@@ -147,6 +147,34 @@ t.test('a hidden comment shows the reason, not its text, to readers', async (t) 
   t.match((await app.inject({ url: `/t/${thread.id}` })).body, /useless clowns/, 'restored for everyone')
 })
 
+t.test('a moderator who hides the pinned post is told readers now see no current state', async (t) => {
+  const { app } = await buildTestApp(t)
+  const tech = await makeUser(app, 'technician')
+  const mod = await makeUser(app, 'moderator')
+  const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Mail delayed', body: 'Queues growing.' })
+  const premature = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'All mail delivered.' })
+  const other = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Queue at 40,000.' })
+  await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: premature.id })
+  const cookies = await signIn(app, mod)
+
+  const hidden = await submitForm(app, cookies, `/t/${thread.id}`, `/posts/${premature.id}/hide`, { reason: 'Premature' })
+  t.equal(hidden.statusCode, 303)
+  t.equal(hidden.headers.location, `/t/${thread.id}?unpinned=${premature.id}#p-${premature.id}`)
+  const back = (await app.inject({ url: hidden.headers.location as string, cookies })).body
+  t.match(back, new RegExp(`role="status">Post #${premature.id} was the current state pinned at the top: hidden, it is pinned no longer, and readers see no current state\\.`), 'the moderator is told')
+  t.notMatch(back, /id="current-state"/)
+  const french = (await app.inject({ url: `/t/${thread.id}?unpinned=${premature.id}&lang=fr`, cookies })).body
+  t.match(french, new RegExp(`Le message n°\u00a0${premature.id} était l’état actuel épinglé en haut\u00a0: masqué`), 'in French too')
+  t.notMatch((await app.inject({ url: hidden.headers.location as string })).body, /was the current state pinned/, 'not said to readers')
+
+  // Pinned again since: nothing to say.
+  await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: other.id })
+  t.notMatch((await app.inject({ url: hidden.headers.location as string, cookies })).body, /was the current state pinned/, 'not once another post is pinned')
+  // Hiding a post that is not pinned says nothing of pins.
+  const plain = await submitForm(app, cookies, `/t/${thread.id}`, `/posts/${premature.id}/hide`, { reason: 'Premature' })
+  t.equal(plain.headers.location, `/t/${thread.id}#p-${premature.id}`, 'the address names no unpinning')
+})
+
 t.test('moderators pin, unpin and lock from the page', async (t) => {
   const { app } = await buildTestApp(t)
   const tech = await makeUser(app, 'technician')

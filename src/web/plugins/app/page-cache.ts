@@ -167,7 +167,7 @@ function compress (html: Buffer, encoding: 'br' | 'gzip'): Promise<Buffer> {
  * cached variant, and a shared link's ?utm_source= or ?fbclid= must not cost
  * the crowd a render, nor get shed.
  */
-const RENDERED_QUERY_KEYS = new Set(['after', 'before', 'replyTo', 'lang', 'flagged'])
+const RENDERED_QUERY_KEYS = new Set(['after', 'before', 'replyTo', 'lang', 'flagged', 'unpinned'])
 
 function parseEncoding (acceptEncoding: string): 'br' | 'gzip' | 'identity' {
   const offered = new Map<string, number>()

@@ -70,8 +70,11 @@ const postPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.post<{ Params: PostParams, Body: Form }>('/posts/:id/hide', async (request, reply) => {
     const post = await getPost(db, parseId(request.params.id, 'post'), request.actor)
+    // Hiding the current state takes it off the top: the page says so, or the moderator may not see that readers now have none.
+    const pinned = (await getThread(db, post.threadId)).pinnedPostId === post.id
     return await moderate(fastify, request, reply, post.threadId,
-      () => hidePost(request.deps, request.actor, post.id, { reason: field(request.body, 'reason') }), `#p-${post.id}`)
+      () => hidePost(request.deps, request.actor, post.id, { reason: field(request.body, 'reason') }), `#p-${post.id}`,
+      {}, pinned ? `unpinned=${post.id}` : undefined)
   })
 
   fastify.post<{ Params: PostParams }>('/posts/:id/restore', async (request, reply) => {

@@ -14,7 +14,7 @@ import { dutyOnPage } from './duty-context.ts'
 import { type Form, field, isFormError, messageOf, newFormKey, optionalId, pageOfOurs, promiseOf, threadPath } from './shared.ts'
 import { type ThreadView, forViewer, loadThreadView } from './thread-view.ts'
 
-export interface ThreadQuery { view?: string, after?: string, before?: string, replyTo?: string, flagged?: string }
+export interface ThreadQuery { view?: string, after?: string, before?: string, replyTo?: string, flagged?: string, unpinned?: string }
 
 export interface ThreadPageExtras {
   /** A failed update or comment: shown next to its form, which keeps what was typed. */
@@ -254,6 +254,8 @@ async function threadPageContext (
     actionPost: extras.actionPost,
     // Back from flagging a comment: said where it stays in view while the page scrolls to the comment.
     flagged: await flaggedNow(db, viewer, optionalId(query.flagged), flagged),
+    // Back from hiding the pinned post, while nothing is pinned in its place.
+    unpinned: viewer?.moderator === true && thread.pinnedPostId === null ? optionalId(query.unpinned) : undefined,
     follow: await followBox(fastify, request.actor, thread.id, extras.followError)
   }
   return { context, posts: postsBytes }
