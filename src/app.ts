@@ -45,6 +45,22 @@ declare module 'fastify' {
 
 const REQUEST_DEPS = Symbol('request deps')
 
+const SLASH = '/'.charCodeAt(0)
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]+)([^#]*)$/i
+
+/**
+ * An absolute-form request target (`GET http://host/t/1`, RFC 9112, 3.2.2),
+ * as clients set up for a proxy send it, made the origin form every route
+ * expects: its path and query are what is asked, its authority the host.
+ */
+function toOriginForm (request: IncomingMessage): void {
+  const match = ABSOLUTE_FORM.exec(request.url!)
+  if (match === null) return
+  const [, authority, rest] = match as unknown as [string, string, string]
+  request.headers.host = authority
+  request.url = rest.startsWith('/') ? rest : `/${rest}`
+}
+
 export interface AppOptions {
   /** The clock; tests move it instead of sleeping. */
   now?: () => Date
@@ -134,6 +150,7 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     // before Fastify: a flash crowd's fresh cached pages are answered there.
     serverFactory: (handler) => {
       const server = createServer((request, response) => {
+        if (request.url!.charCodeAt(0) !== SLASH) toOriginForm(request)
         if (!frontDoor(request, response, handler)) handler(request, response)
       })
       // Fastify's own settings for the servers it makes.

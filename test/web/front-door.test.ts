@@ -199,3 +199,34 @@ t.test("a signed-in reader's reloads are answered at the front door too, while t
   t.equal(signedOut.status, 200)
   t.equal(signedInAs(signedOut), undefined, 'signed out, her cookies get nobody\'s page')
 })
+
+t.test('a request whose target is an absolute address, as a client set up for a proxy sends it, gets what its path asks', async (t) => {
+  const { base, thread } = await servedThread(t)
+  const { hostname, port } = new URL(base)
+  const absolute = (path: string, headers: Record<string, string> = {}) => new Promise<Answer>((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, path: `${base}${path}`, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  for (const headers of [{}, {}, ROUTED]) {
+    const page = await absolute(`/t/${thread.id}`, headers)
+    t.equal(page.status, 200, 'the page, from memory or from Fastify')
+    t.match(page.body.toString(), /Core switch failed\./)
+  }
+  const api = await absolute(`/api/v1/threads/${thread.id}?x=1`)
+  t.equal(api.status, 200)
+  t.equal(JSON.parse(api.body.toString()).id, thread.id, 'its query too')
+  t.equal((await absolute('/no-such-page')).status, 404)
+  // The API's refusals in its own shape, as for any client.
+  const missing = await absolute('/api/v1/threads/999999')
+  t.equal(missing.status, 404)
+  t.match(missing.headers['content-type'], /^application\/json/)
+  t.same(JSON.parse(missing.body.toString()).error.code, 'not_found')
+  const bad = await absolute('/api/v1/threads?limit=x')
+  t.equal(bad.status, 400)
+  t.same(JSON.parse(bad.body.toString()).error.code, 'invalid_request')
+})
