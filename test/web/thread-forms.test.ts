@@ -154,6 +154,7 @@ t.test('a moderator who hides the pinned post is told readers now see no current
   const thread = await apiAs<Thread>(app, tech, 'POST', '/threads', { title: 'Mail delayed', body: 'Queues growing.' })
   const premature = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'All mail delivered.' })
   const other = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Queue at 40,000.' })
+  const wrong = await apiAs<Post>(app, tech, 'POST', `/threads/${thread.id}/posts`, { body: 'Queue at 4,000,000.' })
   await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: premature.id })
   const cookies = await signIn(app, mod)
 
@@ -163,16 +164,23 @@ t.test('a moderator who hides the pinned post is told readers now see no current
   const back = (await app.inject({ url: hidden.headers.location as string, cookies })).body
   t.match(back, new RegExp(`role="status">Post #${premature.id} was the current state pinned at the top: hidden, it is pinned no longer, and readers see no current state\\.`), 'the moderator is told')
   t.notMatch(back, /id="current-state"/)
-  const french = (await app.inject({ url: `/t/${thread.id}?unpinned=${premature.id}&lang=fr`, cookies })).body
-  t.match(french, new RegExp(`Le message n°\u00a0${premature.id} était l’état actuel épinglé en haut\u00a0: masqué`), 'in French too')
+  // Another moderator, who reads French (a choice kept with their account).
+  const french = (await app.inject({ url: `/t/${thread.id}?unpinned=${premature.id}&lang=fr`, cookies: await signIn(app, await makeUser(app, 'moderator')) })).body
+  t.match(french, new RegExp(`Le message n°\u00a0${premature.id} était la situation actuelle épinglée en haut\u00a0: masqué`), 'in French too')
   t.notMatch((await app.inject({ url: hidden.headers.location as string })).body, /was the current state pinned/, 'not said to readers')
+  t.notMatch((await app.inject({ url: `/t/${thread.id}?unpinned=${other.id}`, cookies })).body, /was the current state pinned/, 'nor of a post that was not the one pinned')
 
-  // Pinned again since: nothing to say.
-  await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: other.id })
-  t.notMatch((await app.inject({ url: hidden.headers.location as string, cookies })).body, /was the current state pinned/, 'not once another post is pinned')
   // Hiding a post that is not pinned says nothing of pins.
-  const plain = await submitForm(app, cookies, `/t/${thread.id}`, `/posts/${premature.id}/hide`, { reason: 'Premature' })
-  t.equal(plain.headers.location, `/t/${thread.id}#p-${premature.id}`, 'the address names no unpinning')
+  const plain = await submitForm(app, cookies, `/t/${thread.id}`, `/posts/${wrong.id}/hide`, { reason: 'Wrong figure' })
+  t.equal(plain.headers.location, `/t/${thread.id}#p-${wrong.id}`, 'the address names no unpinning')
+  // Restored, or another post pinned since: nothing to say.
+  const notice = async () => (await app.inject({ url: hidden.headers.location as string, cookies })).body
+  await apiAs(app, mod, 'POST', `/posts/${premature.id}/restore`)
+  t.notMatch(await notice(), /was the current state pinned/, 'not once the post is restored')
+  await apiAs(app, mod, 'POST', `/posts/${premature.id}/hide`, { reason: 'Premature after all' })
+  t.match(await notice(), /was the current state pinned/, 'hidden again, the last one pinned')
+  await apiAs(app, mod, 'PUT', `/threads/${thread.id}/pin`, { postId: other.id })
+  t.notMatch(await notice(), /was the current state pinned/, 'not once another post is pinned')
 })
 
 t.test('moderators pin, unpin and lock from the page', async (t) => {

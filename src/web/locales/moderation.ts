@@ -272,7 +272,7 @@ export const moderationFr: Record<keyof typeof moderationEn, string> = {
   'moderation.flag.submit': 'Signaler ce commentaire',
   'moderation.flag.done': 'Vous avez signalé ce commentaire aux modérateurs.',
   'moderation.flag.thanks': 'Merci : le commentaire n° {id} est signalé, et les modérateurs vont l’examiner.',
-  'moderation.hide.unpinned': 'Le message n° {id} était l’état actuel épinglé en haut : masqué, il n’est plus épinglé, et les lecteurs ne voient plus d’état actuel. Épinglez le message qui dit où en sont les choses.',
+  'moderation.hide.unpinned': 'Le message n° {id} était la situation actuelle épinglée en haut : masqué, il n’est plus épinglé, et les lecteurs ne voient plus de situation actuelle. Épinglez le point de situation qui dit où en sont les choses.',
   'moderation.flagReason.spam': 'Spam',
   'moderation.flags.reasonCount': '{reason} : {count}',
   'moderation.flagReason.rumour': 'Rumeur',

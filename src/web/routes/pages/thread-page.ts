@@ -254,11 +254,21 @@ async function threadPageContext (
     actionPost: extras.actionPost,
     // Back from flagging a comment: said where it stays in view while the page scrolls to the comment.
     flagged: await flaggedNow(db, viewer, optionalId(query.flagged), flagged),
-    // Back from hiding the pinned post, while nothing is pinned in its place.
-    unpinned: viewer?.moderator === true && thread.pinnedPostId === null ? optionalId(query.unpinned) : undefined,
+    unpinned: unpinnedByHiding(viewer, view, optionalId(query.unpinned)),
     follow: await followBox(fastify, request.actor, thread.id, extras.followError)
   }
   return { context, posts: postsBytes }
+}
+
+/**
+ * The post `?unpinned=` names, to a moderator back from hiding it, when it
+ * was the last state pinned, is hidden still, and nothing is pinned in its
+ * place: readers have no current state until someone pins one.
+ */
+function unpinnedByHiding (viewer: Viewer | null, view: ThreadView, postId: number | undefined): number | undefined {
+  if (viewer?.moderator !== true || postId === undefined || view.thread.pinnedPostId !== null) return undefined
+  const last = view.pinHistory[0]?.post
+  return last !== undefined && last.id === postId && last.hidden ? postId : undefined
 }
 
 /** The signed-in reader's e-mail box: whether they follow the thread, and whether their address is confirmed. */
