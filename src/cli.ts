@@ -150,7 +150,8 @@ async function withDatabase (config: CommandConfig, work: (database: DatabaseHan
   const { migrateToLatest } = await import('./db/migrate.ts')
   const database = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 })
   try {
-    await database.unhurried(migrateToLatest)
+    const { newer } = await database.unhurried(migrateToLatest)
+    if (newer.length > 0) process.stderr.write(`sitrep: the database holds migrations of a later release (${newer.join(', ')}); this one runs without them\n`)
     await work(database)
   } finally {
     await database.close()

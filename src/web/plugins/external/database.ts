@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely'
 import type { Config } from '../../../config.ts'
 import { type DatabaseHandle, connectDatabase, isLockWait } from '../../../db/connect.ts'
 import type { Database } from '../../../db/database.ts'
-import { migrateToLatest } from '../../../db/migrate.ts'
+import { type Migrated, migrateToLatest } from '../../../db/migrate.ts'
 import { Notifications } from '../../../db/notifications.ts'
 
 declare module 'fastify' {
@@ -36,10 +36,10 @@ export default fp<DatabasePluginOptions>(async (fastify, { config, database: giv
     // A table a migration changes may be held by another session (an
     // operator's open transaction): the migration lets go of its turn, so the
     // other instances' queries do not queue behind it, and tries again.
-    let applied: string[]
+    let migrated: Migrated
     for (let attempt = 1; ; attempt++) {
       try {
-        applied = await database.unhurried(migrateToLatest)
+        migrated = await database.unhurried(migrateToLatest)
         break
       } catch (err) {
         if (!isLockWait(err)) throw err
@@ -47,7 +47,8 @@ export default fp<DatabasePluginOptions>(async (fastify, { config, database: giv
         await sleep(Math.min(attempt, 5) * 1_000)
       }
     }
-    if (applied.length > 0) fastify.log.info({ migrations: applied }, 'database migrated')
+    if (migrated.applied.length > 0) fastify.log.info({ migrations: migrated.applied }, 'database migrated')
+    if (migrated.newer.length > 0) fastify.log.warn({ migrations: migrated.newer }, 'the database holds migrations of a later release; this one runs without them')
   } catch (err) {
     await close()
     throw err
