@@ -3,7 +3,7 @@ import type { Database, Role, Shift } from '../db/database.ts'
 import { type Actor, requireStaff } from './actors.ts'
 import type { Deps } from './deps.ts'
 import { type IdempotencyKey, answerOnce } from './idempotency.ts'
-import { dutyLapsesAt, shiftOfAuthor } from './shifts.ts'
+import { type ShiftHours, dutyLapsesAt, shiftCheckedInFor, shiftOfAuthor } from './shifts.ts'
 import type { Post } from './views.ts'
 
 /** One person on duty now. */
@@ -97,7 +97,7 @@ export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?
     if (current === undefined) {
       await trx.insertInto('duty').values({
         user_id: staff.id,
-        shift: shiftOfAuthor(staff, now, deps.timeZone, deps.shiftHours, 'check-in'),
+        shift: shiftCheckedInFor(staff, now, deps.timeZone, deps.shiftHours),
         lead,
         started_at: now,
         lapses_at: lapsesAt
@@ -133,6 +133,19 @@ export async function endDuty (trx: Transaction<Database>, userId: number, now: 
     .executeTakeFirst()
   if (closed?.lead === true) await passLead(trx)
   return closed !== undefined
+}
+
+/**
+ * The shift a staff member's act is stamped with: a technician on duty, the
+ * one their check-in opened (covering another shift, they work that one);
+ * else `shiftOfAuthor` (a technician's own; the clock's for the others).
+ */
+export async function shiftWorked (db: Kysely<Database> | Transaction<Database>, author: Actor, now: Date, timeZone: string, hours: ShiftHours, act: 'post' | 'handover'): Promise<Shift | null> {
+  if (author.role !== 'technician') return shiftOfAuthor(author, now, timeZone, hours, act)
+  const duty = await db.selectFrom('duty').select('shift')
+    .where('user_id', '=', author.id).where('ended_at', 'is', null).where('lapses_at', '>', now)
+    .executeTakeFirst()
+  return duty?.shift ?? shiftOfAuthor(author, now, timeZone, hours, act)
 }
 
 /** How long after a handover the incoming lead may check in and still be named as the one who took over. */
