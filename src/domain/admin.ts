@@ -172,7 +172,7 @@ export async function changeUser (deps: Deps, actor: Actor | null, userId: numbe
     })
     if (role !== before.role) await endAllSessions(trx, userId)
     // A customer is on duty no more: the pages would show them as the shift's lead.
-    if (role === 'customer') offDuty = await endDuty(trx, userId, deps.now())
+    if (role === 'customer') offDuty = await endDuty(trx, deps, userId)
     return await summary(trx, userId)
   })
   if (offDuty) deps.dutyChanged()

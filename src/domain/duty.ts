@@ -1,9 +1,9 @@
-import type { Kysely, Transaction } from 'kysely'
+import { type Kysely, type Transaction, sql } from 'kysely'
 import type { Database, Role, Shift } from '../db/database.ts'
 import { type Actor, requireStaff } from './actors.ts'
 import type { Deps } from './deps.ts'
 import { type IdempotencyKey, answerOnce } from './idempotency.ts'
-import { type ShiftHours, dutyLapsesAt, shiftCheckedInFor, shiftOfAuthor } from './shifts.ts'
+import { HOUR_MS, type ShiftHours, dutyLapsesAt, shiftAt, shiftCheckedInFor, shiftOfAuthor } from './shifts.ts'
 import type { Post } from './views.ts'
 
 /** One person on duty now. */
@@ -61,18 +61,24 @@ export async function dutyNow (db: Kysely<Database> | Transaction<Database>, now
 }
 
 /** Closes the check-ins that have lapsed, as of when they lapsed, in the caller's transaction holding the duty lock. */
-async function closeLapsed (trx: Transaction<Database>, now: Date): Promise<void> {
+async function closeLapsed (trx: Transaction<Database>, deps: Deps, now: Date): Promise<void> {
   const closed = await trx.updateTable('duty').set((eb) => ({ ended_at: eb.ref('lapses_at') }))
     .where('ended_at', 'is', null).where('lapses_at', '<=', now)
     .returning('lead')
     .execute()
-  if (closed.some((row) => row.lead)) await passLead(trx)
+  if (closed.some((row) => row.lead)) await passLead(trx, deps, now)
 }
 
-/** Gives the lead, when nobody has it, to whoever has been on duty longest. */
-async function passLead (trx: Transaction<Database>): Promise<void> {
+/**
+ * Gives the lead, when nobody has it, to whoever has been on duty longest of
+ * the shift working now or taking over within the hour (a lead who hands over
+ * and leaves hands the lead to the incoming shift, not to a colleague about to
+ * leave too); else to whoever has been on duty longest.
+ */
+async function passLead (trx: Transaction<Database>, deps: Deps, now: Date): Promise<void> {
+  const taking = shiftAt(new Date(now.getTime() + HOUR_MS), deps.timeZone, deps.shiftHours)
   const next = await trx.selectFrom('duty').select('id').where('ended_at', 'is', null)
-    .orderBy('started_at').orderBy('id').limit(1).executeTakeFirst()
+    .orderBy(sql`shift is not distinct from ${taking}`, 'desc').orderBy('started_at').orderBy('id').limit(1).executeTakeFirst()
   if (next !== undefined) await trx.updateTable('duty').set({ lead: true }).where('id', '=', next.id).execute()
 }
 
@@ -86,7 +92,7 @@ export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?
   const duty = await deps.db.transaction().execute(async (trx) => await answerOnce(trx, staff.id, idem, 200, async () => {
     await lockDuty(trx)
     const now = deps.now()
-    await closeLapsed(trx, now)
+    await closeLapsed(trx, deps, now)
     const lapsesAt = dutyLapsesAt(now, deps.timeZone, deps.shiftHours)
     const current = await trx.selectFrom('duty').select(['id', 'lead']).where('user_id', '=', staff.id).where('ended_at', 'is', null).executeTakeFirst()
     const someoneLeads = await trx.selectFrom('duty').select('id').where('ended_at', 'is', null).where('lead', '=', true).executeTakeFirst()
@@ -111,12 +117,12 @@ export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?
   return duty
 }
 
-/** Staff check out; a lead who leaves hands the lead to whoever has been on duty longest. */
+/** Staff check out; a lead who leaves hands the lead on (`passLead`). */
 export async function checkOut (deps: Deps, actor: Actor | null, idem?: IdempotencyKey): Promise<DutyNow> {
   const staff = requireStaff(actor)
   const duty = await deps.db.transaction().execute(async (trx) => await answerOnce(trx, staff.id, idem, 200, async () => {
     const now = deps.now()
-    await endDuty(trx, staff.id, now)
+    await endDuty(trx, deps, staff.id)
     return await dutyNow(trx, now)
   }))
   deps.dutyChanged()
@@ -124,14 +130,15 @@ export async function checkOut (deps: Deps, actor: Actor | null, idem?: Idempote
 }
 
 /** Ends a user's check-in, if they have one, in the caller's transaction; says whether they had. */
-export async function endDuty (trx: Transaction<Database>, userId: number, now: Date): Promise<boolean> {
+export async function endDuty (trx: Transaction<Database>, deps: Deps, userId: number): Promise<boolean> {
+  const now = deps.now()
   await lockDuty(trx)
-  await closeLapsed(trx, now)
+  await closeLapsed(trx, deps, now)
   const closed = await trx.updateTable('duty').set({ ended_at: now })
     .where('user_id', '=', userId).where('ended_at', 'is', null)
     .returning('lead')
     .executeTakeFirst()
-  if (closed?.lead === true) await passLead(trx)
+  if (closed?.lead === true) await passLead(trx, deps, now)
   return closed !== undefined
 }
 

@@ -42,7 +42,7 @@ export async function postHandover (deps: Deps, actor: Actor | null, threadId: n
   if (body === '') throw badRequest('empty_handover', 'Say at least what was done, what is pending or the next steps.')
   let checkedOut = false
   const checkOut = notes.checkOut === true
-    ? async (trx: Transaction<Database>) => { checkedOut = await endDuty(trx, staff.id, deps.now()) }
+    ? async (trx: Transaction<Database>) => { checkedOut = await endDuty(trx, deps, staff.id) }
     : undefined
   const post = await createPost(deps, actor, threadId, { body, kind: 'handover', nextUpdateAt: notes.nextUpdateAt ?? null }, idem, checkOut)
   if (checkedOut) deps.dutyChanged()

@@ -34,7 +34,7 @@ function minuteIn (date: Date, timeZone: string): number {
   return Number(format.format(date))
 }
 
-const HOUR_MS = 60 * 60 * 1000
+export const HOUR_MS = 60 * 60 * 1000
 const DAY_MINUTES = 24 * 60
 
 /** The minutes since midnight the clock of `timeZone` shows at `date`. */

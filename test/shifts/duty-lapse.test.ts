@@ -96,3 +96,19 @@ t.test('a technician covering another shift checks in for it, and their posts an
   t.match((await checkIn(cover.auth)).json().onDuty.find((person: { name: string }) => person.name === 'Colin Cover'), { shift: 'day' }, 'in early, checked in for the day')
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: cover.auth })).statusCode, 200)
 })
+
+t.test('a lead who hands over and leaves hands the lead to the incoming shift, not to a colleague leaving too', async (t) => {
+  const nico = await makeUser(app, 'technician', { name: 'Nico Night', shift: 'night' })
+  const nina = await makeUser(app, 'technician', { name: 'Nina Night', shift: 'night' })
+  const dora = await makeUser(app, 'technician', { name: 'Dora Day', shift: 'day' })
+  clock = Date.parse('2026-01-17T22:30:00Z') // 23:30 in Paris
+  await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: nico.auth, payload: { lead: true } })
+  await checkIn(nina.auth)
+  clock = Date.parse('2026-01-18T05:40:00Z') // 06:40 in Paris: the day shift comes in
+  await checkIn(dora.auth)
+  clock = Date.parse('2026-01-18T05:50:00Z')
+  const handedOver = await app.inject({ method: 'POST', url: `/api/v1/threads/${thread.id}/handover`, headers: nico.auth, payload: { done: 'Racks up.', pending: 'Cooling.', next: 'Watch it.', checkOut: true } })
+  t.equal(handedOver.statusCode, 201)
+  t.same((await duty()).onDuty.map((person) => [person.name, person.lead]), [['Dora Day', true], ['Nina Night', false]], 'the day shift leads; the night colleague, on duty longer, does not')
+  for (const user of [nina, dora]) await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: user.auth })
+})
