@@ -150,6 +150,15 @@ export interface DutyTable {
   ended_at: NullableTimestamp
 }
 
+/** Who led, from when to when: a check-in's spells as the shift lead. */
+export interface DutyLeadsTable {
+  id: Generated<number>
+  duty_id: number
+  started_at: Timestamp
+  /** Open while it leads; a lead whose check-in ended or lapsed unclosed ends with it. */
+  ended_at: NullableTimestamp
+}
+
 export type FlagReason = 'spam' | 'rumour' | 'abusive'
 
 export interface PinsTable {
@@ -200,6 +209,7 @@ export interface Database {
   subscriptions: SubscriptionsTable
   shift_schedule: ShiftScheduleTable
   duty: DutyTable
+  duty_leads: DutyLeadsTable
 }
 
 export type UserRow = Selectable<UsersTable>

@@ -64,9 +64,22 @@ export async function dutyNow (db: Kysely<Database> | Transaction<Database>, now
 async function closeLapsed (trx: Transaction<Database>, deps: Deps, now: Date): Promise<void> {
   const closed = await trx.updateTable('duty').set((eb) => ({ ended_at: eb.ref('lapses_at') }))
     .where('ended_at', 'is', null).where('lapses_at', '<=', now)
-    .returning('lead')
+    .returning(['id', 'lead', 'lapses_at'])
     .execute()
-  if (closed.some((row) => row.lead)) await passLead(trx, deps, now)
+  const leads = closed.filter((row) => row.lead)
+  for (const row of leads) await endLead(trx, [row.id], row.lapses_at)
+  if (leads.length > 0) await passLead(trx, deps, now)
+}
+
+/** A check-in starts leading, at `at`. */
+async function startLead (trx: Transaction<Database>, dutyId: number, at: Date): Promise<void> {
+  await trx.insertInto('duty_leads').values({ duty_id: dutyId, started_at: at }).execute()
+}
+
+/** These check-ins stop leading, at `at`. */
+async function endLead (trx: Transaction<Database>, dutyIds: number[], at: Date): Promise<void> {
+  if (dutyIds.length === 0) return
+  await trx.updateTable('duty_leads').set({ ended_at: at }).where('duty_id', 'in', dutyIds).where('ended_at', 'is', null).execute()
 }
 
 /**
@@ -79,7 +92,9 @@ async function passLead (trx: Transaction<Database>, deps: Deps, now: Date): Pro
   const taking = shiftAt(new Date(now.getTime() + HOUR_MS), deps.timeZone, deps.shiftHours)
   const next = await trx.selectFrom('duty').select('id').where('ended_at', 'is', null)
     .orderBy(sql`shift is not distinct from ${taking}`, 'desc').orderBy('started_at').orderBy('id').limit(1).executeTakeFirst()
-  if (next !== undefined) await trx.updateTable('duty').set({ lead: true }).where('id', '=', next.id).execute()
+  if (next === undefined) return
+  await trx.updateTable('duty').set({ lead: true }).where('id', '=', next.id).execute()
+  await startLead(trx, next.id, now)
 }
 
 /**
@@ -98,18 +113,23 @@ export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?
     const someoneLeads = await trx.selectFrom('duty').select('id').where('ended_at', 'is', null).where('lead', '=', true).executeTakeFirst()
     const lead = options.lead === true || someoneLeads === undefined || current?.lead === true
     if (lead && options.lead === true) {
-      await trx.updateTable('duty').set({ lead: false }).where('ended_at', 'is', null).where('lead', '=', true).where('user_id', '<>', staff.id).execute()
+      const others = await trx.updateTable('duty').set({ lead: false })
+        .where('ended_at', 'is', null).where('lead', '=', true).where('user_id', '<>', staff.id)
+        .returning('id').execute()
+      await endLead(trx, others.map((row) => row.id), now)
     }
     if (current === undefined) {
-      await trx.insertInto('duty').values({
+      const row = await trx.insertInto('duty').values({
         user_id: staff.id,
         shift: shiftCheckedInFor(staff, now, deps.timeZone, deps.shiftHours),
         lead,
         started_at: now,
         lapses_at: lapsesAt
-      }).execute()
+      }).returning('id').executeTakeFirstOrThrow()
+      if (lead) await startLead(trx, row.id, now)
     } else {
       await trx.updateTable('duty').set({ lead, lapses_at: lapsesAt }).where('id', '=', current.id).execute()
+      if (lead && !current.lead) await startLead(trx, current.id, now)
     }
     return await dutyNow(trx, now)
   }))
@@ -136,9 +156,12 @@ export async function endDuty (trx: Transaction<Database>, deps: Deps, userId: n
   await closeLapsed(trx, deps, now)
   const closed = await trx.updateTable('duty').set({ ended_at: now })
     .where('user_id', '=', userId).where('ended_at', 'is', null)
-    .returning('lead')
+    .returning(['id', 'lead'])
     .executeTakeFirst()
-  if (closed?.lead === true) await passLead(trx, deps, now)
+  if (closed?.lead === true) {
+    await endLead(trx, [closed.id], now)
+    await passLead(trx, deps, now)
+  }
   return closed !== undefined
 }
 
@@ -159,26 +182,30 @@ export async function shiftWorked (db: Kysely<Database> | Transaction<Database>,
 const TAKE_OVER_WINDOW_MS = 60 * 60 * 1000
 
 /**
- * For each handover among `posts`, the name of the incoming shift's lead: the
- * lead of that shift on duty at the handover, or checking in within the hour after.
+ * For each handover among `posts`, the name of the incoming shift's lead: who
+ * led that shift at the handover, or took the lead within the hour after. As
+ * it was then: a lead taken later names nobody new on an earlier handover.
  */
 export async function handoverLeads (db: Kysely<Database>, posts: Post[]): Promise<Record<number, string>> {
   const handovers = posts.filter((post) => post.kind === 'handover' && post.handoverTo !== null)
   if (handovers.length === 0) return {}
   const first = Math.min(...handovers.map((post) => Date.parse(post.createdAt)))
-  const leads = await db.selectFrom('duty')
+  const last = Math.max(...handovers.map((post) => Date.parse(post.createdAt)))
+  const leads = await db.selectFrom('duty_leads')
+    .innerJoin('duty', 'duty.id', 'duty_leads.duty_id')
     .innerJoin('users', 'users.id', 'duty.user_id')
-    .select(['users.name', 'duty.shift', 'duty.started_at', 'duty.ended_at', 'duty.lapses_at'])
-    .where('duty.lead', '=', true)
-    .where((eb) => eb.or([eb('duty.ended_at', 'is', null), eb('duty.ended_at', '>=', new Date(first))]))
-    .orderBy('duty.started_at')
+    .select(['users.name', 'duty.shift', 'duty_leads.started_at', 'duty_leads.ended_at', 'duty.ended_at as duty_ended_at', 'duty.lapses_at'])
+    .where('duty_leads.started_at', '<=', new Date(last + TAKE_OVER_WINDOW_MS))
+    .where((eb) => eb.or([eb('duty_leads.ended_at', 'is', null), eb('duty_leads.ended_at', '>', new Date(first))]))
+    .orderBy('duty_leads.started_at')
     .execute()
   const out: Record<number, string> = {}
   for (const post of handovers) {
     const at = Date.parse(post.createdAt)
+    // A spell still open ends with its check-in (a lapse not yet closed).
     const lead = leads.find((row) => row.shift === post.handoverTo &&
       row.started_at.getTime() <= at + TAKE_OVER_WINDOW_MS &&
-      (row.ended_at ?? row.lapses_at).getTime() > at)
+      (row.ended_at ?? row.duty_ended_at ?? row.lapses_at).getTime() > at)
     if (lead !== undefined) out[post.id] = lead.name
   }
   return out

@@ -99,6 +99,21 @@ t.test('a handover arriving live names the incoming lead already on duty, as the
   plain.ws.close()
 })
 
+t.test('a handover names its incoming lead as it was then: a lead taken later changes no earlier handover', async (t) => {
+  // Nico Night, checked in above, leads the night.
+  const handover = await writePost(app, evening, thread.id, { body: 'Night, over to you.', kind: 'handover' })
+  const boundary = async () => sectionById((await app.inject({ url: `/t/${thread.id}` })).body, `p-${handover.id}`)
+  t.match(await boundary(), /led by <bdi>Nico Night<\/bdi>/)
+  // Hours later, another night technician takes the lead.
+  const before = clock
+  clock += 3 * 3600_000
+  const nadia = await makeUser(app, 'technician', { name: 'Nadia Night', shift: 'night' })
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: nadia.auth, payload: { lead: true } })).json().lead.name, 'Nadia Night')
+  t.match(await boundary(), /led by <bdi>Nico Night<\/bdi>/, 'the handover still names who led then')
+  await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: nadia.auth })
+  clock = before
+})
+
 t.test('the handover form checks its author out once the handover is posted, never before', async (t) => {
   const cookies = await signIn(app, evening)
   const onDuty = async () => (await app.inject({ url: '/api/v1/duty' })).json().onDuty.some((p: { name: string }) => p.name === 'Eve Evening')
