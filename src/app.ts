@@ -99,7 +99,18 @@ const buildValidator: AjvCompiler.ValidatorFactory = (externalSchemas) => {
   const fromUrl = validators(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } })
   const fromBody = validators(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } })
   // Fastify takes any validating function with its errors beside it; the factory's type names Ajv's own.
-  return (route) => route.httpPart === 'body' ? fromBody(route) : wholeNumbersInDigits(route.schema, fromUrl(route)) as ReturnType<typeof fromUrl>
+  return (route) => route.httpPart === 'body' ? fromBody({ ...route, schema: closed(route.schema) }) : wholeNumbersInDigits(route.schema, fromUrl(route)) as ReturnType<typeof fromUrl>
+}
+
+/**
+ * A JSON body takes the fields its schema names, and no other: a field
+ * misspelt (`nextUpdate` for `nextUpdateAt`) is refused, not left unread while
+ * the post goes out promising nothing.
+ */
+function closed<T> (schema: T): T {
+  if (typeof schema !== 'object' || schema === null) return schema
+  const object = schema as Record<string, unknown>
+  return object.type === 'object' && object.properties !== undefined && !('additionalProperties' in object) ? { ...schema, additionalProperties: false } : schema
 }
 
 /**

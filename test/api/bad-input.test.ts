@@ -345,6 +345,23 @@ t.test('a request a schema refuses is told what is wrong, in French as in Englis
   t.match(query.json().error.message, /querystring\/limit doit être de type integer/)
 })
 
+t.test('a field no call takes is refused by its name, not left unread: a misspelt promise does not go out as none', async (t) => {
+  const before = await countPosts()
+  const misspelt = await app.inject({ method: 'POST', url: postsUrl, headers: { ...tech.auth, 'accept-language': 'en' }, payload: { body: 'Power back.', nextUpdate: inFuture(30 * 60_000) } })
+  assertError(t, misspelt, 400, 'invalid_request')
+  t.equal(misspelt.json().error.message, 'body/nextUpdate is not a field of this request')
+  const french = await app.inject({ method: 'POST', url: postsUrl, headers: { ...tech.auth, 'accept-language': 'fr' }, payload: { body: 'Power back.', nextUpdate: inFuture(30 * 60_000) } })
+  t.match(french.json().error.message, /^La requête n’est pas valide\u00a0: body\/nextUpdate n’est pas un champ de cette requête\.$/)
+  t.equal(await countPosts(), before, 'nothing was posted')
+  // A promise is made by posting an update: the thread's own fields do not take one.
+  const patched = await app.inject({ method: 'PATCH', url: `/api/v1/threads/${thread.id}`, headers: tech.auth, payload: { nextUpdateAt: inFuture(30 * 60_000) } })
+  assertError(t, patched, 400, 'invalid_request')
+  t.match(patched.json().error.message, /body\/nextUpdateAt is not a field of this request/)
+  // Every field the contract names is still taken.
+  const full = await app.inject({ method: 'POST', url: postsUrl, headers: tech.auth, payload: { body: 'All of it.', kind: 'update', replyTo: null, status: 'monitoring', nextUpdateAt: inFuture(30 * 60_000) } })
+  t.equal(full.statusCode, 201)
+})
+
 t.test("an API call's Accept-Language comes before the language its account chose on the pages", async (t) => {
   const francophone = await makeUser(app, 'customer')
   await app.db.updateTable('users').set({ locale: 'fr' }).where('id', '=', francophone.actor.id).execute()

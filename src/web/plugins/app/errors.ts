@@ -29,7 +29,12 @@ const localizeFr = createRequire(import.meta.url)('ajv-i18n/localize/fr') as (er
 function inFrench ({ context, errors }: NonNullable<ErrorAnswer['validation']>): string {
   const copies = errors.map((error) => ({ ...error }))
   localizeFr(copies)
-  return copies.map((error) => `${context}${error.instancePath} ${error.message ?? ''}`.trim()).join(', ')
+  return copies.map((error) => unknownField(context, error, 'n’est pas un champ de cette requête') ?? `${context}${error.instancePath} ${error.message ?? ''}`.trim()).join(', ')
+}
+
+/** A field the schema does not name, said by its name: "body/nextUpdate is not a field of this request". */
+function unknownField (context: string, error: ErrorObject, saying: string): string | undefined {
+  return error.keyword === 'additionalProperties' ? `${context}${error.instancePath}/${String(error.params.additionalProperty)} ${saying}` : undefined
 }
 
 /** Maps whatever was thrown to the contract's error shape; never a stack trace, never a 500 for bad input. */
@@ -50,11 +55,13 @@ function classify (err: FastifyError | AppError | Error): ErrorAnswer {
   }
   const fastifyError = err as FastifyError
   if (fastifyError.validation !== undefined) {
+    const context = fastifyError.validationContext ?? 'body'
+    const errors = fastifyError.validation as ErrorObject[]
     return {
       statusCode: 400,
       code: 'invalid_request',
-      message: fastifyError.message,
-      validation: { context: fastifyError.validationContext ?? 'body', errors: fastifyError.validation as ErrorObject[] }
+      message: errors.map((error) => unknownField(context, error, 'is not a field of this request')).find((said) => said !== undefined) ?? fastifyError.message,
+      validation: { context, errors }
     }
   }
   switch (fastifyError.code) {
