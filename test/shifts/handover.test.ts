@@ -110,6 +110,8 @@ t.test('a handover names its incoming lead as it was then: a lead taken later ch
   const nadia = await makeUser(app, 'technician', { name: 'Nadia Night', shift: 'night' })
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-in', headers: nadia.auth, payload: { lead: true } })).json().lead.name, 'Nadia Night')
   t.match(await boundary(), /led by <bdi>Nico Night<\/bdi>/, 'the handover still names who led then')
+  const logbook = sectionById((await app.inject({ url: `/t/${thread.id}/timeline` })).body, `p-${handover.id}`)
+  t.match(logbook, /<p class="shift-boundary[^"]*">The night shift, led by <bdi>Nico Night<\/bdi>, took over at <time[^>]*>23:00<\/time><\/p>/, 'and so does the logbook')
   await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: nadia.auth })
   clock = before
 })

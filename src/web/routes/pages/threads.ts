@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { handoverLeads } from '../../../domain/duty.ts'
 import { createPost } from '../../../domain/posts.ts'
 import { pinPost, unpinPost, updateThread } from '../../../domain/threads.ts'
 import { type Form, field, formIdempotency, isFormError, messageOf, optionalId, parseId, threadUpdates, unchanged } from './shared.ts'
@@ -26,11 +27,16 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Params: ThreadParams }>('/t/:id/timeline', async (request, reply) => {
     const threadId = parseId(request.params.id, 'thread')
-    const { thread, updates } = await fastify.pageCache.read((db) => threadUpdates(db, threadId, request.actor))
+    const { thread, updates, leads } = await fastify.pageCache.read(async (db) => {
+      const read = await threadUpdates(db, threadId, request.actor)
+      return { ...read, leads: await handoverLeads(db, read.updates) }
+    })
     return reply.page('timeline', {
       title: thread.title,
       thread,
       updates,
+      // Each handover says which shift took over, and who led it then, as the thread does.
+      duty: { handoverLeads: leads },
       threadFeed: { href: `/t/${thread.id}/feed.atom`, title: thread.title },
       now: request.deps.now().toISOString()
     })
