@@ -164,6 +164,8 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
         if (request.url!.charCodeAt(0) !== SLASH) toOriginForm(request)
         if (!frontDoor(request, response, handler)) handler(request, response)
       })
+      // A WebSocket upgrade comes by its own event: its target is read the same way.
+      server.on('upgrade', (request: IncomingMessage) => { if (request.url!.charCodeAt(0) !== SLASH) toOriginForm(request) })
       // Fastify's own settings for the servers it makes.
       server.keepAliveTimeout = 72_000
       server.requestTimeout = 0

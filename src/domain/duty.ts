@@ -3,7 +3,7 @@ import type { Database, Role, Shift } from '../db/database.ts'
 import { type Actor, requireStaff } from './actors.ts'
 import type { Deps } from './deps.ts'
 import { type IdempotencyKey, answerOnce } from './idempotency.ts'
-import { HOUR_MS, type ShiftHours, dutyLapsesAt, shiftAt, shiftCheckedInFor, shiftOfAuthor } from './shifts.ts'
+import { HOUR_MS, dutyLapsesAt, shiftAt, shiftOfAuthor } from './shifts.ts'
 import type { Post } from './views.ts'
 
 /** One person on duty now. */
@@ -121,7 +121,7 @@ export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?
     if (current === undefined) {
       const row = await trx.insertInto('duty').values({
         user_id: staff.id,
-        shift: shiftCheckedInFor(staff, now, deps.timeZone, deps.shiftHours),
+        shift: shiftOfAuthor(staff, now, deps.timeZone, deps.shiftHours, 'check-in'),
         lead,
         started_at: now,
         lapses_at: lapsesAt
@@ -165,19 +165,6 @@ export async function endDuty (trx: Transaction<Database>, deps: Deps, userId: n
   return closed !== undefined
 }
 
-/**
- * The shift a staff member's act is stamped with: a technician on duty, the
- * one their check-in opened (covering another shift, they work that one);
- * else `shiftOfAuthor` (a technician's own; the clock's for the others).
- */
-export async function shiftWorked (db: Kysely<Database> | Transaction<Database>, author: Actor, now: Date, timeZone: string, hours: ShiftHours, act: 'post' | 'handover'): Promise<Shift | null> {
-  if (author.role !== 'technician') return shiftOfAuthor(author, now, timeZone, hours, act)
-  const duty = await db.selectFrom('duty').select('shift')
-    .where('user_id', '=', author.id).where('ended_at', 'is', null).where('lapses_at', '>', now)
-    .executeTakeFirst()
-  return duty?.shift ?? shiftOfAuthor(author, now, timeZone, hours, act)
-}
-
 /** How long after a handover the incoming lead may check in and still be named as the one who took over. */
 const TAKE_OVER_WINDOW_MS = 60 * 60 * 1000
 
@@ -203,7 +190,9 @@ export async function handoverLeads (db: Kysely<Database>, posts: Post[]): Promi
   for (const post of handovers) {
     const at = Date.parse(post.createdAt)
     // A spell still open ends with its check-in (a lapse not yet closed).
+    // A spell ended as it began (a lead handed on and taken over in one check-in) led nothing.
     const lead = leads.find((row) => row.shift === post.handoverTo &&
+      (row.ended_at === null || row.ended_at.getTime() > row.started_at.getTime()) &&
       row.started_at.getTime() <= at + TAKE_OVER_WINDOW_MS &&
       (row.ended_at ?? row.duty_ended_at ?? row.lapses_at).getTime() > at)
     if (lead !== undefined) out[post.id] = lead.name

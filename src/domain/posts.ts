@@ -11,8 +11,7 @@ import { renderMarkdown } from './markdown.ts'
 import { storable } from './text.ts'
 import { checkCrisisMode, checkPostingLimits } from './limits.ts'
 import { closePin } from './pins.ts'
-import { shiftWorked } from './duty.ts'
-import { nextShift } from './shifts.ts'
+import { nextShift, shiftOfAuthor } from './shifts.ts'
 import { lockThread, toThread, validateStatus } from './threads.ts'
 import { type Post, iso, postForReader } from './views.ts'
 
@@ -226,7 +225,7 @@ export async function insertPost (trx: Transaction<Database>, deps: Deps, author
   const now = deps.now()
   const official = post.kind !== 'comment'
   // Every staff post, a comment too, says which shift wrote it; customers have none.
-  const shift = await shiftWorked(trx, author, now, deps.timeZone, deps.shiftHours, post.kind === 'handover' ? 'handover' : 'post')
+  const shift = shiftOfAuthor(author, now, deps.timeZone, deps.shiftHours, post.kind === 'handover' ? 'handover' : 'post')
   // A resolved incident promises no more updates: a post-mortem posted on it
   // with the form's usual "next update in 30 min" must not make it overdue.
   const resolved = (post.status ?? thread.status) === 'resolved'

@@ -110,34 +110,17 @@ export function shiftOnDuty (now: Date, timeZone: string, hours: ShiftHours = DE
 }
 
 /**
- * What the act of a staff member not on duty is stamped with (on duty, their
- * check-in's: `shiftWorked`). A technician's own shift; for moderators and
- * admins, the shift of the clock, read so that a handover in the hour after a
- * change closes the shift that just ended. Customers have none.
+ * What a staff member's act is stamped with. A technician's own shift; for
+ * moderators and admins, the shift of the clock, read so that their acts near
+ * a change land where they belong: a handover in the hour after a change
+ * closes the shift that just ended, and a check-in in the hour before one
+ * opens the shift about to start. Customers have none.
  */
-export function shiftOfAuthor (author: Actor, now: Date, timeZone: string, hours: ShiftHours = DEFAULT_SHIFT_HOURS, act: 'post' | 'handover' = 'post'): Shift | null {
+export function shiftOfAuthor (author: Actor, now: Date, timeZone: string, hours: ShiftHours = DEFAULT_SHIFT_HOURS, act: 'post' | 'handover' | 'check-in' = 'post'): Shift | null {
   if (author.role === 'customer') return null
   if (author.role === 'technician' && author.shift !== null) return author.shift
-  const lean = act === 'handover' ? -HOUR_MS : 0
+  const lean = act === 'handover' ? -HOUR_MS : act === 'check-in' ? HOUR_MS : 0
   return shiftAt(new Date(now.getTime() + lean), timeZone, hours)
-}
-
-/** How far from their own shift a technician's check-in still opens it. */
-const OWN_SHIFT_REACH_MS = 3 * HOUR_MS
-
-/**
- * The shift a check-in opens. A technician's own, while the clock is in it or
- * within three hours of it (in early for it, staying late); further from it,
- * they are covering another shift: the clock's, as for moderators and admins,
- * read an hour ahead (a check-in just before a change opens the shift about to start).
- */
-export function shiftCheckedInFor (staff: Actor, now: Date, timeZone: string, hours: ShiftHours = DEFAULT_SHIFT_HOURS): Shift {
-  if (staff.role === 'technician' && staff.shift !== null) {
-    for (let offset = -OWN_SHIFT_REACH_MS; offset <= OWN_SHIFT_REACH_MS; offset += HOUR_MS) {
-      if (shiftAt(new Date(now.getTime() + offset), timeZone, hours) === staff.shift) return staff.shift
-    }
-  }
-  return shiftAt(new Date(now.getTime() + HOUR_MS), timeZone, hours)
 }
 
 /**

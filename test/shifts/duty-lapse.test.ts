@@ -77,26 +77,6 @@ t.test('the thread page names the shift on duty, and carries the next changes fo
   t.match(line, />Scheduled now: Day shift</)
   t.match(line, /data-changes="evening@2026-01-15T14:00:00\.000Z night@2026-01-15T22:00:00\.000Z day@2026-01-16T06:00:00\.000Z"/)
 })
-
-t.test('a technician covering another shift checks in for it, and their posts and handover say so', async (t) => {
-  const cover = await makeUser(app, 'technician', { name: 'Colin Cover', shift: 'day' })
-  clock = Date.parse('2026-01-16T01:34:00Z') // 02:34 in Paris: night, hours from the day shift
-  t.match((await checkIn(cover.auth)).json().onDuty.find((person: { name: string }) => person.name === 'Colin Cover'), { shift: 'night' }, 'checked in for the night')
-  t.equal((await writePost(app, cover, thread.id, { body: 'Racks 4 to 6 back.' })).shift, 'night', 'an update says the night shift')
-  clock = Date.parse('2026-01-16T05:50:00Z') // 06:50 in Paris
-  const cookies = await signIn(app, cover)
-  t.match((await app.inject({ url: `/t/${thread.id}/handover?lang=en`, cookies })).body, /closes your shift \(Night shift\) and opens the next one \(Day shift\)/, 'the handover form closes the night')
-  const handover = await writePost(app, cover, thread.id, { body: 'Night done.', kind: 'handover' })
-  t.same([handover.shift, handover.handoverTo], ['night', 'day'], 'and so does the handover')
-  t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: cover.auth })).statusCode, 200)
-  t.equal((await writePost(app, cover, thread.id, { body: 'Off duty note.' })).shift, 'day', 'off duty, their own shift again')
-
-  // In early for their own shift: theirs.
-  clock = Date.parse('2026-01-17T04:30:00Z') // 05:30 in Paris the next morning, an hour and a half before the day
-  t.match((await checkIn(cover.auth)).json().onDuty.find((person: { name: string }) => person.name === 'Colin Cover'), { shift: 'day' }, 'in early, checked in for the day')
-  t.equal((await app.inject({ method: 'POST', url: '/api/v1/duty/check-out', headers: cover.auth })).statusCode, 200)
-})
-
 t.test('a lead who hands over and leaves hands the lead to the incoming shift, not to a colleague leaving too', async (t) => {
   const nico = await makeUser(app, 'technician', { name: 'Nico Night', shift: 'night' })
   const nina = await makeUser(app, 'technician', { name: 'Nina Night', shift: 'night' })

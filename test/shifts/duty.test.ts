@@ -5,7 +5,7 @@ import { buildTestApp, makeUser } from '../helpers/app.ts'
 import { assertError, openThread } from '../helpers/api.ts'
 import { sectionById, signIn, submitForm } from '../helpers/pages.ts'
 
-// Mid-morning, the clock running: the day technician checks in for their own shift.
+// Mid-morning, the clock running: the day shift is working (who leads next depends on it).
 const started = new Date()
 const offset = Date.UTC(started.getUTCFullYear(), started.getUTCMonth(), started.getUTCDate(), 10) - started.getTime()
 const now = () => new Date(Date.now() + offset)

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { requireStaff } from '../../../domain/actors.ts'
-import { checkIn, checkOut, shiftWorked } from '../../../domain/duty.ts'
+import { checkIn, checkOut } from '../../../domain/duty.ts'
 import type { AppError } from '../../../domain/errors.ts'
 import { postHandover } from '../../../domain/handover.ts'
 import { requireAdmin } from '../../../domain/actors.ts'
-import { SHIFTS, nextShift, shiftSchedule, updateShiftHours } from '../../../domain/shifts.ts'
+import { SHIFTS, nextShift, shiftOfAuthor, shiftSchedule, updateShiftHours } from '../../../domain/shifts.ts'
 import { getThread, updateThread } from '../../../domain/threads.ts'
 import { type Locale, translate } from '../../i18n.ts'
 import { csrfToken } from '../../plugins/app/auth.ts'
@@ -75,7 +75,7 @@ const shiftPages: FastifyPluginAsync = async (fastify) => {
   const showHandover = async (request: FastifyRequest, reply: FastifyReply, threadId: number, form: Form, checkOut: boolean, refused?: AppError) => {
     const staff = requireStaff(request.actor)
     const thread = await getThread(fastify.db, threadId)
-    const from = await shiftWorked(fastify.db, staff, request.deps.now(), request.deps.timeZone, request.deps.shiftHours, 'handover') ?? 'day'
+    const from = shiftOfAuthor(staff, request.deps.now(), request.deps.timeZone, request.deps.shiftHours, 'handover') ?? 'day'
     const onDuty = (await fastify.pageCache.duty()).onDuty.some((person) => person.userId === staff.id)
     const wrong = refused === undefined ? undefined : HANDOVER_FIELD[refused.code]
     return reply.page('handover', {
