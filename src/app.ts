@@ -54,6 +54,7 @@ const ABSOLUTE_FORM = /^https?:\/\/([^/?#]+)([^#]*)$/i
  * expects: its path and query are what is asked, its authority the host.
  */
 function toOriginForm (request: IncomingMessage): void {
+  if (request.url!.charCodeAt(0) === SLASH) return
   const match = ABSOLUTE_FORM.exec(request.url!)
   if (match === null) return
   const [, authority, rest] = match as unknown as [string, string, string]
@@ -161,11 +162,11 @@ export async function buildApp (config: Config, options: AppOptions = {}): Promi
     // before Fastify: a flash crowd's fresh cached pages are answered there.
     serverFactory: (handler) => {
       const server = createServer((request, response) => {
-        if (request.url!.charCodeAt(0) !== SLASH) toOriginForm(request)
+        toOriginForm(request)
         if (!frontDoor(request, response, handler)) handler(request, response)
       })
       // A WebSocket upgrade comes by its own event: its target is read the same way.
-      server.on('upgrade', (request: IncomingMessage) => { if (request.url!.charCodeAt(0) !== SLASH) toOriginForm(request) })
+      server.on('upgrade', toOriginForm)
       // Fastify's own settings for the servers it makes.
       server.keepAliveTimeout = 72_000
       server.requestTimeout = 0

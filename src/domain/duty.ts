@@ -60,15 +60,19 @@ export async function dutyNow (db: Kysely<Database> | Transaction<Database>, now
   return { onDuty, lead }
 }
 
-/** Closes the check-ins that have lapsed, as of when they lapsed, in the caller's transaction holding the duty lock. */
-async function closeLapsed (trx: Transaction<Database>, deps: Deps, now: Date): Promise<void> {
+/**
+ * Closes the check-ins that have lapsed, as of when they lapsed, in the
+ * caller's transaction holding the duty lock; a lead among them is handed on,
+ * unless `handOn` is false (the caller is taking the lead).
+ */
+async function closeLapsed (trx: Transaction<Database>, deps: Deps, now: Date, handOn = true): Promise<void> {
   const closed = await trx.updateTable('duty').set((eb) => ({ ended_at: eb.ref('lapses_at') }))
     .where('ended_at', 'is', null).where('lapses_at', '<=', now)
     .returning(['id', 'lead', 'lapses_at'])
     .execute()
   const leads = closed.filter((row) => row.lead)
   for (const row of leads) await endLead(trx, [row.id], row.lapses_at)
-  if (leads.length > 0) await passLead(trx, deps, now)
+  if (leads.length > 0 && handOn) await passLead(trx, deps, now)
 }
 
 /** A check-in starts leading, at `at`. */
@@ -107,7 +111,7 @@ export async function checkIn (deps: Deps, actor: Actor | null, options: { lead?
   const duty = await deps.db.transaction().execute(async (trx) => await answerOnce(trx, staff.id, idem, 200, async () => {
     await lockDuty(trx)
     const now = deps.now()
-    await closeLapsed(trx, deps, now)
+    await closeLapsed(trx, deps, now, options.lead !== true)
     const lapsesAt = dutyLapsesAt(now, deps.timeZone, deps.shiftHours)
     const current = await trx.selectFrom('duty').select(['id', 'lead']).where('user_id', '=', staff.id).where('ended_at', 'is', null).executeTakeFirst()
     const someoneLeads = await trx.selectFrom('duty').select('id').where('ended_at', 'is', null).where('lead', '=', true).executeTakeFirst()
@@ -166,7 +170,7 @@ export async function endDuty (trx: Transaction<Database>, deps: Deps, userId: n
 }
 
 /** How long after a handover the incoming lead may check in and still be named as the one who took over. */
-const TAKE_OVER_WINDOW_MS = 60 * 60 * 1000
+const TAKE_OVER_WINDOW_MS = HOUR_MS
 
 /**
  * For each handover among `posts`, the name of the incoming shift's lead: who
@@ -190,9 +194,7 @@ export async function handoverLeads (db: Kysely<Database>, posts: Post[]): Promi
   for (const post of handovers) {
     const at = Date.parse(post.createdAt)
     // A spell still open ends with its check-in (a lapse not yet closed).
-    // A spell ended as it began (a lead handed on and taken over in one check-in) led nothing.
     const lead = leads.find((row) => row.shift === post.handoverTo &&
-      (row.ended_at === null || row.ended_at.getTime() > row.started_at.getTime()) &&
       row.started_at.getTime() <= at + TAKE_OVER_WINDOW_MS &&
       (row.ended_at ?? row.duty_ended_at ?? row.lapses_at).getTime() > at)
     if (lead !== undefined) out[post.id] = lead.name

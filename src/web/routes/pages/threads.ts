@@ -38,7 +38,7 @@ const threadPages: FastifyPluginAsync = async (fastify) => {
       // Each handover says which shift took over, and who led it then, as the thread does.
       duty: { handoverLeads: leads },
       threadFeed: { href: `/t/${thread.id}/feed.atom`, title: thread.title },
-      now: request.deps.now().toISOString()
+      now: fastify.deps.now().toISOString()
     })
   })
 
